@@ -1,0 +1,112 @@
+"""What a trained model gets right and wrong: accuracy, confusion matrix, misclassified digits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import eval_batches
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    accuracy: float
+    loss: float
+    per_class_accuracy: list[float]  # index = true class; nan where a class has no examples
+    confusion: list[list[int]]  # confusion[true][predicted]
+    probabilities: torch.Tensor  # float [N, 10]
+    labels: torch.Tensor  # int64 [N]
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        return self.probabilities.argmax(dim=1)
+
+
+@dataclass(frozen=True)
+class Misclassified:
+    index: int  # position in the evaluated split
+    true_label: int
+    predicted_label: int
+    confidence: float  # probability of the predicted label
+    top3: list[tuple[int, float]]  # (label, probability), most probable first
+
+
+@torch.no_grad()
+def predict_probabilities(models: nn.Module | list[nn.Module], images: torch.Tensor, *, device: str | torch.device = "cpu",
+                          batch_size: int = 1000, tta: bool = False) -> torch.Tensor:
+    """Softmax probabilities for uint8 [N, 28, 28] images, in batches (never one giant tensor).
+
+    Several models are averaged (an ensemble); ``tta`` also averages small shifted copies.
+    """
+    models = models if isinstance(models, list) else [models]
+    for model in models:
+        model.eval()
+    dummy = torch.zeros(len(images), dtype=torch.long)
+    shifts = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)] if tta else [(0, 0)]
+    chunks = []
+    for x, _ in eval_batches(images, dummy, batch_size, device):
+        total = torch.zeros(len(x), 10, device=x.device)
+        for model in models:
+            for dy, dx in shifts:
+                shifted = x if (dy, dx) == (0, 0) else _shift(x, dy, dx)
+                total += F.softmax(model(shifted).float(), dim=1)
+        chunks.append((total / (len(models) * len(shifts))).cpu())
+    return torch.cat(chunks) if chunks else torch.zeros(0, 10)
+
+
+def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Shift normalised images by whole pixels, filling with the background value."""
+    background = x.amin()
+    out = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    if dy > 0:
+        out[:, :, :dy] = background
+    elif dy < 0:
+        out[:, :, dy:] = background
+    if dx > 0:
+        out[:, :, :, :dx] = background
+    elif dx < 0:
+        out[:, :, :, dx:] = background
+    return out
+
+
+def summarize(probabilities: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    """Accuracy, loss, per-class accuracy and confusion matrix from probabilities."""
+    labels = labels.cpu().long()
+    predictions = probabilities.argmax(dim=1)
+    n = len(labels)
+    loss = float(F.nll_loss(probabilities.clamp_min(1e-12).log(), labels)) if n else float("nan")
+    confusion = torch.bincount(labels * 10 + predictions, minlength=100).reshape(10, 10)
+    per_class_total = confusion.sum(dim=1)
+    per_class = [float(confusion[c, c] / per_class_total[c]) if per_class_total[c] else float("nan") for c in range(10)]
+    accuracy = float((predictions == labels).float().mean()) if n else float("nan")
+    return Evaluation(accuracy, loss, per_class, confusion.tolist(), probabilities, labels)
+
+
+def evaluate(models: nn.Module | list[nn.Module], images: torch.Tensor, labels: torch.Tensor, *,
+             device: str | torch.device = "cpu", batch_size: int = 1000, tta: bool = False) -> Evaluation:
+    """Evaluate a model (or an ensemble) on uint8 images with their labels."""
+    return summarize(predict_probabilities(models, images, device=device, batch_size=batch_size, tta=tta), labels)
+
+
+def misclassified_examples(evaluation: Evaluation, *, sort_by: str = "confidence",
+                           true_label: int | None = None, predicted_label: int | None = None) -> list[Misclassified]:
+    """The wrong predictions, most confidently wrong first (``sort_by="confidence"``) or by index."""
+    probs, labels = evaluation.probabilities, evaluation.labels
+    predictions = probs.argmax(dim=1)
+    wrong = (predictions != labels).nonzero().flatten().tolist()
+    top_p, top_i = probs.topk(min(3, probs.shape[1]), dim=1)
+    examples = [
+        Misclassified(i, int(labels[i]), int(predictions[i]), float(top_p[i, 0]),
+                      [(int(top_i[i, k]), float(top_p[i, k])) for k in range(top_p.shape[1])])
+        for i in wrong
+        if (true_label is None or int(labels[i]) == true_label)
+        and (predicted_label is None or int(predictions[i]) == predicted_label)
+    ]
+    if sort_by == "confidence":
+        examples.sort(key=lambda m: (-m.confidence, m.index))
+    elif sort_by != "index":
+        raise ValueError(f"sort_by must be 'confidence' or 'index', got {sort_by!r}")
+    return examples

@@ -1,0 +1,234 @@
+"""MNIST through torchvision, held in memory as uint8 tensors and batched by index.
+
+torchvision's per-sample PIL transforms and a DataLoader cost more than a small
+model on a CPU, so the whole set stays as one tensor (47 MB) and batches are cut
+from it, normalised and (optionally) augmented per sample on the fly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+# torchvision's MNIST statistics, used for every model.
+MEAN = 0.1307
+STD = 0.3081
+
+ENV_VAR = "MNIST_TUI_DATA"
+RAW_FILES = (
+    ("train-images-idx3-ubyte", 0x0803),
+    ("train-labels-idx1-ubyte", 0x0801),
+    ("t10k-images-idx3-ubyte", 0x0803),
+    ("t10k-labels-idx1-ubyte", 0x0801),
+)
+# torchvision keeps each dataset under <root>/<ClassName>/raw
+TORCHVISION_FOLDER = {"mnist": "MNIST"}
+
+
+class DataUnavailable(RuntimeError):
+    """The dataset could not be found, downloaded or read; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class MnistData:
+    train_images: torch.Tensor  # uint8 [N, 28, 28]
+    train_labels: torch.Tensor  # int64 [N]
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    source: str  # the folder the raw files were read from
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train/validation cut of the training set (fixed by the seed), and the test set."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    val_images: torch.Tensor
+    val_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+def default_data_dir() -> Path:
+    """The per-user cache folder used when neither a flag nor the env variable says."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("mnist-tui")) / "data"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``--data-dir`` if given, else $MNIST_TUI_DATA, else the per-user cache folder."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    return default_data_dir()
+
+
+def _help(root: Path, dataset: str, problem: str) -> str:
+    folder = root / TORCHVISION_FOLDER[dataset] / "raw"
+    names = "\n".join(f"  {name}" for name, _ in RAW_FILES)
+    return (
+        f"{problem}\n"
+        f"Looked in: {folder}\n"
+        f"Expected these four files there (or their .gz downloads):\n{names}\n"
+        f"Point the program at a folder that holds {TORCHVISION_FOLDER[dataset]}/raw/ with "
+        f"--data-dir DIR or the {ENV_VAR} environment variable, or connect to the internet "
+        f"so torchvision can download them."
+    )
+
+
+def _find_raw_dir(root: Path, dataset: str) -> Path | None:
+    """Accept the torchvision root, its <Name>/ folder, or the raw folder itself."""
+    name = TORCHVISION_FOLDER[dataset]
+    for candidate in (root / name / "raw", root / "raw", root):
+        if all((candidate / f).is_file() for f, _ in RAW_FILES):
+            return candidate
+    return None
+
+
+def _check_idx(path: Path, magic: int) -> int:
+    """Check an IDX file's magic number and length against its header; return its item count."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        header = fh.read(16 if magic == 0x0803 else 8)
+    if len(header) < 8:
+        raise DataUnavailable(f"{path} is truncated ({size} bytes)")
+    found, count = struct.unpack(">II", header[:8])
+    if found != magic:
+        raise DataUnavailable(f"{path} is not an MNIST file (magic number {found:#06x}, expected {magic:#06x})")
+    expected = 8 + count
+    if magic == 0x0803:
+        if len(header) < 16:
+            raise DataUnavailable(f"{path} is truncated ({size} bytes)")
+        rows, cols = struct.unpack(">II", header[8:16])
+        if (rows, cols) != (28, 28):
+            raise DataUnavailable(f"{path} holds {rows}x{cols} images, expected 28x28")
+        expected = 16 + count * rows * cols
+    if size != expected:
+        raise DataUnavailable(f"{path} is truncated or corrupt: {size} bytes, its header says {expected}")
+    return count
+
+
+def _read_raw(raw: Path) -> tuple[torch.Tensor, ...]:
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    counts = [_check_idx(raw / name, magic) for name, magic in RAW_FILES]
+    if counts[0] != counts[1] or counts[2] != counts[3]:
+        raise DataUnavailable(f"{raw}: image and label files disagree on the number of digits ({counts})")
+    tensors = (
+        read_image_file(str(raw / RAW_FILES[0][0])),
+        read_label_file(str(raw / RAW_FILES[1][0])),
+        read_image_file(str(raw / RAW_FILES[2][0])),
+        read_label_file(str(raw / RAW_FILES[3][0])),
+    )
+    if int(tensors[1].max()) > 9 or int(tensors[3].max()) > 9:
+        raise DataUnavailable(f"{raw}: label files hold values above 9")
+    return tensors
+
+
+def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True,
+               dataset: str = "mnist") -> MnistData:
+    """Read MNIST from ``data_dir`` (see :func:`resolve_data_dir`), downloading if missing.
+
+    Raises DataUnavailable with the folder, the expected files and the fix.
+    """
+    root = resolve_data_dir(data_dir)
+    raw = _find_raw_dir(root, dataset)
+    if raw is None and download:
+        from torchvision.datasets import MNIST
+
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            MNIST(str(root), train=True, download=True)
+        except Exception as exc:  # noqa: BLE001 - any download failure means the same to the user
+            raise DataUnavailable(_help(root, dataset, f"MNIST is not on disk and could not be downloaded ({exc}).")) from exc
+        raw = _find_raw_dir(root, dataset)
+    if raw is None:
+        raise DataUnavailable(_help(root, dataset, "MNIST is not on disk."))
+    try:
+        train_x, train_y, test_x, test_y = _read_raw(raw)
+    except DataUnavailable as exc:
+        raise DataUnavailable(_help(root, dataset, str(exc))) from exc
+    except Exception as exc:  # noqa: BLE001 - torchvision's parser asserts on bad files
+        raise DataUnavailable(_help(root, dataset, f"Could not read the files in {raw}: {exc!r}")) from exc
+    return MnistData(train_x.contiguous(), train_y.long(), test_x.contiguous(), test_y.long(), str(raw))
+
+
+def split(data: MnistData, val_size: int, seed: int) -> Splits:
+    """Hold out ``val_size`` training digits for validation, chosen by ``seed``."""
+    n = len(data.train_labels)
+    if val_size >= n:
+        raise DataUnavailable(f"val_size {val_size} leaves no training data ({n} training digits)")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    train_idx, val_idx = order[: n - val_size].sort().values, order[n - val_size:].sort().values
+    return Splits(
+        data.train_images[train_idx], data.train_labels[train_idx],
+        data.train_images[val_idx], data.train_labels[val_idx],
+        data.test_images, data.test_labels,
+    )
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [B, 28, 28] or float [B, 1, 28, 28] in [0, 1] -> normalised float [B, 1, 28, 28]."""
+    if images.dtype == torch.uint8:
+        images = images.unsqueeze(1).float().div_(255)
+    return (images - MEAN) / STD
+
+
+def random_affine(images: torch.Tensor, rotate: float, translate: float, scale: float,
+                  generator: torch.Generator) -> torch.Tensor:
+    """Per-sample random rotation/shift/zoom of float [B, 1, H, W] images in [0, 1].
+
+    Each sample draws its own parameters (torchvision.transforms.v2 would draw one per batch).
+    """
+    b = images.shape[0]
+
+    def uniform(n: int) -> torch.Tensor:
+        return torch.rand(n, generator=generator) * 2 - 1
+
+    angle = uniform(b) * math.radians(rotate)
+    zoom = 1 + uniform(b) * scale
+    shift = torch.stack([uniform(b), uniform(b)], dim=1) * translate * 2  # grid spans [-1, 1]
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([
+        torch.stack([cos, -sin, shift[:, 0]], dim=1),
+        torch.stack([sin, cos, shift[:, 1]], dim=1),
+    ], dim=1).to(images.device)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled order of epoch ``epoch``; a function of (seed, epoch) so a resumed run matches."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+
+
+def training_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, order: torch.Tensor,
+                     *, start_step: int = 0, device: torch.device | str = "cpu",
+                     rotate: float = 0.0, translate: float = 0.0, scale: float = 0.0,
+                     generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield normalised (x, y) batches in ``order`` from ``start_step``; augment per sample if asked."""
+    augment = rotate > 0 or translate > 0 or scale > 0
+    for start in range(start_step * batch_size, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        x = images[idx].to(device, non_blocking=True).unsqueeze(1).float().div_(255)
+        if augment:
+            x = random_affine(x, rotate, translate, scale, generator or torch.Generator())
+        yield normalize(x), labels[idx].to(device, non_blocking=True)
+
+
+def eval_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000,
+                 device: torch.device | str = "cpu") -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield normalised (x, y) batches in dataset order, for evaluation."""
+    for start in range(0, len(labels), batch_size):
+        yield (normalize(images[start:start + batch_size].to(device)),
+               labels[start:start + batch_size].to(device))

@@ -1,0 +1,123 @@
+"""Typed events a training run yields. Consumers (CLI, TUI, tests) only read these."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with the event's kind under ``event``."""
+        return {"event": self.kind, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "started"
+    run_name: str
+    run_dir: str
+    config: dict[str, Any]
+    param_count: int
+    device: str
+    start_epoch: int  # epochs already done (non-zero when resuming)
+    epochs: int
+    steps_per_epoch: int
+    train_size: int
+    val_size: int
+    test_size: int
+
+
+@dataclass(frozen=True)
+class StepMetrics(Event):
+    """Training metrics averaged over the batches since the previous StepMetrics."""
+
+    kind: ClassVar[str] = "step"
+    epoch: int  # 1-based
+    step: int  # 1-based, within the epoch
+    steps_per_epoch: int
+    global_step: int
+    loss: float
+    accuracy: float
+    lr: float
+    samples_per_s: float
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class EpochEnd(Event):
+    kind: ClassVar[str] = "epoch"
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    best_val_accuracy: float | None
+    lr: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    kind: ClassVar[str] = "checkpoint"
+    path: str
+    epoch: int
+    reason: str  # "last", "best" or "stopped"
+
+
+@dataclass(frozen=True)
+class Paused(Event):
+    kind: ClassVar[str] = "paused"
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
+class Resumed(Event):
+    kind: ClassVar[str] = "resumed"
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
+class Stopped(Event):
+    """The run was asked to stop; ``checkpoint`` resumes it."""
+
+    kind: ClassVar[str] = "stopped"
+    epoch: int
+    step: int
+    checkpoint: str
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    kind: ClassVar[str] = "finished"
+    run_name: str
+    run_dir: str
+    epochs: int
+    train_seconds: float
+    test_loss: float
+    test_accuracy: float
+    per_class_accuracy: list[float]
+    best_val_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    kind: ClassVar[str] = "failed"
+    reason: str
+    epoch: int
+    run_dir: str
+    checkpoint: str | None  # best checkpoint kept, if any
+
+
+__all__ = [
+    "CheckpointSaved", "EpochEnd", "Event", "Failed", "Finished", "Paused", "Resumed",
+    "RunStarted", "Stopped", "StepMetrics",
+]

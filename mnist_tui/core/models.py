@@ -1,0 +1,89 @@
+"""The three model families, each built from a TrainConfig."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+
+
+class MLP(nn.Module):
+    """The seed notebook's network: 784 -> 128 -> 64 -> 10 with ReLU (hidden sizes configurable)."""
+
+    def __init__(self, hidden: tuple[int, ...] = (128, 64), dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = 28 * 28
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, 10))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class LeNet5(nn.Module):
+    """LeCun et al. 1998's layout: conv 6, pool, conv 16, pool, 120, 84, 10 (ReLU and max-pool)."""
+
+    def __init__(self, dropout: float = 0.0):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 10 -> 5
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def _conv_bn(c_in: int, c_out: int, kernel: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, kernel, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class CNN(nn.Module):
+    """A small modern CNN: conv + batchnorm + ReLU + pooling, dropout before a 2-layer head.
+
+    ``width`` is the first block's channels; the second has 4/3 of it and the head 8x it.
+    """
+
+    def __init__(self, width: int = 24, dropout: float = 0.1):
+        super().__init__()
+        c1, c2 = width, max(1, width * 4 // 3)
+        self.features = nn.Sequential(
+            *_conv_bn(1, c1, 5), nn.MaxPool2d(2),  # 28 -> 24 -> 12
+            *_conv_bn(c1, c2, 3), nn.MaxPool2d(2),  # 12 -> 10 -> 5
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Dropout(dropout),
+            nn.Linear(c2 * 25, width * 8), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(width * 8, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def build_model(config: TrainConfig) -> nn.Module:
+    """The network ``config.model`` names, freshly initialised from torch's current RNG."""
+    if config.model == "mlp":
+        return MLP(config.hidden, config.dropout)
+    if config.model == "lenet5":
+        return LeNet5(config.dropout)
+    if config.model == "cnn":
+        return CNN(config.width, config.dropout)
+    raise ValueError(f"unknown model {config.model!r}")
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

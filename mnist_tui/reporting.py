@@ -1,0 +1,155 @@
+"""How the headless CLI shows engine events: a Rich progress bar, or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .core.events import (
+    CheckpointSaved, EpochEnd, Event, Failed, Finished, Paused, Resumed, RunStarted, StepMetrics, Stopped,
+)
+
+TERMINAL = (Finished, Stopped, Failed)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf are not JSON: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
+class JsonReporter:
+    """One JSON object per event per line on stdout; the last line is the terminal event."""
+
+    def consume(self, events: Iterable[Event]) -> Event:
+        last: Event | None = None
+        for event in events:
+            print(json.dumps(_json_safe(event.to_dict())), flush=True)
+            last = event
+        assert last is not None
+        return last
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.2%}"
+
+
+class RichReporter:
+    """A live progress bar (loss, accuracy, samples/s) and a summary table at the end."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=False)
+
+    def consume(self, events: Iterable[Event]) -> Event:
+        progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}  acc {task.fields[acc]}  {task.fields[speed]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False,
+        )
+        epochs: list[EpochEnd] = []
+        last: Event | None = None
+        task = None
+        with progress:
+            for event in events:
+                last = event
+                if isinstance(event, RunStarted):
+                    self._epochs = event.epochs
+                    self.console.print(
+                        f"[bold]{event.run_name}[/]: {event.config['model']} with {event.param_count:,} parameters "
+                        f"on {event.device}; {event.train_size:,} train / {event.val_size:,} validation / "
+                        f"{event.test_size:,} test digits; saving to {event.run_dir}"
+                    )
+                    task = progress.add_task(f"epoch {event.start_epoch + 1}/{event.epochs}",
+                                             total=event.epochs * event.steps_per_epoch,
+                                             completed=event.start_epoch * event.steps_per_epoch,
+                                             loss="-", acc="-", speed="")
+                elif isinstance(event, StepMetrics) and task is not None:
+                    progress.update(task, completed=event.global_step,
+                                    description=f"epoch {event.epoch}/{self._epochs}", loss=f"{event.loss:.4f}",
+                                    acc=f"{event.accuracy:.2%}", speed=f"{event.samples_per_s:,.0f}/s")
+                elif isinstance(event, EpochEnd):
+                    epochs.append(event)
+                    progress.console.print(
+                        f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} "
+                        f"acc {_pct(event.train_accuracy)} | val loss "
+                        f"{'-' if event.val_loss is None else f'{event.val_loss:.4f}'} acc {_pct(event.val_accuracy)} "
+                        f"| {event.seconds:.1f}s"
+                    )
+                elif isinstance(event, Paused):
+                    progress.console.print("paused")
+                elif isinstance(event, Resumed):
+                    progress.console.print("resumed")
+                elif isinstance(event, CheckpointSaved) and event.reason == "stopped":
+                    progress.console.print(f"saved {event.path}")
+        assert last is not None
+        self._summary(last, epochs)
+        return last
+
+    def _summary(self, last: Event, epochs: list[EpochEnd]) -> None:
+        if epochs:
+            table = Table(title="Epochs")
+            for column in ("epoch", "train loss", "train acc", "val loss", "val acc", "seconds"):
+                table.add_column(column, justify="right")
+            for e in epochs:
+                table.add_row(str(e.epoch), f"{e.train_loss:.4f}", _pct(e.train_accuracy),
+                              "-" if e.val_loss is None else f"{e.val_loss:.4f}", _pct(e.val_accuracy),
+                              f"{e.seconds:.1f}")
+            self.console.print(table)
+        if isinstance(last, Finished):
+            self.console.print(
+                f"[bold green]Test accuracy {last.test_accuracy:.2%}[/] (loss {last.test_loss:.4f}) after "
+                f"{last.epochs} epochs, {last.train_seconds:.1f}s of training. Saved in {last.run_dir}"
+            )
+        elif isinstance(last, Stopped):
+            self.console.print(
+                f"[yellow]Stopped[/] in epoch {last.epoch} after step {last.step}; saved {last.checkpoint}.\n"
+                f"Resume with: mnist-tui train --resume {last.run_dir}"
+            )
+        elif isinstance(last, Failed):
+            print(f"mnist-tui: run failed: {last.reason}", file=sys.stderr)
+
+
+def print_evaluation(summary: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    names = ", ".join(summary["checkpoints"])
+    console.print(f"[bold]{names}[/]{' with TTA' if summary['tta'] else ''}")
+    console.print(f"Test accuracy [bold]{summary['test_accuracy']:.2%}[/], loss {summary['test_loss']:.4f}, "
+                  f"{summary['errors']} of {summary['test_size']:,} wrong")
+    table = Table(title="Confusion matrix (rows: true, columns: predicted)")
+    table.add_column("true")
+    for d in range(10):
+        table.add_column(str(d), justify="right")
+    table.add_column("acc", justify="right")
+    for t, row in enumerate(summary["confusion"]):
+        cells = [f"[bold]{v}[/]" if p == t else (str(v) if v else "[dim]·[/]") for p, v in enumerate(row)]
+        table.add_row(str(t), *cells, _pct(summary["per_class_accuracy"][t]))
+    console.print(table)
+
+
+def print_runs(runs, folder: str, console: Console | None = None) -> None:
+    console = console or Console()
+    if not runs:
+        console.print(f"No runs in {folder}")
+        return
+    table = Table(title=f"Runs in {folder}")
+    for column in ("name", "model", "epochs", "best val", "test", "date"):
+        table.add_column(column)
+    for r in runs:
+        if r.error:
+            table.add_row(r.name, "[red]unreadable[/]", r.error, "", "", r.modified)
+        else:
+            table.add_row(r.name, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy),
+                          _pct(r.test_accuracy), r.modified)
+    console.print(table)
