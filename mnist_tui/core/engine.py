@@ -205,7 +205,8 @@ class Trainer:
                 device=device, rotate=config.rotate, translate=config.translate, scale=config.scale,
                 generator=aug_gen,
             )
-            for step, (x, y) in enumerate(batches, start=first_step + 1):
+            for step in range(first_step + 1, steps_per_epoch + 1):
+                # look at the controls before drawing the batch, so a stop saves untouched random streams
                 if control.paused and not control.stop_requested:
                     active_s += time.perf_counter() - window_start
                     yield Paused(epoch, step - 1)
@@ -219,6 +220,7 @@ class Trainer:
                     yield CheckpointSaved(path, epoch - 1, "stopped")
                     yield Stopped(epoch, step - 1, path, str(run_dir))
                     return
+                x, y = next(batches)
                 logits = model(x)
                 loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
@@ -240,7 +242,7 @@ class Trainer:
                 now = time.perf_counter()
                 if now - window_start >= self.metrics_interval_s or step == steps_per_epoch:
                     mean_loss = float(window_loss) / window_seen
-                    if not math.isfinite(mean_loss):
+                    if _diverging(mean_loss):
                         yield self._diverged(epoch, step, mean_loss, optimizer)
                         return
                     active_s += now - window_start
@@ -262,7 +264,7 @@ class Trainer:
                 "val_loss": val.loss if val else None, "val_accuracy": val.accuracy if val else None,
                 "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
             }
-            if not math.isfinite(record["train_loss"]):
+            if _diverging(record["train_loss"]) or (val is not None and _diverging(val.loss)):
                 yield self._diverged(epoch, steps_per_epoch, record["train_loss"], optimizer)
                 return
             history.append(record)
@@ -293,10 +295,18 @@ class Trainer:
         lr = optimizer.param_groups[0]["lr"]
         kept = f"; the best checkpoint so far is kept at {self.best_path}" if self.best_path else ""
         return Failed(
-            f"training diverged at epoch {epoch}, step {step}: loss is {loss} with lr {lr:.3g} "
+            f"training diverged at epoch {epoch}, step {step}: loss is {loss:.3g} with lr {lr:.3g} "
             f"(configured lr {self.config.lr:g}); try a lower learning rate{kept}",
             epoch, str(self.run_dir), self.best_path,
         )
+
+
+# cross-entropy starts near ln(10) = 2.3; a loss this large only comes from exploding weights
+DIVERGED_LOSS = 1e4
+
+
+def _diverging(loss: float) -> bool:
+    return not math.isfinite(loss) or loss > DIVERGED_LOSS
 
 
 @torch.no_grad()

@@ -1,0 +1,128 @@
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_tui.core import data as data_module
+from mnist_tui.core.data import (
+    DataUnavailable, batch_order, load_mnist, random_affine, resolve_data_dir, split, training_batches,
+)
+from tests.synthetic import write_synthetic_mnist
+
+
+def test_loads_synthetic_files_through_torchvision(synthetic_data):
+    assert synthetic_data.train_images.shape == (600, 28, 28)
+    assert synthetic_data.train_images.dtype == torch.uint8
+    assert synthetic_data.test_images.shape == (200, 28, 28)
+    assert synthetic_data.train_labels.dtype == torch.int64
+    assert set(synthetic_data.train_labels.tolist()) == set(range(10))
+
+
+def test_accepts_the_raw_folder_itself(synthetic_root):
+    data = load_mnist(synthetic_root / "MNIST" / "raw", download=False)
+    assert len(data.train_labels) == 600
+
+
+def test_data_dir_flag_then_env_then_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_TUI_DATA", str(tmp_path / "env"))
+    assert resolve_data_dir(tmp_path / "flag") == tmp_path / "flag"
+    assert resolve_data_dir(None) == tmp_path / "env"
+    monkeypatch.delenv("MNIST_TUI_DATA")
+    assert resolve_data_dir(None) == data_module.default_data_dir()
+
+
+def _assert_helpful(message: str, folder: Path) -> None:
+    assert str(folder / "MNIST" / "raw") in message
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        assert name in message
+    assert "--data-dir" in message and "MNIST_TUI_DATA" in message
+
+
+def test_missing_files_name_the_folder_the_files_and_the_fix(tmp_path):
+    with pytest.raises(DataUnavailable) as info:
+        load_mnist(tmp_path, download=False)
+    _assert_helpful(str(info.value), tmp_path)
+
+
+def test_failed_download_is_reported_the_same_way(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(self):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
+    with pytest.raises(DataUnavailable) as info:
+        load_mnist(tmp_path, download=True)
+    assert "could not be downloaded" in str(info.value)
+    _assert_helpful(str(info.value), tmp_path)
+
+
+@pytest.fixture
+def copied_root(synthetic_root, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(synthetic_root, root)
+    return root
+
+
+def test_truncated_file_is_refused(copied_root):
+    path = copied_root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataUnavailable) as info:
+        load_mnist(copied_root, download=False)
+    assert "truncated" in str(info.value) and "train-images-idx3-ubyte" in str(info.value)
+    _assert_helpful(str(info.value), copied_root)
+
+
+def test_wrong_magic_number_is_refused(copied_root):
+    path = copied_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    raw = bytearray(path.read_bytes())
+    raw[2:4] = b"\x0d\x03"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataUnavailable) as info:
+        load_mnist(copied_root, download=False)
+    assert "magic number" in str(info.value)
+
+
+def test_validation_split_is_fixed_by_the_seed(synthetic_data):
+    a, b, c = split(synthetic_data, 100, 0), split(synthetic_data, 100, 0), split(synthetic_data, 100, 1)
+    assert len(a.val_labels) == 100 and len(a.train_labels) == 500
+    assert torch.equal(a.val_images, b.val_images)
+    assert not torch.equal(a.val_images, c.val_images)
+    with pytest.raises(DataUnavailable):
+        split(synthetic_data, 600, 0)
+
+
+def test_batches_are_normalised_and_cover_the_epoch(synthetic_data):
+    order = batch_order(600, seed=0, epoch=1)
+    batches = list(training_batches(synthetic_data.train_images, synthetic_data.train_labels, 64, order))
+    assert sum(len(y) for _, y in batches) == 600
+    x, _ = batches[0]
+    assert x.shape == (64, 1, 28, 28) and x.dtype == torch.float32
+    assert abs(float(x.min()) - (0 - 0.1307) / 0.3081) < 1e-4
+    assert torch.equal(order, batch_order(600, seed=0, epoch=1))
+    assert not torch.equal(order, batch_order(600, seed=0, epoch=2))
+
+
+def test_augmentation_draws_parameters_per_sample():
+    image = torch.zeros(1, 1, 28, 28)
+    image[0, 0, 8:20, 12:16] = 1
+    batch = image.repeat(8, 1, 1, 1)
+    out = random_affine(batch, rotate=15, translate=0.1, scale=0.1, generator=torch.Generator().manual_seed(0))
+    assert out.shape == batch.shape
+    distinct = {tuple(out[i].flatten().round(decimals=3).tolist()) for i in range(8)}
+    assert len(distinct) == 8  # one draw per batch would make them all equal
+
+
+def test_zero_strength_augmentation_is_the_identity():
+    image = torch.rand(4, 1, 28, 28)
+    out = random_affine(image, 0, 0, 0, torch.Generator().manual_seed(0))
+    assert torch.allclose(out, image, atol=1e-5)
+
+
+def test_write_synthetic_is_deterministic(tmp_path):
+    a = write_synthetic_mnist(tmp_path / "a", 50, 20, seed=3)
+    b = write_synthetic_mnist(tmp_path / "b", 50, 20, seed=3)
+    for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        assert (a / "MNIST/raw" / name).read_bytes() == (b / "MNIST/raw" / name).read_bytes()

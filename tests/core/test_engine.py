@@ -1,0 +1,142 @@
+import queue
+import threading
+
+import torch
+
+from mnist_tui.core.checkpoints import load_checkpoint
+from mnist_tui.core.engine import RunControl, Trainer
+from mnist_tui.core.events import (
+    CheckpointSaved, EpochEnd, Failed, Finished, Paused, Resumed, RunStarted, StepMetrics, Stopped,
+)
+
+
+def run_all(trainer, control=None):
+    return list(trainer.run(control))
+
+
+def test_a_tiny_run_reports_in_order_and_learns(synthetic_data, tiny_config, tmp_path):
+    events = run_all(Trainer(tiny_config, synthetic_data, checkpoints_dir=tmp_path, metrics_interval_s=0))
+    kinds = [type(e) for e in events]
+    assert kinds[0] is RunStarted and kinds[-1] is Finished
+    started, finished = events[0], events[-1]
+    assert started.train_size == 500 and started.val_size == 100 and started.test_size == 200
+    assert started.steps_per_epoch == 16
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    # steps of epoch 1 come before its EpochEnd, which comes before its checkpoints
+    first_end = kinds.index(EpochEnd)
+    assert StepMetrics in kinds[:first_end] and CheckpointSaved in kinds[first_end:first_end + 3]
+    assert finished.test_accuracy > 0.5  # ten classes: chance is 0.1
+    assert len(finished.per_class_accuracy) == 10
+    run_dir = tmp_path / started.run_name
+    assert {p.name for p in run_dir.iterdir()} >= {"config.json", "metrics.jsonl", "last.pt", "best.pt",
+                                                   "result.json"}
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_step_metrics_are_rate_limited(synthetic_data, tiny_config, tmp_path):
+    events = run_all(Trainer(tiny_config, synthetic_data, checkpoints_dir=tmp_path, metrics_interval_s=3600))
+    steps = [e for e in events if isinstance(e, StepMetrics)]
+    assert len(steps) == 2  # only the closing step of each epoch, not one per batch
+    assert all(e.step == e.steps_per_epoch for e in steps)
+
+
+def test_same_seed_same_metrics(synthetic_data, tiny_config, tmp_path):
+    def metrics(sub):
+        events = run_all(Trainer(tiny_config, synthetic_data, checkpoints_dir=tmp_path / sub))
+        return [(e.train_loss, e.val_accuracy) for e in events if isinstance(e, EpochEnd)]
+
+    assert metrics("a") == metrics("b")
+
+
+def test_pause_resume_stop_from_another_thread(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=20)
+    control = RunControl()
+    trainer = Trainer(config, synthetic_data, checkpoints_dir=tmp_path, metrics_interval_s=0)
+    events: queue.Queue = queue.Queue()
+    paused_requested = threading.Event()
+
+    def consume():
+        for event in trainer.run(control):
+            events.put(event)
+            if isinstance(event, StepMetrics) and not paused_requested.is_set():
+                paused_requested.wait(timeout=30)  # hold the run until the test has asked to pause
+
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+
+    def next_of(kind):
+        while True:
+            event = events.get(timeout=60)
+            if isinstance(event, kind):
+                return event
+            assert not isinstance(event, (Finished, Failed)), event
+
+    next_of(StepMetrics)
+    control.pause()
+    paused_requested.set()
+    paused = next_of(Paused)
+    assert control.paused
+    control.resume()
+    assert next_of(Resumed).step == paused.step
+    next_of(StepMetrics)
+    control.stop()
+    stopped = next_of(Stopped)
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    saved = load_checkpoint(stopped.checkpoint)
+    assert saved["epoch"] == stopped.epoch - 1 and saved["step"] == stopped.step
+    assert saved["step"] > 0
+
+
+def test_a_diverging_run_fails_and_says_why(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(optimizer="sgd", lr=10.0, momentum=0.99, epochs=5)
+    events = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, metrics_interval_s=0))
+    failed = events[-1]
+    assert isinstance(failed, Failed)
+    assert "diverged" in failed.reason and "lr 10" in failed.reason
+    assert not any(isinstance(e, Finished) for e in events)
+
+
+def _final_weights(run_dir):
+    return load_checkpoint(run_dir / "last.pt")["model_state"]
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_resume_at_epoch_boundary_gives_the_same_weights(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=4, dropout=0.2, schedule="onecycle", optimizer="adamw")
+    straight = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="straight"))
+    assert isinstance(straight[-1], Finished)
+
+    control = RunControl()
+    first_half = []
+    for event in Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="halves").run(control):
+        first_half.append(event)
+        if isinstance(event, EpochEnd) and event.epoch == 2:
+            control.stop()
+    assert isinstance(first_half[-1], Stopped)
+    resumed = run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "halves"))
+    assert resumed[0].start_epoch == 2
+    assert [e.epoch for e in resumed if isinstance(e, EpochEnd)] == [3, 4]
+    assert isinstance(resumed[-1], Finished)
+    _assert_same_weights(_final_weights(tmp_path / "straight"), _final_weights(tmp_path / "halves"))
+    assert resumed[-1].test_accuracy == straight[-1].test_accuracy
+    assert len((tmp_path / "halves" / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_resume_mid_epoch_gives_the_same_weights(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=2, dropout=0.2, rotate=10, translate=0.1, scale=0.1, ema=0.9)
+    run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="straight"))
+    control = RunControl()
+    for event in Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="split",
+                         metrics_interval_s=0).run(control):
+        if isinstance(event, StepMetrics) and event.epoch == 1 and event.step == 5:
+            control.stop()
+    assert load_checkpoint(tmp_path / "split" / "last.pt")["step"] == 5
+    run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "split" / "last.pt"))
+    _assert_same_weights(_final_weights(tmp_path / "straight"), _final_weights(tmp_path / "split"))

@@ -1,0 +1,28 @@
+import pytest
+import torch
+
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.models import build_model, parameter_count
+
+
+@pytest.mark.parametrize("model", ["mlp", "lenet5", "cnn"])
+def test_each_model_maps_a_batch_to_ten_logits(model):
+    net = build_model(TrainConfig(model=model))
+    assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    assert parameter_count(net) > 1000
+
+
+def test_seed_mlp_has_the_seed_notebooks_size():
+    # 784*128+128 + 128*64+64 + 64*10+10
+    assert parameter_count(build_model(TrainConfig(model="mlp", hidden=(128, 64)))) == 109_386
+
+
+def test_lenet5_follows_lecun_1998():
+    # conv 6 (5x5), conv 16 (5x5), 120, 84, 10: 61,706 parameters
+    assert parameter_count(build_model(TrainConfig(model="lenet5"))) == 61_706
+
+
+def test_cnn_width_is_configurable():
+    small = parameter_count(build_model(TrainConfig(model="cnn", width=8)))
+    large = parameter_count(build_model(TrainConfig(model="cnn", width=32)))
+    assert small < large
