@@ -110,12 +110,12 @@ class RichReporter:
         if isinstance(last, Finished):
             self.console.print(
                 f"[bold green]Test accuracy {last.test_accuracy:.2%}[/] (loss {last.test_loss:.4f}) after "
-                f"{last.epochs} epochs, {last.train_seconds:.1f}s of training. Saved in {last.run_dir}"
+                f"{last.epochs} epochs, {last.train_seconds:.1f}s of training. Saved in {last.run_dir}", soft_wrap=True,
             )
         elif isinstance(last, Stopped):
             self.console.print(
                 f"[yellow]Stopped[/] in epoch {last.epoch} after step {last.step}; saved {last.checkpoint}.\n"
-                f"Resume with: mnist-tui train --resume {last.run_dir}"
+                f"Resume with: mnist-tui train --resume {last.run_dir}", soft_wrap=True,
             )
         elif isinstance(last, Failed):
             print(f"mnist-tui: run failed: {last.reason}", file=sys.stderr)

@@ -1,0 +1,137 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_tui.cli import main
+from tests.conftest import real_data_dir
+
+TINY = ["--model", "mlp", "--hidden", "32", "--batch-size", "32", "--val-size", "100", "--optimizer", "adam",
+        "--lr", "0.003", "--schedule", "constant", "--threads", "1"]
+
+
+def train(tmp_path, synthetic_root, *extra):
+    return main(["train", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY, *extra])
+
+
+def test_train_json_ends_with_the_finished_event(tmp_path, synthetic_root, capsys):
+    assert train(tmp_path, synthetic_root, "--epochs", "2", "--json", "--run-name", "r1") == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["event"] == "started" and lines[0]["config"]["model"] == "mlp"
+    last = lines[-1]
+    assert last["event"] == "finished"
+    assert {"test_accuracy", "test_loss", "epochs", "train_seconds", "run_dir"} <= last.keys()
+    assert last["epochs"] == 2 and last["run_dir"] == str(tmp_path / "r1")
+    assert (tmp_path / "r1" / "best.pt").is_file()
+
+
+def test_train_with_progress_bar_prints_a_summary(tmp_path, synthetic_root, capsys):
+    assert train(tmp_path, synthetic_root, "--epochs", "1") == 0
+    out = capsys.readouterr().out
+    assert "Test accuracy" in out and "Epochs" in out
+
+
+def test_invalid_config_exits_2_with_the_message(tmp_path, synthetic_root, capsys):
+    assert train(tmp_path, synthetic_root, "--lr", "-1", "--epochs", "0") == 2
+    err = capsys.readouterr().err
+    assert "lr must be > 0 and <= 10, got -1" in err and "epochs must be between 1 and 1000, got 0" in err
+    assert "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing started
+
+
+def test_missing_data_exits_2_with_the_fix(tmp_path, capsys):
+    code = main(["train", "--data-dir", str(tmp_path / "empty"), "--checkpoints", str(tmp_path), *TINY])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "train-images-idx3-ubyte" in err and "--data-dir" in err and "Traceback" not in err
+
+
+def test_unparseable_flag_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--epochs", "many"])
+    assert info.value.code == 2
+
+
+def test_eval_predict_and_runs(tmp_path, synthetic_root, synthetic_data, capsys):
+    assert train(tmp_path, synthetic_root, "--epochs", "3", "--run-name", "r1", "--json") == 0
+    capsys.readouterr()
+    assert main(["eval", "r1", "--checkpoints", str(tmp_path), "--data-dir", str(synthetic_root), "--json"]) == 0
+    evaluation = json.loads(capsys.readouterr().out)
+    assert evaluation["test_size"] == 200 and evaluation["test_accuracy"] > 0.5
+    assert len(evaluation["confusion"]) == 10
+
+    assert main(["eval", "r1", "r1", "--tta", "--checkpoints", str(tmp_path), "--data-dir", str(synthetic_root)]) == 0
+    assert "Test accuracy" in capsys.readouterr().out
+
+    # a synthetic test digit saved as a large dark-on-light PNG, as a person would draw it
+    digit = synthetic_data.test_images[0].numpy()
+    picture = Image.fromarray(255 - digit).resize((280, 280))
+    picture.save(tmp_path / "digit.png")
+    assert main(["predict", str(tmp_path / "r1"), str(tmp_path / "digit.png"), "--json"]) == 0
+    prediction = json.loads(capsys.readouterr().out)
+    assert prediction["label"] in range(10) and len(prediction["probabilities"]) == 10
+    assert abs(sum(prediction["probabilities"]) - 1) < 1e-3
+
+    assert main(["runs", "--checkpoints", str(tmp_path), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in runs] == ["r1"] and runs[0]["finished"]
+
+
+def test_bad_checkpoint_and_bad_image_exit_2(tmp_path, capsys):
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    assert main(["eval", str(tmp_path / "junk.pt")]) == 2
+    assert "not a usable checkpoint" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "missing.pt"), "x.png"]) == 2
+
+
+def test_resume_refuses_config_flags(tmp_path, synthetic_root, capsys):
+    assert train(tmp_path, synthetic_root, "--resume", "whatever") == 2
+    assert "--resume continues a run with its saved config" in capsys.readouterr().err
+
+
+def _cli(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint_and_exits_130(tmp_path, synthetic_root):
+    proc = _cli("train", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY,
+                "--epochs", "1000", "--run-name", "long")
+    for line in proc.stdout:
+        if "saving to" in line:  # the run has started
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert f"Resume with: mnist-tui train --resume {tmp_path / 'long'}" in out
+    checkpoint = tmp_path / "long" / "last.pt"
+    from mnist_tui.core.checkpoints import load_checkpoint
+
+    assert load_checkpoint(checkpoint)["config"]["epochs"] == 1000
+
+
+def test_core_and_help_stay_light():
+    code = (
+        "import sys, mnist_tui.core.engine, mnist_tui.core.analysis, mnist_tui.core.checkpoints, "
+        "mnist_tui.core.preprocess, mnist_tui.cli;"
+        "assert 'textual' not in sys.modules, 'core imported textual'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    help_only = "import sys; from mnist_tui.cli import build_parser; build_parser(); assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", help_only], check=True)
+
+
+@pytest.mark.skipif(real_data_dir() is None, reason="real MNIST not available (set MNIST_TUI_DATA)")
+def test_seed_mlp_on_real_mnist_passes_95_percent(tmp_path, capsys):
+    code = main(["train", "--preset", "seed-mlp", "--epochs", "1", "--data-dir", str(real_data_dir()),
+                 "--checkpoints", str(tmp_path), "--json"])
+    assert code == 0
+    finished = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert finished["test_accuracy"] >= 0.95
