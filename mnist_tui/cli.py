@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .core.config import DEVICES, MODELS, OPTIMIZERS, PRESETS, SCHEDULES, ConfigError, TrainConfig, field_types, validate
+from .core.config import DATASETS, DEVICES, MODELS, OPTIMIZERS, PRESETS, SCHEDULES, ConfigError, TrainConfig, field_types, validate
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -41,7 +41,7 @@ FIELD_HELP = {
     "seed": "random seed (same seed, same run on CPU)",
     "device": f"{', '.join(DEVICES)}",
     "threads": "torch CPU threads (0 = default)",
-    "dataset": "dataset (mnist)",
+    "dataset": f"dataset: {', '.join(DATASETS)}",
 }
 
 
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("checkpoint", nargs="+", help="checkpoint file, run folder or run name (several = ensemble)")
     ev.add_argument("--data-dir", default=argparse.SUPPRESS, help="folder holding MNIST/raw")
     ev.add_argument("--checkpoints", default=argparse.SUPPRESS, help="folder run names are looked up in")
+    ev.add_argument("--dataset", choices=DATASETS, help="dataset to evaluate on (default: the checkpoint's)")
     ev.add_argument("--tta", action="store_true", help="test-time augmentation: average over 1-pixel shifts")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -131,19 +132,23 @@ def _stderr(message: str) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .core.data import load_mnist
+    from .core.engine import RunControl, Trainer
+
     if args.resume:
         given = [name for name in field_types() if getattr(args, name, None) is not None]
         if given:
             raise UsageError(f"--resume continues a run with its saved config; drop {', '.join('--' + g.replace('_', '-') for g in given)}")
-        config = None
+        from .core.checkpoints import load_checkpoint, resolve_checkpoint
+
+        path = resolve_checkpoint(args.resume, Path(args.checkpoints), prefer="last.pt")
+        dataset = TrainConfig.from_dict(load_checkpoint(path)["config"]).dataset
+        trainer = Trainer(None, load_mnist(args.data_dir, dataset=dataset), checkpoints_dir=Path(args.checkpoints),
+                          resume=path)
     else:
         config = config_from_args(args)
-
-    from .core.data import load_mnist
-    from .core.engine import RunControl, Trainer
-
-    trainer = Trainer(config, load_mnist(args.data_dir), checkpoints_dir=Path(args.checkpoints),
-                      run_name=args.run_name, resume=args.resume)
+        trainer = Trainer(config, load_mnist(args.data_dir, dataset=config.dataset),
+                          checkpoints_dir=Path(args.checkpoints), run_name=args.run_name)
     control = RunControl()
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -185,12 +190,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .core.engine import choose_device
 
     device = choose_device("auto")
-    models, _, paths = _load_models(args.checkpoint, Path(args.checkpoints), str(device))
-    data = load_mnist(args.data_dir)
+    models, configs, paths = _load_models(args.checkpoint, Path(args.checkpoints), str(device))
+    trained_on = {config.dataset for config in configs}
+    if len(trained_on) > 1:
+        raise UsageError(f"these checkpoints were trained on different datasets ({', '.join(sorted(trained_on))})")
+    dataset = args.dataset or trained_on.pop()
+    for path, config in zip(paths, configs):
+        if config.dataset != dataset:
+            raise UsageError(f"{path} was trained on {config.dataset}; evaluating it on {dataset} is refused")
+    data = load_mnist(args.data_dir, dataset=dataset)
     result = evaluate(models, data.test_images, data.test_labels, device=device, tta=args.tta)
     wrong = misclassified_examples(result)
     summary = {
-        "checkpoints": paths, "tta": args.tta, "test_accuracy": result.accuracy, "test_loss": result.loss,
+        "checkpoints": paths, "dataset": dataset, "tta": args.tta, "test_accuracy": result.accuracy, "test_loss": result.loss,
         "errors": len(wrong), "test_size": len(result.labels), "per_class_accuracy": result.per_class_accuracy,
         "confusion": result.confusion,
     }

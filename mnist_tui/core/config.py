@@ -15,7 +15,13 @@ MODELS = ("mlp", "lenet5", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-DATASETS = ("mnist",)
+DATASETS = ("mnist", "fashion-mnist", "kmnist")
+CLASS_NAMES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+    "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+}
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,6 @@ def field_types() -> dict[str, Any]:
 
 
 __all__ = [
-    "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRESETS", "SCHEDULES", "ConfigError",
+    "CLASS_NAMES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRESETS", "SCHEDULES", "ConfigError",
     "TrainConfig", "checked", "field_names", "field_types", "preset", "validate",
 ]

@@ -28,8 +28,8 @@ RAW_FILES = (
     ("t10k-images-idx3-ubyte", 0x0803),
     ("t10k-labels-idx1-ubyte", 0x0801),
 )
-# torchvision keeps each dataset under <root>/<ClassName>/raw
-TORCHVISION_FOLDER = {"mnist": "MNIST"}
+# torchvision keeps each dataset under <root>/<ClassName>/raw, with MNIST's four file names
+TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 
 
 class DataUnavailable(RuntimeError):
@@ -43,6 +43,7 @@ class MnistData:
     test_images: torch.Tensor
     test_labels: torch.Tensor
     source: str  # the folder the raw files were read from
+    dataset: str = "mnist"
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,17 @@ def _help(root: Path, dataset: str, problem: str) -> str:
 
 
 def _find_raw_dir(root: Path, dataset: str) -> Path | None:
-    """Accept the torchvision root, its <Name>/ folder, or the raw folder itself."""
+    """Accept the torchvision root, its <Name>/ folder, or the raw folder itself.
+
+    Other datasets share MNIST's file names, so outside <Name>/raw only MNIST is assumed.
+    """
     name = TORCHVISION_FOLDER[dataset]
-    for candidate in (root / name / "raw", root / "raw", root):
+    candidates = [root / name / "raw"]
+    if dataset == "mnist" or root.name == name:
+        candidates.append(root / "raw")
+    if dataset == "mnist" or (root.name == "raw" and root.parent.name == name):
+        candidates.append(root)
+    for candidate in candidates:
         if all((candidate / f).is_file() for f, _ in RAW_FILES):
             return candidate
     return None
@@ -144,23 +153,23 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
     root = resolve_data_dir(data_dir)
     raw = _find_raw_dir(root, dataset)
     if raw is None and download:
-        from torchvision.datasets import MNIST
+        import torchvision.datasets
 
         try:
             root.mkdir(parents=True, exist_ok=True)
-            MNIST(str(root), train=True, download=True)
+            getattr(torchvision.datasets, TORCHVISION_FOLDER[dataset])(str(root), train=True, download=True)
         except Exception as exc:  # noqa: BLE001 - any download failure means the same to the user
-            raise DataUnavailable(_help(root, dataset, f"MNIST is not on disk and could not be downloaded ({exc}).")) from exc
+            raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk and could not be downloaded ({exc}).")) from exc
         raw = _find_raw_dir(root, dataset)
     if raw is None:
-        raise DataUnavailable(_help(root, dataset, "MNIST is not on disk."))
+        raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk."))
     try:
         train_x, train_y, test_x, test_y = _read_raw(raw)
     except DataUnavailable as exc:
         raise DataUnavailable(_help(root, dataset, str(exc))) from exc
     except Exception as exc:  # noqa: BLE001 - torchvision's parser asserts on bad files
         raise DataUnavailable(_help(root, dataset, f"Could not read the files in {raw}: {exc!r}")) from exc
-    return MnistData(train_x.contiguous(), train_y.long(), test_x.contiguous(), test_y.long(), str(raw))
+    return MnistData(train_x.contiguous(), train_y.long(), test_x.contiguous(), test_y.long(), str(raw), dataset)
 
 
 def split(data: MnistData, val_size: int, seed: int) -> Splits:

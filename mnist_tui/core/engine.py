@@ -114,6 +114,8 @@ class Trainer:
         if config is None:
             raise ValueError("Trainer needs a config unless it resumes a checkpoint")
         self.config = checked(config)
+        if data.dataset != self.config.dataset:
+            raise ValueError(f"this run is configured for {self.config.dataset} but was given {data.dataset} data")
         self.data = data
         self.run_name = run_name
         self.metrics_interval_s = metrics_interval_s

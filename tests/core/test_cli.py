@@ -135,3 +135,12 @@ def test_seed_mlp_on_real_mnist_passes_95_percent(tmp_path, capsys):
     assert code == 0
     finished = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert finished["test_accuracy"] >= 0.95
+
+
+def test_eval_refuses_another_dataset(tmp_path, synthetic_root, capsys):
+    assert train(tmp_path, synthetic_root, "--epochs", "1", "--run-name", "m", "--json") == 0
+    capsys.readouterr()
+    code = main(["eval", "m", "--dataset", "fashion-mnist", "--checkpoints", str(tmp_path),
+                 "--data-dir", str(synthetic_root)])
+    assert code == 2
+    assert "was trained on mnist; evaluating it on fashion-mnist is refused" in capsys.readouterr().err

@@ -126,3 +126,13 @@ def test_write_synthetic_is_deterministic(tmp_path):
     b = write_synthetic_mnist(tmp_path / "b", 50, 20, seed=3)
     for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         assert (a / "MNIST/raw" / name).read_bytes() == (b / "MNIST/raw" / name).read_bytes()
+
+
+def test_other_mnist_format_datasets_use_their_own_folder(synthetic_root, tmp_path):
+    shutil.copytree(synthetic_root / "MNIST", tmp_path / "FashionMNIST")
+    data = load_mnist(tmp_path, download=False, dataset="fashion-mnist")
+    assert data.dataset == "fashion-mnist" and len(data.train_labels) == 600
+    # MNIST's files are never taken for Fashion-MNIST's
+    with pytest.raises(DataUnavailable) as info:
+        load_mnist(synthetic_root, download=False, dataset="kmnist")
+    assert str(synthetic_root / "KMNIST" / "raw") in str(info.value)
