@@ -18,17 +18,17 @@ from .core.config import DATASETS, DEVICES, MODELS, OPTIMIZERS, PRESETS, SCHEDUL
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 FIELD_HELP = {
-    "model": f"network: {', '.join(MODELS)}",
+    "model": "network",
     "hidden": "MLP hidden layer sizes, comma separated (e.g. 128,64)",
     "width": "CNN channels in the first block",
     "epochs": "passes over the training set",
     "batch_size": "digits per training step",
-    "optimizer": f"{', '.join(OPTIMIZERS)}",
+    "optimizer": "optimizer",
     "lr": "learning rate (peak rate for onecycle)",
     "momentum": "SGD momentum, or Adam's beta1",
     "nesterov": "Nesterov momentum (sgd)",
     "weight_decay": "L2 / decoupled weight decay",
-    "schedule": f"learning-rate schedule: {', '.join(SCHEDULES)}",
+    "schedule": "learning-rate schedule",
     "step_size": "epochs between decays (step schedule)",
     "gamma": "decay factor (step schedule)",
     "dropout": "dropout probability",
@@ -39,10 +39,14 @@ FIELD_HELP = {
     "ema": "EMA decay of weights for evaluation (0 = off)",
     "val_size": "training digits held out for validation",
     "seed": "random seed (same seed, same run on CPU)",
-    "device": f"{', '.join(DEVICES)}",
+    "device": "where to train (auto: cuda, then mps, then cpu)",
     "threads": "torch CPU threads (0 = default)",
-    "dataset": f"dataset: {', '.join(DATASETS)}",
+    "dataset": "MNIST-format dataset (torchvision's)",
 }
+
+
+# choices are checked by validate(), so a bad value gets the same message as everywhere else
+CHOICES = {"model": MODELS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES, "dataset": DATASETS}
 
 
 class UsageError(Exception):
@@ -67,8 +71,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=name, type=_parse_hidden, default=None, metavar="N,N",
                                help=FIELD_HELP.get(name))
         else:
-            group.add_argument(flag, dest=name, type=kind, default=None, metavar=kind.__name__.upper(),
-                               help=FIELD_HELP.get(name))
+            metavar = "{" + ",".join(CHOICES[name]) + "}" if name in CHOICES else kind.__name__.upper()
+            group.add_argument(flag, dest=name, type=kind, default=None, metavar=metavar, help=FIELD_HELP.get(name))
 
 
 def build_parser() -> argparse.ArgumentParser:
