@@ -1,0 +1,307 @@
+"""The Draw view: draw a digit, and a trained model reads it as you draw.
+
+The drawing goes through ``prepare_digit`` exactly as ``mnist-tui predict`` does
+(crop to the ink, fit 20x20, centre of mass at the centre), so an off-centre or
+oversized digit still reads; ``i`` shows the 28x28 picture the model is given.
+The model loads and predicts in thread workers: torch never runs on the UI thread.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Digits, Footer, Static
+
+from ...core.config import CLASS_NAMES
+from ..widgets.canvas import Canvas
+from ..widgets.digit_art import digit_text, probability_bar
+
+DEFAULT_MODEL_RUN = "fast-pretrained"  # the model shipped in checkpoints/
+REPO_CHECKPOINTS = Path(__file__).resolve().parents[3] / "checkpoints"
+
+
+def default_model_candidates(checkpoints_dir: Path) -> list[Path]:
+    """Where the shipped model may be: the app's checkpoints folder, ./checkpoints, the source tree's."""
+    seen: list[Path] = []
+    for folder in (checkpoints_dir, Path("checkpoints"), REPO_CHECKPOINTS):
+        path = folder / DEFAULT_MODEL_RUN
+        if path not in seen:
+            seen.append(path)
+    return seen
+
+
+def find_default_model(checkpoints_dir: Path) -> Path | None:
+    for path in default_model_candidates(checkpoints_dir):
+        if (path / "best.pt").is_file() or (path / "last.pt").is_file():
+            return path
+    return None
+
+
+class ProbabilityBars(Widget):
+    """Ten rows ``name ████▌ 97.1%``; the most probable class is highlighted."""
+
+    DEFAULT_CSS = """
+    ProbabilityBars { height: 10; width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.names: tuple[str, ...] = CLASS_NAMES["mnist"]
+        self.probabilities: list[float] | None = None
+
+    def show(self, probabilities: list[float] | None, names: tuple[str, ...] | None = None) -> None:
+        if names is not None:
+            self.names = names
+        self.probabilities = probabilities
+        self.refresh()
+
+    def render(self) -> Text:
+        label_width = max(len(name) for name in self.names)
+        bar_width = max(4, self.size.width - label_width - 8)
+        best = None if not self.probabilities else max(range(len(self.probabilities)),
+                                                        key=self.probabilities.__getitem__)
+        lines = []
+        for index, name in enumerate(self.names):
+            p = self.probabilities[index] if self.probabilities else 0.0
+            top = index == best
+            line = Text(f"{name:>{label_width}} ", style="bold" if top else "")
+            line.append(probability_bar(p, bar_width), style="bold #ffaf00" if top else "#5f87af")
+            line.append(f" {p:6.1%}" if self.probabilities else "      -", style="bold" if top else "")
+            lines.append(line)
+        return Text("\n").join(lines)
+
+
+class DrawScreen(Screen):
+    """Draw a digit with the mouse or keyboard and watch a model's probabilities change."""
+
+    DEFAULT_CSS = """
+    DrawScreen { layout: vertical; }
+    #draw-title { height: 1; padding: 0 1; background: $boost; }
+    #draw-body { height: 1fr; }
+    #draw-left { width: 31; padding-left: 1; }
+    #draw-help { height: auto; color: $text-muted; }
+    #model-input-box { width: 30; height: 16; display: none; border: round $foreground 40%; background: #000000; }
+    #model-input-box.shown { display: block; }
+    #prediction { width: 1fr; padding: 0 1; }
+    #top-class { width: auto; }
+    #top-row { height: 3; }
+    #top-name { padding: 1 0 0 2; width: 1fr; }
+    #draw-status { height: auto; margin-top: 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("i", "toggle_input", "Model input"),
+        Binding("s", "save", "Save PNG"),
+        Binding("c", "clear", "Clear"),
+    ]
+
+    class ModelLoaded(Message):
+        def __init__(self, model: Any, config: Any, path: Path) -> None:
+            super().__init__()
+            self.model, self.config, self.path = model, config, path
+
+    class ModelFailed(Message):
+        def __init__(self, reason: str) -> None:
+            super().__init__()
+            self.reason = reason
+
+    class Predicted(Message):
+        def __init__(self, serial: int, model_input: np.ndarray, probabilities: list[float], seconds: float) -> None:
+            super().__init__()
+            self.serial, self.model_input, self.probabilities, self.seconds = serial, model_input, probabilities, seconds
+
+    def __init__(self, model: str | Path | None = None, *, checkpoints_dir: str | Path = "checkpoints",
+                 save_dir: str | Path = "drawings") -> None:
+        super().__init__()
+        self.model_spec = model
+        self.checkpoints_dir = Path(checkpoints_dir)
+        self.save_dir = Path(save_dir)
+        self.model: Any = None
+        self.model_path: Path | None = None
+        self.class_names: tuple[str, ...] = CLASS_NAMES["mnist"]
+        self.probabilities: list[float] | None = None
+        self.model_input = np.zeros((28, 28), dtype=np.uint8)
+        self.last_saved: Path | None = None
+        self.last_predict_seconds: float | None = None
+        self._serial = 0  # predictions from older drawings are dropped when they arrive late
+
+    def compose(self) -> ComposeResult:
+        yield Static("Draw a digit · loading the model…", id="draw-title")
+        with Horizontal(id="draw-body"):
+            with Vertical(id="draw-left"):
+                yield Canvas(id="canvas")
+                yield Static(id="draw-help", markup=False)
+            model_box = Vertical(id="model-input-box")
+            model_box.border_title = "model input"
+            with model_box:
+                yield Static(id="model-input")
+            with Vertical(id="prediction"):
+                with Horizontal(id="top-row"):
+                    yield Digits("", id="top-class")
+                    yield Static("", id="top-name")
+                yield ProbabilityBars(id="bars")
+                yield Static("", id="draw-status", markup=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(Canvas).focus()
+        self.watch(self.canvas, "brush", lambda _: self._show_help())
+        self._show_model_input()
+        self.load_model_in_background()
+
+    @property
+    def canvas(self) -> Canvas:
+        return self.query_one(Canvas)
+
+    def _show_help(self) -> None:
+        self.query_one("#draw-help", Static).update(
+            "drag: draw · right-drag: erase\narrows move, space paints,\nshift+arrows paint as they go\n"
+            f"⌫ erase · c clear\nbrush {self.canvas.brush} ([ smaller ] bigger)")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#draw-status", Static).update(text)
+
+    # -- the model ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="draw-model", name="load drawing model")
+    def load_model_in_background(self) -> None:
+        try:
+            from ...core.checkpoints import load_checkpoint, model_from_checkpoint, resolve_checkpoint
+
+            if self.model_spec is None:
+                run = find_default_model(self.checkpoints_dir)
+                if run is None:
+                    places = ", ".join(str(p) for p in default_model_candidates(self.checkpoints_dir))
+                    self.post_message(self.ModelFailed(
+                        f"No model to read drawings: none in {places}. Train one (f5), then open Draw from Runs."))
+                    return
+                path = resolve_checkpoint(run)
+            else:
+                path = resolve_checkpoint(self.model_spec, self.checkpoints_dir)
+            model, config = model_from_checkpoint(load_checkpoint(path), "cpu")
+            self.post_message(self.ModelLoaded(model, config, path))
+        except Exception as exc:  # noqa: BLE001 - shown on screen; drawing still works
+            self.post_message(self.ModelFailed(str(exc) or repr(exc)))
+
+    def on_draw_screen_model_loaded(self, message: ModelLoaded) -> None:
+        self.model, self.model_path = message.model, message.path
+        self.class_names = CLASS_NAMES.get(message.config.dataset, CLASS_NAMES["mnist"])
+        self.query_one(ProbabilityBars).show(None, self.class_names)
+        self.query_one("#draw-title", Static).update(
+            f"Draw · {message.path.parent.name}/{message.path.name} · {message.config.model} on "
+            f"{message.config.dataset}")
+        self._predict(self.canvas.pixels)
+
+    def on_draw_screen_model_failed(self, message: ModelFailed) -> None:
+        self.query_one("#draw-title", Static).update("Draw · no model loaded")
+        self._status(message.reason)
+        self.notify(message.reason, title="No model", severity="warning", timeout=8)
+
+    # -- predicting -----------------------------------------------------------------------------
+
+    def on_canvas_changed(self, message: Canvas.Changed) -> None:
+        self._predict(message.pixels)
+
+    def _predict(self, pixels: np.ndarray) -> None:
+        self._serial += 1
+        if not pixels.any():
+            self.probabilities = None
+            self.model_input = np.zeros((28, 28), dtype=np.uint8)
+            self._show_prediction()
+            self._show_model_input()
+            return
+        if self.model is not None:
+            self.predict_in_background(pixels.copy(), self._serial)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="draw-predict", name="predict drawing")
+    def predict_in_background(self, pixels: np.ndarray, serial: int) -> None:
+        import time
+
+        from ...core.analysis import predict_probabilities
+        from ...core.preprocess import prepare_digit
+
+        start = time.perf_counter()
+        model_input = prepare_digit(pixels)  # exactly what `mnist-tui predict` does to a file
+        probabilities = predict_probabilities(self.model, model_input[None])[0].tolist()
+        self.post_message(self.Predicted(serial, model_input.numpy(), probabilities, time.perf_counter() - start))
+
+    def on_draw_screen_predicted(self, message: Predicted) -> None:
+        if message.serial != self._serial:
+            return  # the drawing changed since; a newer prediction is on its way
+        self.probabilities = message.probabilities
+        self.model_input = message.model_input
+        self.last_predict_seconds = message.seconds
+        self._show_prediction()
+        self._show_model_input()
+
+    @property
+    def predicted_class(self) -> int | None:
+        if not self.probabilities:
+            return None
+        return max(range(len(self.probabilities)), key=self.probabilities.__getitem__)
+
+    def _show_prediction(self) -> None:
+        best = self.predicted_class
+        digits = self.query_one("#top-class", Digits)
+        name = self.query_one("#top-name", Static)
+        self.query_one(ProbabilityBars).show(self.probabilities)
+        if best is None:
+            digits.update("")
+            name.update("draw a digit" if self.model is not None else "")
+            return
+        digits.update(str(best))
+        label = self.class_names[best]
+        confidence = f"{self.probabilities[best]:.1%}"
+        name.update(Text.assemble((label, "bold"), f"  {confidence}") if label != str(best) else confidence)
+
+    def _show_model_input(self) -> None:
+        self.query_one("#model-input", Static).update(Text("\n").join(digit_text(self.model_input)))
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def action_toggle_input(self) -> None:
+        self.query_one("#model-input-box").toggle_class("shown")
+
+    def action_clear(self) -> None:
+        self.canvas.clear()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        """Write the drawing as a 28x28 grayscale PNG (light on dark) that ``mnist-tui predict`` reads."""
+        if self.canvas.is_blank:
+            self.notify("Nothing to save: draw a digit first.", severity="warning")
+            return
+        from PIL import Image
+
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        try:
+            self.save_dir.mkdir(parents=True, exist_ok=True)
+            path = self.save_dir / f"drawing-{stamp}.png"
+            n = 1
+            while path.exists():
+                path = self.save_dir / f"drawing-{stamp}-{n}.png"
+                n += 1
+            Image.fromarray(self.canvas.pixels).save(path)  # uint8 2-D: mode L
+        except OSError as exc:
+            self.notify(f"Could not save the drawing: {exc}", severity="error")
+            return
+        self.last_saved = path
+        model = f" {self.model_path.parent}" if self.model_path else " RUN"
+        self._status(f"Saved {path}\nmnist-tui predict{model} {path}")
+        self.notify(f"Saved {path}", title="Drawing saved")
+
+
+__all__ = ["DrawScreen", "ProbabilityBars", "default_model_candidates", "find_default_model"]

@@ -1,0 +1,247 @@
+"""The Draw view: canvas input (keys and mouse), live prediction, model input toggle, PNG export.
+
+The model is a tiny MLP trained for real on the synthetic set, where class 1 is a
+vertical bar and class 2 a horizontal bar, so a drawn stroke has a known answer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.app import App
+from textual.widgets import Digits, Static
+
+from mnist_tui.core.config import CLASS_NAMES
+from mnist_tui.tui.screens.draw import DrawScreen, ProbabilityBars, find_default_model
+from mnist_tui.tui.widgets.canvas import BRUSH_RADII, INK, Canvas
+
+SIZE = (80, 24)
+
+
+@pytest.fixture(scope="module")
+def trained_run(synthetic_data, tmp_path_factory) -> Path:
+    """A run folder holding a tiny MLP trained on the synthetic shapes."""
+    from mnist_tui.core.config import TrainConfig
+    from mnist_tui.core.engine import Trainer
+
+    config = TrainConfig(model="mlp", hidden=(64,), epochs=3, batch_size=32, optimizer="adam", lr=3e-3,
+                         schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, seed=1, threads=1)
+    folder = tmp_path_factory.mktemp("draw-runs")
+    events = list(Trainer(config, synthetic_data, checkpoints_dir=folder, run_name="shapes").run())
+    assert events[-1].kind == "finished", events[-1]
+    return folder / "shapes"
+
+
+class DrawApp(App):
+    """The smallest host for the screen under test."""
+
+    def __init__(self, screen: DrawScreen) -> None:
+        super().__init__()
+        self.draw_screen = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.draw_screen)
+
+
+async def settle(pilot, app: App) -> None:
+    """Wait for the model load / prediction workers and the messages they post."""
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def screen_text(screen: DrawScreen) -> str:
+    bars = screen.query_one(ProbabilityBars)
+    return str(bars.render())
+
+
+def make_screen(tmp_path: Path, model: Path | str | None) -> DrawScreen:
+    return DrawScreen(model, checkpoints_dir=tmp_path / "checkpoints", save_dir=tmp_path / "drawings")
+
+
+async def test_keyboard_strokes_are_read_live_and_clear_resets(trained_run, tmp_path):
+    screen = make_screen(tmp_path, trained_run)
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert screen.model is not None
+        assert "shapes/best.pt" in str(screen.query_one("#draw-title", Static).render())
+        assert screen.probabilities is None and "-" in screen_text(screen)
+
+        # a vertical stroke: up 8 rows from the centre, then paint 16 rows down
+        await pilot.press(*["up"] * 8, *["shift+down"] * 16)
+        await settle(pilot, app)
+        assert screen.predicted_class == 1
+        first = list(screen.probabilities)
+        assert screen.query_one("#top-class", Digits).value == "1"
+        assert f"{first[1]:6.1%}".strip() in screen_text(screen)
+
+        await pilot.press("c")
+        await settle(pilot, app)
+        assert screen.canvas.is_blank and screen.probabilities is None
+        assert screen.query_one("#top-class", Digits).value == ""
+
+        # a horizontal stroke reads as the other class: the probabilities follow the drawing
+        await pilot.press(*["left"] * 8, *["shift+right"] * 16)
+        await settle(pilot, app)
+        assert screen.predicted_class == 2
+        assert screen.probabilities != first
+
+
+async def test_mouse_drag_paints_a_gapless_line_and_right_drag_erases(trained_run, tmp_path):
+    screen = make_screen(tmp_path, trained_run)
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        canvas = screen.canvas
+        # offsets are relative to the widget, whose border is one cell: content starts at (1, 1)
+        await pilot.mouse_down(canvas, offset=(14, 2))
+        for row in (4, 8, 13):  # jumps of several rows: the stroke must fill between them
+            await pilot.hover(canvas, offset=(14, row))
+        await pilot.mouse_up(canvas, offset=(14, 13))
+        await settle(pilot, app)
+        inked_rows = np.nonzero(canvas.pixels[:, 13])[0]
+        assert inked_rows.min() <= 3 and inked_rows.max() >= 24
+        assert np.all(canvas.pixels[inked_rows.min():inked_rows.max() + 1, 13] == INK)  # no gaps
+        assert screen.predicted_class == 1
+
+        before = int((canvas.pixels > 0).sum())
+        await pilot.mouse_down(canvas, offset=(14, 7), button=3)
+        await pilot.mouse_up(canvas, offset=(14, 7))
+        await settle(pilot, app)
+        assert int((canvas.pixels > 0).sum()) < before
+        # the half-block rendering shows the drawing: full blocks where both pixels of a cell are ink
+        lines = [line.plain for line in canvas.render_lines_text()]
+        assert "█" in lines[10] and lines[6][13] != "█"
+
+
+async def test_brush_size_space_and_backspace(trained_run, tmp_path):
+    screen = make_screen(tmp_path, trained_run)
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        canvas = screen.canvas
+        assert canvas.brush == 2
+        await pilot.press("left_square_bracket", "space")
+        assert canvas.brush == 1 and int((canvas.pixels > 0).sum()) == 1
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket", "space")
+        assert canvas.brush == 4 and int((canvas.pixels > 0).sum()) > 9
+        assert "brush 4" in str(screen.query_one("#draw-help", Static).render())
+        await pilot.press(*["right_square_bracket"] * 5)
+        assert canvas.brush == max(BRUSH_RADII)
+        await pilot.press("backspace")
+        assert canvas.is_blank
+        await settle(pilot, app)
+        assert screen.probabilities is None
+
+
+async def test_model_input_toggle_shows_the_preprocessed_digit(trained_run, tmp_path):
+    from mnist_tui.core.preprocess import prepare_digit
+    from mnist_tui.tui.widgets.digit_art import digit_lines
+
+    screen = make_screen(tmp_path, trained_run)
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        box = screen.query_one("#model-input-box")
+        assert not box.display
+        # a small digit drawn in a corner: the model sees it enlarged and centred
+        drawing = np.zeros((28, 28), dtype=np.uint8)
+        drawing[1:9, 2:4] = INK
+        screen.canvas.set_pixels(drawing)
+        await settle(pilot, app)
+        await pilot.press("i")
+        assert box.display
+        expected = prepare_digit(drawing)
+        assert np.array_equal(screen.model_input, expected.numpy())
+        shown = str(screen.query_one("#model-input", Static).render()).splitlines()
+        assert shown == digit_lines(expected)
+        rows = np.nonzero(expected.numpy().max(axis=1) > 80)[0]
+        assert rows.min() >= 3 and rows.max() <= 24 and rows.max() - rows.min() >= 15  # fitted to 20 rows
+        await pilot.press("i")
+        assert not box.display
+
+
+async def test_saved_png_is_read_by_predict_with_the_same_answer(trained_run, tmp_path, capsys):
+    from mnist_tui.cli import main
+
+    screen = make_screen(tmp_path, trained_run)
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("s")  # nothing drawn yet: nothing saved
+        assert screen.last_saved is None
+        await pilot.press(*["up"] * 8, *["shift+down"] * 16)
+        await settle(pilot, app)
+        await pilot.press("s")
+        saved = screen.last_saved
+        assert saved is not None and saved.parent == tmp_path / "drawings"
+        assert str(saved) in str(screen.query_one("#draw-status", Static).render())
+        live = list(screen.probabilities)
+    capsys.readouterr()
+    assert main(["predict", str(trained_run), str(saved), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["label"] == 1 == screen.predicted_class
+    assert np.allclose(result["probabilities"], live, atol=1e-5)
+
+
+async def test_a_missing_model_is_explained_and_drawing_still_works(tmp_path):
+    screen = make_screen(tmp_path, tmp_path / "no-such-run")
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert screen.model is None
+        assert "no-such-run" in str(screen.query_one("#draw-status", Static).render())
+        await pilot.press("space")
+        await settle(pilot, app)
+        assert not screen.canvas.is_blank and screen.probabilities is None
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DrawScreen)
+
+
+async def test_default_model_is_fast_pretrained_and_class_names_follow_its_dataset(tmp_path):
+    import torch
+
+    from mnist_tui.core.checkpoints import save_checkpoint
+    from mnist_tui.core.config import TrainConfig
+    from mnist_tui.core.models import build_model
+
+    config = TrainConfig(model="mlp", hidden=(16,), dataset="fashion-mnist")
+    torch.manual_seed(0)
+    run = tmp_path / "checkpoints" / "fast-pretrained"
+    save_checkpoint(run / "best.pt", model_state=build_model(config).state_dict(), config=config, epoch=1)
+    assert find_default_model(tmp_path / "checkpoints") == run
+
+    screen = make_screen(tmp_path, None)
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert screen.model_path == run / "best.pt"
+        assert "fashion-mnist" in str(screen.query_one("#draw-title", Static).render())
+        screen.canvas.set_pixels(np.eye(28, dtype=np.uint8) * INK)
+        await settle(pilot, app)
+        names = CLASS_NAMES["fashion-mnist"]
+        text = screen_text(screen)
+        assert all(name in text for name in names)
+        assert names[screen.predicted_class] in str(screen.query_one("#top-name", Static).render())
+
+
+def test_canvas_brush_shapes_and_strokes():
+    canvas = Canvas()
+    canvas.brush = 1
+    assert canvas.stamp(10.5, 10.5) and int((canvas.pixels > 0).sum()) == 1
+    assert not canvas.stamp(10.5, 10.5)  # painting ink on ink changes nothing
+    canvas.pixels[:] = 0
+    canvas.brush = 2
+    canvas.stamp(10.5, 10.5)
+    assert int((canvas.pixels > 0).sum()) == 5  # a plus
+    canvas.pixels[:] = 0
+    canvas.brush = 1
+    canvas.stroke((0.5, 0.5), (27.5, 27.5))
+    assert np.array_equal(np.nonzero(canvas.pixels)[0], np.arange(28))  # the full diagonal, no gaps
+    canvas.stamp(0.0, 0.0, value=0)  # erasing at the edge stays inside the canvas
+    with pytest.raises(ValueError):
+        canvas.set_pixels(np.zeros((20, 20)))
