@@ -118,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list saved runs", description="List the runs in the checkpoints folder.")
     runs.add_argument("--checkpoints", default=argparse.SUPPRESS, help="folder of saved runs (default: checkpoints)")
     runs.add_argument("--json", action="store_true", help="one JSON array")
+
+    serve = sub.add_parser("serve", help="serve the app to web browsers (textual-serve)",
+                           description="Serve the terminal app over HTTP; every browser tab runs its own app "
+                           "process. Binds to 127.0.0.1 (this machine only) unless --host says otherwise.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, local only)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument("--public-url", help="URL browsers use to reach it, if not http://HOST:PORT "
+                       "(e.g. http://localhost:9000 behind ssh -L 9000:localhost:8000)")
+    serve.add_argument("--data-dir", default=argparse.SUPPRESS, help="folder holding MNIST/raw")
+    serve.add_argument("--checkpoints", default=argparse.SUPPRESS, help="folder of saved runs (default: checkpoints)")
     return parser
 
 
@@ -264,7 +274,42 @@ def cmd_app(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "runs": cmd_runs, None: cmd_app}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve_command(args: argparse.Namespace) -> str:
+    """The shell command textual-serve runs for each browser tab: this app, with the same folders."""
+    import shlex
+
+    command = [sys.executable, "-m", "mnist_tui.cli", "--checkpoints", str(Path(args.checkpoints).resolve()),
+               "--preset", args.preset]
+    if args.data_dir:
+        command += ["--data-dir", str(Path(args.data_dir).resolve())]
+    return shlex.join(command)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise UsageError("serving needs textual-serve: pip install 'textual-serve>=1.1,<2'") from None
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {args.port}")
+    host_in_url = f"[{args.host}]" if ":" in args.host else args.host
+    public_url = args.public_url or f"http://{host_in_url}:{args.port}"
+    if args.host in LOOPBACK_HOSTS:
+        print(f"mnist-tui: serving on {public_url}, bound to {args.host}: only this machine can connect.\n"
+              f"From a laptop: ssh -L {args.port}:localhost:{args.port} THIS_HOST, then open "
+              f"http://localhost:{args.port}. Each browser tab runs its own app process.", flush=True)
+    else:
+        print(f"mnist-tui: serving on {public_url}, bound to {args.host}: anyone who can reach port {args.port} "
+              "here can train, evaluate and delete runs. Each browser tab runs its own app process.", flush=True)
+    Server(serve_command(args), host=args.host, port=args.port, title="mnist-tui", public_url=public_url).serve()
+    return EXIT_OK
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "runs": cmd_runs, "serve": cmd_serve,
+            None: cmd_app}
 
 
 def main(argv: list[str] | None = None) -> int:

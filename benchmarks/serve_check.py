@@ -1,0 +1,225 @@
+"""Check `mnist-tui serve` end to end in headless Chromium and save a screenshot.
+
+    .venv/bin/python benchmarks/serve_check.py [--checkpoints DIR] [--data-dir DIR] [--out serve.png]
+
+Starts `mnist-tui serve` on a free port of 127.0.0.1, opens the page in headless
+Chromium (Debian package `chromium`) through the DevTools protocol, waits in real
+time until the browser's terminal shows the app's tab bar, saves a screenshot,
+closes the tab and checks that its app process exits, then stops the server.
+Prints one line per step; exit 0 when every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import itertools
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+APP_TEXT = "Train"  # the first tab's label: the app itself drew the page, not only the splash
+FIRST_BYTE_JS = "document.body.classList.contains('-first-byte')"  # textual.js sets it on the app's first output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        for child in children(todo.pop()):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class DevTools:
+    """The few Chrome DevTools Protocol calls this check needs."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.ids = itertools.count(1)
+        self.received = []  # what the page's websocket received from the app (terminal output, as text)
+
+    def _event(self, data: dict) -> None:
+        if data.get("method") == "Network.webSocketFrameReceived":
+            response = data["params"]["response"]
+            payload = response["payloadData"]
+            raw = base64.b64decode(payload) if response.get("opcode") == 2 else payload.encode()
+            self.received.append(raw.decode("utf-8", errors="ignore"))
+
+    @property
+    def terminal_output(self) -> str:
+        return "".join(self.received)
+
+    async def call(self, method: str, session: str | None = None, **params):
+        message_id = next(self.ids)
+        message = {"id": message_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        await self.ws.send_json(message)
+        async for reply in self.ws:
+            data = reply.json()
+            self._event(data)
+            if data.get("id") == message_id:
+                if "error" in data:
+                    raise RuntimeError(f"{method}: {data['error']}")
+                return data.get("result", {})
+        raise RuntimeError("DevTools connection closed")
+
+
+async def browse(devtools_url: str, page_url: str, out: Path, timeout: float,
+                 server_pid: int) -> tuple[bool, str, list[int]]:
+    async with aiohttp.ClientSession() as http, http.ws_connect(devtools_url, max_msg_size=0) as ws:
+        cdp = DevTools(ws)
+        target = (await cdp.call("Target.createTarget", url="about:blank"))["targetId"]
+        session = (await cdp.call("Target.attachToTarget", targetId=target, flatten=True))["sessionId"]
+        await cdp.call("Page.enable", session)
+        await cdp.call("Network.enable", session)
+        await cdp.call("Emulation.setDeviceMetricsOverride", session, width=1200, height=800, deviceScaleFactor=1,
+                       mobile=False)
+        await cdp.call("Page.navigate", session, url=page_url)
+        deadline = time.monotonic() + timeout
+        first_byte = False
+        while time.monotonic() < deadline:
+            result = await cdp.call("Runtime.evaluate", session, expression=FIRST_BYTE_JS, returnByValue=True)
+            first_byte = bool(result.get("result", {}).get("value"))
+            if first_byte and APP_TEXT in cdp.terminal_output:
+                await asyncio.sleep(2.0)  # let the first frames settle before the picture
+                break
+            await asyncio.sleep(0.5)
+        shot = await cdp.call("Page.captureScreenshot", session, format="png")
+        out.write_bytes(base64.b64decode(shot["data"]))
+        app_processes = descendants(server_pid)  # the tab's app (and the shell textual-serve starts it with)
+        await cdp.call("Target.closeTarget", targetId=target)
+        return first_byte, cdp.terminal_output, app_processes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoints", default=str(REPO / "checkpoints"))
+    parser.add_argument("--data-dir")
+    parser.add_argument("--out", default="serve-check.png")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the app in the page")
+    args = parser.parse_args()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not chromium:
+        print("no chromium on PATH (Debian: apt-get install chromium)")
+        return 2
+    port = free_port()
+    command = [sys.executable, "-m", "mnist_tui.cli", "--checkpoints", args.checkpoints]
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    server = subprocess.Popen([*command, "serve", "--port", str(port)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True, cwd=REPO)
+    profile = tempfile.mkdtemp(prefix="serve-check-chromium-")
+    browser = None
+    app_processes: list[int] = []
+    ok = True
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(url), 30, "the server")
+        first = server.stdout.readline().strip()
+        print(f"server: {first}")
+        ok &= "bound to 127.0.0.1" in first
+        browser = subprocess.Popen(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+             "--remote-debugging-port=0", "--window-size=1200,800", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        devtools_url = None
+        for line in browser.stderr:
+            match = re.search(r"DevTools listening on (ws://\S+)", line)
+            if match:
+                devtools_url = match.group(1)
+                break
+        if devtools_url is None:
+            print("chromium did not start its DevTools endpoint")
+            return 1
+        started = time.monotonic()
+        first_byte, output, app_processes = asyncio.run(
+            browse(devtools_url, url, Path(args.out), args.timeout, server.pid))
+        seen = first_byte and APP_TEXT in output
+        ok &= seen
+        words = sorted({w for w in ("Train", "Results", "Misclassified", "Runs", "Ready") if w in output})
+        print(f"page: {'app rendered' if seen else 'app NOT rendered'} after {time.monotonic() - started:.1f}s; "
+              f"{len(output):,} characters of terminal output, showing {', '.join(words) or 'none of the tabs'}")
+        print(f"screenshot: {Path(args.out).resolve()}")
+        # the tab is closed: its app process must go (checked by pid: an orphan has another parent)
+        print(f"app processes while the tab was open: {app_processes}")
+        ok &= bool(app_processes)
+        try:
+            wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in app_processes), 30,
+                       "the tab's app process to exit")
+            print("tab closed: its app process exited")
+        except TimeoutError as exc:
+            ok = False
+            print(f"tab closed: {exc}; still running: {[p for p in app_processes if Path(f'/proc/{p}').exists()]}")
+    finally:
+        if browser is not None:
+            os.killpg(browser.pid, signal.SIGTERM)
+            browser.wait(10)
+        for pid in descendants(server.pid) + app_processes:
+            try:
+                os.kill(pid, signal.SIGKILL)  # only what this check started
+            except ProcessLookupError:
+                pass
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+    print("serve check:", "passed" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""`mnist-tui serve`: local-only by default, says so, and serves the page that runs the app.
+
+The page's terminal is checked in a real browser by benchmarks/serve_check.py
+(headless Chromium); here the server itself runs and its page is fetched.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from mnist_tui.cli import EXIT_USAGE, build_parser, main, serve_command
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+def test_serve_defaults_to_localhost_port_8000():
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.public_url) == ("127.0.0.1", 8000, None)
+
+
+def test_served_command_runs_this_app_with_absolute_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["--checkpoints", "runs", "--data-dir", "data", "--preset", "fast", "serve"])
+    command = serve_command(args)
+    assert command.startswith(f"{sys.executable} -m mnist_tui.cli ")
+    assert f"--checkpoints {tmp_path / 'runs'}" in command and f"--data-dir {tmp_path / 'data'}" in command
+    assert "--preset fast" in command and not command.endswith("serve")  # each tab runs the app itself
+
+
+def test_bad_port_is_a_usage_error(capsys):
+    assert main(["serve", "--port", "70000"]) == EXIT_USAGE
+    assert "--port" in capsys.readouterr().err
+
+
+def test_other_hosts_are_warned_about(monkeypatch, capsys):
+    import textual_serve.server
+
+    made = {}
+
+    class RecordingServer:
+        def __init__(self, command, host, port, title, public_url):
+            made.update(command=command, host=host, port=port, title=title, public_url=public_url)
+
+        def serve(self):
+            made["served"] = True
+
+    monkeypatch.setattr(textual_serve.server, "Server", RecordingServer)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8123", "--public-url", "http://box:8123"]) == 0
+    out = capsys.readouterr().out
+    assert "bound to 0.0.0.0: anyone who can reach port 8123" in out
+    assert made == dict(command=made["command"], host="0.0.0.0", port=8123, title="mnist-tui",
+                        public_url="http://box:8123", served=True)
+
+
+def test_serve_answers_on_localhost_and_says_so(tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mnist_tui.cli", "--checkpoints", str(tmp_path), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        first_line = server.stdout.readline()  # printed before the server starts listening
+        assert f"serving on http://127.0.0.1:{port}, bound to 127.0.0.1" in first_line
+        for line in server.stdout:  # textual-serve's banner ends with this, as its site starts
+            if "Press Ctrl+C to quit" in line:
+                break
+        deadline = time.monotonic() + 30
+        page = None
+        while page is None and time.monotonic() < deadline and server.poll() is None:
+            page = fetch(f"http://127.0.0.1:{port}/")
+        assert page is not None, "the server never answered"
+        assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in page
+        assert "<div>mnist-tui</div>" in page  # the splash shown while the tab's app process starts
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stdout.close()
