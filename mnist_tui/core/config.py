@@ -36,12 +36,14 @@ class TrainConfig:
     optimizer: str = "adamw"
     lr: float = 3e-3
     momentum: float = 0.9  # sgd momentum; also beta1 for adam/adamw
+    beta2: float = 0.999  # adam/adamw second-moment decay
     nesterov: bool = False
     weight_decay: float = 5e-4
     schedule: str = "onecycle"
     step_size: int = 1  # epochs between decays for the step schedule
     gamma: float = 0.7  # decay factor for the step schedule
     dropout: float = 0.1
+    batchnorm: bool = True  # CNN: batchnorm after each conv
     label_smoothing: float = 0.0
     rotate: float = 0.0  # augmentation: max rotation in degrees
     translate: float = 0.0  # augmentation: max shift as a fraction of the image side
@@ -117,6 +119,7 @@ def validate(config: TrainConfig) -> dict[str, str]:
         "optimizer": _choice("optimizer", c.optimizer, OPTIMIZERS),
         "lr": _range("lr", c.lr, 0, 10, low_open=True),
         "momentum": _range("momentum", c.momentum, 0, 0.9999),
+        "beta2": _range("beta2", c.beta2, 0, 0.99999),
         "weight_decay": _range("weight_decay", c.weight_decay, 0, 1),
         "schedule": _choice("schedule", c.schedule, SCHEDULES),
         "step_size": _integer("step_size", c.step_size, 1, 1000),
@@ -167,10 +170,11 @@ PRESETS: dict[str, TrainConfig] = {
         model="lenet5", epochs=10, batch_size=128, optimizer="adam", lr=2e-3,
         weight_decay=0.0, schedule="cosine", dropout=0.0,
     ),
-    # A small CNN for 99% in one short CPU epoch.
+    # 99% in one CPU epoch of a few seconds: tuomaso/train_mnist_fast's recipe (conv 24 5x5,
+    # conv 32 3x3, Adam 1e-2 with betas (0.7, 0.9), OneCycle, batch 256) plus batchnorm.
     "fast": TrainConfig(
-        model="cnn", width=24, epochs=1, batch_size=128, optimizer="adamw", lr=1e-2,
-        momentum=0.9, weight_decay=5e-4, schedule="onecycle", dropout=0.1,
+        model="cnn", width=24, batchnorm=True, epochs=1, batch_size=256, optimizer="adam", lr=1e-2,
+        momentum=0.7, beta2=0.9, weight_decay=0.0, schedule="onecycle", dropout=0.0,
     ),
     # The CNN with per-sample augmentation and a longer schedule.
     "best": TrainConfig(

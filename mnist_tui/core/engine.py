@@ -80,7 +80,7 @@ def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimi
         return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
                                weight_decay=config.weight_decay)
     cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay)
+    return cls(params, lr=config.lr, betas=(config.momentum, config.beta2), weight_decay=config.weight_decay)
 
 
 def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
@@ -140,6 +140,9 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         model = build_model(config).to(device)
+        if config.model != "mlp":
+            # NHWC convolutions are ~15-40% faster on CPU (oneDNN); results match NCHW to rounding
+            model = model.to(memory_format=torch.channels_last)
         optimizer = build_optimizer(config, model)
         scheduler = build_scheduler(config, optimizer, steps_per_epoch)
         ema = copy.deepcopy(model).eval() if config.ema else None
