@@ -233,9 +233,9 @@ class Trainer:
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                if ema is not None:
-                    _ema_update(ema, model, config.ema)
                 global_step += 1
+                if ema is not None:
+                    _ema_update(ema, model, _ema_decay(config.ema, global_step))
                 batch_loss = loss.detach() * len(y)
                 batch_correct = (logits.detach().argmax(1) == y).sum()
                 sum_loss += batch_loss
@@ -312,6 +312,11 @@ DIVERGED_LOSS = 1e4
 
 def _diverging(loss: float) -> bool:
     return not math.isfinite(loss) or loss > DIVERGED_LOSS
+
+
+def _ema_decay(decay: float, step: int) -> float:
+    """The configured decay, ramped up over the first steps so the average soon forgets the random init."""
+    return min(decay, (1 + step) / (10 + step))
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""The three model families, each built from a TrainConfig."""
+"""The model families, each built from a TrainConfig."""
 
 from __future__ import annotations
 
@@ -82,6 +82,31 @@ class CNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+class DeepCNN(nn.Module):
+    """Three conv blocks for the long, augmented runs: 5x5 conv, then two 3x3 convs at 12x12.
+
+    conv 5x5 (w) pool | conv 3x3 (2w, padded) | conv 3x3 (2w) pool | dropout, fc 8w, fc 10;
+    each conv is followed by batchnorm and ReLU (pooling first, as in :class:`CNN`).
+    """
+
+    def __init__(self, width: int = 32, dropout: float = 0.1):
+        super().__init__()
+        c1, c2 = width, width * 2
+        self.features = nn.Sequential(
+            *_conv_block(1, c1, 5),  # 28 -> 24 -> 12
+            nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(inplace=True),  # 12
+            *_conv_block(c2, c2, 3),  # 12 -> 10 -> 5
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Dropout(dropout),
+            nn.Linear(c2 * 25, width * 8), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(width * 8, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
 def build_model(config: TrainConfig) -> nn.Module:
     """The network ``config.model`` names, freshly initialised from torch's current RNG."""
     if config.model == "mlp":
@@ -90,6 +115,8 @@ def build_model(config: TrainConfig) -> nn.Module:
         return LeNet5(config.dropout)
     if config.model == "cnn":
         return CNN(config.width, config.dropout, config.batchnorm)
+    if config.model == "deepcnn":
+        return DeepCNN(config.width, config.dropout)
     raise ValueError(f"unknown model {config.model!r}")
 
 
