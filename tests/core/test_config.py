@@ -1,4 +1,4 @@
-from mnist_tui.core.config import PRESETS, ConfigError, TrainConfig, checked, preset, validate
+from mnist_tui.core.config import MODELS, PRESETS, ConfigError, TrainConfig, checked, preset, validate
 
 
 def test_defaults_and_presets_are_valid():
@@ -11,7 +11,7 @@ def test_messages_name_the_field_the_limit_and_the_value():
     errors = validate(TrainConfig(lr=-1, epochs=0, model="resnet", hidden=(128, 0)))
     assert errors["lr"] == "lr must be > 0 and <= 10, got -1"
     assert errors["epochs"] == "epochs must be between 1 and 1000, got 0"
-    assert errors["model"] == "model must be one of mlp, lenet5, cnn, got 'resnet'"
+    assert errors["model"] == f"model must be one of {', '.join(MODELS)}, got 'resnet'"
     assert "hidden" in errors
 
 

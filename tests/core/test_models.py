@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.config import MODELS, TrainConfig
 from mnist_tui.core.models import build_model, parameter_count
 
 
-@pytest.mark.parametrize("model", ["mlp", "lenet5", "cnn"])
+@pytest.mark.parametrize("model", MODELS)
 def test_each_model_maps_a_batch_to_ten_logits(model):
     net = build_model(TrainConfig(model=model))
     assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
