@@ -1,0 +1,44 @@
+"""The form's last used values, kept in a small JSON file in the user's config folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..core.config import PRESETS, TrainConfig, validate
+
+ENV_VAR = "MNIST_TUI_SETTINGS"
+
+
+def default_settings_path() -> Path:
+    """$MNIST_TUI_SETTINGS if set, else ``<user config dir>/mnist-tui/last-form.json``."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("mnist-tui")) / "last-form.json"
+
+
+def load_form(path: Path) -> tuple[str | None, TrainConfig | None]:
+    """(preset name, config) last saved; (None, None) when missing or unreadable or invalid."""
+    try:
+        data = json.loads(path.read_text())
+        config = TrainConfig.from_dict(data["config"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    if validate(config):
+        return None, None
+    preset = data.get("preset")
+    return (preset if preset in PRESETS else None), config
+
+
+def save_form(path: Path, preset: str | None, config: TrainConfig) -> None:
+    """Write atomically; a failure to save settings never stops a run."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"preset": preset, "config": config.to_dict()}, indent=2))
+        os.replace(tmp, path)
+    except OSError:
+        pass

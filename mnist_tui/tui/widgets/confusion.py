@@ -1,0 +1,81 @@
+"""The 10x10 confusion matrix as a heat-mapped DataTable, with per-class accuracy."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+PREDICTED_COLUMNS = 10
+
+
+def heat_style(count: int, row_total: int, diagonal: bool) -> str:
+    """A style that reads in 16 colours: green diagonal; off-diagonal from dim to red by share of the row."""
+    if diagonal:
+        return "bold green"
+    if count == 0:
+        return "dim"
+    share = count / max(row_total, 1)
+    if share < 0.005:
+        return "yellow"
+    if share < 0.02:
+        return "bold black on yellow"
+    return "bold white on red"
+
+
+def accuracy_style(accuracy: float) -> str:
+    if math.isnan(accuracy):
+        return "dim"
+    if accuracy >= 0.99:
+        return "green"
+    if accuracy >= 0.97:
+        return "yellow"
+    return "bold red"
+
+
+class ConfusionTable(DataTable):
+    """Rows are true classes, columns predicted classes; enter on a cell posts :class:`PairChosen`."""
+
+    DEFAULT_CSS = """
+    ConfusionTable { height: auto; max-height: 100%; width: auto; }
+    """
+
+    class PairChosen(Message):
+        """``predicted`` is None for "every wrong prediction of this true class"."""
+
+        def __init__(self, true_label: int, predicted: int | None) -> None:
+            super().__init__()
+            self.true_label = true_label
+            self.predicted = predicted
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="cell", zebra_stripes=False)
+
+    def on_mount(self) -> None:
+        self.add_column(Text("true", style="bold"), key="true")
+        for p in range(PREDICTED_COLUMNS):
+            self.add_column(Text(f"→{p}", style="bold", justify="right"), key=str(p))
+        self.add_column(Text("acc", style="bold", justify="right"), key="acc")
+
+    def set_confusion(self, confusion: list[list[int]], per_class_accuracy: list[float]) -> None:
+        self.clear()
+        for t, row in enumerate(confusion):
+            total = sum(row)
+            cells: list[Any] = [Text(str(t), style="bold")]
+            cells += [Text(str(c), style=heat_style(c, total, t == p), justify="right") for p, c in enumerate(row)]
+            acc = per_class_accuracy[t]
+            cells.append(Text("-" if math.isnan(acc) else f"{acc:.1%}", style=accuracy_style(acc), justify="right"))
+            self.add_row(*cells, key=str(t))
+        self.move_cursor(row=0, column=1)
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        event.stop()
+        true_label = event.coordinate.row
+        column = event.coordinate.column
+        predicted = column - 1 if 1 <= column <= PREDICTED_COLUMNS else None
+        if predicted == true_label:
+            predicted = None
+        self.post_message(self.PairChosen(true_label, predicted))

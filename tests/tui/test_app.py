@@ -1,0 +1,314 @@
+"""Pilot tests: the real app at 80x24 on the synthetic dataset, waiting on workers and events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.widgets import Button, DataTable, Input, Select, Static
+
+from mnist_tui.tui.app import MnistApp
+from mnist_tui.tui.screens.misclassified import MisclassifiedPane
+from mnist_tui.tui.screens.runs import RunsPane
+from mnist_tui.tui.widgets.charts import TrainingChart
+from mnist_tui.tui.widgets.confusion import ConfusionTable
+from mnist_tui.tui.widgets.dialogs import ConfirmScreen, MessageScreen
+from mnist_tui.tui.widgets.digit_grid import DigitGrid
+
+SIZE = (80, 24)
+
+
+async def set_field(pilot, app: MnistApp, name: str, text: str) -> None:
+    """Type into a form field the way a user would: focus, clear, type."""
+    field = app.query_one(f"#field-{name}", Input)
+    field.focus()
+    await pilot.press("end", "ctrl+u", *text)
+    await pilot.pause()
+
+
+async def ready(pilot, app: MnistApp) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def run_to_completion(pilot, app: MnistApp) -> None:
+    """Wait for the training worker, then for the evaluation it starts."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def start_paused(pilot, app: MnistApp) -> None:
+    """Start (f5) and pause (f6) before the first batch.
+
+    The synthetic run finishes within one key press, so the two actions are called back to back
+    (the worker thread only starts once the event loop runs again) and then we wait for the engine.
+    """
+    assert app.check_action("start", ()) is True
+    app.action_start()
+    assert app.check_action("pause", ())
+    app.action_pause()
+    await app.wait_for_event("paused")
+    await pilot.pause()
+
+
+def the_run(app: MnistApp) -> Path:
+    runs = [p for p in app.checkpoints_dir.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+async def test_first_frame_loads_data_in_the_background(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert app.data is not None
+        assert "600 train / 200 test" in str(app.progress_line.render())
+
+
+async def test_invalid_value_shows_inline_error_and_disables_start(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        start = app.query_one("#start-button", Button)
+        assert not start.disabled
+        await set_field(pilot, app, "lr", "-1")
+        error = app.query_one("#error-lr", Static)
+        assert error.display and "lr must be > 0" in str(error.render())
+        assert start.disabled
+        assert app.check_action("start", ()) is None  # shown dimmed, does nothing
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.run_state == "idle" and not app.checkpoints_dir.exists()
+        await set_field(pilot, app, "epochs", "two")
+        assert "epochs must be a whole number" in str(app.query_one("#error-epochs", Static).render())
+        await set_field(pilot, app, "lr", "0.003")
+        await set_field(pilot, app, "epochs", "2")
+        assert not app.query_one("#error-lr", Static).display
+        assert not start.disabled and app.check_action("start", ()) is True
+
+
+async def test_preset_picker_fills_the_fields(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app.query_one("#preset", Select).value = "lenet5"
+        await pilot.pause()
+        assert app.query_one("#field-model", Select).value == "lenet5"
+        assert app.query_one("#field-epochs", Input).value == "10"
+        assert app.query_one("#field-schedule", Select).value == "cosine"
+
+
+async def test_training_run_grows_charts_saves_checkpoints_and_evaluates(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        await start_paused(pilot, app)  # to see the charts before any batch
+        loss_chart = app.query_one("#loss-chart", TrainingChart)
+        assert len(loss_chart.train) == 0
+        await pilot.press("f6")
+        await app.wait_for_event("epoch")
+        await pilot.pause()
+        points_after_one_epoch = len(loss_chart.train)
+        assert points_after_one_epoch >= 1
+        await run_to_completion(pilot, app)
+        assert "finished" in app.events_seen
+        assert len(loss_chart.train) >= points_after_one_epoch >= 1  # the series grew
+        assert len(loss_chart.val) == 2 and len(app.query_one("#lr-chart", TrainingChart).train) > 1
+        app.redraw_charts()
+        await pilot.pause()
+        assert "train" in str(loss_chart.render())  # the legend is drawn once there is data
+        run = the_run(app)
+        assert (run / "last.pt").is_file() and (run / "best.pt").is_file()
+        assert app.run_state == "idle"
+        # the finished run was evaluated on the test set for Results and Misclassified
+        assert app.evaluation is not None and len(app.evaluation.labels) == 200
+        # the form remembers the values used
+        saved = json.loads(app.settings_path.read_text())
+        assert saved["config"]["epochs"] == 2
+
+
+async def test_form_remembers_last_values(make_app, settings_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "lr", "0.002")
+        await set_field(pilot, app, "epochs", "1")
+        await pilot.press("f5")
+        await run_to_completion(pilot, app)
+    again = make_app()
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert again.query_one("#field-lr", Input).value == "0.002"
+
+
+async def test_pause_resume_and_finish(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        await start_paused(pilot, app)
+        assert app.run_state == "paused"
+        assert "PAUSED" in str(app.progress_line.render())
+        assert app.check_action("resume", ()) and not app.check_action("pause", ())
+        await pilot.press("f6")  # the same key resumes
+        await app.wait_for_event("resumed")
+        await run_to_completion(pilot, app)
+        assert app.events_seen[-1] == "finished"
+        assert app.run_state == "idle"
+
+
+async def test_stop_asks_then_leaves_a_resumable_checkpoint_and_resume_from_runs(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        await start_paused(pilot, app)
+        await pilot.press("f7")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # keep training (still paused)
+        await pilot.pause()
+        assert app.run_state == "paused"
+        await pilot.press("f7")
+        await pilot.pause()
+        await pilot.press("y")
+        await app.wait_for_event("stopped")
+        await ready(pilot, app)
+        assert app.run_state == "idle"
+        run = the_run(app)
+        assert (run / "last.pt").is_file()
+        # resume it from the Runs view
+        await pilot.press("f4")
+        await ready(pilot, app)
+        assert app.query_one(RunsPane).selected.path == str(run)
+        await pilot.press("r")
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+        assert app.events_seen.count("started") == 2
+        assert json.loads((run / "result.json").read_text())["epochs"] == 2
+
+
+async def test_quitting_during_a_run_asks_then_stops_and_saves(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "3")
+        await start_paused(pilot, app)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await app.wait_for_event("stopped")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert not app.is_running
+    assert (the_run(app) / "last.pt").is_file()
+
+
+async def test_confusion_cell_opens_filtered_misclassified(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f5")
+        await run_to_completion(pilot, app)
+        confusion = app.evaluation.confusion
+        true_label, predicted = max(((t, p) for t in range(10) for p in range(10) if t != p),
+                                    key=lambda tp: confusion[tp[0]][tp[1]])
+        assert confusion[true_label][predicted] > 0, "the 1-epoch model should make some mistakes"
+        await pilot.press("f2")
+        await pilot.pause()
+        table = app.query_one(ConfusionTable)
+        assert app.focused is table
+        table.move_cursor(row=true_label, column=predicted + 1)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one("#tabs").active == "misclassified"
+        pane = app.query_one(MisclassifiedPane)
+        assert (pane.true_label, pane.predicted_label) == (true_label, predicted)
+        assert len(pane.examples) == confusion[true_label][predicted]
+        assert all((m.true_label, m.predicted_label) == (true_label, predicted) for m in pane.examples)
+        assert f"shown {len(pane.examples)} of {pane.total_wrong} wrong" in str(
+            app.query_one("#wrong-bar", Static).render())
+        grid = app.query_one(DigitGrid)
+        assert app.focused is grid
+        # sort and filter keys
+        await pilot.press("c")
+        assert len(pane.examples) == pane.total_wrong
+        confidences = [m.confidence for m in pane.examples]
+        assert confidences == sorted(confidences, reverse=True)
+        await pilot.press("s")
+        indexes = [m.index for m in pane.examples]
+        assert indexes == sorted(indexes)
+        await pilot.press("right")
+        assert grid.selected == min(1, len(pane.examples) - 1)
+
+
+async def test_load_a_run_from_runs_and_unreadable_runs_are_reported(make_app, tmp_path, synthetic_data, tiny_config):
+    from mnist_tui.core.engine import Trainer
+
+    checkpoints = tmp_path / "runs"
+    events = list(Trainer(tiny_config, synthetic_data, checkpoints_dir=checkpoints, run_name="good").run())
+    assert events[-1].kind == "finished"
+    (checkpoints / "broken").mkdir()
+    (checkpoints / "broken" / "config.json").write_text("{ not json")
+    app = make_app(checkpoints_dir=checkpoints)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        pane = app.query_one(RunsPane)
+        assert sorted(r.name for r in pane.runs) == ["broken", "good"]
+        assert "1 unreadable" in str(app.query_one("#runs-status", Static).render())
+        table = app.query_one("#runs-table", DataTable)
+        table.move_cursor(row=[r.name for r in pane.runs].index("good"))
+        await pilot.press("enter")
+        await ready(pilot, app)
+        assert app.query_one("#tabs").active == "results"
+        assert app.evaluation is not None
+        assert "good" in str(app.query_one("#results-summary", Static).render())
+        assert abs(app.evaluation.accuracy - events[-1].test_accuracy) < 1e-6
+        # delete asks first
+        await pilot.press("f4")
+        await ready(pilot, app)
+        table.move_cursor(row=[r.name for r in pane.runs].index("broken"))
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await ready(pilot, app)
+        assert not (checkpoints / "broken").exists() and (checkpoints / "good").exists()
+        assert [r.name for r in pane.runs] == ["good"]
+
+
+async def test_missing_data_is_shown_in_a_dialog_and_the_app_stays_up(make_app, tmp_path):
+    app = make_app(data_dir=tmp_path / "nowhere")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert isinstance(app.screen, MessageScreen)
+        assert "Looked in" in app.screen.message and "--data-dir" in app.screen.message
+        await pilot.press("enter")
+        await pilot.press("f5")  # starting still reports the problem instead of crashing
+        await ready(pilot, app)
+        assert isinstance(app.screen, MessageScreen)
+        assert app.run_state == "idle" and app.is_running
+
+
+async def test_command_palette_lists_every_action_and_starts_training(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for title in ("Start training", "Pause training", "Resume training", "Stop training", "Show misclassified",
+                      "Show results", "Show runs", "Load checkpoint", "Resume run", "Delete run"):
+            assert title in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Start training")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await run_to_completion(pilot, app)
+        assert "finished" in app.events_seen

@@ -1,0 +1,70 @@
+"""The digit renderer: known 28x28 images to known text."""
+
+from __future__ import annotations
+
+from mnist_tui.tui.widgets.digit_art import (
+    caption, digit_lines, digit_text, large_digit_lines, probability_bar,
+)
+
+
+def blank() -> list[list[int]]:
+    return [[0] * 28 for _ in range(28)]
+
+
+def test_blank_digit_is_28_columns_by_14_rows_of_spaces():
+    lines = digit_lines(blank())
+    assert lines == [" " * 28] * 14
+
+
+def test_half_blocks_pair_two_image_rows_per_line():
+    image = blank()
+    image[0][0] = 255  # top half only
+    image[1][1] = 255  # bottom half only
+    image[2][2] = image[3][2] = 200  # both halves
+    image[4][3] = 79  # below the ink threshold
+    image[27][27] = 80  # exactly at the threshold, bottom half of the last line
+    lines = digit_lines(image)
+    assert lines[0] == "▀▄" + " " * 26
+    assert lines[1] == "  █" + " " * 25
+    assert lines[2] == " " * 28
+    assert lines[13] == " " * 27 + "▄"
+
+
+def test_vertical_bar_digit_one():
+    image = blank()
+    for y in range(4, 24):
+        for x in (13, 14):
+            image[y][x] = 255
+    lines = digit_lines(image)
+    bar = " " * 13 + "██" + " " * 13
+    assert lines == [" " * 28] * 2 + [bar] * 10 + [" " * 28] * 2
+
+
+def test_odd_height_pads_the_last_line():
+    assert digit_lines([[255, 0], [0, 255], [255, 255]]) == ["▀▄", "▀▀"]
+
+
+def test_styled_text_has_the_same_characters_and_a_grey_ramp():
+    image = blank()
+    image[0][0] = 255
+    image[0][1] = 100
+    text = digit_text(image)
+    assert [t.plain for t in text] == digit_lines(image)
+    styles = {str(span.style) for span in text[0].spans}
+    assert any("#ffffff" in s for s in styles) and any("#767676" in s for s in styles)
+
+
+def test_large_rendering_uses_two_columns_per_pixel_and_a_shade_ramp():
+    image = blank()
+    image[0][:5] = [0, 60, 120, 180, 255]
+    lines = large_digit_lines(image)
+    assert len(lines) == 28 and all(len(line) == 56 for line in lines)
+    assert lines[0][:10] == "  ░░▒▒▓▓██"
+
+
+def test_probability_bar_and_caption():
+    assert probability_bar(1.0, 4) == "████"
+    assert probability_bar(0.5, 4) == "██  "
+    assert probability_bar(0.0, 4) == "    "
+    assert probability_bar(0.53, 4) == "██▏ "
+    assert caption(1234, 7, 1, 0.982) == "#1234 7→1 98%".ljust(28)
