@@ -64,6 +64,7 @@ class MnistApp(App):
         Binding("f6", "resume", "Resume"),
         Binding("f7", "stop", "Stop"),
         Binding("f8", "next_chart", "Chart"),
+        Binding("f9", "draw", "Draw"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -159,6 +160,11 @@ class MnistApp(App):
                             lambda: self.action_show_tab("misclassified"))
         yield SystemCommand("Show runs", "Saved runs and checkpoints (f4)", lambda: self.action_show_tab("runs"))
         yield SystemCommand("Next chart", "Cycle loss / accuracy / learning rate (f8)", self.action_next_chart)
+        yield SystemCommand("Draw a digit", "Draw with mouse or keys; a model reads it live (f9)", self.action_draw)
+        yield SystemCommand("Draw with the selected run", "Draw, read by the run selected in Runs (w)",
+                            self.action_draw_with_run)
+        yield SystemCommand("Compare runs", "Curves and config of the runs marked in Runs (m marks, c compares)",
+                            self.action_compare_runs)
         yield SystemCommand("Load checkpoint", "Evaluate the run selected in Runs (l)", self.action_load_checkpoint)
         yield SystemCommand("Resume run", "Continue the run selected in Runs (r)", self.action_resume_run)
         yield SystemCommand("Delete run", "Delete the run selected in Runs (d)", self.action_delete_run)
@@ -540,6 +546,29 @@ class MnistApp(App):
 
     def action_refresh_runs(self) -> None:
         self.list_runs_in_background()
+
+    # -- draw and compare (screens pushed over the tabs) -----------------------------------------
+
+    def action_draw(self, model: str | None = None) -> None:
+        """Open the Draw view, read by ``model`` (a run or file) or else the shipped fast-pretrained."""
+        from .screens.draw import DrawScreen  # numpy loads when the view first opens, not at start-up
+
+        self.push_screen(DrawScreen(model, checkpoints_dir=self.checkpoints_dir))
+
+    def action_draw_with_run(self) -> None:
+        run = self._selected_run()
+        if run is not None:
+            self.action_draw(run.path)
+
+    def action_compare_runs(self) -> None:
+        runs = [run for run in self.query_one(RunsPane).marked_runs if not run.error]
+        if len(runs) < 2:
+            self.action_show_tab("runs")
+            self.notify("Mark two or more runs in Runs with m (or space), then press c.", severity="warning")
+            return
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen([run.path for run in runs]))
 
     def action_load_checkpoint(self) -> None:
         run = self._selected_run()

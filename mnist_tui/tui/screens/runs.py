@@ -1,4 +1,4 @@
-"""The Runs view: saved runs in the checkpoints folder; load, resume or delete one."""
+"""The Runs view: saved runs in the checkpoints folder; load, resume or delete one, mark some to compare."""
 
 from __future__ import annotations
 
@@ -21,11 +21,16 @@ class RunsPane(Vertical):
         Binding("r", "app.resume_run", "Resume"),
         Binding("d", "app.delete_run", "Delete"),
         Binding("ctrl+r", "app.refresh_runs", "Refresh"),
+        Binding("m,space", "toggle_mark", "Mark", key_display="m"),
+        Binding("c", "app.compare_runs", "Compare"),
+        Binding("w", "app.draw_with_run", "Draw", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="runs-pane")
         self.runs: list[Any] = []
+        self.marked: set[str] = set()  # paths of the runs marked for comparison
+        self._status = ""
 
     def compose(self) -> ComposeResult:
         yield Static("Reading the checkpoints folder…", id="runs-status")
@@ -42,22 +47,47 @@ class RunsPane(Vertical):
         previous = self.selected
         self.runs = runs
         table.clear()
+        self.marked &= {run.path for run in runs}
         for run in runs:
             if run.error:
-                table.add_row(Text(run.name, style="red"), "?", "", "", Text("unreadable", style="red"),
+                table.add_row(self._name_cell(run), "?", "", "", Text("unreadable", style="red"),
                               run.modified[5:16].replace("T", " "), key=run.path)
             else:
-                table.add_row(run.name, run.model, f"{run.epochs_done}/{run.epochs}", _percent(run.best_val_accuracy),
+                table.add_row(self._name_cell(run), run.model, f"{run.epochs_done}/{run.epochs}", _percent(run.best_val_accuracy),
                               _percent(run.test_accuracy), run.modified[5:16].replace("T", " "), key=run.path)
         bad = [r for r in runs if r.error]
         status = f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {folder}" if runs else f"No runs in {folder} yet."
         if bad:
             status += f" · [red]{len(bad)} unreadable:[/] " + "; ".join(f"{r.name}: {r.error}" for r in bad)
-        self.query_one("#runs-status", Static).update(status)
+        self._status = status
+        self._show_status()
         if previous is not None:
             paths = [r.path for r in runs]
             if previous.path in paths:
                 table.move_cursor(row=paths.index(previous.path))
+
+    def _name_cell(self, run: Any) -> Text:
+        mark = Text("● ", style="bold #ffaf00") if run.path in self.marked else Text("  ")
+        return mark + Text(run.name, style="red" if run.error else "")
+
+    def _show_status(self) -> None:
+        status = self._status
+        if self.marked:
+            status += f" · [b]{len(self.marked)} marked[/b] (c compares)"
+        self.query_one("#runs-status", Static).update(status)
+
+    @property
+    def marked_runs(self) -> list[Any]:
+        """The marked runs, in the table's order."""
+        return [run for run in self.runs if run.path in self.marked]
+
+    def action_toggle_mark(self) -> None:
+        run = self.selected
+        if run is None:
+            return
+        self.marked ^= {run.path}
+        self.query_one(DataTable).update_cell(run.path, "name", self._name_cell(run))
+        self._show_status()
 
     @property
     def selected(self) -> Any | None:

@@ -1,0 +1,97 @@
+"""Draw and Compare reached from the app itself: f9, the command palette, marking runs in Runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from mnist_tui.tui.screens.compare import CompareScreen
+from mnist_tui.tui.screens.draw import DrawScreen
+from mnist_tui.tui.screens.runs import RunsPane
+
+SIZE = (80, 24)
+
+
+def tiny_run(folder: Path, name: str, synthetic_data, **changes) -> Path:
+    from mnist_tui.core.config import TrainConfig
+    from mnist_tui.core.engine import Trainer
+
+    config = TrainConfig(model="mlp", hidden=(16,), epochs=1, batch_size=64, optimizer="adam", lr=3e-3,
+                         schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, seed=1,
+                         threads=1).replace(**changes)
+    events = list(Trainer(config, synthetic_data, checkpoints_dir=folder, run_name=name).run())
+    assert events[-1].kind == "finished"
+    return folder / name
+
+
+async def settle(pilot, app) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def test_f9_opens_draw_and_escape_returns(make_app, tmp_path):
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f9")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DrawScreen)
+        assert app.screen.model_spec is None  # the shipped model, wherever it is found
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DrawScreen)
+
+
+async def test_palette_lists_draw_and_compare(make_app):
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert {"Draw a digit", "Draw with the selected run", "Compare runs"} <= set(titles)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"draw a digit")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DrawScreen)
+
+
+async def test_mark_runs_then_compare_and_draw_with_one(make_app, synthetic_data, tmp_path):
+    runs_dir = tmp_path / "runs"
+    tiny_run(runs_dir, "alpha", synthetic_data)
+    tiny_run(runs_dir, "beta", synthetic_data, lr=1e-2)
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f4")
+        await settle(pilot, app)
+        pane = app.query_one(RunsPane)
+        assert len(pane.runs) == 2
+
+        await pilot.press("c")  # nothing marked yet: explained, nothing opens
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareScreen)
+
+        await pilot.press("m", "down", "space")
+        assert {Path(p).name for p in pane.marked} == {"alpha", "beta"}
+        table = app.query_one("#runs-table", DataTable)
+        assert all(str(table.get_row_at(i)[0]).startswith("● ") for i in range(2))
+        assert "2 marked" in str(app.query_one("#runs-status").render())
+
+        await pilot.press("c")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert sorted(run.name for run in screen.runs) == ["alpha", "beta"]
+        await pilot.press("escape")
+        await pilot.pause()
+
+        await pilot.press("space")  # unmark the one under the cursor
+        assert len(pane.marked) == 1
+        await pilot.press("w")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DrawScreen)
+        assert app.screen.model is not None and app.screen.model_path.parent == Path(pane.selected.path)
