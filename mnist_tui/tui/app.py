@@ -52,6 +52,7 @@ class MnistApp(App):
     """Train, watch and inspect MNIST classifiers. See the README's "The app" section for keys."""
 
     CSS_PATH = "app.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
     TITLE = "mnist-tui"
     BINDINGS = [
         # the tab labels show f1-f4, so the footer keeps its room for the actions
@@ -272,8 +273,8 @@ class MnistApp(App):
         data = message.data
         if self.progress_line.progress.state in ("loading", "failed"):
             self._set_progress(state="idle", message=(
-                f"Ready · MNIST {len(data.train_labels):,} train / {len(data.test_labels):,} test digits"
-                " · f5 starts training · ctrl+p lists every command"))
+                f"Ready · MNIST {len(data.train_labels):,} train / {len(data.test_labels):,} test"
+                " · f5 start · ctrl+p commands"))
 
     def on_data_failed(self, message: DataFailed) -> None:
         self._set_progress(state="failed", message="MNIST is not available: see the message (fix --data-dir).")
@@ -436,7 +437,6 @@ class MnistApp(App):
                            samples_per_s=0.0, elapsed_s=0.0, best_val=None)
         if self.run_state == "starting":
             self._set_run_state("running")
-        self.notify(f"{event.run_name}: {event.param_count:,} parameters on {event.device}", title="Training")
 
     def _on_step(self, event: StepMetrics) -> None:
         x = (event.epoch - 1) + event.step / event.steps_per_epoch
@@ -450,8 +450,8 @@ class MnistApp(App):
     def _on_finished(self, event: Finished) -> None:
         rate = self._train_size * event.epochs / event.train_seconds if event.train_seconds else 0.0
         self.last_train_rate = rate
-        self.notify(f"Test accuracy {event.test_accuracy:.2%} · {format_rate(rate)} average. "
-                    "Evaluating for Results (f2)…", title=f"Finished {event.run_name}")
+        self.notify(f"test {event.test_accuracy:.2%} · {format_rate(rate)} · f2 Results",
+                    title=f"Finished {event.run_name}")
         self._set_progress(state="idle", message=(
             f"Finished {event.run_name} · test {event.test_accuracy:.2%} · best val "
             + ("-" if event.best_val_accuracy is None else f"{event.best_val_accuracy:.2%}")

@@ -167,17 +167,17 @@ class DigitDetail(Widget):
         out.append(f"digit #{example.index}\n", "bold")
         out.append("true ")
         out.append(str(example.true_label), "bold green")
-        out.append("  pred ")
+        out.append(" pred ")
         out.append(str(example.predicted_label), "bold red")
-        out.append(f"\nconfidence {example.confidence:.1%}\n\ntop 3\n")
+        out.append(f"\nconfidence {example.confidence:.1%}\n")
         for label, probability in example.top3:
             style = "green" if label == example.true_label else ("red" if label == example.predicted_label else "")
             out.append(f"{label} ", style or "bold")
             out.append(probability_bar(probability, bar_width), style or "")
-            out.append(f"{probability:4.0%}\n")
-        used = 6 + len(example.top3)
+            out.append(f"{probability:>5.0%}\n")
+        used = 4 + len(example.top3)
         if self.pixels is not None:
-            if width >= 56 and self.size.height - used >= 29:
+            if width >= 56 and self.size.height - used >= 28:
                 out.append("\n")
                 for line in large_digit_lines(self.pixels):
                     out.append(line + "\n", "white on black")
