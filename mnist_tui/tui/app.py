@@ -252,20 +252,20 @@ class MnistApp(App):
 
     # -- data -------------------------------------------------------------------------------
 
-    def ensure_data(self) -> Any:
-        """Load MNIST once (imports torch); called from workers only."""
+    def ensure_data(self, dataset: str = "mnist") -> Any:
+        """Load a dataset (imports torch), keeping the last one in memory; called from workers only."""
         with self._data_lock:
-            if self.data is None:
+            if self.data is None or self.data.dataset != dataset:
                 from ..core.data import load_mnist
 
-                self.data = load_mnist(self.data_dir, download=self.download)
+                self.data = load_mnist(self.data_dir, download=self.download, dataset=dataset)
                 self.post_message(DataReady(self.data))
             return self.data
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data", name="load data")
     def load_data_in_background(self) -> None:
         try:
-            self.ensure_data()
+            self.ensure_data(self.initial_config.dataset)
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
             self.post_message(DataFailed(str(exc)))
 
@@ -314,7 +314,7 @@ class MnistApp(App):
     def train_in_background(self, config: TrainConfig | None, resume: str | None) -> None:
         """Run the engine and forward each event; the only thing that crosses back is post_message."""
         try:
-            data = self.ensure_data()
+            data = self.ensure_data(config.dataset if config is not None else self._dataset_of(resume))
             from ..core.engine import RunControl, Trainer
 
             control = RunControl()
@@ -334,6 +334,14 @@ class MnistApp(App):
             if isinstance(exc, DataUnavailable):
                 self.post_message(DataFailed(str(exc)))
             self.post_message(TrainingCrashed(f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)))
+
+    @staticmethod
+    def _dataset_of(resume: str) -> str:
+        """The dataset a run being resumed was trained on (worker thread: reads its checkpoint)."""
+        from ..core.checkpoints import load_checkpoint, resolve_checkpoint
+
+        checkpoint = load_checkpoint(resolve_checkpoint(resume, prefer="last.pt"))
+        return TrainConfig.from_dict(checkpoint["config"]).dataset
 
     def _command(self, name: str) -> None:
         """Pause/resume/stop the run, remembering it if the worker has not made its control yet."""
@@ -482,13 +490,13 @@ class MnistApp(App):
     def evaluate_in_background(self, checkpoint: str, source: str) -> None:
         """Evaluate a checkpoint on the test set in chunks, posting progress."""
         try:
-            data = self.ensure_data()
             import torch
 
             from ..core.analysis import predict_probabilities, summarize
             from ..core.checkpoints import load_checkpoint, model_from_checkpoint
 
-            model, _ = model_from_checkpoint(load_checkpoint(Path(checkpoint)), "cpu")
+            model, config = model_from_checkpoint(load_checkpoint(Path(checkpoint)), "cpu")
+            data = self.ensure_data(config.dataset)  # the test set the model was trained for
             images, labels = data.test_images, data.test_labels
             chunk, parts = 1000, []
             self.post_message(EvaluationProgress(0, len(labels)))
@@ -553,6 +561,8 @@ class MnistApp(App):
         """Open the Draw view, read by ``model`` (a run or file) or else the shipped fast-pretrained."""
         from .screens.draw import DrawScreen  # numpy loads when the view first opens, not at start-up
 
+        if isinstance(self.screen, DrawScreen):
+            return
         self.push_screen(DrawScreen(model, checkpoints_dir=self.checkpoints_dir))
 
     def action_draw_with_run(self) -> None:

@@ -95,3 +95,36 @@ async def test_mark_runs_then_compare_and_draw_with_one(make_app, synthetic_data
         await settle(pilot, app)
         assert isinstance(app.screen, DrawScreen)
         assert app.screen.model is not None and app.screen.model_path.parent == Path(pane.selected.path)
+
+
+async def test_dataset_choice_trains_and_evaluates_on_that_dataset(make_app, synthetic_root, tmp_path):
+    import json
+    import shutil
+
+    from textual.widgets import Select
+
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_root / "MNIST", root / "MNIST")
+    shutil.copytree(synthetic_root / "MNIST", root / "FashionMNIST")  # the same files, in Fashion-MNIST's folder
+    app = make_app(data_dir=root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.data.dataset == "mnist"
+        app.query_one("#field-dataset", Select).value = "fashion-mnist"
+        await pilot.pause()
+        app.query_one("#preset", Select).value = "lenet5"  # a preset keeps the chosen dataset
+        await pilot.pause()
+        assert app.query_one("#field-dataset", Select).value == "fashion-mnist"
+        assert app.query_one("#field-model", Select).value == "lenet5"
+        app.query_one("#preset", Select).value = "seed-mlp"
+        await pilot.pause()
+        for name, text in (("epochs", "1"), ("val_size", "100")):
+            app.query_one(f"#field-{name}").value = text
+        await pilot.pause()
+        await pilot.press("f5")
+        await app.wait_for_event("finished")
+        await settle(pilot, app)
+        run = next(p for p in app.checkpoints_dir.iterdir() if p.is_dir())
+        assert json.loads((run / "config.json").read_text())["dataset"] == "fashion-mnist"
+        assert app.data.dataset == "fashion-mnist"
+        assert app.evaluation is not None and len(app.evaluation.labels) == 200

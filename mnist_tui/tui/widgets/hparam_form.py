@@ -9,14 +9,15 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
-from ...core.config import DEVICES, MODELS, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig, field_types, validate
+from ...core.config import DATASETS, DEVICES, MODELS, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig, field_types, validate
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model": MODELS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES, "nesterov": ("off", "on"),
+    "dataset": DATASETS, "model": MODELS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES,
+    "nesterov": ("off", "on"),
 }
-# (field, label) in the order the form shows them; dataset is fixed to mnist
+# (field, label) in the order the form shows them
 FIELDS: tuple[tuple[str, str], ...] = (
-    ("model", "model"), ("hidden", "hidden (mlp)"), ("width", "width (cnn)"), ("epochs", "epochs"),
+    ("dataset", "dataset"), ("model", "model"), ("hidden", "hidden (mlp)"), ("width", "width (cnn)"), ("epochs", "epochs"),
     ("batch_size", "batch size"), ("optimizer", "optimizer"), ("lr", "learning rate"),
     ("momentum", "momentum/β1"), ("nesterov", "nesterov"), ("weight_decay", "weight decay"),
     ("schedule", "schedule"), ("step_size", "step (epochs)"), ("gamma", "step gamma"), ("dropout", "dropout"),
@@ -169,6 +170,7 @@ class HParamForm(VerticalScroll):
         if event.select.id == "preset":
             if event.value is not Select.NULL and event.value != self._applied_preset:
                 self._applied_preset = str(event.value)
-                self.set_config(PRESETS[str(event.value)])
+                # a preset is a training recipe: the chosen dataset stays
+                self.set_config(PRESETS[str(event.value)].replace(dataset=self._text("dataset") or "mnist"))
             return
         self.revalidate()
