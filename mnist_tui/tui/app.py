@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from ..core.config import PRESETS, TrainConfig
+from ..core.config import CLASS_NAMES, PRESETS, TrainConfig
 from ..core.events import (
     CheckpointSaved, EpochEnd, Failed, Finished, Paused, Resumed, RunStarted, StepMetrics, Stopped,
 )
@@ -504,7 +504,8 @@ class MnistApp(App):
                 parts.append(predict_probabilities(model, images[start:start + chunk], batch_size=chunk))
                 self.post_message(EvaluationProgress(min(start + chunk, len(labels)), len(labels)))
             probabilities = torch.cat(parts) if parts else torch.zeros(0, 10)
-            self.post_message(EvaluationReady(summarize(probabilities, labels), images, source))
+            self.post_message(EvaluationReady(summarize(probabilities, labels), images, source,
+                                              CLASS_NAMES[config.dataset]))
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.post_message(EvaluationFailed(f"{type(exc).__name__}: {exc}"))
 
@@ -512,13 +513,14 @@ class MnistApp(App):
         self.query_one(ResultsPane).show_progress(message.done, message.total)
 
     def on_evaluation_ready(self, message: EvaluationReady) -> None:
-        self.show_evaluation(message.evaluation, message.images, message.source)
+        self.show_evaluation(message.evaluation, message.images, message.source, message.class_names)
 
-    def show_evaluation(self, evaluation: Any, images: Any, source: str) -> None:
+    def show_evaluation(self, evaluation: Any, images: Any, source: str,
+                        class_names: tuple[str, ...] | None = None) -> None:
         """Feed Results and Misclassified (also used by tests with a hand-made evaluation)."""
         self.evaluation = evaluation
-        self.query_one(ResultsPane).show_evaluation(evaluation, source)
-        self.query_one(MisclassifiedPane).set_evaluation(evaluation, images)
+        self.query_one(ResultsPane).show_evaluation(evaluation, source, class_names)
+        self.query_one(MisclassifiedPane).set_evaluation(evaluation, images, class_names)
 
     def on_evaluation_failed(self, message: EvaluationFailed) -> None:
         self.query_one(ResultsPane).show_failure(message.reason)

@@ -9,6 +9,7 @@ from typing import Any
 
 from textual.message import Message
 
+from ..core.config import CLASS_NAMES
 from ..core.events import Event, StepMetrics
 
 
@@ -58,13 +59,14 @@ class EvaluationProgress(Message):
 
 
 class EvaluationReady(Message):
-    """A model was evaluated on the test set."""
+    """A model was evaluated on the test set; ``class_names`` are its dataset's (digits for MNIST)."""
 
-    def __init__(self, evaluation: Any, images: Any, source: str) -> None:
+    def __init__(self, evaluation: Any, images: Any, source: str, class_names: tuple[str, ...] | None = None) -> None:
         super().__init__()
         self.evaluation = evaluation
         self.images = images
         self.source = source
+        self.class_names = class_names or CLASS_NAMES["mnist"]
 
 
 class EvaluationFailed(Message):

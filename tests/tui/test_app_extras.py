@@ -128,3 +128,19 @@ async def test_dataset_choice_trains_and_evaluates_on_that_dataset(make_app, syn
         assert json.loads((run / "config.json").read_text())["dataset"] == "fashion-mnist"
         assert app.data.dataset == "fashion-mnist"
         assert app.evaluation is not None and len(app.evaluation.labels) == 200
+        # labels are shown by name: the confusion rows, the misclassified filter and detail
+        from mnist_tui.tui.screens.misclassified import MisclassifiedPane
+        from mnist_tui.tui.widgets.confusion import ConfusionTable
+        from mnist_tui.tui.widgets.digit_grid import DigitDetail
+
+        confusion = app.query_one(ConfusionTable)
+        assert [str(confusion.get_row_at(i)[0]) for i in (0, 9)] == ["0 T-shirt/top", "9 Ankle boot"]
+        pane = app.query_one(MisclassifiedPane)
+        pane.set_filter(9, None)
+        await pilot.pause()
+        assert "true 9 Ankle boot" in str(app.query_one("#wrong-bar").render())
+        from mnist_tui.core.analysis import Misclassified
+
+        detail = app.query_one(DigitDetail)
+        detail.show(Misclassified(0, 9, 7, 0.8, [(7, 0.8), (9, 0.15), (5, 0.05)]), None, pane.class_names)
+        assert "Ankle boot → Sneaker" in str(detail.render())

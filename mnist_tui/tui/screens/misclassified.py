@@ -37,6 +37,7 @@ class MisclassifiedPane(Vertical):
         self.predicted_label: int | None = None
         self.total_wrong = 0
         self.examples: list[Any] = []
+        self.class_names: tuple[str, ...] | None = None  # None: the digits themselves
 
     def compose(self) -> ComposeResult:
         yield Static(id="wrong-bar")
@@ -47,8 +48,9 @@ class MisclassifiedPane(Vertical):
     def on_mount(self) -> None:
         self.refresh_examples()
 
-    def set_evaluation(self, evaluation: Any, images: Any) -> None:
+    def set_evaluation(self, evaluation: Any, images: Any, class_names: tuple[str, ...] | None = None) -> None:
         self.evaluation, self.images = evaluation, images
+        self.class_names = class_names
         self.true_label = self.predicted_label = None
         self.refresh_examples()
 
@@ -76,7 +78,10 @@ class MisclassifiedPane(Vertical):
 
     def _update_bar(self) -> None:
         def name(value: int | None) -> str:
-            return "any" if value is None else str(value)
+            if value is None:
+                return "any"
+            named = self.class_names is not None and self.class_names[value] != str(value)
+            return f"{value} {self.class_names[value]}" if named else str(value)
 
         self.query_one("#wrong-bar", Static).update(
             f"sort [b]{self.sort_by}[/] · true [b]{name(self.true_label)}[/] · pred [b]{name(self.predicted_label)}[/]"
@@ -86,7 +91,7 @@ class MisclassifiedPane(Vertical):
     def on_digit_grid_highlighted(self, event: DigitGrid.Highlighted) -> None:
         example = event.example
         pixels = self.images[example.index] if example is not None and self.images is not None else None
-        self.query_one(DigitDetail).show(example, pixels)
+        self.query_one(DigitDetail).show(example, pixels, self.class_names)
 
     def action_toggle_sort(self) -> None:
         self.sort_by = "index" if self.sort_by == "confidence" else "confidence"

@@ -35,7 +35,7 @@ class ResultsPane(Vertical):
         self.query_one("#eval-progress").display = False
         self.query_one("#results-summary", Static).update(f"[b red]Evaluation failed:[/] {reason}")
 
-    def show_evaluation(self, evaluation, source: str) -> None:
+    def show_evaluation(self, evaluation, source: str, class_names: tuple[str, ...] | None = None) -> None:
         wrong = sum(sum(row) - row[i] for i, row in enumerate(evaluation.confusion))
         total = len(evaluation.labels)
         self.query_one("#eval-progress").display = False
@@ -44,6 +44,6 @@ class ResultsPane(Vertical):
             f" · {wrong:,} wrong of {total:,}"
         )
         table = self.query_one("#confusion", ConfusionTable)
-        table.set_confusion(evaluation.confusion, evaluation.per_class_accuracy)
+        table.set_confusion(evaluation.confusion, evaluation.per_class_accuracy, class_names)
         table.display = True
         self.query_one("#results-help").display = True

@@ -60,11 +60,14 @@ class ConfusionTable(DataTable):
             self.add_column(Text(f"→{p}", style="bold", justify="right"), key=str(p))
         self.add_column(Text("acc", style="bold", justify="right"), key="acc")
 
-    def set_confusion(self, confusion: list[list[int]], per_class_accuracy: list[float]) -> None:
+    def set_confusion(self, confusion: list[list[int]], per_class_accuracy: list[float],
+                      class_names: tuple[str, ...] | None = None) -> None:
+        """Fill the table; rows name their class when the names are not just the digits."""
         self.clear()
         for t, row in enumerate(confusion):
             total = sum(row)
-            cells: list[Any] = [Text(str(t), style="bold")]
+            named = class_names is not None and class_names[t] != str(t)
+            cells: list[Any] = [Text(f"{t} {class_names[t]}" if named else str(t), style="bold")]
             cells += [Text(str(c), style=heat_style(c, total, t == p), justify="right") for p, c in enumerate(row)]
             acc = per_class_accuracy[t]
             cells.append(Text("-" if math.isnan(acc) else f"{acc:.1%}", style=accuracy_style(acc), justify="right"))

@@ -151,10 +151,12 @@ class DigitDetail(Widget):
         super().__init__(id=id)
         self.example: Any | None = None
         self.pixels: Any = None
+        self.class_names: tuple[str, ...] | None = None
 
-    def show(self, example: Any | None, pixels: Any = None) -> None:
+    def show(self, example: Any | None, pixels: Any = None, class_names: tuple[str, ...] | None = None) -> None:
         self.example = example
         self.pixels = pixels
+        self.class_names = class_names
         self.refresh()
 
     def render(self) -> Text:
@@ -170,12 +172,18 @@ class DigitDetail(Widget):
         out.append(" pred ")
         out.append(str(example.predicted_label), "bold red")
         out.append(f"\nconfidence {example.confidence:.1%}\n")
+        names = self.class_names
+        named = names is not None and any(name != str(i) for i, name in enumerate(names))
+        if named:  # Fashion-MNIST, KMNIST: what the two labels mean
+            out.append(names[example.true_label], "green")
+            out.append(" → ")
+            out.append(f"{names[example.predicted_label]}\n", "red")
         for label, probability in example.top3:
             style = "green" if label == example.true_label else ("red" if label == example.predicted_label else "")
             out.append(f"{label} ", style or "bold")
             out.append(probability_bar(probability, bar_width), style or "")
             out.append(f"{probability:>5.0%}\n")
-        used = 4 + len(example.top3)
+        used = 4 + len(example.top3) + (1 if named else 0)
         if self.pixels is not None:
             if width >= 56 and self.size.height - used >= 28:
                 out.append("\n")
