@@ -35,7 +35,7 @@ def default_model_candidates(checkpoints_dir: Path) -> list[Path]:
     """Where the shipped model may be: the app's checkpoints folder, ./checkpoints, the source tree's."""
     seen: list[Path] = []
     for folder in (checkpoints_dir, Path("checkpoints"), REPO_CHECKPOINTS):
-        path = folder / DEFAULT_MODEL_RUN
+        path = (folder / DEFAULT_MODEL_RUN).resolve()
         if path not in seen:
             seen.append(path)
     return seen
@@ -184,7 +184,7 @@ class DrawScreen(Screen):
                 if run is None:
                     places = ", ".join(str(p) for p in default_model_candidates(self.checkpoints_dir))
                     self.post_message(self.ModelFailed(
-                        f"No model to read drawings: none in {places}. Train one (f5), then open Draw from Runs."))
+                        f"No model to read drawings: no {places}. Train one (f5), then open Draw from Runs (w)."))
                     return
                 path = resolve_checkpoint(run)
             else:
