@@ -1,11 +1,14 @@
 """Check `mnist-tui serve` end to end in headless Chromium and save a screenshot.
 
-    .venv/bin/python benchmarks/serve_check.py [--checkpoints DIR] [--data-dir DIR] [--out serve.png]
+    .venv/bin/python benchmarks/serve_check.py [--checkpoints DIR] [--data-dir DIR] [--out serve.png] [--draw]
 
 Starts `mnist-tui serve` on a free port of 127.0.0.1, opens the page in headless
 Chromium (Debian package `chromium`) through the DevTools protocol, waits in real
 time until the browser's terminal shows the app's tab bar, saves a screenshot,
 closes the tab and checks that its app process exits, then stops the server.
+With --draw it also opens Draw from Runs (the newest run's model: f4, w), drags
+the mouse across the canvas to draw a 7 and saves a second screenshot
+(``*-draw.png``) and a third with the model input shown (``*-input.png``).
 Prints one line per step; exit 0 when every check passed.
 """
 
@@ -86,8 +89,13 @@ class DevTools:
         self.ws = ws
         self.ids = itertools.count(1)
         self.received = []  # what the page's websocket received from the app (terminal output, as text)
+        self.terminal_size: tuple[int, int] | None = None  # columns, rows the page asked the app for
 
     def _event(self, data: dict) -> None:
+        if data.get("method") == "Network.webSocketCreated":
+            query = dict(re.findall(r"(\w+)=(\d+)", data["params"]["url"].split("?", 1)[-1]))
+            if "width" in query and "height" in query:
+                self.terminal_size = int(query["width"]), int(query["height"])
         if data.get("method") == "Network.webSocketFrameReceived":
             response = data["params"]["response"]
             payload = response["payloadData"]
@@ -114,8 +122,60 @@ class DevTools:
         raise RuntimeError("DevTools connection closed")
 
 
+SCREEN_RECT_JS = ("(() => { const r = document.querySelector('.xterm-screen').getBoundingClientRect();"
+                  " return [r.left, r.top, r.width, r.height]; })()")
+SEVEN = [(7, 5), (21, 5), (12, 24)]  # a 7 in canvas pixels (28x28), drawn as two strokes
+
+
+FOCUS_JS = "document.querySelector('.xterm-helper-textarea').focus()"  # where xterm.js takes keys
+
+
+async def key(cdp: DevTools, session: str, name: str, code: int, text: str = "") -> None:
+    await cdp.call("Runtime.evaluate", session, expression=FOCUS_JS)
+    physical = name if len(name) > 1 else f"Key{name.upper()}"
+    await cdp.call("Input.dispatchKeyEvent", session, type="keyDown", key=name, code=physical,
+                   windowsVirtualKeyCode=code, text=text)
+    await cdp.call("Input.dispatchKeyEvent", session, type="keyUp", key=name, code=physical,
+                   windowsVirtualKeyCode=code)
+    await asyncio.sleep(1.0)  # the app process answers over the websocket; give it real time
+
+
+async def draw_seven(cdp: DevTools, session: str) -> None:
+    """Drag the mouse over the Draw view's canvas (content starts at cell column 2, row 2)."""
+    left, top, width, height = (await cdp.call("Runtime.evaluate", session, expression=SCREEN_RECT_JS,
+                                               returnByValue=True))["result"]["value"]
+    columns, rows = cdp.terminal_size
+    cell_w, cell_h = width / columns, height / rows
+
+    def at(px: float, py: float) -> tuple[float, float]:
+        return left + (2 + px + 0.5) * cell_w, top + (2 + py / 2 + 0.25) * cell_h
+
+    (x0, y0), *rest = SEVEN
+    x, y = at(x0, y0)
+    await cdp.call("Input.dispatchMouseEvent", session, type="mouseMoved", x=x, y=y)
+    await cdp.call("Input.dispatchMouseEvent", session, type="mousePressed", x=x, y=y, button="left", buttons=1,
+                   clickCount=1)
+    previous = (x0, y0)
+    for point in rest:
+        for step in range(1, 13):
+            t = step / 12
+            x, y = at(previous[0] + (point[0] - previous[0]) * t, previous[1] + (point[1] - previous[1]) * t)
+            await cdp.call("Input.dispatchMouseEvent", session, type="mouseMoved", x=x, y=y, button="left",
+                           buttons=1)
+            await asyncio.sleep(0.03)
+        previous = point
+    await cdp.call("Input.dispatchMouseEvent", session, type="mouseReleased", x=x, y=y, button="left", buttons=0,
+                   clickCount=1)
+    await asyncio.sleep(2.0)
+
+
+async def screenshot(cdp: DevTools, session: str, path: Path) -> None:
+    shot = await cdp.call("Page.captureScreenshot", session, format="png")
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
 async def browse(devtools_url: str, page_url: str, out: Path, timeout: float,
-                 server_pid: int) -> tuple[bool, str, list[int]]:
+                 server_pid: int, draw: bool = False) -> tuple[bool, str, list[int]]:
     async with aiohttp.ClientSession() as http, http.ws_connect(devtools_url, max_msg_size=0) as ws:
         cdp = DevTools(ws)
         target = (await cdp.call("Target.createTarget", url="about:blank"))["targetId"]
@@ -134,8 +194,15 @@ async def browse(devtools_url: str, page_url: str, out: Path, timeout: float,
                 await asyncio.sleep(2.0)  # let the first frames settle before the picture
                 break
             await asyncio.sleep(0.5)
-        shot = await cdp.call("Page.captureScreenshot", session, format="png")
-        out.write_bytes(base64.b64decode(shot["data"]))
+        await screenshot(cdp, session, out)
+        if draw and first_byte:
+            await key(cdp, session, "F4", 115)
+            await key(cdp, session, "w", 87, "w")
+            await asyncio.sleep(2.0)  # the model loads in a worker
+            await draw_seven(cdp, session)
+            await screenshot(cdp, session, out.with_name(out.stem + "-draw.png"))
+            await key(cdp, session, "i", 73, "i")
+            await screenshot(cdp, session, out.with_name(out.stem + "-input.png"))
         app_processes = descendants(server_pid)  # the tab's app (and the shell textual-serve starts it with)
         await cdp.call("Target.closeTarget", targetId=target)
         return first_byte, cdp.terminal_output, app_processes
@@ -147,6 +214,7 @@ def main() -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--out", default="serve-check.png")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the app in the page")
+    parser.add_argument("--draw", action="store_true", help="also draw a 7 with the mouse in the Draw view")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if not chromium:
@@ -184,7 +252,7 @@ def main() -> int:
             return 1
         started = time.monotonic()
         first_byte, output, app_processes = asyncio.run(
-            browse(devtools_url, url, Path(args.out), args.timeout, server.pid))
+            browse(devtools_url, url, Path(args.out), args.timeout, server.pid, args.draw))
         seen = first_byte and APP_TEXT in output
         ok &= seen
         words = sorted({w for w in ("Train", "Results", "Misclassified", "Runs", "Ready") if w in output})

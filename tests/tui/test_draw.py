@@ -107,6 +107,7 @@ async def test_mouse_drag_paints_a_gapless_line_and_right_drag_erases(trained_ru
         assert inked_rows.min() <= 3 and inked_rows.max() >= 24
         assert np.all(canvas.pixels[inked_rows.min():inked_rows.max() + 1, 13] == INK)  # no gaps
         assert screen.predicted_class == 1
+        assert not screen.selections  # a drag draws; it does not select text as well
 
         before = int((canvas.pixels > 0).sum())
         await pilot.mouse_down(canvas, offset=(14, 7), button=3)

@@ -56,6 +56,7 @@ class Canvas(Widget, can_focus=True):
         Binding("c,delete", "clear", "Clear", show=False),
     ]
 
+    ALLOW_SELECT = False  # a drag draws; without this Textual would also select the canvas's text
     brush = reactive(2)
     cursor = reactive((SIDE // 2, SIDE // 2))
 
