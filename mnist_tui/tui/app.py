@@ -9,6 +9,7 @@ a timer a couple of times a second, never per batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import threading
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
@@ -42,7 +44,22 @@ from .widgets.digit_grid import DigitGrid
 from .widgets.hparam_form import HParamForm
 from .widgets.progress import ProgressLine, format_rate
 
-CHART_REFRESH_S = 0.5  # charts redraw at most twice a second
+def while_mounted(handler):
+    """Drop a worker's late message that arrives while the app is shutting down (its views are gone)."""
+
+    @functools.wraps(handler)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return handler(self, *args, **kwargs)
+        except NoMatches:
+            if self._exit or self._closing or not self.screen_stack:
+                return None
+            raise
+
+    return wrapper
+
+
+CHART_REFRESH_S = 1.0  # charts redraw at most once a second: each redraw holds the GIL a few ms
 TERMINAL = ("finished", "stopped", "failed")
 ACTIVE = ("starting", "running", "paused", "stopping")
 TABS = ("train", "results", "misclassified", "runs")
@@ -130,7 +147,11 @@ class MnistApp(App):
 
     @property
     def progress_line(self) -> ProgressLine:
-        return self.query_one(ProgressLine)
+        return self.query_one(ProgressLine)  # query_one is cached by Textual
+
+    @property
+    def train_pane(self) -> TrainPane:
+        return self.query_one(TrainPane)
 
     def _set_progress(self, **changes: Any) -> None:
         self.progress_line.update_progress(**changes)
@@ -139,6 +160,7 @@ class MnistApp(App):
     def active_tab(self) -> str:
         return self.query_one(TabbedContent).active
 
+    @while_mounted
     def redraw_charts(self) -> None:
         """Timer: replot the visible charts that have new points."""
         if self.active_tab != "train":
@@ -269,6 +291,7 @@ class MnistApp(App):
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
             self.post_message(DataFailed(str(exc)))
 
+    @while_mounted
     def on_data_ready(self, message: DataReady) -> None:
         data = message.data
         if self.progress_line.progress.state in ("loading", "failed"):
@@ -276,6 +299,7 @@ class MnistApp(App):
                 f"Ready · MNIST {len(data.train_labels):,} train / {len(data.test_labels):,} test"
                 " · f5 start · ctrl+p commands"))
 
+    @while_mounted
     def on_data_failed(self, message: DataFailed) -> None:
         self._set_progress(state="failed", message="MNIST is not available: see the message (fix --data-dir).")
         self.push_screen(MessageScreen("MNIST could not be loaded", message.message))
@@ -385,6 +409,7 @@ class MnistApp(App):
         self._set_run_state("stopping")
         self._set_progress(state="stopping")
 
+    @while_mounted
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
         self.events_seen.append(event.kind)
@@ -394,7 +419,7 @@ class MnistApp(App):
         elif isinstance(event, RunStarted):
             self._on_started(event)
         elif isinstance(event, EpochEnd):
-            loss, acc, _ = self.query_one(TrainPane).charts
+            loss, acc, _ = self.train_pane.charts
             loss.add_val(event.epoch, event.val_loss)
             acc.add_val(event.epoch, event.val_accuracy)
             self._set_progress(best_val=event.best_val_accuracy)
@@ -430,7 +455,7 @@ class MnistApp(App):
         self.run_dir = event.run_dir
         self._steps_per_epoch = event.steps_per_epoch
         self._train_size = event.train_size
-        loss, acc, lr = self.query_one(TrainPane).charts
+        loss, acc, lr = self.train_pane.charts
         for chart in (loss, acc, lr):
             chart.reset(event.epochs)
         if event.start_epoch:  # resumed: show the epochs already done
@@ -448,7 +473,7 @@ class MnistApp(App):
 
     def _on_step(self, event: StepMetrics) -> None:
         x = (event.epoch - 1) + event.step / event.steps_per_epoch
-        loss, acc, lr = self.query_one(TrainPane).charts
+        loss, acc, lr = self.train_pane.charts
         loss.add_train(x, event.loss)
         acc.add_train(x, event.accuracy)
         lr.add_train(x, event.lr)
@@ -467,10 +492,12 @@ class MnistApp(App):
         checkpoint = Path(event.run_dir) / "last.pt"
         self.evaluate_in_background(str(checkpoint), f"{event.run_name} · last.pt (epoch {event.epochs})")
 
+    @while_mounted
     def on_training_crashed(self, message: TrainingCrashed) -> None:
         self.notify(message.reason, title="Training failed", severity="error", timeout=10)
         self._set_progress(state="failed", message=f"Failed: {message.reason}")
 
+    @while_mounted
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group == "training" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
@@ -509,9 +536,11 @@ class MnistApp(App):
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.post_message(EvaluationFailed(f"{type(exc).__name__}: {exc}"))
 
+    @while_mounted
     def on_evaluation_progress(self, message: EvaluationProgress) -> None:
         self.query_one(ResultsPane).show_progress(message.done, message.total)
 
+    @while_mounted
     def on_evaluation_ready(self, message: EvaluationReady) -> None:
         self.show_evaluation(message.evaluation, message.images, message.source, message.class_names)
 
@@ -522,6 +551,7 @@ class MnistApp(App):
         self.query_one(ResultsPane).show_evaluation(evaluation, source, class_names)
         self.query_one(MisclassifiedPane).set_evaluation(evaluation, images, class_names)
 
+    @while_mounted
     def on_evaluation_failed(self, message: EvaluationFailed) -> None:
         self.query_one(ResultsPane).show_failure(message.reason)
         self.notify(message.reason, title="Evaluation failed", severity="error", timeout=10)
@@ -541,6 +571,7 @@ class MnistApp(App):
         except Exception as exc:  # noqa: BLE001
             self.post_message(EvaluationFailed(f"could not list {self.checkpoints_dir}: {exc}"))
 
+    @while_mounted
     def on_runs_listed(self, message: RunsListed) -> None:
         self.query_one(RunsPane).set_runs(message.runs, str(self.checkpoints_dir))
 

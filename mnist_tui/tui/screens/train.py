@@ -22,6 +22,7 @@ class TrainPane(Vertical):
         super().__init__(id="train-pane")
         self._config, self._preset = config, preset
         self.chart_index = 0
+        self._charts: list[TrainingChart] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-body"):
@@ -39,7 +40,10 @@ class TrainPane(Vertical):
 
     @property
     def charts(self) -> list[TrainingChart]:
-        return list(self.query(TrainingChart))
+        """Loss, accuracy and learning-rate charts (kept, not queried: this runs on every metrics event)."""
+        if not self._charts:
+            self._charts = list(self.query(TrainingChart))
+        return self._charts
 
     def on_mount(self) -> None:
         self.apply_chart_layout()
