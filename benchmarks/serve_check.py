@@ -174,27 +174,52 @@ async def screenshot(cdp: DevTools, session: str, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
+def app_processes_of(server_pid: int) -> list[int]:
+    """The app processes (not their /bin/sh wrappers) the server started, one per open tab."""
+    found = []
+    for pid in descendants(server_pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"mnist_tui.cli" in argv and not argv[0].endswith(b"sh"):
+            found.append(pid)
+    return found
+
+
+async def open_tab(cdp: DevTools, page_url: str, timeout: float) -> tuple[str, str, bool]:
+    """A new tab on ``page_url``: (target, session, whether the app drew in it before ``timeout``)."""
+    target = (await cdp.call("Target.createTarget", url="about:blank"))["targetId"]
+    session = (await cdp.call("Target.attachToTarget", targetId=target, flatten=True))["sessionId"]
+    await cdp.call("Page.enable", session)
+    await cdp.call("Network.enable", session)
+    await cdp.call("Emulation.setDeviceMetricsOverride", session, width=1200, height=800, deviceScaleFactor=1,
+                   mobile=False)
+    seen_before = len(cdp.received)
+    await cdp.call("Page.navigate", session, url=page_url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await cdp.call("Runtime.evaluate", session, expression=FIRST_BYTE_JS, returnByValue=True)
+        if result.get("result", {}).get("value") and APP_TEXT in "".join(cdp.received[seen_before:]):
+            await asyncio.sleep(2.0)  # let the first frames settle before the picture
+            return target, session, True
+        await asyncio.sleep(0.5)
+    return target, session, False
+
+
 async def browse(devtools_url: str, page_url: str, out: Path, timeout: float,
                  server_pid: int, draw: bool = False) -> tuple[bool, str, list[int]]:
     async with aiohttp.ClientSession() as http, http.ws_connect(devtools_url, max_msg_size=0) as ws:
         cdp = DevTools(ws)
-        target = (await cdp.call("Target.createTarget", url="about:blank"))["targetId"]
-        session = (await cdp.call("Target.attachToTarget", targetId=target, flatten=True))["sessionId"]
-        await cdp.call("Page.enable", session)
-        await cdp.call("Network.enable", session)
-        await cdp.call("Emulation.setDeviceMetricsOverride", session, width=1200, height=800, deviceScaleFactor=1,
-                       mobile=False)
-        await cdp.call("Page.navigate", session, url=page_url)
-        deadline = time.monotonic() + timeout
-        first_byte = False
-        while time.monotonic() < deadline:
-            result = await cdp.call("Runtime.evaluate", session, expression=FIRST_BYTE_JS, returnByValue=True)
-            first_byte = bool(result.get("result", {}).get("value"))
-            if first_byte and APP_TEXT in cdp.terminal_output:
-                await asyncio.sleep(2.0)  # let the first frames settle before the picture
-                break
-            await asyncio.sleep(0.5)
+        target, session, first_byte = await open_tab(cdp, page_url, timeout)
         await screenshot(cdp, session, out)
+        if first_byte:  # a second tab gets an app process of its own
+            other, _, drawn = await open_tab(cdp, page_url, timeout)
+            apps = app_processes_of(server_pid)
+            print(f"second tab: {'app rendered' if drawn else 'app NOT rendered'}; "
+                  f"{len(apps)} app processes for 2 tabs")
+            first_byte = drawn and len(apps) == 2
+            await cdp.call("Target.closeTarget", targetId=other)
         if draw and first_byte:
             await key(cdp, session, "F4", 115)
             await key(cdp, session, "w", 87, "w")
