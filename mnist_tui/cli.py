@@ -1,4 +1,4 @@
-"""``mnist-tui``: the terminal app, and headless ``train``/``eval``/``predict``/``runs``.
+"""``mnist-tui``: the terminal app, headless ``train``/``eval``/``predict``/``runs``, and ``serve``.
 
 torch is imported only inside the commands that need it, so ``--help`` is instant.
 Exit codes: 0 success, 2 bad arguments/config/data/checkpoint, 130 interrupted.
