@@ -312,3 +312,41 @@ async def test_command_palette_lists_every_action_and_starts_training(make_app):
         await pilot.pause()
         await run_to_completion(pilot, app)
         assert "finished" in app.events_seen
+
+
+async def test_a_failing_run_is_reported_and_the_app_stays_usable(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app._begin_run(None, str(tmp_path / "no-such-run"))  # the worker raises CheckpointError
+        await ready(pilot, app)
+        assert app.is_running and app.run_state == "idle"
+        progress = app.progress_line.progress
+        assert progress.state == "failed" and "no-such-run" in progress.message
+        assert any(n.severity == "error" for n in app._notifications)
+        await set_field(pilot, app, "epochs", "1")  # the form still works and a run still starts
+        await pilot.press("f5")
+        await run_to_completion(pilot, app)
+        assert "finished" in app.events_seen
+
+
+async def test_reflows_on_resize(make_app, synthetic_data):
+    from tests.tui.test_snapshots import made_up_evaluation
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        charts = app.train_pane.charts
+        assert [c.display for c in charts] == [True, False, False]  # one chart at a time at 80x24
+        await pilot.press("f8")
+        assert [c.display for c in charts] == [False, True, False]
+        await pilot.resize_terminal(140, 48)
+        await pilot.pause()
+        assert all(c.display for c in charts)  # tall: all three
+        app.show_evaluation(made_up_evaluation(synthetic_data.test_labels), synthetic_data.test_images, "made up")
+        await pilot.press("f3")
+        await pilot.pause()
+        assert app.query_one(DigitGrid).layout_counts() == (2, 2)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert app.query_one(DigitGrid).layout_counts() == (2, 1)
