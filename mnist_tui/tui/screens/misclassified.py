@@ -86,12 +86,14 @@ class MisclassifiedPane(Vertical):
         self.query_one("#wrong-bar", Static).update(
             f"sort [b]{self.sort_by}[/] · true [b]{name(self.true_label)}[/] · pred [b]{name(self.predicted_label)}[/]"
             f" · shown [b]{len(self.examples)}[/] of {self.total_wrong} wrong"
+            + (f" · at {self.query_one(DigitGrid).selected + 1}" if self.examples else "")
         )
 
     def on_digit_grid_highlighted(self, event: DigitGrid.Highlighted) -> None:
         example = event.example
         pixels = self.images[example.index] if example is not None and self.images is not None else None
         self.query_one(DigitDetail).show(example, pixels, self.class_names)
+        self._update_bar()
 
     def action_toggle_sort(self) -> None:
         self.sort_by = "index" if self.sort_by == "confidence" else "confidence"

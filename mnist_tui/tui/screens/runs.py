@@ -20,7 +20,7 @@ class RunsPane(Vertical):
         Binding("l", "app.load_checkpoint", "Load"),
         Binding("r", "app.resume_run", "Resume"),
         Binding("d", "app.delete_run", "Delete"),
-        Binding("ctrl+r", "app.refresh_runs", "Refresh"),
+        Binding("ctrl+r", "app.refresh_runs", "Refresh", show=False),  # the list also refreshes when shown
         Binding("m,space", "toggle_mark", "Mark", key_display="m"),
         Binding("c", "app.compare_runs", "Compare"),
         Binding("w", "app.draw_with_run", "Draw", show=False),
