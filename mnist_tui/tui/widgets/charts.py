@@ -151,6 +151,8 @@ class TrainingChart(PlotextPlot):
             plt.xlim(0, self.epochs)
         if not self.train and not self.val:
             plt.ylim(0, 1)
+            plt.xlim(0, self.epochs or 1)
+            plt.title("waiting for the first batches…" if self.epochs else "no run yet: f5 starts one")
         self.dirty = False
         self.refresh()
 
