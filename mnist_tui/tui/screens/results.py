@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import ProgressBar, Static
+from textual.widgets import Static
 
 from ..widgets.confusion import ConfusionTable
+from ..widgets.progress import text_bar
 
 
 class ResultsPane(Vertical):
@@ -14,7 +15,9 @@ class ResultsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("No results yet: finish a run, or load one from Runs (f4).", id="results-summary")
-        yield ProgressBar(id="eval-progress", show_eta=False)
+        # a plain text bar: Textual's ProgressBar keeps a 15 Hz animation timer even while hidden,
+        # and every wake-up of the UI thread competes with training for the GIL
+        yield Static(id="eval-progress")
         yield ConfusionTable(id="confusion")
         yield Static("rows: true class, columns: predicted · enter: see those digits",
                      id="results-help")
@@ -25,9 +28,9 @@ class ResultsPane(Vertical):
         self.query_one("#results-help").display = False
 
     def show_progress(self, done: int, total: int, source: str | None = None) -> None:
-        bar = self.query_one("#eval-progress", ProgressBar)
+        bar = self.query_one("#eval-progress", Static)
         bar.display = True
-        bar.update(total=total, progress=done)
+        bar.update(f"{text_bar(done / total if total else 0.0, 30)} {done:,} / {total:,} test digits")
         if source:
             self.query_one("#results-summary", Static).update(f"Evaluating {source} on the test set…")
 
