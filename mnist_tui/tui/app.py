@@ -12,6 +12,7 @@ import asyncio
 import functools
 import shutil
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from ..core.config import CLASS_NAMES, PRESETS, TrainConfig
@@ -111,6 +112,7 @@ class MnistApp(App):
         self._train_size = 0
         self._quit_when_stopped = False
         self.evaluation: Any = None
+        self._last_redraw = 0.0
         self.events_seen: list[str] = []  # kinds of engine events, for tests and debugging
         self._event_arrived = asyncio.Event()
 
@@ -138,7 +140,6 @@ class MnistApp(App):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.set_interval(CHART_REFRESH_S, self.redraw_charts)
         if self.load_data_on_start:
             self.load_data_in_background()
         else:
@@ -162,12 +163,19 @@ class MnistApp(App):
 
     @while_mounted
     def redraw_charts(self) -> None:
-        """Timer: replot the visible charts that have new points."""
+        """Replot the visible charts that have new points."""
+        self._last_redraw = time.monotonic()
         if self.active_tab != "train":
             return
-        for chart in self.query_one(TrainPane).visible_charts():
+        for chart in self.train_pane.visible_charts():
             if chart.dirty:
                 chart.replot()
+
+    def _maybe_redraw_charts(self) -> None:
+        # piggybacks on the metrics message rather than a timer: every wake-up of the UI thread
+        # takes the GIL from the training thread, which costs far more than the redraw on a busy CPU
+        if time.monotonic() - self._last_redraw >= CHART_REFRESH_S:
+            self.redraw_charts()
 
     # -- command palette and bindings ---------------------------------------------------------
 
@@ -231,6 +239,8 @@ class MnistApp(App):
         pause.label = "Resume" if state == "paused" else "Pause"
         pause.disabled = state not in ("running", "paused")
         self.query_one("#stop-button", Button).disabled = state not in ("starting", "running", "paused")
+        for field in self.query_one(HParamForm).query(Input):
+            field.cursor_blink = state not in ("starting", "running")  # a blink wakes the UI thread
         self.refresh_bindings()
 
     # -- navigation -------------------------------------------------------------------------
@@ -249,9 +259,10 @@ class MnistApp(App):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_bindings()
         if event.pane.id == "train":
-            self.query_one(TrainPane).apply_chart_layout()
-            for chart in self.query(TrainingChart):
+            self.train_pane.apply_chart_layout()
+            for chart in self.train_pane.charts:
                 chart.dirty = True
+            self.redraw_charts()
         elif event.pane.id == "runs":
             self.list_runs_in_background()
 
@@ -442,6 +453,8 @@ class MnistApp(App):
         elif isinstance(event, Failed):
             self.notify(event.reason, title="Training failed", severity="error", timeout=10)
             self._set_progress(state="failed", message=f"Failed: {event.reason}")
+        if not isinstance(event, StepMetrics):
+            self.redraw_charts()
 
     async def wait_for_event(self, kind: str, count: int = 1) -> None:
         """Wait until ``count`` engine events of ``kind`` ("paused", "finished", ...) have been handled."""
@@ -479,6 +492,7 @@ class MnistApp(App):
         lr.add_train(x, event.lr)
         self._set_progress(epoch=event.epoch, step=event.step, global_step=event.global_step,
                            samples_per_s=event.samples_per_s, elapsed_s=event.elapsed_s)
+        self._maybe_redraw_charts()
 
     def _on_finished(self, event: Finished) -> None:
         rate = self._train_size * event.epochs / event.train_seconds if event.train_seconds else 0.0
