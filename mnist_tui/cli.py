@@ -270,8 +270,16 @@ def cmd_app(args: argparse.Namespace) -> int:
     except ImportError:
         print("The terminal app is not built yet; use `mnist-tui train|eval|predict|runs` (see --help).")
         return EXIT_OK
-    MnistApp(data_dir=args.data_dir, checkpoints_dir=Path(args.checkpoints), preset=args.preset).run()
+    # the form remembers the last values used; only a --preset given on this command line overrides them
+    MnistApp(data_dir=args.data_dir, checkpoints_dir=Path(args.checkpoints),
+             preset=args.preset if _preset_given(sys.argv[1:]) else None).run()
     return EXIT_OK
+
+
+def _preset_given(argv: list[str]) -> bool:
+    """Whether --preset (or an abbreviation argparse accepts, e.g. --pre) is on the command line."""
+    return any(len(flag) >= 4 and "--preset".startswith(flag)
+               for flag in (arg.split("=", 1)[0] for arg in argv))
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -13,6 +13,7 @@ from mnist_tui.tui.screens.runs import RunsPane
 from mnist_tui.tui.widgets.charts import TrainingChart
 from mnist_tui.tui.widgets.confusion import ConfusionTable
 from mnist_tui.tui.widgets.dialogs import ConfirmScreen, MessageScreen
+from mnist_tui.tui.widgets.hparam_form import HParamForm as HParamFormType
 from mnist_tui.tui.widgets.digit_grid import DigitGrid
 
 SIZE = (80, 24)
@@ -350,3 +351,30 @@ async def test_reflows_on_resize(make_app, synthetic_data):
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert app.query_one(DigitGrid).layout_counts() == (2, 1)
+
+
+async def test_preset_picker_reads_custom_once_a_field_is_edited(make_app):
+    from mnist_tui.core.config import PRESETS
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        preset = app.query_one("#preset", Select)
+        assert preset.value == Select.NULL  # the remembered values are seed-mlp with val_size 100
+        preset.value = "seed-mlp"
+        await pilot.pause()
+        assert app.query_one("#field-val_size", Input).value == "5000"
+        assert preset.value == "seed-mlp"
+        await set_field(pilot, app, "lr", "0.01")
+        assert preset.value == Select.NULL
+        assert app.query_one(HParamFormType).preset == "seed-mlp"  # still the base the values came from
+        preset.value = "seed-mlp"  # picking it again resets the fields
+        await pilot.pause()
+        assert app.query_one("#field-lr", Input).value == f"{PRESETS['seed-mlp'].lr:g}"
+
+
+def test_only_an_explicit_preset_overrides_the_remembered_form():
+    from mnist_tui.cli import _preset_given
+
+    assert _preset_given(["--preset", "fast"]) and _preset_given(["--preset=lenet5"]) and _preset_given(["--pre", "x"])
+    assert not _preset_given(["--data-dir", "d", "--checkpoints", "c"]) and not _preset_given(["--p"])

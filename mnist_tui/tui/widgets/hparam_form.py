@@ -93,7 +93,12 @@ class HParamForm(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field-row", id="preset-row"):
             yield Label("preset")
-            yield Select([(name, name) for name in PRESETS], value=self._preset or Select.NULL, prompt="(custom)",
+            # the picker starts as it should read (Select reports its first value as a change, which
+            # must not re-apply the preset over remembered values)
+            matches = self._matches(self._initial, self._preset)
+            self._applied_preset = self._preset if matches else None
+            yield Select([(name, name) for name in PRESETS], value=self._preset if matches else Select.NULL,
+                         prompt="(custom)",
                          compact=True, id="preset", allow_blank=True)
         for name, label in FIELDS:
             with Horizontal(classes="field-row"):
@@ -119,8 +124,25 @@ class HParamForm(VerticalScroll):
 
     @property
     def preset(self) -> str | None:
-        value = self.query_one("#preset", Select).value
-        return None if value is Select.NULL else str(value)
+        """The preset the values started from (kept when fields are edited after it)."""
+        return self._preset
+
+    @staticmethod
+    def _matches(config: TrainConfig | None, preset: str | None) -> bool:
+        """Whether ``config`` is the preset (the dataset aside: a preset is a recipe for any of them)."""
+        return (preset in PRESETS and config is not None
+                and config.replace(dataset=PRESETS[preset].dataset) == PRESETS[preset])
+
+    def _sync_preset_label(self) -> None:
+        """The picker names the preset while the fields match it, and shows (custom) once edited."""
+        base = self._preset
+        matches = self._matches(self.read()[0], base)
+        select = self.query_one("#preset", Select)
+        wanted = base if matches else Select.NULL
+        if select.value != wanted:
+            with self.prevent(Select.Changed):
+                select.value = wanted
+        self._applied_preset = base if matches else None
 
     def read(self) -> tuple[TrainConfig | None, dict[str, str]]:
         """The config the form describes, or None, and every field's error message."""
@@ -140,7 +162,7 @@ class HParamForm(VerticalScroll):
         """Fill every field from ``config`` (and the preset picker, if given)."""
         with self.prevent(Select.Changed, Input.Changed):
             if preset is not None:
-                self._applied_preset = preset
+                self._applied_preset = self._preset = preset
                 self.query_one("#preset", Select).value = preset
             for name, _ in FIELDS:
                 widget = self.query_one(f"#field-{name}")
@@ -164,13 +186,15 @@ class HParamForm(VerticalScroll):
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.revalidate()
+        self._sync_preset_label()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         if event.select.id == "preset":
             if event.value is not Select.NULL and event.value != self._applied_preset:
-                self._applied_preset = str(event.value)
+                self._applied_preset = self._preset = str(event.value)
                 # a preset is a training recipe: the chosen dataset stays
                 self.set_config(PRESETS[str(event.value)].replace(dataset=self._text("dataset") or "mnist"))
             return
         self.revalidate()
+        self._sync_preset_label()
