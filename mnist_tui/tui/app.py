@@ -174,8 +174,8 @@ class MnistApp(App):
     def _maybe_redraw_charts(self) -> None:
         # piggybacks on the metrics message rather than a timer: every wake-up of the UI thread
         # takes the GIL from the training thread, which costs far more than the redraw on a busy CPU
-        if time.monotonic() - self._last_redraw >= CHART_REFRESH_S:
-            self.redraw_charts()
+        if time.monotonic() - self._last_redraw >= CHART_REFRESH_S or len(self.train_pane.charts[0].train) <= 2:
+            self.redraw_charts()  # (and at once for the first points, so the chart comes alive)
 
     # -- command palette and bindings ---------------------------------------------------------
 
