@@ -89,7 +89,7 @@ class MnistApp(App):
 
     def __init__(self, data_dir: str | Path | None = None, checkpoints_dir: str | Path = "checkpoints",
                  preset: str | None = None, *, settings_path: str | Path | None = None,
-                 metrics_interval_s: float = 0.5, load_data_on_start: bool = True, download: bool = True) -> None:
+                 metrics_interval_s: float = 1.0, load_data_on_start: bool = True, download: bool = True) -> None:
         super().__init__()
         self.data_dir = data_dir
         self.checkpoints_dir = Path(checkpoints_dir)
