@@ -209,7 +209,19 @@ class MnistApp(App):
                             lambda: self._in_misclassified(lambda: pane.action_cycle_predicted(1)))
         yield SystemCommand("Clear misclassified filters", "Show every wrong digit (c)",
                             lambda: self._in_misclassified(pane.action_clear_filters))
+        # one command per class, found by typing ("true 7", "predicted 3") rather than listed
+        for label in range(10):
+            yield SystemCommand(f"Misclassified with true class {label}", f"Wrong digits that are really {label}",
+                                functools.partial(self._filter_misclassified, "true_label", label), discover=False)
+            yield SystemCommand(f"Misclassified predicted as {label}", f"Wrong digits the model called {label}",
+                                functools.partial(self._filter_misclassified, "predicted_label", label),
+                                discover=False)
         yield from super().get_system_commands(screen)
+
+    def _filter_misclassified(self, which: str, label: int) -> None:
+        pane = self.query_one(MisclassifiedPane)
+        filters = {"true_label": pane.true_label, "predicted_label": pane.predicted_label, which: label}
+        self._in_misclassified(lambda: pane.set_filter(filters["true_label"], filters["predicted_label"]))
 
     def _in_misclassified(self, action) -> None:
         self.action_show_tab("misclassified")

@@ -378,3 +378,22 @@ def test_only_an_explicit_preset_overrides_the_remembered_form():
 
     assert _preset_given(["--preset", "fast"]) and _preset_given(["--preset=lenet5"]) and _preset_given(["--pre", "x"])
     assert not _preset_given(["--data-dir", "d", "--checkpoints", "c"]) and not _preset_given(["--p"])
+
+
+async def test_palette_filters_misclassified_by_class(make_app, synthetic_data):
+    from tests.tui.test_snapshots import made_up_evaluation
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app.show_evaluation(made_up_evaluation(synthetic_data.test_labels), synthetic_data.test_images, "made up")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"predicted as 4")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        pane = app.query_one(MisclassifiedPane)
+        assert app.query_one("#tabs").active == "misclassified"
+        assert pane.predicted_label == 4 and pane.true_label is None
+        assert pane.examples and all(m.predicted_label == 4 for m in pane.examples)
