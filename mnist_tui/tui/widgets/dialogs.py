@@ -15,7 +15,7 @@ DIALOG_CSS = """
     border: thick $primary; background: $surface; padding: 0 1;
 }}
 {name} .dialog-title {{ text-style: bold; margin-bottom: 1; }}
-{name} VerticalScroll {{ height: auto; max-height: 16; }}
+{name} VerticalScroll {{ height: auto; max-height: 13; }}  /* title, buttons and border fit in 24 rows */
 {name} Horizontal {{ height: auto; align-horizontal: right; margin-top: 1; }}
 {name} Button {{ margin-left: 1; }}
 """
@@ -69,6 +69,9 @@ class MessageScreen(ModalScreen[None]):
                 yield Static(self.message, markup=False)
             with Horizontal():
                 yield Button("OK (enter)", variant="primary", id="ok", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()  # arrows scroll a long message; enter still closes
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)
