@@ -71,9 +71,9 @@ def reference_recipe(data_dir: str, target: float, cap_seconds: float, max_epoch
     for epoch in range(1, max_epochs + 1):
         start = time.perf_counter()
         model.train()
-        for data, target in train_loader:
+        for data, labels in train_loader:
             optimizer.zero_grad()
-            loss = F.nll_loss(model(data), target)
+            loss = F.nll_loss(model(data), labels)
             loss.backward()
             optimizer.step()
             if train_seconds + time.perf_counter() - start > cap_seconds:
@@ -83,8 +83,8 @@ def reference_recipe(data_dir: str, target: float, cap_seconds: float, max_epoch
         model.eval()
         correct = 0
         with torch.no_grad():
-            for data, target in test_loader:
-                correct += int((model(data).argmax(1) == target).sum())
+            for data, labels in test_loader:
+                correct += int((model(data).argmax(1) == labels).sum())
         accuracy = correct / len(test_set)
         history.append({"epoch": epoch, "test_accuracy": accuracy, "train_seconds": train_seconds})
         print(f"  reference epoch {epoch}: test {accuracy:.2%} after {train_seconds:.1f} s", flush=True)
