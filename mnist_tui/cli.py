@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (torchvision's layout)")
     parser.add_argument("--checkpoints", default="checkpoints", help="folder of saved runs (default: checkpoints)")
-    parser.add_argument("--preset", choices=list(PRESETS), default="seed-mlp",
-                        help="preset the app's form starts from (default: seed-mlp)")
+    parser.add_argument("--preset", choices=list(PRESETS), default=None,
+                        help="preset the app's form starts from (default: the last values used, else seed-mlp)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train headless with a progress bar (or --json events)",
@@ -270,16 +270,9 @@ def cmd_app(args: argparse.Namespace) -> int:
     except ImportError:
         print("The terminal app is not built yet; use `mnist-tui train|eval|predict|runs` (see --help).")
         return EXIT_OK
-    # the form remembers the last values used; only a --preset given on this command line overrides them
-    MnistApp(data_dir=args.data_dir, checkpoints_dir=Path(args.checkpoints),
-             preset=args.preset if _preset_given(sys.argv[1:]) else None).run()
+    # the form remembers the last values used; only an explicit --preset overrides them
+    MnistApp(data_dir=args.data_dir, checkpoints_dir=Path(args.checkpoints), preset=args.preset).run()
     return EXIT_OK
-
-
-def _preset_given(argv: list[str]) -> bool:
-    """Whether --preset (or an abbreviation argparse accepts, e.g. --pre) is on the command line."""
-    return any(len(flag) >= 4 and "--preset".startswith(flag)
-               for flag in (arg.split("=", 1)[0] for arg in argv))
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -289,8 +282,9 @@ def serve_command(args: argparse.Namespace) -> str:
     """The shell command textual-serve runs for each browser tab: this app, with the same folders."""
     import shlex
 
-    command = [sys.executable, "-m", "mnist_tui.cli", "--checkpoints", str(Path(args.checkpoints).resolve()),
-               "--preset", args.preset]
+    command = [sys.executable, "-m", "mnist_tui.cli", "--checkpoints", str(Path(args.checkpoints).resolve())]
+    if args.preset:
+        command += ["--preset", args.preset]
     if args.data_dir:
         command += ["--data-dir", str(Path(args.data_dir).resolve())]
     return shlex.join(command)

@@ -211,6 +211,18 @@ def list_runs(checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> list[RunInfo]:
     return sorted(runs, key=lambda r: r.modified, reverse=True)
 
 
+def delete_run(run_dir: str | os.PathLike[str], checkpoints_dir: Path | None = None) -> None:
+    """Delete a run folder; refuses anything that does not look like a run (no config.json)."""
+    import shutil
+
+    path = Path(run_dir)
+    if not (path / "config.json").is_file() and not any((path / n).is_file() for n in ("best.pt", "last.pt")):
+        raise CheckpointError(f"{path} does not look like a run folder; not deleting it")
+    if checkpoints_dir is not None and path.resolve().parent != Path(checkpoints_dir).resolve():
+        raise CheckpointError(f"{path} is not inside {checkpoints_dir}; not deleting it")
+    shutil.rmtree(path)
+
+
 def model_from_checkpoint(checkpoint: dict[str, Any], device: str | torch.device = "cpu"):
     """Rebuild the network a checkpoint was trained with and load its weights (eval mode)."""
     from .models import build_model

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import shutil
 import threading
 import time
 from collections.abc import Iterable
@@ -675,9 +674,11 @@ class MnistApp(App):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
+            from ..core.checkpoints import CheckpointError, delete_run
+
             try:
-                shutil.rmtree(run.path)
-            except OSError as exc:
+                delete_run(run.path, self.checkpoints_dir)
+            except (OSError, CheckpointError) as exc:
                 self.notify(f"Could not delete {run.path}: {exc}", severity="error")
             else:
                 self.notify(f"Deleted {run.name}.")

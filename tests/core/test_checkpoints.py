@@ -107,3 +107,18 @@ def test_runs_are_listed_and_a_bad_one_does_not_hide_the_rest(synthetic_data, ti
     assert resolve_checkpoint("good", tmp_path) == tmp_path / "good" / "best.pt"
     with pytest.raises(CheckpointError):
         resolve_checkpoint("nothing-here", tmp_path)
+
+
+def test_delete_run_removes_a_run_and_refuses_other_folders(tmp_path):
+    from mnist_tui.core.checkpoints import delete_run
+
+    config = TrainConfig(model="mlp")
+    save_checkpoint(tmp_path / "runs" / "r" / "last.pt", model_state=build_model(config).state_dict(),
+                    config=config, epoch=1)
+    (tmp_path / "precious").mkdir()
+    with pytest.raises(CheckpointError):
+        delete_run(tmp_path / "precious")
+    with pytest.raises(CheckpointError):
+        delete_run(tmp_path / "runs" / "r", checkpoints_dir=tmp_path / "elsewhere")
+    delete_run(tmp_path / "runs" / "r", checkpoints_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs" / "r").exists() and (tmp_path / "precious").exists()

@@ -374,10 +374,12 @@ async def test_preset_picker_reads_custom_once_a_field_is_edited(make_app):
 
 
 def test_only_an_explicit_preset_overrides_the_remembered_form():
-    from mnist_tui.cli import _preset_given
+    from mnist_tui.cli import build_parser
 
-    assert _preset_given(["--preset", "fast"]) and _preset_given(["--preset=lenet5"]) and _preset_given(["--pre", "x"])
-    assert not _preset_given(["--data-dir", "d", "--checkpoints", "c"]) and not _preset_given(["--p"])
+    parser = build_parser()
+    assert parser.parse_args(["--preset", "fast"]).preset == "fast"
+    assert parser.parse_args(["--pre=lenet5"]).preset == "lenet5"
+    assert parser.parse_args(["--data-dir", "d", "--checkpoints", "c"]).preset is None
 
 
 async def test_palette_filters_misclassified_by_class(make_app, synthetic_data):
