@@ -16,6 +16,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DATASETS = ("mnist", "fashion-mnist", "kmnist")
+DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "kmnist": "KMNIST"}
 CLASS_NAMES = {
     "mnist": tuple(str(d) for d in range(10)),
     "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -203,6 +204,6 @@ def field_types() -> dict[str, Any]:
 
 
 __all__ = [
-    "CLASS_NAMES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRESETS", "SCHEDULES", "ConfigError",
+    "CLASS_NAMES", "DATASET_TITLES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRESETS", "SCHEDULES", "ConfigError",
     "TrainConfig", "checked", "field_names", "field_types", "preset", "validate",
 ]

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from ..core.config import CLASS_NAMES, PRESETS, TrainConfig
+from ..core.config import CLASS_NAMES, DATASET_TITLES, PRESETS, TrainConfig
 from ..core.events import (
     CheckpointSaved, EpochEnd, Failed, Finished, Paused, Resumed, RunStarted, StepMetrics, Stopped,
 )
@@ -318,13 +318,13 @@ class MnistApp(App):
         data = message.data
         if self.progress_line.progress.state in ("loading", "failed"):
             self._set_progress(state="idle", message=(
-                f"Ready · MNIST {len(data.train_labels):,} train / {len(data.test_labels):,} test"
+                f"Ready · {DATASET_TITLES[data.dataset]} {len(data.train_labels):,} train / {len(data.test_labels):,} test"
                 " · f5 start · ctrl+p commands"))
 
     @while_mounted
     def on_data_failed(self, message: DataFailed) -> None:
-        self._set_progress(state="failed", message="MNIST is not available: see the message (fix --data-dir).")
-        self.push_screen(MessageScreen("MNIST could not be loaded", message.message))
+        self._set_progress(state="failed", message="The dataset is not available: see the message (fix --data-dir).")
+        self.push_screen(MessageScreen("The dataset could not be loaded", message.message))
 
     # -- training ---------------------------------------------------------------------------
 
