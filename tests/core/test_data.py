@@ -11,7 +11,19 @@ from mnist_tui.core.data import (
 from tests.synthetic import write_synthetic_mnist
 
 
-def test_loads_synthetic_files_through_torchvision(synthetic_data):
+def test_reads_exactly_what_torchvisions_mnist_class_reads(synthetic_root, synthetic_data):
+    # the training path parses the checked files itself (torchvision's import costs ~170 MB);
+    # it must agree with torchvision's own MNIST dataset byte for byte
+    from torchvision.datasets import MNIST
+
+    for train, images, labels in ((True, synthetic_data.train_images, synthetic_data.train_labels),
+                                  (False, synthetic_data.test_images, synthetic_data.test_labels)):
+        reference = MNIST(str(synthetic_root), train=train, download=False)
+        assert torch.equal(images, reference.data)
+        assert torch.equal(labels, reference.targets)
+
+
+def test_loads_synthetic_files(synthetic_data):
     assert synthetic_data.train_images.shape == (600, 28, 28)
     assert synthetic_data.train_images.dtype == torch.uint8
     assert synthetic_data.test_images.shape == (200, 28, 28)
