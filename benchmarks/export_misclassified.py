@@ -12,7 +12,8 @@ Writes ``<run>/misclassified.pt``: a plain dict of tensors (load it with
 - ``confidences``: float32 [N], the probability it gave its prediction
 - ``probabilities``: float32 [N, 10]
 - ``indices``: int64 [N], positions in the MNIST test set
-- ``test_size``, ``test_accuracy`` and ``checkpoint`` (the file evaluated)
+- ``test_size``, ``test_accuracy``, ``test_loss``, ``per_class_accuracy``, ``confusion``
+  ([true][predicted] counts over the whole test set) and ``checkpoint`` (the file evaluated)
 
 Ordered most confidently wrong first. ``--slim`` (for a model shipped in git) keeps
 only ``best.pt`` and drops its optimizer state, which is twice the size of the
@@ -39,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from mnist_tui.core.analysis import evaluate, misclassified_examples
-    from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint, resolve_checkpoint, write_atomic
+    from mnist_tui.core.analysis import evaluate, misclassified_examples, save_evaluation
+    from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint, resolve_checkpoint
     from mnist_tui.core.config import TrainConfig
     from mnist_tui.core.data import load_mnist
 
@@ -60,21 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         path = best
     data = load_mnist(args.data_dir, download=False, dataset=config.dataset)
     result = evaluate(model, data.test_images, data.test_labels)
-    wrong = misclassified_examples(result)  # most confidently wrong first
-    indices = torch.tensor([m.index for m in wrong], dtype=torch.long)
-    payload = {
-        "images": data.test_images[indices].clone(),
-        "labels": data.test_labels[indices].clone(),
-        "predictions": torch.tensor([m.predicted_label for m in wrong], dtype=torch.long),
-        "confidences": torch.tensor([m.confidence for m in wrong], dtype=torch.float32),
-        "probabilities": result.probabilities[indices].float().clone(),
-        "indices": indices,
-        "test_size": len(data.test_labels),
-        "test_accuracy": result.accuracy,
-        "checkpoint": path.name,
-    }
-    out = path.parent / "misclassified.pt"
-    write_atomic(out, lambda tmp: torch.save(payload, tmp))
+    out = save_evaluation(path.parent, result, data.test_images, path.name)
+    wrong = misclassified_examples(result)
     torch.load(out, weights_only=True)  # the app loads it this way; fail here, not there
     print(f"{out}: {len(wrong)} misclassified of {len(data.test_labels)} test digits "
           f"(test accuracy {result.accuracy:.2%}), {out.stat().st_size / 1024:.0f} KB")

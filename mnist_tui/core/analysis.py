@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -110,3 +112,60 @@ def misclassified_examples(evaluation: Evaluation, *, sort_by: str = "confidence
     elif sort_by != "index":
         raise ValueError(f"sort_by must be 'confidence' or 'index', got {sort_by!r}")
     return examples
+
+
+def save_evaluation(run_dir: str | os.PathLike[str], evaluation: Evaluation, images: torch.Tensor,
+                    checkpoint_name: str) -> Path:
+    """Write ``<run>/misclassified.pt``: the wrong test digits and the test metrics, for offline viewing.
+
+    A plain dict of tensors (loadable with ``weights_only=True``), most confidently wrong first.
+    """
+    from .checkpoints import write_atomic
+
+    wrong = misclassified_examples(evaluation)
+    indices = torch.tensor([m.index for m in wrong], dtype=torch.long)
+    payload = {
+        "images": images[indices].clone(),
+        "labels": evaluation.labels[indices].clone(),
+        "predictions": torch.tensor([m.predicted_label for m in wrong], dtype=torch.long),
+        "confidences": torch.tensor([m.confidence for m in wrong], dtype=torch.float32),
+        "probabilities": evaluation.probabilities[indices].float().clone(),
+        "indices": indices,
+        "test_size": len(evaluation.labels),
+        "test_accuracy": evaluation.accuracy,
+        "test_loss": evaluation.loss,
+        "per_class_accuracy": torch.tensor(evaluation.per_class_accuracy),
+        "confusion": torch.tensor(evaluation.confusion),
+        "checkpoint": checkpoint_name,
+    }
+    out = Path(run_dir) / "misclassified.pt"
+    write_atomic(out, lambda tmp: torch.save(payload, tmp))
+    return out
+
+
+def saved_evaluation(run_dir: str | os.PathLike[str]) -> tuple[Evaluation, torch.Tensor] | None:
+    """The test-set evaluation stored in ``<run>/misclassified.pt``, for viewing without the dataset.
+
+    Only the wrong digits are stored (with the full confusion matrix); the correct ones
+    are placeholders that count as right, so the viewer's counts and filters behave as
+    with a full evaluation. Returns (evaluation, images indexed like the test set), or
+    None if the run has no such file.
+    """
+    path = Path(run_dir) / "misclassified.pt"
+    if not path.is_file():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if "confusion" not in saved:
+        return None
+    n, indices = int(saved["test_size"]), saved["indices"].long()
+    labels = torch.zeros(n, dtype=torch.long)
+    probabilities = torch.zeros(n, 10)
+    probabilities[:, 0] = 1.0  # placeholders: "class 0, predicted 0"
+    labels[indices] = saved["labels"].long()
+    probabilities[indices] = saved["probabilities"].float()
+    images = torch.zeros(n, 28, 28, dtype=torch.uint8)
+    images[indices] = saved["images"]
+    evaluation = Evaluation(float(saved["test_accuracy"]), float(saved.get("test_loss", float("nan"))),
+                            [float(v) for v in saved["per_class_accuracy"]], saved["confusion"].tolist(),
+                            probabilities, labels)
+    return evaluation, images

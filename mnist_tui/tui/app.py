@@ -325,6 +325,29 @@ class MnistApp(App):
     def on_data_failed(self, message: DataFailed) -> None:
         self._set_progress(state="failed", message="The dataset is not available: see the message (fix --data-dir).")
         self.push_screen(MessageScreen("The dataset could not be loaded", message.message))
+        if self.evaluation is None:
+            self.show_shipped_results_in_background()
+
+    def _show_saved_evaluation(self, run_dir: Path, source: str, dataset: str = "mnist") -> bool:
+        """Post the evaluation stored with a run (its misclassified digits); False if it has none. Worker only."""
+        from ..core.analysis import saved_evaluation
+
+        saved = saved_evaluation(run_dir)
+        if saved is None:
+            return False
+        evaluation, images = saved
+        self.post_message(EvaluationReady(evaluation, images, f"{source} · saved results (no dataset here)",
+                                          CLASS_NAMES[dataset]))
+        return True
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="evaluation", name="shipped results")
+    def show_shipped_results_in_background(self) -> None:
+        """Without the dataset, Results and Misclassified show the shipped model's saved test results."""
+        from .screens.draw import find_default_model
+
+        run_dir = find_default_model(self.checkpoints_dir)
+        if run_dir is not None:
+            self._show_saved_evaluation(run_dir, run_dir.name)
 
     # -- training ---------------------------------------------------------------------------
 
@@ -547,8 +570,15 @@ class MnistApp(App):
             from ..core.analysis import predict_probabilities, summarize
             from ..core.checkpoints import load_checkpoint, model_from_checkpoint
 
+            from ..core.data import DataUnavailable
+
             model, config = model_from_checkpoint(load_checkpoint(Path(checkpoint)), "cpu")
-            data = self.ensure_data(config.dataset)  # the test set the model was trained for
+            try:
+                data = self.ensure_data(config.dataset)  # the test set the model was trained for
+            except DataUnavailable:
+                if not self._show_saved_evaluation(Path(checkpoint).parent, source, config.dataset):
+                    raise
+                return
             images, labels = data.test_images, data.test_labels
             chunk, parts = 1000, []
             self.post_message(EvaluationProgress(0, len(labels)))

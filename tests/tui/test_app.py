@@ -9,6 +9,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 
 from mnist_tui.tui.app import MnistApp
 from mnist_tui.tui.screens.misclassified import MisclassifiedPane
+from mnist_tui.tui.screens.results import ResultsPane
 from mnist_tui.tui.screens.runs import RunsPane
 from mnist_tui.tui.widgets.charts import TrainingChart
 from mnist_tui.tui.widgets.confusion import ConfusionTable
@@ -399,3 +400,33 @@ async def test_palette_filters_misclassified_by_class(make_app, synthetic_data):
         assert app.query_one("#tabs").active == "misclassified"
         assert pane.predicted_label == 4 and pane.true_label is None
         assert pane.examples and all(m.predicted_label == 4 for m in pane.examples)
+
+
+async def test_without_the_dataset_the_shipped_models_saved_results_are_shown(make_app, tmp_path, synthetic_data,
+                                                                               tiny_config):
+    from mnist_tui.core.analysis import evaluate, save_evaluation
+    from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint
+    from mnist_tui.core.engine import Trainer
+
+    runs = tmp_path / "runs"
+    list(Trainer(tiny_config.replace(epochs=1), synthetic_data, checkpoints_dir=runs, run_name="fast-pretrained").run())
+    model, _ = model_from_checkpoint(load_checkpoint(runs / "fast-pretrained" / "best.pt"))
+    result = evaluate(model, synthetic_data.test_images, synthetic_data.test_labels)
+    save_evaluation(runs / "fast-pretrained", result, synthetic_data.test_images, "best.pt")
+    wrong = sum(result.confusion[t][p] for t in range(10) for p in range(10) if t != p)
+    assert wrong > 0
+
+    app = make_app(data_dir=tmp_path / "nowhere", checkpoints_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert isinstance(app.screen, MessageScreen)
+        await pilot.press("enter")
+        await ready(pilot, app)
+        await pilot.press("f2")
+        await pilot.pause()
+        results = app.query_one(ResultsPane)
+        summary = str(results.query_one("#results-summary", Static).render())
+        assert "saved results" in summary and f"{result.accuracy:.2%}" in summary
+        await pilot.press("f3")
+        await pilot.pause()
+        assert len(app.query_one(DigitGrid).examples) == wrong
