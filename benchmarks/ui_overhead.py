@@ -7,6 +7,10 @@ and redraws its charts and progress line; only the terminal output is dropped),
 started with f5 like a person would. Both sides read ``train_seconds`` from the
 engine (training steps only, evaluation excluded) and the runs alternate
 headless/app so a drift in machine speed hits both. The last line is a summary.
+
+The app sets OMP_WAIT_POLICY=PASSIVE before torch loads (its training runs in a worker
+thread, which spinning OpenMP waits slow down); run this script with the same
+setting to compare like with like, and without it to see the default headless pace.
 """
 
 from __future__ import annotations
