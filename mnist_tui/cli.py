@@ -27,6 +27,8 @@ FIELD_HELP = {
     "optimizer": "optimizer",
     "lr": "learning rate (peak rate for onecycle)",
     "momentum": "SGD momentum, or Adam's beta1",
+    "beta2": "Adam's beta2 (second-moment decay)",
+    "batchnorm": "batchnorm in the CNNs",
     "nesterov": "Nesterov momentum (sgd)",
     "weight_decay": "L2 / decoupled weight decay",
     "schedule": "learning-rate schedule",
