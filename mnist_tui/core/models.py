@@ -58,6 +58,15 @@ def _conv_block(c_in: int, c_out: int, kernel: int, batchnorm: bool = True) -> l
     return [nn.Conv2d(c_in, c_out, kernel, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
+def _head(features: int, hidden: int, dropout: float) -> nn.Sequential:
+    """Flatten, dropout, one hidden layer, 10 logits (the same layer indices in both CNNs' checkpoints)."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Dropout(dropout),
+        nn.Linear(features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
+        nn.Linear(hidden, 10),
+    )
+
+
 class CNN(nn.Module):
     """A small CNN: two conv (+ optional batchnorm) + pool + ReLU blocks, dropout, a 2-layer head.
 
@@ -72,11 +81,7 @@ class CNN(nn.Module):
             *_conv_block(1, c1, 5, batchnorm),  # 28 -> 24 -> 12
             *_conv_block(c1, c2, 3, batchnorm),  # 12 -> 10 -> 5
         )
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(dropout),
-            nn.Linear(c2 * 25, width * 8), nn.ReLU(inplace=True), nn.Dropout(dropout),
-            nn.Linear(width * 8, 10),
-        )
+        self.classifier = _head(c2 * 25, width * 8, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -97,11 +102,7 @@ class DeepCNN(nn.Module):
             nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(inplace=True),  # 12
             *_conv_block(c2, c2, 3),  # 12 -> 10 -> 5
         )
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(dropout),
-            nn.Linear(c2 * 25, width * 8), nn.ReLU(inplace=True), nn.Dropout(dropout),
-            nn.Linear(width * 8, 10),
-        )
+        self.classifier = _head(c2 * 25, width * 8, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
