@@ -2,15 +2,16 @@
 
     python benchmarks/ui_overhead.py --data-dir ../shared/data [--preset fast] [--repeats 2] [--json]
 
-The app runs headless through Textual's ``run_test`` (it still composes, lays out
-and redraws its charts and progress line; only the terminal output is dropped),
-started with f5 like a person would. Both sides read ``train_seconds`` from the
-engine (training steps only, evaluation excluded) and the runs alternate
-headless/app so a drift in machine speed hits both. The last line is a summary.
+The headless side is `mnist-tui train --json` in a fresh process. The app runs through
+Textual's ``run_test`` (it still composes, lays out and redraws its charts and progress
+line; only the terminal output is dropped), started with f5 like a person would. Both
+sides read ``train_seconds`` from the engine (training steps only, evaluation excluded)
+and the runs alternate headless/app so a drift in machine speed hits both; on a shared
+2-core machine single runs vary by +-15%, so use several pairs. The last line is a summary.
 
-The app sets OMP_WAIT_POLICY=PASSIVE before torch loads (its training runs in a worker
-thread, which spinning OpenMP waits slow down); run this script with the same
-setting to compare like with like, and without it to see the default headless pace.
+The app trains in a child process (its main thread, like the CLI), and a thread of
+the app forwards the child's events; the headless side trains in this process's
+main thread.
 """
 
 from __future__ import annotations
@@ -19,22 +20,29 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from mnist_tui.core.config import PRESETS
 from mnist_tui.core.data import load_mnist
-from mnist_tui.core.engine import Trainer
-from mnist_tui.core.events import Finished
 
 
-def headless_run(config, data, checkpoints: Path) -> float:
-    """Samples/s of one run through the engine alone."""
-    finished = [e for e in Trainer(config, data, checkpoints_dir=checkpoints).run() if isinstance(e, Finished)]
+def headless_run(preset: str, epochs: int | None, data_dir: str | None, checkpoints: Path, train_size: int,
+                 config) -> float:
+    """Samples/s of one run of the headless CLI (`mnist-tui train ... --json`, a fresh process like the app's)."""
+    command = [sys.executable, "-m", "mnist_tui.cli", "train", "--preset", preset, "--json",
+               "--checkpoints", str(checkpoints)]
+    if epochs:
+        command += ["--epochs", str(epochs)]
+    if data_dir:
+        command += ["--data-dir", data_dir]
+    lines = subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()
+    finished = [json.loads(line) for line in lines if '"finished"' in line]
     if not finished:
         raise SystemExit("headless run did not finish")
-    return (len(data.train_labels) - config.val_size) * config.epochs / finished[0].train_seconds
+    return train_size * config.epochs / finished[0]["train_seconds"]
 
 
 async def app_run(config, preset: str, data_dir: str | None, checkpoints: Path, size: tuple[int, int],
@@ -75,9 +83,10 @@ def main() -> int:
     headless, in_app = [], []
     with tempfile.TemporaryDirectory(prefix="ui-overhead-") as tmp:
         for i in range(args.repeats):
-            headless.append(headless_run(config, data, Path(tmp) / f"headless-{i}"))
-            print(f"pair {i + 1}: headless {headless[-1]:,.0f} samples/s", flush=True)
             train_size = len(data.train_labels) - config.val_size
+            headless.append(headless_run(args.preset, args.epochs, args.data_dir, Path(tmp) / f"headless-{i}",
+                                         train_size, config))
+            print(f"pair {i + 1}: headless {headless[-1]:,.0f} samples/s", flush=True)
             in_app.append(asyncio.run(app_run(config, args.preset, args.data_dir, Path(tmp) / f"app-{i}", size,
                                               train_size)))
             print(f"pair {i + 1}: in app   {in_app[-1]:,.0f} samples/s", flush=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -39,6 +38,7 @@ FIELD_HELP = {
     "rotate": "augmentation: max rotation, degrees",
     "translate": "augmentation: max shift, fraction of the side",
     "scale": "augmentation: max zoom in/out, fraction",
+    "elastic": "augmentation: elastic distortion strength, pixels (Simard et al. use 34)",
     "ema": "EMA decay of weights for evaluation (0 = off)",
     "val_size": "training digits held out for validation",
     "seed": "random seed (same seed, same run on CPU)",
@@ -268,10 +268,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    # The app trains in a worker thread. With OpenMP's default (spinning) wait policy,
-    # torch kernels called from a non-main thread ran at ~65% of main-thread speed here;
-    # passive waiting brought the worker thread to ~96%. Must be set before torch loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         from .tui.app import MnistApp
     except ImportError:

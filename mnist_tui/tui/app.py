@@ -2,8 +2,8 @@
 
 Nothing here imports torch at module level, so the first frame appears at once;
 torch and MNIST load in a worker while the form is already usable. Training runs
-in one thread worker that forwards engine events as messages; charts redraw from
-a timer a couple of times a second, never per batch.
+in a child process (core.process); one thread worker forwards its events as
+messages, and charts redraw when metrics arrive (about once a second), never per batch.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def while_mounted(handler):
         try:
             return handler(self, *args, **kwargs)
         except NoMatches:
-            if self._exit or self._closing or not self.screen_stack:
+            if self._exit or self._closing or not self.is_running or not self.screen_stack:
                 return None
             raise
 
@@ -101,7 +101,7 @@ class MnistApp(App):
         self.data: Any = None
         self._data_lock = threading.Lock()
         self._control_lock = threading.Lock()
-        self.control: Any = None  # core RunControl of the current run, made in the worker
+        self.control: Any = None  # the current run's TrainingProcess, made in the worker
         self._wanted = {"pause": False, "stop": False}  # commands given before the control existed
         self.run_state = "idle"
         self.form_errors: dict[str, str] = {}
@@ -381,28 +381,38 @@ class MnistApp(App):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training", name="training")
     def train_in_background(self, config: TrainConfig | None, resume: str | None) -> None:
-        """Run the engine and forward each event; the only thing that crosses back is post_message."""
-        try:
-            data = self.ensure_data(config.dataset if config is not None else self._dataset_of(resume))
-            from ..core.engine import RunControl, Trainer
+        """Train in a child process and forward each event; the only thing that crosses back is post_message.
 
-            control = RunControl()
+        The child trains in its own main thread, as fast as the headless CLI (torch in a
+        thread of this process ran at ~65% of that speed); this thread only waits on a pipe.
+        """
+        from ..core.process import TrainingProcess, TrainingProcessError
+
+        process = None
+        try:
+            dataset = config.dataset if config is not None else self._dataset_of(resume)
+            self.ensure_data(dataset)  # fails fast with the dataset's own help, and evaluation needs it later
+            process = TrainingProcess(config, data_dir=self.data_dir, download=False, dataset=dataset,
+                                      checkpoints_dir=self.checkpoints_dir, resume=resume,
+                                      metrics_interval_s=self.metrics_interval_s)
             with self._control_lock:
-                self.control = control
+                self.control = process
                 if self._wanted["pause"]:
-                    control.pause()
+                    process.send("pause")
                 if self._wanted["stop"]:
-                    control.stop()
-            trainer = Trainer(config, data, checkpoints_dir=self.checkpoints_dir, resume=resume,
-                              metrics_interval_s=self.metrics_interval_s)
-            for event in trainer.run(control):
+                    process.send("stop")
+            for event in process.events():
                 self.post_message(EngineEvent(event))
         except Exception as exc:  # noqa: BLE001 - never kill the app: report it
             from ..core.data import DataUnavailable
 
-            if isinstance(exc, DataUnavailable):
+            if isinstance(exc, DataUnavailable) or getattr(exc, "data_unavailable", False):
                 self.post_message(DataFailed(str(exc)))
-            self.post_message(TrainingCrashed(f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)))
+            reason = str(exc) if isinstance(exc, TrainingProcessError) else f"{type(exc).__name__}: {exc}"
+            self.post_message(TrainingCrashed(reason if str(exc) else repr(exc)))
+        finally:
+            if process is not None:
+                process.close()
 
     @staticmethod
     def _dataset_of(resume: str) -> str:
@@ -422,7 +432,7 @@ class MnistApp(App):
             elif name == "stop":
                 self._wanted["stop"] = True
             if self.control is not None:
-                getattr(self.control, name)()
+                self.control.send(name)
 
     def action_pause(self) -> None:
         if self.run_state not in ("starting", "running"):

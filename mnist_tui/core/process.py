@@ -1,0 +1,169 @@
+"""Run a Trainer in a child process and stream its events back.
+
+Why a process: torch kernels called from a non-main thread ran at ~65% of
+main-thread speed on a 2-core CPU (OpenMP's spinning waits), so an app that trains
+in a worker thread trains slower than the headless CLI. A child process trains in
+its own main thread, exactly as ``mnist-tui train`` does; the caller (a thread worker
+in the app) reads events and sends pause/resume/stop over pipes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .config import TrainConfig
+from .events import Event
+
+COMMANDS = ("pause", "resume", "stop")
+
+
+class TrainingProcessError(RuntimeError):
+    """The child could not train: ``data_unavailable`` tells a missing dataset from other failures."""
+
+    def __init__(self, message: str, data_unavailable: bool = False):
+        super().__init__(message)
+        self.data_unavailable = data_unavailable
+
+
+class TrainingProcess:
+    """A Trainer in a child Python process; ``events()`` yields what its ``run()`` yields.
+
+    A plain subprocess with two extra pipes rather than multiprocessing: inside a Textual
+    app sys.stderr has no file descriptor, which multiprocessing's spawn needs. The child's
+    own stdout is discarded and its stderr kept in a temporary file for crash reports.
+    Commands given before the child is ready wait in the pipe and apply in order.
+    """
+
+    def __init__(self, config: TrainConfig | None, *, data_dir: str | Path | None, download: bool,
+                 dataset: str, checkpoints_dir: str | Path, resume: str | None = None,
+                 metrics_interval_s: float = 1.0):
+        settings = {
+            "config": config.to_dict() if config is not None else None, "data_dir": str(data_dir) if data_dir else None,
+            "download": download, "dataset": dataset, "checkpoints_dir": str(checkpoints_dir), "resume": resume,
+            "metrics_interval_s": metrics_interval_s,
+        }
+        events_r, events_w = os.pipe()
+        commands_r, commands_w = os.pipe()
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(events_w), str(commands_r)],
+                pass_fds=(events_w, commands_r), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+            )
+        finally:
+            os.close(events_w)  # so that the child's exit reads as EOF here
+            os.close(commands_r)
+        self._events = Connection(events_r, writable=False)
+        self._commands = Connection(commands_w, readable=False)
+        self._send_lock = threading.Lock()
+        self._commands.send(settings)
+
+    def send(self, command: str) -> None:
+        """Pause, resume or stop the run (ignored once the child has gone)."""
+        if command not in COMMANDS:
+            raise ValueError(f"unknown command {command!r}")
+        with self._send_lock:
+            try:
+                self._commands.send(command)
+            except OSError:  # BrokenPipeError, or closed
+                pass
+
+    def events(self) -> Iterator[Event]:
+        """Yield the run's events until it ends; raise TrainingProcessError if it could not run."""
+        while True:
+            try:
+                kind, payload = self._events.recv()
+            except EOFError:
+                code = self._process.wait(timeout=10)
+                raise TrainingProcessError(
+                    f"the training process ended unexpectedly (exit code {code}){self._stderr_tail()}") from None
+            if kind == "event":
+                yield payload
+            elif kind == "error":
+                raise TrainingProcessError(payload["message"], payload["data_unavailable"])
+            else:  # "done"
+                self._process.wait(timeout=10)
+                return
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        return ": " + lines[-1] if lines else ""
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the run if it is still going (it saves last.pt) and wait for the child to exit."""
+        if self._process.poll() is None:
+            self.send("stop")
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
+        self._events.close()
+        with self._send_lock:
+            self._commands.close()
+        self._stderr.close()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+
+def _child_main(events: Connection, commands: Connection) -> None:
+    settings = commands.recv()
+    from .data import DataUnavailable, load_mnist
+    from .engine import RunControl, Trainer
+
+    control = RunControl()
+    parent_gone = threading.Event()
+
+    def listen() -> None:
+        while True:
+            try:
+                command = commands.recv()
+            except (EOFError, OSError):  # the parent went away: stop, which saves last.pt
+                parent_gone.set()
+                control.stop()
+                return
+            if command in COMMANDS:
+                getattr(control, command)()
+
+    threading.Thread(target=listen, name="commands", daemon=True).start()
+
+    def send(message: tuple[str, Any]) -> None:
+        if parent_gone.is_set():
+            return
+        try:
+            events.send(message)
+        except (BrokenPipeError, OSError):
+            parent_gone.set()
+            control.stop()  # keep going until the engine has saved its checkpoint
+
+    try:
+        data = load_mnist(settings["data_dir"], download=settings["download"], dataset=settings["dataset"])
+        config = TrainConfig.from_dict(settings["config"]) if settings["config"] is not None else None
+        trainer = Trainer(config, data, checkpoints_dir=settings["checkpoints_dir"], resume=settings["resume"],
+                          metrics_interval_s=settings["metrics_interval_s"])
+        for event in trainer.run(control):
+            send(("event", event))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which shows it
+        message = str(exc) if isinstance(exc, DataUnavailable) else f"{type(exc).__name__}: {exc}"
+        send(("error", {"message": message, "data_unavailable": isinstance(exc, DataUnavailable)}))
+        return
+    send(("done", None))
+
+
+if __name__ == "__main__":
+    _child_main(Connection(int(sys.argv[1]), readable=False), Connection(int(sys.argv[2]), writable=False))
+
+
+__all__ = ["TrainingProcess", "TrainingProcessError"]

@@ -1,0 +1,79 @@
+"""Training in a child process (what the app does): events, commands, failures, a vanished parent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_tui.core.checkpoints import load_checkpoint
+from mnist_tui.core.engine import Trainer
+from mnist_tui.core.process import TrainingProcess, TrainingProcessError
+
+
+def start(config, root: Path, runs: Path, **kwargs) -> TrainingProcess:
+    return TrainingProcess(config, data_dir=root, download=False, dataset="mnist", checkpoints_dir=runs,
+                           metrics_interval_s=0.0, **kwargs)
+
+
+def test_the_child_trains_exactly_like_the_engine_and_obeys_pause_and_resume(
+        tiny_config, synthetic_root, synthetic_data, tmp_path):
+    process = start(tiny_config, synthetic_root, tmp_path / "child")
+    process.send("pause")  # before the first batch: the pipe keeps it until the child listens
+    kinds = []
+    try:
+        for event in process.events():
+            kinds.append(event.kind)
+            if event.kind == "paused":
+                process.send("resume")
+            if event.kind == "finished":
+                child_run = Path(event.run_dir)
+    finally:
+        process.close()
+    assert kinds[:3] == ["started", "paused", "resumed"] and kinds[-1] == "finished"
+    assert kinds.count("epoch") == 2
+
+    # the same config in this process ends with the same weights: the child is the engine, nothing else
+    here = [e for e in Trainer(tiny_config, synthetic_data, checkpoints_dir=tmp_path / "here").run()][-1]
+    theirs = load_checkpoint(child_run / "last.pt")["model_state"]
+    ours = load_checkpoint(Path(here.run_dir) / "last.pt")["model_state"]
+    assert all(torch.equal(theirs[k], ours[k]) for k in ours)
+
+
+def test_stop_saves_a_resumable_checkpoint(tiny_config, synthetic_root, tmp_path):
+    process = start(tiny_config.replace(epochs=50), synthetic_root, tmp_path)
+    events = []
+    try:
+        for event in process.events():
+            events.append(event)
+            if event.kind == "epoch":
+                process.send("stop")
+    finally:
+        process.close()
+    stopped = events[-1]
+    assert stopped.kind == "stopped" and Path(stopped.checkpoint).is_file()
+    assert load_checkpoint(stopped.checkpoint)["epoch"] >= 1
+
+
+def test_missing_data_is_reported_as_such(tiny_config, tmp_path):
+    process = start(tiny_config, tmp_path / "no-data", tmp_path / "runs")
+    with pytest.raises(TrainingProcessError) as raised:
+        list(process.events())
+    process.close()
+    assert raised.value.data_unavailable
+    assert "MNIST" in str(raised.value)
+
+
+def test_a_child_whose_parent_vanishes_stops_and_saves(tiny_config, synthetic_root, tmp_path):
+    process = start(tiny_config.replace(epochs=1000), synthetic_root, tmp_path)
+    process.send("pause")
+    events = process.events()
+    assert next(events).kind == "started"
+    assert next(events).kind == "paused"
+    # what a crashed app leaves behind: its ends of the pipes close without a word
+    process._commands.close()
+    process._events.close()
+    assert process._process.wait(timeout=120) == 0
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert load_checkpoint(run / "last.pt")["epoch"] == 0  # stopped before any batch, resumable
