@@ -59,6 +59,26 @@ class RunControl:
         self._running.wait()
 
 
+# glibc's mallopt parameters
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks (up to 32 MB each) for reuse instead of unmapping them.
+
+    A training step frees and re-allocates the same activation-sized blocks every batch;
+    by default glibc returns large ones to the kernel and faults them back in, which showed
+    as 20-28% system CPU time here and made `fast` ~15-20% slower. No-op off glibc.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024) and libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+    except (OSError, AttributeError):
+        return False
+
+
 def choose_device(name: str = "auto") -> torch.device:
     """cuda, then mps, then cpu for "auto"; an explicit name that is unavailable raises."""
     if name == "auto":
@@ -133,6 +153,7 @@ class Trainer:
         config = self.config
         if config.threads:
             torch.set_num_threads(config.threads)
+        keep_freed_memory()
         device = choose_device(config.device)
         splits = split(self.data, config.val_size, config.seed)
         n_train = len(splits.train_labels)
@@ -208,6 +229,7 @@ class Trainer:
             batches = training_batches(
                 splits.train_images, splits.train_labels, config.batch_size, order, start_step=first_step,
                 device=device, rotate=config.rotate, translate=config.translate, scale=config.scale,
+                elastic=config.elastic,
                 generator=aug_gen,
             )
             for step in range(first_step + 1, steps_per_epoch + 1):
