@@ -49,6 +49,7 @@ class TrainConfig:
     rotate: float = 0.0  # augmentation: max rotation in degrees
     translate: float = 0.0  # augmentation: max shift as a fraction of the image side
     scale: float = 0.0  # augmentation: max relative zoom in or out
+    elastic: float = 0.0  # augmentation: elastic distortion strength (Simard's alpha, pixels; 0 = off)
     ema: float = 0.0  # exponential moving average of weights (0 = off, else decay)
     val_size: int = 5000
     seed: int = 0
@@ -58,7 +59,7 @@ class TrainConfig:
 
     @property
     def augment(self) -> bool:
-        return self.rotate > 0 or self.translate > 0 or self.scale > 0
+        return self.rotate > 0 or self.translate > 0 or self.scale > 0 or self.elastic > 0
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -130,6 +131,7 @@ def validate(config: TrainConfig) -> dict[str, str]:
         "rotate": _range("rotate", c.rotate, 0, 90),
         "translate": _range("translate", c.translate, 0, 0.5),
         "scale": _range("scale", c.scale, 0, 0.5),
+        "elastic": _range("elastic", c.elastic, 0, 100),
         "ema": _range("ema", c.ema, 0, 0.99999),
         "val_size": _integer("val_size", c.val_size, 0, 30000),
         "seed": _integer("seed", c.seed, 0, 2**31 - 1),

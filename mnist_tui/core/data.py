@@ -196,16 +196,21 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return (images - MEAN) / STD
 
 
+ELASTIC_SIGMA = 5.0  # smoothness of the elastic displacement field, pixels
+
+
 def random_affine(images: torch.Tensor, rotate: float, translate: float, scale: float,
-                  generator: torch.Generator) -> torch.Tensor:
-    """Per-sample random rotation/shift/zoom of float [B, 1, H, W] images in [0, 1].
+                  generator: torch.Generator, elastic: float = 0.0) -> torch.Tensor:
+    """Per-sample random rotation/shift/zoom (and elastic distortion) of float [B, 1, H, W] images in [0, 1].
 
     Each sample draws its own parameters (torchvision.transforms.v2 would draw one per batch).
+    ``elastic`` is Simard et al. 2003's alpha in pixels: a random displacement field,
+    smoothed by a Gaussian of ``ELASTIC_SIGMA`` pixels, scaled by alpha (34 there).
     """
-    b = images.shape[0]
+    b, _, h, w = images.shape
 
-    def uniform(n: int) -> torch.Tensor:
-        return torch.rand(n, generator=generator) * 2 - 1
+    def uniform(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator) * 2 - 1
 
     angle = uniform(b) * math.radians(rotate)
     zoom = 1 + uniform(b) * scale
@@ -216,7 +221,21 @@ def random_affine(images: torch.Tensor, rotate: float, translate: float, scale: 
         torch.stack([sin, cos, shift[:, 1]], dim=1),
     ], dim=1).to(images.device)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    if elastic > 0:
+        field = _smooth(uniform(b * 2, 1, h, w), ELASTIC_SIGMA) * elastic  # pixels
+        field = field.view(b, 2, h, w).permute(0, 2, 3, 1) * torch.tensor([2 / w, 2 / h])
+        grid = grid + field.to(images.device)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _smooth(field: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of [N, 1, H, W] (separable, zero padding), as in Simard et al.'s elastic distortion."""
+    radius = int(2 * sigma)
+    x = torch.arange(-radius, radius + 1, dtype=field.dtype)
+    kernel = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    kernel = kernel / kernel.sum()
+    field = F.conv2d(field, kernel.view(1, 1, 1, -1), padding=(0, radius))
+    return F.conv2d(field, kernel.view(1, 1, -1, 1), padding=(radius, 0))
 
 
 def batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -226,15 +245,15 @@ def batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 def training_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, order: torch.Tensor,
                      *, start_step: int = 0, device: torch.device | str = "cpu",
-                     rotate: float = 0.0, translate: float = 0.0, scale: float = 0.0,
+                     rotate: float = 0.0, translate: float = 0.0, scale: float = 0.0, elastic: float = 0.0,
                      generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield normalised (x, y) batches in ``order`` from ``start_step``; augment per sample if asked."""
-    augment = rotate > 0 or translate > 0 or scale > 0
+    augment = rotate > 0 or translate > 0 or scale > 0 or elastic > 0
     for start in range(start_step * batch_size, len(order), batch_size):
         idx = order[start:start + batch_size]
         x = images[idx].to(device, non_blocking=True).unsqueeze(1).float().div_(255)
         if augment:
-            x = random_affine(x, rotate, translate, scale, generator or torch.Generator())
+            x = random_affine(x, rotate, translate, scale, generator or torch.Generator(), elastic)
         yield normalize(x), labels[idx].to(device, non_blocking=True)
 
 

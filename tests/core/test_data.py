@@ -148,3 +148,15 @@ def test_other_mnist_format_datasets_use_their_own_folder(synthetic_root, tmp_pa
     with pytest.raises(DataUnavailable) as info:
         load_mnist(synthetic_root, download=False, dataset="kmnist")
     assert str(synthetic_root / "KMNIST" / "raw") in str(info.value)
+
+
+def test_elastic_distortion_bends_each_digit_its_own_way():
+    image = torch.zeros(1, 1, 28, 28)
+    image[0, 0, 6:22, 12:16] = 1
+    batch = image.repeat(4, 1, 1, 1)
+    out = random_affine(batch, 0, 0, 0, torch.Generator().manual_seed(0), elastic=34)
+    assert not torch.allclose(out[0], image[0], atol=0.05)
+    assert not torch.allclose(out[0], out[1], atol=0.05)  # a field per sample
+    # a local warp, not a move: the ink stays where it was, give or take a couple of pixels
+    assert abs(float(out.sum() / batch.sum()) - 1) < 0.15
+    assert float(out[:, :, :4].sum()) == 0 and float(out[:, :, 24:].sum()) == 0

@@ -22,7 +22,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("momentum", "momentum/β1"), ("nesterov", "nesterov"), ("weight_decay", "weight decay"),
     ("schedule", "schedule"), ("step_size", "step (epochs)"), ("gamma", "step gamma"), ("dropout", "dropout"),
     ("label_smoothing", "label smooth"), ("rotate", "aug rotate °"), ("translate", "aug translate"),
-    ("scale", "aug scale"), ("ema", "EMA decay"), ("val_size", "val size"), ("seed", "seed"),
+    ("scale", "aug scale"), ("elastic", "aug elastic"), ("ema", "EMA decay"), ("val_size", "val size"), ("seed", "seed"),
     ("device", "device"), ("threads", "threads (0=auto)"),
 )
 TYPES = field_types()
