@@ -171,8 +171,8 @@ class MnistApp(App):
                 chart.replot()
 
     def _maybe_redraw_charts(self) -> None:
-        # piggybacks on the metrics message rather than a timer: every wake-up of the UI thread
-        # takes the GIL from the training thread, which costs far more than the redraw on a busy CPU
+        # piggybacks on the metrics message rather than a timer: every wake-up of the UI
+        # takes a core from the training process, whose two threads wait on each other
         if time.monotonic() - self._last_redraw >= CHART_REFRESH_S or len(self.train_pane.charts[0].train) <= 2:
             self.redraw_charts()  # (and at once for the first points, so the chart comes alive)
 
@@ -228,6 +228,8 @@ class MnistApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide bindings that do nothing now; dim Start while the form is invalid."""
+        if len(self.screen_stack) > 1 and action in ("start", "next_chart", "draw"):
+            return False  # Draw, Compare and dialogs cover the form and the charts
         if action == "start":
             if self.run_state != "idle":
                 return False

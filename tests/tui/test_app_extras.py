@@ -39,9 +39,15 @@ async def test_f9_opens_draw_and_escape_returns(make_app, tmp_path):
         await settle(pilot, app)
         assert isinstance(app.screen, DrawScreen)
         assert app.screen.model_spec is None  # the shipped model, wherever it is found
+        # the form and the charts are covered: their keys leave the footer and do nothing
+        footer = " ".join(str(key.render()) for key in app.screen.query("FooterKey"))
+        assert "Start" not in footer and "Chart" not in footer
+        await pilot.press("f5")
+        assert app.run_state == "idle"
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, DrawScreen)
+        assert app.check_action("start", ()) is True
 
 
 async def test_palette_lists_draw_and_compare(make_app):
