@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         for event in trainer.run():
             if isinstance(event, EpochEnd):
                 epoch_seconds.append(event.seconds)
-                print(f"  seed {seed} epoch {event.epoch}/{event.epochs}: val {event.val_accuracy:.4%} "
+                score = (f"val {event.val_accuracy:.2%}" if event.val_accuracy is not None
+                         else f"train (augmented) {event.train_accuracy:.2%}")
+                print(f"  seed {seed} epoch {event.epoch}/{event.epochs}: {score}, loss {event.train_loss:.4f} "
                       f"({event.seconds:.1f} s)", flush=True)
             elif isinstance(event, Failed):
                 print(f"seed {seed} failed: {event.message}", file=sys.stderr)
