@@ -10,6 +10,7 @@ in the app) reads events and sends pause/resume/stop over pipes.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,7 @@ class TrainingProcess:
                 [sys.executable, "-m", __name__, str(events_w), str(commands_r)],
                 pass_fds=(events_w, commands_r), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
+                start_new_session=True,  # a closed terminal's SIGHUP must not kill it before it saves
             )
         finally:
             os.close(events_w)  # so that the child's exit reads as EOF here
@@ -125,6 +127,9 @@ def _child_main(events: Connection, commands: Connection) -> None:
 
     control = RunControl()
     parent_gone = threading.Event()
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):  # asked to end: stop at the next batch, saving last.pt
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda signum, frame: control.stop())
 
     def listen() -> None:
         while True:

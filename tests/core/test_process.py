@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,17 @@ def test_a_child_whose_parent_vanishes_stops_and_saves(tiny_config, synthetic_ro
     assert process._process.wait(timeout=120) == 0
     (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert load_checkpoint(run / "last.pt")["epoch"] == 0  # stopped before any batch, resumable
+
+
+def test_a_terminated_child_stops_at_the_next_batch_and_saves(tiny_config, synthetic_root, tmp_path):
+    process = start(tiny_config.replace(epochs=1000), synthetic_root, tmp_path)
+    kinds = []
+    try:
+        for event in process.events():
+            kinds.append(event.kind)
+            if event.kind == "step" and kinds.count("step") == 1:
+                os.kill(process.pid, signal.SIGTERM)  # what a closing session or `kill` sends
+    finally:
+        process.close()
+    assert kinds[-1] == "stopped"
+    assert Path(event.checkpoint).is_file()
