@@ -33,6 +33,16 @@ async def ready(pilot, app: MnistApp) -> None:
     await pilot.pause()
 
 
+async def palette(pilot, command: str) -> None:
+    """Open the command palette, type ``command`` and run the first match."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*command)
+    await pilot.pause()
+    await pilot.press("enter")
+    await pilot.pause()
+
+
 async def run_to_completion(pilot, app: MnistApp) -> None:
     """Wait for the training worker, then for the evaluation it starts."""
     await app.workers.wait_for_complete()
@@ -306,12 +316,7 @@ async def test_command_palette_lists_every_action_and_starts_training(make_app):
         for title in ("Start training", "Pause training", "Resume training", "Stop training", "Show misclassified",
                       "Show results", "Show runs", "Load checkpoint", "Resume run", "Delete run"):
             assert title in titles
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Start training")
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
+        await palette(pilot, "Start training")
         await run_to_completion(pilot, app)
         assert "finished" in app.events_seen
 
@@ -390,12 +395,7 @@ async def test_palette_filters_misclassified_by_class(make_app, synthetic_data):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
         app.show_evaluation(made_up_evaluation(synthetic_data.test_labels), synthetic_data.test_images, "made up")
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"predicted as 4")
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
+        await palette(pilot, "predicted as 4")
         pane = app.query_one(MisclassifiedPane)
         assert app.query_one("#tabs").active == "misclassified"
         assert pane.predicted_label == 4 and pane.true_label is None

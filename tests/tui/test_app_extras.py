@@ -9,6 +9,7 @@ from textual.widgets import DataTable
 from mnist_tui.tui.screens.compare import CompareScreen
 from mnist_tui.tui.screens.draw import DrawScreen
 from mnist_tui.tui.screens.runs import RunsPane
+from tests.tui.test_app import palette
 
 SIZE = (80, 24)
 
@@ -56,11 +57,7 @@ async def test_palette_lists_draw_and_compare(make_app):
         await settle(pilot, app)
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert {"Draw a digit", "Draw with the selected run", "Compare runs"} <= set(titles)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"draw a digit")
-        await pilot.pause()
-        await pilot.press("enter")
+        await palette(pilot, "draw a digit")
         await settle(pilot, app)
         assert isinstance(app.screen, DrawScreen)
 
