@@ -29,9 +29,8 @@ from mnist_tui.core.config import PRESETS
 from mnist_tui.core.data import load_mnist
 
 
-def headless_run(preset: str, epochs: int | None, data_dir: str | None, checkpoints: Path, train_size: int,
-                 config) -> float:
-    """Samples/s of one run of the headless CLI (`mnist-tui train ... --json`, a fresh process like the app's)."""
+def headless_run(preset: str, epochs: int | None, data_dir: str | None, checkpoints: Path) -> float:
+    """Training seconds of one run of the headless CLI (`mnist-tui train ... --json`, a fresh process like the app's)."""
     command = [sys.executable, "-m", "mnist_tui.cli", "train", "--preset", preset, "--json",
                "--checkpoints", str(checkpoints)]
     if epochs:
@@ -42,12 +41,11 @@ def headless_run(preset: str, epochs: int | None, data_dir: str | None, checkpoi
     finished = [json.loads(line) for line in lines if '"finished"' in line]
     if not finished:
         raise SystemExit("headless run did not finish")
-    return train_size * config.epochs / finished[0]["train_seconds"]
+    return finished[0]["train_seconds"]
 
 
-async def app_run(config, preset: str, data_dir: str | None, checkpoints: Path, size: tuple[int, int],
-                  train_size: int) -> float:
-    """Samples/s of the same run started with f5 in the real app."""
+async def app_run(config, preset: str, data_dir: str | None, checkpoints: Path, size: tuple[int, int]) -> float:
+    """Training seconds of the same run started with f5 in the real app."""
     from mnist_tui.tui.app import MnistApp
     from mnist_tui.tui.settings import save_form
 
@@ -61,8 +59,7 @@ async def app_run(config, preset: str, data_dir: str | None, checkpoints: Path, 
         await app.wait_for_event("finished")
         run_dir = Path(app.run_dir)
         await app.workers.wait_for_complete()
-    result = json.loads((run_dir / "result.json").read_text())
-    return train_size * config.epochs / result["train_seconds"]
+    return json.loads((run_dir / "result.json").read_text())["train_seconds"]
 
 
 def main() -> int:
@@ -79,16 +76,14 @@ def main() -> int:
         config = config.replace(epochs=args.epochs)
     size = tuple(int(v) for v in args.size.split("x"))
     data = load_mnist(args.data_dir, download=False)
+    samples = (len(data.train_labels) - config.val_size) * config.epochs
 
     headless, in_app = [], []
     with tempfile.TemporaryDirectory(prefix="ui-overhead-") as tmp:
         for i in range(args.repeats):
-            train_size = len(data.train_labels) - config.val_size
-            headless.append(headless_run(args.preset, args.epochs, args.data_dir, Path(tmp) / f"headless-{i}",
-                                         train_size, config))
+            headless.append(samples / headless_run(args.preset, args.epochs, args.data_dir, Path(tmp) / f"headless-{i}"))
             print(f"pair {i + 1}: headless {headless[-1]:,.0f} samples/s", flush=True)
-            in_app.append(asyncio.run(app_run(config, args.preset, args.data_dir, Path(tmp) / f"app-{i}", size,
-                                              train_size)))
+            in_app.append(samples / asyncio.run(app_run(config, args.preset, args.data_dir, Path(tmp) / f"app-{i}", size)))
             print(f"pair {i + 1}: in app   {in_app[-1]:,.0f} samples/s", flush=True)
     ratios = [a / h for a, h in zip(in_app, headless)]
     summary = {

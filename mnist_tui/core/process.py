@@ -149,7 +149,7 @@ def _child_main(events: Connection, commands: Connection) -> None:
             return
         try:
             events.send(message)
-        except (BrokenPipeError, OSError):
+        except OSError:  # BrokenPipeError: the parent is gone
             parent_gone.set()
             control.stop()  # keep going until the engine has saved its checkpoint
 
@@ -167,8 +167,8 @@ def _child_main(events: Connection, commands: Connection) -> None:
     send(("done", None))
 
 
+__all__ = ["TrainingProcess", "TrainingProcessError"]
+
+
 if __name__ == "__main__":
     _child_main(Connection(int(sys.argv[1]), readable=False), Connection(int(sys.argv[2]), writable=False))
-
-
-__all__ = ["TrainingProcess", "TrainingProcessError"]

@@ -408,7 +408,7 @@ class MnistApp(App):
         except Exception as exc:  # noqa: BLE001 - never kill the app: report it
             from ..core.data import DataUnavailable
 
-            if isinstance(exc, DataUnavailable) or getattr(exc, "data_unavailable", False):
+            if isinstance(exc, DataUnavailable) or (isinstance(exc, TrainingProcessError) and exc.data_unavailable):
                 self.post_message(DataFailed(str(exc)))
             reason = str(exc) if isinstance(exc, TrainingProcessError) else f"{type(exc).__name__}: {exc}"
             self.post_message(TrainingCrashed(reason if str(exc) else repr(exc)))
