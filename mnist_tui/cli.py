@@ -21,6 +21,7 @@ FIELD_HELP = {
     "model": "network",
     "hidden": "MLP hidden layer sizes, comma separated (e.g. 128,64)",
     "width": "CNN channels in the first block",
+    "members": "train this many networks side by side (different inits) and average their predictions",
     "epochs": "passes over the training set",
     "batch_size": "digits per training step",
     "optimizer": "optimizer",

@@ -32,6 +32,7 @@ class TrainConfig:
     model: str = "cnn"
     hidden: tuple[int, ...] = (128, 64)  # MLP hidden layer sizes
     width: int = 32  # CNN channels in the first block (later blocks scale from it)
+    members: int = 1  # networks trained side by side from different inits; predictions average them
     epochs: int = 2
     batch_size: int = 128
     optimizer: str = "adamw"
@@ -116,6 +117,7 @@ def validate(config: TrainConfig) -> dict[str, str]:
     checks: dict[str, str | None] = {
         "model": _choice("model", c.model, MODELS),
         "width": _integer("width", c.width, 1, 512),
+        "members": _integer("members", c.members, 1, 16),
         "epochs": _integer("epochs", c.epochs, 1, 1000),
         "batch_size": _integer("batch_size", c.batch_size, 1, 65536),
         "optimizer": _choice("optimizer", c.optimizer, OPTIMIZERS),

@@ -249,9 +249,12 @@ class Trainer:
                     return
                 x, y = next(batches)
                 logits = model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+                # an Ensemble stacks its members' logits, so each member learns the labels on its own;
+                # loss and accuracy are the members' means, and samples count images, not members
+                target = y.repeat(config.members) if config.members > 1 else y
+                loss = F.cross_entropy(logits, target, label_smoothing=config.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * config.members).backward()  # each member gets the gradient it would get alone
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
@@ -259,7 +262,7 @@ class Trainer:
                 if ema is not None:
                     _ema_update(ema, model, _ema_decay(config.ema, global_step))
                 batch_loss = loss.detach() * len(y)
-                batch_correct = (logits.detach().argmax(1) == y).sum()
+                batch_correct = (logits.detach().argmax(1) == target).sum() / config.members
                 sum_loss += batch_loss
                 sum_correct += batch_correct
                 window_loss += batch_loss

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import TrainConfig
@@ -108,8 +111,35 @@ class DeepCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+class Ensemble(nn.Module):
+    """Several networks trained side by side on the same batches, each from its own init.
+
+    Training mode returns every member's logits stacked along the batch ([members * B, 10]),
+    so the loss is the mean of the members' own losses: they learn independently, as
+    separately trained models would. Eval mode returns the log of their mean probability,
+    which any softmax/argmax consumer reads as the ensemble's prediction.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return torch.cat([member(x) for member in self.members])
+        log_probs = torch.stack([F.log_softmax(member(x), dim=1) for member in self.members])
+        return log_probs.logsumexp(0) - math.log(len(self.members))
+
+
 def build_model(config: TrainConfig) -> nn.Module:
-    """The network ``config.model`` names, freshly initialised from torch's current RNG."""
+    """The network ``config.model`` names, freshly initialised from torch's current RNG
+    (an :class:`Ensemble` of ``config.members`` of them when that is more than one)."""
+    if config.members > 1:
+        return Ensemble([_build_one(config) for _ in range(config.members)])
+    return _build_one(config)
+
+
+def _build_one(config: TrainConfig) -> nn.Module:
     if config.model == "mlp":
         return MLP(config.hidden, config.dropout)
     if config.model == "lenet5":

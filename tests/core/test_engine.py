@@ -140,3 +140,21 @@ def test_resume_mid_epoch_gives_the_same_weights(synthetic_data, tiny_config, tm
     assert load_checkpoint(tmp_path / "split" / "last.pt")["step"] == 5
     run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "split" / "last.pt"))
     _assert_same_weights(_final_weights(tmp_path / "straight"), _final_weights(tmp_path / "split"))
+
+
+def test_each_ensemble_member_learns_as_if_trained_alone(synthetic_data, tiny_config, tmp_path):
+    # SGD scales with the gradient, so a member that got a share of it would end elsewhere
+    config = tiny_config.replace(optimizer="sgd", lr=0.05, epochs=1)
+    alone = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path / "alone"))[-1]
+    events = run_all(Trainer(config.replace(members=2), synthetic_data, checkpoints_dir=tmp_path / "pair",
+                             metrics_interval_s=0))
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.test_accuracy > 0.5
+    single = load_checkpoint(f"{alone.run_dir}/last.pt")["model_state"]
+    pair = load_checkpoint(f"{finished.run_dir}/last.pt")["model_state"]
+    assert set(pair) == {f"members.{i}.{key}" for i in (0, 1) for key in single}
+    for key, value in single.items():  # member 0 starts from the same init and sees the same batches
+        assert torch.allclose(pair[f"members.0.{key}"], value, atol=1e-5)
+    assert not torch.allclose(pair["members.1.net.1.weight"], single["net.1.weight"])
+    steps = [e for e in events if isinstance(e, StepMetrics)]
+    assert all(e.accuracy <= 1.0 for e in steps)  # accuracy is the members' mean, not their sum

@@ -26,3 +26,16 @@ def test_cnn_width_is_configurable():
     small = parameter_count(build_model(TrainConfig(model="cnn", width=8)))
     large = parameter_count(build_model(TrainConfig(model="cnn", width=32)))
     assert small < large
+
+
+def test_an_ensemble_trains_its_members_apart_and_predicts_their_mean():
+    torch.manual_seed(0)
+    net = build_model(TrainConfig(model="cnn", width=4, members=3))
+    x = torch.randn(5, 1, 28, 28)
+    assert parameter_count(net) == 3 * parameter_count(build_model(TrainConfig(model="cnn", width=4)))
+    net.train()
+    assert net(x).shape == (15, 10)  # every member's logits, stacked, for a per-member loss
+    net.eval()
+    mean = torch.stack([member(x).softmax(1) for member in net.members]).mean(0)
+    assert torch.allclose(net(x).softmax(1), mean, atol=1e-6)
+    assert net(x).argmax(1).tolist() == mean.argmax(1).tolist()

@@ -17,8 +17,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 # (field, label) in the order the form shows them
 FIELDS: tuple[tuple[str, str], ...] = (
-    ("dataset", "dataset"), ("model", "model"), ("hidden", "hidden (mlp)"), ("width", "width (cnn)"), ("epochs", "epochs"),
-    ("batch_size", "batch size"), ("optimizer", "optimizer"), ("lr", "learning rate"),
+    ("dataset", "dataset"), ("model", "model"), ("hidden", "hidden (mlp)"), ("width", "width (cnn)"),
+    ("members", "ensemble size"), ("epochs", "epochs"), ("batch_size", "batch size"), ("optimizer", "optimizer"), ("lr", "learning rate"),
     ("momentum", "momentum/β1"), ("nesterov", "nesterov"), ("weight_decay", "weight decay"),
     ("schedule", "schedule"), ("step_size", "step (epochs)"), ("gamma", "step gamma"), ("dropout", "dropout"),
     ("label_smoothing", "label smooth"), ("rotate", "aug rotate °"), ("translate", "aug translate"),
