@@ -18,12 +18,12 @@ CHOICES: dict[str, tuple[str, ...]] = {
 # (field, label) in the order the form shows them
 FIELDS: tuple[tuple[str, str], ...] = (
     ("dataset", "dataset"), ("model", "model"), ("hidden", "hidden (mlp)"), ("width", "width (cnn)"),
-    ("members", "ensemble size"), ("epochs", "epochs"), ("batch_size", "batch size"), ("optimizer", "optimizer"), ("lr", "learning rate"),
-    ("momentum", "momentum/β1"), ("nesterov", "nesterov"), ("weight_decay", "weight decay"),
+    ("members", "ensemble size"), ("epochs", "epochs"), ("batch_size", "batch size"), ("optimizer", "optimizer"),
+    ("lr", "learning rate"), ("momentum", "momentum/β1"), ("nesterov", "nesterov"), ("weight_decay", "weight decay"),
     ("schedule", "schedule"), ("step_size", "step (epochs)"), ("gamma", "step gamma"), ("dropout", "dropout"),
     ("label_smoothing", "label smooth"), ("rotate", "aug rotate °"), ("translate", "aug translate"),
-    ("scale", "aug scale"), ("elastic", "aug elastic"), ("ema", "EMA decay"), ("val_size", "val size"), ("seed", "seed"),
-    ("device", "device"), ("threads", "threads (0=auto)"),
+    ("scale", "aug scale"), ("elastic", "aug elastic"), ("ema", "EMA decay"), ("val_size", "val size"),
+    ("seed", "seed"), ("device", "device"), ("threads", "threads (0=auto)"),
 )
 TYPES = field_types()
 
