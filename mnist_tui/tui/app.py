@@ -32,10 +32,10 @@ from .messages import (
     DataFailed, DataReady, EngineEvent, EvaluationFailed, EvaluationProgress, EvaluationReady, RunsListed,
     TrainingCrashed,
 )
-from .screens.misclassified import MisclassifiedPane
-from .screens.results import ResultsPane
-from .screens.runs import RunsPane
-from .screens.train import TrainPane
+from .panes.misclassified import MisclassifiedPane
+from .panes.results import ResultsPane
+from .panes.runs import RunsPane
+from .panes.train import TrainPane
 from .settings import default_settings_path, load_form, save_form
 from .widgets.charts import TrainingChart
 from .widgets.confusion import ConfusionTable

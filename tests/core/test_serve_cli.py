@@ -14,7 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mnist_tui.cli import EXIT_USAGE, build_parser, main, serve_command
+from mnist_tui.cli import EXIT_USAGE, build_parser, main
+from mnist_tui.commands.serve import serve_command
 
 
 def free_port() -> int:

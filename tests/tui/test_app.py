@@ -8,9 +8,9 @@ from pathlib import Path
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from mnist_tui.tui.app import MnistApp
-from mnist_tui.tui.screens.misclassified import MisclassifiedPane
-from mnist_tui.tui.screens.results import ResultsPane
-from mnist_tui.tui.screens.runs import RunsPane
+from mnist_tui.tui.panes.misclassified import MisclassifiedPane
+from mnist_tui.tui.panes.results import ResultsPane
+from mnist_tui.tui.panes.runs import RunsPane
 from mnist_tui.tui.widgets.charts import TrainingChart
 from mnist_tui.tui.widgets.confusion import ConfusionTable
 from mnist_tui.tui.widgets.dialogs import ConfirmScreen, MessageScreen

@@ -8,7 +8,7 @@ from textual.widgets import DataTable
 
 from mnist_tui.tui.screens.compare import CompareScreen
 from mnist_tui.tui.screens.draw import DrawScreen
-from mnist_tui.tui.screens.runs import RunsPane
+from mnist_tui.tui.panes.runs import RunsPane
 from tests.tui.test_app import palette
 
 SIZE = (80, 24)
@@ -132,7 +132,7 @@ async def test_dataset_choice_trains_and_evaluates_on_that_dataset(make_app, syn
         assert app.data.dataset == "fashion-mnist"
         assert app.evaluation is not None and len(app.evaluation.labels) == 200
         # labels are shown by name: the confusion rows, the misclassified filter and detail
-        from mnist_tui.tui.screens.misclassified import MisclassifiedPane
+        from mnist_tui.tui.panes.misclassified import MisclassifiedPane
         from mnist_tui.tui.widgets.confusion import ConfusionTable
         from mnist_tui.tui.widgets.digit_grid import DigitDetail
 
