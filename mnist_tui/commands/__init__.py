@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMAND_MODULES = ("train", "eval", "predict", "runs", "serve")
+COMMAND_MODULES = ("train", "eval", "predict", "runs", "serve", "explain")
 
 
 def register_all(subparsers) -> None:

@@ -1,0 +1,87 @@
+"""``mnist-tui explain``: which pixels pushed a model towards its prediction and towards the given label."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .common import EXIT_OK, UsageError, add_path_flags, load_models
+from .dataset_split import add_split_flag, load_split
+
+METHOD_NAMES = {"ig": "integrated gradients (blank baseline)", "occlusion": "occlusion (4x4 blank patch, stride 2)"}
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("explain", help="attribution map of one digit (integrated gradients or occlusion)",
+                            description="Draw which pixels pushed the model towards its prediction and towards "
+                            "the digit's given label (or, for a picture, the runner-up class).")
+    parser.add_argument("checkpoint", metavar="RUN", help="checkpoint file, run folder or run name")
+    parser.add_argument("image", nargs="?", metavar="IMAGE", help="a PNG or JPEG of a digit (instead of --index)")
+    parser.add_argument("--index", type=int, help="position of the digit in the dataset split")
+    add_split_flag(parser, "split --index refers to (default: test)")
+    parser.add_argument("--method", choices=list(METHOD_NAMES), default="ig", help="attribution method (default: ig)")
+    add_path_flags(parser, checkpoints="folder run names are looked up in")
+    parser.add_argument("--json", action="store_true", help="print one JSON object holding the 28x28 maps")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.index is None) == (args.image is None):
+        raise UsageError("explain needs exactly one digit: --index N (from the dataset) or an IMAGE file")
+    models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
+    model, config = models[0], configs[0]
+    label = None
+    if args.image is not None:
+        from ..core.preprocess import load_image, prepare_digit
+
+        pixels = prepare_digit(load_image(args.image))
+    else:
+        images, labels = load_split(args, config.dataset, args.split, "explain --index")
+        if not 0 <= args.index < len(labels):
+            raise UsageError(f"--index must be between 0 and {len(labels) - 1} for the {args.split} set, got {args.index}")
+        pixels, label = images[args.index], int(labels[args.index])
+    from ..core.explain import explain_digit
+
+    explanation = explain_digit(model, pixels, label, args.method)
+    if args.json:
+        print(json.dumps({
+            "checkpoint": paths[0], "method": args.method, "index": args.index, "split": args.split if args.image is None else None,
+            "image": args.image, "label": label, "prediction": explanation.prediction,
+            "probabilities": [round(p, 6) for p in explanation.probabilities],
+            "maps": [{"class": c, "map": [[round(float(v), 6) for v in row] for row in m.tolist()]}
+                     for c, m in zip(explanation.classes, explanation.maps)],
+        }))
+        return EXIT_OK
+    print_explanation(explanation, pixels, args.index if args.image is None else args.image)
+    return EXIT_OK
+
+
+def print_explanation(explanation, pixels, source) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from ..tui.widgets.attribution_art import (
+        LEGEND_MARKUP, LEGEND_PLAIN, attribution_plain, attribution_text, map_scale, side_by_side,
+    )
+
+    console = Console(highlight=False)
+    probs, prediction = explanation.probabilities, explanation.prediction
+    given = "" if explanation.label is None else f" · label {explanation.label}"
+    where = f"#{source}" if isinstance(source, int) else str(source)
+    console.print(f"{where}{given} · predicted {prediction} ({probs[prediction]:.1%}) · {METHOD_NAMES[explanation.method]}")
+    titles = []
+    for c in explanation.classes:
+        role = "predicted" if c == prediction else ("label" if c == explanation.label else "runner-up")
+        titles.append(f"{role} {c} ({probs[c]:.1%})"[:28].ljust(28))
+    scale = map_scale(*explanation.maps)
+    if console.is_terminal:
+        console.print(Text("   ".join(titles)))
+        for line in side_by_side([attribution_text(pixels, m, scale) for m in explanation.maps]):
+            console.print(line)
+        console.print(LEGEND_MARKUP)
+    else:  # piped or redirected: one character per pixel, readable without colour
+        print("   ".join(titles))
+        for row in zip(*(attribution_plain(pixels, m, scale) for m in explanation.maps)):
+            print("   ".join(row))
+        print(LEGEND_PLAIN)

@@ -1,0 +1,115 @@
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from mnist_tui.cli import main
+from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint
+from mnist_tui.core.explain import attribution_maps, class_probabilities, explain_digit, integrated_gradients
+from tests.core.tiny_runs import train_tiny_run
+
+
+class TopLeftOnly(nn.Module):
+    """A real (untrained) linear classifier that reads only the top-left 10x10 pixels."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(100, 10)
+
+    def forward(self, x):
+        return self.linear(x[:, 0, :10, :10].flatten(1))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(synthetic_data, tmp_path_factory):
+    return train_tiny_run(synthetic_data, tmp_path_factory.mktemp("runs"), "tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_run):
+    return model_from_checkpoint(load_checkpoint(tiny_run / "best.pt"))[0]
+
+
+def _inked_image():
+    torch.manual_seed(1)
+    return (torch.rand(28, 28) * 255).to(torch.uint8)
+
+
+@pytest.mark.parametrize("method", ["ig", "occlusion"])
+def test_maps_have_the_input_shape_and_are_finite(tiny_model, synthetic_data, method):
+    image, label = synthetic_data.test_images[0], int(synthetic_data.test_labels[0])
+    explanation = explain_digit(tiny_model, image, label, method)
+    assert explanation.maps.shape == (2, 28, 28)
+    assert torch.isfinite(explanation.maps).all() and explanation.maps.abs().sum() > 0
+    assert explanation.classes[0] == explanation.prediction
+    assert abs(sum(explanation.probabilities) - 1) < 1e-4
+
+
+@pytest.mark.parametrize("method,margin", [("ig", 0), ("occlusion", 3)])
+def test_a_model_that_reads_one_corner_gets_a_map_there(method, margin):
+    model = TopLeftOnly().eval()
+    maps = attribution_maps(model, _inked_image(), [3, 7], method)
+    inside = maps[:, :10 + margin, :10 + margin].abs().sum()  # an occluding patch reaches 3 pixels past the corner
+    assert inside > 0.999 * maps.abs().sum()
+
+
+def test_integrated_gradients_add_up_to_the_logit_change(tiny_model, synthetic_data):
+    image = synthetic_data.test_images[5]
+    ig = integrated_gradients(tiny_model, image, [0, 4], steps=128)
+    from mnist_tui.core.data import normalize
+
+    with torch.no_grad():
+        logits = tiny_model(normalize(torch.stack([image, torch.zeros_like(image)])))
+    expected = logits[0, [0, 4]] - logits[1, [0, 4]]
+    assert torch.allclose(ig.sum(dim=(1, 2)), expected, rtol=0.05, atol=0.05)
+
+
+def test_a_right_prediction_is_shown_beside_the_runner_up(tiny_model, synthetic_data):
+    image = synthetic_data.test_images[0]
+    probs = class_probabilities(tiny_model, image)
+    explanation = explain_digit(tiny_model, image, int(probs.argmax()))
+    assert explanation.classes == probs.argsort(descending=True)[:2].tolist()
+
+
+def test_explain_json_and_art(tiny_run, synthetic_root, capsys):
+    base = ["explain", str(tiny_run), "--index", "3", "--data-dir", str(synthetic_root)]
+    assert main([*base, "--json", "--method", "occlusion"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "occlusion" and out["index"] == 3 and 0 <= out["label"] <= 9
+    assert out["maps"][0]["class"] == out["prediction"]
+    assert len(out["maps"][0]["map"]) == 28 and all(len(row) == 28 for row in out["maps"][0]["map"])
+    assert main(base) == 0
+    art = capsys.readouterr().out.splitlines()
+    assert "predicted" in art[0] and "integrated gradients" in art[0]
+    assert "towards the class" in art[-1]  # the legend
+
+
+def test_explain_an_image_file(tiny_run, tmp_path, capsys):
+    from PIL import Image
+
+    path = tmp_path / "bar.png"
+    pixels = torch.zeros(28, 28, dtype=torch.uint8)
+    pixels[6:22, 12:15] = 255
+    Image.fromarray(pixels.numpy()).save(path)
+    assert main(["explain", str(tiny_run), str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["label"] is None and len(out["maps"]) == 2
+
+
+@pytest.mark.parametrize("extra,message", [
+    ([], "exactly one digit"),
+    (["some.png", "--index", "1"], "exactly one digit"),
+    (["--index", "200"], "--index must be between 0 and 199"),
+])
+def test_explain_bad_input_exits_2(tiny_run, synthetic_root, capsys, extra, message):
+    assert main(["explain", str(tiny_run), *extra, "--data-dir", str(synthetic_root)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_explain_without_the_dataset_says_so_in_one_line(tiny_run, tmp_path, capsys):
+    assert main(["explain", str(tiny_run), "--index", "1", "--data-dir", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "needs the mnist test set" in err and len(err.strip().splitlines()) == 1
