@@ -20,6 +20,8 @@ def register(sub) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     parser.add_argument("--public-url", help="URL browsers use to reach it, if not http://HOST:PORT "
                         "(e.g. http://localhost:9000 behind ssh -L 9000:localhost:8000)")
+    parser.add_argument("--max-sessions", type=int, default=4, metavar="N",
+                        help="browser tabs (app processes) served at once; the next is turned away (default: 4)")
     add_path_flags(parser)
     parser.set_defaults(handler=run)
 
@@ -36,19 +38,25 @@ def serve_command(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from textual_serve.server import Server
+        from ..serve_guard import GuardedServer
     except ImportError:
         raise UsageError("serving needs textual-serve: pip install 'textual-serve>=1.1,<2'") from None
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535, got {args.port}")
+    if not 1 <= args.max_sessions <= 64:
+        raise UsageError(f"--max-sessions must be between 1 and 64, got {args.max_sessions}")
     host_in_url = f"[{args.host}]" if ":" in args.host else args.host
     public_url = args.public_url or f"http://{host_in_url}:{args.port}"
+    server = GuardedServer(serve_command(args), host=args.host, port=args.port, title="mnist-tui",
+                           public_url=public_url, max_sessions=args.max_sessions)
     if args.host in LOOPBACK_HOSTS:
-        print(f"mnist-tui: serving on {public_url}, bound to {args.host}: only this machine can connect.\n"
+        print(f"mnist-tui: serving on {server.page_url}, bound to {args.host}: only this machine can connect.\n"
               f"From a laptop: ssh -L {args.port}:localhost:{args.port} THIS_HOST, then open "
-              f"http://localhost:{args.port}. Each browser tab runs its own app process.", flush=True)
+              f"http://localhost:{args.port}/?token={server.token}. At most {args.max_sessions} browser tabs "
+              "at once, each running its own app process.", flush=True)
     else:
-        print(f"mnist-tui: serving on {public_url}, bound to {args.host}: anyone who can reach port {args.port} "
-              "here can train, evaluate and delete runs. Each browser tab runs its own app process.", flush=True)
-    Server(serve_command(args), host=args.host, port=args.port, title="mnist-tui", public_url=public_url).serve()
+        print(f"mnist-tui: serving on {server.page_url}, bound to {args.host}: anyone who can reach port "
+              f"{args.port} here and has this URL can train, evaluate and delete runs. At most "
+              f"{args.max_sessions} browser tabs at once, each running its own app process.", flush=True)
+    server.serve()
     return EXIT_OK

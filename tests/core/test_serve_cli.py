@@ -6,6 +6,7 @@ The page's terminal is checked in a real browser by benchmarks/serve_check.py
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -34,7 +35,7 @@ def fetch(url: str) -> str | None:
 
 def test_serve_defaults_to_localhost_port_8000():
     args = build_parser().parse_args(["serve"])
-    assert (args.host, args.port, args.public_url) == ("127.0.0.1", 8000, None)
+    assert (args.host, args.port, args.public_url, args.max_sessions) == ("127.0.0.1", 8000, None, 4)
 
 
 def test_served_command_runs_this_app_with_absolute_folders(tmp_path, monkeypatch):
@@ -52,23 +53,23 @@ def test_bad_port_is_a_usage_error(capsys):
 
 
 def test_other_hosts_are_warned_about(monkeypatch, capsys):
-    import textual_serve.server
+    from mnist_tui.serve_guard import GuardedServer
 
-    made = {}
-
-    class RecordingServer:
-        def __init__(self, command, host, port, title, public_url):
-            made.update(command=command, host=host, port=port, title=title, public_url=public_url)
-
-        def serve(self):
-            made["served"] = True
-
-    monkeypatch.setattr(textual_serve.server, "Server", RecordingServer)
-    assert main(["serve", "--host", "0.0.0.0", "--port", "8123", "--public-url", "http://box:8123"]) == 0
+    made = []
+    monkeypatch.setattr(GuardedServer, "serve", lambda self: made.append(self))
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8123", "--public-url", "http://box:8123",
+                 "--max-sessions", "3"]) == 0
     out = capsys.readouterr().out
-    assert "bound to 0.0.0.0: anyone who can reach port 8123" in out
-    assert made == dict(command=made["command"], host="0.0.0.0", port=8123, title="mnist-tui",
-                        public_url="http://box:8123", served=True)
+    (server,) = made
+    assert "bound to 0.0.0.0: anyone who can reach port 8123 here and has this URL" in out
+    assert f"serving on http://box:8123/?token={server.token}," in out and len(server.token) >= 32
+    assert (server.host, server.port, server.title, server.max_sessions) == ("0.0.0.0", 8123, "mnist-tui", 3)
+    assert server.origins == {("http", "box", 8123)}
+
+
+def test_max_sessions_must_be_positive(capsys):
+    assert main(["serve", "--max-sessions", "0"]) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == "mnist-tui: --max-sessions must be between 1 and 64, got 0"
 
 
 def test_serve_answers_on_localhost_and_says_so(tmp_path):
@@ -78,17 +79,21 @@ def test_serve_answers_on_localhost_and_says_so(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
     try:
         first_line = server.stdout.readline()  # printed before the server starts listening
-        assert f"serving on http://127.0.0.1:{port}, bound to 127.0.0.1" in first_line
+        match = re.search(rf"serving on (http://127\.0\.0\.1:{port}/\?token=([\w-]+)), bound to 127\.0\.0\.1",
+                          first_line)
+        assert match, first_line
+        page_url, token = match.groups()
         for line in server.stdout:  # textual-serve's banner ends with this, as its site starts
             if "Press Ctrl+C to quit" in line:
                 break
         deadline = time.monotonic() + 30
         page = None
         while page is None and time.monotonic() < deadline and server.poll() is None:
-            page = fetch(f"http://127.0.0.1:{port}/")
+            page = fetch(page_url)
         assert page is not None, "the server never answered"
-        assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in page
+        assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws/{token}"' in page
         assert "<div>mnist-tui</div>" in page  # the splash shown while the tab's app process starts
+        assert fetch(f"http://127.0.0.1:{port}/") is None  # no token, no page (403)
     finally:
         server.send_signal(signal.SIGINT)
         try:
