@@ -1,0 +1,56 @@
+"""``mnist-tui export``: write a run's model as ONNX or TorchScript, checked against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import EXIT_OK, UsageError, add_path_flags, load_models, stderr
+
+EXIT_CHECK_FAILED = 1
+FORMATS = ("onnx", "torchscript")  # core.export.FORMATS, repeated so --help needs no torch
+DEFAULT_FILENAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "export", help="export a model as ONNX or TorchScript",
+        description="Export a run's model for deployment. The file takes uint8 pixels [batch, 28, 28] "
+        "(0-255, light ink on black, as in MNIST) and returns probabilities [batch, 10]. It is run "
+        "once against the PyTorch model on test digits and kept only if they agree.")
+    parser.add_argument("run", metavar="RUN", help="checkpoint file, run folder or run name")
+    parser.add_argument("--format", choices=FORMATS, default="onnx", help="file format (default: onnx)")
+    parser.add_argument("--out", metavar="FILE",
+                        help="where to write (default: model.onnx / model.torchscript.pt in the run folder)")
+    parser.add_argument("--tolerance", type=float, default=1e-4, metavar="P",
+                        help="fail if any probability differs from PyTorch's by more (default: 1e-4)")
+    add_path_flags(parser, checkpoints="folder run names are looked up in")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.export import ExportError, MissingDependency, check_digits, export_model
+
+    if not args.tolerance >= 0:
+        raise UsageError(f"--tolerance must be >= 0, got {args.tolerance}")
+    models, configs, paths = load_models([args.run], Path(args.checkpoints), "cpu")
+    checkpoint = Path(paths[0])
+    out = Path(args.out) if args.out else checkpoint.parent / DEFAULT_FILENAMES[args.format]
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name")
+    digits = check_digits(checkpoint.parent, args.data_dir, configs[0].dataset)
+    try:
+        result = export_model(models[0], out, args.format, digits, tolerance=args.tolerance)
+    except MissingDependency as exc:
+        raise UsageError(str(exc)) from None
+    except ExportError as exc:
+        stderr(str(exc))
+        return EXIT_CHECK_FAILED
+    size_kb = result.path.stat().st_size / 1024
+    opset = f", opset {result.opset}" if result.opset else ""
+    print(f"exported {checkpoint} -> {result.path} ({result.format}{opset}, dynamic batch, {size_kb:.0f} KB)")
+    print(f"checked on {result.check_source}: max abs difference of probabilities vs PyTorch "
+          f"{result.max_abs_difference:.1e} (limit {args.tolerance:.0e}); "
+          f"same prediction on {result.agreeing_predictions}/{result.checked}")
+    print("input: pixels uint8 [batch, 28, 28], 0-255, light ink on black; output: probabilities float32 [batch, 10]")
+    return EXIT_OK

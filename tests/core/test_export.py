@@ -1,0 +1,120 @@
+"""`mnist-tui export`: the files it writes load outside mnist-tui and predict as the PyTorch model does."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_tui.cli import main
+from mnist_tui.core.analysis import predict_probabilities
+from mnist_tui.core.checkpoints import save_checkpoint
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.engine import Trainer
+from mnist_tui.core.events import Finished
+from mnist_tui.core.export import CheckDigits, ExportError, export_model
+from mnist_tui.core.models import build_model
+
+TINY = TrainConfig(model="mlp", hidden=(32,), epochs=1, batch_size=32, optimizer="adam", lr=3e-3,
+                   schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, seed=1, threads=1)
+
+
+@pytest.fixture(scope="module")
+def trained_run(synthetic_data, tmp_path_factory) -> Path:
+    """A finished run of a tiny MLP on the synthetic digits."""
+    checkpoints = tmp_path_factory.mktemp("runs")
+    events = list(Trainer(TINY, synthetic_data, checkpoints_dir=checkpoints, run_name="tiny").run())
+    assert isinstance(events[-1], Finished)
+    return checkpoints / "tiny"
+
+
+@pytest.fixture
+def ensemble_checkpoint(tmp_path) -> Path:
+    """An untrained ensemble of two small CNNs (with batchnorm) saved as a checkpoint."""
+    config = TrainConfig(model="cnn", width=4, members=2, batchnorm=True, seed=0)
+    torch.manual_seed(0)
+    model = build_model(config)
+    return save_checkpoint(tmp_path / "ens" / "best.pt", model_state=model.state_dict(), config=config, epoch=1)
+
+
+def export(*argv: str) -> int:
+    return main(["export", *argv])
+
+
+def test_onnx_file_runs_in_onnxruntime_with_any_batch_size(trained_run, synthetic_root, synthetic_data, capsys):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    assert export(str(trained_run), "--data-dir", str(synthetic_root)) == 0
+    out = capsys.readouterr().out
+    assert f"-> {trained_run / 'model.onnx'}" in out and "200 test digits from" in out
+    assert "max abs difference of probabilities" in out and "same prediction on 200/200" in out
+
+    session = onnxruntime.InferenceSession(str(trained_run / "model.onnx"), providers=["CPUExecutionProvider"])
+    expected = predict_probabilities(_torch_model(trained_run), synthetic_data.test_images)
+    for batch in (1, 7):  # exported with a batch of 2: the batch axis is dynamic
+        digits = synthetic_data.test_images[:batch]
+        (probabilities,) = session.run(None, {"pixels": digits.numpy()})
+        assert probabilities.shape == (batch, 10)
+        assert torch.allclose(torch.from_numpy(probabilities), expected[:batch], atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_torchscript_file_loads_with_torch_jit(trained_run, synthetic_data, tmp_path, capsys):
+    target = tmp_path / "deploy" / "digits.pt"
+    assert export(str(trained_run), "--format", "torchscript", "--out", str(target),
+                  "--data-dir", str(tmp_path / "no-data")) == 0
+    out = capsys.readouterr().out
+    assert "misclassified test digits saved with the run" in out  # no test set on disk: says what it used
+    loaded = torch.jit.load(str(target))
+    digits = synthetic_data.test_images[:5]
+    with torch.no_grad():
+        probabilities = loaded(digits)
+    expected = predict_probabilities(_torch_model(trained_run), digits)
+    assert torch.allclose(probabilities, expected, atol=1e-6)
+    assert probabilities.argmax(1).tolist() == expected.argmax(1).tolist()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_ensemble_exports_as_its_averaged_probabilities(fmt, ensemble_checkpoint, synthetic_root, capsys):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    assert export(str(ensemble_checkpoint), "--format", fmt, "--data-dir", str(synthetic_root)) == 0
+    assert "same prediction on 200/200" in capsys.readouterr().out
+    name = "model.onnx" if fmt == "onnx" else "model.torchscript.pt"
+    assert (ensemble_checkpoint.parent / name).is_file()
+
+
+def test_a_check_that_fails_leaves_no_file(trained_run, synthetic_data, tmp_path):
+    digits = CheckDigits(synthetic_data.test_images[:10], "10 digits")
+    target = tmp_path / "model.pt"
+    with pytest.raises(ExportError, match="max abs difference"):
+        export_model(_torch_model(trained_run), target, "torchscript", digits, tolerance=-1.0)  # nothing passes
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
+def test_missing_onnx_packages_exit_2_with_the_install_command(trained_run, monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # import onnxscript now fails, as if not installed
+    target = tmp_path / "m.onnx"
+    assert export(str(trained_run), "--out", str(target)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "onnxscript" in err and "pip install 'mnist-tui[onnx]'" in err
+    assert "Traceback" not in err and not target.exists()
+
+
+def test_a_bad_run_exits_2_with_one_line(tmp_path, capsys):
+    assert export("no-such-run", "--checkpoints", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no-such-run" in err and "Traceback" not in err
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    assert export(str(broken), "--format", "torchscript") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "broken.pt" in err
+    assert list(tmp_path.iterdir()) == [broken]
+
+
+def _torch_model(run_dir: Path):
+    from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint
+
+    return model_from_checkpoint(load_checkpoint(run_dir / "best.pt"))[0]
