@@ -256,11 +256,16 @@ def main() -> int:
     app_processes: list[int] = []
     ok = True
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: http_ok(url), 30, "the server")
-        first = server.stdout.readline().strip()
+        first = server.stdout.readline().strip()  # printed before it listens; the page URL carries the token
         print(f"server: {first}")
         ok &= "bound to 127.0.0.1" in first
+        match = re.search(r"serving on (http://\S+/\?token=[\w-]+),", first)
+        if match is None:
+            print("the server printed no page URL with a token")
+            return 1
+        url = match.group(1)
+        wait_until(lambda: http_ok(url), 30, "the server")
+        ok &= not http_ok(url.split("?")[0])  # without the token: no page
         browser = subprocess.Popen(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
