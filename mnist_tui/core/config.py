@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -90,6 +91,8 @@ class TrainConfig:
 def _range(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"{name} must be a number, got {value!r}"
+    if not math.isfinite(value):
+        return f"{name} must be a finite number, got {value}"
     too_low = value <= low if low_open else value < low
     if too_low or value > high:
         lower = f"> {low:g}" if low_open else f">= {low:g}"
