@@ -1,0 +1,102 @@
+"""``mnist-tui lr-find``: the learning-rate range test, drawn on a log-lr axis, with a suggestion."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+from .common import EXIT_OK, UsageError, add_config_flags, config_from_args
+
+PLOT_WIDTH, PLOT_HEIGHT = 72, 18
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("lr-find", help="find a learning rate with a range test (saves nothing)",
+                            description="Train a copy of the model for a few batches while the learning rate "
+                            "grows exponentially; suggest the rate where the loss falls fastest. Saves nothing.")
+    parser.add_argument("--data-dir", default=argparse.SUPPRESS, help="folder holding MNIST/raw")
+    parser.add_argument("--start", type=float, default=1e-6, help="lowest learning rate (default: 1e-6)")
+    parser.add_argument("--end", type=float, default=1.0, help="highest learning rate (default: 1)")
+    parser.add_argument("--steps", type=int, default=100, help="batches, at most (default: 100)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per step; the last is lr_found")
+    add_config_flags(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.data import load_mnist
+    from ..core.lr_finder import LrFinderError, LrFound, check_range, find_lr
+
+    try:
+        check_range(args.start, args.end, args.steps)
+    except LrFinderError as exc:
+        raise UsageError(str(exc)) from None
+    config = config_from_args(args)
+    data = load_mnist(args.data_dir, dataset=config.dataset)
+    started = time.perf_counter()
+    events = find_lr(config, data, start=args.start, end=args.end, steps=args.steps)
+    if args.json:
+        for event in events:
+            record = event.to_dict()
+            if isinstance(event, LrFound):
+                record["seconds"] = time.perf_counter() - started
+            print(json.dumps(_json_safe(record)), flush=True)
+        return EXIT_OK
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console()
+    found = None
+    with Progress(TextColumn("[bold]lr range test"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("lr {task.fields[lr]}  loss {task.fields[loss]}"), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("lr", total=args.steps, lr="-", loss="-")
+        for event in events:
+            if isinstance(event, LrFound):
+                found = event
+            else:
+                progress.update(task, completed=event.step, lr=f"{event.lr:.2e}", loss=f"{event.smoothed:.3f}")
+    seconds = time.perf_counter() - started
+    print_result(console, found, config, args.preset, seconds)
+    return EXIT_OK
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value if not isinstance(value, dict) else {k: _json_safe(v) for k, v in value.items()}
+
+
+def curve_plot(found, width: int = PLOT_WIDTH, height: int = PLOT_HEIGHT) -> str:
+    """The smoothed loss against log10(lr) as plotext text, the suggestion marked by a vertical line."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    x = [math.log10(lr) for lr in found.lrs]
+    plt.plot(x, found.losses, marker="braille", label="smoothed loss")
+    plt.vline(math.log10(found.suggested_lr))
+    plt.xlabel("log10(lr)")
+    plt.title(f"suggested lr {found.suggested_lr:.3g} (log10 {math.log10(found.suggested_lr):.2f})")
+    text = plt.build()
+    plt.clear_figure()
+    return text
+
+
+def print_result(console, found, config, preset_name: str, seconds: float) -> None:
+    from rich.text import Text
+
+    from ..core.tune_space import train_command
+
+    console.print(Text.from_ansi(curve_plot(found)))
+    suggested = float(f"{found.suggested_lr:.3g}")
+    console.print(f"[bold]Suggested lr[/] {suggested:g}   (lowest loss at {found.min_loss_lr:.3g}; "
+                  f"{found.steps} steps, stopped: {found.stop_reason}; {seconds:.1f} s)")
+    console.print("Train with it:")
+    console.print(train_command(config.replace(lr=suggested), preset_name), markup=False, highlight=False,
+                  soft_wrap=True)

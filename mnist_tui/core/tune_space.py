@@ -1,0 +1,228 @@
+"""Search spaces for ``mnist-tui tune``: ``FIELD=SPEC`` parsing, default spaces, train command lines.
+
+Pure Python (no torch, no Optuna) so the CLI validates a search before anything starts.
+
+Spec grammar (the field is any TrainConfig field):
+  ``lr=1e-4:1e-1:log``     a float range sampled on a log scale
+  ``dropout=0:0.5``        a float range (an int field gives an int range: ``width=16:48``)
+  ``width=16:48:8``        an int range with a step (floats accept a step too)
+  ``batch_size=64,128,256``  a list of choices (parsed as the field's type)
+  ``model=cnn,lenet5``     choices for text fields; booleans take ``true,false``
+Every bound and choice is checked with core/config.py's ``validate``, so a value the
+config would refuse is refused here, with the same message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .config import PRESETS, ConfigError, TrainConfig, field_types, validate
+
+# fields a search must not vary: they decide where or what it trains, not how well
+FIXED_FIELDS = ("device", "threads", "dataset", "val_size")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched field: a range (``low``..``high``, optionally ``log`` or ``step``) or ``choices``."""
+
+    name: str
+    kind: str  # "float", "int" or "categorical"
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    step: float | int | None = None
+    choices: tuple[Any, ...] = ()
+
+    def spec(self) -> str:
+        """The ``FIELD=SPEC`` text that parses back to this Param."""
+        if self.kind == "categorical":
+            return f"{self.name}=" + ",".join(_format(c) for c in self.choices)
+        tail = ":log" if self.log else (f":{_format(self.step)}" if self.step is not None else "")
+        return f"{self.name}={_format(self.low)}:{_format(self.high)}{tail}"
+
+    def suggest(self, trial: Any) -> Any:
+        """Draw a value from an Optuna trial (duck-typed, so this module needs no Optuna)."""
+        if self.kind == "categorical":
+            value = trial.suggest_categorical(self.name, [_to_storable(c) for c in self.choices])
+            return _from_storable(self.name, value)
+        if self.kind == "int":
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.name, float(self.low), float(self.high), step=self.step, log=self.log)
+
+
+class SpaceError(ConfigError):
+    """A bad ``--search`` spec; ``errors`` maps the field to its message (printed, exit 2)."""
+
+
+def _format(value: Any) -> str:
+    """The shortest text that reads back as exactly ``value``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        for digits in range(6, 18):
+            text = f"{value:.{digits}g}"
+            if float(text) == value:
+                return text
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _to_storable(value: Any) -> Any:
+    # Optuna stores categorical choices as JSON scalars: an MLP's hidden sizes travel as "128-64"
+    return "-".join(str(v) for v in value) if isinstance(value, tuple) else value
+
+
+def _from_storable(name: str, value: Any) -> Any:
+    if field_types().get(name) is tuple and isinstance(value, str):
+        return tuple(int(v) for v in value.split("-"))
+    return value
+
+
+def _parse_value(name: str, kind: type, text: str) -> Any:
+    text = text.strip()
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise SpaceError({name: f"{name} takes true or false, got {text!r}"})
+    if kind is tuple:  # hidden sizes as 128-64 (commas separate the choices)
+        try:
+            return tuple(int(v) for v in text.split("-") if v)
+        except ValueError:
+            raise SpaceError({name: f"{name} choices are sizes like 128-64, got {text!r}"}) from None
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise SpaceError({name: f"{name} must be a whole number, got {text!r}"}) from None
+    if kind is float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise SpaceError({name: f"{name} must be a number, got {text!r}"}) from None
+        if not math.isfinite(value):
+            raise SpaceError({name: f"{name} must be a finite number, got {text!r}"})
+        return value
+    return text
+
+
+def _check_value(base: TrainConfig, name: str, value: Any) -> None:
+    """Raise SpaceError with config.validate's own message if ``value`` is invalid for ``name``."""
+    try:
+        candidate = dataclasses.replace(base, **{name: value})
+    except TypeError as exc:
+        raise SpaceError({name: f"{name}: {exc}"}) from None
+    message = validate(candidate).get(name)
+    if message:
+        raise SpaceError({name: message})
+
+
+def parse_param(text: str, base: TrainConfig | None = None) -> Param:
+    """Parse one ``FIELD=SPEC``; raise SpaceError (a ConfigError) with a readable message."""
+    base = base or TrainConfig()
+    name, sep, spec = text.partition("=")
+    name = name.strip().replace("-", "_")
+    types = field_types()
+    if not sep or not spec.strip():
+        raise SpaceError({name or "search": f"--search takes FIELD=SPEC (e.g. lr=1e-4:1e-1:log), got {text!r}"})
+    if name not in types:
+        raise SpaceError({name: f"{name!r} is not a config field; fields: {', '.join(types)}"})
+    if name in FIXED_FIELDS:
+        raise SpaceError({name: f"{name} is fixed for a whole study; set it with --{name.replace('_', '-')}"})
+    kind = types[name]
+    if "," in spec or ":" not in spec:
+        choices = tuple(_parse_value(name, kind, part) for part in spec.split(",") if part.strip())
+        if not choices:
+            raise SpaceError({name: f"{name} needs at least one choice, got {spec!r}"})
+        if len(set(choices)) != len(choices):
+            raise SpaceError({name: f"{name} lists a choice twice: {spec!r}"})
+        for choice in choices:
+            _check_value(base, name, choice)
+        return Param(name, "categorical", choices=choices)
+    if kind not in (int, float):
+        raise SpaceError({name: f"{name} is not numeric: list its choices with commas, e.g. {name}=a,b"})
+    parts = spec.split(":")
+    if len(parts) not in (2, 3):
+        raise SpaceError({name: f"{name} range is LOW:HIGH, LOW:HIGH:log or LOW:HIGH:STEP, got {spec!r}"})
+    low, high = _parse_value(name, kind, parts[0]), _parse_value(name, kind, parts[1])
+    log, step = False, None
+    if len(parts) == 3:
+        if parts[2].strip().lower() == "log":
+            log = True
+        else:
+            step = _parse_value(name, kind, parts[2])
+            if step <= 0:
+                raise SpaceError({name: f"{name} step must be > 0, got {parts[2]!r}"})
+    if not low < high:
+        raise SpaceError({name: f"{name} range must have LOW < HIGH, got {spec!r}"})
+    if log and low <= 0:
+        raise SpaceError({name: f"{name} log range must start above 0, got {spec!r}"})
+    _check_value(base, name, low)
+    _check_value(base, name, high)
+    return Param(name, "int" if kind is int else "float", low, high, log, step)
+
+
+def parse_space(specs: list[str], base: TrainConfig | None = None) -> list[Param]:
+    """Parse every ``--search`` spec; all problems are reported together (SpaceError)."""
+    params: dict[str, Param] = {}
+    errors: dict[str, str] = {}
+    for text in specs:
+        try:
+            param = parse_param(text, base)
+        except SpaceError as exc:
+            errors.update(exc.errors)
+            continue
+        if param.name in params:
+            errors[param.name] = f"{param.name} is searched twice"
+        params[param.name] = param
+    if errors:
+        raise SpaceError(errors)
+    return list(params.values())
+
+
+# default spaces, around each preset's own recipe
+DEFAULT_SPACES: dict[str, list[str]] = {
+    "seed-mlp": ["lr=1e-4:1e-2:log", "batch_size=32,64,128", "dropout=0:0.3", "hidden=128-64,256-128,512"],
+    "lenet5": ["lr=5e-4:1e-2:log", "batch_size=64,128,256", "weight_decay=1e-6:1e-3:log"],
+    "fast": ["lr=2e-3:3e-2:log", "batch_size=128,256,512", "momentum=0.6:0.95", "width=16:40:8"],
+    "best": ["lr=1e-3:1e-2:log", "dropout=0:0.3", "label_smoothing=0:0.1", "weight_decay=1e-5:1e-3:log"],
+}
+
+
+def default_space(preset_name: str) -> list[Param]:
+    """A sensible space around ``preset_name``'s recipe."""
+    return parse_space(DEFAULT_SPACES[preset_name], PRESETS[preset_name])
+
+
+def apply(base: TrainConfig, values: dict[str, Any]) -> TrainConfig:
+    """``base`` with the searched values laid over it (hidden sizes as a tuple)."""
+    return base.replace(**{k: _from_storable(k, v) for k, v in values.items()})
+
+
+def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[str, ...] = ()) -> str:
+    """The ``mnist-tui train`` command line that trains ``config``: the preset plus each field that differs."""
+    start = PRESETS[preset_name]
+    parts = ["mnist-tui", "train", *extra, "--preset", preset_name]
+    for name in field_types():
+        value = getattr(config, name)
+        if value == getattr(start, name):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else "--no-" + flag[2:])
+        else:
+            parts += [flag, _format(value)]
+    return " ".join(parts)
+
+
+__all__ = [
+    "DEFAULT_SPACES", "FIXED_FIELDS", "Param", "SpaceError", "apply", "default_space", "parse_param", "parse_space",
+    "train_command",
+]

@@ -1,0 +1,80 @@
+import json
+import math
+
+import pytest
+import torch
+
+from mnist_tui.cli import main
+from mnist_tui.core.lr_finder import LrFinderError, LrFound, LrStep, find_lr, lr_at, suggest
+from mnist_tui.core.models import build_model
+
+TINY = ["--model", "mlp", "--hidden", "32", "--batch-size", "32", "--val-size", "100", "--optimizer", "adam",
+        "--threads", "1"]
+
+
+def test_finder_leaves_the_model_rng_and_disk_untouched(tiny_config, synthetic_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(5)
+    model = build_model(tiny_config)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng_before = torch.get_rng_state()
+
+    events = list(find_lr(tiny_config, synthetic_data, start=1e-5, end=1.0, steps=40, model=model))
+
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), rng_before)
+    assert list(tmp_path.iterdir()) == []
+    steps, found = events[:-1], events[-1]
+    assert isinstance(found, LrFound) and all(isinstance(e, LrStep) for e in steps)
+    assert 1e-5 <= found.suggested_lr <= 1.0
+    assert found.lrs == [e.lr for e in steps] and found.steps == len(steps)
+    assert [e.lr for e in steps] == sorted(e.lr for e in steps)
+
+
+def test_finder_stops_when_the_loss_diverges(tiny_config, synthetic_data):
+    found = list(find_lr(tiny_config, synthetic_data, start=1e-2, end=10.0, steps=200))[-1]
+    assert found.stop_reason == "diverged" and found.steps < 200
+    assert found.suggested_lr < found.lrs[-1]
+
+
+def test_suggestion_is_the_steepest_descent_on_log_lr_not_linear_lr():
+    lrs = [lr_at(i, 100, 1e-6, 1.0) for i in range(100)]
+    # a smooth fall centred on lr = 1e-3 in log space; against linear lr the slope is
+    # largest far lower down, which is where a linear-spacing finder would point
+    losses = [2.3 - math.tanh(math.log10(lr) + 3) for lr in lrs]
+    assert 10 ** -3.2 <= lrs[suggest(lrs, losses)] <= 10 ** -2.8
+
+
+def test_early_noise_is_skipped():
+    lrs = [lr_at(i, 100, 1e-6, 1.0) for i in range(100)]
+    losses = [2.3 - math.tanh(math.log10(lr) + 2) for lr in lrs]
+    losses[2] -= 1.0  # a lucky batch while the EMA is young
+    assert 10 ** -2.2 <= lrs[suggest(lrs, losses)] <= 10 ** -1.8
+
+
+@pytest.mark.parametrize("start,end,steps", [(0.0, 1.0, 100), (1e-2, 1e-3, 100), (1e-6, 1.0, 3)])
+def test_bad_range_is_refused(tiny_config, synthetic_data, start, end, steps):
+    with pytest.raises(LrFinderError):
+        next(find_lr(tiny_config, synthetic_data, start=start, end=end, steps=steps))
+
+
+def test_cli_json_ends_with_lr_found(synthetic_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--steps", "30", "--start", "1e-4", "--json"])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["event"] == "lr_step" and lines[-1]["event"] == "lr_found"
+    assert 1e-4 <= lines[-1]["suggested_lr"] <= 1.0
+    assert list(tmp_path.iterdir()) == []  # no run folder, no checkpoints
+
+
+def test_cli_draws_the_curve_and_the_train_command(synthetic_root, capsys):
+    assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--steps", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "Suggested lr" in out and "mnist-tui train" in out and "--lr" in out
+
+
+def test_cli_bad_range_exits_2(synthetic_root, capsys):
+    assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--start", "1", "--end", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "--end must be above --start" in err and "Traceback" not in err
