@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         stderr("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - known user-facing errors become exit 2, the rest re-raise
-        from .core.checkpoints import CheckpointError
+        from .core.runs import CheckpointError
         from .core.data import DataUnavailable
         from .core.preprocess import ImageError
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import sys
+import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -13,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .core.events import (
-    CheckpointSaved, EpochEnd, Event, Failed, Finished, Paused, Resumed, RunStarted, StepMetrics, Stopped,
+    CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
+    Stopped,
 )
 
 TERMINAL = (Finished, Stopped, Failed)
@@ -31,13 +35,26 @@ def _json_safe(value: Any) -> Any:
 
 
 class JsonReporter:
-    """One JSON object per event per line on stdout; the last line is the terminal event."""
+    """One JSON object per event per line on stdout; the last line is the terminal event.
+
+    Metrics points come at most every ``step_interval_s`` seconds (each epoch's last always),
+    so a fast run does not flood a pipe; ``step_interval_s=0`` prints every point.
+    """
+
+    def __init__(self, step_interval_s: float = 0.25):
+        self.step_interval_s = step_interval_s
 
     def consume(self, events: Iterable[Event]) -> Event:
         last: Event | None = None
+        printed_at = -math.inf
         for event in events:
-            print(json.dumps(_json_safe(event.to_dict())), flush=True)
             last = event
+            if isinstance(event, StepMetrics) and event.step != event.steps_per_epoch:
+                now = time.monotonic()
+                if now - printed_at < self.step_interval_s:
+                    continue
+                printed_at = now
+            print(json.dumps(_json_safe(event.to_dict())), flush=True)
         assert last is not None
         return last
 
@@ -49,8 +66,9 @@ def _pct(value: float | None) -> str:
 class RichReporter:
     """A live progress bar (loss, accuracy, samples/s) and a summary table at the end."""
 
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Console | None = None, resume_command: str = "mnist-tui train --resume {run_dir}"):
         self.console = console or Console(stderr=False)
+        self.resume_command = resume_command  # with {run_dir}: a command that works when pasted
 
     def consume(self, events: Iterable[Event]) -> Event:
         progress = Progress(
@@ -93,6 +111,9 @@ class RichReporter:
                     progress.console.print("resumed")
                 elif isinstance(event, CheckpointSaved) and event.reason == "stopped":
                     progress.console.print(f"saved {event.path}")
+                elif isinstance(event, LrChanged):
+                    progress.console.print(f"learning rate x{event.factor:g} from epoch {event.epoch}, "
+                                           f"step {event.step}")
         assert last is not None
         self._summary(last, epochs)
         return last
@@ -108,14 +129,15 @@ class RichReporter:
                               f"{e.seconds:.1f}")
             self.console.print(table)
         if isinstance(last, Finished):
+            epochs = f"{last.epochs} epoch" + ("" if last.epochs == 1 else "s")
             self.console.print(
-                f"[bold green]Test accuracy {last.test_accuracy:.2%}[/] (loss {last.test_loss:.4f}) after "
-                f"{last.epochs} epochs, {last.train_seconds:.1f}s of training. Saved in {last.run_dir}", soft_wrap=True,
-            )
+                f"[bold green]Test accuracy {last.test_accuracy:.2%}[/] (last, epoch {last.epochs}; loss "
+                f"{last.test_loss:.4f}) after {epochs}, {last.train_seconds:.1f}s of training.", soft_wrap=True)
+            self.console.print(f"Saved in {last.run_dir}", soft_wrap=True, crop=False, overflow="ignore")
         elif isinstance(last, Stopped):
             self.console.print(
                 f"[yellow]Stopped[/] in epoch {last.epoch} after step {last.step}; saved {last.checkpoint}.\n"
-                f"Resume with: mnist-tui train --resume {last.run_dir}", soft_wrap=True,
+                f"Resume with: {self.resume_command.format(run_dir=shlex.quote(str(Path(last.run_dir).resolve())))}", soft_wrap=True,
             )
         elif isinstance(last, Failed):
             print(f"mnist-tui: run failed: {last.reason}", file=sys.stderr)
@@ -123,7 +145,7 @@ class RichReporter:
 
 def print_evaluation(summary: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
-    names = ", ".join(summary["checkpoints"])
+    names = ", ".join(summary.get("checkpoint_labels") or summary["checkpoints"])
     console.print(f"[bold]{names}[/]{' with TTA' if summary['tta'] else ''}")
     console.print(f"Test accuracy [bold]{summary['test_accuracy']:.2%}[/], loss {summary['test_loss']:.4f}, "
                   f"{summary['errors']} of {summary['test_size']:,} wrong")
@@ -138,18 +160,26 @@ def print_evaluation(summary: dict[str, Any], console: Console | None = None) ->
     console.print(table)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
+
+
 def print_runs(runs, folder: str, console: Console | None = None) -> None:
+    """The runs as a table whose names are never cut (people type them)."""
     console = console or Console()
     if not runs:
         console.print(f"No runs in {folder}")
         return
     table = Table(title=f"Runs in {folder}")
-    for column in ("name", "model", "epochs", "best val", "test", "date"):
-        table.add_column(column)
+    table.add_column("name", no_wrap=True, min_width=max(len(r.name) for r in runs))
+    for column in ("state", "model", "epochs", "best val", "test", "time", "date"):
+        table.add_column(column, no_wrap=column in ("date", "test"))
     for r in runs:
+        date = r.modified[5:16].replace("T", " ")  # MM-DD HH:MM
         if r.error:
-            table.add_row(r.name, "[red]unreadable[/]", r.error, "", "", r.modified)
+            table.add_row(r.name, "[red]unreadable[/]", r.error, "", "", "", "", date)
         else:
-            table.add_row(r.name, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy),
-                          _pct(r.test_accuracy), r.modified)
+            test = f"{_pct(r.test_accuracy)} {r.test_checkpoint}" if r.test_accuracy is not None else "-"
+            table.add_row(r.name, r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy), test,
+                          _duration(r.train_seconds), date)
     console.print(table)

@@ -99,14 +99,26 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def load_models(specs: list[str], checkpoints_dir: Path, device: str):
-    """(models, configs, paths) for checkpoint files, run folders or run names."""
-    from ..core.checkpoints import load_checkpoint, model_from_checkpoint, resolve_checkpoint
+    """(models, configs, paths) for checkpoint files, run folders or run names (see load_labelled_models)."""
+    return load_labelled_models(specs, checkpoints_dir, device)[:3]
 
-    models, configs, paths = [], [], []
+
+def load_labelled_models(specs: list[str], checkpoints_dir: Path, device: str):
+    """(models, configs, paths, labels) for checkpoint files, run folders or run names.
+
+    A run is read through the one rule of ``core.evaluation.run_checkpoint`` (last.pt of a
+    finished run, else best.pt); ``labels`` name each as "run · best (epoch 2)".
+    """
+    from ..core.checkpoints import load_checkpoint, model_from_checkpoint
+    from ..core.evaluation import checkpoint_label, resolve_model
+
+    models, configs, paths, labels = [], [], [], []
     for spec in specs:
-        path = resolve_checkpoint(spec, checkpoints_dir)
-        model, config = model_from_checkpoint(load_checkpoint(path), device)
+        path = resolve_model(spec, checkpoints_dir)
+        checkpoint = load_checkpoint(path)
+        model, config = model_from_checkpoint(checkpoint, device)
         models.append(model)
         configs.append(config)
         paths.append(str(path))
-    return models, configs, paths
+        labels.append(f"{path.parent.name} · {checkpoint_label(path, checkpoint['epoch'])}")
+    return models, configs, paths, labels

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..core.config import DATASETS
-from .common import EXIT_OK, UsageError, add_path_flags, load_models
+from .common import EXIT_OK, UsageError, add_path_flags, load_labelled_models
 
 
 def register(sub) -> None:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.engine import choose_device
 
     device = choose_device("auto")
-    models, configs, paths = load_models(args.checkpoint, Path(args.checkpoints), str(device))
+    models, configs, paths, labels = load_labelled_models(args.checkpoint, Path(args.checkpoints), str(device))
     trained_on = {config.dataset for config in configs}
     if len(trained_on) > 1:
         raise UsageError(f"these checkpoints were trained on different datasets ({', '.join(sorted(trained_on))})")
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(models, data.test_images, data.test_labels, device=device, tta=args.tta)
     wrong = misclassified_examples(result)
     summary = {
-        "checkpoints": paths, "dataset": dataset, "tta": args.tta, "test_accuracy": result.accuracy,
+        "checkpoints": paths, "checkpoint_labels": labels, "dataset": dataset, "tta": args.tta, "test_accuracy": result.accuracy,
         "test_loss": result.loss, "errors": len(wrong), "test_size": len(result.labels),
         "per_class_accuracy": result.per_class_accuracy, "confusion": result.confusion,
     }

@@ -7,7 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .common import EXIT_OK, add_path_flags
+from .common import EXIT_OK, UsageError, add_path_flags
 
 
 def register(sub) -> None:
@@ -18,11 +18,14 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.checkpoints import list_runs
+    from ..core.runs import list_runs
 
-    runs = list_runs(Path(args.checkpoints))
+    folder = Path(args.checkpoints)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such checkpoints folder" + (" (it is a file)" if folder.exists() else ""))
+    runs = list_runs(folder)
     if args.json:
-        print(json.dumps([dataclasses.asdict(r) for r in runs]))
+        print(json.dumps([dataclasses.asdict(r) for r in runs], allow_nan=False))
         return EXIT_OK
     from ..reporting import print_runs
 

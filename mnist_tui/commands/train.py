@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 from pathlib import Path
 from typing import Any
@@ -16,46 +17,73 @@ def register(sub) -> None:
                             description="Train a model headless. Start from --preset and override any field.")
     add_path_flags(parser, checkpoints="where run folders go")
     parser.add_argument("--run-name", help="name of the run folder (default: model-date-time)")
-    parser.add_argument("--resume", metavar="RUN_OR_FILE", help="continue a saved run (its folder, name or last.pt)")
+    parser.add_argument("--resume", metavar="RUN_OR_FILE", help="continue a saved run (its folder, name or last.pt); "
+                        "with --epochs N, train a finished run N more epochs")
     parser.add_argument("--json", action="store_true", help="one JSON object per event per line, no progress bar")
+    parser.add_argument("--every-point", action="store_true",
+                        help="with --json: every metrics point (~100 an epoch), not at most 4 a second")
     add_config_flags(parser)
     parser.set_defaults(handler=run)
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The command that resumes the run, with the paths it was started with (absolute, so it works when pasted)."""
+    command = ["mnist-tui", "train", "--resume", "{run_dir}"]
+    if args.data_dir:
+        command += ["--data-dir", str(Path(args.data_dir).resolve())]
+    return " ".join(command[:4]) + "".join(f" {shlex.quote(part)}" for part in command[4:])
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.data import load_mnist
     from ..core.engine import RunControl, Trainer
+    from ..core.names import check_run_name
 
     if args.resume:
-        given = given_config_fields(args)
+        given = [g for g in given_config_fields(args) if g != "epochs"]
         if given:
             raise UsageError("--resume continues a run with its saved config; drop "
                              + ", ".join("--" + g.replace("_", "-") for g in given))
         from ..core.checkpoints import load_checkpoint, resolve_checkpoint
+        from ..core.runs import read_result
 
         path = resolve_checkpoint(args.resume, Path(args.checkpoints), prefer="last.pt")
-        dataset = TrainConfig.from_dict(load_checkpoint(path)["config"]).dataset
-        trainer = Trainer(None, load_mnist(args.data_dir, dataset=dataset), checkpoints_dir=Path(args.checkpoints),
-                          resume=path)
+        checkpoint = load_checkpoint(path)
+        saved = TrainConfig.from_dict(checkpoint["config"])
+        finished = bool(read_result(path.parent))
+        if args.epochs is not None and not finished:
+            raise UsageError(f"{path.parent.name} has not finished its {saved.epochs} epochs; resume it without "
+                             "--epochs first (--epochs N with --resume trains a finished run N more epochs)")
+        if args.epochs is None and finished:
+            raise UsageError(f"{path.parent.name} already finished all {saved.epochs} epochs; add --epochs N to "
+                             "train it N more")
+        trainer = Trainer(None, load_mnist(args.data_dir, dataset=saved.dataset), checkpoints_dir=Path(args.checkpoints),
+                          resume=path, extra_epochs=args.epochs or 0)
     else:
         config = config_from_args(args)
+        if args.run_name is not None and (problem := check_run_name(args.run_name)):
+            raise UsageError(problem)  # before the data loads
         trainer = Trainer(config, load_mnist(args.data_dir, dataset=config.dataset),
                           checkpoints_dir=Path(args.checkpoints), run_name=args.run_name)
     control = RunControl()
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        # first Ctrl+C: stop at the next batch and save; a second one interrupts at once
+    def on_stop_signal(signum: int, frame: Any) -> None:
+        # first Ctrl+C (or SIGTERM, or SIGHUP from a closed SSH session): stop at the next batch and save;
+        # a second Ctrl+C interrupts at once
         signal.signal(signal.SIGINT, signal.default_int_handler)
         control.stop()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, on_stop_signal) for signum in stop_signals}
     try:
         from ..reporting import JsonReporter, RichReporter
 
-        reporter = JsonReporter() if args.json else RichReporter()
+        reporter = (JsonReporter(0 if args.every_point else 0.25) if args.json
+                    else RichReporter(resume_command=resume_command(args)))
         outcome = reporter.consume(trainer.run(control))
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if outcome.kind == "stopped":
         return EXIT_INTERRUPTED
     if outcome.kind == "failed":

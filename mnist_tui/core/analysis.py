@@ -120,7 +120,7 @@ def save_evaluation(run_dir: str | os.PathLike[str], evaluation: Evaluation, ima
 
     A plain dict of tensors (loadable with ``weights_only=True``), most confidently wrong first.
     """
-    from .checkpoints import write_atomic
+    from .runs import write_atomic
 
     wrong = misclassified_examples(evaluation)
     indices = torch.tensor([m.index for m in wrong], dtype=torch.long)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import copy
 import json
 import math
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,116 +20,90 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import checkpoints as ckpt
-from .analysis import evaluate
+from . import runs
+from .analysis import evaluate, save_evaluation
 from .config import TrainConfig, checked
 from .data import MnistData, batch_order, split, training_batches
 from .events import (
-    CheckpointSaved, EpochEnd, Event, Failed, Finished, Paused, Resumed, RunStarted, StepMetrics, Stopped,
+    CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
+    Stopped,
 )
 from .models import build_model, parameter_count
+from .runtime import RunControl, build_optimizer, build_scheduler, choose_device, keep_freed_memory
 
 
-class RunControl:
-    """Thread-safe pause/resume/stop for a running Trainer."""
+POINTS_PER_EPOCH = 100  # chart resolution: a metrics point every ceil(steps/100) steps, whatever the speed
 
-    def __init__(self) -> None:
-        self._running = threading.Event()
-        self._running.set()
-        self._stop = threading.Event()
 
-    def pause(self) -> None:
-        self._running.clear()
+class RunningSums:
+    """Loss, correct and seen summed over batches, on the device (read only when a figure is due)."""
 
-    def resume(self) -> None:
-        self._running.set()
+    def __init__(self, device: torch.device, state: dict[str, float] | None = None):
+        self.loss = torch.zeros((), device=device)
+        self.correct = torch.zeros((), device=device)
+        self.seen = 0
+        if state:
+            self.loss += state["loss"]
+            self.correct += state["correct"]
+            self.seen = int(state["seen"])
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # wake a paused run so it can stop
+    def add(self, loss: torch.Tensor, correct: torch.Tensor, n: int) -> None:
+        self.loss += loss
+        self.correct += correct
+        self.seen += n
+
+    def means(self) -> tuple[float, float]:
+        n = max(self.seen, 1)
+        return float(self.loss) / n, float(self.correct) / n
+
+    def state(self) -> dict[str, float]:
+        return {"loss": float(self.loss), "correct": float(self.correct), "seen": self.seen}
+
+
+@dataclass
+class _Run:
+    """Everything one run holds while it trains (built by Trainer._build)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    ema: nn.Module | None
+    splits: Any
+    device: torch.device
+    steps_per_epoch: int
+    points_every: int
+    history: list[dict[str, Any]]
+    start_epoch: int = 0
+    start_step: int = 0
+    global_step: int = 0
+    train_seconds: float = 0.0
+    best_val: float | None = None
+    lr_factor: float = 1.0
+    epoch_sums: dict[str, float] | None = None  # a stopped epoch's sums, carried into its resume
+    epoch_seconds: float = 0.0  # and its time so far
 
     @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    def wait_while_paused(self) -> None:
-        self._running.wait()
-
-
-# glibc's mallopt parameters
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc to keep freed blocks (up to 32 MB each) for reuse instead of unmapping them.
-
-    A training step frees and re-allocates the same activation-sized blocks every batch;
-    by default glibc returns large ones to the kernel and faults them back in, which showed
-    as 20-28% system CPU time here and made `fast` ~15-20% slower. No-op off glibc.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024) and libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
-    except (OSError, AttributeError):
-        return False
-
-
-def choose_device(name: str = "auto") -> torch.device:
-    """cuda, then mps, then cpu for "auto"; an explicit name that is unavailable raises."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device cuda was asked for but torch sees no CUDA GPU")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("device mps was asked for but this torch has no MPS support here")
-    return torch.device(name)
-
-
-def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-                               weight_decay=config.weight_decay)
-    cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=config.lr, betas=(config.momentum, config.beta2), weight_decay=config.weight_decay)
-
-
-def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
-    """A per-batch scheduler (or None for a constant rate); "step" decays every step_size epochs."""
-    total = config.epochs * steps_per_epoch
-    if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
-                                                   pct_start=0.25, cycle_momentum=False)
-    if config.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    if config.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size * steps_per_epoch,
-                                               gamma=config.gamma)
-    return None
+    def eval_model(self) -> nn.Module:
+        return self.ema if self.ema is not None else self.model
 
 
 class Trainer:
     """One training run over in-memory MNIST, saved under ``checkpoints_dir/<run name>/``."""
 
     def __init__(self, config: TrainConfig | None, data: MnistData, *,
-                 checkpoints_dir: str | Path = ckpt.DEFAULT_CHECKPOINTS, run_name: str | None = None,
-                 resume: str | Path | None = None, metrics_interval_s: float = 0.25):
-        """``resume`` (a checkpoint file or run folder) continues that run with its saved config."""
+                 checkpoints_dir: str | Path = runs.DEFAULT_CHECKPOINTS, run_name: str | None = None,
+                 resume: str | Path | None = None, points_per_epoch: int = POINTS_PER_EPOCH,
+                 extra_epochs: int = 0):
+        """``resume`` (a checkpoint file or run folder) continues that run with its saved config;
+        ``extra_epochs`` trains a resumed run that many epochs past its configured end."""
         self.checkpoints_dir = Path(checkpoints_dir)
         self.restored: dict[str, Any] | None = None
         if resume is not None:
             path = ckpt.resolve_checkpoint(resume, self.checkpoints_dir, prefer="last.pt")
             self.restored = ckpt.load_checkpoint(path)
             config = TrainConfig.from_dict(self.restored["config"])
+            if extra_epochs:
+                config = config.replace(epochs=self.restored["epoch"] + extra_epochs)
             self.run_dir = path.parent
         if config is None:
             raise ValueError("Trainer needs a config unless it resumes a checkpoint")
@@ -138,7 +112,8 @@ class Trainer:
             raise ValueError(f"this run is configured for {self.config.dataset} but was given {data.dataset} data")
         self.data = data
         self.run_name = run_name
-        self.metrics_interval_s = metrics_interval_s
+        self.points_per_epoch = points_per_epoch
+        self.extra_epochs = extra_epochs
         self.best_path: str | None = None
 
     def run(self, control: RunControl | None = None) -> Iterator[Event]:
@@ -150,15 +125,31 @@ class Trainer:
             yield Failed(f"{type(exc).__name__}: {exc}", 0, str(getattr(self, "run_dir", "")), self.best_path)
 
     def _run(self, control: RunControl) -> Iterator[Event]:
+        r = self._build()
+        config, run_dir = self.config, self.run_dir
+        yield RunStarted(run_dir.name, str(run_dir), config.to_dict(), parameter_count(r.model), str(r.device),
+                         r.start_epoch, config.epochs, r.steps_per_epoch, len(r.splits.train_labels),
+                         len(r.splits.val_labels), len(r.splits.test_labels), r.start_step)
+        for epoch in range(r.start_epoch + 1, config.epochs + 1):
+            ended = yield from self._train_epoch(r, epoch, control)
+            if ended:
+                return
+            ended = yield from self._end_epoch(r, epoch)
+            if ended:
+                return
+        yield self._finish(r)
+
+    # -- the steps of a run -------------------------------------------------------------------
+
+    def _build(self) -> _Run:
+        """Model, optimizer, schedule and data split; restored from the checkpoint when resuming."""
         config = self.config
         if config.threads:
             torch.set_num_threads(config.threads)
         keep_freed_memory()
         device = choose_device(config.device)
         splits = split(self.data, config.val_size, config.seed)
-        n_train = len(splits.train_labels)
-        steps_per_epoch = math.ceil(n_train / config.batch_size)
-
+        steps_per_epoch = math.ceil(len(splits.train_labels) / config.batch_size)
         torch.manual_seed(config.seed)
         model = build_model(config).to(device)
         if config.model != "mlp":
@@ -167,166 +158,213 @@ class Trainer:
         optimizer = build_optimizer(config, model)
         scheduler = build_scheduler(config, optimizer, steps_per_epoch)
         ema = copy.deepcopy(model).eval() if config.ema else None
-        start_epoch, start_step, restored = 0, 0, self.restored
-        history: list[dict[str, Any]] = []
+        r = _Run(model, optimizer, scheduler, ema, splits, device, steps_per_epoch,
+                 max(1, math.ceil(steps_per_epoch / self.points_per_epoch)), [])
+        restored = self.restored
+        if restored is None:
+            self.run_dir = runs.new_run_dir(self.checkpoints_dir, self.run_name, config)
+            runs.write_text_atomic(self.run_dir / "config.json", config.to_json())
+            return r
+        model.load_state_dict(restored["model_state"])
+        if restored["optimizer_state"]:
+            optimizer.load_state_dict(restored["optimizer_state"])
+        if scheduler is not None and restored["scheduler_state"] and not self.extra_epochs:
+            scheduler.load_state_dict(restored["scheduler_state"])
+        if ema is not None and restored.get("ema_state"):
+            ema.load_state_dict(restored["ema_state"])
+        r.start_epoch, r.start_step = restored["epoch"], restored["step"]
+        r.lr_factor = float(restored.get("lr_factor", 1.0))
+        r.epoch_sums = restored.get("epoch_sums")
+        r.epoch_seconds = float(restored.get("epoch_seconds", 0.0))
+        if self.extra_epochs:
+            self._continue_schedule(r)
+        r.global_step = r.start_epoch * steps_per_epoch + r.start_step
+        # drop what was recorded after the checkpoint, so nothing is counted twice
+        r.history = runs.read_metrics(self.run_dir)[:r.start_epoch]
+        runs.rewrite_after(self.run_dir, r.start_epoch, r.global_step)
+        r.train_seconds = float(sum(h.get("seconds", 0.0) for h in r.history)) + r.epoch_seconds
+        r.best_val = max((h["val_accuracy"] for h in r.history if h.get("val_accuracy") is not None), default=None)
+        self.best_path = str(self.run_dir / "best.pt") if (self.run_dir / "best.pt").is_file() else None
+        runs.write_text_atomic(self.run_dir / "config.json", config.to_json())
+        (self.run_dir / "result.json").unlink(missing_ok=True)
+        return r
 
-        if restored is not None:
-            model.load_state_dict(restored["model_state"])
-            if restored["optimizer_state"]:
-                optimizer.load_state_dict(restored["optimizer_state"])
-            if scheduler is not None and restored["scheduler_state"]:
-                scheduler.load_state_dict(restored["scheduler_state"])
-            if ema is not None and restored.get("ema_state"):
-                ema.load_state_dict(restored["ema_state"])
-            start_epoch, start_step = restored["epoch"], restored["step"]
-            history = ckpt.read_metrics(self.run_dir)[:start_epoch]
-            # drop records of epochs after the checkpoint, so they are not counted twice
-            ckpt.write_text_atomic(self.run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+    def _continue_schedule(self, r: _Run) -> None:
+        """More epochs for a finished run: the schedule starts over for the new epochs only, at 1/10 of
+        the configured peak for onecycle (its warm-up would throw away the converged weights)."""
+        config = self.config
+        extra = self.extra_epochs
+        for group in r.optimizer.param_groups:
+            group["lr"] = config.lr / (10 if config.schedule == "onecycle" else 1)
+            group["initial_lr"] = group["lr"]
+            group.pop("max_lr", None), group.pop("min_lr", None), group.pop("base_momentum", None)
+        if config.schedule in ("onecycle", "cosine"):
+            r.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(r.optimizer, T_max=extra * r.steps_per_epoch)
         else:
-            self.run_dir = ckpt.new_run_dir(self.checkpoints_dir, self.run_name, config)
-            ckpt.write_text_atomic(self.run_dir / "config.json", config.to_json())
-        run_dir = self.run_dir
-        best_val = max((h["val_accuracy"] for h in history if h.get("val_accuracy") is not None), default=None)
-        self.best_path = str(run_dir / "best.pt") if (run_dir / "best.pt").is_file() else None
+            r.scheduler = build_scheduler(config.replace(epochs=extra), r.optimizer, r.steps_per_epoch)
 
-        yield RunStarted(run_dir.name, str(run_dir), config.to_dict(), parameter_count(model), str(device),
-                         start_epoch, config.epochs, steps_per_epoch, n_train, len(splits.val_labels),
-                         len(splits.test_labels))
+    def _save(self, r: _Run, name: str, epoch: int, step: int, extra: dict[str, Any] | None = None) -> str:
+        extra = dict(extra or {}, lr_factor=r.lr_factor)
+        if r.ema is not None:
+            extra["ema_state"] = {k: v.detach().cpu() for k, v in r.ema.state_dict().items()}
+        ckpt.save_checkpoint(self.run_dir / name, model_state=r.model.state_dict(), config=self.config, epoch=epoch,
+                             step=step, metrics=r.history[-1] if r.history else {},
+                             optimizer_state=r.optimizer.state_dict(),
+                             scheduler_state=r.scheduler.state_dict() if r.scheduler else None, extra=extra)
+        return str(self.run_dir / name)
 
-        def save(name: str, epoch: int, step: int, rng: dict[str, torch.Tensor] | None = None) -> str:
-            extra: dict[str, Any] = {"rng": rng} if rng else {}
-            if ema is not None:
-                extra["ema_state"] = {k: v.detach().cpu() for k, v in ema.state_dict().items()}
-            ckpt.save_checkpoint(run_dir / name, model_state=model.state_dict(), config=config, epoch=epoch,
-                                 step=step, metrics=history[-1] if history else {},
-                                 optimizer_state=optimizer.state_dict(),
-                                 scheduler_state=scheduler.state_dict() if scheduler else None, extra=extra)
-            return str(run_dir / name)
-
-        train_seconds = float(sum(h.get("seconds", 0.0) for h in history))
-        global_step = start_epoch * steps_per_epoch + start_step
-        for epoch in range(start_epoch + 1, config.epochs + 1):
-            aug_gen = torch.Generator().manual_seed(config.seed * 7919 + epoch)
-            first_step = 0
-            if restored is not None and start_step and epoch == start_epoch + 1:
-                # mid-epoch resume: continue the same shuffled order and random streams
-                first_step = start_step
-                torch.set_rng_state(restored["rng"]["torch"])
-                aug_gen.set_state(restored["rng"]["aug"])
-            else:
-                torch.manual_seed(config.seed * 1000 + epoch)
-            order = batch_order(n_train, config.seed, epoch)
-            model.train()
-            epoch_start = time.perf_counter()
-            active_s = 0.0
-            sum_loss = torch.zeros((), device=device)
-            sum_correct = torch.zeros((), device=device)
-            seen = 0
-            window_loss = torch.zeros((), device=device)
-            window_correct = torch.zeros((), device=device)
-            window_seen = 0
-            window_start = time.perf_counter()
-            batches = training_batches(
-                splits.train_images, splits.train_labels, config.batch_size, order, start_step=first_step,
-                device=device, rotate=config.rotate, translate=config.translate, scale=config.scale,
-                elastic=config.elastic,
-                generator=aug_gen,
-            )
-            for step in range(first_step + 1, steps_per_epoch + 1):
-                # look at the controls before drawing the batch, so a stop saves untouched random streams
-                if control.paused and not control.stop_requested:
-                    active_s += time.perf_counter() - window_start
-                    yield Paused(epoch, step - 1)
-                    control.wait_while_paused()
-                    if not control.stop_requested:
-                        yield Resumed(epoch, step - 1)
-                    window_start = time.perf_counter()
-                if control.stop_requested:
-                    path = save("last.pt", epoch - 1, step - 1,
-                                {"torch": torch.get_rng_state(), "aug": aug_gen.get_state()})
-                    yield CheckpointSaved(path, epoch - 1, "stopped")
-                    yield Stopped(epoch, step - 1, path, str(run_dir))
-                    return
-                x, y = next(batches)
-                logits = model(x)
-                # an Ensemble stacks its members' logits, so each member learns the labels on its own;
-                # loss and accuracy are the members' means, and samples count images, not members
-                target = y.repeat(config.members) if config.members > 1 else y
-                loss = F.cross_entropy(logits, target, label_smoothing=config.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                (loss * config.members).backward()  # each member gets the gradient it would get alone
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                global_step += 1
-                if ema is not None:
-                    _ema_update(ema, model, _ema_decay(config.ema, global_step))
-                batch_loss = loss.detach() * len(y)
-                batch_correct = (logits.detach().argmax(1) == target).sum() / config.members
-                sum_loss += batch_loss
-                sum_correct += batch_correct
-                window_loss += batch_loss
-                window_correct += batch_correct
-                seen += len(y)
-                window_seen += len(y)
+    def _train_epoch(self, r: _Run, epoch: int, control: RunControl) -> Generator[Event, None, bool]:
+        """One pass over the training split; True when the run ended inside it (stopped or diverged)."""
+        config = self.config
+        aug_gen = torch.Generator().manual_seed(config.seed * 7919 + epoch)
+        first_step, sums = 0, RunningSums(r.device)
+        active_s = 0.0
+        if r.start_step and epoch == r.start_epoch + 1:
+            # mid-epoch resume: continue the same shuffled order, random streams and running sums
+            first_step = r.start_step
+            torch.set_rng_state(self.restored["rng"]["torch"])
+            aug_gen.set_state(self.restored["rng"]["aug"])
+            sums = RunningSums(r.device, r.epoch_sums)
+            active_s = r.epoch_seconds
+            r.train_seconds -= r.epoch_seconds  # counted again as this epoch's time
+        else:
+            torch.manual_seed(config.seed * 1000 + epoch)
+        r.model.train()
+        window = RunningSums(r.device)
+        points: list[dict[str, Any]] = []
+        window_start = time.perf_counter()
+        batches = training_batches(
+            r.splits.train_images, r.splits.train_labels, config.batch_size,
+            batch_order(len(r.splits.train_labels), config.seed, epoch), start_step=first_step, device=r.device,
+            rotate=config.rotate, translate=config.translate, scale=config.scale, elastic=config.elastic,
+            generator=aug_gen,
+        )
+        for step in range(first_step + 1, r.steps_per_epoch + 1):
+            # look at the controls before drawing the batch, so a stop saves untouched random streams
+            if control.paused and not control.stop_requested:
+                active_s += time.perf_counter() - window_start
+                yield Paused(epoch, step - 1)
+                control.wait_while_paused()
+                if not control.stop_requested:
+                    yield Resumed(epoch, step - 1)
+                window_start = time.perf_counter()
+            factor = control.take_lr_factor()
+            if factor is not None and factor != r.lr_factor:
+                r.lr_factor = factor
+                change = {"lr_factor": factor, "epoch": epoch, "step": step - 1, "global_step": r.global_step}
+                runs.append_event(self.run_dir, change)
+                yield LrChanged(epoch, step - 1, r.global_step, factor)
+            if control.stop_requested:
+                runs.append_points(self.run_dir, points)
+                r.epoch_sums, r.epoch_seconds = sums.state(), active_s + time.perf_counter() - window_start
+                path = self._save(r, "last.pt", epoch - 1, step - 1, {
+                    "rng": {"torch": torch.get_rng_state(), "aug": aug_gen.get_state()},
+                    "epoch_sums": r.epoch_sums, "epoch_seconds": r.epoch_seconds})
+                yield CheckpointSaved(path, epoch - 1, "stopped")
+                yield Stopped(epoch, step - 1, path, str(self.run_dir))
+                return True
+            loss, correct, n = self._step(r, next(batches))
+            sums.add(loss, correct, n)
+            window.add(loss, correct, n)
+            if step % r.points_every == 0 or step == r.steps_per_epoch:
                 now = time.perf_counter()
-                if now - window_start >= self.metrics_interval_s or step == steps_per_epoch:
-                    mean_loss = float(window_loss) / window_seen
-                    if _diverging(mean_loss):
-                        yield self._diverged(epoch, step, mean_loss, optimizer)
-                        return
-                    active_s += now - window_start
-                    yield StepMetrics(epoch, step, steps_per_epoch, global_step, mean_loss,
-                                      float(window_correct) / window_seen, optimizer.param_groups[0]["lr"],
-                                      window_seen / max(now - window_start, 1e-9), train_seconds + active_s)
-                    window_loss.zero_()
-                    window_correct.zero_()
-                    window_seen = 0
-                    window_start = time.perf_counter()
+                mean_loss, accuracy = window.means()
+                if _diverging(mean_loss):
+                    yield self._diverged(epoch, step, mean_loss, r.optimizer)
+                    return True
+                active_s += now - window_start
+                point = StepMetrics(epoch, step, r.steps_per_epoch, r.global_step, mean_loss, accuracy,
+                                    r.optimizer.param_groups[0]["lr"] * r.lr_factor,
+                                    window.seen / max(now - window_start, 1e-9), r.train_seconds + active_s)
+                points.append({"x": round((epoch - 1) + step / r.steps_per_epoch, 6), "global_step": r.global_step,
+                               "loss": mean_loss, "accuracy": accuracy, "lr": point.lr})
+                yield point
+                window = RunningSums(r.device)
+                window_start = time.perf_counter()
+        runs.append_points(self.run_dir, points)
+        r.epoch_seconds = active_s + (time.perf_counter() - window_start)
+        r.epoch_sums = sums.state()
+        return False
 
-            eval_model = ema if ema is not None else model
-            val = evaluate(eval_model, splits.val_images, splits.val_labels, device=device) if len(splits.val_labels) else None
-            seconds = active_s + (time.perf_counter() - window_start)
-            train_seconds += seconds
-            record = {
-                "epoch": epoch, "train_loss": float(sum_loss) / max(seen, 1),
-                "train_accuracy": float(sum_correct) / max(seen, 1),
-                "val_loss": val.loss if val else None, "val_accuracy": val.accuracy if val else None,
-                "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
-            }
-            if _diverging(record["train_loss"]) or (val is not None and _diverging(val.loss)):
-                yield self._diverged(epoch, steps_per_epoch, record["train_loss"], optimizer)
-                return
-            history.append(record)
-            ckpt.append_metrics(run_dir, record)
-            improved = val is not None and (best_val is None or val.accuracy > best_val)
-            if improved:
-                best_val = val.accuracy
-            yield EpochEnd(epoch, config.epochs, record["train_loss"], record["train_accuracy"], record["val_loss"],
-                           record["val_accuracy"], best_val, record["lr"], seconds)
-            yield CheckpointSaved(save("last.pt", epoch, 0), epoch, "last")
-            if improved or (val is None and epoch == config.epochs):
-                self.best_path = save("best.pt", epoch, 0)
-                yield CheckpointSaved(self.best_path, epoch, "best")
-            start_step = 0
+    def _step(self, r: _Run, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """One optimizer step; returns (summed loss, correct, batch size), still on the device."""
+        config = self.config
+        x, y = batch
+        logits = r.model(x)
+        # an Ensemble stacks its members' logits, so each member learns the labels on its own;
+        # loss and accuracy are the members' means, and samples count images, not members
+        target = y.repeat(config.members) if config.members > 1 else y
+        loss = F.cross_entropy(logits, target, label_smoothing=config.label_smoothing)
+        r.optimizer.zero_grad(set_to_none=True)
+        (loss * config.members).backward()  # each member gets the gradient it would get alone
+        if r.lr_factor != 1.0:  # steering: scale the schedule's rate for this step only
+            scheduled = [group["lr"] for group in r.optimizer.param_groups]
+            for group in r.optimizer.param_groups:
+                group["lr"] *= r.lr_factor
+            r.optimizer.step()
+            for group, lr in zip(r.optimizer.param_groups, scheduled):
+                group["lr"] = lr
+        else:
+            r.optimizer.step()
+        if r.scheduler is not None:
+            r.scheduler.step()
+        r.global_step += 1
+        if r.ema is not None:
+            _ema_update(r.ema, r.model, _ema_decay(config.ema, r.global_step))
+        correct = (logits.detach().argmax(1) == target).sum() / config.members
+        return loss.detach() * len(y), correct, len(y)
 
-        final = ema if ema is not None else model
-        test = evaluate(final, splits.test_images, splits.test_labels, device=device)
+    def _end_epoch(self, r: _Run, epoch: int) -> Generator[Event, None, bool]:
+        """Validate, record the epoch and save last.pt (and best.pt when validation improved)."""
+        config = self.config
+        val = None
+        if len(r.splits.val_labels):
+            val = evaluate(r.eval_model, r.splits.val_images, r.splits.val_labels, device=r.device, batch_size=2000)
+        train_loss, train_accuracy = RunningSums(r.device, r.epoch_sums).means()
+        seconds = r.epoch_seconds
+        r.train_seconds += seconds
+        record = {
+            "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+            "val_loss": val.loss if val else None, "val_accuracy": val.accuracy if val else None,
+            "lr": r.optimizer.param_groups[0]["lr"] * r.lr_factor, "seconds": seconds,
+        }
+        if _diverging(train_loss) or (val is not None and _diverging(val.loss)):
+            yield self._diverged(epoch, r.steps_per_epoch, train_loss, r.optimizer)
+            return True
+        r.history.append(record)
+        runs.append_metrics(self.run_dir, record)
+        r.epoch_sums, r.epoch_seconds, r.start_step = None, 0.0, 0
+        improved = val is not None and (r.best_val is None or val.accuracy > r.best_val)
+        if improved:
+            r.best_val = val.accuracy
+        yield EpochEnd(epoch, config.epochs, train_loss, train_accuracy, record["val_loss"], record["val_accuracy"],
+                       r.best_val, record["lr"], seconds)
+        yield CheckpointSaved(self._save(r, "last.pt", epoch, 0), epoch, "last")
+        if improved or (val is None and epoch == config.epochs):
+            self.best_path = self._save(r, "best.pt", epoch, 0)
+            yield CheckpointSaved(self.best_path, epoch, "best")
+        return False
+
+    def _finish(self, r: _Run) -> Finished:
+        """Test the final model once and save what Results and Misclassified show."""
+        config, run_dir = self.config, self.run_dir
+        test = evaluate(r.eval_model, r.splits.test_images, r.splits.test_labels, device=r.device, batch_size=2000)
+        save_evaluation(run_dir, test, r.splits.test_images, "last")
         result = {
             "test_accuracy": test.accuracy, "test_loss": test.loss, "per_class_accuracy": test.per_class_accuracy,
-            "epochs": config.epochs, "train_seconds": train_seconds, "best_val_accuracy": best_val,
-            "evaluated": "last epoch",
+            "epochs": config.epochs, "train_seconds": r.train_seconds, "best_val_accuracy": r.best_val,
+            "checkpoint": "last", "evaluated": "last epoch",
         }
-        ckpt.write_text_atomic(run_dir / "result.json", json.dumps(result, indent=2))
-        yield Finished(run_dir.name, str(run_dir), config.epochs, train_seconds, test.loss, test.accuracy,
-                       test.per_class_accuracy, best_val)
+        runs.write_text_atomic(run_dir / "result.json", json.dumps(result, indent=2))
+        return Finished(run_dir.name, str(run_dir), config.epochs, r.train_seconds, test.loss, test.accuracy,
+                        test.per_class_accuracy, r.best_val)
 
     def _diverged(self, epoch: int, step: int, loss: float, optimizer: torch.optim.Optimizer) -> Failed:
         lr = optimizer.param_groups[0]["lr"]
         kept = f"; the best checkpoint so far is kept at {self.best_path}" if self.best_path else ""
         return Failed(
             f"training diverged at epoch {epoch}, step {step}: loss is {loss:.3g} with lr {lr:.3g} "
-            f"(configured lr {self.config.lr:g}); try a lower learning rate{kept}",
+            f"(configured learning rate {self.config.lr:g}); try a lower learning rate{kept}",
             epoch, str(self.run_dir), self.best_path,
         )
 

@@ -30,11 +30,16 @@ class RunStarted(Event):
     train_size: int
     val_size: int
     test_size: int
+    start_step: int = 0  # steps already done in the epoch being resumed
 
 
 @dataclass(frozen=True)
 class StepMetrics(Event):
-    """Training metrics averaged over the batches since the previous StepMetrics."""
+    """Training metrics averaged over the batches since the previous point.
+
+    Points fall on fixed steps (every ceil(steps_per_epoch / 100) steps and the epoch's
+    last), so the same run gives the same curve whatever the machine's speed.
+    """
 
     kind: ClassVar[str] = "step"
     epoch: int  # 1-based
@@ -85,6 +90,17 @@ class Resumed(Event):
 
 
 @dataclass(frozen=True)
+class LrChanged(Event):
+    """The learning rate was steered: the schedule's rate times ``factor`` from ``global_step`` on."""
+
+    kind: ClassVar[str] = "lr_changed"
+    epoch: int
+    step: int
+    global_step: int
+    factor: float
+
+
+@dataclass(frozen=True)
 class Stopped(Event):
     """The run was asked to stop; ``checkpoint`` resumes it."""
 
@@ -118,6 +134,6 @@ class Failed(Event):
 
 
 __all__ = [
-    "CheckpointSaved", "EpochEnd", "Event", "Failed", "Finished", "Paused", "Resumed",
+    "CheckpointSaved", "EpochEnd", "Event", "Failed", "Finished", "LrChanged", "Paused", "Resumed",
     "RunStarted", "Stopped", "StepMetrics",
 ]

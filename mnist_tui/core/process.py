@@ -23,7 +23,7 @@ from typing import Any
 from .config import TrainConfig
 from .events import Event
 
-COMMANDS = ("pause", "resume", "stop")
+COMMANDS = ("pause", "resume", "stop", "lr_factor")
 
 
 class TrainingProcessError(RuntimeError):
@@ -44,12 +44,12 @@ class TrainingProcess:
     """
 
     def __init__(self, config: TrainConfig | None, *, data_dir: str | Path | None, download: bool,
-                 dataset: str, checkpoints_dir: str | Path, resume: str | None = None,
-                 metrics_interval_s: float = 1.0):
+                 dataset: str, checkpoints_dir: str | Path, resume: str | None = None, extra_epochs: int = 0,
+                 run_name: str | None = None):
         settings = {
             "config": config.to_dict() if config is not None else None, "data_dir": str(data_dir) if data_dir else None,
             "download": download, "dataset": dataset, "checkpoints_dir": str(checkpoints_dir), "resume": resume,
-            "metrics_interval_s": metrics_interval_s,
+            "extra_epochs": extra_epochs, "run_name": run_name,
         }
         events_r, events_w = os.pipe()
         commands_r, commands_w = os.pipe()
@@ -69,10 +69,12 @@ class TrainingProcess:
         self._send_lock = threading.Lock()
         self._commands.send(settings)
 
-    def send(self, command: str) -> None:
-        """Pause, resume or stop the run (ignored once the child has gone)."""
+    def send(self, command: str, value: float | None = None) -> None:
+        """Pause, resume or stop the run, or ``send("lr_factor", 0.5)`` (ignored once the child has gone)."""
         if command not in COMMANDS:
             raise ValueError(f"unknown command {command!r}")
+        if command == "lr_factor":
+            command = (command, float(value))  # type: ignore[assignment]
         with self._send_lock:
             try:
                 self._commands.send(command)
@@ -139,7 +141,12 @@ def _child_main(events: Connection, commands: Connection) -> None:
                 parent_gone.set()
                 control.stop()
                 return
-            if command in COMMANDS:
+            if isinstance(command, tuple) and command[0] == "lr_factor":
+                try:
+                    control.set_lr_factor(command[1])
+                except ValueError:
+                    pass
+            elif command in COMMANDS:
                 getattr(control, command)()
 
     threading.Thread(target=listen, name="commands", daemon=True).start()
@@ -157,7 +164,7 @@ def _child_main(events: Connection, commands: Connection) -> None:
         data = load_mnist(settings["data_dir"], download=settings["download"], dataset=settings["dataset"])
         config = TrainConfig.from_dict(settings["config"]) if settings["config"] is not None else None
         trainer = Trainer(config, data, checkpoints_dir=settings["checkpoints_dir"], resume=settings["resume"],
-                          metrics_interval_s=settings["metrics_interval_s"])
+                          extra_epochs=settings["extra_epochs"], run_name=settings["run_name"])
         for event in trainer.run(control):
             send(("event", event))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which shows it

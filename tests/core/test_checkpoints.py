@@ -5,10 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_tui.core.checkpoints import (
-    CheckpointError, list_runs, load_checkpoint, model_from_checkpoint, resolve_checkpoint, save_checkpoint,
-    write_atomic,
-)
+from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint, resolve_checkpoint, save_checkpoint
+from mnist_tui.core.runs import CheckpointError, list_runs, write_atomic
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.models import build_model
 
@@ -72,6 +70,19 @@ def test_truncated_and_foreign_files_are_refused(tmp_path):
         assert str(path) in str(info.value)
 
 
+def test_random_bytes_read_as_corrupt_not_as_code(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    for n in range(20):
+        path = tmp_path / f"random{n}.pt"
+        prefix = b"\x80\x02" if n % 2 else b""  # a pickle header makes torch try to unpickle the rest
+        path.write_bytes(prefix + bytes(rng.randrange(256) for _ in range(2000)))
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(path)
+        assert "corrupt or truncated" in str(info.value), str(info.value)
+
+
 def test_a_crash_mid_write_leaves_the_old_file_and_no_debris(tmp_path):
     path = tmp_path / "last.pt"
     path.write_bytes(b"old")
@@ -110,7 +121,7 @@ def test_runs_are_listed_and_a_bad_one_does_not_hide_the_rest(synthetic_data, ti
 
 
 def test_delete_run_removes_a_run_and_refuses_other_folders(tmp_path):
-    from mnist_tui.core.checkpoints import delete_run
+    from mnist_tui.core.runs import delete_run
 
     config = TrainConfig(model="mlp")
     save_checkpoint(tmp_path / "runs" / "r" / "last.pt", model_state=build_model(config).state_dict(),

@@ -1,6 +1,7 @@
 import queue
 import threading
 
+import pytest
 import torch
 
 from mnist_tui.core.checkpoints import load_checkpoint
@@ -15,7 +16,7 @@ def run_all(trainer, control=None):
 
 
 def test_a_tiny_run_reports_in_order_and_learns(synthetic_data, tiny_config, tmp_path):
-    events = run_all(Trainer(tiny_config, synthetic_data, checkpoints_dir=tmp_path, metrics_interval_s=0))
+    events = run_all(Trainer(tiny_config, synthetic_data, checkpoints_dir=tmp_path, points_per_epoch=1000))
     kinds = [type(e) for e in events]
     assert kinds[0] is RunStarted and kinds[-1] is Finished
     started, finished = events[0], events[-1]
@@ -34,11 +35,18 @@ def test_a_tiny_run_reports_in_order_and_learns(synthetic_data, tiny_config, tmp
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 2
 
 
-def test_step_metrics_are_rate_limited(synthetic_data, tiny_config, tmp_path):
-    events = run_all(Trainer(tiny_config, synthetic_data, checkpoints_dir=tmp_path, metrics_interval_s=3600))
-    steps = [e for e in events if isinstance(e, StepMetrics)]
-    assert len(steps) == 2  # only the closing step of each epoch, not one per batch
-    assert all(e.step == e.steps_per_epoch for e in steps)
+def test_metric_points_fall_on_fixed_steps_whatever_the_speed(synthetic_data, tiny_config, tmp_path):
+    def points(sub, per_epoch):
+        events = run_all(Trainer(tiny_config, synthetic_data, checkpoints_dir=tmp_path / sub,
+                                 points_per_epoch=per_epoch))
+        return [(e.epoch, e.step, e.loss, e.accuracy) for e in events if isinstance(e, StepMetrics)]
+
+    every_fourth = points("a", 4)
+    assert [(epoch, step) for epoch, step, *_ in every_fourth] == [(e, s) for e in (1, 2) for s in (4, 8, 12, 16)]
+    assert every_fourth == points("b", 4)  # the same run draws the same curve
+    assert len(points("c", 100)) == 2 * 16  # tiny epochs: a point every step
+    saved = [line for line in (tmp_path / "a").glob("*/points.jsonl")][0].read_text().splitlines()
+    assert len(saved) == 8
 
 
 def test_same_seed_same_metrics(synthetic_data, tiny_config, tmp_path):
@@ -52,7 +60,7 @@ def test_same_seed_same_metrics(synthetic_data, tiny_config, tmp_path):
 def test_pause_resume_stop_from_another_thread(synthetic_data, tiny_config, tmp_path):
     config = tiny_config.replace(epochs=20)
     control = RunControl()
-    trainer = Trainer(config, synthetic_data, checkpoints_dir=tmp_path, metrics_interval_s=0)
+    trainer = Trainer(config, synthetic_data, checkpoints_dir=tmp_path, points_per_epoch=1000)
     events: queue.Queue = queue.Queue()
     paused_requested = threading.Event()
 
@@ -91,7 +99,7 @@ def test_pause_resume_stop_from_another_thread(synthetic_data, tiny_config, tmp_
 
 def test_a_diverging_run_fails_and_says_why(synthetic_data, tiny_config, tmp_path):
     config = tiny_config.replace(optimizer="sgd", lr=10.0, momentum=0.99, epochs=5)
-    events = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, metrics_interval_s=0))
+    events = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, points_per_epoch=1000))
     failed = events[-1]
     assert isinstance(failed, Failed)
     assert "diverged" in failed.reason and "lr 10" in failed.reason
@@ -134,7 +142,7 @@ def test_resume_mid_epoch_gives_the_same_weights(synthetic_data, tiny_config, tm
     run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="straight"))
     control = RunControl()
     for event in Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="split",
-                         metrics_interval_s=0).run(control):
+                         points_per_epoch=1000).run(control):
         if isinstance(event, StepMetrics) and event.epoch == 1 and event.step == 5:
             control.stop()
     assert load_checkpoint(tmp_path / "split" / "last.pt")["step"] == 5
@@ -147,7 +155,7 @@ def test_each_ensemble_member_learns_as_if_trained_alone(synthetic_data, tiny_co
     config = tiny_config.replace(optimizer="sgd", lr=0.05, epochs=1)
     alone = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path / "alone"))[-1]
     events = run_all(Trainer(config.replace(members=2), synthetic_data, checkpoints_dir=tmp_path / "pair",
-                             metrics_interval_s=0))
+                             points_per_epoch=1000))
     finished = events[-1]
     assert isinstance(finished, Finished) and finished.test_accuracy > 0.5
     single = load_checkpoint(f"{alone.run_dir}/last.pt")["model_state"]
@@ -158,3 +166,58 @@ def test_each_ensemble_member_learns_as_if_trained_alone(synthetic_data, tiny_co
     assert not torch.allclose(pair["members.1.net.1.weight"], single["net.1.weight"])
     steps = [e for e in events if isinstance(e, StepMetrics)]
     assert all(e.accuracy <= 1.0 for e in steps)  # accuracy is the members' mean, not their sum
+
+
+def test_a_resumed_epoch_counts_its_batches_from_before_the_stop(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=1)
+    straight = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="straight"))
+    control = RunControl()
+    for event in Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="split").run(control):
+        if isinstance(event, StepMetrics) and event.step == 8:
+            control.stop()
+    resumed = run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "split"))
+    assert resumed[0].start_step == 8
+    whole = next(e for e in straight if isinstance(e, EpochEnd))
+    halves = next(e for e in resumed if isinstance(e, EpochEnd))
+    assert halves.train_accuracy == pytest.approx(whole.train_accuracy, abs=1e-6)
+    assert halves.train_loss == pytest.approx(whole.train_loss, rel=1e-5)
+    from mnist_tui.core.runs import read_points
+
+    assert len(read_points(tmp_path / "split")) == len(read_points(tmp_path / "straight")) == 16
+
+
+def test_steering_scales_the_learning_rate_and_survives_a_resume(synthetic_data, tiny_config, tmp_path):
+    from mnist_tui.core.events import LrChanged
+    from mnist_tui.core.runs import read_lr_changes
+
+    config = tiny_config.replace(epochs=2, schedule="constant", optimizer="adam", lr=1e-3)
+    control = RunControl()
+    events = []
+    for event in Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="steered").run(control):
+        events.append(event)
+        if isinstance(event, StepMetrics) and event.epoch == 1 and event.step == 4:
+            control.set_lr_factor(0.5)
+        if isinstance(event, StepMetrics) and event.epoch == 1 and event.step == 10:
+            control.stop()
+    changed = next(e for e in events if isinstance(e, LrChanged))
+    assert (changed.epoch, changed.step, changed.factor) == (1, 4, 0.5)
+    lrs = [e.lr for e in events if isinstance(e, StepMetrics)]
+    assert lrs[3] == pytest.approx(1e-3) and lrs[4] == pytest.approx(5e-4)
+    assert read_lr_changes(tmp_path / "steered") == [{"lr_factor": 0.5, "epoch": 1, "step": 4, "global_step": 4}]
+    resumed = run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "steered"))
+    assert all(e.lr == pytest.approx(5e-4) for e in resumed if isinstance(e, StepMetrics))
+    with pytest.raises(ValueError):
+        control.set_lr_factor(float("nan"))
+
+
+def test_a_finished_run_trains_more_epochs(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=1, schedule="onecycle")
+    first = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="more"))[-1]
+    assert isinstance(first, Finished)
+    more = run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "more", extra_epochs=2))
+    assert more[0].start_epoch == 1 and more[0].epochs == 3
+    assert [e.epoch for e in more if isinstance(e, EpochEnd)] == [2, 3]
+    assert isinstance(more[-1], Finished) and more[-1].epochs == 3
+    assert len((tmp_path / "more" / "metrics.jsonl").read_text().splitlines()) == 3
+    lrs = [e.lr for e in more if isinstance(e, StepMetrics)]
+    assert max(lrs) <= config.lr / 10 + 1e-12 and lrs[-1] < lrs[0]  # a gentle cosine, no second warm-up

@@ -16,7 +16,7 @@ from mnist_tui.core.process import TrainingProcess, TrainingProcessError
 
 def start(config, root: Path, runs: Path, **kwargs) -> TrainingProcess:
     return TrainingProcess(config, data_dir=root, download=False, dataset="mnist", checkpoints_dir=runs,
-                           metrics_interval_s=0.0, **kwargs)
+                           **kwargs)
 
 
 def test_the_child_trains_exactly_like_the_engine_and_obeys_pause_and_resume(

@@ -61,7 +61,7 @@ class ComparedRun:
 
 def load_compared_run(run_dir: str | Path) -> ComparedRun:
     """Read config.json, metrics.jsonl and result.json; a broken run carries ``error``."""
-    from ...core.checkpoints import read_metrics
+    from ...core.runs import read_metrics
 
     run_dir = Path(run_dir)
     try:

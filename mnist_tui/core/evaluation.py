@@ -1,0 +1,150 @@
+"""Evaluating a saved model, for the app and ``mnist-tui eval`` alike.
+
+One rule for which model a run's test figure belongs to: a finished run reports
+its final weights (``last.pt``, the EMA if it has one); a run that did not finish
+reports ``best.pt`` (best validation) if it has one, else ``last.pt``. Every figure
+names its checkpoint as "last (epoch 3)" or "best (epoch 2)".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .analysis import Evaluation, predict_probabilities, saved_evaluation, summarize
+from .checkpoints import load_checkpoint, model_from_checkpoint, resolve_checkpoint
+from .config import CLASS_NAMES, TrainConfig
+from .data import DataUnavailable, MnistData
+from .runs import DEFAULT_CHECKPOINTS, CheckpointError, read_result
+
+DEFAULT_MODEL_RUN = "fast-pretrained"  # the model shipped in checkpoints/
+REPO_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class EvaluatedModel:
+    """What Results and Misclassified show: the evaluation, the digits it indexes, and where it came from."""
+
+    evaluation: Evaluation
+    images: torch.Tensor
+    source: str  # "run-name · last (epoch 3)", with " · saved results" when read from the run folder
+    class_names: tuple[str, ...]
+    checkpoint: str  # path of the checkpoint file
+
+
+def run_checkpoint(run_dir: str | os.PathLike[str]) -> Path:
+    """The checkpoint a run's figures come from (see the module's rule)."""
+    run_dir = Path(run_dir)
+    if read_result(run_dir) and (run_dir / "last.pt").is_file():
+        return run_dir / "last.pt"
+    for name in ("best.pt", "last.pt"):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise CheckpointError(f"{run_dir} holds no best.pt or last.pt")
+
+
+def checkpoint_label(path: str | os.PathLike[str], epoch: int) -> str:
+    """'best (epoch 2)' for <run>/best.pt saved after epoch 2."""
+    return f"{Path(path).stem} (epoch {epoch})"
+
+
+def resolve_model(spec: str | os.PathLike[str], checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> Path:
+    """A checkpoint file as given, or a run (folder or name) resolved by :func:`run_checkpoint`."""
+    path = Path(spec)
+    if not path.exists() and (checkpoints_dir / path).exists():
+        path = checkpoints_dir / path
+    return run_checkpoint(path) if path.is_dir() else resolve_checkpoint(path, checkpoints_dir)
+
+
+def dataset_of(checkpoint: str | os.PathLike[str]) -> str:
+    """The dataset a checkpoint was trained on (reads the file)."""
+    return TrainConfig.from_dict(load_checkpoint(Path(checkpoint))["config"]).dataset
+
+
+def default_model_candidates(checkpoints_dir: Path) -> list[Path]:
+    """Where the shipped model may be: the app's checkpoints folder, ./checkpoints, the source tree's."""
+    seen: list[Path] = []
+    for folder in (Path(checkpoints_dir), Path("checkpoints"), REPO_CHECKPOINTS):
+        path = (folder / DEFAULT_MODEL_RUN).resolve()
+        if path not in seen:
+            seen.append(path)
+    return seen
+
+
+def find_default_model(checkpoints_dir: Path) -> Path | None:
+    """The shipped model's run folder, or None."""
+    for path in default_model_candidates(checkpoints_dir):
+        if (path / "best.pt").is_file() or (path / "last.pt").is_file():
+            return path
+    return None
+
+
+def saved_run_evaluation(run_dir: str | os.PathLike[str], dataset: str | None = None) -> EvaluatedModel | None:
+    """The test evaluation a run saved when it finished (no dataset or model needed), or None."""
+    run_dir = Path(run_dir)
+    saved = saved_evaluation(run_dir)
+    if saved is None:
+        return None
+    evaluation, images = saved
+    result = read_result(run_dir)
+    name = result.get("checkpoint", "last")
+    label = f"{name} (epoch {result['epochs']})" if "epochs" in result else name
+    if dataset is None:
+        try:
+            dataset = TrainConfig.from_json((run_dir / "config.json").read_text()).dataset
+        except (OSError, ValueError, TypeError):
+            dataset = "mnist"
+    return EvaluatedModel(evaluation, images, f"{run_dir.name} · {label} · saved results", CLASS_NAMES[dataset],
+                          str(run_dir / f"{name}.pt"))
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike[str], load_data: Callable[[str], MnistData],
+                        progress: Progress | None = None, chunk: int = 1000) -> EvaluatedModel:
+    """Evaluate a checkpoint on its dataset's test set, in chunks, reporting progress.
+
+    ``load_data(dataset)`` gives the data (the app passes its cache). Without the dataset,
+    the run's saved results are shown if it has them; otherwise DataUnavailable is raised.
+    """
+    path = Path(checkpoint)
+    saved = load_checkpoint(path)
+    model, config = model_from_checkpoint(saved, "cpu")
+    run_dir = path.parent
+    source = f"{run_dir.name} · {checkpoint_label(path, saved['epoch'])}"
+    try:
+        data = load_data(config.dataset)
+    except DataUnavailable:
+        fallback = saved_run_evaluation(run_dir, config.dataset) if path.name == run_checkpoint(run_dir).name else None
+        if fallback is None:
+            raise
+        return fallback
+    images, labels = data.test_images, data.test_labels
+    parts = []
+    if progress:
+        progress(0, len(labels))
+    for start in range(0, len(labels), chunk):
+        parts.append(predict_probabilities(model, images[start:start + chunk], batch_size=chunk))
+        if progress:
+            progress(min(start + chunk, len(labels)), len(labels))
+    probabilities = torch.cat(parts) if parts else torch.zeros(0, 10)
+    return EvaluatedModel(summarize(probabilities, labels), images, source, CLASS_NAMES[config.dataset], str(path))
+
+
+def finished_run_evaluation(run_dir: str | os.PathLike[str], data: MnistData | None) -> EvaluatedModel | None:
+    """What a run saved at its end, with the full test images when the dataset is at hand (no model runs)."""
+    shown = saved_run_evaluation(run_dir)
+    if shown is None or data is None or len(data.test_labels) != len(shown.evaluation.labels):
+        return shown
+    return EvaluatedModel(shown.evaluation, data.test_images, shown.source.removesuffix(" · saved results"),
+                          shown.class_names, shown.checkpoint)
+
+
+__all__ = [
+    "EvaluatedModel", "checkpoint_label", "dataset_of", "default_model_candidates", "evaluate_checkpoint",
+    "find_default_model", "finished_run_evaluation", "resolve_model", "run_checkpoint", "saved_run_evaluation",
+]
