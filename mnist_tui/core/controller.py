@@ -1,0 +1,177 @@
+"""The run controller: one run at a time in a child process, its state, and which action is allowed when.
+
+Textual-free, so its lifecycle is tested without an app. The app (and, later, the Tune
+view running trials one after another) hands it callbacks that post messages; the
+state changes only in :meth:`RunController.handle`, called on the UI thread in the
+order the events arrive, so what the screen shows and the state never disagree.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .config import TrainConfig
+from .events import Event, Failed, Finished, Paused, Resumed, RunStarted, StepMetrics, Stopped
+
+
+class RunState(enum.Enum):
+    IDLE = "idle"
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+
+
+S = RunState
+# the one table of which action is allowed in which state: keys, buttons, palette and guards read it
+ALLOWED: dict[str, frozenset[RunState]] = {
+    "start": frozenset({S.IDLE}),
+    "pause": frozenset({S.STARTING, S.RUNNING}),
+    "resume": frozenset({S.PAUSED}),
+    "stop": frozenset({S.STARTING, S.RUNNING, S.PAUSED}),
+    "steer": frozenset({S.RUNNING, S.PAUSED}),
+    "edit_form": frozenset({S.IDLE}),
+}
+ACTIVE = frozenset({S.STARTING, S.RUNNING, S.PAUSED, S.STOPPING})
+BATCH_INTERVAL_S = 0.2  # metrics points reach the UI in batches, at most about five a second
+
+
+class RunController:
+    """Start, pause, resume, steer and stop training runs, one after another.
+
+    ``deliver(events)`` receives lists of engine events from the reader thread (post them as
+    a message); ``crashed(reason, data_unavailable)`` a run that could not start or died;
+    ``ended()`` that the child process is gone. All three are called from the reader thread.
+    """
+
+    def __init__(self, deliver: Callable[[list[Event]], None], crashed: Callable[[str, bool], None],
+                 ended: Callable[[], None], *, checkpoints_dir: str | Path, data_dir: str | Path | None):
+        self._deliver, self._crashed, self._ended = deliver, crashed, ended
+        self.checkpoints_dir = Path(checkpoints_dir)
+        self.data_dir = data_dir
+        self.state = RunState.IDLE
+        self.run_dir: str | None = None
+        self.config: TrainConfig | None = None  # the config of the run in progress (None until it starts)
+        self.lr_factor = 1.0
+        self._lock = threading.Lock()
+        self._process = None
+        self._wanted: list[tuple[str, float | None]] = []  # commands given before the child existed
+        self._thread: threading.Thread | None = None
+
+    def allowed(self, action: str) -> bool:
+        return self.state in ALLOWED[action]
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    # -- commands -------------------------------------------------------------------------
+
+    def start(self, config: TrainConfig | None, *, resume: str | None = None, dataset: str | None = None,
+              extra_epochs: int = 0, run_name: str | None = None) -> None:
+        """Start a run from ``config``, or continue the run ``resume`` (its folder)."""
+        if not self.allowed("start"):
+            raise RuntimeError(f"cannot start a run while {self.state.value}")
+        self.state, self.run_dir, self.config, self.lr_factor = RunState.STARTING, None, config, 1.0
+        with self._lock:
+            self._process, self._wanted = None, []
+        dataset = dataset or (config.dataset if config is not None else "mnist")
+        self._thread = threading.Thread(target=self._train, args=(config, resume, dataset, extra_epochs, run_name),
+                                        name="training", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        if self.allowed("pause"):
+            self._send("pause")
+
+    def resume(self) -> None:
+        if self.allowed("resume"):
+            self._send("resume")
+
+    def stop(self) -> None:
+        if self.allowed("stop"):
+            self._send("stop")
+            self.state = RunState.STOPPING
+
+    def steer(self, factor: float) -> float:
+        """Multiply the learning rate by ``factor`` on top of the schedule; returns the run's new factor."""
+        if not self.allowed("steer"):
+            raise RuntimeError("no run is training")
+        self.lr_factor = min(max(self.lr_factor * factor, 1e-4), 1e4)
+        self._send("lr_factor", self.lr_factor)
+        return self.lr_factor
+
+    def _send(self, command: str, value: float | None = None) -> None:
+        with self._lock:
+            if self._process is None:
+                self._wanted.append((command, value))
+            else:
+                self._process.send(command, value)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the reader thread (the child) to end; True if it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    # -- events (UI thread) ---------------------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        """Follow the run's state from its events; call in arrival order."""
+        if isinstance(event, RunStarted):
+            self.run_dir = event.run_dir
+            self.config = TrainConfig.from_dict(event.config)
+            if self.state == RunState.STARTING:
+                self.state = RunState.RUNNING
+        elif isinstance(event, Paused) and self.state != RunState.STOPPING:
+            self.state = RunState.PAUSED
+        elif isinstance(event, Resumed) and self.state != RunState.STOPPING:
+            self.state = RunState.RUNNING
+        elif isinstance(event, (Finished, Stopped, Failed)):
+            self.state = RunState.STOPPING if self.state != RunState.IDLE else self.state
+
+    def handle_end(self) -> None:
+        """The child process is gone (after its last event, or without one)."""
+        self.state = RunState.IDLE
+
+    # -- the reader thread ---------------------------------------------------------------------
+
+    def _train(self, config: TrainConfig | None, resume: str | None, dataset: str, extra_epochs: int,
+               run_name: str | None) -> None:
+        from .process import TrainingProcess, TrainingProcessError
+
+        process = None
+        try:
+            process = TrainingProcess(config, data_dir=self.data_dir, download=False, dataset=dataset,
+                                      checkpoints_dir=self.checkpoints_dir, resume=resume,
+                                      extra_epochs=extra_epochs, run_name=run_name)
+            with self._lock:
+                self._process = process
+                for command, value in self._wanted:
+                    process.send(command, value)
+            batch: list[Event] = []
+            sent_at = 0.0
+            for event in process.events():
+                batch.append(event)
+                now = time.monotonic()
+                if not isinstance(event, StepMetrics) or now - sent_at >= BATCH_INTERVAL_S:
+                    self._deliver(batch)
+                    batch, sent_at = [], now
+            if batch:
+                self._deliver(batch)
+        except Exception as exc:  # noqa: BLE001 - never kill the app: report it
+            unavailable = isinstance(exc, TrainingProcessError) and exc.data_unavailable
+            reason = str(exc) if isinstance(exc, TrainingProcessError) else f"{type(exc).__name__}: {exc}"
+            self._crashed(reason or repr(exc), unavailable)
+        finally:
+            if process is not None:
+                process.close()
+            self._ended()
+
+
+__all__ = ["ACTIVE", "ALLOWED", "RunController", "RunState"]

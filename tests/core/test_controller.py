@@ -1,0 +1,82 @@
+"""The run controller's lifecycle, without an app: a real child process on synthetic data."""
+
+import queue
+
+import pytest
+
+from mnist_tui.core.controller import ALLOWED, RunController, RunState
+from mnist_tui.core.events import Finished, Paused, RunStarted, StepMetrics, Stopped
+
+
+class Recorder:
+    """Plays the app: events arrive on a queue and are handed to the controller in order."""
+
+    def __init__(self, root, runs):
+        self.inbox: queue.Queue = queue.Queue()
+        self.controller = RunController(lambda events: self.inbox.put(("events", events)),
+                                        lambda reason, unavailable: self.inbox.put(("crashed", reason)),
+                                        lambda: self.inbox.put(("ended", None)),
+                                        checkpoints_dir=runs, data_dir=root)
+        self.seen: list = []
+
+    def until(self, kind):
+        """Handle what arrives until an event of ``kind`` (or the end, for kind None)."""
+        while True:
+            what, payload = self.inbox.get(timeout=120)
+            if what == "ended":
+                self.controller.handle_end()
+                if kind is None:
+                    return None
+                raise AssertionError(f"the run ended before {kind.__name__}: {self.seen[-1:]}")
+            if what == "crashed":
+                self.seen.append(payload)
+                continue
+            for event in payload:
+                self.controller.handle(event)
+                self.seen.append(event)
+                if kind is not None and isinstance(event, kind):
+                    return event
+
+
+def test_one_table_says_what_each_state_allows():
+    assert {state for state in RunState if state in ALLOWED["pause"]} == {RunState.STARTING, RunState.RUNNING}
+    assert ALLOWED["start"] == {RunState.IDLE}
+    assert RunState.STOPPING not in ALLOWED["stop"]
+
+
+def test_a_run_goes_through_its_states_and_a_second_run_follows(tiny_config, synthetic_root, tmp_path):
+    recorder = Recorder(synthetic_root, tmp_path / "runs")
+    controller = recorder.controller
+    assert controller.allowed("start") and not controller.allowed("pause")
+    controller.start(tiny_config.replace(epochs=30))
+    assert controller.state == RunState.STARTING and not controller.allowed("start")
+    controller.pause()  # before the child exists: kept and sent when it does
+    recorder.until(RunStarted)
+    assert controller.state == RunState.RUNNING and controller.run_dir
+    recorder.until(Paused)
+    assert controller.state == RunState.PAUSED and controller.allowed("resume") and not controller.allowed("pause")
+    assert controller.steer(0.5) == 0.5
+    controller.resume()
+    recorder.until(StepMetrics)
+    assert controller.state == RunState.RUNNING
+    controller.stop()
+    assert controller.state == RunState.STOPPING and not controller.allowed("stop")
+    recorder.until(Stopped)
+    recorder.until(None)
+    assert controller.state == RunState.IDLE and controller.wait(30)
+
+    first_run = controller.run_dir
+    controller.start(tiny_config.replace(epochs=1))
+    recorder.until(Finished)
+    recorder.until(None)
+    assert controller.state == RunState.IDLE and controller.run_dir != first_run
+    with pytest.raises(RuntimeError):
+        controller.steer(2.0)
+
+
+def test_a_run_that_cannot_start_reports_and_ends_idle(tiny_config, tmp_path):
+    recorder = Recorder(tmp_path / "no-data", tmp_path / "runs")
+    recorder.controller.start(tiny_config)
+    recorder.until(None)
+    assert recorder.controller.state == RunState.IDLE
+    assert any(isinstance(item, str) and "no-data" in item for item in recorder.seen)
