@@ -14,6 +14,7 @@ import pytest
 
 from mnist_tui.cli import main
 from mnist_tui.core.config import TrainConfig, field_types, validate
+from mnist_tui.core.names import check_run_name
 
 FLOAT_FIELDS = [name for name, kind in field_types().items() if kind is float]
 NOT_FINITE = ["nan", "inf", "-inf", "NaN", "Infinity"]
@@ -40,3 +41,22 @@ def test_cli_refuses_non_finite_float_flags(tmp_path, capsys, field, value):
 def test_validate_refuses_non_finite_values(field, value):
     errors = validate(dataclasses.replace(TrainConfig(), **{field: value}))  # built unchecked, as from a file
     assert errors == {field: f"{field} must be a finite number, got {value}"}
+
+
+BAD_RUN_NAMES = ["../x", "a/b", "/tmp/abs", "with space", "x" * 300, ".", "..", ".hidden", "", "a\nb", "tab\t",
+                 "é"]
+
+
+@pytest.mark.parametrize("name", BAD_RUN_NAMES)
+def test_bad_run_names_are_refused_before_the_data_loads(tmp_path, capsys, name):
+    code = main(["train", "--data-dir", str(tmp_path / "no-data"), "--checkpoints", str(tmp_path / "runs"),
+                 "--epochs", "1", "--run-name", name])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "run name" in err
+    assert "train-images" not in err  # the data was never looked for
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("name", ["r1", "lenet5-2024_01", "a.b", "-x", "_", "x" * 100])
+def test_ordinary_run_names_pass(name):
+    assert check_run_name(name) is None

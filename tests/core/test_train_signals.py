@@ -1,0 +1,54 @@
+"""Headless `train` stops at the next batch and saves on SIGTERM and SIGHUP, as on Ctrl+C (a real process)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_tui.core.checkpoints import load_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--model", "mlp", "--hidden", "16", "--batch-size", "32", "--val-size", "100", "--threads", "1",
+        "--epochs", "1000"]  # far more than it gets to: the signal comes after the first step
+
+
+def train_until_first_step(args: list[str], signum: int) -> tuple[int, list[dict], str]:
+    """Start `mnist-tui train --json ...`, send ``signum`` after its first step event; (exit code, events, stderr)."""
+    process = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", "train", "--json", "--every-point", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    events = []
+    try:
+        for line in process.stdout:
+            events.append(json.loads(line))
+            if events[-1]["event"] == "step":
+                process.send_signal(signum)
+                break
+        events += [json.loads(line) for line in process.stdout]
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return code, events, process.stderr.read()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_signal_stops_train_with_a_resumable_checkpoint(tmp_path, synthetic_root, signum):
+    common = ["--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path)]
+    code, events, err = train_until_first_step([*common, *TINY, "--run-name", "r"], signum)
+    assert code == 130, err
+    assert events[-1]["event"] == "stopped" and "Traceback" not in err
+    checkpoint = load_checkpoint(tmp_path / "r" / "last.pt")
+    assert checkpoint["config"]["epochs"] == 1000
+
+    # it resumes from where it stopped (and stops again the same way)
+    code, events, err = train_until_first_step([*common, "--resume", "r"], signum)
+    assert code == 130, err
+    started = events[0]
+    assert started["event"] == "started" and started["run_dir"] == str(tmp_path / "r")
+    assert events[-1]["event"] == "stopped"
