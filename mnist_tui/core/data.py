@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,9 +88,57 @@ def _help(root: Path, dataset: str, problem: str) -> str:
     )
 
 
-def _find_raw_dir(root: Path, dataset: str) -> Path | None:
-    """Accept the torchvision root, its <Name>/ folder, or the raw folder itself.
+MISSING = "missing"
+FILE_KINDS = ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+              (stat.S_ISBLK, "block device"))
 
+
+def _data_file_problem(path: Path) -> str | None:
+    """None for a readable regular file, MISSING when nothing is there, else what is wrong (naming the file).
+
+    Checked before anything opens the file: opening a FIFO would block, and a folder we may
+    not enter makes pathlib's is_file() raise.
+    """
+    try:
+        info = path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return MISSING
+    except PermissionError:
+        return f"cannot look inside {path.parent}: permission denied"
+    except OSError as exc:
+        return f"cannot look at {path}: {exc.strerror or exc}"
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            return f"{path} is a symlink to {os.readlink(path)}, which does not exist"
+        except OSError as exc:
+            return f"{path} is a symlink that cannot be followed: {exc.strerror or exc}"
+    if stat.S_ISDIR(info.st_mode):
+        return f"{path} is a folder, not a data file"
+    for is_kind, kind in FILE_KINDS:
+        if is_kind(info.st_mode):
+            return f"{path} is a {kind}, not a regular file"
+    if not os.access(path, os.R_OK):
+        return f"cannot read {path}: permission denied"
+    return None
+
+
+def _folder_problem(root: Path) -> str | None:
+    """What is wrong with the data folder itself; None when it is a folder or absent (then downloaded to)."""
+    try:
+        info = root.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return f"cannot look at {root}: {(exc.strerror or str(exc)).lower()}"
+    return None if stat.S_ISDIR(info.st_mode) else f"{root} is not a folder (the data folder holds MNIST/raw/)"
+
+
+def _find_raw_dir(root: Path, dataset: str) -> tuple[Path | None, str | None]:
+    """(the raw folder, None), or (None, what is wrong with the files there; None when they are simply absent).
+
+    Accepts the torchvision root, its <Name>/ folder, or the raw folder itself.
     Other datasets share MNIST's file names, so outside <Name>/raw only MNIST is assumed.
     """
     name = TORCHVISION_FOLDER[dataset]
@@ -98,22 +147,30 @@ def _find_raw_dir(root: Path, dataset: str) -> Path | None:
         candidates.append(root / "raw")
     if dataset == "mnist" or (root.name == "raw" and root.parent.name == name):
         candidates.append(root)
+    first_problem = None
     for candidate in candidates:
-        if all((candidate / f).is_file() for f, _ in RAW_FILES):
-            return candidate
-    return None
+        problems = [_data_file_problem(candidate / f) for f, _ in RAW_FILES]
+        if not any(problems):
+            return candidate, None
+        first_problem = first_problem or next((p for p in problems if p and p != MISSING), None)
+    return None, first_problem
 
 
 def _check_idx(path: Path, magic: int) -> int:
     """Check an IDX file's magic number and length against its header; return its item count."""
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        header = fh.read(16 if magic == 0x0803 else 8)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            header = fh.read(16 if magic == 0x0803 else 8)
+    except OSError as exc:
+        raise DataUnavailable(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
     if len(header) < 8:
         raise DataUnavailable(f"{path} is truncated ({size} bytes)")
     found, count = struct.unpack(">II", header[:8])
     if found != magic:
         raise DataUnavailable(f"{path} is not an MNIST file (magic number {found:#06x}, expected {magic:#06x})")
+    if count == 0:
+        raise DataUnavailable(f"{path} holds no digits (its header says 0 items)")
     expected = 8 + count
     if magic == 0x0803:
         if len(header) < 16:
@@ -154,7 +211,11 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
     Raises DataUnavailable with the folder, the expected files and the fix.
     """
     root = resolve_data_dir(data_dir)
-    raw = _find_raw_dir(root, dataset)
+    if problem := _folder_problem(root):
+        raise DataUnavailable(_help(root, dataset, problem))
+    raw, problem = _find_raw_dir(root, dataset)
+    if problem:  # something is there but unusable: say so rather than download over it
+        raise DataUnavailable(_help(root, dataset, problem))
     if raw is None and download:
         import torchvision.datasets
 
@@ -163,7 +224,9 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
             getattr(torchvision.datasets, TORCHVISION_FOLDER[dataset])(str(root), train=True, download=True)
         except Exception as exc:  # noqa: BLE001 - any download failure means the same to the user
             raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk and could not be downloaded ({exc}).")) from exc
-        raw = _find_raw_dir(root, dataset)
+        raw, problem = _find_raw_dir(root, dataset)
+        if problem:
+            raise DataUnavailable(_help(root, dataset, problem))
     if raw is None:
         raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk."))
     try:

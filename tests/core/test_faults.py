@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +22,7 @@ from mnist_tui.cli import main
 from mnist_tui.core.config import TrainConfig, field_types, validate
 from mnist_tui.core.names import check_run_name
 
+REPO = Path(__file__).resolve().parents[2]
 FLOAT_FIELDS = [name for name, kind in field_types().items() if kind is float]
 NOT_FINITE = ["nan", "inf", "-inf", "NaN", "Infinity"]
 
@@ -60,3 +67,75 @@ def test_bad_run_names_are_refused_before_the_data_loads(tmp_path, capsys, name)
 @pytest.mark.parametrize("name", ["r1", "lenet5-2024_01", "a.b", "-x", "_", "x" * 100])
 def test_ordinary_run_names_pass(name):
     assert check_run_name(name) is None
+
+
+def _break_data(kind: str, root: Path) -> tuple[Path, str]:
+    """Damage a copy of the synthetic data one way; return (the --data-dir to pass, what the message must say)."""
+    raw = root / "MNIST" / "raw"
+    images = raw / "train-images-idx3-ubyte"
+    if kind == "unreadable raw folder":
+        raw.chmod(0)
+        return root, f"cannot look inside {raw}: permission denied"
+    if kind == "unreadable file":
+        images.chmod(0)
+        return root, f"cannot read {images}: permission denied"
+    if kind == "zero items":
+        labels = raw / "train-labels-idx1-ubyte"
+        images.write_bytes(struct.pack(">IIII", 0x0803, 0, 28, 28))
+        labels.write_bytes(struct.pack(">II", 0x0801, 0))
+        return root, f"{images} holds no digits"
+    if kind == "data dir is a file":
+        file = root.parent / "data.txt"
+        file.write_text("not a folder")
+        return file, f"{file} is not a folder"
+    if kind == "fifo":
+        images.unlink()
+        os.mkfifo(images)
+        return root, f"{images} is a FIFO (named pipe), not a regular file"
+    if kind == "dangling symlink":
+        images.unlink()
+        images.symlink_to(root / "gone")
+        return root, f"{images} is a symlink to {root / 'gone'}, which does not exist"
+    if kind == "folder in place of a file":
+        images.unlink()
+        images.mkdir()
+        return root, f"{images} is a folder, not a data file"
+    raise ValueError(kind)
+
+
+DATA_FAULTS = ["unreadable raw folder", "unreadable file", "zero items", "data dir is a file", "fifo",
+               "dangling symlink", "folder in place of a file"]
+
+
+NO_DAC = "-dac_override,-dac_read_search"  # root without these reads by the file modes like anyone else
+
+
+def _cli_without_root_bypass(args: list[str]) -> tuple[int, str]:
+    """Run the CLI in a process that file modes apply to: as root, drop the capabilities that bypass them."""
+    command = [sys.executable, "-m", "mnist_tui.cli", *args]
+    if os.geteuid() == 0:
+        command = ["setpriv", f"--bounding-set={NO_DAC}", f"--inh-caps={NO_DAC}", *command]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("kind", DATA_FAULTS)
+def test_broken_data_folders_are_named_with_what_is_wrong(tmp_path, synthetic_root, capsys, kind):
+    unreadable = kind.startswith("unreadable")
+    if unreadable and os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("as root, chmod 000 denies nothing unless setpriv can drop CAP_DAC_OVERRIDE")
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_root, root)
+    data_dir, expected = _break_data(kind, root)
+    args = ["train", "--data-dir", str(data_dir), "--checkpoints", str(tmp_path / "runs"), "--epochs", "1"]
+    try:
+        if unreadable:
+            code, err = _cli_without_root_bypass(args)
+        else:
+            code, err = main(args), capsys.readouterr().err
+    finally:
+        for path in (root / "MNIST" / "raw", root / "MNIST" / "raw" / "train-images-idx3-ubyte"):
+            if path.exists() and not path.is_symlink():
+                path.chmod(0o755)  # so pytest can remove tmp_path
+    assert code == 2 and "Traceback" not in err and expected in err
+    assert "--data-dir DIR" in err  # the same help as for a missing folder
