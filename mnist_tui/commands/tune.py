@@ -1,0 +1,194 @@
+"""``mnist-tui tune``: an Optuna study whose trials are ordinary runs, each in a child process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+from pathlib import Path
+from typing import Any
+
+from .common import EXIT_INTERRUPTED, EXIT_OK, UsageError, add_config_flags, add_path_flags, config_from_args, stderr
+
+PRUNER_CHOICES = ("median", "hyperband", "none")  # core.tune.PRUNERS, without importing Optuna for --help
+
+EPILOG = """\
+search specs: lr=1e-4:1e-1:log (log-uniform), dropout=0:0.5 (uniform), width=16:48:8 (with a step),
+batch_size=64,128,256 or model=cnn,lenet5 (choices), hidden=128-64,256 (MLP sizes; '-' between layers).
+Without --search, a default space around the preset is searched.
+
+storage: default sqlite:///<checkpoints>/tune.db. Several machines join one study with the same
+--study and --storage: postgresql://user:password@host/db (pip install 'mnist-tui[postgres]'), or
+journal:/shared/folder/tune.log (Optuna's journal file on a shared filesystem).
+optuna-dashboard <storage URL> and optuna.load_study(study_name=..., storage=...) open the study.
+
+Ctrl+C: the running trials stop (last.pt saved) and are marked failed ("interrupted"); exit 130.
+"""
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("tune", help="search hyperparameters with Optuna (each trial is a run)",
+                            description="Search hyperparameters: each trial trains an ordinary run in a child "
+                            "process; the objective is validation accuracy; hopeless trials are pruned.",
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_path_flags(parser, checkpoints="where trial runs and tune.db go")
+    parser.add_argument("--search", action="append", default=[], metavar="FIELD=SPEC",
+                        help="a field to search and its range or choices (repeat for several)")
+    parser.add_argument("--trials", type=int, default=20, help="trials this worker runs (default: 20)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="start no trial after this long")
+    parser.add_argument("--study", help="study name; workers with the same name and storage share it "
+                        "(default: mnist-<preset>)")
+    parser.add_argument("--storage", metavar="URL", help="Optuna storage URL or journal:PATH "
+                        "(default: sqlite:///<checkpoints>/tune.db)")
+    parser.add_argument("--pruner", choices=PRUNER_CHOICES, default="median", help="default: median")
+    parser.add_argument("--jobs", type=int, default=1, help="trials at once on this machine (default: 1)")
+    parser.add_argument("--sampler-seed", type=int, help="seed of the TPE sampler (default: random)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per trial event; the last is "
+                        "study_finished")
+    add_config_flags(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.tune_space import default_space, parse_space, train_command
+
+    base = config_from_args(args)
+    space = parse_space(args.search, base) if args.search else default_space(args.preset)
+    if args.storage is not None and not (args.storage.startswith("journal:") or "://" in args.storage):
+        raise UsageError(f"--storage takes an Optuna URL (sqlite:///tune.db, postgresql://user@host/db) "
+                         f"or journal:PATH, got {args.storage!r}")
+    from ..core.data import load_mnist, resolve_data_dir
+
+    load_mnist(args.data_dir, dataset=base.dataset)  # fail now (exit 2) if the data is missing, not per trial
+    from ..core.tune import StudyFinished, TrialEnded, TrialEpoch, TrialStarted, TuneError, Tuner
+
+    try:
+        tuner = Tuner(base, space, checkpoints_dir=Path(args.checkpoints), data_dir=resolve_data_dir(args.data_dir),
+                      study=args.study or f"mnist-{args.preset}", storage=args.storage, pruner=args.pruner,
+                      trials=args.trials, timeout_s=args.timeout, jobs=args.jobs, sampler_seed=args.sampler_seed)
+    except TuneError as exc:
+        raise UsageError(str(exc)) from None
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        # first Ctrl+C: stop the running trials (they save) and start no more; a second one exits at once
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stderr("stopping: running trials save last.pt and are marked failed (interrupted); Ctrl+C again to quit now")
+        tuner.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        view = None if args.json else TrialTable(space_names=[p.name for p in space])
+        summary = None
+        try:
+            for event in tuner.run():
+                if isinstance(event, StudyFinished):
+                    summary = event
+                if args.json:
+                    record = event.to_dict()
+                    if isinstance(event, StudyFinished) and event.best_config:
+                        record["train_command"] = _best_command(event, base, args.preset)
+                    print(json.dumps(_json_safe(record)), flush=True)
+                elif isinstance(event, (TrialStarted, TrialEnded, TrialEpoch)):
+                    view.update(event)
+        except TuneError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            if view is not None:
+                view.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if view is not None and summary is not None:
+        print_summary(view.console, summary, _best_command(summary, base, args.preset))
+    if summary is None or summary.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if summary.best_value is not None else 1
+
+
+def _best_command(summary, base, preset_name: str) -> str | None:
+    from ..core.tune_space import apply, train_command
+
+    return train_command(apply(base, summary.best_params), preset_name) if summary.best_config else None
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
+def format_params(params: dict[str, Any]) -> str:
+    def one(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3g}"
+        return "-".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+    return " ".join(f"{k}={one(v)}" for k, v in params.items())
+
+
+STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "failed": "red"}
+
+
+class TrialTable:
+    """A live Rich table of this worker's trials: a row per trial, updated as it trains and ends."""
+
+    def __init__(self, space_names: list[str]):
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console()
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.live = Live(self._render(), console=self.console, auto_refresh=False, transient=False)
+        self.live.start()
+
+    def update(self, event) -> None:
+        row = self.rows.setdefault(event.number, {"state": "running", "value": None, "params": {}, "minutes": None,
+                                                  "epoch": ""})
+        if event.kind == "trial_started":
+            row["params"] = event.params
+        elif event.kind == "trial_epoch":
+            row["epoch"] = f"epoch {event.epoch}/{event.epochs}"
+            row["value"] = event.val_accuracy
+        else:
+            row.update(state=event.state, value=event.value, params=event.params or row["params"],
+                       minutes=event.minutes, epoch=event.reason if event.state != "complete" else "")
+        self.live.update(self._render(), refresh=True)
+
+    def _render(self):
+        from rich.table import Table
+
+        table = Table(title="Trials", expand=False)
+        for name, justify in (("#", "right"), ("state", "left"), ("val acc", "right"), ("params", "left"),
+                              ("min", "right"), ("note", "left")):
+            table.add_column(name, justify=justify, overflow="fold")
+        complete = [(r["value"], n) for n, r in self.rows.items() if r["state"] == "complete" and r["value"] is not None]
+        best = max(complete)[1] if complete else None
+        for number in sorted(self.rows):
+            r = self.rows[number]
+            value = "-" if r["value"] is None else f"{r['value']:.2%}"
+            minutes = "-" if r["minutes"] is None else f"{r['minutes']:.1f}"
+            style = "bold green" if number == best else None
+            table.add_row(str(number), f"[{STATE_STYLE.get(r['state'], '')}]{r['state']}[/]", value,
+                          format_params(r["params"]), minutes, r["epoch"], style=style)
+        return table
+
+    def close(self) -> None:
+        self.live.stop()
+        self.console.line()
+
+
+def print_summary(console, summary, command: str | None) -> None:
+    console.print(f"Study [bold]{summary.study}[/] in {summary.storage}: {summary.trials} trials finished "
+                  f"({summary.pruned} pruned, {summary.failed} failed), {summary.run_here} run here in "
+                  f"{summary.minutes:.1f} min" + ("; interrupted" if summary.interrupted else ""))
+    if summary.best_value is None:
+        console.print("No trial has completed yet.")
+        return
+    console.print(f"Best: trial {summary.best_trial}, validation accuracy [bold]{summary.best_value:.2%}[/] "
+                  f"({format_params(summary.best_params)}); run {summary.best_run_dir}")
+    console.print("Train it again:")
+    console.print(command, markup=False, highlight=False, soft_wrap=True)

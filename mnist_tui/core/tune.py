@@ -1,0 +1,356 @@
+"""Hyperparameter search on Optuna: each trial is an ordinary run, trained in a child process.
+
+``Tuner(...).run()`` yields typed events (a trial started, reported an epoch, ended;
+the study finished). The objective is the best validation accuracy (never the test
+set); every epoch is reported to the pruner, and a pruned trial is stopped like any
+run (last.pt saved) and told to Optuna as PRUNED. Each trial's run folder holds a
+``tune.json`` naming its study, trial number and storage.
+
+Storage: any Optuna RDB URL (``sqlite:///...``, ``postgresql://...``) or
+``journal:PATH`` for Optuna's journal file (a shared filesystem). Workers given the
+same study name and storage join one study. Optuna is imported only here, lazily by
+the commands, so ``mnist-tui --help`` stays fast.
+
+Stopping (``stop()``, Ctrl+C in the CLI): running trials are stopped (last.pt saved,
+resumable with ``train --resume``) and marked FAIL with the user attribute
+``stopped = "interrupted"``: an interrupted trial says nothing about its parameters,
+so the sampler and the pruner must not learn from it. No new trial starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import optuna
+from optuna.trial import TrialState
+
+from .config import ConfigError, TrainConfig, checked, validate
+from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
+from .process import TrainingProcess, TrainingProcessError
+from .runs import write_text_atomic
+from .tune_space import Param, apply
+
+PRUNERS = ("median", "hyperband", "none")
+CREATE_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class TrialStarted(Event):
+    kind: ClassVar[str] = "trial_started"
+    number: int
+    params: dict[str, Any]
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class TrialEpoch(Event):
+    kind: ClassVar[str] = "trial_epoch"
+    number: int
+    epoch: int
+    epochs: int
+    val_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class TrialEnded(Event):
+    kind: ClassVar[str] = "trial_ended"
+    number: int
+    state: str  # "complete", "pruned" or "failed"
+    value: float | None  # best validation accuracy (last reported one when pruned)
+    params: dict[str, Any]
+    minutes: float
+    run_dir: str | None
+    reason: str = ""  # why it failed or was pruned
+
+
+@dataclass(frozen=True)
+class StudyFinished(Event):
+    kind: ClassVar[str] = "study_finished"
+    study: str
+    storage: str
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_run_dir: str | None
+    best_trial: int | None
+    best_config: dict[str, Any] | None
+    trials: int  # finished trials in the study, every worker's
+    pruned: int
+    failed: int
+    run_here: int  # trials this worker ran
+    interrupted: bool
+    minutes: float
+
+
+class TuneError(ValueError):
+    """Bad tuning settings (storage URL, pruner, counts): printed as one line, exit 2."""
+
+
+def redact(url: str) -> str:
+    """The storage URL without its password (it goes into tune.json and the output)."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def default_storage(checkpoints_dir: str | Path) -> str:
+    return f"sqlite:///{Path(checkpoints_dir).resolve() / 'tune.db'}"
+
+
+def open_storage(url: str):
+    """An Optuna storage for ``url``: ``journal:PATH`` is a journal file, anything else an RDB URL."""
+    if url.startswith("journal:"):
+        path = Path(url[len("journal:"):]).expanduser()
+        if not url[len("journal:"):]:
+            raise TuneError("journal storage needs a path: journal:/shared/folder/tune.log")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(str(path)))
+    if "://" not in url:
+        raise TuneError(f"--storage takes an Optuna URL (sqlite:///tune.db, postgresql://user@host/db) "
+                        f"or journal:PATH, got {url!r}")
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        db = url.split(":///", 1)[-1]
+        if db and db != ":memory:":
+            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several workers write one file
+    try:
+        return optuna.storages.RDBStorage(url, **kwargs)
+    except ImportError as exc:
+        hint = " (pip install 'mnist-tui[postgres]')" if url.startswith("postgres") else ""
+        raise TuneError(f"cannot open {redact(url)}: {exc}{hint}") from None
+
+
+def make_pruner(name: str, epochs: int):
+    if name == "median":
+        # prune from epoch 1 once 3 trials have finished: the first epoch already ranks MNIST runs well
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1), reduction_factor=3)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise TuneError(f"--pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
+
+
+def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> optuna.Study:
+    """Join study ``name`` or create it; two workers starting at once both end up in one study.
+
+    Creating the tables or the study can race between processes (IntegrityError,
+    DuplicatedStudyError, "table already exists"); the loser retries and loads.
+    """
+    import sqlalchemy.exc
+
+    last: Exception | None = None
+    for attempt in range(CREATE_RETRIES):
+        try:
+            storage = open_storage(storage_url)
+            return optuna.create_study(study_name=name, storage=storage, direction="maximize", pruner=pruner,
+                                       sampler=sampler, load_if_exists=True)
+        except (optuna.exceptions.DuplicatedStudyError, sqlalchemy.exc.IntegrityError,
+                sqlalchemy.exc.OperationalError) as exc:
+            last = exc
+            time.sleep(0.1 * (attempt + 1))
+    raise TuneError(f"could not create or load study {name!r} in {redact(storage_url)}: {last}")
+
+
+class Tuner:
+    """One worker of a study: runs up to ``trials`` trials, ``jobs`` at a time, each in a child process."""
+
+    def __init__(self, base: TrainConfig, space: list[Param], *, checkpoints_dir: str | Path,
+                 data_dir: str | Path | None, study: str, storage: str | None = None, pruner: str = "median",
+                 trials: int = 20, timeout_s: float | None = None, jobs: int = 1, sampler_seed: int | None = None):
+        if not space:
+            raise TuneError("the search space is empty: give --search FIELD=SPEC")
+        if base.val_size <= 0:
+            raise TuneError("tuning needs a validation split (the objective); set --val-size above 0")
+        if trials < 1 or jobs < 1:
+            raise TuneError(f"--trials and --jobs must be at least 1, got {trials} and {jobs}")
+        if timeout_s is not None and timeout_s <= 0:
+            raise TuneError(f"--timeout must be above 0 seconds, got {timeout_s:g}")
+        if pruner not in PRUNERS:
+            raise TuneError(f"--pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
+        self.base = checked(base)
+        self.space = space
+        self.checkpoints_dir = Path(checkpoints_dir)
+        self.data_dir = data_dir
+        self.study_name = study
+        self.storage_url = storage or default_storage(self.checkpoints_dir)
+        self.pruner_name = pruner
+        self.trials = trials
+        self.timeout_s = timeout_s
+        self.jobs = jobs
+        self.sampler_seed = sampler_seed
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._claimed = 0
+        self._processes: set[TrainingProcess] = set()
+
+    def stop(self) -> None:
+        """Stop the running trials (saved, marked failed/interrupted) and start no more. Thread-safe."""
+        self._stop.set()
+        with self._lock:
+            for process in list(self._processes):
+                process.send("stop")
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def open_study(self) -> optuna.Study:
+        sampler = optuna.samplers.TPESampler(seed=self.sampler_seed)
+        return load_or_create_study(self.study_name, self.storage_url,
+                                    make_pruner(self.pruner_name, self.base.epochs), sampler)
+
+    def run(self) -> Iterator[Event]:
+        """Run the trials, yielding TrialStarted/TrialEpoch/TrialEnded and, last, StudyFinished."""
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        study = self.open_study()
+        started = time.monotonic()
+        events: queue.Queue[Event | None] = queue.Queue()
+        threads = [threading.Thread(target=self._worker, args=(study, events, started), name=f"trial-{i}",
+                                    daemon=True) for i in range(self.jobs)]
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        while running:
+            event = events.get()
+            if event is None:
+                running -= 1
+            else:
+                yield event
+        yield self._summary(study, started)
+
+    def _claim(self, started: float) -> bool:
+        with self._lock:
+            out_of_time = self.timeout_s is not None and time.monotonic() - started >= self.timeout_s
+            if self._stop.is_set() or out_of_time or self._claimed >= self.trials:
+                return False
+            self._claimed += 1
+            return True
+
+    def _worker(self, study: optuna.Study, events: queue.Queue, started: float) -> None:
+        try:
+            while self._claim(started):
+                self._run_trial(study, events)
+        except Exception as exc:  # noqa: BLE001 - a storage failure ends this worker; the study says why
+            events.put(TrialEnded(-1, "failed", None, {}, 0.0, None, f"{type(exc).__name__}: {exc}"))
+            self.stop()
+        finally:
+            events.put(None)
+
+    def _run_trial(self, study: optuna.Study, events: queue.Queue) -> None:
+        trial = study.ask()
+        begun = time.monotonic()
+        params = {p.name: p.suggest(trial) for p in self.space}
+        trial.set_user_attr("host", socket.gethostname())
+
+        def end(state: TrialState, label: str, value: float | None, run_dir: str | None, reason: str = "") -> None:
+            if reason:
+                trial.set_user_attr("reason", reason)
+            study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+            events.put(TrialEnded(trial.number, label, value, params, (time.monotonic() - begun) / 60, run_dir,
+                                  reason))
+
+        config = apply(self.base, params)
+        if self.jobs > 1 and not self.base.threads:  # share the cores between the trials running at once
+            config = config.replace(threads=max(1, (os.cpu_count() or 1) // self.jobs))
+        errors = validate(config)
+        if errors:  # a combination the config refuses (each value alone was checked)
+            end(TrialState.FAIL, "failed", None, None, "; ".join(errors.values()))
+            return
+        process = TrainingProcess(config, data_dir=self.data_dir, download=False, dataset=config.dataset,
+                                  checkpoints_dir=self.checkpoints_dir, run_name=self._run_name(trial.number))
+        with self._lock:
+            self._processes.add(process)
+        if self._stop.is_set():
+            process.send("stop")
+        run_dir: str | None = None
+        pruned_at: int | None = None
+        last_value: float | None = None
+        try:
+            for event in process.events():
+                if isinstance(event, RunStarted):
+                    run_dir = event.run_dir
+                    trial.set_user_attr("run_dir", run_dir)
+                    self._tag(Path(run_dir), trial.number, params)
+                    events.put(TrialStarted(trial.number, params, run_dir))
+                elif isinstance(event, EpochEnd):
+                    last_value = event.val_accuracy
+                    events.put(TrialEpoch(trial.number, event.epoch, event.epochs, event.val_accuracy))
+                    if event.val_accuracy is None or pruned_at is not None:
+                        continue
+                    trial.report(event.val_accuracy, event.epoch)
+                    if event.epoch < event.epochs and trial.should_prune():
+                        pruned_at = event.epoch
+                        process.send("stop")
+                elif isinstance(event, Finished):
+                    end(TrialState.COMPLETE, "complete", event.best_val_accuracy, run_dir)
+                    return
+                elif isinstance(event, Stopped):
+                    if pruned_at is not None:
+                        end(TrialState.PRUNED, "pruned", last_value, run_dir,
+                            f"pruned after epoch {pruned_at} (val accuracy {last_value:.4f})")
+                    else:
+                        trial.set_user_attr("stopped", "interrupted")
+                        end(TrialState.FAIL, "failed", None, run_dir,
+                            "interrupted (last.pt saved; train --resume continues it)")
+                    return
+                elif isinstance(event, Failed):
+                    end(TrialState.FAIL, "failed", None, run_dir, event.reason)
+                    return
+            end(TrialState.FAIL, "failed", None, run_dir, "the run ended without a result")
+        except TrainingProcessError as exc:
+            end(TrialState.FAIL, "failed", None, run_dir, str(exc))
+        finally:
+            with self._lock:
+                self._processes.discard(process)
+            process.close()
+
+    def _run_name(self, number: int) -> str | None:
+        """``<study>-trial007``, so the Runs view groups a study's runs; None (model-date-time) if taken."""
+        name = re.sub(r"[^A-Za-z0-9._-]", "-", self.study_name).lstrip(".")[:80] + f"-trial{number:03d}"
+        return None if (self.checkpoints_dir / name).exists() else name
+
+    def _tag(self, run_dir: Path, number: int, params: dict[str, Any]) -> None:
+        tag = {"study": self.study_name, "trial": number, "storage": redact(self.storage_url),
+               "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}
+        write_text_atomic(run_dir / "tune.json", json.dumps(tag, indent=2))
+
+    def _summary(self, study: optuna.Study, started: float) -> StudyFinished:
+        finished = study.get_trials(deepcopy=False,
+                                    states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+        complete = [t for t in finished if t.state == TrialState.COMPLETE]
+        best = max(complete, key=lambda t: t.value) if complete else None
+        best_config = apply(self.base, best.params).to_dict() if best else None
+        return StudyFinished(
+            self.study_name, redact(self.storage_url), best.value if best else None, dict(best.params) if best else {},
+            best.user_attrs.get("run_dir") if best else None, best.number if best else None, best_config,
+            len(finished), sum(t.state == TrialState.PRUNED for t in finished),
+            sum(t.state == TrialState.FAIL for t in finished), self._claimed, self._stop.is_set(),
+            (time.monotonic() - started) / 60,
+        )
+
+
+def best_config(base: TrainConfig, params: dict[str, Any]) -> TrainConfig:
+    """The config a trial with ``params`` trained (before any per-job thread setting)."""
+    config = apply(base, params)
+    errors = validate(config)
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+__all__ = [
+    "PRUNERS", "StudyFinished", "TrialEnded", "TrialEpoch", "TrialStarted", "TuneError", "Tuner", "default_storage",
+    "load_or_create_study", "open_storage", "redact",
+]
