@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMAND_MODULES = ("train", "eval", "predict", "runs", "serve", "export", "explain", "lr-find", "tune")
+COMMAND_MODULES = ("train", "eval", "predict", "runs", "serve", "export", "explain", "lr-find", "tune", "label-errors", "map")
 
 
 def register_all(subparsers) -> None:

@@ -124,7 +124,7 @@ def cached_embeddings(model: nn.Module, checkpoint: str | os.PathLike[str], imag
                       labels: torch.Tensor, split: str, *, progress: Progress | None = None,
                       cancel: Callable[[], bool] | None = None) -> Embeddings:
     """The split's embeddings from the cache beside ``checkpoint``, computing (and saving) them if stale."""
-    from .checkpoints import write_atomic
+    from .runs import write_atomic
 
     checkpoint = Path(checkpoint)
     path, key = cache_path(checkpoint, split), _cache_key(checkpoint, images, labels)

@@ -1,0 +1,82 @@
+"""``mnist-tui label-errors``: digits whose given label the model confidently disputes (confident learning)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .common import EXIT_OK, UsageError, add_path_flags, load_models
+from .dataset_split import add_split_flag, load_split
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("label-errors", help="rank digits whose label looks wrong (confident learning)",
+                            description="Rank the digits whose given label the model most confidently disputes, "
+                            "by confident learning (Northcutt et al. 2021, as cleanlab's find_label_issues). "
+                            "The test split uses the model's own probabilities; --split train needs "
+                            "out-of-sample ones and trains --folds short runs to get them.")
+    parser.add_argument("checkpoint", metavar="RUN", help="checkpoint file, run folder or run name")
+    add_split_flag(parser, "digits to rank (default: test; train runs a k-fold cross-validation)")
+    parser.add_argument("--top", type=int, default=30, help="rows to show (default: 30; 0 = all flagged)")
+    parser.add_argument("--folds", type=int, default=4, help="cross-validation folds for --split train (default: 4)")
+    parser.add_argument("--cv-epochs", type=int, default=1, help="epochs of each cross-validation run (default: 1)")
+    parser.add_argument("--filter-by", choices=["prune_by_noise_rate", "confident_learning"],
+                        default="prune_by_noise_rate", help="cleanlab's filter (default: prune_by_noise_rate)")
+    parser.add_argument("--candidates", action="store_true",
+                        help="after the flagged digits, list the other digits the model predicts differently "
+                        "from their label (column 'flagged' says which is which)")
+    add_path_flags(parser, checkpoints="folder run names are looked up in")
+    parser.add_argument("--json", action="store_true", help="print one JSON list, best first")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.top < 0:
+        raise UsageError(f"--top must be 0 (all) or more, got {args.top}")
+    if not 2 <= args.folds <= 20 or not 1 <= args.cv_epochs <= 100:
+        raise UsageError("--folds must be between 2 and 20 and --cv-epochs between 1 and 100")
+    models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
+    model, config = models[0], configs[0]
+    images, labels = load_split(args, config.dataset, args.split, "label-errors")
+    from ..core.label_errors import cross_validated_probabilities, find_label_issues
+
+    if args.split == "test":
+        from ..core.embeddings import cached_embeddings
+
+        probabilities = cached_embeddings(model, paths[0], images, labels, "test").probabilities
+    else:
+        def progress(done: int, total: int) -> None:
+            print(f"mnist-tui: cross-validation fold {done} of {total} done", file=sys.stderr, flush=True)
+
+        print(f"mnist-tui: training {args.folds} {config.model} networks for {args.cv_epochs} epoch(s) each, "
+              "each predicting the digits it did not see", file=sys.stderr, flush=True)
+        probabilities = cross_validated_probabilities(config, images, labels, folds=args.folds,
+                                                      epochs=args.cv_epochs, progress=progress)
+    issues = find_label_issues(probabilities, labels, args.filter_by, include_unflagged=args.candidates)
+    flagged = sum(1 for i in issues if i.flagged)
+    shown = issues if args.top == 0 else issues[:args.top]
+    if args.json:
+        print(json.dumps([{"index": i.index, "given_label": i.given_label, "suggested_label": i.suggested_label,
+                           "score": round(i.score, 6), "given_probability": round(i.given_probability, 6),
+                           "suggested_probability": round(i.suggested_probability, 6), "flagged": i.flagged}
+                          for i in shown]))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{flagged} of {len(labels)} {args.split} digits flagged ({args.filter_by})"
+                  + (f", {len(issues) - flagged} more predicted otherwise" if args.candidates else "")
+                  + f"; {len(shown)} shown, the most disputed first", title_justify="left")
+    columns = ("index", "given", "suggested", "score", "P(given)", "P(suggested)") + (("flagged",) if args.candidates else ())
+    for name in columns:
+        table.add_column(name, justify="right")
+    for i in shown:
+        table.add_row(str(i.index), str(i.given_label), str(i.suggested_label), f"{i.score:.4f}",
+                      f"{i.given_probability:.2%}", f"{i.suggested_probability:.2%}",
+                      *(("yes" if i.flagged else "no",) if args.candidates else ()))
+    Console().print(table)
+    print("score = 1 - P(given label); see a digit with: mnist-tui explain RUN --index N"
+          + (" --split train" if args.split == "train" else ""))
+    return EXIT_OK

@@ -1,0 +1,70 @@
+"""The label-errors and map commands end to end on the synthetic data with a tiny real run."""
+
+import csv
+import json
+
+import pytest
+
+from mnist_tui.cli import main
+from tests.core.tiny_runs import train_tiny_run
+
+
+@pytest.fixture(scope="module")
+def tiny_run(synthetic_data, tmp_path_factory):
+    return train_tiny_run(synthetic_data, tmp_path_factory.mktemp("runs"), "tiny")
+
+
+def test_label_errors_json_and_table(tiny_run, synthetic_root, capsys):
+    base = ["label-errors", str(tiny_run), "--data-dir", str(synthetic_root)]
+    assert main([*base, "--json", "--candidates", "--top", "0"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert all({"index", "given_label", "suggested_label", "score", "flagged"} <= row.keys() for row in rows)
+    assert all(row["given_label"] != row["suggested_label"] for row in rows)
+    flags = [row["flagged"] for row in rows]
+    assert flags == sorted(flags, reverse=True)  # flagged digits first
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "digits flagged" in out and "score = 1 - P(given label)" in out
+    assert list(tiny_run.glob("embeddings-*-test.pt"))  # the test probabilities come from the cache
+
+
+def test_label_errors_on_the_training_split_cross_validates(tiny_run, synthetic_root, capsys):
+    assert main(["label-errors", str(tiny_run), "--split", "train", "--folds", "2", "--json",
+                 "--data-dir", str(synthetic_root)]) == 0
+    captured = capsys.readouterr()
+    assert isinstance(json.loads(captured.out), list)
+    assert "fold 2 of 2 done" in captured.err
+
+
+def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys):
+    out = tmp_path / "map.csv"
+    assert main(["map", str(tiny_run), "--out", str(out), "--data-dir", str(synthetic_root)]) == 0
+    assert "wrote 200 points" in capsys.readouterr().out
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 200 and set(rows[0]) == {"index", "x", "y", "label", "prediction"}
+    assert main(["map", str(tiny_run), "--json", "--data-dir", str(synthetic_root)]) == 0
+    points = json.loads(capsys.readouterr().out)["points"]
+    assert [p["index"] for p in points] == list(range(200))
+    assert points[7]["x"] == pytest.approx(float(rows[7]["x"]), abs=1e-4)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["label-errors", "RUN", "--top", "-1"], "--top must be 0 (all) or more"),
+    (["label-errors", "RUN", "--folds", "1"], "--folds must be between 2 and 20"),
+    (["map", "RUN", "--out", "DIR"], "is a folder"),
+    (["label-errors", "RUN", "--data-dir", "MISSING"], "label-errors needs the mnist test set"),
+    (["map", "RUN", "--json", "--data-dir", "MISSING"], "map needs the mnist test set"),
+    (["label-errors", "no-such-run"], "no such checkpoint"),
+])
+def test_bad_input_exits_2_with_one_line(tiny_run, tmp_path, capsys, argv, message):
+    argv = [str(tiny_run) if a == "RUN" else str(tmp_path) if a == "DIR" else str(tmp_path / "none")
+            if a == "MISSING" else a for a in argv]
+    assert main([*argv, "--checkpoints", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_map_needs_an_output(tiny_run, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["map", str(tiny_run)])
+    assert exit_info.value.code == 2
