@@ -6,12 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import EXIT_OK, add_path_flags, load_models
+from .common import EXIT_OK, EXIT_USAGE, add_path_flags, load_models, stderr
 
 
 def register(sub) -> None:
     parser = sub.add_parser("predict", help="classify digit images (PNG/JPEG)",
-                            description="Classify pictures of digits: any size, dark-on-light or light-on-dark.")
+                            description="Classify pictures of digits: any size up to 40 megapixels (JPEGs any size), dark-on-light "
+                            "or light-on-dark. A file without a digit, or unreadable, gets a line on stderr; the others "
+                            "are still classified, and the exit code is 2.")
     parser.add_argument("checkpoint", help="checkpoint file, run folder or run name")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
     add_path_flags(parser, data=False, checkpoints="folder run names are looked up in")
@@ -20,14 +22,24 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Predict every readable image; a file that fails gets one line on stderr, and exit 2 at the end."""
     import torch
 
     from ..core.analysis import predict_probabilities
-    from ..core.preprocess import load_image, prepare_digit
+    from ..core.preprocess import ImageError, NoDigit, load_image, prepare_digit
 
     models, _, _ = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
-    images = [(path, prepare_digit(load_image(path))) for path in args.images]
-    probs = predict_probabilities(models, torch.stack([digit for _, digit in images]))
+    images, failed = [], 0
+    for path in args.images:
+        try:
+            images.append((path, prepare_digit(load_image(path), require_ink=True)))
+        except NoDigit:
+            stderr(f"no digit found in {path}")
+            failed += 1
+        except ImageError as exc:
+            stderr(str(exc))
+            failed += 1
+    probs = predict_probabilities(models, torch.stack([digit for _, digit in images])) if images else []
     for (path, _), p in zip(images, probs):
         label = int(p.argmax())
         if args.json:
@@ -36,4 +48,4 @@ def run(args: argparse.Namespace) -> int:
         else:
             bars = "  ".join(f"{d}:{float(v):.2f}" for d, v in enumerate(p))
             print(f"{path}: {label} ({float(p[label]):.1%})   {bars}")
-    return EXIT_OK
+    return EXIT_USAGE if failed else EXIT_OK

@@ -8,6 +8,7 @@ its centre of mass is at the centre.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -18,27 +19,70 @@ class ImageError(ValueError):
     """A file that cannot be read as a digit picture."""
 
 
+class NoDigit(ImageError):
+    """A picture with no ink on it: blank, one flat colour, or too small to hold a stroke."""
+
+
+# Pictures are decoded at most this large: a digit needs a few dozen pixels, and a 13300x13300 PNG
+# (under PIL's bomb limit) took 4.7 GB to decode. JPEGs decode downscaled (draft) whatever their size.
+MAX_PIXELS = 40_000_000  # e.g. 6000x6000; larger PNG/BMP/TIFF... pictures are refused
+WORK_SIDE = 1024  # pictures larger than this on a side are scaled down to it before preparing
+MIN_CONTRAST = 32  # ink must differ from the background by this much (of 255) to count as a digit
+HIGH_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Open a picture, decoded small enough to prepare (see MAX_PIXELS); ImageError saying why not."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            return image.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked below
+            with Image.open(path) as image:
+                if image.format == "JPEG":
+                    image.draft("L", (WORK_SIDE, WORK_SIDE))  # the decoder scales by 1/2, 1/4 or 1/8
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(f"{path} is {width}x{height} pixels; predict reads pictures up to "
+                                     f"{MAX_PIXELS // 1_000_000} megapixels: scale it down first")
+                image.load()
+                image = image.copy()
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path} is too large to decode safely; predict reads pictures up to "
+                         f"{MAX_PIXELS // 1_000_000} megapixels") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for unreadable files
         raise ImageError(f"{path} is not a readable image: {exc}") from None
+    if max(image.size) > WORK_SIDE:
+        if image.mode in ("1", "P"):  # resized by nearest neighbour, which drops thin strokes
+            image = image.convert("RGBA" if "transparency" in image.info else "L")
+        image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)  # averages: a thin stroke stays, lighter
+    return image
 
 
-def prepare_digit(image: Image.Image | np.ndarray) -> torch.Tensor:
-    """Return a uint8 [28, 28] tensor, light ink on black, the ink centred as in MNIST."""
-    if isinstance(image, np.ndarray):
-        pixels = image.astype(np.float32)
-    else:
-        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-            # transparent areas count as background: flatten onto white
-            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, image.convert("RGBA"))
-        pixels = np.asarray(ImageOps.grayscale(image), dtype=np.float32)
+def _gray_pixels(image: Image.Image) -> np.ndarray:
+    """Grayscale float32 pixels in 0..255; 16-bit and float pictures scaled, not clipped (PIL's "L" clips)."""
+    if image.mode in HIGH_BIT_MODES:
+        pixels = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if image.mode.startswith("I;16") or 255 < float(pixels.max(initial=0)) <= 65535 else None
+        if top is None:  # 8-bit values in an "I" picture, or floats: use the values' own range
+            low, high = float(pixels.min(initial=0)), float(pixels.max(initial=0))
+            return pixels if low >= 0 and high <= 255 else (pixels - low) * (255.0 / max(high - low, 1e-12))
+        return pixels * (255.0 / top)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # transparent areas count as background: flatten onto white
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    return np.asarray(ImageOps.grayscale(image), dtype=np.float32)
+
+
+def prepare_digit(image: Image.Image | np.ndarray, *, require_ink: bool = False) -> torch.Tensor:
+    """Return a uint8 [28, 28] tensor, light ink on black, the ink centred as in MNIST.
+
+    A picture without ink gives all zeros, or raises NoDigit when ``require_ink``.
+    """
+    pixels = image.astype(np.float32) if isinstance(image, np.ndarray) else _gray_pixels(image)
     if pixels.ndim != 2 or pixels.size == 0:
         raise ImageError("expected a 2-D grayscale picture")
     # dark-on-light (the border is bright) is inverted to MNIST's light-on-dark
@@ -46,6 +90,8 @@ def prepare_digit(image: Image.Image | np.ndarray) -> torch.Tensor:
         pixels = 255 - pixels
     pixels = np.clip(pixels - np.median(_border(pixels)), 0, None)  # background to 0
     peak = pixels.max()
+    if require_ink and (peak < MIN_CONTRAST or min(pixels.shape) < 2):
+        raise NoDigit("no digit found (the picture is blank, one flat colour or too faint)")
     if peak <= 0:
         return torch.zeros(28, 28, dtype=torch.uint8)
     pixels = pixels * (255.0 / peak)

@@ -8,19 +8,26 @@ right exit code, one line naming the problem).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import shutil
 import struct
 import subprocess
 import sys
+import warnings
+import zlib
 from pathlib import Path
 
+import numpy as np
+
 import pytest
+from PIL import Image
 
 from mnist_tui.cli import main
 from mnist_tui.core.config import TrainConfig, field_types, validate
 from mnist_tui.core.names import check_run_name
+from mnist_tui.core.preprocess import load_image, prepare_digit
 
 REPO = Path(__file__).resolve().parents[2]
 FLOAT_FIELDS = [name for name, kind in field_types().items() if kind is float]
@@ -139,3 +146,114 @@ def test_broken_data_folders_are_named_with_what_is_wrong(tmp_path, synthetic_ro
                 path.chmod(0o755)  # so pytest can remove tmp_path
     assert code == 2 and "Traceback" not in err and expected in err
     assert "--data-dir DIR" in err  # the same help as for a missing folder
+
+
+# --- predict: the bad-image corpus -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, synthetic_root) -> Path:
+    """A one-epoch MLP run on the synthetic digits: enough to predict with."""
+    checkpoints = tmp_path_factory.mktemp("runs")
+    assert main(["train", "--data-dir", str(synthetic_root), "--checkpoints", str(checkpoints), "--model", "mlp",
+                 "--hidden", "16", "--epochs", "1", "--val-size", "100", "--threads", "1", "--json",
+                 "--run-name", "tiny"]) == 0
+    return checkpoints / "tiny"
+
+
+def _seven(side: int, dark_on_light: bool = True, dtype=np.uint8) -> np.ndarray:
+    """A thick 7 drawn on a ``side`` x ``side`` canvas, in the full range of ``dtype``."""
+    top = np.iinfo(dtype).max
+    pixels = np.zeros((side, side), dtype=dtype)
+    a, b, t = side // 4, 3 * side // 4, max(1, side // 12)
+    pixels[a:a + t, a:b] = top
+    for i in range(b - a):
+        pixels[a + i, max(b - i // 2 - t, 0):b - i // 2] = top
+    return top - pixels if dark_on_light else pixels
+
+
+def _png_header(path: Path, width: int, height: int) -> None:
+    """A small PNG file that claims a huge size (its pixel data is cut short): PIL reads the size first."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * (width + 1) * 8)  # a few rows
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def _make(kind: str, folder: Path) -> Path:
+    if kind == "white":
+        Image.new("L", (64, 64), 255).save(path := folder / "white.png")
+    elif kind == "black":
+        Image.new("L", (64, 64), 0).save(path := folder / "black.png")
+    elif kind == "grey":
+        Image.new("RGB", (40, 30), (128, 128, 128)).save(path := folder / "grey.png")
+    elif kind == "1x1":
+        Image.new("L", (1, 1), 0).save(path := folder / "dot.png")
+    elif kind == "transparent":
+        Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(path := folder / "clear.png")
+    elif kind == "faint noise":  # a blank page through a JPEG encoder: a few levels of noise, no stroke
+        noise = np.random.default_rng(0).integers(250, 256, size=(64, 64), dtype=np.uint8)
+        Image.fromarray(noise).save(path := folder / "noise.jpg", quality=90)
+    elif kind == "16-bit blank":
+        Image.fromarray(np.full((64, 64), 40000, dtype=np.uint16)).save(path := folder / "blank16.png")
+    elif kind == "huge png":
+        _png_header(path := folder / "huge.png", 13300, 13300)  # under PIL's bomb error, over its warning
+    elif kind == "bomb png":
+        _png_header(path := folder / "bomb.png", 40000, 40000)
+    elif kind == "truncated png":
+        Image.fromarray(_seven(64)).save(path := folder / "cut.png")
+        path.write_bytes(path.read_bytes()[:60])
+    elif kind == "text":
+        (path := folder / "notes.png").write_text("not a picture")
+    elif kind == "missing":
+        path = folder / "missing.png"
+    elif kind == "folder":
+        (path := folder / "folder.png").mkdir()
+    else:
+        raise ValueError(kind)
+    return path
+
+
+NO_DIGIT = ["white", "black", "grey", "1x1", "transparent", "faint noise", "16-bit blank"]
+UNREADABLE = {"huge png": "is 13300x13300 pixels; predict reads pictures up to 40 megapixels",
+              "bomb png": "is too large to decode safely; predict reads pictures up to 40 megapixels",
+              "truncated png": "is not a readable image", "text": "is not a readable image",
+              "missing": "no such file", "folder": "is not a readable image"}
+
+
+@pytest.mark.parametrize("kind", NO_DIGIT + list(UNREADABLE))
+def test_bad_images_get_a_line_each_and_the_good_one_is_still_predicted(tmp_path, tiny_run, capsys, kind):
+    good = tmp_path / "seven.png"
+    Image.fromarray(_seven(64)).save(good)
+    bad = _make(kind, tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["predict", str(tiny_run), str(bad), str(good), "--json"])
+    out, err = capsys.readouterr()
+    expected = f"no digit found in {bad}" if kind in NO_DIGIT else UNREADABLE[kind]
+    assert code == 2 and err.count("\n") == 1 and expected in err and str(bad) in err and "Traceback" not in err
+    assert [json.loads(line)["image"] for line in out.splitlines()] == [str(good)]
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_sixteen_bit_pictures_keep_their_polarity():
+    eight, sixteen = _seven(96), _seven(96, dtype=np.uint16)
+    for dark_on_light in (True, False):
+        a = prepare_digit(Image.fromarray(_seven(96, dark_on_light)), require_ink=True)
+        b = prepare_digit(Image.fromarray(_seven(96, dark_on_light, np.uint16)), require_ink=True)
+        assert a[0].sum() == 0 and b[0].sum() == 0  # the background became black
+        assert (a.int() - b.int()).abs().max() <= 2  # the same digit either way
+    assert eight.dtype == np.uint8 and sixteen.dtype == np.uint16
+
+
+def test_a_huge_jpeg_is_decoded_downscaled(tmp_path):
+    path = tmp_path / "big.jpg"
+    Image.fromarray(_seven(7000)).save(path, quality=80)  # 49 megapixels: over the limit for other formats
+    image = load_image(path)
+    assert max(image.size) <= 1024
+    digit = prepare_digit(image, require_ink=True)
+    small = prepare_digit(Image.fromarray(_seven(700)), require_ink=True)
+    assert (digit.float() - small.float()).abs().mean() < 8  # the same 7
