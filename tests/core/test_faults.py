@@ -7,6 +7,7 @@ right exit code, one line naming the problem).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import math
@@ -19,8 +20,8 @@ import warnings
 import zlib
 from pathlib import Path
 
+import aiohttp
 import numpy as np
-
 import pytest
 from PIL import Image
 
@@ -257,3 +258,43 @@ def test_a_huge_jpeg_is_decoded_downscaled(tmp_path):
     digit = prepare_digit(image, require_ink=True)
     small = prepare_digit(Image.fromarray(_seven(700)), require_ink=True)
     assert (digit.float() - small.float()).abs().mean() < 8  # the same 7
+
+
+# --- serve: foreign pages and too many tabs ----------------------------------------------------------------
+
+FOREIGN_ORIGINS = ["https://evil.example", "http://evil.example", "null", "file://", "http://127.0.0.1:1",
+                   "https://127.0.0.1:{port}", "http://127.0.0.1.evil.example:{port}", "http://localhost.:{port}x",
+                   "http://10.0.0.1:{port}", "chrome-extension://abcdef", None]
+BAD_TOKENS = [None, "x", "{token}x", "{token_prefix}", "{token_upper}"]
+
+
+def test_serve_refuses_foreign_origins_and_bad_tokens_and_caps_sessions(tmp_path):
+    from tests.core.test_serve_guard import POLITE_APP, Running, started, until
+
+    async def check() -> int:
+        tried = 0
+        async with Running(tmp_path, POLITE_APP, max_sessions=2) as running:
+            port, token = running.server.port, running.server.token
+            fill = dict(port=port, token=token, token_prefix=token[:-1], token_upper=token.upper())
+            cases = [(o.format(**fill) if o else o, "") for o in FOREIGN_ORIGINS]
+            cases += [("", t.format(**fill) if t else t) for t in BAD_TOKENS]
+            for origin, given in cases:
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await running.connect(origin, given)
+                assert refused.value.status == 403, (origin, given)
+                tried += 1
+            assert not running.server.sessions
+            sockets = [await running.connect() for _ in range(2)]
+            await until(lambda: started(running.server) == 2, 10, "two sessions")
+            for _ in range(3):  # more tabs than the cap: each told so and closed, no process started
+                extra = await running.connect()
+                assert b"sessions are in use" in (await extra.receive()).data
+                assert (await extra.receive()).type == aiohttp.WSMsgType.CLOSE and extra.close_code == 1013
+                tried += 1
+            assert len(running.server.sessions) == 2
+            for ws in sockets:
+                await ws.close()
+            await until(lambda: not running.server.sessions, 10, "the sessions to end")
+        return tried
+
+    assert asyncio.run(asyncio.wait_for(check(), 60)) == len(FOREIGN_ORIGINS) + len(BAD_TOKENS) + 3
