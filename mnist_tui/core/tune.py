@@ -285,18 +285,17 @@ class Tuner:
                     self._tag(Path(run_dir), trial.number, params)
                     events.put(TrialStarted(trial.number, params, run_dir))
                 elif isinstance(event, EpochEnd):
-                    last_value = event.val_accuracy
                     events.put(TrialEpoch(trial.number, event.epoch, event.epochs, event.val_accuracy))
                     if event.val_accuracy is None or pruned_at is not None:
                         continue
+                    last_value = event.val_accuracy
                     trial.report(event.val_accuracy, event.epoch)
                     if event.epoch < event.epochs and trial.should_prune():
                         pruned_at = event.epoch
                         process.send("stop")
-                elif isinstance(event, Finished):
-                    end(TrialState.COMPLETE, "complete", event.best_val_accuracy, run_dir)
-                    return
-                elif isinstance(event, Stopped):
+                elif isinstance(event, Stopped) or (isinstance(event, Finished) and pruned_at is not None):
+                    # the child trains on while the parent decides, so a short run may finish before
+                    # the stop arrives: the pruner's decision stands either way
                     if pruned_at is not None:
                         end(TrialState.PRUNED, "pruned", last_value, run_dir,
                             f"pruned after epoch {pruned_at} (val accuracy {last_value:.4f})")
@@ -304,6 +303,9 @@ class Tuner:
                         trial.set_user_attr("stopped", "interrupted")
                         end(TrialState.FAIL, "failed", None, run_dir,
                             "interrupted (last.pt saved; train --resume continues it)")
+                    return
+                elif isinstance(event, Finished):
+                    end(TrialState.COMPLETE, "complete", event.best_val_accuracy, run_dir)
                     return
                 elif isinstance(event, Failed):
                     end(TrialState.FAIL, "failed", None, run_dir, event.reason)

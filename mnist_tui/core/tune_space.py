@@ -40,7 +40,7 @@ class Param:
     def spec(self) -> str:
         """The ``FIELD=SPEC`` text that parses back to this Param."""
         if self.kind == "categorical":
-            return f"{self.name}=" + ",".join(_format(c) for c in self.choices)
+            return f"{self.name}=" + ",".join(_format(_to_storable(c)) for c in self.choices)
         tail = ":log" if self.log else (f":{_format(self.step)}" if self.step is not None else "")
         return f"{self.name}={_format(self.low)}:{_format(self.high)}{tail}"
 

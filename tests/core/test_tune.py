@@ -1,0 +1,175 @@
+"""mnist-tui tune end to end: real Optuna, real SQLite, real child processes, synthetic digits."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_tui.cli import build_parser, main
+from mnist_tui.commands.common import config_from_args
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.tune_space import SpaceError, apply, parse_param, parse_space, train_command
+
+optuna = pytest.importorskip("optuna")
+
+TINY = ["--preset", "seed-mlp", "--hidden", "16", "--batch-size", "64", "--val-size", "100", "--threads", "1"]
+
+
+def tune_args(root, checkpoints, *extra):
+    return ["tune", "--data-dir", str(root), "--checkpoints", str(checkpoints), *TINY, *extra]
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def study(synthetic_root, tmp_path_factory):
+    """A 3-trial study run through the CLI once; the tests below read what it left."""
+    checkpoints = tmp_path_factory.mktemp("tune")
+    args = tune_args(synthetic_root, checkpoints, "--epochs", "2", "--search", "lr=1e-3:3e-2:log",
+                     "--search", "batch_size=32,64", "--trials", "3", "--study", "s1", "--json")
+    code = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+    return checkpoints, code
+
+
+def test_three_trial_study_leaves_tagged_runs_and_a_best_config(study):
+    checkpoints, done = study
+    assert done.returncode == 0, done.stderr
+    lines = json_lines(done.stdout)
+    last = lines[-1]
+    assert last["event"] == "study_finished" and last["study"] == "s1" and last["trials"] == 3
+    ended = [e for e in lines if e["event"] == "trial_ended"]
+    assert sorted(e["number"] for e in ended) == [0, 1, 2] and all(e["state"] == "complete" for e in ended)
+    assert last["best_value"] == max(e["value"] for e in ended)
+    for event in ended:
+        run = Path(event["run_dir"])
+        assert run.parent == checkpoints and (run / "config.json").is_file() and (run / "best.pt").is_file()
+        tag = json.loads((run / "tune.json").read_text())
+        assert tag["study"] == "s1" and tag["trial"] == event["number"] and tag["storage"].endswith("tune.db")
+        assert TrainConfig.from_json((run / "config.json").read_text()).lr == event["params"]["lr"]
+    best_run = Path(last["best_run_dir"])
+    assert json.loads((best_run / "tune.json").read_text())["trial"] == last["best_trial"]
+    assert TrainConfig.from_json((best_run / "config.json").read_text()).to_dict() == last["best_config"]
+    assert "--lr" in last["train_command"]
+    loaded = optuna.load_study(study_name="s1", storage=f"sqlite:///{checkpoints / 'tune.db'}")
+    assert loaded.best_value == last["best_value"]  # a real study: optuna-dashboard can open it
+
+
+def test_a_hopeless_trial_is_pruned_or_fails_cleanly(study, synthetic_root):
+    from mnist_tui.core.tune import Tuner
+
+    checkpoints, _ = study
+    base = TrainConfig(model="mlp", hidden=(16,), epochs=2, batch_size=64, optimizer="sgd", momentum=0.0,
+                       schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, threads=1)
+    storage = f"sqlite:///{checkpoints / 'tune.db'}"
+    optuna.load_study(study_name="s1", storage=storage).enqueue_trial({"lr": 1e-9, "batch_size": 64})
+    tuner = Tuner(base, parse_space(["lr=1e-9:3e-2:log", "batch_size=32,64"]), checkpoints_dir=checkpoints,
+                  data_dir=synthetic_root, study="s1", pruner="median", trials=1)
+    events = list(tuner.run())
+    ended = [e for e in events if e.kind == "trial_ended"]
+    assert len(ended) == 1 and ended[0].number == 3 and ended[0].params["lr"] == 1e-9
+    assert ended[0].state == "pruned", ended[0]  # an lr of 1e-9 learns nothing: below the median at epoch 1
+    assert "pruned after epoch 1" in ended[0].reason
+    assert (Path(ended[0].run_dir) / "last.pt").is_file()  # ended like a stopped run
+    assert events[-1].kind == "study_finished" and events[-1].pruned == 1 and events[-1].trials == 4
+
+
+def test_two_workers_started_together_join_one_study(synthetic_root, tmp_path):
+    args = tune_args(synthetic_root, tmp_path, "--epochs", "1", "--search", "lr=1e-3:3e-2:log", "--trials", "1",
+                     "--study", "shared", "--pruner", "none", "--json")
+    workers = [subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], [err for _, err in outputs]
+    numbers = [e["number"] for out, _ in outputs for e in json_lines(out) if e["event"] == "trial_ended"]
+    assert sorted(numbers) == [0, 1]
+    loaded = optuna.load_study(study_name="shared", storage=f"sqlite:///{tmp_path / 'tune.db'}")
+    assert sorted(t.number for t in loaded.trials) == [0, 1]
+    assert len(optuna.get_all_study_names(f"sqlite:///{tmp_path / 'tune.db'}")) == 1
+
+
+def test_ctrl_c_stops_the_running_trial_saved_and_exits_130(synthetic_root, tmp_path):
+    args = tune_args(synthetic_root, tmp_path, "--epochs", "1000", "--search", "lr=1e-3:3e-2:log",
+                     "--trials", "5", "--study", "stopme", "--json")
+    worker = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    for line in worker.stdout:
+        if json.loads(line)["event"] == "trial_epoch":  # the first trial is training
+            break
+    worker.send_signal(signal.SIGINT)
+    rest, err = worker.communicate(timeout=120)
+    assert worker.returncode == 130, err
+    lines = json_lines(rest)
+    ended = [e for e in lines if e["event"] == "trial_ended"]
+    assert len(ended) == 1 and ended[0]["state"] == "failed" and "interrupted" in ended[0]["reason"]
+    assert lines[-1]["event"] == "study_finished" and lines[-1]["interrupted"] is True
+    assert (Path(ended[0]["run_dir"]) / "last.pt").is_file()
+    trial = optuna.load_study(study_name="stopme", storage=f"sqlite:///{tmp_path / 'tune.db'}").trials[0]
+    assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["stopped"] == "interrupted"
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("lr=0:1", "lr must be > 0 and <= 10, got 0"),
+    ("nosuch=1,2", "'nosuch' is not a config field"),
+    ("dropout=0.5:0.1", "dropout range must have LOW < HIGH"),
+    ("model=cnn,resnet", "model must be one of mlp, lenet5, cnn, deepcnn, got 'resnet'"),
+    ("batch_size=64,lots", "batch_size must be a whole number, got 'lots'"),
+    ("lr", "--search takes FIELD=SPEC"),
+    ("device=cpu,cuda", "device is fixed for a whole study"),
+])
+def test_invalid_search_exits_2_before_anything_runs(synthetic_root, tmp_path, capsys, spec, message):
+    assert main(tune_args(synthetic_root, tmp_path / "runs", "--search", spec)) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_storage_url_exits_2(synthetic_root, tmp_path, capsys):
+    assert main(tune_args(synthetic_root, tmp_path, "--storage", "tune.db")) == 2
+    assert "--storage takes an Optuna URL" in capsys.readouterr().err
+
+
+def test_specs_parse_to_ranges_and_choices():
+    assert parse_param("lr=1e-4:1e-1:log") == parse_param("lr=0.0001:0.1:log")
+    lr = parse_param("lr=1e-4:1e-1:log")
+    assert (lr.kind, lr.low, lr.high, lr.log) == ("float", 1e-4, 0.1, True)
+    assert parse_param("batch_size=64,128,256").choices == (64, 128, 256)
+    assert parse_param("width=16:48:8").step == 8 and parse_param("width=16:48:8").kind == "int"
+    assert parse_param("hidden=128-64,256").choices == ((128, 64), (256,))
+    assert parse_param("batchnorm=true,false").choices == (True, False)
+    for text in ("lr=1e-4:1e-1:log", "dropout=0:0.5", "model=cnn,lenet5", "hidden=128-64,256"):
+        assert parse_param(parse_param(text).spec()) == parse_param(text)
+    with pytest.raises(SpaceError) as info:
+        parse_space(["lr=-1:1", "dropout=0:2"])
+    assert set(info.value.errors) == {"lr", "dropout"}
+
+
+def test_train_command_reproduces_the_config():
+    config = apply(TrainConfig(), {"lr": 0.0123456789, "batch_size": 512, "batchnorm": False, "hidden": "256-128"})
+    command = train_command(config, "fast")
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert config_from_args(args) == config
+
+
+def test_journal_storage_opens_a_study(tmp_path):
+    from mnist_tui.core.tune import load_or_create_study
+
+    url = f"journal:{tmp_path / 'shared' / 'tune.log'}"
+    first = load_or_create_study("j", url, optuna.pruners.NopPruner())
+    first.enqueue_trial({"lr": 0.01})
+    assert load_or_create_study("j", url, optuna.pruners.NopPruner())._study_id == first._study_id
+    assert (tmp_path / "shared" / "tune.log").is_file()
+
+
+def test_help_does_not_import_optuna():
+    code = "import sys; from mnist_tui.cli import build_parser; build_parser(); print('optuna' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}).stdout
+    assert out.strip() == "False"
