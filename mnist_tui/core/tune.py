@@ -118,6 +118,9 @@ def open_storage(url: str):
         raise TuneError(f"--storage takes an Optuna URL (sqlite:///tune.db, postgresql://user@host/db) "
                         f"or journal:PATH, got {url!r}")
     kwargs: dict[str, Any] = {}
+    if url.startswith(("postgresql://", "postgres://")):
+        # name the driver the postgres extra installs (SQLAlchemy before 2.1 would look for psycopg2)
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         db = url.split(":///", 1)[-1]
         if db and db != ":memory:":
