@@ -35,7 +35,8 @@ from textual_serve.server import Server, to_int
 log = logging.getLogger("textual-serve")
 
 DEFAULT_MAX_SESSIONS = 4
-QUIT_GRACE_S = 3.0  # seconds an app gets to quit when asked, and again after SIGTERM
+QUIT_GRACE_S = 10.0  # seconds an app gets to quit when asked (this app takes ~4 s to shut down)
+TERM_GRACE_S = 3.0  # then seconds it gets after SIGTERM, before SIGKILL
 MAX_COLUMNS, MAX_ROWS = 500, 200  # a browser asking for more gets this much (3000x1000 frames choke the pipe)
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -98,9 +99,9 @@ class GuardedAppService(AppService):
     async def _open_app_process(self, width: int = 80, height: int = 24):
         environment = self._build_environment(width=width, height=height)
         self._process = process = await asyncio.create_subprocess_shell(
-            self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=environment,
-            start_new_session=True)  # the shell and the app in one group, signalled together
+            f"exec {self.command}",  # the shell becomes the app: the process waited on is the app itself
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=environment, start_new_session=True)  # its own group: signalled with whatever it started
         self._stdin = process.stdin
         return process
 
@@ -114,8 +115,8 @@ class GuardedAppService(AppService):
         except (ProcessLookupError, PermissionError):
             pass
 
-    async def end(self, grace: float = QUIT_GRACE_S) -> None:
-        """Ask the app to quit; SIGTERM its group after ``grace`` seconds, SIGKILL after as many more."""
+    async def end(self, grace: float = QUIT_GRACE_S, term_grace: float = TERM_GRACE_S) -> None:
+        """Ask the app to quit; SIGTERM its group after ``grace`` seconds, SIGKILL ``term_grace`` seconds later."""
         process = self._process
         if process is None:
             return
@@ -124,15 +125,15 @@ class GuardedAppService(AppService):
                 await asyncio.wait_for(self.send_meta({"type": "quit"}), grace)
             except (asyncio.TimeoutError, OSError, RuntimeError):
                 pass
-        for signum in (None, signal.SIGTERM, signal.SIGKILL):
+        for signum, wait in ((None, grace), (signal.SIGTERM, term_grace), (signal.SIGKILL, grace)):
             if signum is not None:
                 self._signal(signum)
             try:
-                await asyncio.wait_for(process.wait(), grace)
+                await asyncio.wait_for(process.wait(), wait)
                 break
             except asyncio.TimeoutError:
                 continue
-        self._signal(signal.SIGKILL)  # whatever else is left in its group (the shell's child)
+        self._signal(signal.SIGKILL)  # whatever else is left in its group
         if self._task is not None:  # it reads the dead app's pipes to their end, which closes them
             try:
                 await asyncio.wait_for(self._task, grace)
@@ -151,11 +152,11 @@ class GuardedServer(Server):
     """textual-serve's Server with token, origin check, session cap and certain process ends."""
 
     def __init__(self, command: str, *, token: str | None = None, max_sessions: int = DEFAULT_MAX_SESSIONS,
-                 quit_grace: float = QUIT_GRACE_S, **kwargs: Any) -> None:
+                 quit_grace: float = QUIT_GRACE_S, term_grace: float = TERM_GRACE_S, **kwargs: Any) -> None:
         super().__init__(command, **kwargs)
         self.token = token or new_token()
         self.max_sessions = max_sessions
-        self.quit_grace = quit_grace
+        self.quit_grace, self.term_grace = quit_grace, term_grace
         self.sessions: set[GuardedAppService] = set()
         self.origins = allowed_origins(self.public_url)
 
@@ -287,7 +288,7 @@ class GuardedServer(Server):
             log.exception(error)
         finally:
             try:
-                await asyncio.shield(service.end(self.quit_grace))
+                await asyncio.shield(service.end(self.quit_grace, self.term_grace))
             finally:
                 self.sessions.discard(service)
                 if not websocket.closed:

@@ -85,7 +85,7 @@ class Running:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         self.server = GuardedServer(self.command, host="127.0.0.1", port=port, max_sessions=self.max_sessions,
-                                    quit_grace=0.5)
+                                    quit_grace=0.5, term_grace=0.5)
         self.runner = web.AppRunner(await self.server._make_app())
         await self.runner.setup()
         await web.SockSite(self.runner, sock).start()
