@@ -45,12 +45,17 @@ class RunController:
 
     ``deliver(events)`` receives lists of engine events from the reader thread (post them as
     a message); ``crashed(reason, data_unavailable)`` a run that could not start or died;
-    ``ended()`` that the child process is gone. All three are called from the reader thread.
+    ``ended(serial)`` that the child process is gone. All three are called from the reader thread.
     """
 
     def __init__(self, deliver: Callable[[list[Event]], None], crashed: Callable[[str, bool], None],
-                 ended: Callable[[], None], *, checkpoints_dir: str | Path, data_dir: str | Path | None):
+                 ended: Callable[[int], None], *, checkpoints_dir: str | Path, data_dir: str | Path | None,
+                 spawn: Callable[[Callable[[], None]], None] | None = None):
+        """``spawn(fn)`` runs the reader loop off the UI thread (the app passes a Textual thread worker);
+        by default a plain thread. ``ended`` gets the run's serial, to hand back to :meth:`handle_end`."""
         self._deliver, self._crashed, self._ended = deliver, crashed, ended
+        self._spawn = spawn or self._spawn_thread
+        self.serial = 0  # counts runs, so a late end of one run never ends the next
         self.checkpoints_dir = Path(checkpoints_dir)
         self.data_dir = data_dir
         self.state = RunState.IDLE
@@ -60,7 +65,8 @@ class RunController:
         self._lock = threading.Lock()
         self._process = None
         self._wanted: list[tuple[str, float | None]] = []  # commands given before the child existed
-        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._done.set()
 
     def allowed(self, action: str) -> bool:
         return self.state in ALLOWED[action]
@@ -80,9 +86,14 @@ class RunController:
         with self._lock:
             self._process, self._wanted = None, []
         dataset = dataset or (config.dataset if config is not None else "mnist")
-        self._thread = threading.Thread(target=self._train, args=(config, resume, dataset, extra_epochs, run_name),
-                                        name="training", daemon=True)
-        self._thread.start()
+        self.serial += 1
+        self._done = threading.Event()
+        serial = self.serial
+        self._spawn(lambda: self._train(config, resume, dataset, extra_epochs, run_name, serial))
+
+    @staticmethod
+    def _spawn_thread(target: Callable[[], None]) -> None:
+        threading.Thread(target=target, name="training", daemon=True).start()
 
     def pause(self) -> None:
         if self.allowed("pause"):
@@ -113,11 +124,8 @@ class RunController:
                 self._process.send(command, value)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the reader thread (the child) to end; True if it has."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        """Wait for the reader loop (the child) to end; True if it has."""
+        return self._done.wait(timeout)
 
     # -- events (UI thread) ---------------------------------------------------------------------
 
@@ -133,16 +141,17 @@ class RunController:
         elif isinstance(event, Resumed) and self.state != RunState.STOPPING:
             self.state = RunState.RUNNING
         elif isinstance(event, (Finished, Stopped, Failed)):
-            self.state = RunState.STOPPING if self.state != RunState.IDLE else self.state
+            self.state = RunState.IDLE
 
-    def handle_end(self) -> None:
-        """The child process is gone (after its last event, or without one)."""
-        self.state = RunState.IDLE
+    def handle_end(self, serial: int) -> None:
+        """Run ``serial``'s child process is gone (after its last event, or without one)."""
+        if serial == self.serial:
+            self.state = RunState.IDLE
 
     # -- the reader thread ---------------------------------------------------------------------
 
     def _train(self, config: TrainConfig | None, resume: str | None, dataset: str, extra_epochs: int,
-               run_name: str | None) -> None:
+               run_name: str | None, serial: int) -> None:
         from .process import TrainingProcess, TrainingProcessError
 
         process = None
@@ -171,7 +180,8 @@ class RunController:
         finally:
             if process is not None:
                 process.close()
-            self._ended()
+            self._done.set()
+            self._ended(serial)
 
 
 __all__ = ["ACTIVE", "ALLOWED", "RunController", "RunState"]

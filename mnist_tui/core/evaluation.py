@@ -19,10 +19,8 @@ from .analysis import Evaluation, predict_probabilities, saved_evaluation, summa
 from .checkpoints import load_checkpoint, model_from_checkpoint, resolve_checkpoint
 from .config import CLASS_NAMES, TrainConfig
 from .data import DataUnavailable, MnistData
-from .runs import DEFAULT_CHECKPOINTS, CheckpointError, read_result
+from .runs import DEFAULT_CHECKPOINTS, CheckpointError, default_model_candidates, find_default_model, read_result
 
-DEFAULT_MODEL_RUN = "fast-pretrained"  # the model shipped in checkpoints/
-REPO_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 Progress = Callable[[int, int], None]
 
@@ -65,24 +63,6 @@ def resolve_model(spec: str | os.PathLike[str], checkpoints_dir: Path = DEFAULT_
 def dataset_of(checkpoint: str | os.PathLike[str]) -> str:
     """The dataset a checkpoint was trained on (reads the file)."""
     return TrainConfig.from_dict(load_checkpoint(Path(checkpoint))["config"]).dataset
-
-
-def default_model_candidates(checkpoints_dir: Path) -> list[Path]:
-    """Where the shipped model may be: the app's checkpoints folder, ./checkpoints, the source tree's."""
-    seen: list[Path] = []
-    for folder in (Path(checkpoints_dir), Path("checkpoints"), REPO_CHECKPOINTS):
-        path = (folder / DEFAULT_MODEL_RUN).resolve()
-        if path not in seen:
-            seen.append(path)
-    return seen
-
-
-def find_default_model(checkpoints_dir: Path) -> Path | None:
-    """The shipped model's run folder, or None."""
-    for path in default_model_candidates(checkpoints_dir):
-        if (path / "best.pt").is_file() or (path / "last.pt").is_file():
-            return path
-    return None
 
 
 def saved_run_evaluation(run_dir: str | os.PathLike[str], dataset: str | None = None) -> EvaluatedModel | None:
@@ -139,6 +119,11 @@ def finished_run_evaluation(run_dir: str | os.PathLike[str], data: MnistData | N
     """What a run saved at its end, with the full test images when the dataset is at hand (no model runs)."""
     shown = saved_run_evaluation(run_dir)
     if shown is None or data is None or len(data.test_labels) != len(shown.evaluation.labels):
+        return shown
+    try:
+        if TrainConfig.from_json((Path(run_dir) / "config.json").read_text()).dataset != data.dataset:
+            return shown
+    except (OSError, ValueError, TypeError):
         return shown
     return EvaluatedModel(shown.evaluation, data.test_images, shown.source.removesuffix(" · saved results"),
                           shown.class_names, shown.checkpoint)

@@ -24,6 +24,8 @@ from .config import TrainConfig
 
 DEFAULT_CHECKPOINTS = Path("checkpoints")
 CHECKPOINT_FILES = ("best.pt", "last.pt")
+DEFAULT_MODEL_RUN = "fast-pretrained"  # the model shipped in checkpoints/
+REPO_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 class CheckpointError(RuntimeError):
@@ -214,6 +216,24 @@ def read_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
     return TrainConfig.from_json((Path(run_dir) / "config.json").read_text())
 
 
+def default_model_candidates(checkpoints_dir: Path) -> list[Path]:
+    """Where the shipped model may be: the app's checkpoints folder, ./checkpoints, the source tree's."""
+    seen: list[Path] = []
+    for folder in (Path(checkpoints_dir), Path("checkpoints"), REPO_CHECKPOINTS):
+        path = (folder / DEFAULT_MODEL_RUN).resolve()
+        if path not in seen:
+            seen.append(path)
+    return seen
+
+
+def find_default_model(checkpoints_dir: Path) -> Path | None:
+    """The shipped model's run folder, or None."""
+    for path in default_model_candidates(checkpoints_dir):
+        if (path / "best.pt").is_file() or (path / "last.pt").is_file():
+            return path
+    return None
+
+
 def delete_run(run_dir: str | os.PathLike[str], checkpoints_dir: Path | None = None) -> None:
     """Delete a run folder; refuses anything that does not look like a run (no config.json)."""
     path = Path(run_dir)
@@ -225,7 +245,7 @@ def delete_run(run_dir: str | os.PathLike[str], checkpoints_dir: Path | None = N
 
 
 __all__ = [
-    "CHECKPOINT_FILES", "DEFAULT_CHECKPOINTS", "CheckpointError", "RunInfo", "append_metrics", "delete_run",
+    "CHECKPOINT_FILES", "DEFAULT_CHECKPOINTS", "default_model_candidates", "find_default_model", "CheckpointError", "RunInfo", "append_metrics", "delete_run",
     "append_event", "append_points", "list_runs", "new_run_dir", "read_config", "read_lr_changes", "read_metrics",
     "read_points", "read_result", "read_run", "rewrite_after", "write_atomic",
     "write_text_atomic",

@@ -9,16 +9,23 @@ from typing import Any
 
 from textual.message import Message
 
-from ..core.config import CLASS_NAMES
-from ..core.events import Event, StepMetrics
+from ..core.events import Event
 
 
-class EngineEvent(Message):
-    """One event from ``Trainer.run`` (RunStarted, StepMetrics, EpochEnd, ...)."""
+class EngineEvents(Message):
+    """Events from ``Trainer.run`` in arrival order (metrics points come batched, a few times a second)."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, events: list[Event]) -> None:
         super().__init__()
-        self.event = event
+        self.events = events
+
+
+class RunEnded(Message):
+    """The training child process of run ``serial`` is gone; the controller is idle again."""
+
+    def __init__(self, serial: int) -> None:
+        super().__init__()
+        self.serial = serial
 
 
 class DataReady(Message):
@@ -38,11 +45,12 @@ class DataFailed(Message):
 
 
 class TrainingCrashed(Message):
-    """The training worker raised before or outside the engine's own Failed event."""
+    """The run could not start or its process died (outside the engine's own Failed event)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, data_unavailable: bool = False) -> None:
         super().__init__()
         self.reason = reason
+        self.data_unavailable = data_unavailable
 
 
 class EvaluationProgress(Message):
@@ -59,14 +67,11 @@ class EvaluationProgress(Message):
 
 
 class EvaluationReady(Message):
-    """A model was evaluated on the test set; ``class_names`` are its dataset's (digits for MNIST)."""
+    """Test results to show (a core ``EvaluatedModel``: evaluation, images, source, class names, checkpoint)."""
 
-    def __init__(self, evaluation: Any, images: Any, source: str, class_names: tuple[str, ...] | None = None) -> None:
+    def __init__(self, evaluated: Any) -> None:
         super().__init__()
-        self.evaluation = evaluation
-        self.images = images
-        self.source = source
-        self.class_names = class_names or CLASS_NAMES["mnist"]
+        self.evaluated = evaluated
 
 
 class EvaluationFailed(Message):
@@ -84,6 +89,6 @@ class RunsListed(Message):
 
 
 __all__ = [
-    "DataFailed", "DataReady", "EngineEvent", "EvaluationFailed", "EvaluationProgress", "EvaluationReady",
-    "RunsListed", "StepMetrics", "TrainingCrashed",
+    "DataFailed", "DataReady", "EngineEvents", "EvaluationFailed", "EvaluationProgress", "EvaluationReady",
+    "RunEnded", "RunsListed", "TrainingCrashed",
 ]

@@ -15,7 +15,7 @@ class Recorder:
         self.inbox: queue.Queue = queue.Queue()
         self.controller = RunController(lambda events: self.inbox.put(("events", events)),
                                         lambda reason, unavailable: self.inbox.put(("crashed", reason)),
-                                        lambda: self.inbox.put(("ended", None)),
+                                        lambda serial: self.inbox.put(("ended", serial)),
                                         checkpoints_dir=runs, data_dir=root)
         self.seen: list = []
 
@@ -24,7 +24,7 @@ class Recorder:
         while True:
             what, payload = self.inbox.get(timeout=120)
             if what == "ended":
-                self.controller.handle_end()
+                self.controller.handle_end(payload)
                 if kind is None:
                     return None
                 raise AssertionError(f"the run ended before {kind.__name__}: {self.seen[-1:]}")

@@ -20,15 +20,45 @@ def settings_path(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def make_app(synthetic_root: Path, tmp_path: Path, settings_path: Path):
+TERMINAL = ("finished", "stopped", "failed")
+
+
+def recording_app_class():
+    """The real app, plus a record of the engine events it handled (test-only hooks live here, not in the app)."""
     from mnist_tui.tui.app import MnistApp
 
-    def make(**kwargs) -> MnistApp:
+    class RecordingApp(MnistApp):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.events_seen: list[str] = []
+            self._event_arrived = asyncio.Event()
+
+        def on_engine_events(self, message) -> None:
+            super().on_engine_events(message)
+            message.prevent_default()  # Textual would call the base class's handler again
+            self.events_seen.extend(event.kind for event in message.events)
+            self._event_arrived.set()
+
+        async def wait_for_event(self, kind: str, count: int = 1) -> None:
+            """Wait until ``count`` engine events of ``kind`` ("paused", "finished", ...) have been handled."""
+            while self.events_seen.count(kind) < count:
+                if kind not in TERMINAL and self.events_seen and self.events_seen[-1] in TERMINAL:
+                    raise RuntimeError(f"the run ended ({self.events_seen[-1]}) before a {kind!r} event")
+                self._event_arrived.clear()
+                await self._event_arrived.wait()
+
+    return RecordingApp
+
+
+@pytest.fixture
+def make_app(synthetic_root: Path, tmp_path: Path, settings_path: Path):
+    app_class = recording_app_class()
+
+    def make(**kwargs):
         options = dict(data_dir=synthetic_root, checkpoints_dir=tmp_path / "runs", preset="seed-mlp",
-                       settings_path=settings_path, metrics_interval_s=0.0, download=False)
+                       settings_path=settings_path, download=False)
         options.update(kwargs)
-        return MnistApp(**options)
+        return app_class(**options)
 
     return make
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from mnist_tui.tui.app import MnistApp
+from mnist_tui.tui.widgets.progress import ProgressLine
 from mnist_tui.tui.panes.misclassified import MisclassifiedPane
 from mnist_tui.tui.panes.results import ResultsPane
 from mnist_tui.tui.panes.runs import RunsPane
@@ -76,7 +77,7 @@ async def test_first_frame_loads_data_in_the_background(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
         assert app.data is not None
-        assert "600 train / 200 test" in str(app.progress_line.render())
+        assert "600 train / 200 test" in str(app.query_one(ProgressLine).render())
 
 
 async def test_invalid_value_shows_inline_error_and_disables_start(make_app):
@@ -129,7 +130,7 @@ async def test_training_run_grows_charts_saves_checkpoints_and_evaluates(make_ap
         assert "finished" in app.events_seen
         assert len(loss_chart.train) >= points_after_one_epoch >= 1  # the series grew
         assert len(loss_chart.val) == 2 and len(app.query_one("#lr-chart", TrainingChart).train) > 1
-        app.redraw_charts()
+        app.train_pane.redraw()
         await pilot.pause()
         assert "train" in str(loss_chart.render())  # the legend is drawn once there is data
         run = the_run(app)
@@ -163,7 +164,7 @@ async def test_pause_resume_and_finish(make_app):
         await set_field(pilot, app, "epochs", "2")
         await start_paused(pilot, app)
         assert app.run_state == "paused"
-        assert "PAUSED" in str(app.progress_line.render())
+        assert "PAUSED" in str(app.query_one(ProgressLine).render())
         assert app.check_action("resume", ()) and not app.check_action("pause", ())
         await pilot.press("f6")  # the same key resumes
         await app.wait_for_event("resumed")
@@ -325,10 +326,10 @@ async def test_a_failing_run_is_reported_and_the_app_stays_usable(make_app, tmp_
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
-        app._begin_run(None, str(tmp_path / "no-such-run"))  # the worker raises CheckpointError
+        app._start(None, str(tmp_path / "no-such-run"))  # the child raises CheckpointError
         await ready(pilot, app)
         assert app.is_running and app.run_state == "idle"
-        progress = app.progress_line.progress
+        progress = app.query_one(ProgressLine).progress
         assert progress.state == "failed" and "no-such-run" in progress.message
         assert any(n.severity == "error" for n in app._notifications)
         await set_field(pilot, app, "epochs", "1")  # the form still works and a run still starts

@@ -129,7 +129,6 @@ async def test_dataset_choice_trains_and_evaluates_on_that_dataset(make_app, syn
         await settle(pilot, app)
         run = next(p for p in app.checkpoints_dir.iterdir() if p.is_dir())
         assert json.loads((run / "config.json").read_text())["dataset"] == "fashion-mnist"
-        assert app.data.dataset == "fashion-mnist"
         assert app.evaluation is not None and len(app.evaluation.labels) == 200
         # labels are shown by name: the confusion rows, the misclassified filter and detail
         from mnist_tui.tui.panes.misclassified import MisclassifiedPane

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
+from ...core.formatting import percent
 from ...core.config import TrainConfig
 
 # distinct in dark and light themes; plotext takes the RGB tuple, Rich the hex
@@ -99,8 +100,7 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2%}"
+_percent = percent
 
 
 def _number(value: float | None) -> str:

@@ -24,29 +24,9 @@ from textual.widget import Widget
 from textual.widgets import Digits, Footer, Static
 
 from ...core.config import CLASS_NAMES
+from ...core.runs import default_model_candidates, find_default_model
 from ..widgets.canvas import Canvas
 from ..widgets.digit_art import digit_text, probability_bar
-
-DEFAULT_MODEL_RUN = "fast-pretrained"  # the model shipped in checkpoints/
-REPO_CHECKPOINTS = Path(__file__).resolve().parents[3] / "checkpoints"
-
-
-def default_model_candidates(checkpoints_dir: Path) -> list[Path]:
-    """Where the shipped model may be: the app's checkpoints folder, ./checkpoints, the source tree's."""
-    seen: list[Path] = []
-    for folder in (checkpoints_dir, Path("checkpoints"), REPO_CHECKPOINTS):
-        path = (folder / DEFAULT_MODEL_RUN).resolve()
-        if path not in seen:
-            seen.append(path)
-    return seen
-
-
-def find_default_model(checkpoints_dir: Path) -> Path | None:
-    for path in default_model_candidates(checkpoints_dir):
-        if (path / "best.pt").is_file() or (path / "last.pt").is_file():
-            return path
-    return None
-
 
 class ProbabilityBars(Widget):
     """Ten rows ``name ████▌ 97.1%``; the most probable class is highlighted."""
@@ -177,7 +157,8 @@ class DrawScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="draw-model", name="load drawing model")
     def load_model_in_background(self) -> None:
         try:
-            from ...core.checkpoints import load_checkpoint, model_from_checkpoint, resolve_checkpoint
+            from ...core.checkpoints import load_checkpoint, model_from_checkpoint
+            from ...core.evaluation import resolve_model as resolve_checkpoint  # a run's one reported checkpoint
 
             if self.model_spec is None:
                 run = find_default_model(self.checkpoints_dir)

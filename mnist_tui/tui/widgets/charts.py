@@ -98,6 +98,7 @@ class TrainingChart(PlotextPlot):
     title = ""
     ylabel = ""
     val_label = "val"
+    train_label = "train"
 
     def __init__(self, *, max_points: int = 1000, smoothing: float = 0.6, id: str | None = None,
                  classes: str | None = None) -> None:
@@ -107,8 +108,10 @@ class TrainingChart(PlotextPlot):
         self._smoother = Smoother(smoothing) if smoothing else None
         self.dirty = True
         self.epochs: int | None = None
+        self.waiting: str | None = None  # what an empty chart says (None: no run yet)
 
-    def reset(self, epochs: int | None = None) -> None:
+    def reset(self, epochs: int | None = None, waiting: str = "waiting for the first batches…") -> None:
+        self.waiting = waiting
         self.train.clear()
         self.val.clear()
         if self._smoother:
@@ -143,7 +146,8 @@ class TrainingChart(PlotextPlot):
         plt.title(self.title)
         plt.xlabel("epoch")
         if self.train:
-            plt.plot(self.train.xs, [self.transform(y) for y in self.train.ys], label="train", marker="braille")
+            plt.plot(self.train.xs, [self.transform(y) for y in self.train.ys], label=self.train_label,
+                     marker="braille")
         if self.val:
             plt.plot(self.val.xs, [self.transform(y) for y in self.val.ys], label=self.val_label,
                      marker="dot" if len(self.val) > 1 else "hd")
@@ -152,7 +156,7 @@ class TrainingChart(PlotextPlot):
         if not self.train and not self.val:
             plt.ylim(0, 1)
             plt.xlim(0, self.epochs or 1)
-            plt.title("waiting for the first batches…" if self.epochs else "no run yet: f5 starts one")
+            plt.title(self.waiting or "no run yet: f5 starts one")
         self.dirty = False
         self.refresh()
 
@@ -170,6 +174,7 @@ class AccuracyChart(TrainingChart):
 
 class LearningRateChart(TrainingChart):
     title = "Learning rate"
+    train_label = "lr"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(smoothing=0.0, **kwargs)

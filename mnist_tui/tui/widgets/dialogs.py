@@ -78,3 +78,45 @@ class MessageScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class NumberScreen(ModalScreen["int | None"]):
+    """Ask for a whole number in a range; dismisses with it, or None when cancelled."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="NumberScreen") + "NumberScreen Input { width: 12; }"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, message: str, default: int, low: int = 1, high: int = 1000) -> None:
+        super().__init__()
+        self.title_text, self.message, self.default, self.low, self.high = title, message, default, low, high
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Input
+
+        with Vertical():
+            yield Static(self.title_text, classes="dialog-title")
+            yield Static(self.message)
+            yield Input(str(self.default), id="number", type="integer", compact=True)
+            yield Static("", id="number-error", classes="error")
+            with Horizontal():
+                yield Button("OK (enter)", variant="primary", id="ok", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#number").focus()
+
+    def _submit(self) -> None:
+        text = self.query_one("#number").value.strip()
+        if text.isdigit() and self.low <= int(text) <= self.high:
+            self.dismiss(int(text))
+        else:
+            self.query_one("#number-error", Static).update(f"a whole number from {self.low} to {self.high}")
+
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self._submit() if event.button.id == "ok" else self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

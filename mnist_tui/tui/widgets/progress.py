@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
+from ...core.formatting import percent
+
 
 def format_duration(seconds: float | None) -> str:
     if seconds is None or seconds != seconds or seconds < 0:
@@ -81,7 +83,7 @@ class ProgressLine(Widget):
             out.append(text_bar(fraction, 10), "green" if p.state == "running" else "yellow")
             out.append(f" {p.step}/{p.steps_per_epoch} │ {format_rate(p.samples_per_s)} │ ")
             out.append(f"{format_duration(p.elapsed_s)} +{format_duration(p.remaining_s())} │ ")
-            out.append("best val " + ("-" if p.best_val is None else f"{p.best_val:.2%}"))
+            out.append("best val " + percent(p.best_val))
             if p.state == "paused":
                 out.append(" │ PAUSED", "bold yellow")
             elif p.state == "stopping":

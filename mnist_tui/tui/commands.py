@@ -1,0 +1,82 @@
+"""The command palette's entries (ctrl+p): each names its key, and its title holds the words people search for."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+
+if TYPE_CHECKING:
+    from .app import MnistApp
+
+
+def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
+    """Every action of the app and its panes, found by typing part of the title."""
+    from .panes.misclassified import MisclassifiedPane
+    from .panes.runs import RunsPane
+
+    runs = app.query_one(RunsPane)
+    wrong = app.query_one(MisclassifiedPane)
+
+    def in_tab(tab: str, action) -> None:
+        app.action_show_tab(tab)
+        action()
+
+    yield SystemCommand("Start training", "Train with the form's settings (f5)", app.action_start)
+    yield SystemCommand("Pause training", "Pause the run at the next batch (f6)", app.action_pause)
+    yield SystemCommand("Resume training", "Continue a paused run (f6)", app.action_resume)
+    yield SystemCommand("Stop training", "Stop and save a resumable checkpoint (f7)", app.action_stop)
+    yield SystemCommand("Halve the learning rate (steer)", "The running run's lr x0.5 from the next batch (-)",
+                        lambda: app.action_steer(0.5))
+    yield SystemCommand("Double the learning rate (steer)", "The running run's lr x2 from the next batch (+)",
+                        lambda: app.action_steer(2.0))
+    yield SystemCommand("Show train view", "Form and live charts (f1)",
+                        lambda: app.action_show_tab("train"))
+    yield SystemCommand("Show results", "Test accuracy and confusion (f2)",
+                        lambda: app.action_show_tab("results"))
+    yield SystemCommand("Show misclassified", "The wrong digits (f3)",
+                        lambda: app.action_show_tab("misclassified"))
+    yield SystemCommand("Show runs", "Saved runs and checkpoints (f4)",
+                        lambda: app.action_show_tab("runs"))
+    yield SystemCommand("Next chart", "Cycle the charts (f8)", app.action_next_chart)
+    yield SystemCommand("Draw a digit", "Draw with mouse or keys; a model reads it live (f9)", app.action_draw)
+    yield SystemCommand("Draw with the selected run", "Draw, read by the run selected in Runs (w)",
+                        lambda: in_tab("runs", runs.action_draw))
+    yield SystemCommand("Compare runs", "Curves and config of the runs marked in Runs (m marks, c compares)",
+                        lambda: in_tab("runs", runs.action_compare))
+    yield SystemCommand("Load checkpoint", "Its test results in Results (l in Runs)",
+                        lambda: in_tab("runs", runs.action_load))
+    yield SystemCommand("Resume run", "Continue it (r in Runs)",
+                        lambda: in_tab("runs", runs.action_resume))
+    yield SystemCommand("Delete run", "Delete its folder (d in Runs)",
+                        lambda: in_tab("runs", runs.action_delete))
+    yield SystemCommand("Refresh runs", "Re-read the checkpoints folder (ctrl+r)", app.list_runs_in_background)
+    yield SystemCommand("Sort misclassified", "Toggle confidence / index order (s)",
+                        lambda: in_tab("misclassified", wrong.action_toggle_sort))
+    yield SystemCommand("Filter misclassified by true class", "Next true class (t)",
+                        lambda: in_tab("misclassified", lambda: wrong.action_cycle_true(1)))
+    yield SystemCommand("Filter misclassified by predicted class", "Next predicted class (p)",
+                        lambda: in_tab("misclassified", lambda: wrong.action_cycle_predicted(1)))
+    yield SystemCommand("Clear misclassified filters", "Show every wrong digit (c)",
+                        lambda: in_tab("misclassified", wrong.action_clear_filters))
+    # the words people search for, as hidden aliases (found by typing, not listed)
+    for title, action in (("Evaluate the selected run (load)", lambda: in_tab("runs", runs.action_load)),
+                          ("Export or save: Draw's save PNG is s in Draw", app.action_draw),
+                          ("Preset: pick one in the Train form", lambda: app.action_show_tab("train")),
+                          ("Help: keys of this view", app.action_show_help_panel),
+                          ("Train more epochs of the selected finished run", lambda: in_tab("runs", runs.action_resume))):
+        yield SystemCommand(title, "", action, discover=False)
+    # one command per class, found by typing ("true 7", "predicted 3") rather than listed
+    for label in range(10):
+        yield SystemCommand(f"Misclassified with true class {label}", f"Wrong digits that are really {label}",
+                            functools.partial(_filter, app, wrong, "true", label), discover=False)
+        yield SystemCommand(f"Misclassified predicted as {label}", f"Wrong digits the model called {label}",
+                            functools.partial(_filter, app, wrong, "predicted", label), discover=False)
+
+
+def _filter(app: MnistApp, pane, which: str, label: int) -> None:
+    true, predicted = pane.true_label, pane.predicted_label
+    app.action_show_tab("misclassified")
+    pane.set_filter(label if which == "true" else true, label if which == "predicted" else predicted)
