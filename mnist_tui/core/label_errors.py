@@ -150,3 +150,17 @@ def cross_validated_probabilities(config, images: torch.Tensor, labels: torch.Te
         if progress is not None:
             progress(fold + 1, folds)
     return out
+
+
+def issues_for_evaluation(probabilities: torch.Tensor, labels: torch.Tensor) -> dict[int, LabelIssue] | None:
+    """Flagged digits of a whole-split evaluation by index, or None when the evaluation is not whole.
+
+    An evaluation read back from ``misclassified.pt`` (viewing offline) holds only the wrong
+    digits; the right ones are exact one-hot class-0 placeholders, and per-class thresholds
+    computed over those would be meaningless.
+    """
+    placeholder = torch.zeros(probabilities.shape[1])
+    placeholder[0] = 1.0
+    if len(labels) == 0 or bool((probabilities == placeholder).all(dim=1).any()):
+        return None
+    return {issue.index: issue for issue in find_label_issues(probabilities, labels)}

@@ -73,3 +73,17 @@ def test_cross_validation_finds_a_flipped_training_label(synthetic_data):
     assert probabilities.shape == (600, 10) and torch.allclose(probabilities.sum(1), torch.ones(600), atol=1e-4)
     issues = find_label_issues(probabilities, flipped)
     assert issues[0].index == index and issues[0].suggested_label == int(labels[index])
+
+
+def test_issues_for_a_saved_evaluation_are_not_guessed(tmp_path, test_probabilities, synthetic_data):
+    from mnist_tui.core.analysis import save_evaluation, saved_evaluation, summarize
+    from mnist_tui.core.label_errors import issues_for_evaluation
+
+    labels = synthetic_data.test_labels
+    index = int(test_probabilities[torch.arange(len(labels)), labels].argmax())
+    flipped = _flip(labels, index, (int(labels[index]) + 5) % 10)
+    issues = issues_for_evaluation(test_probabilities, flipped)
+    assert index in issues and issues[index].suggested_label == int(labels[index])
+    save_evaluation(tmp_path, summarize(test_probabilities, flipped), synthetic_data.test_images, "best.pt")
+    evaluation, _ = saved_evaluation(tmp_path)
+    assert issues_for_evaluation(evaluation.probabilities, evaluation.labels) is None

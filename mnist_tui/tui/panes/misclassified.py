@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from ..widgets.digit_grid import DigitDetail, DigitGrid
+from ..widgets.insight_panel import ExplainView, InsightPanel, NeighboursView
 
 
 def _next_filter(value: int | None, step: int) -> int | None:
@@ -26,10 +30,32 @@ class MisclassifiedPane(Vertical):
         Binding("p", "cycle_predicted(1)", "Pred"),
         Binding("P", "cycle_predicted(-1)", "Pred-", show=False),
         Binding("c", "clear_filters", "Clear"),
+        # kept out of the footer (it is full at 80 columns); the detail panel names them
+        Binding("l", "toggle_label_errors", "Label errors", show=False),
+        Binding("e", "insight('explain')", "Explain", show=False),
+        Binding("n", "insight('neighbours')", "Nearest", show=False),
+        Binding("m", "toggle_method", "Method", show=False),
+        Binding("escape", "close_insight", "Back", show=False),
     ]
+
+    class InsightReady(Message):
+        """A worker finished (or progressed on) an explanation or a neighbour search."""
+
+        def __init__(self, content: ExplainView | NeighboursView | str) -> None:
+            super().__init__()
+            self.content = content
 
     def __init__(self) -> None:
         super().__init__(id="misclassified-pane")
+        # set by the app: the checkpoint the evaluation came from, and the data folder (None: default)
+        self.checkpoint: str | None = None
+        self.data_dir: str | None = None
+        self.label_issues: dict[int, Any] | None = None  # None: the evaluation is not the whole test set
+        self.label_errors_only = False
+        self.insight: str | None = None  # "explain", "neighbours" or None (the grid is shown)
+        self.method = "ig"
+        self._model: tuple[Any, Any] | None = None  # ((path, mtime), (model, config))
+        self._neighbour_index: tuple[Any, Any] | None = None  # ((path, mtime), (index, train images))
         self.evaluation: Any = None
         self.images: Any = None
         self.sort_by = "confidence"
@@ -43,15 +69,24 @@ class MisclassifiedPane(Vertical):
         yield Static(id="wrong-bar")
         with Horizontal(id="wrong-body"):
             yield DigitGrid(id="digit-grid")
+            yield InsightPanel(id="insight-panel")
             yield DigitDetail(id="digit-detail")
 
     def on_mount(self) -> None:
+        self.query_one(InsightPanel).display = False
         self.refresh_examples()
 
     def set_evaluation(self, evaluation: Any, images: Any, class_names: tuple[str, ...] | None = None) -> None:
         self.evaluation, self.images = evaluation, images
         self.class_names = class_names
         self.true_label = self.predicted_label = None
+        self.label_issues = None
+        if evaluation is not None:
+            from ...core.label_errors import issues_for_evaluation  # fast: arithmetic on [N, 10]
+
+            self.label_issues = issues_for_evaluation(evaluation.probabilities, evaluation.labels)
+        self.query_one(DigitGrid).flagged = set(self.label_issues or ())
+        self.action_close_insight()
         self.refresh_examples()
 
     def set_filter(self, true_label: int | None, predicted_label: int | None) -> None:
@@ -72,8 +107,11 @@ class MisclassifiedPane(Vertical):
                 m for m in everything
                 if (self.true_label is None or m.true_label == self.true_label)
                 and (self.predicted_label is None or m.predicted_label == self.predicted_label)
+                and (not self.label_errors_only or m.index in (self.label_issues or {}))
             ]
-            grid.set_examples(self.examples, self.images, "No misclassified digits match this filter (c clears it).")
+            grid.set_examples(self.examples, self.images, "No misclassified digits match this filter (c clears it)."
+                              if not self.label_errors_only or self.label_issues is not None else
+                              "Suspected label errors need the whole test set: evaluate the run with the dataset.")
         self._update_bar()
 
     def _update_bar(self) -> None:
@@ -87,12 +125,15 @@ class MisclassifiedPane(Vertical):
             f"sort [b]{self.sort_by}[/] · true [b]{name(self.true_label)}[/] · pred [b]{name(self.predicted_label)}[/]"
             f" · shown [b]{len(self.examples)}[/] of {self.total_wrong} wrong"
             + (f" · at {self.query_one(DigitGrid).selected + 1}" if self.examples else "")
+            + ("" if self.label_issues is None else f" · ⚑ {len(self.label_issues)} label?")
+            + (" [b]label errors only[/]" if self.label_errors_only else "")
         )
 
     def on_digit_grid_highlighted(self, event: DigitGrid.Highlighted) -> None:
         example = event.example
         pixels = self.images[example.index] if example is not None and self.images is not None else None
-        self.query_one(DigitDetail).show(example, pixels, self.class_names)
+        issue = (self.label_issues or {}).get(example.index) if example is not None else None
+        self.query_one(DigitDetail).show(example, pixels, self.class_names, issue)
         self._update_bar()
 
     def action_toggle_sort(self) -> None:
@@ -108,4 +149,113 @@ class MisclassifiedPane(Vertical):
         self.refresh_examples()
 
     def action_clear_filters(self) -> None:
+        self.label_errors_only = False
         self.set_filter(None, None)
+
+    def action_toggle_label_errors(self) -> None:
+        self.label_errors_only = not self.label_errors_only
+        self.refresh_examples()
+
+    # --- why was it wrong: attribution maps and nearest training digits, computed in a worker ---
+
+    def action_insight(self, kind: str) -> None:
+        """Show (or, pressed again, hide) the explain or neighbours panel for the selected digit."""
+        if self.insight == kind:
+            self.action_close_insight()
+            return
+        example = self.query_one(DigitGrid).current
+        if example is None or self.images is None:
+            self.notify("Select a misclassified digit first.", severity="warning")
+            return
+        if self.checkpoint is None:
+            self.notify("Explaining needs the run's checkpoint: load the run from Runs (f4).", severity="warning")
+            return
+        self.insight = kind
+        panel = self.query_one(InsightPanel)
+        self.query_one(DigitGrid).display = False
+        panel.display = True
+        panel.show("Working out the attribution maps…" if kind == "explain" else "Looking for the nearest training digits…")
+        panel.can_focus = True
+        panel.focus()
+        self._compute_insight(kind, example, self.images[example.index])
+
+    def action_toggle_method(self) -> None:
+        if self.insight != "explain":
+            return
+        self.method = "occlusion" if self.method == "ig" else "ig"
+        self.insight = None
+        self.action_insight("explain")
+
+    def action_close_insight(self) -> None:
+        if self.insight is None:
+            return
+        self.insight = None
+        self.workers.cancel_group(self, "insight")
+        self.query_one(InsightPanel).display = False
+        grid = self.query_one(DigitGrid)
+        grid.display = True
+        grid.focus()
+
+    def on_misclassified_pane_insight_ready(self, message: InsightReady) -> None:
+        if self.insight is not None:
+            self.query_one(InsightPanel).show(message.content)
+
+    def _model_for(self, checkpoint: str) -> tuple[Any, Any, Any]:
+        """(model, config, checkpoint file), loaded once per checkpoint file version."""
+        from pathlib import Path
+
+        from ...core.checkpoints import checkpoint_in, load_checkpoint, model_from_checkpoint
+
+        path = Path(checkpoint)
+        path = checkpoint_in(path) if path.is_dir() else path
+        key = (str(path), path.stat().st_mtime_ns)
+        if self._model is None or self._model[0] != key:
+            self._model = (key, model_from_checkpoint(load_checkpoint(path)))
+        model, config = self._model[1]
+        return model, config, path
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="insight")
+    def _compute_insight(self, kind: str, example: Any, pixels: Any) -> None:
+        worker = get_current_worker()
+        try:
+            content = (self._explain(example, pixels) if kind == "explain"
+                       else self._neighbours(example, pixels, worker))
+        except Exception as exc:  # noqa: BLE001 - any failure is shown in the panel, never a crash
+            content = f"Could not compute this: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        if not worker.is_cancelled:
+            self.post_message(self.InsightReady(content))
+
+    def _explain(self, example: Any, pixels: Any) -> ExplainView:
+        from ...core.explain import explain_digit
+
+        model, _, _ = self._model_for(self.checkpoint)
+        explanation = explain_digit(model, pixels, example.true_label, self.method)
+        return ExplainView(example.index, example.true_label, explanation.prediction, explanation.probabilities,
+                           explanation.method, explanation.classes, explanation.maps.tolist(), pixels.tolist())
+
+    def _neighbours(self, example: Any, pixels: Any, worker: Any) -> NeighboursView | str:
+        from ...core.data import DataUnavailable, load_mnist
+        from ...core.embeddings import NeighbourIndex, cached_embeddings, embed_digit
+
+        model, config, path = self._model_for(self.checkpoint)
+        key = (str(path), path.stat().st_mtime_ns)
+        if self._neighbour_index is None or self._neighbour_index[0] != key:
+            try:
+                data = load_mnist(self.data_dir, download=False, dataset=config.dataset)
+            except DataUnavailable:
+                return ("The nearest training digits need the training set, which is not on disk: "
+                        "start the app with --data-dir (or MNIST_TUI_DATA) pointing at it.")
+
+            def progress(done: int, total: int) -> None:
+                if done < total:
+                    self.post_message(self.InsightReady(
+                        f"Embedding the training digits for this checkpoint: {done:,} of {total:,} "
+                        "(once; cached beside the checkpoint)"))
+
+            train = cached_embeddings(model, path, data.train_images, data.train_labels, "train",
+                                      progress=progress, cancel=lambda: worker.is_cancelled)
+            self._neighbour_index = (key, (NeighbourIndex(train), data.train_images))
+        index, train_images = self._neighbour_index[1]
+        found = index.nearest(embed_digit(model, pixels), k=8)
+        return NeighboursView(example.index, example.true_label, example.predicted_label, pixels.tolist(),
+                              [(n.index, n.label, n.distance, train_images[n.index].tolist()) for n in found])

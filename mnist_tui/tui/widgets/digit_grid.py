@@ -49,6 +49,7 @@ class DigitGrid(Widget, can_focus=True):
         self.examples: list[Any] = []
         self.images: Any = None
         self.empty_message = "Nothing to show yet."
+        self.flagged: set[int] = set()  # indices badged as suspected label errors
         self._art_cache: dict[int, list[Text]] = {}
 
     def set_examples(self, examples: list[Any], images: Any, empty_message: str = "") -> None:
@@ -119,6 +120,8 @@ class DigitGrid(Widget, can_focus=True):
                     out.append(" " * GAP)
                 chosen = start + row * columns + column == self.selected
                 label = caption(example.index, example.true_label, example.predicted_label, example.confidence)
+                if example.index in self.flagged:  # suspected label error
+                    label = (label.rstrip() + " ⚑label?")[:CARD_WIDTH].ljust(CARD_WIDTH)
                 style = "bold reverse" if chosen else "bold"
                 if chosen and not self.has_focus:
                     style = "bold underline"
@@ -152,11 +155,14 @@ class DigitDetail(Widget):
         self.example: Any | None = None
         self.pixels: Any = None
         self.class_names: tuple[str, ...] | None = None
+        self.label_issue: Any | None = None  # a core.label_errors.LabelIssue for this digit, if flagged
 
-    def show(self, example: Any | None, pixels: Any = None, class_names: tuple[str, ...] | None = None) -> None:
+    def show(self, example: Any | None, pixels: Any = None, class_names: tuple[str, ...] | None = None,
+             label_issue: Any | None = None) -> None:
         self.example = example
         self.pixels = pixels
         self.class_names = class_names
+        self.label_issue = label_issue
         self.refresh()
 
     def render(self) -> Text:
@@ -172,6 +178,7 @@ class DigitDetail(Widget):
         out.append(" pred ")
         out.append(str(example.predicted_label), "bold red")
         out.append(f"\nconfidence {example.confidence:.1%}\n")
+        out.append("e why · n near · l ⚑\n", "dim")
         names = self.class_names
         named = names is not None and any(name != str(i) for i, name in enumerate(names))
         if named:  # Fashion-MNIST, KMNIST: what the two labels mean
@@ -183,7 +190,11 @@ class DigitDetail(Widget):
             out.append(f"{label} ", style or "bold")
             out.append(probability_bar(probability, bar_width), style or "")
             out.append(f"{probability:>5.0%}\n")
-        used = 4 + len(example.top3) + (1 if named else 0)
+        used = 5 + len(example.top3) + (1 if named else 0)
+        if self.label_issue is not None:
+            out.append("⚑ label looks wrong\n", "bold yellow")  # confident learning flags it
+            out.append(f"model says {self.label_issue.suggested_label}\n")
+            used += 2
         if self.pixels is not None:
             if width >= 56 and self.size.height - used >= 28:
                 out.append("\n")

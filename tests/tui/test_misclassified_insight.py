@@ -1,0 +1,123 @@
+"""Pilot tests at 80x24: the Misclassified pane's label-error badge and filter, and its explain and
+nearest-digit panels, on the synthetic data with a tiny real run (the pane hosted in a small app)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App, ComposeResult
+
+from mnist_tui.tui.panes.misclassified import MisclassifiedPane
+from mnist_tui.tui.widgets.digit_grid import DigitDetail, DigitGrid
+from mnist_tui.tui.widgets.insight_panel import ExplainView, InsightPanel, NeighboursView
+
+SIZE = (80, 24)
+
+
+class PaneApp(App):
+    def compose(self) -> ComposeResult:
+        yield MisclassifiedPane()
+
+
+@pytest.fixture(scope="module")
+def run_and_evaluation(synthetic_data, tmp_path_factory):
+    """A tiny run, and its test evaluation with one confidently read digit's label flipped."""
+    import torch
+
+    from mnist_tui.core.analysis import predict_probabilities, summarize
+    from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint
+    from tests.core.tiny_runs import train_tiny_run
+
+    run = train_tiny_run(synthetic_data, tmp_path_factory.mktemp("runs"), "tiny")
+    model = model_from_checkpoint(load_checkpoint(run / "best.pt"))[0]
+    probabilities = predict_probabilities(model, synthetic_data.test_images)
+    labels = synthetic_data.test_labels.clone()
+    flipped = int(probabilities[torch.arange(len(labels)), labels].argmax())
+    labels[flipped] = (int(labels[flipped]) + 5) % 10
+    return run, summarize(probabilities, labels), flipped
+
+
+async def _open(pilot, run_and_evaluation, synthetic_data, synthetic_root, checkpoint=True):
+    run, evaluation, flipped = run_and_evaluation
+    pane = pilot.app.query_one(MisclassifiedPane)
+    pane.checkpoint = str(run / "best.pt") if checkpoint else None
+    pane.data_dir = str(synthetic_root)
+    pane.set_evaluation(evaluation, synthetic_data.test_images)
+    await pilot.pause()
+    return pane, flipped
+
+
+async def _select(pilot, pane, index):
+    grid = pane.query_one(DigitGrid)
+    grid.selected = [m.index for m in pane.examples].index(index)
+    await pilot.pause()
+
+
+async def test_badge_filter_and_suggested_label(run_and_evaluation, synthetic_data, synthetic_root):
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        assert flipped in pane.label_issues and flipped in pane.query_one(DigitGrid).flagged
+        await pilot.press("l")
+        assert pane.examples and all(m.index in pane.label_issues for m in pane.examples)
+        assert "label errors only" in str(pane.query_one("#wrong-bar").render())
+        await _select(pilot, pane, flipped)
+        assert "⚑label?" in str(pane.query_one(DigitGrid).render())
+        detail = str(pane.query_one(DigitDetail).render())
+        true_label = int(synthetic_data.test_labels[flipped])
+        assert "label looks wrong" in detail and f"model says {true_label}" in detail
+        await pilot.press("c")
+        assert len(pane.examples) == pane.total_wrong
+
+
+async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluation, synthetic_data, synthetic_root):
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await _select(pilot, pane, flipped)
+        await pilot.press("e")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        panel = pane.query_one(InsightPanel)
+        assert panel.display and not pane.query_one(DigitGrid).display
+        view = panel.content
+        assert isinstance(view, ExplainView) and view.method == "ig" and view.index == flipped
+        assert len(view.maps) == 2 and len(view.maps[0]) == 28 and len(view.maps[0][0]) == 28
+        assert view.classes == [view.prediction, view.label]
+        text = str(panel.render())
+        assert "predicted" in text and "towards the class" in text
+        await pilot.press("m")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert panel.content.method == "occlusion"
+        await pilot.press("e")  # back to the grid
+        assert not panel.display and pane.query_one(DigitGrid).display
+
+
+async def test_nearest_training_digits_panel(run_and_evaluation, synthetic_data, synthetic_root):
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await _select(pilot, pane, flipped)
+        await pilot.press("n")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        view = pane.query_one(InsightPanel).content
+        assert isinstance(view, NeighboursView), view
+        assert len(view.neighbours) == 8
+        # the flipped digit's neighbours carry its real label, not the flipped one
+        assert all(label == int(synthetic_data.test_labels[flipped]) for _, label, _, _ in view.neighbours)
+        assert list(run_and_evaluation[0].glob("embeddings-best-train.pt"))
+        await pilot.press("escape")
+        assert not pane.query_one(InsightPanel).display
+
+
+async def test_without_checkpoint_or_training_data_it_says_why(run_and_evaluation, synthetic_data, synthetic_root,
+                                                              tmp_path):
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root, checkpoint=False)
+        await pilot.press("e")
+        await pilot.pause()
+        assert not pane.query_one(InsightPanel).display  # a notification instead
+        pane.checkpoint = str(run_and_evaluation[0] / "last.pt")
+        pane.data_dir = str(tmp_path / "no-data")
+        await pilot.press("n")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "training set, which is not on disk" in pane.query_one(InsightPanel).content
