@@ -121,3 +121,31 @@ async def test_without_checkpoint_or_training_data_it_says_why(run_and_evaluatio
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         assert "training set, which is not on disk" in pane.query_one(InsightPanel).content
+
+
+async def test_a_saved_evaluation_gets_its_badges_from_the_whole_test_set(run_and_evaluation, synthetic_data,
+                                                                         synthetic_root, tmp_path):
+    import shutil
+
+    from mnist_tui.core.analysis import save_evaluation, saved_evaluation
+
+    run, evaluation, flipped = run_and_evaluation
+    # the dataset on disk carries the flipped label too, as a real label error would be
+    data_root = tmp_path / "data"
+    shutil.copytree(synthetic_root, data_root)
+    labels_file = data_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    raw = bytearray(labels_file.read_bytes())
+    raw[8 + flipped] = int(evaluation.labels[flipped])
+    labels_file.write_bytes(bytes(raw))
+    save_evaluation(tmp_path, evaluation, synthetic_data.test_images, "best.pt")
+    saved, images = saved_evaluation(tmp_path)  # only the wrong digits, as the app shows a finished run
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(MisclassifiedPane)
+        pane.set_evaluation(saved, images)
+        assert pane.label_issues is None  # not guessed from placeholders
+        pane.set_checkpoint(str(run / "best.pt"), str(data_root))
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert pane.label_issues is not None and flipped in pane.label_issues
+        assert flipped in pane.query_one(DigitGrid).flagged
+        assert list(run.glob("embeddings-best-test.pt"))

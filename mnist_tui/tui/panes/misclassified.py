@@ -45,9 +45,17 @@ class MisclassifiedPane(Vertical):
             super().__init__()
             self.content = content
 
+    class LabelIssuesReady(Message):
+        """Suspected label errors of the whole test set, worked out for ``evaluation``."""
+
+        def __init__(self, evaluation: Any, issues: dict[int, Any]) -> None:
+            super().__init__()
+            self.evaluation = evaluation
+            self.issues = issues
+
     def __init__(self) -> None:
         super().__init__(id="misclassified-pane")
-        # set by the app: the checkpoint the evaluation came from, and the data folder (None: default)
+        # set by the app (set_checkpoint): the evaluation's checkpoint file, and the data folder (None: default)
         self.checkpoint: str | None = None
         self.data_dir: str | None = None
         self.label_issues: dict[int, Any] | None = None  # None: the evaluation is not the whole test set
@@ -88,6 +96,48 @@ class MisclassifiedPane(Vertical):
         self.query_one(DigitGrid).flagged = set(self.label_issues or ())
         self.action_close_insight()
         self.refresh_examples()
+        self._find_label_issues_if_needed()
+
+    def set_checkpoint(self, checkpoint: str | None, data_dir: str | None = None) -> None:
+        """The checkpoint file the evaluation came from (for e, n and the label check), and the data folder."""
+        self.checkpoint = str(checkpoint) if checkpoint else None
+        self.data_dir = str(data_dir) if data_dir else None
+        self._find_label_issues_if_needed()
+
+    def _find_label_issues_if_needed(self) -> None:
+        """A saved evaluation holds only the wrong digits: rank labels from the whole test set instead."""
+        if self.evaluation is not None and self.label_issues is None and self.checkpoint and self.is_mounted:
+            self._find_label_issues(self.checkpoint, self.data_dir, self.evaluation)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="label-issues")
+    def _find_label_issues(self, checkpoint: str, data_dir: str | None, evaluation: Any) -> None:
+        from ...core.data import DataUnavailable, load_mnist
+        from ...core.embeddings import cached_embeddings
+        from ...core.label_errors import find_label_issues
+
+        worker = get_current_worker()
+        try:
+            model, config, path = self._model_for(checkpoint)
+            data = load_mnist(data_dir, download=False, dataset=config.dataset)
+            test = cached_embeddings(model, path, data.test_images, data.test_labels, "test",
+                                     cancel=lambda: worker.is_cancelled)
+        except (DataUnavailable, InterruptedError, OSError):
+            return  # no test set here: no badges (the bar shows no label count)
+        if len(test.labels) == len(evaluation.labels) and not worker.is_cancelled:
+            issues = {issue.index: issue for issue in find_label_issues(test.probabilities, test.labels)}
+            self.post_message(self.LabelIssuesReady(evaluation, issues))
+
+    def on_misclassified_pane_label_issues_ready(self, message: LabelIssuesReady) -> None:
+        if message.evaluation is not self.evaluation:
+            return  # an older evaluation's answer
+        self.label_issues = message.issues
+        grid = self.query_one(DigitGrid)
+        grid.flagged = set(message.issues)
+        if self.label_errors_only:
+            self.refresh_examples()
+        else:
+            grid.refresh()
+            self.on_digit_grid_highlighted(DigitGrid.Highlighted(grid, grid.current))
 
     def set_filter(self, true_label: int | None, predicted_label: int | None) -> None:
         self.true_label, self.predicted_label = true_label, predicted_label
