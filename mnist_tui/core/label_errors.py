@@ -114,10 +114,13 @@ def cross_validated_probabilities(config, images: torch.Tensor, labels: torch.Te
     predicting the fold it did not see. ``progress(fold, folds)`` after each fold."""
     from .analysis import predict_probabilities
     from .data import training_batches
-    from .engine import build_optimizer, build_scheduler
     from .models import build_model
+    from .runtime import build_optimizer, build_scheduler, keep_freed_memory
 
     config = config.replace(epochs=epochs)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    keep_freed_memory()  # as the engine: without it each batch's buffers are unmapped and faulted in again
     n = len(labels)
     assignment = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed)) % folds
     out = torch.zeros(n, 10)
@@ -126,6 +129,8 @@ def cross_validated_probabilities(config, images: torch.Tensor, labels: torch.Te
         train_idx = (assignment != fold).nonzero().flatten()
         torch.manual_seed(config.seed + fold)
         model = build_model(config)
+        if config.model != "mlp":
+            model = model.to(memory_format=torch.channels_last)  # as the engine: faster CNNs on CPU
         optimizer = build_optimizer(config, model)
         steps = -(-len(train_idx) // config.batch_size)
         scheduler = build_scheduler(config, optimizer, steps)
