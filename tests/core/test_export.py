@@ -32,8 +32,8 @@ def trained_run(synthetic_data, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def ensemble_checkpoint(tmp_path) -> Path:
-    """An untrained ensemble of two small CNNs (with batchnorm) saved as a checkpoint."""
-    config = TrainConfig(model="cnn", width=4, members=2, batchnorm=True, seed=0)
+    """An untrained ensemble of two small three-conv CNNs (batchnorm, padding) saved as a checkpoint."""
+    config = TrainConfig(model="deepcnn", width=4, members=2, seed=0)
     torch.manual_seed(0)
     model = build_model(config)
     return save_checkpoint(tmp_path / "ens" / "best.pt", model_state=model.state_dict(), config=config, epoch=1)
