@@ -21,7 +21,7 @@ def load_split(args: argparse.Namespace, dataset: str, split: str, purpose: str)
         data = load_mnist(getattr(args, "data_dir", None), dataset=dataset)
     except DataUnavailable as exc:
         first = str(exc).strip().splitlines()[0]
-        raise UsageError(f"{purpose} needs the {dataset} {split} set, which is not available ({first}); "
+        raise UsageError(f"{purpose} needs the {dataset} {split} set: {first.rstrip('.')}; "
                          "point --data-dir or MNIST_TUI_DATA at a folder holding it") from None
     if split == "train":
         return data.train_images, data.train_labels
