@@ -68,7 +68,8 @@ async def test_keyboard_strokes_are_read_live_and_clear_resets(trained_run, tmp_
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert screen.model is not None
-        assert "shapes/best.pt" in str(screen.query_one("#draw-title", Static).render())
+        # a finished run is read through its reported checkpoint: last.pt (core.evaluation.run_checkpoint)
+        assert "shapes/last.pt" in str(screen.query_one("#draw-title", Static).render())
         assert screen.probabilities is None and "-" in screen_text(screen)
 
         # a vertical stroke: up 8 rows from the centre, then paint 16 rows down
