@@ -149,3 +149,38 @@ async def test_a_saved_evaluation_gets_its_badges_from_the_whole_test_set(run_an
         assert pane.label_issues is not None and flipped in pane.label_issues
         assert flipped in pane.query_one(DigitGrid).flagged
         assert list(run.glob("embeddings-best-test.pt"))
+
+
+async def test_map_view_selects_a_wrong_digit_and_opens_it(run_and_evaluation, synthetic_data, synthetic_root):
+    from mnist_tui.tui.screens.map import MapScreen
+    from mnist_tui.tui.widgets.digit_map import DigitMap
+
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await pilot.press("M")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, MapScreen)
+        digit_map = pilot.app.screen.query_one(DigitMap)
+        assert len(digit_map.xy) == 200 and digit_map.size.width >= 40
+        await pilot.press("right", "down")
+        assert digit_map.selected is not None
+        assert f"digit #{digit_map.selected}" in str(pilot.app.screen.query_one("#map-side").render())
+        # the map's own predictions (real labels) disagree on some digits: put the cursor on one
+        wrong = next(i for i, (t, p) in enumerate(zip(digit_map.labels, digit_map.predictions)) if t != p)
+        digit_map.cursor = digit_map._to_cell(*digit_map.xy[wrong])
+        await pilot.pause()
+        assert digit_map.labels[digit_map.selected] != digit_map.predictions[digit_map.selected]
+        chosen = digit_map.selected
+        assert "x" in str(digit_map.render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(pilot.app.screen, MapScreen)
+        current = pane.query_one(DigitGrid).current
+        assert current is not None and current.index == chosen
+        await pilot.press("M")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(pilot.app.screen, MapScreen)

@@ -35,6 +35,7 @@ class MisclassifiedPane(Vertical):
         Binding("e", "insight('explain')", "Explain", show=False),
         Binding("n", "insight('neighbours')", "Nearest", show=False),
         Binding("m", "toggle_method", "Method", show=False),
+        Binding("M", "open_map", "Map", show=False),
         Binding("escape", "close_insight", "Back", show=False),
     ]
 
@@ -44,6 +45,13 @@ class MisclassifiedPane(Vertical):
         def __init__(self, content: ExplainView | NeighboursView | str) -> None:
             super().__init__()
             self.content = content
+
+    class MapReady(Message):
+        """The test set's map was worked out (or why not, as a string)."""
+
+        def __init__(self, data: Any) -> None:
+            super().__init__()
+            self.data = data
 
     class LabelIssuesReady(Message):
         """Suspected label errors of the whole test set, worked out for ``evaluation``."""
@@ -175,7 +183,7 @@ class MisclassifiedPane(Vertical):
             f"sort [b]{self.sort_by}[/] · true [b]{name(self.true_label)}[/] · pred [b]{name(self.predicted_label)}[/]"
             f" · shown [b]{len(self.examples)}[/] of {self.total_wrong} wrong"
             + (f" · at {self.query_one(DigitGrid).selected + 1}" if self.examples else "")
-            + ("" if self.label_issues is None else f" · ⚑ {len(self.label_issues)} label?")
+            + ("" if self.label_issues is None else f" · ⚑ {len(self.label_issues)} (l)")
             + (" [b]label errors only[/]" if self.label_errors_only else "")
         )
 
@@ -309,3 +317,54 @@ class MisclassifiedPane(Vertical):
         found = index.nearest(embed_digit(model, pixels), k=8)
         return NeighboursView(example.index, example.true_label, example.predicted_label, pixels.tolist(),
                               [(n.index, n.label, n.distance, train_images[n.index].tolist()) for n in found])
+
+    # --- the Map: the test digits placed by their features, as a pushed screen ---
+
+    def action_open_map(self) -> None:
+        if self.checkpoint is None:
+            self.notify("The map needs the run's checkpoint: load the run from Runs (f4).", severity="warning")
+            return
+        self.notify("Working out the map of the test digits…")
+        self._compute_map(self.checkpoint, self.data_dir)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="map")
+    def _compute_map(self, checkpoint: str, data_dir: str | None) -> None:
+        from ...core.data import DataUnavailable, load_mnist
+        from ...core.embeddings import cached_embeddings
+        from ...core.projection import pca_2d
+        from ..screens.map import MapData
+
+        try:
+            model, config, path = self._model_for(checkpoint)
+            data = load_mnist(data_dir, download=False, dataset=config.dataset)
+            test = cached_embeddings(model, path, data.test_images, data.test_labels, "test")
+            projection = pca_2d(test.features)
+            result: Any = MapData([tuple(p) for p in projection.coordinates.tolist()], test.labels.tolist(),
+                                  test.predictions.tolist(), data.test_images, projection.explained,
+                                  f"{path.parent.name}/{path.name}")
+        except DataUnavailable:
+            result = "The map needs the test set, which is not on disk: start the app with --data-dir."
+        except Exception as exc:  # noqa: BLE001 - shown, never a crash
+            result = f"Could not build the map: {exc}"
+        self.post_message(self.MapReady(result))
+
+    def on_misclassified_pane_map_ready(self, message: MapReady) -> None:
+        if isinstance(message.data, str):
+            self.notify(message.data, severity="warning")
+            return
+        from ..screens.map import MapScreen
+
+        self.app.push_screen(MapScreen(message.data), self._open_from_map)
+
+    def _open_from_map(self, index: int | None) -> None:
+        """Show the digit chosen on the map in the grid (clearing filters), if it is a wrong one."""
+        if index is None:
+            return
+        self.action_close_insight()
+        self.label_errors_only = False
+        self.set_filter(None, None)
+        position = next((k for k, m in enumerate(self.examples) if m.index == index), None)
+        if position is None:
+            self.notify(f"Test digit #{index} is read right, so it is not in this list.")
+            return
+        self.query_one(DigitGrid).selected = position

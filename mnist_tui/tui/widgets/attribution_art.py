@@ -17,7 +17,7 @@ from rich.text import Text
 
 from .digit_art import GREYS, THRESHOLD, pixel_rows
 
-TOP = "▀"
+TOP, BOTTOM = "▀", "▄"
 WEAK, STRONG = 0.15, 0.45  # fractions of the largest |attribution| shown
 FOR_STRONG, FOR_WEAK = "#ff3030", "#a00000"
 AGAINST_STRONG, AGAINST_WEAK = "#40a0ff", "#0050b0"
@@ -58,7 +58,15 @@ def attribution_text(pixels: Any, attribution: Any, scale: float | None = None) 
         for x in range(len(ink[y])):
             top = pixel_colour(ink[y][x], values[y][x], scale)
             bottom = pixel_colour(ink[y + 1][x], values[y + 1][x], scale) if y + 1 < len(ink) else BLACK
-            text.append(TOP, Style(color=top, bgcolor=bottom))
+            # as digit_art: the glyph alone keeps the shape where there is no colour
+            if top == BLACK and bottom == BLACK:
+                text.append(" ", Style(bgcolor=BLACK))
+            elif bottom == BLACK:
+                text.append(TOP, Style(color=top, bgcolor=BLACK))
+            elif top == BLACK:
+                text.append(BOTTOM, Style(color=bottom, bgcolor=BLACK))
+            else:
+                text.append(TOP, Style(color=top, bgcolor=bottom))
         lines.append(text)
     return lines
 

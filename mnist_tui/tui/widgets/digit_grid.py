@@ -178,7 +178,7 @@ class DigitDetail(Widget):
         out.append(" pred ")
         out.append(str(example.predicted_label), "bold red")
         out.append(f"\nconfidence {example.confidence:.1%}\n")
-        out.append("e why · n near · l ⚑\n", "dim")
+        out.append("e why n near M map\n", "dim")
         names = self.class_names
         named = names is not None and any(name != str(i) for i, name in enumerate(names))
         if named:  # Fashion-MNIST, KMNIST: what the two labels mean

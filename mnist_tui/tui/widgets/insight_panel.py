@@ -52,7 +52,7 @@ class InsightPanel(Widget):
     """Shows an :class:`ExplainView`, a :class:`NeighboursView` or a one-line message."""
 
     DEFAULT_CSS = """
-    InsightPanel { height: 1fr; width: 1fr; }
+    InsightPanel { height: 1fr; width: 1fr; text-wrap: nowrap; text-overflow: clip; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -73,16 +73,17 @@ class InsightPanel(Widget):
 
     def _explain(self, view: ExplainView) -> Text:
         out = Text(no_wrap=True, overflow="crop")
-        given = "" if view.label is None else f" label {view.label} ·"
+        given = "" if view.label is None else f" label {view.label} →"
         out.append(f"#{view.index}{given} predicted {view.prediction} · {METHOD_TITLES.get(view.method, view.method)}"
-                   " · e: back, m: method\n", "bold")
+                   " · m method · e back\n", "bold")
         titles = []
         for c in view.classes:
             role = "predicted" if c == view.prediction else ("label" if c == view.label else "runner-up")
             titles.append(f"{role} {c} ({view.probabilities[c]:.0%})"[:28].ljust(28))
-        out.append("   ".join(titles) + "\n")
+        gap = 3 if self.size.width >= 59 else 1  # two maps fit a 58-column panel (80 minus the detail)
+        out.append((" " * gap).join(titles) + "\n")
         scale = map_scale(*view.maps)
-        for line in side_by_side([attribution_text(view.pixels, m, scale) for m in view.maps]):
+        for line in side_by_side([attribution_text(view.pixels, m, scale) for m in view.maps], gap):
             out.append_text(line)
             out.append("\n")
         out.append_text(Text.from_markup(LEGEND_MARKUP))
@@ -91,19 +92,27 @@ class InsightPanel(Widget):
     def _neighbours(self, view: NeighboursView) -> Text:
         out = Text(no_wrap=True, overflow="crop")
         given = "" if view.label is None else f" label {view.label}"
-        out.append(f"#{view.index}{given} predicted {view.prediction} · nearest training digits · n: back\n", "bold")
-        cards = [("this digit", view.pixels)]
-        cards += [(f"{label} d{distance:.1f} #{index}", pixels) for index, label, distance, pixels in view.neighbours]
-        per_row = max(1, (max(self.size.width, SMALL) + 1) // (SMALL + 1))
+        out.append(f"#{view.index}{given} predicted {view.prediction} · nearest training digits · n back\n", "bold")
+        neighbours = [(f"{label} d{distance:.1f} #{index}", pixels) for index, label, distance, pixels in view.neighbours]
+        width = max(self.size.width, SMALL)
+        gap = 1 if width >= 4 * SMALL + 3 else 0  # four to a row in 58 columns (80 minus the detail panel)
+        per_row = max(1, (width + gap) // (SMALL + gap))
+        card_height = 8  # caption + 7 rows of half-size art
+
+        def rows_for(count: int) -> int:
+            return -(-count // per_row)
+
+        # the digit itself leads when there is room; at 80x24 the detail panel already names it
+        fits = 1 + rows_for(len(neighbours) + 1) * card_height <= max(self.size.height, 1)
+        cards = ([("this digit", view.pixels)] if fits else []) + neighbours
         for start in range(0, len(cards), per_row):
             row = cards[start:start + per_row]
-            out.append(" ".join(caption[:SMALL].ljust(SMALL) for caption, _ in row) + "\n",
-                       "bold" if start == 0 else "")
+            out.append((" " * gap).join(caption[:SMALL].ljust(SMALL) for caption, _ in row) + "\n")
             arts = [digit_text(half_size(pixels)) for _, pixels in row]
             for line in range(len(arts[0])):
                 for k, art in enumerate(arts):
-                    if k:
-                        out.append(" ")
+                    if k and gap:
+                        out.append(" " * gap)
                     out.append_text(art[line])
                 out.append("\n")
         return out

@@ -1,0 +1,162 @@
+"""A scatter of 2-D points (a digit map) drawn as text, with a keyboard and mouse cursor.
+
+Each cell shows the most common class among the points in it, as that digit in the
+class's colour, so the map reads without colour too; a cell holding a misclassified
+digit shows ``x``. The cursor is a cell; the selected point is the one nearest to it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+
+# ten colours that stay distinct in a 16-colour palette
+CLASS_COLOURS = ("red", "green", "yellow", "blue", "magenta", "cyan", "white",
+                 "bright_red", "bright_green", "bright_blue")
+WRONG = Style(color="bright_white", bold=True)
+CURSOR = Style(reverse=True, bold=True)
+
+
+class DigitMap(Widget, can_focus=True):
+    """Points ``xy`` with ``labels`` and ``predictions``; arrows move, enter chooses."""
+
+    DEFAULT_CSS = """
+    DigitMap { width: 1fr; height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("left", "move(-1, 0)", "Left", show=False),
+        Binding("right", "move(1, 0)", "Right", show=False),
+        Binding("up", "move(0, -1)", "Up", show=False),
+        Binding("down", "move(0, 1)", "Down", show=False),
+        Binding("shift+left", "move(-5, 0)", show=False),
+        Binding("shift+right", "move(5, 0)", show=False),
+        Binding("shift+up", "move(0, -5)", show=False),
+        Binding("shift+down", "move(0, 5)", show=False),
+        Binding("enter", "choose", "Open"),
+    ]
+
+    cursor: reactive[tuple[int, int]] = reactive((0, 0))
+
+    class Selected(Message):
+        """The point nearest the cursor changed (``index`` into the points, or None)."""
+
+        def __init__(self, index: int | None) -> None:
+            super().__init__()
+            self.index = index
+
+    class Chosen(Message):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.xy: list[tuple[float, float]] = []
+        self.labels: list[int] = []
+        self.predictions: list[int] = []
+        self.selected: int | None = None
+        self._cells: dict[tuple[int, int], list[int]] = {}
+        self._laid_out_for: tuple[int, int] = (0, 0)
+        self._centred = False  # the cursor starts in the middle once the widget has a size
+
+    def set_points(self, xy: list[tuple[float, float]], labels: list[int], predictions: list[int]) -> None:
+        self.xy, self.labels, self.predictions = xy, labels, predictions
+        self._laid_out_for = (0, 0)
+        self._layout()
+        width, height = self._grid_size()
+        self.cursor = (width // 2, height // 2)
+        self.mutate_reactive(DigitMap.cursor)
+
+    def _grid_size(self) -> tuple[int, int]:
+        return max(1, self.size.width), max(1, self.size.height)
+
+    def _to_cell(self, x: float, y: float) -> tuple[int, int]:
+        width, height = self._grid_size()
+        (x0, x1), (y0, y1) = self._bounds
+        col = int((x - x0) / (x1 - x0 or 1) * (width - 1) + 0.5)
+        row = int((y1 - y) / (y1 - y0 or 1) * (height - 1) + 0.5)  # y grows upwards
+        return col, row
+
+    def _layout(self) -> None:
+        """Bin the points into the cells of the current size (again after a resize)."""
+        if self._laid_out_for == self._grid_size() or not self.xy:
+            return
+        xs, ys = [p[0] for p in self.xy], [p[1] for p in self.xy]
+        self._bounds = ((min(xs), max(xs)), (min(ys), max(ys)))
+        self._cells = {}
+        for i, (x, y) in enumerate(self.xy):
+            self._cells.setdefault(self._to_cell(x, y), []).append(i)
+        self._laid_out_for = self._grid_size()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout()
+        width, height = self._grid_size()
+        if not self._centred and width > 1 and height > 1:
+            self._centred = True
+            self.cursor = (width // 2, height // 2)
+        else:
+            self.cursor = (min(self.cursor[0], width - 1), min(self.cursor[1], height - 1))
+        self.watch_cursor(self.cursor)
+
+    def nearest_to_cursor(self) -> int | None:
+        """The point in the cursor's cell, else the one nearest to it (in cells)."""
+        if not self.xy:
+            return None
+        self._layout()
+        col, row = self.cursor
+        here = self._cells.get((col, row))
+        if here:
+            return here[0]
+        best, best_d = None, float("inf")
+        for (c, r), members in self._cells.items():
+            d = (c - col) ** 2 + ((r - row) * 2) ** 2  # a cell is about twice as tall as wide
+            if d < best_d:
+                best, best_d = members[0], d
+        return best
+
+    def watch_cursor(self, cursor: tuple[int, int]) -> None:
+        self.selected = self.nearest_to_cursor()
+        self.post_message(self.Selected(self.selected))
+        self.refresh()
+
+    def action_move(self, dx: int, dy: int) -> None:
+        width, height = self._grid_size()
+        col, row = self.cursor
+        self.cursor = (max(0, min(width - 1, col + dx)), max(0, min(height - 1, row + dy)))
+
+    def action_choose(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.Chosen(self.selected))
+
+    def on_click(self, event: events.Click) -> None:
+        self.cursor = (event.x, event.y)
+        self.focus()
+
+    def render(self) -> Text:
+        if not self.xy:
+            return Text("No points yet.", style="italic")
+        self._layout()
+        width, height = self._grid_size()
+        out = Text(no_wrap=True, overflow="crop")
+        for row in range(height):
+            if row:
+                out.append("\n")
+            for col in range(width):
+                members = self._cells.get((col, row))
+                style = CURSOR if (col, row) == self.cursor else None
+                if not members:
+                    out.append("+" if style else " ", style or "")
+                    continue
+                if any(self.labels[i] != self.predictions[i] for i in members):
+                    out.append("x", style or WRONG)
+                    continue
+                label = Counter(self.labels[i] for i in members).most_common(1)[0][0]
+                out.append(str(label), style or Style(color=CLASS_COLOURS[label]))
+        return out
