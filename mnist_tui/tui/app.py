@@ -432,6 +432,7 @@ class MnistApp(App):
     @while_mounted
     def on_evaluation_ready(self, message: EvaluationReady) -> None:
         shown = message.evaluated
+        self.query_one(MisclassifiedPane).set_checkpoint(shown.checkpoint, self.data_dir)  # for e, n, l and M
         self.show_evaluation(shown.evaluation, shown.images, shown.source, shown.class_names)
 
     def show_evaluation(self, evaluation: Any, images: Any, source: str,
