@@ -1,0 +1,108 @@
+"""The Tune screen at 80x24: start a real (tiny) study, watch its rows, use the best; attach to a study."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.app import App
+from textual.widgets import Button, DataTable, Static
+
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.tui.screens.tune import TuneScreen
+
+optuna = pytest.importorskip("optuna")
+
+SIZE = (80, 24)
+BASE = TrainConfig(model="mlp", hidden=(16,), epochs=1, batch_size=64, optimizer="adam", lr=3e-3, schedule="constant",
+                   weight_decay=0.0, dropout=0.0, val_size=100, threads=1)
+
+
+class Host(App):
+    """Stands in for the app: pushes the screen and keeps the messages it posts."""
+
+    def __init__(self, screen: TuneScreen) -> None:
+        super().__init__()
+        self.tune_screen = screen
+        self.best_configs: list[TuneScreen.UseBest] = []
+        self.opened: list[str] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.tune_screen)
+
+    def on_tune_screen_use_best(self, message: TuneScreen.UseBest) -> None:
+        self.best_configs.append(message)
+
+    def on_tune_screen_open_run(self, message: TuneScreen.OpenRun) -> None:
+        self.opened.append(message.run_dir)
+
+
+def make_screen(tmp_path, synthetic_root, **kwargs) -> TuneScreen:
+    return TuneScreen(BASE, checkpoints_dir=tmp_path / "runs", data_dir=synthetic_root, preset="seed-mlp",
+                      study="ui", **kwargs)
+
+
+async def set_input(pilot, screen, selector: str, value: str) -> None:
+    screen.query_one(selector).value = value
+    await pilot.pause()
+
+
+async def test_start_shows_the_trials_and_use_best_sends_the_config(tmp_path, synthetic_root):
+    screen = make_screen(tmp_path, synthetic_root)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await set_input(pilot, screen, "#tune-search", "lr=1e-3:3e-2:log")
+        await set_input(pilot, screen, "#tune-trials", "2")
+        assert screen.query_one("#tune-best", Button).disabled  # nothing to use yet
+        await pilot.click("#tune-start")
+        assert screen.running and screen.query_one("#tune-start", Button).disabled
+        await screen.tune_worker.wait()
+        while screen.running or screen.query_one("#tune-stop", Button).disabled is False:
+            await pilot.pause()
+        table = screen.query_one("#tune-table", DataTable)
+        assert table.row_count == 2
+        assert {t["state"] for t in screen.trials.values()} == {"complete"}
+        best = screen.best()
+        assert best["value"] == max(t["value"] for t in screen.trials.values())
+        assert "bold green" in str(table.get_row(str(best["number"]))[0].style)
+        assert not screen.query_one("#tune-best", Button).disabled
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert len(app.best_configs) == 1
+        sent = app.best_configs[0]
+        assert sent.config == BASE.replace(lr=best["params"]["lr"]) and sent.run_dir == best["run_dir"]
+        assert (tmp_path / "runs" / "tune.db").is_file()
+
+
+async def test_invalid_search_is_shown_inline_and_start_is_disabled(tmp_path, synthetic_root):
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        assert not screen.query_one("#tune-start", Button).disabled
+        await set_input(pilot, screen, "#tune-search", "lr=0:1")
+        assert "lr must be > 0 and <= 10, got 0" in str(screen.query_one("#tune-status", Static).render())
+        assert screen.query_one("#tune-start", Button).disabled
+        assert screen.check_action("start", ()) is False
+
+
+async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root):
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    for value, rate in ((0.91, 1e-3), (0.95, 3e-3)):
+        study.add_trial(optuna.trial.create_trial(params={"lr": rate}, distributions={"lr": lr}, value=value,
+                                                  user_attrs={"run_dir": str(tmp_path / f"run-{rate}")}))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#tune-attach")
+        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+        await pilot.pause()
+        assert screen.query_one("#tune-table", DataTable).row_count == 2
+        assert screen.best()["params"] == {"lr": 3e-3}
+        screen.query_one("#tune-table", DataTable).focus()
+        await pilot.press("enter")  # the cursor is on trial 0
+        await pilot.pause()
+        assert app.opened == [str(tmp_path / "run-0.001")]
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert app.best_configs[-1].config.lr == 3e-3
