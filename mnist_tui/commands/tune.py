@@ -51,7 +51,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.tune_space import default_space, parse_space, train_command
+    from ..core.tune_space import default_space, parse_space
 
     base = config_from_args(args)
     space = parse_space(args.search, base) if args.search else default_space(args.preset)

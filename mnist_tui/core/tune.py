@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import optuna
 from optuna.trial import TrialState
 
-from .config import ConfigError, TrainConfig, checked, validate
+from .config import TrainConfig, checked, validate
 from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
 from .process import TrainingProcess, TrainingProcessError
 from .runs import write_text_atomic
@@ -344,15 +344,6 @@ class Tuner:
             sum(t.state == TrialState.FAIL for t in finished), self._claimed, self._stop.is_set(),
             (time.monotonic() - started) / 60,
         )
-
-
-def best_config(base: TrainConfig, params: dict[str, Any]) -> TrainConfig:
-    """The config a trial with ``params`` trained (before any per-job thread setting)."""
-    config = apply(base, params)
-    errors = validate(config)
-    if errors:
-        raise ConfigError(errors)
-    return config
 
 
 __all__ = [
