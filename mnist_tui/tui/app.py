@@ -80,6 +80,8 @@ class MnistApp(App):
         Binding("f7", "stop", "Stop"),
         Binding("f8", "next_chart", "Chart"),
         Binding("f9", "draw", "Draw"),
+        Binding("f10", "tune", "Tune"),
+        Binding("ctrl+l", "find_lr", "Find lr", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -157,7 +159,7 @@ class MnistApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide bindings that do nothing now (the controller's table decides); dim Start while the form is invalid."""
-        if len(self.screen_stack) > 1 and action in ("start", "next_chart", "draw"):
+        if len(self.screen_stack) > 1 and action in ("start", "next_chart", "draw", "tune", "find_lr"):
             return False  # Draw, Compare and dialogs cover the form and the charts
         if action in ("start", "pause", "resume", "stop"):
             if not self.controller.allowed(action):
@@ -203,6 +205,43 @@ class MnistApp(App):
 
         if not isinstance(self.screen, DrawScreen):
             self.push_screen(DrawScreen(model, checkpoints_dir=self.checkpoints_dir))
+
+    def action_tune(self) -> None:
+        """Open the Tune view (Optuna sweeps), its base config the form's values."""
+        from .screens.tune import TuneScreen
+
+        if not isinstance(self.screen, TuneScreen):
+            form = self.query_one(HParamForm)
+            config = form.read()[0] or self.initial_config
+            self.push_screen(TuneScreen(config, checkpoints_dir=self.checkpoints_dir, data_dir=self.data_dir,
+                                        preset=form.preset or "fast"))
+
+    def on_tune_screen_use_best(self, message: Any) -> None:
+        self.pop_screen()
+        self.query_one(HParamForm).set_config(message.config, None)
+        self.action_show_tab("train")
+        self.notify(f"The form holds the best trial's config (val {percent(message.value)}): f5 trains it.")
+
+    def on_tune_screen_open_run(self, message: Any) -> None:
+        self.pop_screen()
+        self.load_run(Path(message.run_dir))
+
+    def action_find_lr(self) -> None:
+        """The learning-rate range test for the form's config; "Use it" fills the form's learning rate."""
+        from .screens.lr_find import LrFindScreen
+
+        form = self.query_one(HParamForm)
+        config, errors = form.read()
+        if config is None:
+            self._set_progress(message=f"Cannot find a learning rate: {next(iter(errors.values()))}")
+            return
+
+        def use(lr: float | None) -> None:
+            if lr is not None:
+                form.set_config(config.replace(lr=lr), None)
+                self.notify(f"learning rate {lr:.3g} in the form: f5 trains with it.")
+
+        self.push_screen(LrFindScreen(config, data_dir=self.data_dir), use)
 
     # -- the form ---------------------------------------------------------------------------
 
@@ -470,12 +509,15 @@ class MnistApp(App):
         self.list_runs_in_background()
 
     def on_runs_pane_load_requested(self, message: RunsPane.LoadRequested) -> None:
+        self.load_run(Path(message.run.path))
+
+    def load_run(self, path: Path) -> None:
+        """Results and Misclassified for a run folder's test checkpoint."""
         from ..core.runs import CHECKPOINT_FILES, read_result
 
-        path = Path(message.run.path)
         name = "last.pt" if read_result(path) and (path / "last.pt").is_file() else next(
             (n for n in CHECKPOINT_FILES if (path / n).is_file()), "last.pt")
-        self.query_one(ResultsPane).show_progress(0, 1, f"{message.run.name} · {name}")
+        self.query_one(ResultsPane).show_progress(0, 1, f"{path.name} · {name}")
         self.action_show_tab("results")
         self.evaluate_in_background(str(path / name))
 

@@ -32,6 +32,10 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
                         lambda: app.action_steer(0.5))
     yield SystemCommand("Double the learning rate (steer)", "The running run's lr x2 from the next batch (+)",
                         lambda: app.action_steer(2.0))
+    yield SystemCommand("Find learning rate (lr finder)", "Range test on the form's config; Use it fills the "
+                        "form (ctrl+l)", app.action_find_lr)
+    yield SystemCommand("Tune hyperparameters (Optuna sweep)", "Search, watch trials, use the best (f10)",
+                        app.action_tune)
     yield SystemCommand("Show train view", "Form and live charts (f1)",
                         lambda: app.action_show_tab("train"))
     yield SystemCommand("Show results", "Test accuracy and confusion (f2)",
