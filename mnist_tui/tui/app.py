@@ -155,6 +155,9 @@ class MnistApp(App):
         from .commands import app_commands
 
         yield from app_commands(self)
+        own = getattr(screen, "system_commands", None)  # a pushed view's own actions (Draw, Tune...)
+        if own is not None:
+            yield from own()
         yield from super().get_system_commands(screen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -520,6 +523,12 @@ class MnistApp(App):
         self.query_one(ResultsPane).show_progress(0, 1, f"{path.name} · {name}")
         self.action_show_tab("results")
         self.evaluate_in_background(str(path / name))
+
+    def on_runs_pane_config_requested(self, message: Any) -> None:
+        """Runs asked to load a run's config into the form (for the next run)."""
+        self.query_one(HParamForm).set_config(message.config, None)
+        self.action_show_tab("train")
+        self.notify(f"The form holds {message.name}'s config: f5 trains a new run with it.")
 
     def on_runs_pane_resume_requested(self, message: RunsPane.ResumeRequested) -> None:
         if not self.controller.allowed("start"):
