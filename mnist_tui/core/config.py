@@ -202,6 +202,33 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     return dataclasses.replace(PRESETS[name], **overrides)
 
 
+_LABELS = {
+    "dataset": "dataset", "model": "model", "hidden": "hidden (mlp)", "width": "width (cnn)",
+    "members": "ensemble size", "epochs": "epochs", "batch_size": "batch size", "optimizer": "optimizer",
+    "lr": "learning rate", "momentum": "momentum/β1", "beta2": "β2 (adam)", "nesterov": "nesterov",
+    "weight_decay": "weight decay", "schedule": "schedule", "step_size": "step (epochs)", "gamma": "step gamma",
+    "dropout": "dropout", "batchnorm": "batchnorm", "label_smoothing": "label smooth", "rotate": "aug rotate °",
+    "translate": "aug translate", "scale": "aug scale", "elastic": "aug elastic", "ema": "EMA decay",
+    "val_size": "val size", "seed": "seed", "device": "device", "threads": "threads (0=auto)",
+}
+
+
+def field_label(name: str) -> str:
+    """The form's label of a field ("batch size" for batch_size)."""
+    return _LABELS.get(name, name.replace("_", " "))
+
+
+def field_applies(name: str, config: TrainConfig) -> bool:
+    """Whether a field changes anything for this config (width means nothing to an mlp)."""
+    rules = {
+        "hidden": config.model == "mlp", "width": config.model != "mlp",
+        "batchnorm": config.model in ("cnn", "deepcnn"), "beta2": config.optimizer in ("adam", "adamw"),
+        "nesterov": config.optimizer == "sgd", "step_size": config.schedule == "step",
+        "gamma": config.schedule == "step",
+    }
+    return rules.get(name, True)
+
+
 def field_names() -> list[str]:
     return [f.name for f in fields(TrainConfig)]
 
@@ -213,5 +240,5 @@ def field_types() -> dict[str, Any]:
 
 __all__ = [
     "CLASS_NAMES", "DATASET_TITLES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRESETS", "SCHEDULES", "ConfigError",
-    "TrainConfig", "checked", "field_names", "field_types", "preset", "validate",
+    "TrainConfig", "checked", "field_applies", "field_label", "field_names", "field_types", "preset", "validate",
 ]
