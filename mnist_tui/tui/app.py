@@ -9,7 +9,6 @@ appears at once; torch and MNIST load in a worker while the form is usable.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,25 +22,20 @@ from textual.widgets import Button, DataTable, Footer, TabbedContent, TabPane
 
 from ..core.config import DATASET_TITLES, PRESETS, TrainConfig
 from ..core.controller import RunController, RunState
-from ..core.events import (
-    EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics, Stopped,
-)
+from ..core.data_cache import DatasetCache
 from ..core.formatting import percent
-from ..core.runs import read_metrics, read_points
-from .messages import (
-    DataFailed, DataReady, EngineEvents, EvaluationFailed, EvaluationProgress, EvaluationReady, RunEnded,
-    RunsListed, TrainingCrashed,
-)
+from .messages import DataFailed, DataReady, EngineEvents, EvaluationReady, RunEnded, RunsListed, TrainingCrashed
 from .panes.misclassified import MisclassifiedPane
 from .panes.results import ResultsPane
 from .panes.runs import RunsPane
 from .panes.train import TrainPane
-from .settings import default_settings_path, load_form, save_form
+from .run_feed import RunFeed
+from .settings import default_settings_path, load_form
 from .widgets.confusion import ConfusionTable
 from .widgets.dialogs import ConfirmScreen, MessageScreen
 from .widgets.digit_grid import DigitGrid
 from .widgets.hparam_form import HParamForm
-from .widgets.progress import ProgressLine, format_rate
+from .widgets.progress import ProgressLine
 
 
 def while_mounted(handler):
@@ -102,12 +96,10 @@ class MnistApp(App):
                                         checkpoints_dir=self.checkpoints_dir, data_dir=data_dir,
                                         spawn=lambda loop: self.run_worker(loop, name="training", group="training",
                                                                            thread=True, exit_on_error=False))
-        self.data: Any = None
-        self._data_lock = threading.Lock()
+        self.dataset_cache = DatasetCache(data_dir, download)
+        self.feed = RunFeed(self)
         self.form_errors: dict[str, str] = {}
         self.evaluation: Any = None
-        self._form_to_save: tuple[str | None, TrainConfig] | None = None  # saved once the run has started
-        self.quit_message: str | None = None  # printed after the app closes (where a stopped run was saved)
         self._quit_when_stopped = False
 
     def _initial_form(self, preset: str | None) -> tuple[str | None, TrainConfig]:
@@ -121,6 +113,11 @@ class MnistApp(App):
     @property
     def run_state(self) -> str:
         return self.controller.state.value
+
+    @property
+    def data(self) -> Any:
+        """The dataset in memory (a core MnistData), or None before it has loaded."""
+        return self.dataset_cache.current
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -141,14 +138,14 @@ class MnistApp(App):
         if self.load_data_on_start:
             self.load_data_in_background()
         else:
-            self._set_progress(state="idle", message="Ready.")
+            self.set_progress(state="idle", message="Ready.")
         self.list_runs_in_background()
 
     @property
     def train_pane(self) -> TrainPane:
         return self.query_one(TrainPane)
 
-    def _set_progress(self, **changes: Any) -> None:
+    def set_progress(self, **changes: Any) -> None:
         self.query_one(ProgressLine).update_progress(**changes)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -178,7 +175,7 @@ class MnistApp(App):
         self.train_pane.show_run_state(state, not self.form_errors)
         self.query_one(RunsPane).training = self.controller.run_dir if self.controller.active else None
         if state != RunState.IDLE:
-            self._set_progress(state=state.value)
+            self.set_progress(state=state.value)
         self.refresh_bindings()
 
     # -- navigation -------------------------------------------------------------------------
@@ -236,7 +233,7 @@ class MnistApp(App):
         form = self.query_one(HParamForm)
         config, errors = form.read()
         if config is None:
-            self._set_progress(message=f"Cannot find a learning rate: {next(iter(errors.values()))}")
+            self.set_progress(message=f"Cannot find a learning rate: {next(iter(errors.values()))}")
             return
 
         def use(lr: float | None) -> None:
@@ -262,20 +259,10 @@ class MnistApp(App):
 
     # -- data -------------------------------------------------------------------------------
 
-    def ensure_data(self, dataset: str = "mnist") -> Any:
-        """Load a dataset (imports torch), keeping the last one in memory; called from workers only."""
-        with self._data_lock:
-            if self.data is None or self.data.dataset != dataset:
-                from ..core.data import load_mnist
-
-                self.data = load_mnist(self.data_dir, download=self.download, dataset=dataset)
-                self.post_message(DataReady(self.data))
-            return self.data
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="data", name="load data")
     def load_data_in_background(self) -> None:
         try:
-            self.ensure_data(self.initial_config.dataset)
+            self.post_message(DataReady(self.dataset_cache.get(self.initial_config.dataset)))
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
             self.post_message(DataFailed(str(exc)))
 
@@ -283,16 +270,16 @@ class MnistApp(App):
     def on_data_ready(self, message: DataReady) -> None:
         data = message.data
         if self.query_one(ProgressLine).progress.state in ("loading", "failed"):
-            self._set_progress(state="idle", message=(
+            self.set_progress(state="idle", message=(
                 f"Ready · {DATASET_TITLES[data.dataset]} {len(data.train_labels):,} train / "
                 f"{len(data.test_labels):,} test · f5 start · ctrl+p commands"))
 
     @while_mounted
     def on_data_failed(self, message: DataFailed) -> None:
-        self._set_progress(state="failed", message="The dataset is not available: see the message.")
+        self.set_progress(state="failed", message="The dataset is not available: see the message.")
         self.push_screen(MessageScreen("The dataset could not be loaded", message.message))
         if self.evaluation is None:
-            self.show_saved_results_in_background(None)
+            self.query_one(ResultsPane).show_saved(None, self.dataset_cache, self.checkpoints_dir)
 
     # -- training ---------------------------------------------------------------------------
 
@@ -304,16 +291,16 @@ class MnistApp(App):
         config, errors = form.read()
         if config is None:
             first = next(iter(errors))
-            self._set_progress(state="idle", message=f"Cannot start: {errors[first]}")
+            self.set_progress(state="idle", message=f"Cannot start: {errors[first]}")
             self.action_show_tab("train")
             form.query_one(f"#field-{first}").focus()
             return
-        self._form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
+        self.feed.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
         self._start(config)
 
     def _start(self, config: TrainConfig | None, resume: str | None = None, extra_epochs: int = 0) -> None:
         self.train_pane.clear_charts(config.epochs if config else None, "starting…")
-        self._set_progress(message="Starting: loading PyTorch and MNIST…" if self.data is None else "Starting…",
+        self.set_progress(message="Starting: loading PyTorch and MNIST…" if self.data is None else "Starting…",
                            best_val=None)
         self.controller.start(config, resume=resume, extra_epochs=extra_epochs,
                               dataset=config.dataset if config else self._dataset_of(resume))
@@ -358,124 +345,32 @@ class MnistApp(App):
 
     @while_mounted
     def on_engine_events(self, message: EngineEvents) -> None:
-        points = [event for event in message.events if isinstance(event, StepMetrics)]
-        for event in message.events:
-            self.controller.handle(event)
-            if not isinstance(event, StepMetrics):
-                self._on_event(event)
-        if points:
-            self.train_pane.add_points(points)
-            last = points[-1]
-            self._set_progress(epoch=last.epoch, step=last.step, global_step=last.global_step,
-                               samples_per_s=last.samples_per_s, elapsed_s=last.elapsed_s)
+        self.feed.show(message.events)
         self._show_run_state()
-
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self._on_started(event)
-        elif isinstance(event, EpochEnd):
-            self.train_pane.epoch_end(event)
-            self._set_progress(best_val=event.best_val_accuracy)
-        elif isinstance(event, LrChanged):
-            self._set_progress(message=f"learning rate x{event.factor:g} from step {event.global_step}")
-        elif isinstance(event, (Paused, Resumed)):
-            pass  # the controller's state says it
-        elif isinstance(event, Stopped):
-            where = f"Stopped {Path(event.run_dir).name} at epoch {event.epoch}, step {event.step} · saved " \
-                    f"{event.checkpoint} · resume from Runs (r)"
-            self.quit_message = f"{where}\nResume with: mnist-tui train --resume {Path(event.run_dir).resolve()}" + (
-                f" --data-dir {Path(self.data_dir).resolve()}" if self.data_dir else "")
-            self._set_progress(state="idle", message=where)
-        elif isinstance(event, Finished):
-            self._on_finished(event)
-        elif isinstance(event, Failed):
-            self.notify(event.reason, title="Training failed", severity="error", timeout=10)
-            self._set_progress(state="failed", message=f"Failed: {event.reason}")
-
-    def _on_started(self, event: RunStarted) -> None:
-        if self._form_to_save is not None:
-            save_form(self.settings_path, *self._form_to_save)
-            self._form_to_save = None
-        run_dir = Path(event.run_dir)
-        resumed = event.start_epoch or event.start_step
-        self.train_pane.run_started(event, read_points(run_dir) if resumed else [],
-                                    read_metrics(run_dir)[:event.start_epoch] if resumed else [])
-        if resumed:  # the form shows the run's own config
-            self.query_one(HParamForm).set_config(TrainConfig.from_dict(event.config), None)
-        start_step = event.start_epoch * event.steps_per_epoch + event.start_step
-        self._set_progress(state="running", epoch=event.start_epoch + 1, epochs=event.epochs, step=event.start_step,
-                           steps_per_epoch=event.steps_per_epoch, global_step=start_step, start_step=start_step,
-                           samples_per_s=0.0, elapsed_s=0.0, best_val=None)
-
-    def _on_finished(self, event: Finished) -> None:
-        progress = self.query_one(ProgressLine).progress
-        rate = progress.samples_per_s
-        source = f"{event.run_name} · last (epoch {event.epochs})"
-        self.notify(f"test {percent(event.test_accuracy)} ({source}) · f2 Results", title="Finished")
-        self._set_progress(state="idle", message=(
-            f"Finished {source} · test {percent(event.test_accuracy)} · best val "
-            f"{percent(event.best_val_accuracy)} · {format_rate(rate)} · f2 Results · f3 Misclassified"))
-        self.show_saved_results_in_background(event.run_dir)
 
     @while_mounted
     def on_training_crashed(self, message: TrainingCrashed) -> None:
-        if message.data_unavailable:
-            self._form_to_save = None
-            self._set_progress(state="failed", message="Cannot train: the dataset is missing (see the message).")
-            self.push_screen(MessageScreen("The dataset could not be loaded",
-                                           f"{message.reason}\n\nOr pick another dataset in the form's "
-                                           "\"dataset\" field."))
-            return
-        self.notify(message.reason, title="Training failed", severity="error", timeout=10)
-        self._set_progress(state="failed", message=f"Failed: {message.reason}")
+        self.feed.crashed(message.reason, message.data_unavailable)
 
     @while_mounted
     async def on_run_ended(self, message: RunEnded) -> None:
         self.controller.handle_end(message.serial)
         if self.query_one(ProgressLine).progress.state in ("starting", "running", "paused", "stopping"):
-            self._set_progress(state="idle", message="Run ended.")
+            self.set_progress(state="idle", message="Run ended.")
         self._show_run_state()
         self.list_runs_in_background()
         if self._quit_when_stopped:  # once the training worker has returned, so nothing is cancelled
             await self.workers.wait_for_complete([w for w in self.workers if w.group == "training"])
-            self.exit(message=self.quit_message)
+            self.exit(message=self.feed.quit_message)
 
-    # -- evaluation -------------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="evaluation", name="evaluate")
-    def evaluate_in_background(self, checkpoint: str) -> None:
-        """Evaluate a checkpoint on the test set in chunks, posting progress (core.evaluation)."""
-        try:
-            from ..core.evaluation import evaluate_checkpoint
-
-            evaluated = evaluate_checkpoint(checkpoint, self.ensure_data,
-                                            lambda done, total: self.post_message(EvaluationProgress(done, total)))
-            self.post_message(EvaluationReady(evaluated))
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            self.post_message(EvaluationFailed(str(exc) or type(exc).__name__))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="evaluation", name="saved results")
-    def show_saved_results_in_background(self, run_dir: str | None) -> None:
-        """What a run saved at its end (no second evaluation); ``None``: the shipped model's, without data."""
-        try:
-            from ..core.evaluation import find_default_model, finished_run_evaluation
-
-            folder = Path(run_dir) if run_dir else find_default_model(self.checkpoints_dir)
-            shown = finished_run_evaluation(folder, self.data) if folder else None
-            if shown is not None:
-                self.post_message(EvaluationReady(shown))
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(EvaluationFailed(str(exc) or type(exc).__name__))
-
-    @while_mounted
-    def on_evaluation_progress(self, message: EvaluationProgress) -> None:
-        self.query_one(ResultsPane).show_progress(message.done, message.total)
+    # -- evaluation (the Results pane fetches; Misclassified shows the same) ---------------------
 
     @while_mounted
     def on_evaluation_ready(self, message: EvaluationReady) -> None:
         shown = message.evaluated
         self.query_one(MisclassifiedPane).set_checkpoint(shown.checkpoint, self.data_dir)  # for e, n, l and M
-        self.show_evaluation(shown.evaluation, shown.images, shown.source, shown.class_names)
+        self.evaluation = shown.evaluation
+        self.query_one(MisclassifiedPane).set_evaluation(shown.evaluation, shown.images, shown.class_names)
 
     def show_evaluation(self, evaluation: Any, images: Any, source: str,
                         class_names: tuple[str, ...] | None = None) -> None:
@@ -483,11 +378,6 @@ class MnistApp(App):
         self.evaluation = evaluation
         self.query_one(ResultsPane).show_evaluation(evaluation, source, class_names)
         self.query_one(MisclassifiedPane).set_evaluation(evaluation, images, class_names)
-
-    @while_mounted
-    def on_evaluation_failed(self, message: EvaluationFailed) -> None:
-        self.query_one(ResultsPane).show_failure(message.reason)
-        self.notify(message.reason, title="Evaluation failed", severity="error", timeout=10)
 
     def on_confusion_table_pair_chosen(self, message: ConfusionTable.PairChosen) -> None:
         self.query_one(MisclassifiedPane).set_filter(message.true_label, message.predicted)
@@ -502,7 +392,7 @@ class MnistApp(App):
 
             self.post_message(RunsListed(list_runs(self.checkpoints_dir)))
         except Exception as exc:  # noqa: BLE001
-            self.post_message(EvaluationFailed(f"could not list {self.checkpoints_dir}: {exc}"))
+            self.call_from_thread(self.notify, f"could not list {self.checkpoints_dir}: {exc}", severity="error")
 
     @while_mounted
     def on_runs_listed(self, message: RunsListed) -> None:
@@ -520,9 +410,10 @@ class MnistApp(App):
 
         name = "last.pt" if read_result(path) and (path / "last.pt").is_file() else next(
             (n for n in CHECKPOINT_FILES if (path / n).is_file()), "last.pt")
-        self.query_one(ResultsPane).show_progress(0, 1, f"{path.name} · {name}")
+        results = self.query_one(ResultsPane)
+        results.show_progress(0, 1, f"{path.name} · {name}")
         self.action_show_tab("results")
-        self.evaluate_in_background(str(path / name))
+        results.evaluate(str(path / name), self.dataset_cache)
 
     def on_runs_pane_config_requested(self, message: Any) -> None:
         """Runs asked to load a run's config into the form (for the next run)."""
@@ -543,7 +434,7 @@ class MnistApp(App):
 
     async def action_quit(self) -> None:
         if not self.controller.active:
-            self.exit(message=self.quit_message)
+            self.exit(message=self.feed.quit_message)
             return
 
         def answered(yes: bool | None) -> None:

@@ -1,17 +1,27 @@
-"""The Results view: test accuracy and loss, per-class accuracy and the confusion matrix."""
+"""The Results view: test accuracy and loss, per-class accuracy and the confusion matrix.
+
+The pane owns getting its figures: a finished run's saved results (no second pass over
+the test set), or an evaluation of a loaded checkpoint, each in a thread worker calling
+``core.evaluation``. What it shows is posted on as ``EvaluationReady`` for Misclassified.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from ...core.data_cache import DatasetCache
+from ..messages import EvaluationFailed, EvaluationProgress, EvaluationReady
 from ..widgets.confusion import ConfusionTable
 from ..widgets.progress import text_bar
 
 
 class ResultsPane(Vertical):
-    """Filled by the app when an evaluation finishes."""
+    """Shows an evaluation; ``evaluate`` and ``show_saved`` fetch one in the background."""
 
     def compose(self) -> ComposeResult:
         yield Static("No results yet: finish a run, or load one from Runs (f4).", id="results-summary")
@@ -26,6 +36,48 @@ class ResultsPane(Vertical):
         self.query_one("#eval-progress").display = False
         self.query_one("#confusion").display = False
         self.query_one("#results-help").display = False
+
+    # -- fetching -------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="evaluation", name="evaluate")
+    def evaluate(self, checkpoint: str, data: DatasetCache) -> None:
+        """Evaluate a checkpoint on its dataset's test set in chunks, posting progress."""
+        try:
+            from ...core.evaluation import evaluate_checkpoint
+
+            evaluated = evaluate_checkpoint(checkpoint, data.get,
+                                            lambda done, total: self.post_message(EvaluationProgress(done, total)))
+            self.post_message(EvaluationReady(evaluated))
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.post_message(EvaluationFailed(str(exc) or type(exc).__name__))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="evaluation", name="saved results")
+    def show_saved(self, run_dir: str | None, data: DatasetCache, checkpoints_dir: Path) -> None:
+        """What a run saved at its end (no model runs); ``None``: the shipped model's, even without data."""
+        try:
+            from ...core.evaluation import find_default_model, finished_run_evaluation
+
+            folder = Path(run_dir) if run_dir else find_default_model(checkpoints_dir)
+            shown = finished_run_evaluation(folder, data.current) if folder else None
+            if shown is not None:
+                self.post_message(EvaluationReady(shown))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(EvaluationFailed(str(exc) or type(exc).__name__))
+
+    def on_evaluation_progress(self, message: EvaluationProgress) -> None:
+        message.stop()
+        self.show_progress(message.done, message.total)
+
+    def on_evaluation_ready(self, message: EvaluationReady) -> None:
+        shown = message.evaluated  # not stopped: the app hands it on to Misclassified
+        self.show_evaluation(shown.evaluation, shown.source, shown.class_names)
+
+    def on_evaluation_failed(self, message: EvaluationFailed) -> None:
+        message.stop()
+        self.show_failure(message.reason)
+        self.notify(message.reason, title="Evaluation failed", severity="error", timeout=10)
+
+    # -- showing --------------------------------------------------------------------------
 
     def show_progress(self, done: int, total: int, source: str | None = None) -> None:
         bar = self.query_one("#eval-progress", Static)
