@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .commands import register_all
-from .commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, stderr
+from .commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, flag_messages, stderr
 from .core.config import PRESETS, ConfigError
 
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except ConfigError as exc:
-        for message in exc.errors.values():
+        for message in flag_messages(exc.errors):
             stderr(message)
         return EXIT_USAGE
     except KeyboardInterrupt:

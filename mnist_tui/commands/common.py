@@ -6,43 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..core.config import DATASETS, DEVICES, MODELS, OPTIMIZERS, PRESETS, SCHEDULES, ConfigError, TrainConfig, field_types, validate
+from ..core.config import FIELD_SPECS, FIELD_TYPES, PRESETS, TrainConfig, checked, field_flag, field_label, parse_field
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
-
-FIELD_HELP = {
-    "model": "network",
-    "hidden": "MLP hidden layer sizes, comma separated (e.g. 128,64)",
-    "width": "CNN channels in the first block",
-    "members": "train this many networks side by side (different inits) and average their predictions",
-    "epochs": "passes over the training set",
-    "batch_size": "digits per training step",
-    "optimizer": "optimizer",
-    "lr": "learning rate (peak rate for onecycle)",
-    "momentum": "SGD momentum, or Adam's beta1",
-    "beta2": "Adam's beta2 (second-moment decay)",
-    "batchnorm": "batchnorm in the CNNs",
-    "nesterov": "Nesterov momentum (sgd)",
-    "weight_decay": "L2 / decoupled weight decay",
-    "schedule": "learning-rate schedule",
-    "step_size": "epochs between decays (step schedule)",
-    "gamma": "decay factor (step schedule)",
-    "dropout": "dropout probability",
-    "label_smoothing": "label smoothing for the loss",
-    "rotate": "augmentation: max rotation, degrees",
-    "translate": "augmentation: max shift, fraction of the side",
-    "scale": "augmentation: max zoom in/out, fraction",
-    "elastic": "augmentation: elastic distortion strength, pixels (Simard et al. use 34)",
-    "ema": "EMA decay of weights for evaluation (0 = off)",
-    "val_size": "training digits held out for validation",
-    "seed": "random seed (same seed, same run on CPU)",
-    "device": "where to train (auto: cuda, then mps, then cpu)",
-    "threads": "torch CPU threads (0 = default)",
-    "dataset": "MNIST-format dataset (torchvision's)",
-}
-
-# choices are checked by validate(), so a bad value gets the same message as everywhere else
-CHOICES = {"model": MODELS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES, "dataset": DATASETS}
 
 
 class UsageError(Exception):
@@ -53,28 +19,33 @@ def stderr(message: str) -> None:
     print(f"mnist-tui: {message}", file=sys.stderr)
 
 
-def _parse_hidden(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 128,64, got {text!r}") from None
+def _parser_of(name: str):
+    """argparse's type for a field: the config's own parser, its message on a bad value."""
+
+    def parse(text: str):
+        try:
+            return parse_field(name, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = FIELD_TYPES[name].__name__  # argparse names the type in some messages
+    return parse
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field, plus --preset, all defaulting to None (= keep the preset's)."""
+    """One flag per TrainConfig field (from its FieldSpec), plus --preset, all defaulting to None (= the preset's)."""
     parser.add_argument("--preset", choices=list(PRESETS), default="fast", help="starting config (default: fast)")
     group = parser.add_argument_group("training config (override the preset field by field)")
-    for name, kind in field_types().items():
-        flag = "--" + name.replace("_", "-")
+    for name, spec in FIELD_SPECS.items():
+        kind = FIELD_TYPES[name]
         if kind is bool:
-            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
-                               help=FIELD_HELP.get(name))
-        elif kind is tuple:
-            group.add_argument(flag, dest=name, type=_parse_hidden, default=None, metavar="N,N",
-                               help=FIELD_HELP.get(name))
+            group.add_argument(field_flag(name), dest=name, action=argparse.BooleanOptionalAction, default=None,
+                               help=spec.help)
         else:
-            metavar = "{" + ",".join(CHOICES[name]) + "}" if name in CHOICES else kind.__name__.upper()
-            group.add_argument(flag, dest=name, type=kind, default=None, metavar=metavar, help=FIELD_HELP.get(name))
+            metavar = ("{" + ",".join(spec.choices) + "}" if spec.choices else
+                       "N,N" if kind is tuple else kind.__name__.upper())
+            group.add_argument(field_flag(name), dest=name, type=_parser_of(name), default=None, metavar=metavar,
+                               help=spec.help)
 
 
 def add_path_flags(parser: argparse.ArgumentParser, data: bool = True, checkpoints: str = "folder of saved runs") -> None:
@@ -85,17 +56,24 @@ def add_path_flags(parser: argparse.ArgumentParser, data: bool = True, checkpoin
 
 
 def given_config_fields(args: argparse.Namespace) -> list[str]:
-    return [name for name in field_types() if getattr(args, name, None) is not None]
+    return [name for name in FIELD_SPECS if getattr(args, name, None) is not None]
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The preset with every flag the user gave laid over it; raises ConfigError if invalid."""
     overrides = {name: getattr(args, name) for name in given_config_fields(args)}
-    config = PRESETS[args.preset].replace(**overrides)
-    errors = validate(config)
-    if errors:
-        raise ConfigError(errors)
-    return config
+    return checked(PRESETS[args.preset].replace(**overrides))
+
+
+def flag_messages(errors: dict[str, str]) -> list[str]:
+    """Config messages as the CLI prints them: each field's label with its flag ("learning rate (--lr) ...")."""
+    lines = []
+    for name, message in errors.items():
+        label = field_label(name)
+        if name in FIELD_SPECS and message.startswith(label):
+            message = f"{label} ({field_flag(name)}){message[len(label):]}"
+        lines.append(message)
+    return lines
 
 
 def load_models(specs: list[str], checkpoints_dir: Path, device: str):

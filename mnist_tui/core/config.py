@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -27,37 +28,72 @@ CLASS_NAMES = {
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides how a run trains. Validate with :func:`validate`."""
+class FieldSpec:
+    """What the form and the CLI know of one TrainConfig field: its label, help, choices and bounds.
 
-    model: str = "cnn"
-    hidden: tuple[int, ...] = (128, 64)  # MLP hidden layer sizes
-    width: int = 32  # CNN channels in the first block (later blocks scale from it)
-    members: int = 1  # networks trained side by side from different inits; predictions average them
-    epochs: int = 2
-    batch_size: int = 128
-    optimizer: str = "adamw"
-    lr: float = 3e-3
-    momentum: float = 0.9  # sgd momentum; also beta1 for adam/adamw
-    beta2: float = 0.999  # adam/adamw second-moment decay
-    nesterov: bool = False
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    step_size: int = 1  # epochs between decays for the step schedule
-    gamma: float = 0.7  # decay factor for the step schedule
-    dropout: float = 0.1
-    batchnorm: bool = True  # CNN: batchnorm after each conv
-    label_smoothing: float = 0.0
-    rotate: float = 0.0  # augmentation: max rotation in degrees
-    translate: float = 0.0  # augmentation: max shift as a fraction of the image side
-    scale: float = 0.0  # augmentation: max relative zoom in or out
-    elastic: float = 0.0  # augmentation: elastic distortion strength (Simard's alpha, pixels; 0 = off)
-    ema: float = 0.0  # exponential moving average of weights (0 = off, else decay)
-    val_size: int = 5000
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0  # torch CPU threads (0 = torch's default)
-    dataset: str = "mnist"
+    Both front ends are generated from these: the form's rows (in field order) and the
+    CLI's ``--flags``, and :func:`validate` checks values against them.
+    """
+
+    label: str  # the form's label, and the name used in every message
+    help: str
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # the low bound itself is refused (lr > 0)
+    applies: Callable[[TrainConfig], bool] | None = None  # None: the field matters for every config
+
+
+def _f(default: Any, label: str, help: str, **spec: Any) -> Any:
+    return dataclasses.field(default=default, metadata={"spec": FieldSpec(label, help, **spec)})
+
+
+def _is_cnn(c: TrainConfig) -> bool:
+    return c.model in ("cnn", "deepcnn")  # lenet5's layers are fixed
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a run trains, in the order the form shows it. Validate with :func:`validate`.
+
+    To add a hyperparameter, add a field here with its ``_f(...)`` spec: the form's row,
+    the CLI's flag, validation and Compare's table all follow from it.
+    """
+
+    dataset: str = _f("mnist", "dataset", "MNIST-format dataset (torchvision's)", choices=DATASETS)
+    model: str = _f("cnn", "model", "network", choices=MODELS)
+    hidden: tuple[int, ...] = _f((128, 64), "hidden (mlp)", "MLP hidden layer sizes, comma separated (e.g. 128,64)",
+                                 low=1, high=8192, applies=lambda c: c.model == "mlp")
+    width: int = _f(32, "width (cnn)", "CNN channels in the first block", low=1, high=512, applies=_is_cnn)
+    batchnorm: bool = _f(True, "batchnorm", "batchnorm after each conv (cnn, deepcnn)", applies=_is_cnn)
+    members: int = _f(1, "ensemble size", "train this many networks side by side (different inits) and average "
+                      "their predictions", low=1, high=16)
+    epochs: int = _f(2, "epochs", "passes over the training set", low=1, high=1000)
+    batch_size: int = _f(128, "batch size", "digits per training step", low=1, high=65536)
+    optimizer: str = _f("adamw", "optimizer", "optimizer", choices=OPTIMIZERS)
+    lr: float = _f(3e-3, "learning rate", "learning rate (peak rate for onecycle)", low=0, high=10, low_open=True)
+    momentum: float = _f(0.9, "momentum/β1", "SGD momentum, or Adam's beta1", low=0, high=0.9999)
+    beta2: float = _f(0.999, "β2 (adam)", "Adam's beta2 (second-moment decay)", low=0, high=0.99999,
+                      applies=lambda c: c.optimizer in ("adam", "adamw"))
+    nesterov: bool = _f(False, "nesterov", "Nesterov momentum (sgd)", applies=lambda c: c.optimizer == "sgd")
+    weight_decay: float = _f(5e-4, "weight decay", "L2 / decoupled weight decay", low=0, high=1)
+    schedule: str = _f("onecycle", "schedule", "learning-rate schedule", choices=SCHEDULES)
+    step_size: int = _f(1, "step (epochs)", "epochs between decays (step schedule)", low=1, high=1000,
+                        applies=lambda c: c.schedule == "step")
+    gamma: float = _f(0.7, "step gamma", "decay factor (step schedule)", low=0, high=1, low_open=True,
+                      applies=lambda c: c.schedule == "step")
+    dropout: float = _f(0.1, "dropout", "dropout probability", low=0, high=0.95)
+    label_smoothing: float = _f(0.0, "label smooth", "label smoothing for the loss", low=0, high=0.5)
+    rotate: float = _f(0.0, "aug rotate °", "augmentation: max rotation, degrees", low=0, high=90)
+    translate: float = _f(0.0, "aug translate", "augmentation: max shift, fraction of the side", low=0, high=0.5)
+    scale: float = _f(0.0, "aug scale", "augmentation: max zoom in/out, fraction", low=0, high=0.5)
+    elastic: float = _f(0.0, "aug elastic", "augmentation: elastic distortion strength, pixels (Simard et al. "
+                        "use 34)", low=0, high=100)
+    ema: float = _f(0.0, "EMA decay", "EMA decay of weights for evaluation (0 = off)", low=0, high=0.99999)
+    val_size: int = _f(5000, "val size", "training digits held out for validation", low=0, high=30000)
+    seed: int = _f(0, "seed", "random seed (same seed, same run on CPU)", low=0, high=2**31 - 1)
+    device: str = _f("auto", "device", "where to train (auto: cuda, then mps, then cpu)", choices=DEVICES)
+    threads: int = _f(0, "threads (0=auto)", "torch CPU threads (0 = default)", low=0, high=256)
 
     @property
     def augment(self) -> bool:
@@ -108,47 +144,44 @@ def _integer(name: str, value: Any, low: int, high: int) -> str | None:
     return None
 
 
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> str | None:
-    if value not in options:
-        return f"{name} must be one of {', '.join(options)}, got {value!r}"
-    return None
+def _check(name: str, value: Any) -> str | None:
+    """One field's message, in the words of its label, or None."""
+    spec = FIELD_SPECS[name]
+    label = spec.label
+    if spec.choices:
+        return None if value in spec.choices else f"{label} must be one of {', '.join(spec.choices)}, got {value!r}"
+    kind = FIELD_TYPES[name]
+    if kind is bool:
+        return None if isinstance(value, bool) else f"{label} must be on or off, got {value!r}"
+    if kind is tuple:
+        sizes = value if isinstance(value, (tuple, list)) else ()
+        if not sizes or not all(isinstance(h, int) and not isinstance(h, bool) and spec.low <= h <= spec.high
+                                for h in sizes):
+            return f"{label} must be 1 or more layer sizes between {spec.low:g} and {spec.high:g}, got {value!r}"
+        return None
+    if kind is int:
+        return _integer(label, value, int(spec.low), int(spec.high))
+    return _range(label, value, spec.low, spec.high, low_open=spec.low_open)
 
 
 def validate(config: TrainConfig) -> dict[str, str]:
     """Return {field: readable message} for every invalid field; empty when valid."""
-    c = config
-    checks: dict[str, str | None] = {
-        "model": _choice("model", c.model, MODELS),
-        "width": _integer("width", c.width, 1, 512),
-        "members": _integer("members", c.members, 1, 16),
-        "epochs": _integer("epochs", c.epochs, 1, 1000),
-        "batch_size": _integer("batch_size", c.batch_size, 1, 65536),
-        "optimizer": _choice("optimizer", c.optimizer, OPTIMIZERS),
-        "lr": _range("lr", c.lr, 0, 10, low_open=True),
-        "momentum": _range("momentum", c.momentum, 0, 0.9999),
-        "beta2": _range("beta2", c.beta2, 0, 0.99999),
-        "weight_decay": _range("weight_decay", c.weight_decay, 0, 1),
-        "schedule": _choice("schedule", c.schedule, SCHEDULES),
-        "step_size": _integer("step_size", c.step_size, 1, 1000),
-        "gamma": _range("gamma", c.gamma, 0, 1, low_open=True),
-        "dropout": _range("dropout", c.dropout, 0, 0.95),
-        "label_smoothing": _range("label_smoothing", c.label_smoothing, 0, 0.5),
-        "rotate": _range("rotate", c.rotate, 0, 90),
-        "translate": _range("translate", c.translate, 0, 0.5),
-        "scale": _range("scale", c.scale, 0, 0.5),
-        "elastic": _range("elastic", c.elastic, 0, 100),
-        "ema": _range("ema", c.ema, 0, 0.99999),
-        "val_size": _integer("val_size", c.val_size, 0, 30000),
-        "seed": _integer("seed", c.seed, 0, 2**31 - 1),
-        "device": _choice("device", c.device, DEVICES),
-        "threads": _integer("threads", c.threads, 0, 256),
-        "dataset": _choice("dataset", c.dataset, DATASETS),
-    }
-    if not c.hidden or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 8192 for h in c.hidden):
-        checks["hidden"] = f"hidden must be 1 or more layer sizes between 1 and 8192, got {list(c.hidden)!r}"
-    if c.nesterov and c.optimizer == "sgd" and c.momentum == 0:
-        checks["nesterov"] = "nesterov needs momentum > 0"
+    checks = {name: _check(name, getattr(config, name)) for name in FIELD_SPECS}
+    if config.nesterov and config.optimizer == "sgd" and config.momentum == 0:
+        checks["nesterov"] = "nesterov needs momentum/β1 > 0"
     return {name: message for name, message in checks.items() if message}
+
+
+def data_errors(config: TrainConfig, train_digits: int) -> dict[str, str]:
+    """What does not fit a training set of ``train_digits`` (before the validation split); empty when it fits."""
+    if config.val_size >= train_digits:
+        return {"val_size": f"{field_label('val_size')} must be below the {train_digits:,} training digits, "
+                            f"got {config.val_size:,}"}
+    left = train_digits - config.val_size
+    if config.batch_size > left:
+        return {"batch_size": f"{field_label('batch_size')} must be at most the {left:,} digits left to train on "
+                              f"(training set minus val size), got {config.batch_size:,}"}
+    return {}
 
 
 class ConfigError(ValueError):
@@ -202,43 +235,77 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     return dataclasses.replace(PRESETS[name], **overrides)
 
 
-_LABELS = {
-    "dataset": "dataset", "model": "model", "hidden": "hidden (mlp)", "width": "width (cnn)",
-    "members": "ensemble size", "epochs": "epochs", "batch_size": "batch size", "optimizer": "optimizer",
-    "lr": "learning rate", "momentum": "momentum/β1", "beta2": "β2 (adam)", "nesterov": "nesterov",
-    "weight_decay": "weight decay", "schedule": "schedule", "step_size": "step (epochs)", "gamma": "step gamma",
-    "dropout": "dropout", "batchnorm": "batchnorm", "label_smoothing": "label smooth", "rotate": "aug rotate °",
-    "translate": "aug translate", "scale": "aug scale", "elastic": "aug elastic", "ema": "EMA decay",
-    "val_size": "val size", "seed": "seed", "device": "device", "threads": "threads (0=auto)",
-}
-
-
-def field_label(name: str) -> str:
-    """The form's label of a field ("batch size" for batch_size)."""
-    return _LABELS.get(name, name.replace("_", " "))
-
-
-def field_applies(name: str, config: TrainConfig) -> bool:
-    """Whether a field changes anything for this config (width means nothing to an mlp)."""
-    rules = {
-        "hidden": config.model == "mlp", "width": config.model != "mlp",
-        "batchnorm": config.model in ("cnn", "deepcnn"), "beta2": config.optimizer in ("adam", "adamw"),
-        "nesterov": config.optimizer == "sgd", "step_size": config.schedule == "step",
-        "gamma": config.schedule == "step",
-    }
-    return rules.get(name, True)
+FIELD_SPECS: dict[str, FieldSpec] = {f.name: f.metadata["spec"] for f in fields(TrainConfig)}
+FIELD_TYPES: dict[str, type] = {f.name: type(f.default) for f in fields(TrainConfig)}
 
 
 def field_names() -> list[str]:
-    return [f.name for f in fields(TrainConfig)]
+    return list(FIELD_SPECS)
 
 
 def field_types() -> dict[str, Any]:
     """Python type of each field's default value (used by the CLI and the form to parse text)."""
-    return {f.name: type(getattr(TrainConfig(), f.name)) for f in fields(TrainConfig)}
+    return dict(FIELD_TYPES)
+
+
+def field_label(name: str) -> str:
+    """The form's label of a field ("batch size" for batch_size)."""
+    spec = FIELD_SPECS.get(name)
+    return spec.label if spec else name.replace("_", " ")
+
+
+def field_flag(name: str) -> str:
+    """The CLI's flag of a field (--batch-size)."""
+    return "--" + name.replace("_", "-")
+
+
+def field_applies(name: str, config: TrainConfig) -> bool:
+    """Whether a field changes anything for this config (width means nothing to an mlp)."""
+    spec = FIELD_SPECS.get(name)
+    return spec is None or spec.applies is None or spec.applies(config)
+
+
+def format_field(name: str, value: Any) -> str:
+    """A field's value as the form and the CLI write it (128,64 · on/off · 0.001)."""
+    kind = FIELD_TYPES[name]
+    if kind is tuple:
+        return ",".join(str(h) for h in value)
+    if kind is bool:
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def parse_field(name: str, text: str) -> Any:
+    """A field's value from text (the form's and the CLI's one parser); raises ValueError with a message.
+
+    Only the type is checked here; bounds and choices are :func:`validate`'s.
+    """
+    kind, label = FIELD_TYPES[name], field_label(name)
+    text = text.strip()
+    if kind is bool:
+        if text.lower() in ("on", "true", "yes", "1"):
+            return True
+        if text.lower() in ("off", "false", "no", "0"):
+            return False
+        raise ValueError(f"{label} must be on or off, got {text!r}")
+    if kind is str:
+        return text
+    if kind is tuple:
+        try:
+            return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+        except ValueError:
+            raise ValueError(f"{label} must be layer sizes like 128,64, got {text!r}") from None
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{label} must be {what}, got {text!r}") from None
 
 
 __all__ = [
     "CLASS_NAMES", "DATASET_TITLES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRESETS", "SCHEDULES", "ConfigError",
-    "TrainConfig", "checked", "field_applies", "field_label", "field_names", "field_types", "preset", "validate",
+    "FIELD_SPECS", "FIELD_TYPES", "FieldSpec", "TrainConfig", "checked", "data_errors", "field_applies", "field_flag", "field_label",
+    "field_names", "format_field", "parse_field", "field_types", "preset", "validate",
 ]

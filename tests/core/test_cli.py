@@ -40,7 +40,9 @@ def test_train_with_progress_bar_prints_a_summary(tmp_path, synthetic_root, caps
 def test_invalid_config_exits_2_with_the_message(tmp_path, synthetic_root, capsys):
     assert train(tmp_path, synthetic_root, "--lr", "-1", "--epochs", "0") == 2
     err = capsys.readouterr().err
-    assert "lr must be > 0 and <= 10, got -1" in err and "epochs must be between 1 and 1000, got 0" in err
+    # the form's label, with the flag in brackets
+    assert "learning rate (--lr) must be > 0 and <= 10, got -1" in err
+    assert "epochs (--epochs) must be between 1 and 1000, got 0" in err
     assert "Traceback" not in err
     assert not any(tmp_path.iterdir())  # nothing started
 

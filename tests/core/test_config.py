@@ -1,4 +1,12 @@
-from mnist_tui.core.config import MODELS, PRESETS, ConfigError, TrainConfig, checked, preset, validate
+import argparse
+
+import pytest
+
+from mnist_tui.commands.common import add_config_flags, config_from_args
+from mnist_tui.core.config import (
+    FIELD_SPECS, MODELS, PRESETS, ConfigError, TrainConfig, checked, data_errors, field_applies, field_flag,
+    format_field, parse_field, preset, validate,
+)
 
 
 def test_defaults_and_presets_are_valid():
@@ -9,7 +17,7 @@ def test_defaults_and_presets_are_valid():
 
 def test_messages_name_the_field_the_limit_and_the_value():
     errors = validate(TrainConfig(lr=-1, epochs=0, model="resnet", hidden=(128, 0)))
-    assert errors["lr"] == "lr must be > 0 and <= 10, got -1"
+    assert errors["lr"] == "learning rate must be > 0 and <= 10, got -1"  # the form's label, not the field name
     assert errors["epochs"] == "epochs must be between 1 and 1000, got 0"
     assert errors["model"] == f"model must be one of {', '.join(MODELS)}, got 'resnet'"
     assert "hidden" in errors
@@ -17,8 +25,8 @@ def test_messages_name_the_field_the_limit_and_the_value():
 
 def test_wrong_types_are_reported_not_raised():
     errors = validate(TrainConfig(batch_size=1.5, lr="fast"))  # type: ignore[arg-type]
-    assert errors["batch_size"] == "batch_size must be a whole number, got 1.5"
-    assert errors["lr"] == "lr must be a number, got 'fast'"
+    assert errors["batch_size"] == "batch size must be a whole number, got 1.5"
+    assert errors["lr"] == "learning rate must be a number, got 'fast'"
 
 
 def test_checked_raises_with_every_message():
@@ -50,3 +58,53 @@ def test_preset_overrides_field_by_field():
         assert "preset must be one of" in str(exc)
     else:
         raise AssertionError
+
+
+def test_every_field_has_one_spec_and_the_cli_flags_come_from_it():
+    """One source: each field's label, help and flag come from its FieldSpec; --flag VALUE round-trips."""
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser)
+    config = preset("best", hidden=(256, 32), nesterov=True, batchnorm=False, seed=7, lr=0.002)
+    argv = ["--preset", "seed-mlp"]
+    for name in FIELD_SPECS:
+        value = getattr(config, name)
+        if isinstance(value, bool):
+            argv.append(field_flag(name) if value else "--no-" + field_flag(name)[2:])
+        else:
+            argv += [field_flag(name), format_field(name, value)]
+    assert config_from_args(parser.parse_args(argv)) == config
+    assert all(spec.label and spec.help for spec in FIELD_SPECS.values())
+
+
+@pytest.mark.parametrize(("name", "text", "value"), [
+    ("hidden", "256, 32", (256, 32)), ("nesterov", "on", True), ("batchnorm", "off", False), ("lr", "1e-3", 1e-3),
+    ("epochs", "3", 3), ("model", " mlp ", "mlp"),
+])
+def test_one_parser_for_the_form_and_the_cli(name, text, value):
+    assert parse_field(name, text) == value
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("epochs", "1.5", "epochs must be a whole number, got '1.5'"),
+    ("lr", "x", "learning rate must be a number, got 'x'"),
+    ("hidden", "1,a", "hidden (mlp) must be layer sizes like 128,64, got '1,a'"),
+])
+def test_parse_errors_use_the_label(name, text, message):
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
+        parse_field(name, text)
+
+
+def test_fields_that_do_not_apply_to_a_model():
+    mlp, cnn = PRESETS["seed-mlp"], PRESETS["fast"]
+    assert not field_applies("width", mlp) and field_applies("width", cnn)
+    assert field_applies("hidden", mlp) and not field_applies("hidden", cnn)
+    assert not field_applies("nesterov", cnn) and field_applies("beta2", cnn)
+    assert field_applies("lr", mlp) and field_applies("lr", cnn)
+
+
+def test_a_batch_larger_than_the_training_set_is_refused():
+    config = TrainConfig(batch_size=1000, val_size=100)
+    assert data_errors(config, 2000) == {}
+    assert data_errors(config, 1000) == {"batch_size": "batch size must be at most the 900 digits left to train on "
+                                                       "(training set minus val size), got 1,000"}
+    assert "val_size" in data_errors(TrainConfig(val_size=5000), 5000)

@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 
 from mnist_tui.cli import main
-from mnist_tui.core.config import TrainConfig, field_types, validate
+from mnist_tui.core.config import TrainConfig, field_label, field_types, validate
 from mnist_tui.core.names import check_run_name
 from mnist_tui.core.preprocess import load_image, prepare_digit
 
@@ -47,7 +47,7 @@ def test_cli_refuses_non_finite_float_flags(tmp_path, capsys, field, value):
                  f"{flag}={value}"])  # '=' so argparse takes '-inf' as the value, not as a flag
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
-    assert f"{field} must be a finite number, got {float(value)}" in err
+    assert f"{field_label(field)} ({flag}) must be a finite number, got {float(value)}" in err
     assert not any(tmp_path.iterdir())  # refused before anything was made
 
 
@@ -55,7 +55,7 @@ def test_cli_refuses_non_finite_float_flags(tmp_path, capsys, field, value):
 @pytest.mark.parametrize("field", FLOAT_FIELDS)
 def test_validate_refuses_non_finite_values(field, value):
     errors = validate(dataclasses.replace(TrainConfig(), **{field: value}))  # built unchecked, as from a file
-    assert errors == {field: f"{field} must be a finite number, got {value}"}
+    assert errors == {field: f"{field_label(field)} must be a finite number, got {value}"}
 
 
 BAD_RUN_NAMES = ["../x", "a/b", "/tmp/abs", "with space", "x" * 300, ".", "..", ".hidden", "", "a\nb", "tab\t",

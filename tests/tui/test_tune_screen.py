@@ -79,7 +79,7 @@ async def test_invalid_search_is_shown_inline_and_start_is_disabled(tmp_path, sy
     async with Host(screen).run_test(size=SIZE) as pilot:
         assert not screen.query_one("#tune-start", Button).disabled
         await set_input(pilot, screen, "#tune-search", "lr=0:1")
-        assert "lr must be > 0 and <= 10, got 0" in str(screen.query_one("#tune-status", Static).render())
+        assert "learning rate must be > 0 and <= 10, got 0" in str(screen.query_one("#tune-status", Static).render())
         assert screen.query_one("#tune-start", Button).disabled
         assert screen.check_action("start", ()) is False
 

@@ -9,62 +9,30 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
-from ...core.config import DATASETS, DEVICES, MODELS, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig, field_types, validate
-
-CHOICES: dict[str, tuple[str, ...]] = {
-    "dataset": DATASETS, "model": MODELS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES,
-    "nesterov": ("off", "on"),
-}
-# (field, label) in the order the form shows them
-FIELDS: tuple[tuple[str, str], ...] = (
-    ("dataset", "dataset"), ("model", "model"), ("hidden", "hidden (mlp)"), ("width", "width (cnn)"),
-    ("members", "ensemble size"), ("epochs", "epochs"), ("batch_size", "batch size"), ("optimizer", "optimizer"),
-    ("lr", "learning rate"), ("momentum", "momentum/β1"), ("nesterov", "nesterov"), ("weight_decay", "weight decay"),
-    ("schedule", "schedule"), ("step_size", "step (epochs)"), ("gamma", "step gamma"), ("dropout", "dropout"),
-    ("label_smoothing", "label smooth"), ("rotate", "aug rotate °"), ("translate", "aug translate"),
-    ("scale", "aug scale"), ("elastic", "aug elastic"), ("ema", "EMA decay"), ("val_size", "val size"),
-    ("seed", "seed"), ("device", "device"), ("threads", "threads (0=auto)"),
+from ...core.config import (
+    FIELD_SPECS, FIELD_TYPES, PRESETS, TrainConfig, data_errors, format_field, parse_field, validate,
 )
-TYPES = field_types()
+from ...core.names import check_run_name
 
 
-def format_value(name: str, value: Any) -> str:
-    if name == "hidden":
-        return ",".join(str(h) for h in value)
-    if name == "nesterov":
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+def _options(name: str) -> tuple[str, ...]:
+    """A Select's options, or () for a field typed into an Input."""
+    return ("off", "on") if FIELD_TYPES[name] is bool else FIELD_SPECS[name].choices
 
 
 def parse_value(name: str, text: str) -> tuple[Any, str | None]:
     """(value, None) or (None, readable message) for one field's text."""
-    kind = TYPES[name]
-    text = text.strip()
-    if name == "nesterov":
-        return text == "on", None
-    if kind is str:
-        return text, None
-    if kind is tuple:
-        try:
-            sizes = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-        except ValueError:
-            return None, f"hidden must be layer sizes like 128,64, got {text!r}"
-        return sizes, None
-    if kind is int:
-        try:
-            return int(text), None
-        except ValueError:
-            return None, f"{name} must be a whole number, got {text!r}"
     try:
-        return float(text), None
-    except ValueError:
-        return None, f"{name} must be a number, got {text!r}"
+        return parse_field(name, text), None
+    except ValueError as exc:
+        return None, str(exc)
 
 
 class HParamForm(VerticalScroll):
-    """Preset picker plus every field; posts :class:`HParamForm.Validated` after each change."""
+    """Preset picker, every TrainConfig field (rows made from its FieldSpecs) and an optional run name.
+
+    Posts :class:`HParamForm.Validated` after each change.
+    """
 
     DEFAULT_CSS = """
     HParamForm { height: 1fr; }
@@ -89,6 +57,7 @@ class HParamForm(VerticalScroll):
         self._preset = preset
         self._applied_preset = preset  # Select reports its initial value too: do not re-apply it
         self.errors: dict[str, str] = {}
+        self.train_digits: dict[str, int] = {}  # per dataset, once loaded: a batch must fit the training set
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field-row", id="preset-row"):
@@ -100,16 +69,21 @@ class HParamForm(VerticalScroll):
             yield Select([(name, name) for name in PRESETS], value=self._preset if matches else Select.NULL,
                          prompt="(custom)",
                          compact=True, id="preset", allow_blank=True)
-        for name, label in FIELDS:
+        for name, spec in FIELD_SPECS.items():
             with Horizontal(classes="field-row"):
-                yield Label(label)
-                value = format_value(name, getattr(self._initial, name))
-                if name in CHOICES:
-                    yield Select([(o, o) for o in CHOICES[name]], value=value, allow_blank=False, compact=True,
-                                 id=f"field-{name}")
+                yield Label(spec.label)
+                value = format_field(name, getattr(self._initial, name))
+                if _options(name):
+                    yield Select([(o, o) for o in _options(name)], value=value, allow_blank=False, compact=True,
+                                 id=f"field-{name}", tooltip=spec.help)
                 else:
-                    yield Input(value, compact=True, id=f"field-{name}", select_on_focus=False)
+                    yield Input(value, compact=True, id=f"field-{name}", select_on_focus=False, tooltip=spec.help)
             yield Static("", classes="field-error", id=f"error-{name}")
+        with Horizontal(classes="field-row"):
+            yield Label("run name")
+            yield Input("", placeholder="(automatic)", compact=True, id="field-run_name", select_on_focus=False,
+                        tooltip="the run's folder under the checkpoints folder; empty: model and time")
+        yield Static("", classes="field-error", id="error-run_name")
 
     def on_mount(self) -> None:
         self.revalidate()
@@ -148,7 +122,7 @@ class HParamForm(VerticalScroll):
         """The config the form describes, or None, and every field's error message."""
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
-        for name, _ in FIELDS:
+        for name in FIELD_SPECS:
             value, error = parse_value(name, self._text(name))
             if error:
                 errors[name] = error
@@ -156,7 +130,16 @@ class HParamForm(VerticalScroll):
                 values[name] = value
         config = self._initial.replace(**values)
         errors = {**validate(config), **errors}
+        if not errors and config.dataset in self.train_digits:
+            errors = data_errors(config, self.train_digits[config.dataset])
+        if self.run_name is not None and (problem := check_run_name(self.run_name)):
+            errors["run_name"] = problem
         return (None if errors else config), errors
+
+    @property
+    def run_name(self) -> str | None:
+        """The run name typed, or None for an automatic one."""
+        return self.query_one("#field-run_name", Input).value.strip() or None
 
     def set_config(self, config: TrainConfig, preset: str | None = None) -> None:
         """Fill every field from ``config`` (and the preset picker, if given)."""
@@ -164,15 +147,15 @@ class HParamForm(VerticalScroll):
             if preset is not None:
                 self._applied_preset = self._preset = preset
                 self.query_one("#preset", Select).value = preset
-            for name, _ in FIELDS:
+            for name in FIELD_SPECS:
                 widget = self.query_one(f"#field-{name}")
-                widget.value = format_value(name, getattr(config, name))
+                widget.value = format_field(name, getattr(config, name))
         self._initial = config
         self.revalidate()
 
     def revalidate(self) -> dict[str, str]:
         _, self.errors = self.read()
-        for name, _ in FIELDS:
+        for name in (*FIELD_SPECS, "run_name"):
             message = self.errors.get(name, "")
             error = self.query_one(f"#error-{name}", Static)
             error.update(message)
