@@ -6,6 +6,7 @@ vertical bar and class 2 a horizontal bar, so a drawn stroke has a known answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -204,16 +205,17 @@ async def test_a_missing_model_is_explained_and_drawing_still_works(tmp_path):
         assert not isinstance(app.screen, DrawScreen)
 
 
-async def test_default_model_is_fast_pretrained_and_class_names_follow_its_dataset(tmp_path):
+async def test_default_model_is_the_shipped_one_and_class_names_follow_its_dataset(tmp_path):
     import torch
 
     from mnist_tui.core.checkpoints import save_checkpoint
     from mnist_tui.core.config import TrainConfig
     from mnist_tui.core.models import build_model
+    from mnist_tui.core.runs import DEFAULT_MODEL_RUN
 
     config = TrainConfig(model="mlp", hidden=(16,), dataset="fashion-mnist")
     torch.manual_seed(0)
-    run = tmp_path / "checkpoints" / "fast-pretrained"
+    run = tmp_path / "checkpoints" / DEFAULT_MODEL_RUN
     save_checkpoint(run / "best.pt", model_state=build_model(config).state_dict(), config=config, epoch=1)
     assert find_default_model(tmp_path / "checkpoints") == run
 
@@ -247,3 +249,177 @@ def test_canvas_brush_shapes_and_strokes():
     canvas.stamp(0.0, 0.0, value=0)  # erasing at the edge stays inside the canvas
     with pytest.raises(ValueError):
         canvas.set_pixels(np.zeros((20, 20)))
+
+
+# -- why: attribution maps of the drawing ---------------------------------------------------------
+
+
+class ExplainHost(DrawApp):
+    """DrawApp that can wait for the explain panel's answers (its messages bubble up to the app)."""
+
+    def __init__(self, screen: DrawScreen) -> None:
+        super().__init__(screen)
+        self._explained = asyncio.Event()
+
+    def on_drawing_explainer_explained(self, message) -> None:
+        self._explained.set()
+
+    async def explanation(self, pilot, ready) -> object:
+        """Wait (event-driven, 30 s at most) until the shown explanation is of the drawing now on the
+        canvas and satisfies ``ready``."""
+        explainer = self.draw_screen.explainer
+
+        def current(shown) -> bool:
+            return np.array_equal(np.array(shown.pixels), self.draw_screen.model_input) and ready(shown)
+
+        async def arrived() -> None:
+            while True:
+                await self.workers.wait_for_complete()
+                await pilot.pause()
+                if explainer.explanation is not None and current(explainer.explanation):
+                    return
+                self._explained.clear()
+                await self._explained.wait()
+
+        await asyncio.wait_for(arrived(), 30)
+        return explainer.explanation
+
+
+def panel_lines(screen: DrawScreen) -> list[str]:
+    return [strip.text for strip in screen.explainer.render_lines(screen.explainer.region.reset_offset)]
+
+
+async def test_explain_maps_follow_the_drawing_and_the_digit_meant(trained_run, tmp_path):
+    screen = make_screen(tmp_path, trained_run)
+    app = ExplainHost(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("e")
+        await pilot.pause()
+        assert "Draw a digit" in "".join(panel_lines(screen))
+        assert not screen.query_one(ProbabilityBars).display  # the maps take the bars' place
+
+        await pilot.press(*["up"] * 8, *["shift+down"] * 16)  # drawn while the panel is open: live
+        shown = await app.explanation(pilot, lambda e: e.prediction == 1)
+        assert shown.classes[0] == 1 and shown.meant is None
+        maps = np.array(shown.maps)
+        assert maps.shape == (2, 28, 28) and np.isfinite(maps).all() and np.abs(maps).max() > 0
+        lines = panel_lines(screen)
+        assert "predicted 1" in lines[1] and f"runner-up {shown.classes[1]}" in lines[1]
+        # 80x24: two maps side by side beside the canvas, nothing cut off on the right
+        explainer = screen.explainer
+        assert explainer.region.right <= SIZE[0] and explainer.region.bottom <= SIZE[1] - 1
+        art = lines[2:16]
+        assert all(len(line.rstrip()) <= explainer.region.width for line in art)
+        assert all(len(line.strip()) > 20 for line in art[4:10])  # both maps are there, cropped not dropped
+        assert "towards" in lines[16] and "against" in lines[16]
+
+        await pilot.press("2")  # "I meant a 2": its map replaces the runner-up's
+        shown = await app.explanation(pilot, lambda e: e.meant == 2)
+        assert shown.classes == [1, 2]
+        assert "meant 2" in panel_lines(screen)[1]
+
+        await pilot.press("m")
+        shown = await app.explanation(pilot, lambda e: e.method == "occlusion")
+        assert "occlusion" in panel_lines(screen)[0] and shown.classes == [1, 2]
+
+        await pilot.press("c")  # a new drawing forgets the digit meant
+        await settle(pilot, app)
+        assert screen.explainer.meant is None and "Draw a digit" in "".join(panel_lines(screen))
+        await pilot.press(*["left"] * 8, *["shift+right"] * 16)
+        shown = await app.explanation(pilot, lambda e: e.prediction == 2)
+        assert shown.meant is None
+
+        await pilot.press("e")
+        assert not explainer.display and screen.query_one(ProbabilityBars).display
+
+
+async def test_explaining_is_rate_bounded_while_the_drawing_changes(trained_run, tmp_path, monkeypatch):
+    from mnist_tui.tui.widgets import drawing_explainer
+
+    monkeypatch.setattr(drawing_explainer, "EXPLAIN_INTERVAL", 3600.0)  # after one run, the next waits an hour
+    screen = make_screen(tmp_path, trained_run)
+    app = ExplainHost(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        bar = np.zeros((28, 28), dtype=np.uint8)
+        bar[4:24, 13:15] = INK
+        screen.canvas.set_pixels(bar)
+        await settle(pilot, app)
+        await pilot.press("e")
+        first = await app.explanation(pilot, lambda e: e.prediction == 1)
+        assert screen.explainer.runs == 1
+        for width in range(5):  # five new drawings, each read by the model...
+            flat = np.zeros((28, 28), dtype=np.uint8)
+            flat[13:15, 4 + width:24] = INK
+            screen.canvas.set_pixels(flat)
+            await settle(pilot, app)
+            assert screen.predicted_class == 2
+        # ...but no second attribution run inside the interval; the panel keeps the last maps
+        assert screen.explainer.runs == 1 and screen.explainer.explanation is first
+
+
+async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(trained_run, tmp_path, monkeypatch, capsys):
+    import shlex
+    import shutil
+
+    from mnist_tui.cli import main
+
+    shutil.copytree(trained_run, tmp_path / "checkpoints" / "shapes")
+    monkeypatch.chdir(tmp_path)
+    screen = DrawScreen("checkpoints/shapes")  # the app's defaults: ./checkpoints, ./drawings
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*["up"] * 8, *["shift+down"] * 16, "s")
+        await settle(pilot, app)
+        status = screen.query_one("#draw-status", Static)
+        text = str(status.render())
+        lines = text.splitlines()
+        assert lines[0] == f"Saved drawings/{screen.last_saved.name}"  # relative to where the app runs
+        assert all(len(line) <= status.content_region.width for line in lines), lines  # no line wraps
+        assert len(status.render_lines(status.region.reset_offset)) >= len(lines)
+        command = shlex.split(text.split(":\n", 1)[1].replace("\\\n", " "))
+    assert command[:3] == ["mnist-tui", "predict", "shapes"]
+    capsys.readouterr()
+    assert main([*command[1:], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == 1
+
+
+async def test_draw_actions_are_in_the_command_palette(make_app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Save PNG writes ./drawings
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("f9")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, DrawScreen)
+
+        async def palette(words: str) -> None:
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*words)
+            await app.workers.wait_for_complete()  # the palette searches in a worker
+            await pilot.pause()
+            await pilot.press("enter")
+            await settle(pilot, app)
+
+        await palette("brush bigger")
+        assert screen.canvas.brush == 3
+        await palette("brush smaller")
+        await palette("brush smaller")
+        assert screen.canvas.brush == 1
+        screen.canvas.set_pixels(np.eye(28, dtype=np.uint8) * INK)
+        await settle(pilot, app)
+        # "draw:" keeps the app's own "save"/"clear" entries out of the first place (they tie on score)
+        await palette("draw: save png")
+        assert screen.last_saved is not None and screen.last_saved.is_file()
+        assert screen.last_saved.parent.resolve() == (tmp_path / "drawings").resolve()
+        await palette("draw: explain the")
+        assert screen.explaining and screen.explainer.display
+        await palette("draw: model input")
+        assert screen.query_one("#model-input-box").display and not screen.explaining
+        await palette("draw: clear")
+        assert screen.canvas.is_blank

@@ -3,11 +3,15 @@
 The drawing goes through ``prepare_digit`` exactly as ``mnist-tui predict`` does
 (crop to the ink, fit 20x20, centre of mass at the centre), so an off-centre or
 oversized digit still reads; ``i`` shows the 28x28 picture the model is given.
-The model loads and predicts in thread workers: torch never runs on the UI thread.
+``e`` shows why: attribution maps over that picture for the predicted class and for
+the digit the user says they meant (a digit key) or else the runner-up, redrawn as the
+drawing changes but at most one computation at a time and a few a second.
+The model loads, predicts and explains in thread workers: torch never runs on the UI thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -27,6 +31,7 @@ from ...core.config import CLASS_NAMES
 from ...core.runs import default_model_candidates, find_default_model
 from ..widgets.canvas import Canvas
 from ..widgets.digit_art import digit_text, probability_bar
+from ..widgets.drawing_explainer import DrawingExplainer
 
 class ProbabilityBars(Widget):
     """Ten rows ``name ████▌ 97.1%``; the most probable class is highlighted."""
@@ -78,12 +83,18 @@ class DrawScreen(Screen):
     #top-row { height: 3; }
     #top-name { padding: 1 0 0 2; width: 1fr; }
     #draw-status { height: auto; margin-top: 1; color: $text-muted; }
+    #draw-explain { display: none; height: 1fr; }
+    DrawScreen.explaining #draw-explain { display: block; }
+    DrawScreen.explaining #bars, DrawScreen.explaining #draw-status { display: none; }
     """
     BINDINGS = [
         Binding("escape", "close", "Back"),
         Binding("i", "toggle_input", "Model input"),
+        Binding("e", "explain", "Explain"),
+        Binding("m", "toggle_method", "Method", show=False),
         Binding("s", "save", "Save PNG"),
         Binding("c", "clear", "Clear"),
+        *[Binding(str(d), f"meant({d})", show=False) for d in range(10)],
     ]
 
     class ModelLoaded(Message):
@@ -131,6 +142,7 @@ class DrawScreen(Screen):
                     yield Digits("", id="top-class")
                     yield Static("", id="top-name")
                 yield ProbabilityBars(id="bars")
+                yield DrawingExplainer(id="draw-explain")
                 yield Static("", id="draw-status", markup=False)
         yield Footer(compact=True)
 
@@ -179,6 +191,8 @@ class DrawScreen(Screen):
         self.model, self.model_path = message.model, message.path
         self.class_names = CLASS_NAMES.get(message.config.dataset, CLASS_NAMES["mnist"])
         self.query_one(ProbabilityBars).show(None, self.class_names)
+        self.explainer.model = message.model
+        self.explainer.names = None if self.class_names == CLASS_NAMES["mnist"] else self.class_names
         self.query_one("#draw-title", Static).update(
             f"Draw · {message.path.parent.name}/{message.path.name} · {message.config.model} on "
             f"{message.config.dataset}")
@@ -187,6 +201,7 @@ class DrawScreen(Screen):
     def on_draw_screen_model_failed(self, message: ModelFailed) -> None:
         self.query_one("#draw-title", Static).update("Draw · no model loaded")
         self._status(message.reason)
+        self.explainer.show(f"Nothing to explain without a model. {message.reason}")
         self.notify(message.reason, title="No model", severity="warning", timeout=8)
 
     # -- predicting -----------------------------------------------------------------------------
@@ -201,6 +216,7 @@ class DrawScreen(Screen):
             self.model_input = np.zeros((28, 28), dtype=np.uint8)
             self._show_prediction()
             self._show_model_input()
+            self.explainer.set_drawing(None)
             return
         if self.model is not None:
             self.predict_in_background(pixels.copy(), self._serial)
@@ -225,6 +241,7 @@ class DrawScreen(Screen):
         self.last_predict_seconds = message.seconds
         self._show_prediction()
         self._show_model_input()
+        self.explainer.set_drawing(self.model_input)
 
     @property
     def predicted_class(self) -> int | None:
@@ -249,13 +266,48 @@ class DrawScreen(Screen):
     def _show_model_input(self) -> None:
         self.query_one("#model-input", Static).update(Text("\n").join(digit_text(self.model_input)))
 
+    # -- explaining: attribution maps of the model input (the panel computes them in a worker) ------
+
+    @property
+    def explainer(self) -> DrawingExplainer:
+        return self.query_one(DrawingExplainer)
+
+    @property
+    def explaining(self) -> bool:
+        return self.has_class("explaining")
+
+    def action_explain(self) -> None:
+        """Show (or hide) the attribution maps in place of the probability bars."""
+        self.set_class(not self.explaining, "explaining")
+        if self.explaining:
+            self.query_one("#model-input-box").remove_class("shown")  # the maps are drawn over the model input
+        self.explainer.set_active(self.explaining)
+
+    def action_toggle_method(self) -> None:
+        if self.explaining:
+            self.explainer.toggle_method()
+
+    def action_meant(self, digit: int) -> None:
+        """The digit the user meant: its map goes beside the predicted one (pressed again: the runner-up)."""
+        if digit >= len(self.class_names):
+            return
+        self.explainer.set_meant(None if self.explainer.meant == digit else digit)
+        if not self.explaining:
+            self.action_explain()
+
     # -- actions ----------------------------------------------------------------------------------
 
     def action_toggle_input(self) -> None:
-        self.query_one("#model-input-box").toggle_class("shown")
+        box = self.query_one("#model-input-box")
+        box.toggle_class("shown")
+        if box.has_class("shown") and self.explaining:
+            self.action_explain()  # the two do not fit side by side at 80 columns
 
     def action_clear(self) -> None:
         self.canvas.clear()
+
+    def action_brush(self, step: int) -> None:
+        self.canvas.action_brush(step)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -280,9 +332,54 @@ class DrawScreen(Screen):
             self.notify(f"Could not save the drawing: {exc}", severity="error")
             return
         self.last_saved = path
-        model = f" {self.model_path.parent}" if self.model_path else " RUN"
-        self._status(f"Saved {path}\nmnist-tui predict{model} {path}")
-        self.notify(f"Saved {path}", title="Drawing saved")
+        shown = shown_path(path)
+        self._status(f"Saved {shown}\nread it again with:\n{predict_command(self.model_path, shown)}")
+        self.notify(f"Saved {shown}", title="Drawing saved")
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        """Draw's own actions in the command palette while the view is open."""
+        yield SystemCommand("Draw: save png", "Write the drawing as a 28x28 PNG that mnist-tui predict reads (s)",
+                            self.action_save)
+        yield SystemCommand("Draw: explain the drawing (attribution maps)", "Which pixels pushed the model towards its "
+                            "answer and towards the digit you meant (e; 0-9 say which)", self.action_explain)
+        yield SystemCommand("Draw: brush bigger", f"A thicker brush (]; now {self.canvas.brush})",
+                            lambda: self.action_brush(1))
+        yield SystemCommand("Draw: brush smaller", f"A thinner brush ([; now {self.canvas.brush})",
+                            lambda: self.action_brush(-1))
+        yield SystemCommand("Draw: clear the drawing", "Start again on a blank canvas (c)", self.action_clear)
+        yield SystemCommand("Draw: show the model input", "The 28x28 picture the model is given: the drawing "
+                            "cropped, fitted to 20x20 and centred (i)", self.action_toggle_input)
+        yield SystemCommand("Draw: explain method (integrated gradients / occlusion)",
+                            f"Switch how the maps are worked out (m; now {self.explainer.method})", self._palette_method)
+
+    def _palette_method(self) -> None:
+        if not self.explaining:
+            self.action_explain()
+        self.action_toggle_method()
 
 
-__all__ = ["DrawScreen", "ProbabilityBars", "default_model_candidates", "find_default_model"]
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working folder when it lies under it (short enough for 80 columns)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def predict_command(model_path: Path | None, picture: str) -> str:
+    """The ``mnist-tui predict`` line for a saved drawing, broken with ``\\`` to fit a 47-column panel:
+    the run by name when ``mnist-tui`` would find it (./checkpoints), else by its path."""
+    if model_path is None:
+        run = "RUN"
+    elif model_path.parent.parent.resolve() == Path("checkpoints").resolve():
+        run = model_path.parent.name
+    else:
+        run = shown_path(model_path.parent)
+    if len(run) + len(picture) + 19 <= 46:
+        return f"mnist-tui predict {run} {picture}"
+    if len(run) + 20 <= 46:
+        return f"mnist-tui predict {run} \\\n  {picture}"
+    return f"mnist-tui predict \\\n  {run} \\\n  {picture}"
+
+
+__all__ = ["DrawScreen", "ProbabilityBars", "default_model_candidates", "find_default_model", "predict_command"]

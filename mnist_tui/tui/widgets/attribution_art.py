@@ -24,6 +24,7 @@ AGAINST_STRONG, AGAINST_WEAK = "#40a0ff", "#0050b0"
 BLACK = "#000000"
 LEGEND_MARKUP = (f"[{FOR_STRONG}]■[/] towards the class  [{AGAINST_STRONG}]■[/] against it  "
                  f"[{GREYS[1]}]■[/] ink (bright = strong)")
+LEGEND_SHORT_MARKUP = f"[{FOR_STRONG}]■[/] towards  [{AGAINST_STRONG}]■[/] against  [{GREYS[1]}]■[/] ink"
 LEGEND_PLAIN = "+ towards the class   - against it   . ink   (# and = strong)"
 
 
@@ -48,14 +49,34 @@ def pixel_colour(ink: int, value: float, scale: float) -> str:
     return BLACK
 
 
-def attribution_text(pixels: Any, attribution: Any, scale: float | None = None) -> list[Text]:
-    """14 lines of 28 half blocks: the digit with its attribution laid over it."""
+def shown_columns(pixels: Any, maps: list[Any], width: int, scale: float | None = None) -> tuple[int, int]:
+    """Columns ``[start, stop)``, at most ``width`` of them, centred on what the maps show
+    (ink, or attribution strong enough to be coloured): a narrow panel crops empty margins."""
+    ink = pixel_rows(pixels)
+    side = len(ink[0]) if ink else 0
+    if width >= side:
+        return 0, side
+    scale = scale or map_scale(*maps)
+    grids = [_values(m) for m in maps]
+    used = [x for x in range(side)
+            if any(row[x] >= THRESHOLD for row in ink) or any(abs(g[y][x]) >= WEAK * scale
+                                                              for g in grids for y in range(len(g)))]
+    centre = (used[0] + used[-1] + 1) / 2 if used else side / 2
+    start = min(max(0, round(centre - width / 2)), side - width)
+    return start, start + width
+
+
+def attribution_text(pixels: Any, attribution: Any, scale: float | None = None,
+                     columns: tuple[int, int] | None = None) -> list[Text]:
+    """14 lines of 28 half blocks (or of ``columns`` [start, stop) only): the digit with its
+    attribution laid over it."""
     ink, values = pixel_rows(pixels), _values(attribution)
     scale = scale or map_scale(values)
+    start, stop = columns or (0, len(ink[0]) if ink else 0)
     lines = []
     for y in range(0, len(ink), 2):
         text = Text()
-        for x in range(len(ink[y])):
+        for x in range(start, stop):
             top = pixel_colour(ink[y][x], values[y][x], scale)
             bottom = pixel_colour(ink[y + 1][x], values[y + 1][x], scale) if y + 1 < len(ink) else BLACK
             # as digit_art: the glyph alone keeps the shape where there is no colour
@@ -88,12 +109,13 @@ def attribution_plain(pixels: Any, attribution: Any, scale: float | None = None)
 def side_by_side(blocks: list[list[Text]], gap: int = 3) -> list[Text]:
     """Join equal-width blocks of lines left to right."""
     height = max(len(b) for b in blocks)
+    width = max((b[0].cell_len for b in blocks if b), default=28)
     out = []
     for row in range(height):
         line = Text()
         for k, block in enumerate(blocks):
             if k:
                 line.append(" " * gap)
-            line.append_text(block[row] if row < len(block) else Text(" " * 28))
+            line.append_text(block[row] if row < len(block) else Text(" " * width))
         out.append(line)
     return out

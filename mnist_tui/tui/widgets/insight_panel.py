@@ -13,7 +13,8 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from .attribution_art import LEGEND_MARKUP, attribution_text, map_scale, side_by_side
+from .attribution_art import (LEGEND_MARKUP, LEGEND_SHORT_MARKUP, attribution_text, map_scale, shown_columns,
+                              side_by_side)
 from .digit_art import digit_text, pixel_rows
 
 SMALL = 14  # columns of a half-size digit
@@ -30,6 +31,20 @@ class ExplainView:
     classes: list[int]
     maps: list[Any]  # one 28x28 map per class
     pixels: Any
+
+
+@dataclass(frozen=True)
+class DrawingExplainView:
+    """Maps for a drawing (Draw's model input): the predicted class, then the meant one or the runner-up."""
+
+    prediction: int
+    meant: int | None  # the digit the user said they meant, if any
+    probabilities: list[float]
+    method: str
+    classes: list[int]
+    maps: list[Any]
+    pixels: Any  # the 28x28 model input
+    names: tuple[str, ...] | None = None  # class names when they are not the digits
 
 
 @dataclass(frozen=True)
@@ -57,9 +72,9 @@ class InsightPanel(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.content: ExplainView | NeighboursView | str = ""
+        self.content: ExplainView | DrawingExplainView | NeighboursView | str = ""
 
-    def show(self, content: ExplainView | NeighboursView | str) -> None:
+    def show(self, content: ExplainView | DrawingExplainView | NeighboursView | str) -> None:
         self.content = content
         self.refresh()
 
@@ -69,6 +84,8 @@ class InsightPanel(Widget):
             return Text(content, style="italic")
         if isinstance(content, ExplainView):
             return self._explain(content)
+        if isinstance(content, DrawingExplainView):
+            return self._drawing_explain(content)
         return self._neighbours(content)
 
     def _explain(self, view: ExplainView) -> Text:
@@ -87,6 +104,33 @@ class InsightPanel(Widget):
             out.append_text(line)
             out.append("\n")
         out.append_text(Text.from_markup(LEGEND_MARKUP))
+        return out
+
+    def _drawing_explain(self, view: DrawingExplainView) -> Text:
+        """Two maps side by side; in a panel narrower than 57 columns each is cropped to what it shows."""
+        out = Text(no_wrap=True, overflow="crop")
+        width = self.size.width or 57
+        scale = map_scale(*view.maps)
+        if width >= 2 * 28 + 1:
+            columns, gap = None, 3 if width >= 2 * 28 + 3 else 1
+        else:
+            columns, gap = shown_columns(view.pixels, view.maps, max(8, (width - 1) // 2), scale), 1
+        map_width = 28 if columns is None else columns[1] - columns[0]
+
+        def name(c: int) -> str:
+            return f"{c} {view.names[c]}" if view.names and view.names[c] != str(c) else str(c)
+
+        out.append(f"why · {METHOD_TITLES.get(view.method, view.method)} · m method\n", "bold")
+        titles = []
+        for c in view.classes:
+            role = "predicted" if c == view.prediction else ("meant" if c == view.meant else "runner-up")
+            titles.append(f"{role} {name(c)} {view.probabilities[c]:.0%}"[:map_width].ljust(map_width))
+        out.append((" " * gap).join(titles) + "\n")
+        for line in side_by_side([attribution_text(view.pixels, m, scale, columns) for m in view.maps], gap):
+            out.append_text(line)
+            out.append("\n")
+        out.append_text(Text.from_markup(LEGEND_MARKUP if width >= 58 else LEGEND_SHORT_MARKUP))
+        out.append("\n0-9: the digit you meant · e: hide", "dim")
         return out
 
     def _neighbours(self, view: NeighboursView) -> Text:
