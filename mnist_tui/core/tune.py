@@ -1,4 +1,4 @@
-"""Hyperparameter search on Optuna: each trial is an ordinary run, trained in a child process.
+"""Hyperparameter search on Optuna: each trial is an ordinary run, trained in a worker child process.
 
 ``Tuner(...).run()`` yields typed events (a trial started, reported an epoch, ended;
 the study finished). The objective is the best validation accuracy (never the test
@@ -10,6 +10,9 @@ Storage: any Optuna RDB URL (``sqlite:///...``, ``postgresql://...``) or
 ``journal:PATH`` for Optuna's journal file (a shared filesystem). Workers given the
 same study name and storage join one study. Optuna is imported only here, lazily by
 the commands, so ``mnist-tui --help`` stays fast.
+
+Each job keeps one worker child (core/tune_worker.py) for trial after trial, so the
+process start, the torch import and the data load are paid once per job, not per trial.
 
 Stopping (``stop()``, Ctrl+C in the CLI): running trials are stopped (last.pt saved,
 resumable with ``train --resume``) and marked FAIL with the user attribute
@@ -36,9 +39,10 @@ from optuna.trial import TrialState
 
 from .config import TrainConfig, checked, validate
 from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
-from .process import TrainingProcess, TrainingProcessError
+from .process import TrainingProcessError
 from .runs import write_text_atomic
 from .tune_space import Param, apply
+from .tune_worker import TrialWorker
 
 PRUNERS = ("median", "hyperband", "none")
 CREATE_RETRIES = 8
@@ -166,7 +170,7 @@ def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> o
 
 
 class Tuner:
-    """One worker of a study: runs up to ``trials`` trials, ``jobs`` at a time, each in a child process."""
+    """One worker of a study: runs up to ``trials`` trials, ``jobs`` at a time, in ``jobs`` child processes."""
 
     def __init__(self, base: TrainConfig, space: list[Param], *, checkpoints_dir: str | Path,
                  data_dir: str | Path | None, study: str, storage: str | None = None, pruner: str = "median",
@@ -195,14 +199,14 @@ class Tuner:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._claimed = 0
-        self._processes: set[TrainingProcess] = set()
+        self._workers: set[TrialWorker] = set()
 
     def stop(self) -> None:
         """Stop the running trials (saved, marked failed/interrupted) and start no more. Thread-safe."""
         self._stop.set()
         with self._lock:
-            for process in list(self._processes):
-                process.send("stop")
+            for worker in list(self._workers):
+                worker.stop()
 
     @property
     def stopped(self) -> bool:
@@ -242,16 +246,31 @@ class Tuner:
             return True
 
     def _worker(self, study: optuna.Study, events: queue.Queue, started: float) -> None:
+        worker: TrialWorker | None = None  # one child per job, reused trial after trial
         try:
             while self._claim(started):
-                self._run_trial(study, events)
+                if worker is None or worker.broken:
+                    if worker is not None:
+                        self._drop(worker)
+                    worker = TrialWorker(data_dir=self.data_dir, dataset=self.base.dataset,
+                                         checkpoints_dir=self.checkpoints_dir)
+                    with self._lock:
+                        self._workers.add(worker)
+                self._run_trial(study, events, worker)
         except Exception as exc:  # noqa: BLE001 - a storage failure ends this worker; the study says why
             events.put(TrialEnded(-1, "failed", None, {}, 0.0, None, f"{type(exc).__name__}: {exc}"))
             self.stop()
         finally:
+            if worker is not None:
+                self._drop(worker)
             events.put(None)
 
-    def _run_trial(self, study: optuna.Study, events: queue.Queue) -> None:
+    def _drop(self, worker: TrialWorker) -> None:
+        with self._lock:
+            self._workers.discard(worker)
+        worker.close()
+
+    def _run_trial(self, study: optuna.Study, events: queue.Queue, worker: TrialWorker) -> None:
         trial = study.ask()
         begun = time.monotonic()
         params = {p.name: p.suggest(trial) for p in self.space}
@@ -271,17 +290,14 @@ class Tuner:
         if errors:  # a combination the config refuses (each value alone was checked)
             end(TrialState.FAIL, "failed", None, None, "; ".join(errors.values()))
             return
-        process = TrainingProcess(config, data_dir=self.data_dir, download=False, dataset=config.dataset,
-                                  checkpoints_dir=self.checkpoints_dir, run_name=self._run_name(trial.number))
-        with self._lock:
-            self._processes.add(process)
         if self._stop.is_set():
-            process.send("stop")
+            worker.stop()
         run_dir: str | None = None
         pruned_at: int | None = None
         last_value: float | None = None
+        outcome: tuple[TrialState, str, float | None, str] | None = None
         try:
-            for event in process.events():
+            for event in worker.trial(config, self._run_name(trial.number)):
                 if isinstance(event, RunStarted):
                     run_dir = event.run_dir
                     trial.set_user_attr("run_dir", run_dir)
@@ -289,37 +305,32 @@ class Tuner:
                     events.put(TrialStarted(trial.number, params, run_dir))
                 elif isinstance(event, EpochEnd):
                     events.put(TrialEpoch(trial.number, event.epoch, event.epochs, event.val_accuracy))
-                    if event.val_accuracy is None or pruned_at is not None:
-                        continue
-                    last_value = event.val_accuracy
-                    trial.report(event.val_accuracy, event.epoch)
-                    if event.epoch < event.epochs and trial.should_prune():
+                    prune = False
+                    if event.val_accuracy is not None and pruned_at is None:
+                        last_value = event.val_accuracy
+                        trial.report(event.val_accuracy, event.epoch)
+                        prune = event.epoch < event.epochs and trial.should_prune()
+                    if prune:
                         pruned_at = event.epoch
-                        process.send("stop")
+                    if event.epoch < event.epochs:  # the child waits for this before its next epoch
+                        worker.verdict(event.epoch, go_on=not prune)
                 elif isinstance(event, Stopped) or (isinstance(event, Finished) and pruned_at is not None):
-                    # the child trains on while the parent decides, so a short run may finish before
-                    # the stop arrives: the pruner's decision stands either way
-                    if pruned_at is not None:
-                        end(TrialState.PRUNED, "pruned", last_value, run_dir,
-                            f"pruned after epoch {pruned_at} (val accuracy {last_value:.4f})")
+                    if pruned_at is not None:  # stopped at the epoch boundary, like a stopped run
+                        outcome = (TrialState.PRUNED, "pruned", last_value,
+                                   f"pruned after epoch {pruned_at} (val accuracy {last_value:.4f})")
                     else:
                         trial.set_user_attr("stopped", "interrupted")
-                        end(TrialState.FAIL, "failed", None, run_dir,
-                            "interrupted (last.pt saved; train --resume continues it)")
-                    return
+                        outcome = (TrialState.FAIL, "failed", None,
+                                   "interrupted (last.pt saved; train --resume continues it)")
                 elif isinstance(event, Finished):
-                    end(TrialState.COMPLETE, "complete", event.best_val_accuracy, run_dir)
-                    return
+                    outcome = (TrialState.COMPLETE, "complete", event.best_val_accuracy, "")
                 elif isinstance(event, Failed):
-                    end(TrialState.FAIL, "failed", None, run_dir, event.reason)
-                    return
-            end(TrialState.FAIL, "failed", None, run_dir, "the run ended without a result")
+                    outcome = (TrialState.FAIL, "failed", None, event.reason)
+            # read to the worker's "done", so its next trial starts clean
+            state, label, value, reason = outcome or (TrialState.FAIL, "failed", None, "the run ended without a result")
+            end(state, label, value, run_dir, reason)
         except TrainingProcessError as exc:
             end(TrialState.FAIL, "failed", None, run_dir, str(exc))
-        finally:
-            with self._lock:
-                self._processes.discard(process)
-            process.close()
 
     def _run_name(self, number: int) -> str | None:
         """``<study>-trial007``, so the Runs view groups a study's runs; None (model-date-time) if taken."""

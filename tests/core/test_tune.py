@@ -117,13 +117,14 @@ def test_ctrl_c_stops_the_running_trial_saved_and_exits_130(synthetic_root, tmp_
 
 
 @pytest.mark.parametrize("spec,message", [
-    ("lr=0:1", "lr must be > 0 and <= 10, got 0"),
+    # the field's own words after its name (the CLI may spell the name as its label and flag)
+    ("lr=0:1", "must be > 0 and <= 10, got 0"),
     ("nosuch=1,2", "'nosuch' is not a config field"),
-    ("dropout=0.5:0.1", "dropout range must have LOW < HIGH"),
-    ("model=cnn,resnet", "model must be one of mlp, lenet5, cnn, deepcnn, got 'resnet'"),
-    ("batch_size=64,lots", "batch_size must be a whole number, got 'lots'"),
+    ("dropout=0.5:0.1", "range must have LOW < HIGH"),
+    ("model=cnn,resnet", "must be one of mlp, lenet5, cnn, deepcnn, got 'resnet'"),
+    ("batch_size=64,lots", "must be a whole number, got 'lots'"),
     ("lr", "--search takes FIELD=SPEC"),
-    ("device=cpu,cuda", "device is fixed for a whole study"),
+    ("device=cpu,cuda", "is fixed for a whole study"),
 ])
 def test_invalid_search_exits_2_before_anything_runs(synthetic_root, tmp_path, capsys, spec, message):
     assert main(tune_args(synthetic_root, tmp_path / "runs", "--search", spec)) == 2
