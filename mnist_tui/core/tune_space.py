@@ -206,23 +206,32 @@ def apply(base: TrainConfig, values: dict[str, Any]) -> TrainConfig:
     return base.replace(**{k: _from_storable(k, v) for k, v in values.items()})
 
 
-def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[str, ...] = ()) -> str:
-    """The ``mnist-tui train`` command line that trains ``config``: the preset plus each field that differs."""
+def config_flags(config: TrainConfig, preset_name: str = "fast") -> list[str]:
+    """``--preset NAME`` and a flag for each field of ``config`` that differs from that preset.
+
+    The CLI's parser (commands/common.py's add_config_flags) reads them back as ``config``:
+    ``--hidden 128,64``, ``--batchnorm``/``--no-batchnorm``, floats in their shortest exact form.
+    """
     start = PRESETS[preset_name]
-    parts = ["mnist-tui", "train", *extra, "--preset", preset_name]
+    flags = ["--preset", preset_name]
     for name in field_types():
         value = getattr(config, name)
         if value == getattr(start, name):
             continue
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
-            parts.append(flag if value else "--no-" + flag[2:])
+            flags.append(flag if value else "--no-" + flag[2:])
         else:
-            parts += [flag, _format(value)]
-    return " ".join(parts)
+            flags += [flag, _format(value)]
+    return flags
+
+
+def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[str, ...] = ()) -> str:
+    """The ``mnist-tui train`` command line that trains ``config``: the preset plus each field that differs."""
+    return " ".join(["mnist-tui", "train", *extra, *config_flags(config, preset_name)])
 
 
 __all__ = [
-    "DEFAULT_SPACES", "FIXED_FIELDS", "Param", "SpaceError", "apply", "default_space", "parse_param", "parse_space",
-    "train_command",
+    "DEFAULT_SPACES", "FIXED_FIELDS", "Param", "SpaceError", "apply", "config_flags", "default_space", "parse_param",
+    "parse_space", "train_command",
 ]

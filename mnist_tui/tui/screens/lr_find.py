@@ -1,0 +1,303 @@
+"""The learning-rate finder: ``mnist-tui lr-find --json`` in a child process, its curve on a log-lr axis.
+
+The range test trains (a copy of the model, for a few batches), so it runs in its own
+process like every run: ``python -m mnist_tui.cli lr-find <the form's config as flags>
+--json``. A thread worker reads its JSON lines and posts them as messages; the curve
+(smoothed loss against log10 lr, ticks labelled as real rates) grows as the steps
+arrive and the suggestion is marked once it is found. Enter ("Use it") dismisses the
+screen with the suggested rate; escape closes it (the child is killed: it saves nothing).
+
+The app opens it with ``push_screen(LrFindScreen(config, data_dir=...), callback)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+from textual_plotext import PlotextPlot
+
+from ...core.config import TrainConfig
+from ...core.tune_space import config_flags
+
+REDRAW_SECONDS = 0.25
+
+
+def log_ticks(low: float, high: float, max_ticks: int = 6) -> tuple[list[float], list[str]]:
+    """Tick positions on a log10 axis spanning ``low``..``high`` (log10 values) and their labels as rates.
+
+    Whole decades (1e-6, 1e-4, 0.01, 1) when the range holds at least two, every other one
+    when there are too many; else the 1-2-5 steps inside the range.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [], []
+    decades = list(range(math.ceil(low - 1e-9), math.floor(high + 1e-9) + 1))
+    if len(decades) >= 2:
+        stride = max(1, math.ceil(len(decades) / max_ticks))
+        positions = [float(k) for k in decades[::stride]]
+    else:
+        positions = [math.log10(m) + k for k in range(math.floor(low) - 1, math.ceil(high) + 1) for m in (1, 2, 5)
+                     if low - 1e-9 <= math.log10(m) + k <= high + 1e-9]
+    return positions, [rate_label(10 ** p) for p in positions]
+
+
+def rate_label(rate: float) -> str:
+    """A learning rate as people write it: 1e-04 -> 1e-4, 0.01, 1."""
+    if 1e-3 <= rate < 100:
+        return f"{rate:.3g}"
+    mantissa, exponent = f"{rate:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+class LrCurve(PlotextPlot):
+    """The smoothed loss against log10(lr); ``suggested`` draws a line and a point at the suggestion."""
+
+    DEFAULT_CSS = "LrCurve { height: 1fr; min-height: 8; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.suggested: tuple[float, float] | None = None  # (lr, smoothed loss there)
+        self.dirty = True
+
+    def set_curve(self, lrs: list[float], losses: list[float], suggested: tuple[float, float] | None = None) -> None:
+        self.lrs, self.losses, self.suggested = list(lrs), list(losses), suggested
+        self.dirty = True
+
+    def add_point(self, lr: float, loss: float) -> None:
+        if lr > 0 and math.isfinite(loss):
+            self.lrs.append(lr)
+            self.losses.append(loss)
+            self.dirty = True
+
+    def replot(self) -> None:
+        if not self.dirty:
+            return
+        self.dirty = False
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.xlabel("learning rate (log scale)")
+        if not self.lrs:
+            plt.title("waiting for the first batches…")
+            self.refresh()
+            return
+        x = [math.log10(lr) for lr in self.lrs]
+        plt.plot(x, self.losses, marker="braille", color="cyan")
+        if self.suggested is not None:
+            sx = math.log10(self.suggested[0])
+            plt.vline(sx, "green")
+            plt.scatter([sx], [self.suggested[1]], marker="●", color="green")
+            plt.title(f"smoothed loss · suggested lr {rate_label(self.suggested[0])}")
+        else:
+            plt.title("smoothed loss")
+        low, high = min(x), max(x)
+        if high > low:
+            positions, labels = log_ticks(low, high)
+            if positions:
+                plt.xticks(positions, labels)
+            plt.xlim(low, high)
+        self.refresh()
+
+
+class LrFindScreen(Screen["float | None"]):
+    """Run the range test for ``config``; dismissed with the suggested lr (enter) or None (escape)."""
+
+    DEFAULT_CSS = """
+    LrFindScreen { layout: vertical; }
+    LrFindScreen #lr-title { height: 1; padding: 0 1; }
+    LrFindScreen #lr-progress { height: 1; padding: 0 1; }
+    LrFindScreen #lr-result { height: auto; min-height: 2; max-height: 14; padding: 0 1; }
+    LrFindScreen #lr-result.error { color: $error; }
+    LrFindScreen #lr-buttons { height: 1; padding: 0 1; }
+    LrFindScreen Button { min-width: 12; margin: 0 1 0 0; }
+    """
+
+    BINDINGS = [
+        Binding("enter", "use", "Use it"),
+        Binding("escape", "close", "Close"),
+    ]
+
+    class Progress(Message):
+        def __init__(self, record: dict[str, Any]) -> None:
+            super().__init__()
+            self.record = record
+
+    class Ended(Message):
+        """The child exited: ``found`` is the lr_found record, or None with ``error`` saying why."""
+
+        def __init__(self, found: dict[str, Any] | None, error: str | None) -> None:
+            super().__init__()
+            self.found, self.error = found, error
+
+    def __init__(self, config: TrainConfig, *, data_dir: str | Path | None = None, steps: int | None = None,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.config = config
+        self.data_dir = data_dir
+        self.steps = steps
+        self.process: subprocess.Popen | None = None
+        self.reader = None  # the thread worker reading the child's output
+        self.found: dict[str, Any] | None = None
+        self.error: str | None = None
+        self._stderr = None
+
+    @property
+    def suggested(self) -> float | None:
+        """The suggested rate, rounded to 3 significant digits as shown (what "Use it" gives the form)."""
+        return float(f"{self.found['suggested_lr']:.3g}") if self.found else None
+
+    def command(self) -> list[str]:
+        """The child's command line: ``lr-find`` with the config as flags, JSON lines out."""
+        args = [sys.executable, "-m", "mnist_tui.cli", "lr-find", *config_flags(self.config), "--json"]
+        if self.steps is not None:
+            args += ["--steps", str(self.steps)]
+        if self.data_dir:
+            args += ["--data-dir", str(self.data_dir)]
+        return args
+
+    def compose(self) -> ComposeResult:
+        c = self.config
+        yield Static(f"[b]Find a learning rate[/] · {c.model} · {c.optimizer} · batch {c.batch_size} · "
+                     "lr from 1e-6 up until the loss climbs", id="lr-title")
+        yield Static("starting the range test (a copy of the model; nothing is saved)…", id="lr-progress")
+        yield LrCurve(id="lr-curve")
+        yield Static("", id="lr-result")
+        with Horizontal(id="lr-buttons"):
+            for button in (Button("Use it", id="lr-use", variant="primary", compact=True, disabled=True),
+                           Button("Close", id="lr-close", compact=True)):
+                button.can_focus = False  # enter and escape are the screen's keys; the buttons are for the mouse
+                yield button
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=self._stderr, text=True, start_new_session=True,
+                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        except OSError as exc:
+            self._show_error(f"cannot start the range test: {exc}")
+            return
+        self.reader = self._read_output(self.process)
+        self.set_interval(REDRAW_SECONDS, self._redraw)
+
+    def system_commands(self):
+        """Palette entries while this screen is on top."""
+        if self.found:
+            yield SystemCommand("Use the suggested learning rate", f"Fill the form's lr with {self.suggested:g} "
+                                "(enter)", self.action_use)
+        yield SystemCommand("Close the lr finder", "Back to the form (escape)", self.action_close)
+
+    @work(thread=True, exclusive=True, group="lr-find", exit_on_error=False)
+    def _read_output(self, process: subprocess.Popen) -> int:
+        found = None
+        for line in process.stdout:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if record.get("event") == "lr_found":
+                found = record
+            elif record.get("event") == "lr_step":
+                self.post_message(self.Progress(record))
+        code = process.wait()
+        error = None
+        if found is None:
+            error = self._stderr_tail() or f"the range test ended with exit code {code}"
+        self.post_message(self.Ended(found, error))
+        return code
+
+    def _stderr_tail(self) -> str:
+        try:
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        except (AttributeError, ValueError, OSError):
+            return ""
+        # the CLI's own message (exit 2: "mnist-tui: ..."), which may span lines; a traceback's last line
+        starts = [i for i, line in enumerate(lines) if line.startswith("mnist-tui: ")]
+        kept = lines[starts[-1]:] if starts else lines[-1:]
+        return "\n".join(kept).removeprefix("mnist-tui: ")
+
+    def on_lr_find_screen_progress(self, message: Progress) -> None:
+        r = message.record
+        self.query_one(LrCurve).add_point(r["lr"], r["smoothed"])
+        done = r["step"] / max(r["steps"], 1)
+        bar = "█" * round(done * 20) + "░" * (20 - round(done * 20))
+        self.query_one("#lr-progress", Static).update(
+            f"{bar} step {r['step']}/{r['steps']} · lr {rate_label(r['lr'])} · smoothed loss {r['smoothed']:.3f}")
+
+    def on_lr_find_screen_ended(self, message: Ended) -> None:
+        if message.found is None:
+            if self.is_mounted and not self.error:
+                self._show_error(message.error or "the range test failed")
+            return
+        found = self.found = message.found
+        index = found["suggested_index"]
+        self.query_one(LrCurve).set_curve(found["lrs"], found["losses"], (found["suggested_lr"], found["losses"][index]))
+        self._redraw()
+        seconds = found.get("seconds")
+        took = f"; {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+        self.query_one("#lr-progress", Static).update(
+            f"done: {found['steps']} steps, stopped: {found['stop_reason']}{took}")
+        self.query_one("#lr-result", Static).update(
+            f"[b]Suggested lr {self.suggested:g}[/] (steepest fall of the loss; lowest loss at "
+            f"{rate_label(found['min_loss_lr'])}) · enter: use it in the form, escape: close")
+        self.query_one("#lr-use", Button).disabled = False
+        self.refresh_bindings()
+
+    def _show_error(self, text: str) -> None:
+        self.error = text
+        self.query_one("#lr-progress", Static).update("the range test did not finish")
+        result = self.query_one("#lr-result", Static)
+        result.add_class("error")
+        result.update(Text(f"{text}\n(escape: close)"))
+        if not self.query_one(LrCurve).lrs:
+            self.query_one(LrCurve).display = False  # room for the message
+
+    def _redraw(self) -> None:
+        self.query_one(LrCurve).replot()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "use":
+            return self.found is not None
+        return True
+
+    @on(Button.Pressed, "#lr-use")
+    def action_use(self) -> None:
+        if self.found is not None:
+            self.dismiss(self.suggested)
+
+    @on(Button.Pressed, "#lr-close")
+    def action_close(self) -> None:
+        self._kill()
+        self.dismiss(None)
+
+    def _kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # it saves nothing; its own session, so its group
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
+
+    def on_unmount(self) -> None:
+        self._kill()
+
+
+__all__ = ["LrCurve", "LrFindScreen", "log_ticks", "rate_label"]

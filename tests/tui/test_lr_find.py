@@ -1,0 +1,114 @@
+"""The learning-rate finder in the app (ctrl+l) at 80x24: a real `lr-find` child on the synthetic digits."""
+
+from __future__ import annotations
+
+import math
+import shlex
+
+import pytest
+from textual.widgets import Input, Static
+
+from mnist_tui.cli import build_parser
+from mnist_tui.commands.common import config_from_args
+from mnist_tui.core.config import PRESETS, TrainConfig
+from mnist_tui.core.tune_space import config_flags
+from mnist_tui.tui.screens.lr_find import LrCurve, LrFindScreen, log_ticks, rate_label
+from mnist_tui.tui.widgets.dialogs import MessageScreen
+
+SIZE = (80, 24)
+
+
+@pytest.mark.parametrize("config", [
+    *PRESETS.values(),
+    TrainConfig(model="mlp", hidden=(256, 128, 32), lr=0.0123456789, batchnorm=False, nesterov=True,
+                optimizer="sgd", momentum=0.85, dataset="fashion-mnist", threads=1, val_size=100, seed=7),
+    PRESETS["fast"].replace(batchnorm=False, lr=1.6e-3, weight_decay=1e-5, label_smoothing=0.05, ema=0.999),
+], ids=[*PRESETS, "custom-mlp", "fast-edited"])
+def test_config_flags_read_back_as_the_same_config(config):
+    screen = LrFindScreen(config, data_dir="/data", steps=50)
+    command = screen.command()
+    assert command[2:4] == ["mnist_tui.cli", "lr-find"] and command[-4:] == ["--steps", "50", "--data-dir", "/data"]
+    args = build_parser().parse_args(command[3:])
+    assert config_from_args(args) == config
+    assert args.json and args.steps == 50
+    # the same flags, from any preset, through a shell
+    for preset in PRESETS:
+        text = shlex.join(["lr-find", *config_flags(config, preset)])
+        assert config_from_args(build_parser().parse_args(shlex.split(text))) == config
+
+
+def test_log_axis_ticks_read_as_rates():
+    positions, labels = log_ticks(-6, 0)
+    assert labels == ["1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1", "1"][::math.ceil(7 / 6)]
+    assert positions == [float(p) for p in range(-6, 1, 2)]
+    positions, labels = log_ticks(math.log10(2e-3), math.log10(6e-3))  # inside one decade: 1-2-5 steps
+    assert labels == ["0.002", "0.005"]
+    assert rate_label(1.6e-4) == "2e-4" and rate_label(3e-3) == "0.003"
+
+
+async def open_finder(pilot, app) -> LrFindScreen:
+    await app.workers.wait_for_complete()  # the dataset is loaded, the form valid
+    await pilot.pause()
+    await pilot.press("ctrl+l")
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, LrFindScreen)
+    await screen.reader.wait()  # the child has exited and its output is read
+    while screen.found is None and screen.error is None:
+        await pilot.pause()
+    return screen
+
+
+async def test_ctrl_l_finds_a_rate_and_enter_puts_it_in_the_form(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        form_before = app.query_one("#field-lr", Input).value
+        screen = await open_finder(pilot, app)
+        assert screen.error is None
+        suggested = screen.suggested
+        assert 1e-6 <= suggested <= 1 and suggested == float(f"{screen.found['suggested_lr']:.3g}")
+        result = str(screen.query_one("#lr-result", Static).render())
+        assert f"Suggested lr {suggested:g}" in result
+        curve = screen.query_one(LrCurve)
+        assert curve.suggested[0] == screen.found["suggested_lr"] and len(curve.lrs) == screen.found["steps"]
+        drawn = curve.render().plain  # what the chart shows: the title and the rate ticks
+        assert curve.region.height >= 8 and f"suggested lr {rate_label(screen.found['suggested_lr'])}" in drawn
+        assert "1e-6" in drawn or "1e-5" in drawn
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, LrFindScreen)
+        value = app.query_one("#field-lr", Input).value
+        assert float(value) == suggested and value != form_before
+        assert not list(app.checkpoints_dir.glob("*/config.json"))  # the range test saved nothing
+
+
+async def test_escape_closes_without_touching_the_form(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        before = app.query_one("#field-lr", Input).value
+        await open_finder(pilot, app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, LrFindScreen)
+        assert app.query_one("#field-lr", Input).value == before
+
+
+async def test_a_missing_dataset_is_shown_in_the_screen(make_app, tmp_path):
+    app = make_app(data_dir=tmp_path / "nowhere")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if isinstance(app.screen, MessageScreen):  # the app says so at start; dismiss it
+            await pilot.press("enter")
+            await pilot.pause()
+        screen = await open_finder(pilot, app)
+        assert screen.found is None
+        assert "Looked in" in screen.error and "Traceback" not in screen.error
+        assert "Looked in" in str(screen.query_one("#lr-result", Static).render())
+        assert screen.check_action("use", ()) is False
+        await pilot.press("enter")  # nothing to use: the screen stays
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, LrFindScreen)
