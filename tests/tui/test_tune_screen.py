@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 from textual.app import App
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, DataTable, Input, Static
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.tui.screens.tune import TuneScreen
+from mnist_tui.tui.widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars
 
 optuna = pytest.importorskip("optuna")
 
@@ -106,3 +107,84 @@ async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root)
         await pilot.press("ctrl+b")
         await pilot.pause()
         assert app.best_configs[-1].config.lr == 3e-3
+
+
+async def test_history_and_importance_views_draw_the_study(tmp_path, synthetic_root):
+    """f8 cycles the lower area: trials, history charts (with epoch curves), importances (>= 4 complete)."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    batch = optuna.distributions.CategoricalDistribution([32, 64])
+    finished = [(0.90, 1e-3, 32), (0.95, 3e-3, 64), (0.93, 2e-3, 32)]
+    for value, rate, size in finished:
+        study.add_trial(optuna.trial.create_trial(
+            params={"lr": rate, "batch_size": size}, distributions={"lr": lr, "batch_size": batch}, value=value,
+            intermediate_values={1: value - 0.02, 2: value}))
+    study.add_trial(optuna.trial.create_trial(
+        params={"lr": 1e-4, "batch_size": 64}, distributions={"lr": lr, "batch_size": batch},
+        intermediate_values={1: 0.5}, state=optuna.trial.TrialState.PRUNED))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage, poll_seconds=0.2)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.click("#tune-attach")
+        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+        await pilot.pause()
+        assert screen.view == "tune-table" and screen.query_one("#tune-table", DataTable).row_count == 4
+        await pilot.press("f8")
+        await pilot.pause()
+        assert screen.view == "tune-history"
+        history, epochs = screen.query_one(HistoryChart), screen.query_one(EpochChart)
+        assert history.region.width >= 30 and epochs.region.width >= 30  # side by side at 80 columns
+        drawn = history.render().plain
+        assert "History (best 95.00%)" in drawn and "o" in drawn and "x" in drawn
+        assert "Val acc % by epoch" in epochs.render().plain and screen.trials[1]["curve"] == {1: pytest.approx(0.93), 2: 0.95}
+        await pilot.press("f8")
+        await pilot.pause()
+        assert screen.view == "tune-importance"
+        bars = str(screen.query_one(ImportanceBars).render())
+        assert "appear once 4 trials are complete (3 so far, 1 to go)" in bars
+        study.add_trial(optuna.trial.create_trial(
+            params={"lr": 5e-3, "batch_size": 64}, distributions={"lr": lr, "batch_size": batch}, value=0.96,
+            intermediate_values={1: 0.94, 2: 0.96}))
+        while "over 4 complete trials" not in str(screen.query_one(ImportanceBars).render()):
+            await pilot.pause()  # the poller (every 0.2 s) computes them off the UI thread
+        bars = str(screen.query_one(ImportanceBars).render())
+        assert "lr " in bars and "batch_size " in bars and "█" in bars
+        await pilot.press("f8")
+        await pilot.pause()
+        assert screen.view == "tune-table"
+        titles = {c.title for c in screen.system_commands()}
+        assert {"Tune: show trials", "Tune: show history", "Tune: show importance"} <= titles
+
+
+async def test_f10_study_from_the_app_and_use_best_fills_the_form(make_app):
+    """Through the real app: f10, start a 2-trial study, watch its rows, switch to History, ctrl+b."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("f10")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, TuneScreen) and screen.base.val_size == 100
+        await set_input(pilot, screen, "#tune-search", "lr=1e-3:3e-2:log batch_size=32,64")
+        await set_input(pilot, screen, "#tune-trials", "2")
+        screen.query_one("#tune-table", DataTable).focus()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert screen.running
+        await screen.tune_worker.wait()
+        while screen.running or not screen.query_one("#tune-stop", Button).disabled:
+            await pilot.pause()
+        assert screen.query_one("#tune-table", DataTable).row_count == 2
+        assert {t["state"] for t in screen.trials.values()} == {"complete"}
+        assert all(len(t["curve"]) == screen.base.epochs for t in screen.trials.values())
+        await pilot.press("f8")
+        await pilot.pause()
+        assert "History (best" in screen.query_one(HistoryChart).render().plain
+        best = screen.best()
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert not isinstance(app.screen, TuneScreen)
+        form = {name: app.query_one(f"#field-{name}", Input).value for name in ("lr", "batch_size")}
+        assert float(form["lr"]) == pytest.approx(best["params"]["lr"], rel=1e-5)
+        assert int(form["batch_size"]) == best["params"]["batch_size"]

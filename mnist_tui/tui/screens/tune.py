@@ -24,25 +24,24 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, Select, Static
+from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Label, Select, Static
 
 from ...core.config import TrainConfig
-from ...core.tune_space import DEFAULT_SPACES, SpaceError, apply, parse_space, train_command
+from ...core.tune_space import DEFAULT_SPACES, SpaceError, apply, config_flags, parse_space
+from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
+from ..widgets.tune_records import (
+    TrialTable, best_trial, merge_records, params_text, poll_trials, row_from_event, study_importances,
+)
 
 SPACE_FOR_MODEL = {"mlp": "seed-mlp", "lenet5": "lenet5", "cnn": "fast", "deepcnn": "best"}
-STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "failed": "red", "waiting": "dim"}
 POLL_SECONDS = 3.0
-
-
-def _params_text(params: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+VIEWS = {"tune-table": "Trials", "tune-history": "History", "tune-importance": "Importance"}
 
 
 class TuneScreen(Screen):
@@ -50,16 +49,21 @@ class TuneScreen(Screen):
 
     DEFAULT_CSS = """
     TuneScreen { layout: vertical; }
+    TuneScreen .tune-row { height: 1; margin: 0 1 0 0; }
+    TuneScreen .tune-row Label { padding: 0 1; }
     TuneScreen #tune-search { width: 1fr; }
-    TuneScreen .tune-row { height: 3; }
-    TuneScreen #tune-trials { width: 10; }
-    TuneScreen #tune-pruner { width: 16; }
-    TuneScreen #tune-study { width: 18; }
+    TuneScreen #tune-trials { width: 6; }
+    TuneScreen #tune-pruner { width: 14; }
+    TuneScreen #tune-study { width: 16; }
     TuneScreen #tune-storage { width: 1fr; }
-    TuneScreen Button { min-width: 10; margin: 0 1 0 0; }
+    TuneScreen #tune-buttons { margin-top: 1; }
+    TuneScreen Button { min-width: 10; margin: 0 1 0 1; }
+    TuneScreen #tune-view { width: 1fr; content-align: right middle; }
     TuneScreen #tune-status { height: 2; padding: 0 1; }
     TuneScreen #tune-status.error { color: $error; }
+    TuneScreen #tune-lower { height: 1fr; }
     TuneScreen DataTable { height: 1fr; }
+    TuneScreen #tune-history { height: 1fr; }
     """
 
     BINDINGS = [
@@ -67,6 +71,7 @@ class TuneScreen(Screen):
         Binding("ctrl+s", "start", "Start"),
         Binding("ctrl+x", "stop", "Stop"),
         Binding("ctrl+b", "use_best", "Use best"),
+        Binding("f8", "next_view", "View"),
     ]
 
     class UseBest(Message):
@@ -84,11 +89,20 @@ class TuneScreen(Screen):
             self.run_dir = run_dir
 
     class TrialRecords(Message):
-        """Trial rows from the subprocess or the storage: dicts with number, state, value, params, run_dir."""
+        """Trial rows from the subprocess or the storage: dicts with number, state, value, params, run_dir,
+        curve ({epoch: val accuracy})."""
 
         def __init__(self, records: list[dict[str, Any]], source: str, finished: dict[str, Any] | None = None):
             super().__init__()
             self.records, self.source, self.finished = records, source, finished
+
+    class Importances(Message):
+        """Parameter importances of the study (computed in the poll worker), or why there are none."""
+
+        def __init__(self, importances: dict[str, float] | None, complete: int, seconds: float | None,
+                     error: str | None = None):
+            super().__init__()
+            self.importances, self.complete, self.seconds, self.error = importances, complete, seconds, error
 
     def __init__(self, base: TrainConfig, *, checkpoints_dir: str | Path, data_dir: str | Path | None = None,
                  preset: str = "fast", study: str | None = None, storage: str | None = None,
@@ -112,24 +126,69 @@ class TuneScreen(Screen):
 
     def compose(self) -> ComposeResult:
         space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(self.base.model, "fast")]
-        yield Input(" ".join(space), id="tune-search", tooltip="FIELD=SPEC ... e.g. lr=1e-4:1e-1:log batch_size=64,128")
         with Horizontal(classes="tune-row"):
-            yield Input("10", id="tune-trials", type="integer", tooltip="trials")
+            yield Label("search")
+            yield Input(" ".join(space), id="tune-search", compact=True,
+                        tooltip="FIELD=SPEC ... e.g. lr=1e-4:1e-1:log batch_size=64,128")
+        with Horizontal(classes="tune-row"):
+            yield Label("trials")
+            yield Input("10", id="tune-trials", type="integer", compact=True, tooltip="trials")
+            yield Label("pruner")
             yield Select([(p, p) for p in ("median", "hyperband", "none")], value="median", allow_blank=False,
-                         id="tune-pruner")
-            yield Input(self.initial_study, id="tune-study", tooltip="study name")
-            yield Input(self.initial_storage, placeholder=self.default_storage, id="tune-storage",
+                         id="tune-pruner", compact=True)
+            yield Label("study")
+            yield Input(self.initial_study, id="tune-study", compact=True, tooltip="study name")
+            yield Label("storage")
+            yield Input(self.initial_storage, placeholder=self.default_storage, id="tune-storage", compact=True,
                         tooltip="storage URL (empty: the default shown)")
-        with Horizontal(classes="tune-row"):
-            yield Button("Start", id="tune-start", variant="primary")
-            yield Button("Stop", id="tune-stop", disabled=True)
-            yield Button("Attach", id="tune-attach", tooltip="watch this study's trials (other machines' too)")
-            yield Button("Use best", id="tune-best", disabled=True)
+        with Horizontal(classes="tune-row", id="tune-buttons"):
+            yield Button("Start", id="tune-start", variant="primary", compact=True)
+            yield Button("Stop", id="tune-stop", disabled=True, compact=True)
+            yield Button("Attach", id="tune-attach", compact=True,
+                         tooltip="watch this study's trials (other machines' too)")
+            yield Button("Use best", id="tune-best", disabled=True, compact=True)
+            yield Static("", id="tune-view")
         yield Static("", id="tune-status")
-        table = DataTable(id="tune-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("#", "state", "val acc", "params", "run")
-        yield table
+        with ContentSwitcher(initial="tune-table", id="tune-lower"):
+            yield TrialTable(id="tune-table")
+            with Horizontal(id="tune-history"):
+                yield HistoryChart(id="tune-history-chart")
+                yield EpochChart(id="tune-epoch-chart")
+            yield ImportanceBars(id="tune-importance")
         yield Footer()
+
+    # -- the lower area: trials, history charts, importances -----------------------------
+
+    @property
+    def view(self) -> str:
+        return self.query_one(ContentSwitcher).current or "tune-table"
+
+    def show_view(self, view: str) -> None:
+        """Show the trials table, the history charts or the importances in the lower area."""
+        self.query_one(ContentSwitcher).current = view
+        self.query_one("#tune-view", Static).update(
+            "f8: " + " ".join(f"[b reverse] {name} [/]" if key == view else name for key, name in VIEWS.items()))
+        if view == "tune-table":
+            self.query_one("#tune-table", DataTable).focus()
+        self._redraw_charts()
+
+    def action_next_view(self) -> None:
+        views = list(VIEWS)
+        self.show_view(views[(views.index(self.view) + 1) % len(views)])
+
+    def system_commands(self):
+        """The view's palette entries (the app adds them while this screen is on top)."""
+        for key, name in VIEWS.items():
+            yield SystemCommand(f"Tune: show {name.lower()}", f"The lower area shows the {name.lower()} (f8 cycles)",
+                                lambda key=key: self.show_view(key))
+        if self.best() is not None:
+            yield SystemCommand("Tune: use the best trial", "Fill the Train form with it (ctrl+b)",
+                                self.action_use_best)
+
+    def _redraw_charts(self) -> None:
+        if self.view == "tune-history":
+            for chart in self.query(TuneChart):
+                chart.replot()
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -158,7 +217,8 @@ class TuneScreen(Screen):
 
     def on_mount(self) -> None:
         self._revalidate()
-        self.query_one("#tune-table", DataTable).focus()
+        self.show_view("tune-table")
+        self.query_one(ImportanceBars).show_importances(None, 0)
 
     @on(Input.Changed)
     def _revalidate(self, event: Input.Changed | None = None) -> None:
@@ -188,7 +248,7 @@ class TuneScreen(Screen):
 
     def command(self) -> list[str]:
         """The ``mnist-tui tune ... --json`` command line the Start button runs."""
-        base_flags = shlex.split(train_command(self.base, self.preset))[2:]
+        base_flags = config_flags(self.base, self.preset)
         args = [sys.executable, "-m", "mnist_tui.cli", "tune", "--json", "--checkpoints", str(self.checkpoints_dir),
                 *base_flags, "--trials", self.query_one("#tune-trials", Input).value,
                 "--pruner", str(self.query_one("#tune-pruner", Select).value), "--study", self.study_name(),
@@ -240,30 +300,29 @@ class TuneScreen(Screen):
             if record.get("event") == "study_finished":
                 self.post_message(self.TrialRecords([], "tune", finished=record))
             elif record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
-                self.post_message(self.TrialRecords([_row_from_event(record)], "tune"))
+                self.post_message(self.TrialRecords([row_from_event(record)], "tune"))
         code = process.wait()
         self.post_message(self.TrialRecords([], "tune", finished={"event": "exited", "code": code}))
         return code
 
     @work(thread=True, group="poll", exit_on_error=False)
     def _poll_storage(self, storage: str, study: str, stop: threading.Event) -> None:
+        importance_done = -1  # complete trials the last importances were computed over
         while not stop.is_set():
             try:
-                records = poll_trials(storage, study)
+                records, loaded = poll_trials(storage, study)
             except Exception as exc:  # noqa: BLE001 - no study yet, or the storage is unreachable: say so, retry
                 self.post_message(self.TrialRecords([], "poll", finished={"event": "poll_error", "error": str(exc)}))
             else:
                 self.post_message(self.TrialRecords(records, "poll"))
+                complete = sum(1 for r in records if r["state"] == "complete")
+                if complete != importance_done:
+                    importance_done = complete
+                    self.post_message(self.Importances(*study_importances(loaded, complete)))
             stop.wait(self.poll_seconds)
 
     def on_tune_screen_trial_records(self, message: TrialRecords) -> None:
-        for record in message.records:
-            known = self.trials.setdefault(record["number"], {})
-            if known.get("state") in ("complete", "pruned", "failed") and record.get("state") == "running":
-                continue  # a storage snapshot taken before the trial ended
-            for key, value in record.items():
-                if value is not None or key not in known:
-                    known[key] = value
+        merge_records(self.trials, message.records)
         status = self.query_one("#tune-status", Static)
         finished = message.finished or {}
         if finished.get("event") == "study_finished":
@@ -299,26 +358,21 @@ class TuneScreen(Screen):
     # -- the table and the best trial ------------------------------------------------------
 
     def best(self) -> dict[str, Any] | None:
-        complete = [t for t in self.trials.values() if t.get("state") == "complete" and t.get("value") is not None]
-        return max(complete, key=lambda t: t["value"]) if complete else None
+        return best_trial(self.trials)
 
     def _redraw(self) -> None:
-        table = self.query_one("#tune-table", DataTable)
         best = self.best()
-        row = table.cursor_row
-        table.clear()
-        for number in sorted(self.trials):
-            t = self.trials[number]
-            style = "bold green" if t is best else ""
-            value = "-" if t.get("value") is None else f"{t['value']:.2%}"
-            state = Text(t.get("state", "?"), style=style or STATE_STYLE.get(t.get("state", ""), ""))
-            run = Path(t["run_dir"]).name if t.get("run_dir") else ""
-            table.add_row(Text(str(number), style=style), state, Text(value, style=style),
-                          Text(_params_text(t.get("params") or {}), style=style), run, key=str(number))
-        if self.trials:
-            table.move_cursor(row=min(row, len(self.trials) - 1))
+        self.query_one(TrialTable).show_trials(self.trials, best)
         self.query_one("#tune-best", Button).disabled = best is None
         self.refresh_bindings()
+        epochs = max([self.base.epochs, *(int(e) for t in self.trials.values() for e in t.get("curve") or {})])
+        for chart in self.query(TuneChart):
+            chart.set_trials(self.trials, epochs)
+        self._redraw_charts()
+
+    def on_tune_screen_importances(self, message: Importances) -> None:
+        self.query_one(ImportanceBars).show_importances(message.importances, message.complete, message.seconds,
+                                                        message.error)
 
     @on(Button.Pressed, "#tune-best")
     def action_use_best(self) -> None:
@@ -328,7 +382,7 @@ class TuneScreen(Screen):
         config = apply(self.base, best.get("params") or {})
         self.post_message(self.UseBest(config, best.get("run_dir"), best["value"]))
         self.query_one("#tune-status", Static).update(
-            f"best trial {best['number']} ({best['value']:.2%}) sent to the Train form: {_params_text(best['params'])}")
+            f"best trial {best['number']} ({best['value']:.2%}) sent to the Train form: {params_text(best['params'])}")
 
     @on(DataTable.RowSelected, "#tune-table")
     def _open_trial(self, event: DataTable.RowSelected) -> None:
@@ -345,35 +399,4 @@ class TuneScreen(Screen):
             self.process.send_signal(signal.SIGINT)
 
 
-def _row_from_event(record: dict[str, Any]) -> dict[str, Any]:
-    kind = record["event"]
-    row: dict[str, Any] = {"number": record["number"]}
-    if kind == "trial_started":
-        row.update(state="running", params=record["params"], run_dir=record["run_dir"])
-    elif kind == "trial_epoch":
-        row.update(state="running", value=record["val_accuracy"])
-    else:
-        row.update(state=record["state"], value=record["value"], params=record["params"], run_dir=record["run_dir"])
-    return row
-
-
-def poll_trials(storage: str, study: str) -> list[dict[str, Any]]:
-    """Every trial of ``study`` in ``storage`` as table rows (Optuna imported here, in the caller's thread)."""
-    from ...core.tune import open_storage
-
-    import optuna
-
-    loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
-    rows = []
-    for trial in loaded.get_trials(deepcopy=False):
-        state = {"RUNNING": "running", "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
-                 "WAITING": "waiting"}.get(trial.state.name, trial.state.name.lower())
-        value = trial.value
-        if value is None and trial.intermediate_values:
-            value = trial.intermediate_values[max(trial.intermediate_values)]
-        rows.append({"number": trial.number, "state": state, "value": value, "params": dict(trial.params),
-                     "run_dir": trial.user_attrs.get("run_dir")})
-    return rows
-
-
-__all__ = ["TuneScreen", "poll_trials"]
+__all__ = ["TuneScreen"]

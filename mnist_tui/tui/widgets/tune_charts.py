@@ -1,0 +1,188 @@
+"""The Tune view's charts: optimisation history, validation accuracy per epoch, parameter importances.
+
+They draw the Tune screen's trial records (dicts with number, state, value, params and
+``curve``: {epoch: val accuracy}, from ``tune --json`` events and the storage's
+intermediate values). Charts hold their data and redraw in ``replot()``; the screen calls
+it when records arrive and the chart is shown. Accuracies are drawn in percent; points far
+below the best (a diverged trial at 10%) are drawn at the floor so the good ones keep
+their spread.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+MIN_IMPORTANCE_TRIALS = 4  # importances are noise over fewer complete trials
+FLOOR_POINTS = 5.0  # the y axis reaches this many points below the best value, no further
+STATE_COLOUR = {"running": "yellow", "complete": "green", "pruned": "gray", "failed": "red", "waiting": "gray"}
+
+
+def best_so_far(values: list[float]) -> list[float]:
+    """The running maximum of ``values``."""
+    out: list[float] = []
+    for value in values:
+        out.append(value if not out else max(out[-1], value))
+    return out
+
+
+def _floor(values: list[float]) -> float:
+    return max(min(values), max(values) - FLOOR_POINTS)
+
+
+def nice_ticks(low: float, high: float, max_ticks: int = 5, whole: bool = False) -> list[float]:
+    """Round tick positions (steps of 1, 2 or 5 times a power of ten) inside ``low``..``high``;
+    ``whole`` keeps to integers (trial numbers, epochs)."""
+    span = high - low
+    if not (math.isfinite(span) and span > 0):
+        return [round(low, 6)]
+    raw = span / max(max_ticks - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+    if whole:
+        step = max(1, round(step))
+    first = math.ceil(low / step - 1e-9)
+    return [round(k * step, 6) for k in range(first, math.floor(high / step + 1e-9) + 1)]
+
+
+def _axes(plt: Any, x_low: float, x_high: float, y_values: list[float], floor: float) -> None:
+    """Axis limits with a little room, integer x ticks and round y ticks."""
+    y_low, y_high = floor - 0.05, max(y_values) + 0.05
+    plt.ylim(y_low, y_high)
+    plt.yticks(nice_ticks(y_low, y_high, 5))
+    if x_high <= x_low:
+        x_low, x_high = x_low - 1, x_high + 1
+    plt.xlim(x_low, x_high)
+    plt.xticks(nice_ticks(x_low, x_high, 6, whole=True))
+
+
+class TuneChart(PlotextPlot):
+    """A chart of the trial records; ``set_trials`` marks it for the next ``replot``."""
+
+    DEFAULT_CSS = "TuneChart { height: 1fr; width: 1fr; min-height: 6; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trials: dict[int, dict[str, Any]] = {}
+        self.epochs = 1
+        self.dirty = True
+
+    def set_trials(self, trials: dict[int, dict[str, Any]], epochs: int) -> None:
+        self.trials, self.epochs = trials, max(epochs, 1)
+        self.dirty = True
+
+    def on_resize(self) -> None:
+        self.dirty = True
+
+    def replot(self) -> None:
+        if not self.dirty:
+            return
+        self.dirty = False
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        self.draw(plt)
+        self.refresh()
+
+    def draw(self, plt: Any) -> None:
+        raise NotImplementedError
+
+
+class HistoryChart(TuneChart):
+    """Each finished trial's value by trial number (complete: green o, pruned: grey x at its last
+    reported value) and the best complete value so far (a yellow line)."""
+
+    def draw(self, plt: Any) -> None:
+        finished = [(n, t) for n, t in sorted(self.trials.items())
+                    if t.get("state") in ("complete", "pruned") and t.get("value") is not None]
+        plt.xlabel("trial")
+        if not finished:
+            plt.title("History: no finished trial yet")
+            plt.ylim(0, 100)
+            return
+        values = [100 * t["value"] for _, t in finished]
+        floor = _floor(values)
+        complete = [(n, max(100 * t["value"], floor)) for n, t in finished if t["state"] == "complete"]
+        pruned = [(n, max(100 * t["value"], floor)) for n, t in finished if t["state"] == "pruned"]
+        if pruned:
+            plt.scatter([n for n, _ in pruned], [v for _, v in pruned], marker="x", color="gray")
+        title = "History: o complete, x pruned"
+        if complete:
+            best = best_so_far([100 * t["value"] for _, t in finished if t["state"] == "complete"])
+            plt.plot([n for n, _ in complete], best, color="yellow", marker="braille")
+            plt.scatter([n for n, _ in complete], [v for _, v in complete], marker="o", color="green")
+            title = f"History (best {best[-1]:.2f}%): o done x pruned"
+        plt.title(title)
+        _axes(plt, finished[0][0], finished[-1][0], values, floor)
+
+
+class EpochChart(TuneChart):
+    """Validation accuracy per epoch, one line per trial: running trials yellow, complete green,
+    pruned grey (so a running trial reads against the ones before it)."""
+
+    def draw(self, plt: Any) -> None:
+        curves = [(n, t) for n, t in sorted(self.trials.items()) if t.get("curve")]
+        plt.xlabel("epoch")
+        running = sum(1 for _, t in curves if t.get("state") == "running")
+        plt.title(f"Val acc % by epoch ({running} running)")
+        if not curves:
+            plt.ylim(0, 100)
+            plt.xlim(1, max(self.epochs, 2))
+            return
+        values = [100 * v for _, t in curves for v in t["curve"].values() if v is not None]
+        if not values:
+            return
+        floor = _floor(values)
+        # running trials last, so they are drawn on top
+        for n, t in sorted(curves, key=lambda item: (item[1].get("state") == "running", item[0])):
+            points = sorted((int(e), max(100 * v, floor)) for e, v in t["curve"].items() if v is not None)
+            if not points:
+                continue
+            colour = STATE_COLOUR.get(t.get("state", ""), "gray")
+            plt.plot([e for e, _ in points], [v for _, v in points], color=colour,
+                     marker="hd" if len(points) == 1 else "braille")
+        _axes(plt, 1, self.epochs, values, floor)
+
+
+class ImportanceBars(Static):
+    """Parameter importances (Optuna's default evaluator) as text bars, largest first."""
+
+    DEFAULT_CSS = "ImportanceBars { height: 1fr; padding: 0 1; }"
+
+    def show_importances(self, importances: dict[str, float] | None, complete: int, seconds: float | None = None,
+                         error: str | None = None) -> None:
+        self.update(importance_text(importances, complete, seconds, error, self.size.width or 78))
+
+
+def importance_text(importances: dict[str, float] | None, complete: int, seconds: float | None = None,
+                    error: str | None = None, width: int = 78) -> Text:
+    """The importance table as Rich text: a heading, then ``name ████ 0.62`` per parameter."""
+    text = Text()
+    if error:
+        text.append(f"Parameter importances could not be computed: {error}", "red")
+        return text
+    if not importances:
+        need = max(MIN_IMPORTANCE_TRIALS - complete, 0)
+        text.append(f"Parameter importances appear once {MIN_IMPORTANCE_TRIALS} trials are complete "
+                    f"({complete} so far{f', {need} to go' if need else ''}).", "dim")
+        return text
+    took = f", {seconds * 1000:.0f} ms" if seconds is not None else ""
+    text.append(f"Parameter importances over {complete} complete trials (Optuna's PED-ANOVA{took})\n\n", "bold")
+    name_width = max(len(name) for name in importances)
+    bar_width = max(width - name_width - 10, 10)
+    top = max(importances.values()) or 1.0
+    for name, value in sorted(importances.items(), key=lambda item: -item[1]):
+        cells = round(bar_width * value / top)
+        text.append(f"{name:<{name_width}} ")
+        text.append("█" * cells, "green")
+        text.append(" " * (bar_width - cells))
+        text.append(f" {value:.2f}\n")
+    return text
+
+
+__all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "best_so_far", "importance_text",
+           "nice_ticks"]

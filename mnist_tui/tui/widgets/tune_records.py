@@ -1,0 +1,121 @@
+"""The Tune view's trial records and their table.
+
+A record is a dict: number, state (running/complete/pruned/failed), value (best val
+accuracy, or the last reported one while running or pruned), params, run_dir and curve
+({epoch: val accuracy}). Records come from ``tune --json`` events (this machine's study)
+and from the storage (every worker's trials, polled in a thread worker: Optuna is
+imported there, never at module level).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from .tune_charts import MIN_IMPORTANCE_TRIALS
+
+STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "failed": "red", "waiting": "dim"}
+ENDED = ("complete", "pruned", "failed")
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """``lr=0.00884 batch_size=128``: the searched values, floats to 3 digits."""
+    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def merge_records(trials: dict[int, dict[str, Any]], records: list[dict[str, Any]]) -> None:
+    """Lay ``records`` over ``trials`` (by number): known values stay unless replaced, curves add up."""
+    for record in records:
+        known = trials.setdefault(record["number"], {})
+        if known.get("state") in ENDED and record.get("state") == "running":
+            continue  # a storage snapshot taken before the trial ended
+        for key, value in record.items():
+            if key == "curve":
+                known.setdefault("curve", {}).update(value)
+            elif value is not None or key not in known:
+                known[key] = value
+
+
+def best_trial(trials: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    """The complete trial with the highest value, or None."""
+    complete = [t for t in trials.values() if t.get("state") == "complete" and t.get("value") is not None]
+    return max(complete, key=lambda t: t["value"]) if complete else None
+
+
+class TrialTable(DataTable):
+    """A row per trial (number, state, value, params, run folder); the best one in bold green."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_columns("#", "state", "val acc", "params", "run")
+
+    def show_trials(self, trials: dict[int, dict[str, Any]], best: dict[str, Any] | None) -> None:
+        row = self.cursor_row
+        self.clear()
+        for number in sorted(trials):
+            t = trials[number]
+            style = "bold green" if t is best else ""
+            value = "-" if t.get("value") is None else f"{t['value']:.2%}"
+            state = Text(t.get("state", "?"), style=style or STATE_STYLE.get(t.get("state", ""), ""))
+            run = Path(t["run_dir"]).name if t.get("run_dir") else ""
+            self.add_row(Text(str(number), style=style), state, Text(value, style=style),
+                         Text(params_text(t.get("params") or {}), style=style), run, key=str(number))
+        if trials:
+            self.move_cursor(row=min(row, len(trials) - 1))
+
+
+def row_from_event(record: dict[str, Any]) -> dict[str, Any]:
+    """A table row from one ``tune --json`` event (trial_started, trial_epoch, trial_ended)."""
+    kind = record["event"]
+    row: dict[str, Any] = {"number": record["number"]}
+    if kind == "trial_started":
+        row.update(state="running", params=record["params"], run_dir=record["run_dir"])
+    elif kind == "trial_epoch":
+        row.update(state="running", value=record["val_accuracy"], curve={record["epoch"]: record["val_accuracy"]})
+    else:
+        row.update(state=record["state"], value=record["value"], params=record["params"], run_dir=record["run_dir"])
+    return row
+
+
+def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
+    """Every trial of ``study`` in ``storage`` as table rows, and the loaded study (Optuna imported here,
+    in the caller's thread)."""
+    from ...core.tune import open_storage
+
+    import optuna
+
+    loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
+    rows = []
+    for trial in loaded.get_trials(deepcopy=False):
+        state = {"RUNNING": "running", "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
+                 "WAITING": "waiting"}.get(trial.state.name, trial.state.name.lower())
+        value = trial.value
+        if value is None and trial.intermediate_values:
+            value = trial.intermediate_values[max(trial.intermediate_values)]
+        rows.append({"number": trial.number, "state": state, "value": value, "params": dict(trial.params),
+                     "run_dir": trial.user_attrs.get("run_dir"), "curve": dict(trial.intermediate_values)})
+    return rows, loaded
+
+
+def study_importances(study: Any, complete: int) -> tuple[dict[str, float] | None, int, float | None, str | None]:
+    """(importances, complete trials, seconds, error) of ``study``: Optuna's default evaluator (PED-ANOVA),
+    only once MIN_IMPORTANCE_TRIALS trials are complete."""
+    if complete < MIN_IMPORTANCE_TRIALS:
+        return None, complete, None, None
+    import optuna
+
+    started = time.perf_counter()
+    try:
+        importances = optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError) as exc:  # e.g. a single parameter value across all trials
+        return None, complete, None, str(exc)
+    return dict(importances), complete, time.perf_counter() - started, None
+
+
+__all__ = ["TrialTable", "best_trial", "merge_records", "params_text", "poll_trials", "row_from_event",
+           "study_importances"]
