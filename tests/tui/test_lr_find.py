@@ -112,3 +112,28 @@ async def test_a_missing_dataset_is_shown_in_the_screen(make_app, tmp_path):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, LrFindScreen)
+
+
+async def test_escape_mid_test_kills_the_child(synthetic_root, tiny_config):
+    """A long range test (10,000 steps) is killed when the screen closes; the screen reports nothing more."""
+    import asyncio
+
+    from textual.app import App
+
+    closed: list = []
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(LrFindScreen(tiny_config, data_dir=synthetic_root, steps=10_000), closed.append)
+
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        while not screen.query_one(LrCurve).lrs and screen.error is None:  # the child is stepping
+            await pilot.pause()
+        assert "step" in str(screen.query_one("#lr-progress", Static).render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert closed == [None]
+        code = await asyncio.to_thread(screen.process.wait, 30)
+        assert code != 0  # killed, not finished

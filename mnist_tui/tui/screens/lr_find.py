@@ -175,8 +175,8 @@ class LrFindScreen(Screen["float | None"]):
     def compose(self) -> ComposeResult:
         c = self.config
         yield Static(f"[b]Find a learning rate[/] · {c.model} · {c.optimizer} · batch {c.batch_size} · "
-                     "lr from 1e-6 up until the loss climbs", id="lr-title")
-        yield Static("starting the range test (a copy of the model; nothing is saved)…", id="lr-progress")
+                     "a copy of the model, nothing saved", id="lr-title")
+        yield Static("starting the range test: the lr grows from 1e-6 until the loss climbs…", id="lr-progress")
         yield LrCurve(id="lr-curve")
         yield Static("", id="lr-result")
         with Horizontal(id="lr-buttons"):

@@ -1,10 +1,11 @@
 """The Tune screen: run ``mnist-tui tune --json`` as a subprocess and watch its trials, or attach to a study.
 
 The search runs in its own process (``python -m mnist_tui.cli tune ... --json``), whose
-trials train in their own child processes, so the app stays responsive; a thread worker
-reads its JSON lines and posts them as messages. Another thread worker polls the storage
-(Optuna, imported there) so trials from other machines feeding the same study show too.
-Nothing here imports torch.
+trials train in a worker child, so the app stays responsive; a thread worker reads its
+JSON lines and posts them as messages. Another thread worker polls the storage (Optuna,
+imported there) so trials from other machines feeding the same study show too, and
+computes parameter importances. Nothing here imports torch. f8 (or the palette) switches
+the lower area between the trials table, the history charts and the importances.
 
 The app opens it with ``push_screen(TuneScreen(base_config, checkpoints_dir=..., data_dir=...))``
 and handles :class:`TuneScreen.UseBest` (the best trial's TrainConfig) and
