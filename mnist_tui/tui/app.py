@@ -18,7 +18,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, Input, TabbedContent, TabPane
 
 from ..core.config import DATASET_TITLES, PRESETS, TrainConfig
 from ..core.controller import RunController, RunState
@@ -269,6 +269,9 @@ class MnistApp(App):
     @while_mounted
     def on_data_ready(self, message: DataReady) -> None:
         data = message.data
+        form = self.query_one(HParamForm)
+        form.train_digits[data.dataset] = len(data.train_labels)
+        form.revalidate()
         if self.query_one(ProgressLine).progress.state in ("loading", "failed"):
             self.set_progress(state="idle", message=(
                 f"Ready · {DATASET_TITLES[data.dataset]} {len(data.train_labels):,} train / "
@@ -296,13 +299,15 @@ class MnistApp(App):
             form.query_one(f"#field-{first}").focus()
             return
         self.feed.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
-        self._start(config)
+        self._start(config, run_name=form.run_name)
+        form.query_one("#field-run_name", Input).value = ""  # a name names one run
 
-    def _start(self, config: TrainConfig | None, resume: str | None = None, extra_epochs: int = 0) -> None:
+    def _start(self, config: TrainConfig | None, resume: str | None = None, extra_epochs: int = 0,
+               run_name: str | None = None) -> None:
         self.train_pane.clear_charts(config.epochs if config else None, "starting…")
         self.set_progress(message="Starting: loading PyTorch and MNIST…" if self.data is None else "Starting…",
                            best_val=None)
-        self.controller.start(config, resume=resume, extra_epochs=extra_epochs,
+        self.controller.start(config, resume=resume, extra_epochs=extra_epochs, run_name=run_name,
                               dataset=config.dataset if config else self._dataset_of(resume))
         self._show_run_state()
         self.action_show_tab("train")

@@ -88,7 +88,7 @@ async def test_invalid_value_shows_inline_error_and_disables_start(make_app):
         assert not start.disabled
         await set_field(pilot, app, "lr", "-1")
         error = app.query_one("#error-lr", Static)
-        assert error.display and "lr must be > 0" in str(error.render())
+        assert error.display and "learning rate must be > 0" in str(error.render())  # the row's label
         assert start.disabled
         assert app.check_action("start", ()) is None  # shown dimmed, does nothing
         await pilot.press("f5")

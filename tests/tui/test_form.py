@@ -1,0 +1,56 @@
+"""Pilot tests of the form made from the config's field specs: labels, every field, run name, data limits."""
+
+from __future__ import annotations
+
+from textual.widgets import Label, Select, Static
+
+from mnist_tui.core.config import FIELD_SPECS, field_label
+from mnist_tui.tui.widgets.hparam_form import HParamForm
+
+from .test_app import SIZE, ready, set_field
+
+
+async def test_every_config_field_has_a_row_with_its_label(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        form = app.query_one(HParamForm)
+        labels = [str(label.render()) for label in form.query(Label)]
+        for name in FIELD_SPECS:
+            assert form.query_one(f"#field-{name}") is not None
+            assert field_label(name) in labels
+        assert "run name" in labels
+        # the fields the form used to lack: beta2 and batchnorm, read into the config
+        app.query_one("#field-batchnorm", Select).value = "off"
+        await set_field(pilot, app, "beta2", "0.95")
+        config, errors = form.read()
+        assert errors == {} and config.batchnorm is False and config.beta2 == 0.95
+
+
+async def test_the_run_name_names_the_run_folder_and_a_bad_one_is_refused(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "run_name", "../escape")
+        error = app.query_one("#error-run_name", Static)
+        assert error.display and "may hold only letters" in str(error.render())
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.run_state == "idle" and app.focused.id == "field-run_name"
+        await set_field(pilot, app, "run_name", "my-first")
+        await pilot.press("f5")
+        await app.wait_for_event("finished")
+        await ready(pilot, app)
+        assert (app.checkpoints_dir / "my-first" / "last.pt").is_file()
+        assert app.query_one("#field-run_name").value == ""  # the next run gets its own name
+
+
+async def test_a_batch_larger_than_the_training_set_is_refused_once_the_data_is_known(make_app):
+    app = make_app()  # 600 synthetic training digits, 100 held out for validation
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "batch_size", "501")
+        error = str(app.query_one("#error-batch_size", Static).render())
+        assert "batch size must be at most the 500 digits left to train on" in error
+        await set_field(pilot, app, "batch_size", "500")
+        assert "batch_size" not in app.query_one(HParamForm).errors
