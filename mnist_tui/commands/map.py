@@ -1,4 +1,4 @@
-"""``mnist-tui map``: the test digits' penultimate-layer features projected to 2-D (PCA)."""
+"""``mnist-tui map``: the test digits' penultimate-layer features projected to 2-D (PCA, UMAP or t-SNE)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from .dataset_split import add_split_flag, load_split
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("map", help="2-D map (PCA) of what the network learned, as CSV or JSON",
-                            description="Project each digit's penultimate-layer features to 2-D with PCA and "
+    parser = sub.add_parser("map", help="2-D map (PCA, UMAP, t-SNE) of what the network learned, as CSV or JSON",
+                            description="Project each digit's penultimate-layer features to 2-D and "
                             "write the coordinates with the label and the prediction.")
     parser.add_argument("checkpoint", metavar="RUN", help="checkpoint file, run folder or run name")
+    parser.add_argument("--method", choices=("pca", "umap", "tsne"), default="pca",
+                        help="pca (instant, default); umap (umap-learn) or tsne (openTSNE) if installed, "
+                        "tens of seconds for 10,000 digits")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", metavar="FILE.csv", help="write a CSV file: index,x,y,label,prediction")
     out.add_argument("--json", action="store_true", help="print one JSON object instead")
@@ -26,20 +29,25 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.projection import cached_projection, method_available, unavailable_reason
+
     if args.out and Path(args.out).is_dir():
         raise UsageError(f"--out {args.out} is a folder; give a file name such as map.csv")
+    if not method_available(args.method):
+        raise UsageError(f"--method {args.method}: {unavailable_reason(args.method)}")
     models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
     images, labels = load_split(args, configs[0].dataset, args.split, "map")
-    from ..core.embeddings import cached_embeddings
-    from ..core.projection import pca_2d
+    from ..core.embeddings import cache_path, cached_embeddings
 
     embeddings = cached_embeddings(models[0], paths[0], images, labels, args.split)
-    projection = pca_2d(embeddings.features)
+    cache = cache_path(paths[0], f"{args.split}-{args.method}")  # UMAP and t-SNE take a minute: kept
+    projection = cached_projection(embeddings.features, args.method, cache)
     xy, predictions = projection.coordinates.tolist(), embeddings.predictions.tolist()
     rows = [(i, round(x, 5), round(y, 5), int(labels[i]), predictions[i]) for i, (x, y) in enumerate(xy)]
     if args.json:
-        print(json.dumps({"checkpoint": paths[0], "split": args.split, "method": "pca",
-                          "explained_variance": [round(v, 5) for v in projection.explained],
+        print(json.dumps({"checkpoint": paths[0], "split": args.split, "method": args.method,
+                          **({"explained_variance": [round(v, 5) for v in projection.explained]}
+                             if args.method == "pca" else {}),
                           "points": [dict(zip(("index", "x", "y", "label", "prediction"), row)) for row in rows]}))
         return EXIT_OK
     from ..core.runs import write_text_atomic
@@ -53,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     wrong = sum(1 for row in rows if row[3] != row[4])
-    print(f"wrote {len(rows)} points ({wrong} misclassified) to {args.out}; PCA axes explain "
-          f"{projection.explained[0]:.0%} and {projection.explained[1]:.0%} of the variance")
+    print(f"wrote {len(rows)} points ({wrong} misclassified) to {args.out}" + (
+        f"; PCA axes explain {projection.explained[0]:.0%} and {projection.explained[1]:.0%} of the variance"
+        if args.method == "pca" else f" ({projection.title})"))
     return EXIT_OK

@@ -68,3 +68,19 @@ def test_map_needs_an_output(tiny_run, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["map", str(tiny_run)])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("method,module,package", [("umap", "umap", "umap-learn"), ("tsne", "openTSNE", "openTSNE")])
+def test_map_method_umap_or_tsne(tiny_run, synthetic_root, tmp_path, capsys, method, module, package):
+    import importlib.util
+
+    argv = ["map", str(tiny_run), "--method", method, "--json", "--data-dir", str(synthetic_root)]
+    if importlib.util.find_spec(module) is None:  # not installed: one line saying what to install
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"pip install {package}" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        return
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["method"] == method and len(result["points"]) == 200
+    assert list(tiny_run.glob(f"embeddings-*-test-{method}.pt"))  # cached beside the checkpoint

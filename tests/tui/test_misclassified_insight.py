@@ -184,3 +184,79 @@ async def test_map_view_selects_a_wrong_digit_and_opens_it(run_and_evaluation, s
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(pilot.app.screen, MapScreen)
+
+
+async def _open_map(pilot, run_and_evaluation, synthetic_data, synthetic_root):
+    from mnist_tui.tui.screens.map import MapScreen
+
+    await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+    await pilot.press("M")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, MapScreen)
+    return pilot.app.screen
+
+
+async def _settle(pilot) -> None:
+    for _ in range(3):  # the index is built, then the lookup runs, then its message lands
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [SIZE, (100, 44)])
+async def test_map_cursor_shows_the_digits_nearest_training_digits(run_and_evaluation, synthetic_data,
+                                                                    synthetic_root, size):
+    from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint
+    from mnist_tui.core.embeddings import NeighbourIndex, cached_embeddings
+    from mnist_tui.tui.widgets.digit_map import DigitMap
+
+    async with PaneApp().run_test(size=size) as pilot:
+        screen = await _open_map(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await pilot.press("right", "down")
+        await _settle(pilot)
+        selected = screen.query_one(DigitMap).selected
+        assert selected is not None and screen.neighbours is not None and screen.neighbours[0] == selected
+        found = screen.neighbours[1]
+        # the training digits nearest in the network's feature space, nearest first
+        run = run_and_evaluation[0]
+        model = model_from_checkpoint(load_checkpoint(run / "best.pt"))[0]
+        train = cached_embeddings(model, run / "best.pt", synthetic_data.train_images, synthetic_data.train_labels,
+                                  "train")
+        test = cached_embeddings(model, run / "best.pt", synthetic_data.test_images, synthetic_data.test_labels, "test")
+        expected = NeighbourIndex(train).nearest(test.features[selected], k=8)
+        assert [index for index, _, _, _ in found] == [n.index for n in expected]
+        side = screen.query_one("#map-side")
+        lines = str(side.render()).splitlines()
+        assert f"digit #{selected}" in lines[1]
+        assert "nearest: " + " ".join(str(label) for _, label, _, _ in found) in lines
+        assert all(len(line) <= side.content_region.width for line in lines)
+        pictures = [line for line in lines if line.startswith(f"{found[0][1]} #{found[0][0]}")]
+        assert bool(pictures) == (size[1] >= 44), lines  # their pictures where the terminal is tall enough
+        # the cursor moves on: the neighbours follow
+        await pilot.press(*["left"] * 6)
+        await _settle(pilot)
+        moved = screen.query_one(DigitMap).selected
+        assert screen.neighbours[0] == moved
+        assert f"digit #{moved}" in str(side.render())
+
+
+async def test_map_method_key_says_what_to_install_or_switches(run_and_evaluation, synthetic_data, synthetic_root):
+    from mnist_tui.core.projection import METHODS, method_available
+    from mnist_tui.tui.widgets.digit_map import DigitMap
+
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        screen = await _open_map(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        assert "PCA" in str(screen.query_one("#map-title").render())
+        await pilot.press("m")
+        await _settle(pilot)
+        optional = [m for m in METHODS if m != "pca" and method_available(m)]
+        if not optional:
+            assert screen.method == "pca"
+            messages = [n.message for n in pilot.app._notifications]
+            assert any("pip install umap-learn" in m and "pip install openTSNE" in m for m in messages), messages
+            return
+        assert screen.method == optional[0]
+        title = str(screen.query_one("#map-title").render())
+        assert {"umap": "UMAP", "tsne": "t-SNE"}[optional[0]] in title and "working out" not in title
+        assert len(screen.query_one(DigitMap).xy) == 200
+        assert list(run_and_evaluation[0].glob(f"embeddings-best-test-{optional[0]}.pt"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from textual import work
@@ -14,6 +15,9 @@ from textual.worker import get_current_worker
 
 from ..widgets.digit_grid import DigitDetail, DigitGrid
 from ..widgets.insight_panel import ExplainView, InsightPanel, NeighboursView
+
+NO_TRAINING_SET = ("The nearest training digits need the training set, which is not on disk: "
+                   "start the app with --data-dir (or MNIST_TUI_DATA) pointing at it.")
 
 
 def _next_filter(value: int | None, step: int) -> int | None:
@@ -72,6 +76,8 @@ class MisclassifiedPane(Vertical):
         self.method = "ig"
         self._model: tuple[Any, Any] | None = None  # ((path, mtime), (model, config))
         self._neighbour_index: tuple[Any, Any] | None = None  # ((path, mtime), (index, train images))
+        self._index_lock = threading.Lock()
+        self._map_layouts: tuple[Any, dict[str, Any]] | None = None  # ((path, mtime), method -> xy) this session
         self.evaluation: Any = None
         self.images: Any = None
         self.sort_by = "confidence"
@@ -291,29 +297,39 @@ class MisclassifiedPane(Vertical):
         return ExplainView(example.index, example.true_label, explanation.prediction, explanation.probabilities,
                            explanation.method, explanation.classes, explanation.maps.tolist(), pixels.tolist())
 
-    def _neighbours(self, example: Any, pixels: Any, worker: Any) -> NeighboursView | str:
+    def _training_index(self, model: Any, config: Any, path: Any, progress: Any, cancel: Any) -> Any:
+        """(NeighbourIndex, training images) for this checkpoint, built once (the training digits'
+        features are cached beside the checkpoint); None when the training set is not on disk."""
         from ...core.data import DataUnavailable, load_mnist
-        from ...core.embeddings import NeighbourIndex, cached_embeddings, embed_digit
+        from ...core.embeddings import NeighbourIndex, cached_embeddings
+
+        key = (str(path), path.stat().st_mtime_ns)
+        with self._index_lock:  # the n panel and the Map may both ask at once: build it once
+            if self._neighbour_index is None or self._neighbour_index[0] != key:
+                try:
+                    data = load_mnist(self.data_dir, download=False, dataset=config.dataset)
+                except DataUnavailable:
+                    return None
+                train = cached_embeddings(model, path, data.train_images, data.train_labels, "train",
+                                          progress=progress, cancel=cancel)
+                self._neighbour_index = (key, (NeighbourIndex(train), data.train_images))
+            return self._neighbour_index[1]
+
+    def _neighbours(self, example: Any, pixels: Any, worker: Any) -> NeighboursView | str:
+        from ...core.embeddings import embed_digit
 
         model, config, path = self._model_for(self.checkpoint)
-        key = (str(path), path.stat().st_mtime_ns)
-        if self._neighbour_index is None or self._neighbour_index[0] != key:
-            try:
-                data = load_mnist(self.data_dir, download=False, dataset=config.dataset)
-            except DataUnavailable:
-                return ("The nearest training digits need the training set, which is not on disk: "
-                        "start the app with --data-dir (or MNIST_TUI_DATA) pointing at it.")
 
-            def progress(done: int, total: int) -> None:
-                if done < total:
-                    self.post_message(self.InsightReady(
-                        f"Embedding the training digits for this checkpoint: {done:,} of {total:,} "
-                        "(once; cached beside the checkpoint)"))
+        def progress(done: int, total: int) -> None:
+            if done < total:
+                self.post_message(self.InsightReady(
+                    f"Embedding the training digits for this checkpoint: {done:,} of {total:,} "
+                    "(once; cached beside the checkpoint)"))
 
-            train = cached_embeddings(model, path, data.train_images, data.train_labels, "train",
-                                      progress=progress, cancel=lambda: worker.is_cancelled)
-            self._neighbour_index = (key, (NeighbourIndex(train), data.train_images))
-        index, train_images = self._neighbour_index[1]
+        built = self._training_index(model, config, path, progress, lambda: worker.is_cancelled)
+        if built is None:
+            return NO_TRAINING_SET
+        index, train_images = built
         found = index.nearest(embed_digit(model, pixels), k=8)
         return NeighboursView(example.index, example.true_label, example.predicted_label, pixels.tolist(),
                               [(n.index, n.label, n.distance, train_images[n.index].tolist()) for n in found])
@@ -330,7 +346,7 @@ class MisclassifiedPane(Vertical):
     @work(thread=True, exclusive=True, exit_on_error=False, group="map")
     def _compute_map(self, checkpoint: str, data_dir: str | None) -> None:
         from ...core.data import DataUnavailable, load_mnist
-        from ...core.embeddings import cached_embeddings
+        from ...core.embeddings import cache_path, cached_embeddings
         from ...core.projection import pca_2d
         from ..screens.map import MapData
 
@@ -339,9 +355,26 @@ class MisclassifiedPane(Vertical):
             data = load_mnist(data_dir, download=False, dataset=config.dataset)
             test = cached_embeddings(model, path, data.test_images, data.test_labels, "test")
             projection = pca_2d(test.features)
+            key = (str(path), path.stat().st_mtime_ns)
+            if self._map_layouts is None or self._map_layouts[0] != key:
+                self._map_layouts = (key, {})
+
+            built: dict[str, Any] = {}  # the training digits' index, once the map's worker has it
+
+            def prepare(progress: Any, cancel: Any) -> str | None:
+                built["index"] = self._training_index(model, config, path, progress, cancel)
+                return None if built["index"] else NO_TRAINING_SET
+
+            def nearest(i: int) -> list[tuple[int, int, float, Any]]:
+                index, train_images = built["index"]
+                return [(n.index, n.label, n.distance, train_images[n.index].tolist())
+                        for n in index.nearest(test.features[i], k=8)]
+
             result: Any = MapData([tuple(p) for p in projection.coordinates.tolist()], test.labels.tolist(),
                                   test.predictions.tolist(), data.test_images, projection.explained,
-                                  f"{path.parent.name}/{path.name}")
+                                  f"{path.parent.name}/{path.name}", features=test.features,
+                                  cache=lambda method: cache_path(path, f"test-{method}"),
+                                  prepare_neighbours=prepare, neighbours=nearest, layouts=self._map_layouts[1])
         except DataUnavailable:
             result = "The map needs the test set, which is not on disk: start the app with --data-dir."
         except Exception as exc:  # noqa: BLE001 - shown, never a crash

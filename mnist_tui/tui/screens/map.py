@@ -1,24 +1,38 @@
-"""The Map: every test digit placed by its penultimate-layer features (PCA to 2-D).
+"""The Map: every test digit placed by its penultimate-layer features (PCA, or UMAP / t-SNE).
 
 Opened from Misclassified (``M``). Arrows (shift: 5 cells) or the mouse move the cursor;
-the digit nearest to it is drawn on the right with its labels; enter opens it in
-Misclassified (escape returns).
+the digit nearest to it is drawn on the right with its labels and the labels of its
+nearest training digits (their pictures too when the terminal is tall enough); enter
+opens it in Misclassified (escape returns). ``m`` switches PCA -> UMAP -> t-SNE, the last
+two only where umap-learn / openTSNE are installed; they take about a minute for 10,000
+digits on a small CPU, in a thread worker, and are cached beside the checkpoint.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
 
 from ..widgets.digit_art import digit_text
 from ..widgets.digit_map import CLASS_COLOURS, DigitMap
+from ..widgets.insight_panel import SMALL, half_size
+
+# (progress(done, total), cancelled()) -> None when the training digits' index is ready, else why not
+PrepareNeighbours = Callable[[Callable[[int, int], None], Callable[[], bool]], "str | None"]
+# test index -> its nearest training digits [(training index, label, distance, pixels)], nearest first
+FindNeighbours = Callable[[int], "list[tuple[int, int, float, Any]]"]
+METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,12 @@ class MapData:
     images: Any  # uint8 [N, 28, 28], indexed like the points
     explained: tuple[float, float]
     source: str
+    method: str = "pca"
+    features: Any = None  # the points' features (float16 [N, D]), to place them by another method
+    cache: Callable[[str], Any] | None = None  # method -> file its coordinates are cached in
+    prepare_neighbours: PrepareNeighbours | None = None
+    neighbours: FindNeighbours | None = None
+    layouts: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # method -> xy, this session
 
 
 def legend() -> Text:
@@ -45,18 +65,45 @@ class MapScreen(Screen[int | None]):
 
     DEFAULT_CSS = """
     MapScreen #map-title { height: 1; }
-    MapScreen #map-side { width: 30; padding: 0 1; border-left: vkey $foreground 30%; }
+    MapScreen #map-side { width: 31; height: 1fr; padding: 0 1; border-left: vkey $foreground 30%; }
     """
-    BINDINGS = [Binding("escape", "dismiss_map", "Back")]
+    BINDINGS = [
+        Binding("escape", "dismiss_map", "Back"),
+        Binding("m", "next_method", "PCA/UMAP/t-SNE"),
+    ]
+
+    class Placed(Message):
+        """The points placed by ``method`` (``xy``), or why not (``error``)."""
+
+        def __init__(self, method: str, xy: list[tuple[float, float]] | None, error: str = "") -> None:
+            super().__init__()
+            self.method, self.xy, self.error = method, xy, error
+
+    class NeighboursFound(Message):
+        def __init__(self, index: int, found: list[tuple[int, int, float, Any]] | str) -> None:
+            super().__init__()
+            self.index, self.found = index, found
+
+    class NeighboursPrepared(Message):
+        """The training digits' index is ready (``status`` "ready"), being built ("12,000 of 60,000"), or why not."""
+
+        def __init__(self, status: str) -> None:
+            super().__init__()
+            self.status = status
 
     def __init__(self, data: MapData) -> None:
         super().__init__()
         self.data = data
+        self.method = data.method
+        self.placing: str | None = None  # the method being worked out
+        self.selected: int | None = None
+        self.neighbours: tuple[int, list[tuple[int, int, float, Any]] | str] | None = None
+        # None: not asked yet; "ready"; otherwise progress or why there are none
+        self.neighbours_status: str | None = None if data.neighbours is not None else "none"
+        data.layouts.setdefault(data.method, data.xy)
 
     def compose(self) -> ComposeResult:
-        wrong = sum(1 for t, p in zip(self.data.labels, self.data.predictions) if t != p)
-        yield Static(f"[b]Map[/] of {len(self.data.labels):,} test digits ({wrong} wrong) · {self.data.source} · "
-                     f"PCA {self.data.explained[0]:.0%}+{self.data.explained[1]:.0%}", id="map-title")
+        yield Static(id="map-title")
         with Horizontal():
             yield DigitMap(id="digit-map")
             yield Static(id="map-side")
@@ -64,15 +111,122 @@ class MapScreen(Screen[int | None]):
 
     def on_mount(self) -> None:
         digit_map = self.query_one(DigitMap)
-        digit_map.set_points(self.data.xy, self.data.labels, self.data.predictions)
+        digit_map.set_points(self.data.layouts[self.method], self.data.labels, self.data.predictions)
         digit_map.focus()
+        self._show_title()
+
+    def _show_title(self) -> None:
+        wrong = sum(1 for t, p in zip(self.data.labels, self.data.predictions) if t != p)
+        how = (f"PCA {self.data.explained[0]:.0%}+{self.data.explained[1]:.0%}" if self.method == "pca"
+               else METHOD_TITLES[self.method])
+        busy = f" · working out {METHOD_TITLES[self.placing]}…" if self.placing else ""
+        self.query_one("#map-title", Static).update(
+            f"[b]Map[/] of {len(self.data.labels):,} test digits ({wrong} wrong) · {self.data.source} · {how}{busy}")
+
+    # -- PCA, UMAP, t-SNE ---------------------------------------------------------------------------
+
+    def action_next_method(self) -> None:
+        from ...core.projection import METHODS, method_available, unavailable_reason
+
+        if self.placing:
+            self.notify(f"Still working out the {METHOD_TITLES[self.placing]} map…")
+            return
+        usable = [m for m in METHODS if m == "pca" or (self.data.features is not None and method_available(m))]
+        if len(usable) == 1:
+            self.notify(" ".join(unavailable_reason(m) + "." for m in METHODS if m != "pca"),
+                        title="Only PCA here", severity="warning", timeout=10)
+            return
+        target = usable[(usable.index(self.method) + 1) % len(usable)] if self.method in usable else "pca"
+        if target in self.data.layouts:
+            self._place(target, self.data.layouts[target])
+            return
+        self.placing = target
+        self._show_title()
+        self.notify(f"Working out the {METHOD_TITLES[target]} map of {len(self.data.labels):,} digits: "
+                    "about a minute on a small CPU, once per checkpoint.", timeout=8)
+        self._project(target)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="map-method")
+    def _project(self, method: str) -> None:
+        from ...core.projection import cached_projection
+
+        try:
+            cache = self.data.cache(method) if self.data.cache else None
+            projection = cached_projection(self.data.features, method, cache)
+            self.post_message(self.Placed(method, [tuple(p) for p in projection.coordinates.tolist()]))
+        except Exception as exc:  # noqa: BLE001 - shown, never a crash
+            self.post_message(self.Placed(method, None, f"Could not work out the {METHOD_TITLES[method]} map: {exc}"))
+
+    def on_map_screen_placed(self, message: Placed) -> None:
+        self.placing = None
+        if message.xy is None:
+            self._show_title()
+            self.notify(message.error, severity="error")
+            return
+        self.data.layouts[message.method] = message.xy
+        self._place(message.method, message.xy)
+
+    def _place(self, method: str, xy: list[tuple[float, float]]) -> None:
+        self.method = method
+        self.query_one(DigitMap).set_points(xy, self.data.labels, self.data.predictions)
+        self._show_title()
+
+    # -- the selected digit and its nearest training digits ------------------------------------------
 
     def on_digit_map_selected(self, message: DigitMap.Selected) -> None:
+        self.selected = message.index
+        if message.index is not None:
+            if self.neighbours_status is None:
+                self.neighbours_status = "looking…"
+                self._prepare_neighbours()
+            elif self.neighbours_status == "ready":
+                self._find_neighbours(message.index)
+        self._show_side()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="map-index")
+    def _prepare_neighbours(self) -> None:
+        """Embed the training digits once (cached beside the checkpoint); the cursor may move meanwhile."""
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            if done < total:
+                self.post_message(self.NeighboursPrepared(f"embedding training digits {done * 100 // total}%"))
+
+        try:
+            why_not = self.data.prepare_neighbours(progress, lambda: worker.is_cancelled)
+        except InterruptedError:
+            return  # the map was closed
+        except Exception as exc:  # noqa: BLE001 - shown, never a crash
+            why_not = str(exc) or type(exc).__name__
+        self.post_message(self.NeighboursPrepared(why_not or "ready"))
+
+    def on_map_screen_neighbours_prepared(self, message: NeighboursPrepared) -> None:
+        self.neighbours_status = message.status
+        if message.status == "ready" and self.selected is not None:
+            self._find_neighbours(self.selected)
+        self._show_side()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="map-neighbours")
+    def _find_neighbours(self, index: int) -> None:
+        try:
+            found: list[tuple[int, int, float, Any]] | str = self.data.neighbours(index)
+        except Exception as exc:  # noqa: BLE001 - shown, never a crash
+            found = str(exc) or type(exc).__name__
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.NeighboursFound(index, found))
+
+    def on_map_screen_neighbours_found(self, message: NeighboursFound) -> None:
+        self.neighbours = (message.index, message.found)
+        if message.index == self.selected:
+            self._show_side()
+
+    def _show_side(self) -> None:
+        side = self.query_one("#map-side", Static)
         out = Text(no_wrap=True, overflow="crop")
         out.append_text(legend())
         out.append("\n")
-        if message.index is not None:
-            i = message.index
+        i = self.selected
+        if i is not None:
             label, prediction = self.data.labels[i], self.data.predictions[i]
             out.append(f"digit #{i}\n", "bold")
             out.append("true ")
@@ -83,8 +237,37 @@ class MapScreen(Screen[int | None]):
             for line in digit_text(self.data.images[i]):
                 out.append_text(line)
                 out.append("\n")
-            out.append("enter: open in Misclassified" if label != prediction else "enter: show it", "dim")
-        self.query_one("#map-side", Static).update(out)
+            out.append("enter: open in Misclassified\n" if label != prediction else "enter: show it\n", "dim")
+            if self.neighbours is not None and self.neighbours[0] == i and self.neighbours_status == "ready":
+                self._neighbours_text(out, self.neighbours[1], side.size.height - 19, side.size.width)
+            elif self.neighbours_status not in (None, "none", "ready"):
+                self._wrapped(out, f"nearest: {self.neighbours_status}", side.size.width)
+        side.update(out)
+
+    @staticmethod
+    def _wrapped(out: Text, message: str, width: int) -> None:
+        import textwrap
+
+        out.append("\n".join(textwrap.wrap(message, max(10, width))), "italic")
+
+    def _neighbours_text(self, out: Text, found: list[tuple[int, int, float, Any]] | str, room: int,
+                         width: int) -> None:
+        """One line of the nearest training digits' labels; their pictures, two a row, where rows are left."""
+        if isinstance(found, str):
+            self._wrapped(out, f"nearest: {found}", width)
+            return
+        out.append("nearest:")
+        for _, label, _, _ in found:
+            out.append(" ")
+            out.append(str(label), f"bold {CLASS_COLOURS[label]}")
+        pairs = [found[k:k + 2] for k in range(0, len(found), 2)]
+        for pair in pairs[:max(0, (room - 1) // 8)]:  # a caption line and 7 rows a pair
+            out.append("\n" + "".join(f"{label} #{index}"[:SMALL].ljust(SMALL) for index, label, _, _ in pair))
+            arts = [digit_text(half_size(pixels)) for _, _, _, pixels in pair]
+            for row in range(len(arts[0])):
+                out.append("\n")
+                for art in arts:
+                    out.append_text(art[row])
 
     def on_digit_map_chosen(self, message: DigitMap.Chosen) -> None:
         self.dismiss(message.index)
