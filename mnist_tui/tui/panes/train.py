@@ -11,7 +11,9 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from ...core.config import TrainConfig
@@ -26,7 +28,20 @@ CHART_REFRESH_S = 1.0  # charts redraw at most once a second: each redraw holds 
 
 
 class TrainPane(Vertical):
-    """Form, Start/Pause/Stop buttons and the charts; the app feeds the charts."""
+    """Form, Start/Pause/Stop buttons and the charts; the app feeds the charts.
+
+    Its keys work from anywhere in the view, the form's fields included: ctrl+y and ctrl+t are
+    not bound by Input. The steering keys act during a run, while the form is disabled.
+    """
+
+    BINDINGS = [
+        # named in the chart header (the footer keeps its room for the run's keys)
+        Binding("ctrl+y", "toggle_log", "Log loss", show=False),
+        Binding("ctrl+t", "cycle_smoothing", "Smooth loss", show=False),
+        Binding("minus", "steer(0.5)", "lr/2", key_display="-", tooltip="Halve the running run's learning rate"),
+        Binding("plus,equals_sign", "steer(2.0)", "lr×2", key_display="+",
+                tooltip="Double the running run's learning rate"),
+    ]
 
     def __init__(self, config: TrainConfig, preset: str | None) -> None:
         super().__init__(id="train-pane")
@@ -34,11 +49,14 @@ class TrainPane(Vertical):
         self.chart_index = 0
         self._charts: list[TrainingChart] = []
         self._last_redraw = 0.0
+        self._form_locked = False
+        self._focus_before_run: Widget | None = None  # the form field to give the keys back to
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-body"):
             with Vertical(id="form-column"):
                 yield HParamForm(self._config, self._preset, id="form")
+                yield Static("Form locked while the run trains.", id="form-locked")
                 with Horizontal(id="run-buttons"):
                     yield Button("Start", id="start-button", variant="success", compact=True)
                     yield Button("Pause", id="pause-button", compact=True, disabled=True)
@@ -57,6 +75,8 @@ class TrainPane(Vertical):
         return self._charts
 
     def on_mount(self) -> None:
+        # the form scrolls to whichever field has focus: as a tab stop of its own it only hid the focus
+        self.query_one(HParamForm).can_focus = False
         self.apply_chart_layout()
 
     def on_resize(self) -> None:
@@ -77,10 +97,11 @@ class TrainPane(Vertical):
         header = Text(no_wrap=True, overflow="crop")
         if tall:
             header.append("Live charts", "bold")
+            header.append("  ^y log loss  ^t smoothing", "dim italic")
         else:
             for index, name in enumerate(CHART_NAMES):
                 header.append(f" {name} ", "bold reverse" if index == self.chart_index else "dim")
-            header.append("  f8 next chart", "dim italic")
+            header.append("  f8  ^y log  ^t smooth", "dim italic")
         self.query_one("#chart-tabs", Static).update(header)
         self.redraw()  # a chart that just became visible is drawn from the current run's data
 
@@ -97,6 +118,36 @@ class TrainPane(Vertical):
         for chart in self.charts:
             chart.dirty = True
         self.redraw()
+        self.call_after_refresh(self._keep_focus_here)
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "steer":  # only while a run trains (the footer shows them then)
+            return getattr(self.app, "run_state", "idle") in ("running", "paused")
+        return True
+
+    def action_toggle_log(self) -> None:
+        chart = self.query_one(LossChart)
+        on = chart.toggle_log_scale()
+        self._show_chart("Loss")
+        self.notify(f"Loss chart: {'log10' if on else 'linear'} scale (ctrl+y)", timeout=2)
+
+    def action_cycle_smoothing(self) -> None:
+        chart = self.query_one(LossChart)
+        weight = chart.cycle_smoothing()
+        self._show_chart("Loss")
+        level = {0.0: "off", 0.6: "light"}.get(weight, "heavy")
+        self.notify(f"Loss chart: smoothing {level}" + (f" (EMA {weight:g})" if weight else "") + " (ctrl+t)",
+                    timeout=2)
+
+    def action_steer(self, factor: float) -> None:
+        self.app.action_steer(factor)
+
+    def _show_chart(self, name: str) -> None:
+        """Bring a chart on screen (short terminals show one at a time) and redraw it."""
+        self.chart_index = CHART_NAMES.index(name)
+        self.apply_chart_layout()
 
     # -- the run's data ------------------------------------------------------------------------
 
@@ -146,9 +197,39 @@ class TrainPane(Vertical):
         pause.label = "Resume" if state == RunState.PAUSED else "Pause"
         pause.disabled = state not in ALLOWED["pause"] | ALLOWED["resume"]
         self.query_one("#stop-button", Button).disabled = state not in ALLOWED["stop"]
+        self._lock_form(state not in ALLOWED["edit_form"])
+
+    def _lock_form(self, locked: bool) -> None:
+        """A run uses the config it started with: the form is disabled while it runs, its keys go to the buttons."""
+        if locked == self._form_locked:
+            return
+        self._form_locked = locked
         form = self.query_one(HParamForm)
-        form.set_class(state != RunState.IDLE, "-applies-next")
-        form.border_subtitle = "" if state == RunState.IDLE else "changes apply to the next run"
+        focused = self.app.focused
+        if locked and focused is not None and form in focused.ancestors:
+            self._focus_before_run = focused
+        form.disabled = locked  # blurs a focused field
+        self.query_one("#form-locked").display = locked
+        self.query_one("#run-buttons").set_class(locked, "-locked")
+        if not locked and isinstance(self.app.focused, Button) and self in self.app.focused.ancestors:
+            self.app.set_focus(None)  # the keys go back to the field that had them before the run
+        self._keep_focus_here()
+
+    def _keep_focus_here(self) -> None:
+        """Give the keys to something visible in this view when what had them went away (disabled or hidden)."""
+        if not self.is_mounted or not self.parent or not getattr(self.parent, "display", True):
+            return
+        focused = self.app.focused
+        if focused is not None and focused.focusable and (self in focused.ancestors or focused.is_on_screen):
+            return
+        if self._form_locked:
+            target = next((b for b in self.query("#run-buttons Button") if not b.disabled), None)
+        else:
+            remembered = self._focus_before_run
+            target = remembered if remembered is not None and remembered.focusable else \
+                self.query_one(HParamForm).query("Select, Input").first()
+        if target is not None:
+            target.focus(scroll_visible=True)
 
     def visible_charts(self) -> list[TrainingChart]:
         return [chart for chart in self.charts if chart.display]

@@ -1,8 +1,9 @@
 """Live training charts: PlotextPlot subclasses that hold their own (bounded) series.
 
-Points are appended as engine events arrive (a few per second); drawing happens
-only in ``replot()``, which the app calls from a timer, so the redraw rate is
-bounded whatever the batch rate.
+Points are appended as engine events arrive (in batches, a few times a second); drawing
+happens only in ``replot()``, so the redraw rate is bounded whatever the batch rate.
+Series hold the raw values: smoothing and the log10 view are applied when drawing, so
+both can be toggled on a curve that is already drawn.
 """
 
 from __future__ import annotations
@@ -10,6 +11,12 @@ from __future__ import annotations
 import math
 
 from textual_plotext import PlotextPlot
+
+from .ticks import linear_ticks, log_ticks
+
+SMOOTHING_LEVELS = (0.0, 0.6, 0.9)  # off, light, heavy: EMA weights for the train curve
+TRAIN_COLOUR = (0, 175, 255)
+VAL_COLOUR = (255, 135, 0)
 
 
 class BoundedSeries:
@@ -89,14 +96,24 @@ class Smoother:
         self._value, self._count = 0.0, 0
 
 
+def smoothed(values: list[float], weight: float) -> list[float]:
+    """``values`` through a fresh bias-corrected EMA (``weight`` 0: unchanged)."""
+    if not weight:
+        return list(values)
+    smoother = Smoother(weight)
+    return [smoother(v) for v in values]
+
+
 class TrainingChart(PlotextPlot):
-    """A chart of a training series (x in epochs) and, optionally, a per-epoch validation series."""
+    """A chart of a training series (x in epochs) and, optionally, a per-epoch validation series.
+
+    The legend is written under the x axis (never over the data) and the y ticks are round values.
+    """
 
     DEFAULT_CSS = """
     TrainingChart { height: 1fr; min-height: 6; }
     """
     title = ""
-    ylabel = ""
     val_label = "val"
     train_label = "train"
 
@@ -105,22 +122,22 @@ class TrainingChart(PlotextPlot):
         super().__init__(id=id, classes=classes)
         self.train = BoundedSeries(max_points)
         self.val = BoundedSeries(max_points)
-        self._smoother = Smoother(smoothing) if smoothing else None
+        self.smoothing = smoothing  # EMA weight applied to the train curve when drawn
+        self.log_scale = False  # draw log10 of the values (on a linear axis: plotext's log scale breaks)
         self.dirty = True
         self.epochs: int | None = None
         self.waiting: str | None = None  # what an empty chart says (None: no run yet)
+        self.drawn: dict[str, tuple[list[float], list[float]]] = {}  # what the last replot plotted
 
     def reset(self, epochs: int | None = None, waiting: str = "waiting for the first batches…") -> None:
         self.waiting = waiting
         self.train.clear()
         self.val.clear()
-        if self._smoother:
-            self._smoother.reset()
         self.epochs = epochs
         self.dirty = True
 
     def add_train(self, x: float, y: float) -> None:
-        self.train.append(x, self._smoother(y) if self._smoother else y)
+        self.train.append(x, y)
         self.dirty = True
 
     def add_val(self, x: float, y: float | None) -> None:
@@ -131,6 +148,25 @@ class TrainingChart(PlotextPlot):
     def transform(self, y: float) -> float:
         return y
 
+    def heading(self) -> str:
+        """The title, with how the curve is drawn: "Loss (log10, smoothed 0.9)"."""
+        notes = (["log10"] if self.log_scale else []) + ([f"smoothed {self.smoothing:g}"] if self.smoothing else [])
+        return f"{self.title} ({', '.join(notes)})" if notes else self.title
+
+    def legend(self) -> str:
+        """Under the x axis, so it never covers the curves."""
+        shown = [f"⣀⣀ {self.train_label}"] if self.train else []
+        shown += [f"• {self.val_label}"] if self.val else []
+        return "epoch" + ("   " + "   ".join(shown) if len(shown) > 1 else "")
+
+    def _curve(self, xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
+        """Transformed values, as log10 when asked (points <= 0 have no log and are left out)."""
+        ys = [self.transform(y) for y in ys]
+        if not self.log_scale:
+            return list(xs), ys
+        kept = [(x, math.log10(y)) for x, y in zip(xs, ys) if y > 0]
+        return [x for x, _ in kept], [y for _, y in kept]
+
     def on_mount(self) -> None:
         super().on_mount()
         self.replot()
@@ -139,34 +175,61 @@ class TrainingChart(PlotextPlot):
         self.dirty = True
 
     def replot(self) -> None:
-        """Redraw from the held series (cheap to call; the app calls it a few times a second)."""
+        """Redraw from the held series (cheap to call; the pane calls it at a bounded rate)."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self.title)
-        plt.xlabel("epoch")
+        plt.title(self.heading())
+        self.drawn = {}
         if self.train:
-            plt.plot(self.train.xs, [self.transform(y) for y in self.train.ys], label=self.train_label,
-                     marker="braille")
+            self.drawn["train"] = self._curve(self.train.xs, smoothed(self.train.ys, self.smoothing))
         if self.val:
-            plt.plot(self.val.xs, [self.transform(y) for y in self.val.ys], label=self.val_label,
-                     marker="dot" if len(self.val) > 1 else "hd")
-        if self.epochs:
-            plt.xlim(0, self.epochs)
-        if not self.train and not self.val:
+            self.drawn["val"] = self._curve(self.val.xs, self.val.ys)
+        for name, (xs, ys) in self.drawn.items():
+            if not xs:
+                continue
+            if name == "train":
+                plt.plot(xs, ys, marker="braille", color=TRAIN_COLOUR)
+            else:
+                plt.plot(xs, ys, marker="dot" if len(xs) > 1 else "hd", color=VAL_COLOUR)
+        plt.xlabel(self.legend())
+        ys = [y for _, values in self.drawn.values() for y in values]
+        width, height = self.size
+        if ys:
+            ticks = log_ticks if self.log_scale else linear_ticks
+            low, high, positions, labels = ticks(min(ys), max(ys), max(2, min(6, (height - 4) // 2)))
+            plt.ylim(low, high)
+            plt.yticks(positions, labels)
+        right = self.epochs or max((x for xs, _ in self.drawn.values() for x in xs), default=1) or 1
+        _, _, positions, labels = linear_ticks(0, right, max(2, min(11, width // 8)))
+        plt.xlim(0, right)
+        plt.xticks(positions, labels)
+        if not ys:
             plt.ylim(0, 1)
-            plt.xlim(0, self.epochs or 1)
+            plt.yticks([])
             plt.title(self.waiting or "no run yet: f5 starts one")
         self.dirty = False
         self.refresh()
 
 
 class LossChart(TrainingChart):
-    title = "Loss (train smoothed, val per epoch)"
+    title = "Loss"
+
+    def toggle_log_scale(self) -> bool:
+        self.log_scale = not self.log_scale
+        self.dirty = True
+        return self.log_scale
+
+    def cycle_smoothing(self) -> float:
+        """Off, light, heavy, off ... for the train curve; returns the new EMA weight."""
+        later = [w for w in SMOOTHING_LEVELS if w > self.smoothing]
+        self.smoothing = later[0] if later else SMOOTHING_LEVELS[0]
+        self.dirty = True
+        return self.smoothing
 
 
 class AccuracyChart(TrainingChart):
-    title = "Accuracy % (train, val)"
+    title = "Accuracy %"
 
     def transform(self, y: float) -> float:
         return 100 * y
