@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 from .common import EXIT_OK, UsageError, add_path_flags
@@ -25,9 +26,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{folder}: no such checkpoints folder" + (" (it is a file)" if folder.exists() else ""))
     runs = list_runs(folder)
     if args.json:
-        print(json.dumps([dataclasses.asdict(r) for r in runs], allow_nan=False))
+        print(json.dumps([_finite_or_null(dataclasses.asdict(r)) for r in runs], allow_nan=False))
         return EXIT_OK
     from ..reporting import print_runs
 
     print_runs(runs, args.checkpoints)
     return EXIT_OK
+
+
+def _finite_or_null(record: dict) -> dict:
+    """NaN and infinity are not JSON: they are written as null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}

@@ -8,8 +8,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from ..core.config import TrainConfig
-from .common import EXIT_INTERRUPTED, EXIT_OK, UsageError, add_config_flags, add_path_flags, config_from_args, given_config_fields
+from .common import (
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, add_config_flags, add_path_flags, config_from_args,
+    given_config_fields, stderr,
+)
 
 
 def register(sub) -> None:
@@ -34,22 +36,42 @@ def resume_command(args: argparse.Namespace) -> str:
     return " ".join(command[:4]) + "".join(f" {shlex.quote(part)}" for part in command[4:])
 
 
+def resume_path(spec: str, checkpoints: Path) -> Path:
+    """The checkpoint ``--resume`` continues; refused (exit 2) when another process trains the run or it has none."""
+    from ..core.checkpoints import resolve_checkpoint
+    from ..core.run_lock import owner
+    from ..core.runs import CHECKPOINT_FILES, RunBusy
+
+    folder = Path(spec)
+    if not folder.exists() and (checkpoints / folder).exists():
+        folder = checkpoints / folder
+    if not folder.is_dir():
+        folder = folder.parent
+    if (pid := owner(folder)) is not None:
+        raise RunBusy(folder, pid)
+    if Path(spec).suffix != ".pt" and not any((folder / n).is_file() for n in CHECKPOINT_FILES) \
+            and (folder / "config.json").is_file():
+        raise UsageError(f"{folder} has no checkpoint (it stopped before its first save), so there is nothing to "
+                         f"resume; start it again with --run-name {folder.name}")
+    return resolve_checkpoint(spec, checkpoints, prefer="last.pt")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.data import load_mnist
     from ..core.engine import RunControl, Trainer
-    from ..core.names import check_run_name
+    from ..core.runs import CheckpointError, DiskFull, check_new_run
 
     if args.resume:
         given = [g for g in given_config_fields(args) if g != "epochs"]
         if given:
             raise UsageError("--resume continues a run with its saved config; drop "
                              + ", ".join("--" + g.replace("_", "-") for g in given))
-        from ..core.checkpoints import load_checkpoint, resolve_checkpoint
+        from ..core.checkpoints import checkpoint_config, load_checkpoint
         from ..core.runs import read_result
 
-        path = resolve_checkpoint(args.resume, Path(args.checkpoints), prefer="last.pt")
+        path = resume_path(args.resume, Path(args.checkpoints))  # before the data loads
         checkpoint = load_checkpoint(path)
-        saved = TrainConfig.from_dict(checkpoint["config"])
+        saved = checkpoint_config(checkpoint)
         finished = bool(read_result(path.parent))
         if args.epochs is not None and not finished:
             raise UsageError(f"{path.parent.name} has not finished its {saved.epochs} epochs; resume it without "
@@ -61,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
                           resume=path, extra_epochs=args.epochs or 0)
     else:
         config = config_from_args(args)
-        if args.run_name is not None and (problem := check_run_name(args.run_name)):
-            raise UsageError(problem)  # before the data loads
+        if args.run_name is not None and (notice := check_new_run(Path(args.checkpoints), args.run_name)):
+            stderr(notice)  # checked before the data loads: a bad, taken or busy name is refused here
         trainer = Trainer(config, load_mnist(args.data_dir, dataset=config.dataset),
                           checkpoints_dir=Path(args.checkpoints), run_name=args.run_name)
     control = RunControl()
@@ -87,5 +109,11 @@ def run(args: argparse.Namespace) -> int:
     if outcome.kind == "stopped":
         return EXIT_INTERRUPTED
     if outcome.kind == "failed":
-        return 1
+        if args.json:  # the event says it on stdout; the terminal gets the same one line as without --json
+            stderr(f"run failed: {outcome.reason}")
+        if isinstance(trainer.error, DiskFull) and trainer.saved_epoch is not None:
+            hint = resume_command(args).format(run_dir=shlex.quote(str(trainer.run_dir.resolve())))
+            stderr(f"free some space, then resume with: {hint}")
+        # a busy, damaged or full run folder is the user's to fix (exit 2); a crash is ours (exit 1)
+        return EXIT_USAGE if isinstance(trainer.error, CheckpointError) else 1
     return EXIT_OK

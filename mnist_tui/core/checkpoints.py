@@ -7,6 +7,8 @@ atomically and loaded with ``weights_only=True`` so no code in a file ever runs.
 
 from __future__ import annotations
 
+import io
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import torch
 
 from .config import TrainConfig
-from .runs import DEFAULT_CHECKPOINTS, CheckpointError, write_atomic
+from .runs import DEFAULT_CHECKPOINTS, CheckpointError, DamagedFile, config_from_dict, write_bytes_atomic
 
 FORMAT_VERSION = 1
 
@@ -35,7 +37,9 @@ def save_checkpoint(path: Path, *, model_state: dict[str, torch.Tensor], config:
         "metrics": metrics or {},
         **(extra or {}),
     }
-    write_atomic(path, lambda tmp: torch.save(payload, tmp))
+    buffer = io.BytesIO()  # serialized first, so a full disk is a plain write error that says how much was needed
+    torch.save(payload, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
     return path
 
 
@@ -71,7 +75,66 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     version = checkpoint.get("format_version", 0)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(f"{path} has format version {version!r}; this mnist-tui reads up to {FORMAT_VERSION}")
-    return _upgrade(checkpoint)
+    checkpoint = _upgrade(checkpoint)
+    config_from_dict(checkpoint["config"], str(path))  # raises DamagedFile naming the file
+    problem = _problem(checkpoint)
+    if problem:
+        raise DamagedFile(f"{path} is not a usable checkpoint: {problem}")
+    return checkpoint
+
+
+def _is_state(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _finite(value: Any, low: float = 0.0) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= low
+
+
+def _random_state(value: Any, like: torch.Tensor) -> bool:
+    return isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.numel() == like.numel()
+
+
+def _problem(checkpoint: dict[str, Any]) -> str | None:
+    """What makes a loaded checkpoint unusable, in a few words; None when nothing does.
+
+    Every value the engine and the loaders use is checked here, so a crafted or damaged
+    file is refused with a reason instead of failing later deep inside training.
+    """
+    if not _is_state(checkpoint["model_state"]) or not checkpoint["model_state"]:
+        return "its model_state is not a set of named tensors"
+    if checkpoint.get("ema_state") is not None and not _is_state(checkpoint["ema_state"]):
+        return "its ema_state is not a set of named tensors"
+    for key in ("optimizer_state", "scheduler_state", "metrics"):
+        if checkpoint[key] is not None and not isinstance(checkpoint[key], dict):
+            return f"its {key} is a {type(checkpoint[key]).__name__}, not a dict"
+    epoch, step = checkpoint["epoch"], checkpoint["step"]
+    if not _whole(epoch):
+        return f"its epoch is {epoch!r}, not a whole number >= 0"
+    if not _whole(step):
+        return f"its step is {step!r}, not a whole number >= 0"
+    if not _finite(checkpoint.get("lr_factor", 1.0)) or checkpoint.get("lr_factor", 1.0) == 0:
+        return f"its lr_factor is {checkpoint.get('lr_factor')!r}, not a number > 0"
+    if step:  # stopped mid-epoch: resuming needs the random streams and the epoch's running sums
+        rng = checkpoint.get("rng")
+        if not (isinstance(rng, dict) and _random_state(rng.get("torch"), torch.get_rng_state())
+                and _random_state(rng.get("aug"), torch.Generator().get_state())):
+            return f"it stopped at step {step} of an epoch but holds no usable random state (rng) to resume from"
+        sums = checkpoint.get("epoch_sums")
+        if sums is not None and not (isinstance(sums, dict) and all(_finite(sums.get(k)) for k in ("loss", "correct", "seen"))):
+            return "its epoch_sums are not three numbers (loss, correct, seen)"
+        if not _finite(checkpoint.get("epoch_seconds", 0.0)):
+            return f"its epoch_seconds is {checkpoint.get('epoch_seconds')!r}, not a number >= 0"
+    return None
+
+
+def checkpoint_config(checkpoint: dict[str, Any]) -> TrainConfig:
+    """The config a loaded checkpoint was trained with (checked by load_checkpoint)."""
+    return config_from_dict(checkpoint["config"], "the checkpoint")
 
 
 def checkpoint_in(run_dir: Path) -> Path:
@@ -101,10 +164,16 @@ def model_from_checkpoint(checkpoint: dict[str, Any], device: str | torch.device
     """Rebuild the network a checkpoint was trained with and load its weights (eval mode)."""
     from .models import build_model
 
-    config = TrainConfig.from_dict(checkpoint["config"])
+    config = checkpoint_config(checkpoint)
     model = build_model(config)
-    try:
-        model.load_state_dict(checkpoint.get("ema_state") or checkpoint["model_state"])
-    except (RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"checkpoint weights do not fit a {config.model} model: {exc}") from None
+    load_state(model, checkpoint.get("ema_state") or checkpoint["model_state"], f"a {config.model} model")
     return model.to(device).eval(), config
+
+
+def load_state(target: Any, state: Any, what: str) -> None:
+    """``target.load_state_dict(state)`` (a model, optimizer or schedule); CheckpointError in one line if it does not fit."""
+    try:
+        target.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        detail = " ".join((str(exc) or type(exc).__name__).split())  # torch's message spans lines
+        raise DamagedFile(f"the checkpoint does not fit {what}: {detail[:200]}") from None

@@ -98,10 +98,15 @@ class Trainer:
         ``extra_epochs`` trains a resumed run that many epochs past its configured end."""
         self.checkpoints_dir = Path(checkpoints_dir)
         self.restored: dict[str, Any] | None = None
+        self.lock: runs.RunLock | None = None  # this process's hold on the run folder while run() trains
+        self.error: Exception | None = None  # what made the run fail, if it failed
+        self.saved_epoch: int | None = None  # the epoch of the last good last.pt
         if resume is not None:
             path = ckpt.resolve_checkpoint(resume, self.checkpoints_dir, prefer="last.pt")
             self.restored = ckpt.load_checkpoint(path)
-            config = TrainConfig.from_dict(self.restored["config"])
+            self.saved_epoch = self.restored["epoch"]
+            self._resumed_file = runs.file_identity(path)
+            config = ckpt.checkpoint_config(self.restored)
             if extra_epochs:
                 config = config.replace(epochs=self.restored["epoch"] + extra_epochs)
             self.run_dir = path.parent
@@ -122,7 +127,19 @@ class Trainer:
         try:
             yield from self._run(control)
         except Exception as exc:  # noqa: BLE001 - a run reports its own failure as an event
-            yield Failed(f"{type(exc).__name__}: {exc}", 0, str(getattr(self, "run_dir", "")), self.best_path)
+            self.error = exc
+            yield self._failed(exc)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _failed(self, exc: Exception) -> Failed:
+        """The Failed event for an exception: a CheckpointError's own words (one line), else its type too."""
+        run_dir = getattr(self, "run_dir", None)
+        reason = str(exc) if isinstance(exc, runs.CheckpointError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, runs.DiskFull) and run_dir is not None and self.lock is not None:
+            reason += runs.after_disk_full(run_dir, self.saved_epoch)
+        return Failed(reason, 0, str(run_dir or ""), self.best_path)
 
     def _run(self, control: RunControl) -> Iterator[Event]:
         r = self._build()
@@ -162,16 +179,17 @@ class Trainer:
                  max(1, math.ceil(steps_per_epoch / self.points_per_epoch)), [])
         restored = self.restored
         if restored is None:
-            self.run_dir = runs.new_run_dir(self.checkpoints_dir, self.run_name, config)
+            self.run_dir, self.lock, _ = runs.take_run_dir(self.checkpoints_dir, self.run_name, config.model)
             runs.write_text_atomic(self.run_dir / "config.json", config.to_json())
             return r
-        model.load_state_dict(restored["model_state"])
+        self.lock = runs.take_run(self.run_dir, self._resumed_file)  # one writer per run, until run() ends
+        ckpt.load_state(model, restored["model_state"], f"a {config.model} model")
         if restored["optimizer_state"]:
-            optimizer.load_state_dict(restored["optimizer_state"])
+            ckpt.load_state(optimizer, restored["optimizer_state"], f"the {config.optimizer} optimizer")
         if scheduler is not None and restored["scheduler_state"] and not self.extra_epochs:
-            scheduler.load_state_dict(restored["scheduler_state"])
+            ckpt.load_state(scheduler, restored["scheduler_state"], f"the {config.schedule} schedule")
         if ema is not None and restored.get("ema_state"):
-            ema.load_state_dict(restored["ema_state"])
+            ckpt.load_state(ema, restored["ema_state"], f"a {config.model} model (EMA)")
         r.start_epoch, r.start_step = restored["epoch"], restored["step"]
         r.lr_factor = float(restored.get("lr_factor", 1.0))
         r.epoch_sums = restored.get("epoch_sums")
@@ -211,6 +229,8 @@ class Trainer:
                              step=step, metrics=r.history[-1] if r.history else {},
                              optimizer_state=r.optimizer.state_dict(),
                              scheduler_state=r.scheduler.state_dict() if r.scheduler else None, extra=extra)
+        if name == "last.pt":
+            self.saved_epoch = epoch
         return str(self.run_dir / name)
 
     def _train_epoch(self, r: _Run, epoch: int, control: RunControl) -> Generator[Event, None, bool]:

@@ -124,8 +124,10 @@ class TrainingProcess:
 
 def _child_main(events: Connection, commands: Connection) -> None:
     settings = commands.recv()
+    from .config import ConfigError
     from .data import DataUnavailable, load_mnist
     from .engine import RunControl, Trainer
+    from .runs import CheckpointError
 
     control = RunControl()
     parent_gone = threading.Event()
@@ -168,7 +170,9 @@ def _child_main(events: Connection, commands: Connection) -> None:
         for event in trainer.run(control):
             send(("event", event))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which shows it
-        message = str(exc) if isinstance(exc, DataUnavailable) else f"{type(exc).__name__}: {exc}"
+        # the user's own problem (a busy or damaged run, bad data, a bad config) in its own words, one line
+        plain = isinstance(exc, (DataUnavailable, CheckpointError, ConfigError))
+        message = str(exc) if plain else f"{type(exc).__name__}: {exc}"
         send(("error", {"message": message, "data_unavailable": isinstance(exc, DataUnavailable)}))
         return
     send(("done", None))

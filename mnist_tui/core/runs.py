@@ -11,75 +11,134 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig
+from . import run_lock
+from .atomic import (  # noqa: F401 - re-exported: callers import these from runs
+    CheckpointError, DamagedFile, DiskFull, append_text, file_mode, write_atomic, write_bytes_atomic, write_text_atomic,
+)
+from .config import TrainConfig, validate
+from .names import check_run_name
+from .run_lock import RunBusy, RunLock
 
 DEFAULT_CHECKPOINTS = Path("checkpoints")
 CHECKPOINT_FILES = ("best.pt", "last.pt")
 DEFAULT_MODEL_RUN = "fast-pretrained"  # the model shipped in checkpoints/
 REPO_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+# the files a training process writes (their temp files, left by a kill, are removed by the next one)
+TRAINER_FILES = ("config.json", "metrics.jsonl", "points.jsonl", "result.json", "misclassified.pt", *CHECKPOINT_FILES)
+# all a run killed before its first checkpoint can hold: such a folder is reused by the next run of its name
+NO_CHECKPOINT_FILES = {"config.json", "metrics.jsonl", "points.jsonl", "failed.json", "tune.json", run_lock.LOCK_FILE}
 
 
-class CheckpointError(RuntimeError):
-    """A file or folder that is not a usable mnist-tui run or checkpoint; the message says why."""
+def _no_checkpoint_files(path: Path) -> list[Path] | None:
+    """The files of a run folder that never got a checkpoint, or None when it holds anything more."""
+    files = []
+    for entry in path.iterdir():
+        leftover = entry.name.startswith(".") and entry.name.endswith(".tmp")
+        if not (entry.name in NO_CHECKPOINT_FILES or leftover) or not entry.is_file():
+            return None
+        files.append(entry)
+    return files
 
 
-def write_atomic(path: Path, write: Callable[[str], Any]) -> None:
-    """Call ``write(tmp_path)`` then move the result over ``path``; a crash leaves the old file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def check_new_run(checkpoints_dir: Path, run_name: str) -> str | None:
+    """Before the data loads: raise if ``run_name`` cannot start a run; a notice if it reuses a dead run's folder."""
+    if problem := check_run_name(run_name):
+        raise CheckpointError(problem)
+    path = Path(checkpoints_dir) / run_name
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        raise CheckpointError(f"{path} already exists and is not a folder; pick another --run-name")
+    if (pid := run_lock.owner(path)) is not None:
+        raise RunBusy(path, pid)
+    if _no_checkpoint_files(path) is None:
+        raise CheckpointError(f"{path} already exists; pick another --run-name or --resume it")
+    return f"reusing {run_name}: it has no checkpoint"
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+def take_run_dir(checkpoints_dir: Path, run_name: str | None, model: str) -> tuple[Path, RunLock, bool]:
+    """A folder for a new run, locked for this process: (path, lock, reused).
 
-
-def new_run_dir(checkpoints_dir: Path, run_name: str | None, config: TrainConfig) -> Path:
-    """A fresh run folder: ``run_name`` if given (must not exist), else model-date-time."""
+    ``run_name`` must be free, or name a folder left by a run killed before its first checkpoint
+    and trained by no one now: that one is emptied and reused. Without a name: model-date-time.
+    """
+    checkpoints_dir = Path(checkpoints_dir)
     checkpoints_dir.mkdir(parents=True, exist_ok=True)
-    if run_name:
-        if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", run_name) or len(run_name) > 100:
-            raise CheckpointError(f"run name {run_name!r} may hold only letters, digits, '.', '_' and '-' "
-                                  "(not first), at most 100 characters")
-        path = checkpoints_dir / run_name
-        if path.exists():
-            raise CheckpointError(f"{path} already exists; pick another --run-name or --resume it")
+    if not run_name:
+        base = f"{model}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        for n in range(1000):
+            path = checkpoints_dir / (base if n == 0 else f"{base}-{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return path, run_lock.acquire(path), False
+        raise CheckpointError(f"could not create a run folder in {checkpoints_dir}")
+    if problem := check_run_name(run_name):
+        raise CheckpointError(problem)
+    path = checkpoints_dir / run_name
+    try:
         path.mkdir()
-        return path
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{config.model}-{stamp}"
-    for n in range(1000):
-        path = checkpoints_dir / (base if n == 0 else f"{base}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise CheckpointError(f"could not create a run folder in {checkpoints_dir}")
+        created = True
+    except FileExistsError:
+        created = False
+    if not path.is_dir():
+        raise CheckpointError(f"{path} already exists and is not a folder; pick another --run-name")
+    lock = run_lock.acquire(path)
+    try:  # under the lock: a run that raced us here may have saved a checkpoint meanwhile
+        leftovers = _no_checkpoint_files(path)
+        if leftovers is None:
+            raise CheckpointError(f"{path} already exists; pick another --run-name or --resume it")
+        for file in leftovers:
+            if file.name != run_lock.LOCK_FILE:
+                file.unlink(missing_ok=True)
+    except BaseException:
+        lock.release()
+        raise
+    return path, lock, not created
+
+
+def file_identity(path: Path) -> tuple[Path, tuple[int, int, int] | None]:
+    """(path, which file it is now): an atomic save makes a new file, so a changed identity means a new save."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return Path(path), None
+    return Path(path), (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def take_run(run_dir: Path, resumed: tuple[Path, Any] | None = None) -> RunLock:
+    """Lock an existing run to train into it (resume), removing the temp files a killed writer left.
+
+    ``resumed`` (from file_identity): the checkpoint as it was read; if another process saved over it
+    since, this one would train the same epochs again, so it is refused.
+    """
+    lock = run_lock.acquire(Path(run_dir))
+    if resumed is not None and file_identity(resumed[0]) != resumed:
+        lock.release()
+        raise CheckpointError(f"{run_dir} was trained by another process meanwhile; resume it again")
+    run_lock.remove_leftovers(Path(run_dir), TRAINER_FILES)
+    return lock
+
+
+def after_disk_full(run_dir: Path, saved_epoch: int | None) -> str:
+    """What became of a run whose save found the disk full (call it holding the run): the end of the message."""
+    if saved_epoch is not None:
+        return f"; the last good checkpoint is kept: {run_dir / 'last.pt'} (epoch {saved_epoch})"
+    if any((run_dir / n).is_file() for n in CHECKPOINT_FILES):
+        return ""
+    shutil.rmtree(run_dir, ignore_errors=True)  # a new run with nothing to resume leaves no folder behind
+    return f"; nothing was saved, so {run_dir} was removed"
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    with (run_dir / "metrics.jsonl").open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    append_text(Path(run_dir) / "metrics.jsonl", json.dumps(record) + "\n", sync=True)
 
 
 def append_event(run_dir: Path, record: dict[str, Any]) -> None:
@@ -90,8 +149,7 @@ def append_event(run_dir: Path, record: dict[str, Any]) -> None:
 def append_points(run_dir: Path, points: list[dict[str, Any]]) -> None:
     """The chart points of part of an epoch, to ``points.jsonl`` (so a resumed run shows its whole curve)."""
     if points:
-        with (Path(run_dir) / "points.jsonl").open("a") as fh:
-            fh.write("".join(json.dumps(p) + "\n" for p in points))
+        append_text(Path(run_dir) / "points.jsonl", "".join(json.dumps(p) + "\n" for p in points))
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -109,10 +167,21 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+METRIC_FIGURES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+
+
+def _epoch(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The per-epoch records of a run."""
-    return [r for r in _records(Path(run_dir) / "metrics.jsonl")
-            if isinstance(r.get("epoch"), int) and "lr_factor" not in r]
+    """The per-epoch records of a run; a figure that is not a finite number reads as None, seconds as 0."""
+    records = []
+    for r in _records(Path(run_dir) / "metrics.jsonl"):
+        if _epoch(r.get("epoch")) and "lr_factor" not in r:
+            records.append({**r, **{k: _number(r.get(k)) for k in METRIC_FIGURES},
+                            "seconds": _number(r.get("seconds")) or 0.0})
+    return records
 
 
 def read_lr_changes(run_dir: Path) -> list[dict[str, Any]]:
@@ -129,19 +198,20 @@ def read_points(run_dir: Path) -> list[dict[str, Any]]:
 def rewrite_after(run_dir: Path, epochs: int, global_step: int) -> None:
     """Forget what a run recorded after its checkpoint (``epochs`` done, ``global_step``): it is trained again."""
     metrics = [r for r in _records(run_dir / "metrics.jsonl")
-               if ("lr_factor" in r and r.get("global_step", 0) <= global_step)
-               or ("lr_factor" not in r and isinstance(r.get("epoch"), int) and r["epoch"] <= epochs)]
+               if ("lr_factor" in r and (_number(r.get("global_step")) or 0) <= global_step)
+               or ("lr_factor" not in r and _epoch(r.get("epoch")) and r["epoch"] <= epochs)]
     write_text_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in metrics))
     points = [p for p in read_points(run_dir) if p["global_step"] <= global_step]
     write_text_atomic(run_dir / "points.jsonl", "".join(json.dumps(p) + "\n" for p in points))
 
 
 def read_result(run_dir: Path) -> dict[str, Any]:
-    """``result.json`` of a finished run, or {}."""
+    """``result.json`` of a finished run, or {} (also when it is damaged: the run reads as not tested)."""
     path = Path(run_dir) / "result.json"
-    if not path.is_file():
+    try:
+        result = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
         return {}
-    result = json.loads(path.read_text())
     return result if isinstance(result, dict) else {}
 
 
@@ -163,7 +233,7 @@ class RunInfo:
     modified: str  # ISO date-time of the folder
     finished: bool
     error: str | None = None  # why the run could not be read, if it could not
-    state: str = "stopped"  # finished, stopped (resumable) or failed; "?" when unreadable
+    state: str = "stopped"  # training (a process has it), finished, stopped (resumable) or failed; "?" when unreadable
     lr: float | None = None
     batch_size: int | None = None
     train_seconds: float = 0.0
@@ -178,28 +248,34 @@ def read_run(run_dir: Path) -> RunInfo:
     """Summarise a run folder from its json files (no torch.load); errors go in ``error``."""
     run_dir = Path(run_dir)
     stamp = datetime.fromtimestamp(run_dir.stat().st_mtime).isoformat(timespec="seconds")
+    owner = run_lock.owner(run_dir)  # a live run: its first checkpoint may not be written yet
     try:
-        config = TrainConfig.from_json((run_dir / "config.json").read_text())
+        config = read_config(run_dir)
         metrics = read_metrics(run_dir)
-        result = read_result(run_dir)
-        vals = [v for v in (_number(m.get("val_accuracy")) for m in metrics) if v is not None]
-        if not any((run_dir / n).is_file() for n in CHECKPOINT_FILES):
-            raise CheckpointError("no best.pt or last.pt")
+        result = read_result(run_dir) if owner is None else {}
+        vals = [v for v in (m["val_accuracy"] for m in metrics) if v is not None]
+        if owner is None and not any((run_dir / n).is_file() for n in CHECKPOINT_FILES):
+            raise CheckpointError(f"no checkpoint: it stopped before its first save (--run-name {run_dir.name} "
+                                  "reuses the folder)")
         epochs_done = max((m["epoch"] for m in metrics), default=0)
         finished = bool(result)
         state = "finished" if finished else ("failed" if (run_dir / "failed.json").is_file() else "stopped")
+        state = "training" if owner is not None else state
         test_checkpoint = None
         if finished:
-            test_checkpoint = f"{result.get('checkpoint', 'last')} (epoch {result.get('epochs', epochs_done)})"
+            epochs = result.get("epochs", epochs_done)
+            test_checkpoint = f"{result.get('checkpoint', 'last')} (epoch {epochs})" if _epoch(epochs) else None
         return RunInfo(
             name=run_dir.name, path=str(run_dir), model=config.model, epochs_done=epochs_done, epochs=config.epochs,
             best_val_accuracy=max(vals) if vals else None, test_accuracy=_number(result.get("test_accuracy")),
             modified=stamp, finished=finished, state=state, lr=config.lr, batch_size=config.batch_size,
-            train_seconds=sum(_number(m.get("seconds")) or 0.0 for m in metrics), test_checkpoint=test_checkpoint,
+            train_seconds=sum(m["seconds"] for m in metrics), test_checkpoint=test_checkpoint,
         )
     except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
-        return RunInfo(run_dir.name, str(run_dir), "?", 0, 0, None, None, stamp, False,
-                       error=str(exc) or repr(exc), state="?")
+        error = str(exc) or repr(exc)
+        if owner is not None:  # between its folder and its config.json: a moment
+            error = f"being created by process {owner}"
+        return RunInfo(run_dir.name, str(run_dir), "?", 0, 0, None, None, stamp, False, error=error, state="?")
 
 
 def list_runs(checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> list[RunInfo]:
@@ -211,9 +287,28 @@ def list_runs(checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> list[RunInfo]:
     return sorted(runs, key=lambda r: r.modified, reverse=True)
 
 
+def config_from_dict(data: Any, where: str) -> TrainConfig:
+    """A saved config, checked as the CLI and the form check theirs; DamagedFile names ``where`` and the problem."""
+    if not isinstance(data, dict):
+        raise DamagedFile(f"{where} holds no config (a {type(data).__name__}, not an object)")
+    try:
+        config = TrainConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise DamagedFile(f"{where} holds a damaged config: {exc}") from None
+    errors = validate(config)
+    if errors:
+        raise DamagedFile(f"{where} holds an invalid config: {next(iter(errors.values()))}")
+    return config
+
+
 def read_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
-    """A run's saved config."""
-    return TrainConfig.from_json((Path(run_dir) / "config.json").read_text())
+    """A run's saved config; DamagedFile (a ValueError) when config.json is not a valid one."""
+    path = Path(run_dir) / "config.json"
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError:  # not JSON, or not text
+        raise DamagedFile(f"{path} is not a JSON config file") from None
+    return config_from_dict(data, str(path))
 
 
 def default_model_candidates(checkpoints_dir: Path) -> list[Path]:
@@ -241,12 +336,15 @@ def delete_run(run_dir: str | os.PathLike[str], checkpoints_dir: Path | None = N
         raise CheckpointError(f"{path} does not look like a run folder; not deleting it")
     if checkpoints_dir is not None and path.resolve().parent != Path(checkpoints_dir).resolve():
         raise CheckpointError(f"{path} is not inside {checkpoints_dir}; not deleting it")
+    if (pid := run_lock.owner(path)) is not None:
+        raise CheckpointError(f"{RunBusy(path, pid)}; stop it before deleting it")
     shutil.rmtree(path)
 
 
 __all__ = [
-    "CHECKPOINT_FILES", "DEFAULT_CHECKPOINTS", "default_model_candidates", "find_default_model", "CheckpointError", "RunInfo", "append_metrics", "delete_run",
-    "append_event", "append_points", "list_runs", "new_run_dir", "read_config", "read_lr_changes", "read_metrics",
-    "read_points", "read_result", "read_run", "rewrite_after", "write_atomic",
-    "write_text_atomic",
+    "CHECKPOINT_FILES", "DEFAULT_CHECKPOINTS", "CheckpointError", "DamagedFile", "DiskFull", "RunBusy", "RunInfo",
+    "after_disk_full", "append_event", "append_metrics", "append_points", "check_new_run", "config_from_dict", "default_model_candidates",
+    "delete_run", "file_identity", "file_mode", "find_default_model", "list_runs", "read_config", "read_lr_changes",
+    "read_metrics", "read_points", "read_result", "read_run", "rewrite_after", "take_run", "take_run_dir",
+    "write_atomic", "write_bytes_atomic", "write_text_atomic",
 ]
