@@ -89,7 +89,7 @@ class RichReporter:
                         f"on {event.device}; {event.train_size:,} train / {event.val_size:,} validation / "
                         f"{event.test_size:,} test digits; saving to {event.run_dir}"
                     )
-                    task = progress.add_task(f"epoch {event.start_epoch + 1}/{event.epochs}",
+                    task = progress.add_task(f"epoch {min(event.start_epoch + 1, event.epochs)}/{event.epochs}",
                                              total=event.epochs * event.steps_per_epoch,
                                              completed=event.start_epoch * event.steps_per_epoch,
                                              loss="-", acc="-", speed="")
