@@ -1,0 +1,288 @@
+"""The fault suite, files part: crafted or damaged checkpoints and run files, a full disk, file modes.
+
+Every command that reads a checkpoint or a run folder gets each crafted file and must
+answer with one line and exit 2 (or do its job), never a traceback; each corpus case
+also goes through a real `python -m mnist_tui.cli` process. A full disk is a real
+file-size limit (RLIMIT_FSIZE, no root needed) on a real training process, and, as
+root, a real 400 KB tmpfs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mnist_tui.cli import main
+from mnist_tui.core.checkpoints import load_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--model", "mlp", "--hidden", "16", "--batch-size", "32", "--val-size", "100", "--threads", "1"]
+
+
+def cli(*args: str, limit: int | None = None, umask: int | None = None, **kwargs) -> subprocess.Popen:
+    """A real `mnist-tui ARGS` process; ``limit``: no file it writes may pass that many bytes (a full disk)."""
+
+    def before() -> None:
+        if limit is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so a write past the limit fails with EFBIG
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        if umask is not None:
+            os.umask(umask)
+
+    return subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, preexec_fn=before, **kwargs)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out, err
+
+
+def one_clear_line(err: str) -> bool:
+    return err.count("\n") == 1 and err.startswith("mnist-tui: ") and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, synthetic_root) -> tuple[Path, Path]:
+    """(a finished one-epoch run folder to copy, a picture of a 7)."""
+    folder = tmp_path_factory.mktemp("base")
+    assert main(["train", "--data-dir", str(synthetic_root), "--checkpoints", str(folder), *TINY, "--epochs", "1",
+                 "--run-name", "r", "--json"]) == 0
+    seven = np.full((64, 64), 255, dtype=np.uint8)
+    seven[14:20, 14:50] = 0
+    for i in range(34):
+        seven[18 + i, 44 - i // 2:50 - i // 2] = 0
+    Image.fromarray(seven).save(folder / "seven.png")
+    return folder / "r", folder / "seven.png"
+
+
+# --- crafted checkpoints -----------------------------------------------------------------------------------
+
+
+def _set(key, value):
+    return lambda c: c.__setitem__(key, value)
+
+
+def _config(key, value):
+    return lambda c: c["config"].__setitem__(key, value)
+
+
+CHECKPOINTS = {  # how the dict is changed, what the one line says
+    "config.hidden is text": (_config("hidden", "abc"), "holds a damaged config"),
+    "config is a string": (_set("config", "hello"), "holds no config (a str, not an object)"),
+    "config is a list": (_set("config", [1, 2]), "holds no config (a list, not an object)"),
+    "unknown model": (_config("model", "resnet"), "model must be one of"),
+    "config.width is text": (_config("width", "32"), "must be a whole number, got '32'"),
+    "config.lr is NaN": (_config("lr", math.nan), "must be a finite number, got nan"),
+    "config.epochs is 0": (_config("epochs", 0), "must be between 1 and"),
+    "model_state is a list": (_set("model_state", [1, 2]), "its model_state is not a set of named tensors"),
+    "model_state is empty": (_set("model_state", {}), "its model_state is not a set of named tensors"),
+    "model_state holds text": (_set("model_state", {"net.1.weight": "w"}), "not a set of named tensors"),
+    "model_state of another net": (_set("model_state", {"x": torch.zeros(3)}), "does not fit a mlp model"),
+    "epoch is -5": (_set("epoch", -5), "its epoch is -5, not a whole number >= 0"),
+    "epoch is text": (_set("epoch", "x"), "its epoch is 'x', not a whole number >= 0"),
+    "epoch is True": (_set("epoch", True), "its epoch is True"),
+    "step is -1": (_set("step", -1), "its step is -1"),
+    "step without rng": (lambda c: (c.__setitem__("step", 3), c.pop("rng", None)), "no usable random state"),
+    "rng of the wrong size": (lambda c: (c.__setitem__("step", 3), c.__setitem__(
+        "rng", {"torch": torch.zeros(3, dtype=torch.uint8), "aug": torch.zeros(3, dtype=torch.uint8)})),
+        "no usable random state"),
+    "optimizer_state is text": (_set("optimizer_state", "adam"), "its optimizer_state is a str, not a dict"),
+    "metrics is a list": (_set("metrics", [0.5]), "its metrics is a list, not a dict"),
+    "lr_factor is NaN": (_set("lr_factor", math.nan), "its lr_factor is nan"),
+    "format from the future": (_set("format_version", 99), "has format version 99"),
+    "not a dict": (lambda c: None, "is not an mnist-tui checkpoint"),  # replaced by a list below
+}
+COMMANDS = ["eval", "predict", "train --resume", "export", "explain"]
+
+
+def _craft(folder: Path, base_run: Path, case: str) -> Path:
+    """A copy of the base run whose best.pt and last.pt are changed as ``case`` says."""
+    run = folder / "crafted"
+    shutil.copytree(base_run, run)
+    checkpoint = torch.load(base_run / "last.pt", weights_only=True)
+    checkpoint["config"] = dict(checkpoint["config"])
+    CHECKPOINTS[case][0](checkpoint)
+    payload = [checkpoint] if case == "not a dict" else checkpoint
+    for name in ("best.pt", "last.pt"):
+        torch.save(payload, run / name)
+    return run
+
+
+def _args(command: str, run: Path, seven: Path, synthetic_root: Path, tmp_path: Path) -> list[str]:
+    data = ["--data-dir", str(synthetic_root)]
+    return {"eval": ["eval", str(run), *data], "predict": ["predict", str(run), str(seven)],
+            "train --resume": ["train", "--resume", str(run), "--epochs", "1", *data, "--json"],
+            "export": ["export", str(run), "--out", str(tmp_path / "m.onnx"), *data],
+            "explain": ["explain", str(run), str(seven)]}[command]
+
+
+@pytest.mark.parametrize("case", list(CHECKPOINTS))
+def test_crafted_checkpoints_get_one_line_and_exit_2_from_every_reader(tmp_path, base, synthetic_root, capsys,
+                                                                       case):
+    run = _craft(tmp_path, base[0], case)
+    expected = CHECKPOINTS[case][1]
+    for command in COMMANDS:
+        code = main(_args(command, run, base[1], synthetic_root, tmp_path))
+        out, err = capsys.readouterr()
+        assert code == 2 and one_clear_line(err) and expected in err, (command, err)
+    assert not (tmp_path / "m.onnx").exists()
+    # and once through a real process, each case with another command
+    command = COMMANDS[list(CHECKPOINTS).index(case) % len(COMMANDS)]
+    code, out, err = finish(cli(*_args(command, run, base[1], synthetic_root, tmp_path)))
+    assert code == 2 and one_clear_line(err) and expected in err, (command, err)
+
+
+# --- damaged run files -------------------------------------------------------------------------------------
+
+RUN_FILES = {  # file, content, what `runs` says of the run
+    "metrics.jsonl of binary garbage": ("metrics.jsonl", bytes(range(256)) * 8, "finished"),
+    "metrics.jsonl of bare numbers": ("metrics.jsonl", b"1\n2.5\nNaN\n[3]\n\"x\"\n", "finished"),
+    "metrics.jsonl of odd values": ("metrics.jsonl", b'{"epoch": 1, "val_accuracy": "high", "seconds": "x"}\n'
+                                    b'{"epoch": 1, "val_accuracy": 0.9, "val_loss": null}\n{"epoch": true}\n'
+                                    b'{"epoch": -3, "val_accuracy": 0.1}\n{}\n', "finished"),
+    "metrics.jsonl with NaN and infinity": ("metrics.jsonl", b'{"epoch": 1, "val_accuracy": NaN, "seconds": Infinity,'
+                                            b' "lr": -Infinity}\n', "finished"),
+    "config.json with wrong types": ("config.json", b'{"model": "mlp", "epochs": "three", "hidden": 5}', "unreadable"),
+    "config.json of binary garbage": ("config.json", b"\xff\xfe\x00\x01garbage", "unreadable"),
+    "config.json is a string": ("config.json", b'"hello"', "unreadable"),
+    "config.json with lr NaN": ("config.json", None, "unreadable"),  # the run's own config, lr set to NaN
+    "result.json of binary garbage": ("result.json", b"\xff\xfe\x00garbage", "stopped"),
+    "result.json of odd values": ("result.json", b'{"test_accuracy": "x", "epochs": "y", "checkpoint": 5}',
+                                  "finished"),
+}
+
+
+@pytest.mark.parametrize("case", list(RUN_FILES))
+def test_damaged_run_files_are_read_or_refused_in_one_line(tmp_path, base, synthetic_root, capsys, case):
+    runs = tmp_path / "runs"
+    shutil.copytree(base[0], runs / "r")
+    name, content, state = RUN_FILES[case]
+    if content is None:
+        config = json.loads((base[0] / "config.json").read_text())
+        content = json.dumps({**config, "lr": math.nan}).encode()
+    (runs / "r" / name).write_bytes(content)
+
+    assert main(["runs", "--checkpoints", str(runs)]) == 0
+    out, err = capsys.readouterr()
+    assert "r " in out and not err and "not supported between" not in out
+    assert main(["runs", "--checkpoints", str(runs), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    if state == "unreadable":  # a readable reason, for the Runs view and `runs`
+        assert listed[0]["state"] == "?" and listed[0]["error"].startswith(str(runs / "r" / "config.json"))
+    else:
+        assert listed[0]["state"] == state and listed[0]["error"] is None
+    assert main(["eval", "r", "--checkpoints", str(runs), "--data-dir", str(synthetic_root), "--json"]) == 0
+    capsys.readouterr()
+    # resuming reads config, metrics and result: it trains, or says in one line why not
+    code, out, err = finish(cli("train", "--resume", "r", "--epochs", "1", "--checkpoints", str(runs),
+                                "--data-dir", str(synthetic_root), "--json"))
+    assert (code == 0 and not err) or (code == 2 and one_clear_line(err)), err
+    if code == 0:
+        assert [m["epoch"] for m in map(json.loads, (runs / "r" / "metrics.jsonl").open())] == [1, 2] or \
+            name == "metrics.jsonl"
+
+
+def test_runs_json_writes_nan_as_null(tmp_path, base, capsys):
+    shutil.copytree(base[0], tmp_path / "r")
+    (tmp_path / "r" / "metrics.jsonl").write_text('{"epoch": 1, "val_accuracy": NaN, "seconds": Infinity}\n')
+    assert main(["runs", "--checkpoints", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and "Infinity" not in out
+    run = json.loads(out)[0]
+    assert run["best_val_accuracy"] is None and run["train_seconds"] == 0.0 and run["error"] is None
+
+
+def test_a_run_trained_to_its_end_but_not_tested_shows_its_last_epoch(tmp_path, base, synthetic_root, capsys):
+    shutil.copytree(base[0], tmp_path / "r")  # killed after its last epoch, before its test pass
+    (tmp_path / "r" / "result.json").unlink()
+    assert main(["train", "--resume", "r", "--checkpoints", str(tmp_path), "--data-dir", str(synthetic_root)]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 2/1" not in out and "epoch 1/1" in out and "Test accuracy" in out
+
+
+# --- a full disk -------------------------------------------------------------------------------------------
+
+LIMIT = 60_000  # bytes: config, metrics and points fit; a checkpoint of the tiny MLP (~160 KB) does not
+
+
+def test_full_disk_before_the_first_save_leaves_no_run_folder(tmp_path, synthetic_root):
+    code, out, err = finish(cli("train", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY,
+                                "--epochs", "2", "--run-name", "full", limit=LIMIT))
+    assert code == 2 and "Traceback" not in err and "enforce fail" not in err
+    assert f"no space left on {tmp_path / 'full'} (needs about" in err and "nothing was saved" in err
+    assert err.count("\n") == 1 and not any(tmp_path.iterdir())
+
+
+def test_full_disk_keeps_the_last_good_checkpoint_and_the_resume_hint(tmp_path, base, synthetic_root):
+    shutil.copytree(base[0], tmp_path / "r")
+    before = (tmp_path / "r" / "last.pt").read_bytes()
+    code, out, err = finish(cli("train", "--resume", "r", "--epochs", "2", "--checkpoints", str(tmp_path),
+                                "--data-dir", str(synthetic_root), limit=LIMIT))
+    assert code == 2 and "Traceback" not in err
+    assert f"no space left on {tmp_path / 'r'}" in err and "the last good checkpoint is kept" in err
+    assert f"resume with: mnist-tui train --resume {tmp_path / 'r'}" in err
+    assert (tmp_path / "r" / "last.pt").read_bytes() == before and load_checkpoint(tmp_path / "r" / "last.pt")
+    assert not list((tmp_path / "r").glob(".*.tmp"))
+
+
+def test_ctrl_c_on_a_full_disk_keeps_the_resume_hint(tmp_path, base, synthetic_root):
+    shutil.copytree(base[0], tmp_path / "r")
+    process = cli("train", "--resume", "r", "--epochs", "500", "--checkpoints", str(tmp_path), "--data-dir",
+                  str(synthetic_root), "--json", "--every-point", limit=LIMIT)
+    for line in process.stdout:
+        if json.loads(line)["event"] == "step":
+            process.send_signal(signal.SIGINT)  # the stop's save finds the disk full
+            break
+    code, out, err = finish(process)
+    assert code == 2 and "Traceback" not in err and "no space left on" in err
+    assert f"resume with: mnist-tui train --resume {tmp_path / 'r'}" in err
+    assert load_checkpoint(tmp_path / "r" / "last.pt")["epoch"] == 1
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 400 KB file system (tmpfs), for root where mounting is allowed."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_real_full_disk(tiny_disk, synthetic_root):
+    code, out, err = finish(cli("train", "--data-dir", str(synthetic_root), "--checkpoints", str(tiny_disk), *TINY,
+                                "--epochs", "5", "--run-name", "t"))
+    assert code == 2 and "Traceback" not in err and f"no space left on {tiny_disk / 't'}" in err
+    assert load_checkpoint(tiny_disk / "t" / "last.pt")["epoch"] >= 1
+    assert not list((tiny_disk / "t").glob(".*.tmp"))
+
+
+# --- file modes --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_every_file_of_a_run_follows_the_umask(tmp_path, synthetic_root, umask, mode):
+    code, out, err = finish(cli("train", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY,
+                                "--epochs", "1", "--run-name", "m", "--json", umask=umask))
+    assert code == 0, err
+    files = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()}
+    assert {"config.json", "metrics.jsonl", "points.jsonl", "last.pt", "best.pt", "result.json", "misclassified.pt",
+            ".lock"} <= files.keys()
+    assert files == {name: mode for name in files}, {k: oct(v) for k, v in files.items()}
