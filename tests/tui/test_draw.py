@@ -319,9 +319,9 @@ async def test_explain_maps_follow_the_drawing_and_the_digit_meant(trained_run, 
         assert shown.classes == [1, 2]
         assert "meant 2" in panel_lines(screen)[1]
 
-        await pilot.press("m")
-        shown = await app.explanation(pilot, lambda e: e.method == "occlusion")
-        assert "occlusion" in panel_lines(screen)[0] and shown.classes == [1, 2]
+        await pilot.press("m")  # occlusion (the default) -> integrated gradients
+        shown = await app.explanation(pilot, lambda e: e.method == "ig")
+        assert "integrated gradients" in panel_lines(screen)[0] and shown.classes == [1, 2]
 
         await pilot.press("c")  # a new drawing forgets the digit meant
         await settle(pilot, app)

@@ -78,7 +78,7 @@ async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluat
         panel = pane.query_one(InsightPanel)
         assert panel.display and not pane.query_one(DigitGrid).display
         view = panel.content
-        assert isinstance(view, ExplainView) and view.method == "ig" and view.index == flipped
+        assert isinstance(view, ExplainView) and view.method == "occlusion" and view.index == flipped
         assert len(view.maps) == 2 and len(view.maps[0]) == 28 and len(view.maps[0][0]) == 28
         assert view.classes == [view.prediction, view.label]
         text = str(panel.render())
@@ -86,7 +86,7 @@ async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluat
         await pilot.press("m")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        assert panel.content.method == "occlusion"
+        assert panel.content.method == "ig"
         await pilot.press("e")  # back to the grid
         assert not panel.display and pane.query_one(DigitGrid).display
 

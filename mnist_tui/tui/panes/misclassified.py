@@ -73,7 +73,7 @@ class MisclassifiedPane(Vertical):
         self.label_issues: dict[int, Any] | None = None  # None: the evaluation is not the whole test set
         self.label_errors_only = False
         self.insight: str | None = None  # "explain", "neighbours" or None (the grid is shown)
-        self.method = "ig"
+        self.method = "occlusion"  # legible at this resolution; per-pixel IG maps of a CNN are speckled
         self._model: tuple[Any, Any] | None = None  # ((path, mtime), (model, config))
         self._neighbour_index: tuple[Any, Any] | None = None  # ((path, mtime), (index, train images))
         self._index_lock = threading.Lock()

@@ -34,7 +34,7 @@ class DrawingExplainer(InsightPanel):
         self.model: Any = None  # set by the screen once loaded (torch lives in the workers only)
         self.names: tuple[str, ...] | None = None  # class names when they are not the digits
         self.active = False
-        self.method = "ig"
+        self.method = "occlusion"  # legible at this resolution; per-pixel IG maps of a CNN are speckled
         self.meant: int | None = None  # the digit the user says they drew, for the second map
         self.model_input: Any = None  # uint8 [28, 28] numpy array, or None for a blank drawing
         self.explanation: DrawingExplainView | None = None
