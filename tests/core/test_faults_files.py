@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import resource
 import shutil
 import signal
@@ -272,6 +273,43 @@ def test_a_real_full_disk(tiny_disk, synthetic_root):
     assert code == 2 and "Traceback" not in err and f"no space left on {tiny_disk / 't'}" in err
     assert load_checkpoint(tiny_disk / "t" / "last.pt")["epoch"] >= 1
     assert not list((tiny_disk / "t").glob(".*.tmp"))
+
+
+# --- kill -9 at random moments ----------------------------------------------------------------------------
+
+KILLS = 8
+
+
+def test_kill_9_at_random_moments_leaves_loadable_checkpoints_and_no_temp_files(tmp_path, synthetic_root):
+    """SIGKILL a run at seeded random events (mid-epoch, or as it saves), start it again each time."""
+    rng = random.Random(15)
+    run = tmp_path / "k"
+    common = ["--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), "--json", "--every-point"]
+    for attempt in range(KILLS + 1):
+        if (run / "last.pt").is_file():
+            process = cli("train", "--resume", "k", *common)
+        else:  # killed before its first checkpoint: the name takes its folder again
+            process = cli("train", *common, *TINY, "--epochs", "1000", "--run-name", "k")
+        started = json.loads(process.stdout.readline())
+        assert started["event"] == "started", process.stderr.read()
+        assert not list(run.glob(".*.tmp"))  # the new holder removed what the kill left
+        if attempt == KILLS:
+            break
+        on_save = rng.random() < 0.5
+        count = rng.randrange(1, 4) if on_save else rng.randrange(1, 48)
+        for line in process.stdout:  # kill on the n-th step point, or as the n-th epoch's last.pt is being written
+            kind = json.loads(line)["event"]
+            count -= kind == ("epoch" if on_save else "step")
+            if count <= 0:
+                process.kill()
+                break
+        finish(process)
+        for checkpoint in run.glob("*.pt"):
+            load_checkpoint(checkpoint)  # atomic saves: whatever is there loads
+    process.send_signal(signal.SIGTERM)
+    assert finish(process)[0] == 130
+    epochs = [m["epoch"] for m in map(json.loads, (run / "metrics.jsonl").open())]
+    assert epochs == list(range(1, len(epochs) + 1))  # nothing counted twice
 
 
 # --- file modes --------------------------------------------------------------------------------------------
