@@ -40,6 +40,16 @@ ACTIVE = frozenset({S.STARTING, S.RUNNING, S.PAUSED, S.STOPPING})
 BATCH_INTERVAL_S = 0.2  # metrics points reach the UI in batches, at most about five a second
 
 
+def _dataset_of(run_dir: str | None) -> str:
+    """The dataset a run to resume trains on (the child reports the run's own problems)."""
+    from .runs import read_config
+
+    try:
+        return read_config(run_dir).dataset
+    except (OSError, ValueError, TypeError):
+        return "mnist"
+
+
 class RunController:
     """Start, pause, resume, steer and stop training runs, one after another.
 
@@ -85,7 +95,7 @@ class RunController:
         self.state, self.run_dir, self.config, self.lr_factor = RunState.STARTING, None, config, 1.0
         with self._lock:
             self._process, self._wanted = None, []
-        dataset = dataset or (config.dataset if config is not None else "mnist")
+        dataset = dataset or (config.dataset if config is not None else _dataset_of(resume))
         self.serial += 1
         self._done = threading.Event()
         serial = self.serial

@@ -1,14 +1,15 @@
-"""The mnist-tui terminal app: wiring between the panes and the core's services.
+"""The mnist-tui terminal app: wiring between the tabs, the pushed views and the core's services.
 
-The run controller (core.controller) owns the run's lifecycle and state; the
-evaluation service (core.evaluation) owns evaluating; the panes own their keys
-and their widgets. Nothing here imports torch at module level, so the first frame
-appears at once; torch and MNIST load in a worker while the form is usable.
+Who owns what: the run controller (core.controller) the run's lifecycle and state;
+``run_feed.RunFeed`` what the run's events look like on screen; the Results pane
+fetching and showing test figures (core.evaluation, in its workers); ``views.Views``
+the views pushed over the tabs (Draw, Tune, the lr finder); each pane its own keys.
+Nothing here imports torch at module level, so the first frame appears at once;
+torch and MNIST load in a worker while the form is usable.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,42 +17,27 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, TabbedContent, TabPane
 
 from ..core.config import DATASET_TITLES, PRESETS, TrainConfig
 from ..core.controller import RunController, RunState
 from ..core.data_cache import DatasetCache
-from ..core.formatting import percent
-from .messages import DataFailed, DataReady, EngineEvents, EvaluationReady, RunEnded, RunsListed, TrainingCrashed
+from .messages import (
+    DataFailed, DataReady, EngineEvents, EvaluationReady, RunEnded, RunsListed, TrainingCrashed, while_mounted,
+)
 from .panes.misclassified import MisclassifiedPane
 from .panes.results import ResultsPane
 from .panes.runs import RunsPane
 from .panes.train import TrainPane
 from .run_feed import RunFeed
 from .settings import default_settings_path, load_form
+from .views import Views
 from .widgets.confusion import ConfusionTable
 from .widgets.dialogs import ConfirmScreen, MessageScreen
 from .widgets.digit_grid import DigitGrid
 from .widgets.hparam_form import HParamForm
 from .widgets.progress import ProgressLine
-
-
-def while_mounted(handler):
-    """Drop a worker's late message that arrives while the app is shutting down (its views are gone)."""
-
-    @functools.wraps(handler)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return handler(self, *args, **kwargs)
-        except NoMatches:
-            if self._exit or self._closing or not self.is_running or not self.screen_stack:
-                return None
-            raise
-
-    return wrapper
-
 
 TABS = ("train", "results", "misclassified", "runs")
 
@@ -98,6 +84,7 @@ class MnistApp(App):
                                                                            thread=True, exit_on_error=False))
         self.dataset_cache = DatasetCache(data_dir, download)
         self.feed = RunFeed(self)
+        self.views = Views(self)
         self.form_errors: dict[str, str] = {}
         self.evaluation: Any = None
         self._quit_when_stopped = False
@@ -200,51 +187,23 @@ class MnistApp(App):
         self.train_pane.next_chart()
 
     def action_draw(self, model: str | None = None) -> None:
-        """Open the Draw view, read by ``model`` (a run or file) or else the shipped fast-pretrained."""
-        from .screens.draw import DrawScreen  # numpy loads when the view first opens, not at start-up
-
-        if not isinstance(self.screen, DrawScreen):
-            self.push_screen(DrawScreen(model, checkpoints_dir=self.checkpoints_dir))
+        self.views.draw(model)
 
     def action_tune(self) -> None:
-        """Open the Tune view (Optuna sweeps), its base config the form's values."""
-        from .screens.tune import TuneScreen
-
-        if not isinstance(self.screen, TuneScreen):
-            form = self.query_one(HParamForm)
-            config = form.read()[0] or self.initial_config
-            self.push_screen(TuneScreen(config, checkpoints_dir=self.checkpoints_dir, data_dir=self.data_dir,
-                                        preset=form.preset or "fast"))
-
-    def on_tune_screen_use_best(self, message: Any) -> None:
-        self.pop_screen()
-        self.query_one(HParamForm).set_config(message.config, None)
-        self.action_show_tab("train")
-        self.notify(f"The form holds the best trial's config (val {percent(message.value)}): f5 trains it.")
-
-    def on_tune_screen_open_run(self, message: Any) -> None:
-        self.pop_screen()
-        self.load_run(Path(message.run_dir))
+        self.views.tune()
 
     def action_find_lr(self) -> None:
-        """The learning-rate range test for the form's config; "Use it" fills the form's learning rate."""
-        from .screens.lr_find import LrFindScreen
+        self.views.find_lr()
 
-        form = self.query_one(HParamForm)
-        config, errors = form.read()
-        if config is None:
-            self.set_progress(message=f"Cannot find a learning rate: {next(iter(errors.values()))}")
-            return
+    def on_tune_screen_use_best(self, message: Any) -> None:
+        self.views.use_best(message)
 
-        def use(lr: float | None) -> None:
-            if lr is not None:
-                form.set_config(config.replace(lr=lr), None)
-                self.notify(f"learning rate {lr:.3g} in the form: f5 trains with it.")
-
-        self.push_screen(LrFindScreen(config, data_dir=self.data_dir), use)
+    def on_tune_screen_open_run(self, message: Any) -> None:
+        self.views.open_run(message)
 
     # -- the form ---------------------------------------------------------------------------
 
+    @while_mounted
     def on_hparam_form_validated(self, message: HParamForm.Validated) -> None:
         self.form_errors = message.errors
         self._show_run_state()
@@ -307,18 +266,9 @@ class MnistApp(App):
         self.train_pane.clear_charts(config.epochs if config else None, "starting…")
         self.set_progress(message="Starting: loading PyTorch and MNIST…" if self.data is None else "Starting…",
                            best_val=None)
-        self.controller.start(config, resume=resume, extra_epochs=extra_epochs, run_name=run_name,
-                              dataset=config.dataset if config else self._dataset_of(resume))
+        self.controller.start(config, resume=resume, extra_epochs=extra_epochs, run_name=run_name)
         self._show_run_state()
         self.action_show_tab("train")
-
-    def _dataset_of(self, run_dir: str | None) -> str:
-        from ..core.runs import read_config
-
-        try:
-            return read_config(run_dir).dataset
-        except (OSError, ValueError, TypeError):
-            return "mnist"  # the child reports the run's own problem
 
     def action_pause(self) -> None:
         self.controller.pause()
@@ -411,14 +361,8 @@ class MnistApp(App):
 
     def load_run(self, path: Path) -> None:
         """Results and Misclassified for a run folder's test checkpoint."""
-        from ..core.runs import CHECKPOINT_FILES, read_result
-
-        name = "last.pt" if read_result(path) and (path / "last.pt").is_file() else next(
-            (n for n in CHECKPOINT_FILES if (path / n).is_file()), "last.pt")
-        results = self.query_one(ResultsPane)
-        results.show_progress(0, 1, f"{path.name} · {name}")
         self.action_show_tab("results")
-        results.evaluate(str(path / name), self.dataset_cache)
+        self.query_one(ResultsPane).load_run(path, self.dataset_cache)
 
     def on_runs_pane_config_requested(self, message: Any) -> None:
         """Runs asked to load a run's config into the form (for the next run)."""

@@ -5,8 +5,10 @@ Workers only ever ``post_message`` these (thread-safe); handlers on the app do t
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from textual.css.query import NoMatches
 from textual.message import Message
 
 from ..core.events import Event
@@ -88,7 +90,22 @@ class RunsListed(Message):
         self.runs = runs
 
 
+def while_mounted(handler):
+    """Drop a worker's late message that arrives while the app is shutting down (its views are gone)."""
+
+    @functools.wraps(handler)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return handler(self, *args, **kwargs)
+        except NoMatches:
+            if self._exit or self._closing or not self.is_running or not self.screen_stack:
+                return None
+            raise
+
+    return wrapper
+
+
 __all__ = [
     "DataFailed", "DataReady", "EngineEvents", "EvaluationFailed", "EvaluationProgress", "EvaluationReady",
-    "RunEnded", "RunsListed", "TrainingCrashed",
+    "RunEnded", "RunsListed", "TrainingCrashed", "while_mounted",
 ]

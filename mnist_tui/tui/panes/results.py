@@ -64,6 +64,18 @@ class ResultsPane(Vertical):
         except Exception as exc:  # noqa: BLE001
             self.post_message(EvaluationFailed(str(exc) or type(exc).__name__))
 
+    def load_run(self, path: Path, data: DatasetCache) -> None:
+        """A run folder's test figures: those it saved at its end, else its test checkpoint evaluated."""
+        from ...core.runs import CHECKPOINT_FILES, read_result  # torch-free (core.evaluation's rule, unloaded)
+
+        finished = read_result(path) is not None and (path / "last.pt").is_file()
+        if finished and (path / "misclassified.pt").is_file():
+            self.show_saved(str(path), data, path.parent)
+            return
+        name = "last.pt" if finished else next((n for n in CHECKPOINT_FILES if (path / n).is_file()), "last.pt")
+        self.show_progress(0, 1, f"{path.name} · {name}")
+        self.evaluate(str(path / name), data)
+
     def on_evaluation_progress(self, message: EvaluationProgress) -> None:
         message.stop()
         self.show_progress(message.done, message.total)

@@ -1,0 +1,76 @@
+"""The views pushed over the tabs (Draw, Tune, the learning-rate finder) and what each hands back.
+
+Each opens from the app's keys and palette with what it needs from the Train form, and
+what it returns lands in the form (a learning rate, the best trial's config) or in
+Results (a trial's run). Their modules load when first opened, not at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.formatting import percent
+from .widgets.hparam_form import HParamForm
+
+if TYPE_CHECKING:
+    from .app import MnistApp
+
+
+class Views:
+    """Opens the pushed views for the app; one of each at a time."""
+
+    def __init__(self, app: MnistApp) -> None:
+        self.app = app
+
+    @property
+    def form(self) -> HParamForm:
+        return self.app.query_one(HParamForm)
+
+    def draw(self, model: str | None = None) -> None:
+        """Draw, read by ``model`` (a run or file) or else the shipped model."""
+        from .screens.draw import DrawScreen  # numpy loads when the view first opens
+
+        if not isinstance(self.app.screen, DrawScreen):
+            self.app.push_screen(DrawScreen(model, checkpoints_dir=self.app.checkpoints_dir))
+
+    def tune(self) -> None:
+        """Tune (Optuna sweeps), its base config the form's values."""
+        from .screens.tune import TuneScreen
+
+        if not isinstance(self.app.screen, TuneScreen):
+            config = self.form.read()[0] or self.app.initial_config
+            self.app.push_screen(TuneScreen(config, checkpoints_dir=self.app.checkpoints_dir,
+                                            data_dir=self.app.data_dir, preset=self.form.preset or "fast"))
+
+    def use_best(self, message: Any) -> None:
+        """Tune's "Use best": the best trial's config in the form."""
+        self.app.pop_screen()
+        self.form.set_config(message.config, None)
+        self.app.action_show_tab("train")
+        self.app.notify(f"The form holds the best trial's config (val {percent(message.value)}): f5 trains it.")
+
+    def open_run(self, message: Any) -> None:
+        """Tune's enter on a trial: its run in Results and Misclassified."""
+        self.app.pop_screen()
+        self.app.load_run(Path(message.run_dir))
+
+    def find_lr(self) -> None:
+        """The learning-rate range test for the form's config; "Use it" fills the form's learning rate."""
+        from .screens.lr_find import LrFindScreen
+
+        form = self.form
+        config, errors = form.read()
+        if config is None:
+            self.app.set_progress(message=f"Cannot find a learning rate: {next(iter(errors.values()))}")
+            return
+
+        def use(lr: float | None) -> None:
+            if lr is not None:
+                form.set_config(config.replace(lr=lr), None)
+                self.app.notify(f"learning rate {lr:.3g} in the form: f5 trains with it.")
+
+        self.app.push_screen(LrFindScreen(config, data_dir=self.app.data_dir), use)
+
+
+__all__ = ["Views"]
