@@ -188,3 +188,27 @@ async def test_f10_study_from_the_app_and_use_best_fills_the_form(make_app):
         form = {name: app.query_one(f"#field-{name}", Input).value for name in ("lr", "batch_size")}
         assert float(form["lr"]) == pytest.approx(best["params"]["lr"], rel=1e-5)
         assert int(form["batch_size"]) == best["params"]["batch_size"]
+
+
+async def test_the_stop_key_works_while_a_field_has_focus(tmp_path, synthetic_root):
+    """The Stop key stops the study even with the cursor in an input (ctrl+x was taken by the Input: cut)."""
+    screen = TuneScreen(BASE.replace(epochs=1000), checkpoints_dir=tmp_path / "runs", data_dir=synthetic_root,
+                        preset="seed-mlp", study="stopme")
+    stop_key = next(b.key for b in TuneScreen.BINDINGS if b.action == "stop")
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await set_input(pilot, screen, "#tune-search", "lr=1e-3:3e-2:log")
+        await set_input(pilot, screen, "#tune-trials", "3")
+        await pilot.click("#tune-start")
+        assert screen.running
+        screen.query_one("#tune-trials", Input).focus()
+        await pilot.pause()
+        await pilot.press(stop_key)
+        await pilot.pause()
+        stopped_by_key = "stopping" in str(screen.query_one("#tune-status", Static).render())
+        screen.action_stop()  # either way the study ends, so the test does not hang
+        await screen.tune_worker.wait()
+        while screen.query_one("#tune-stop", Button).disabled is False:
+            await pilot.pause()
+        assert stopped_by_key
+        assert screen.query_one("#tune-trials", Input).value == "3"  # not cut
+        assert "stopped" in str(screen.query_one("#tune-status", Static).render())

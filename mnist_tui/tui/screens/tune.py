@@ -70,7 +70,7 @@ class TuneScreen(Screen):
     BINDINGS = [
         Binding("escape", "close", "Back"),
         Binding("ctrl+s", "start", "Start"),
-        Binding("ctrl+x", "stop", "Stop"),
+        Binding("ctrl+t", "stop", "Stop"),  # not ctrl+x: a focused Input takes that for cut
         Binding("ctrl+b", "use_best", "Use best"),
         Binding("f8", "next_view", "View"),
     ]
@@ -124,6 +124,7 @@ class TuneScreen(Screen):
         self._poll_stop = threading.Event()
         self.first_poll_applied = threading.Event()
         self.last_finished: dict[str, Any] | None = None
+        self._stopping = False
 
     def compose(self) -> ComposeResult:
         space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(self.base.model, "fast")]
@@ -217,6 +218,7 @@ class TuneScreen(Screen):
         return None
 
     def on_mount(self) -> None:
+        self.query_one("#tune-search", Input).cursor_position = 0  # the start of the spec shows at 80 columns
         self._revalidate()
         self.show_view("tune-table")
         self.query_one(ImportanceBars).show_importances(None, 0)
@@ -270,6 +272,7 @@ class TuneScreen(Screen):
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.query_one("#tune-status", Static).update(f"study {self.study_name()} in {self.storage_url()}: starting")
         self._set_running(True)
+        self._stopping = False
         self.tune_worker = self._read_tune_output(self.process)
         self.action_attach()  # other machines' trials, and ours while they train
 
@@ -278,6 +281,7 @@ class TuneScreen(Screen):
         """Like Ctrl+C on the CLI: the running trials stop, save and are marked failed (interrupted)."""
         if self.running:
             self.process.send_signal(signal.SIGINT)
+            self._stopping = True
             self.query_one("#tune-status", Static).update("stopping: the running trials save and end")
 
     @on(Button.Pressed, "#tune-attach")
@@ -330,6 +334,7 @@ class TuneScreen(Screen):
             self.last_finished = finished
         elif finished.get("event") == "exited":
             self._set_running(False)
+            self._stopping = False
             summary = self.last_finished or {}
             text = f"study {self.study_name()}: {summary.get('trials', len(self.trials))} trials, " \
                    f"{summary.get('pruned', 0)} pruned"
@@ -344,9 +349,20 @@ class TuneScreen(Screen):
                 self.action_attach()  # one last look at the storage, then keep watching
         elif finished.get("event") == "poll_error" and not self.trials:
             status.update(f"waiting for study {self.study_name()}: {finished['error'][:120]}")
+        elif not finished and self.trials and not self._stopping and not status.has_class("error"):
+            status.update(self._progress_text())
         if message.source == "poll" and not finished:
             self.first_poll_applied.set()
         self._redraw()
+
+    def _progress_text(self) -> str:
+        """``study S: 5 trials · 1 running · 3 complete · 1 pruned · best 99.12% (#2)``."""
+        states = [t.get("state") for t in self.trials.values()]
+        counts = " · ".join(f"{states.count(s)} {s}" for s in ("running", "complete", "pruned", "failed")
+                            if states.count(s))
+        best = self.best()
+        tail = f" · best {best['value']:.2%} (#{best['number']})" if best else ""
+        return f"study {self.study_name()}: {len(states)} trials · {counts}{tail}"
 
     def _stderr_tail(self) -> str:
         try:
