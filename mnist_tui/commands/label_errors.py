@@ -14,7 +14,9 @@ from .dataset_split import add_split_flag, load_split
 def register(sub) -> None:
     parser = sub.add_parser("label-errors", help="rank digits whose label looks wrong (confident learning)",
                             description="Rank the digits whose given label the model most confidently disputes, "
-                            "by confident learning (Northcutt et al. 2021, as cleanlab's find_label_issues). "
+                            "by confident learning (Northcutt et al. 2021, as cleanlab's find_label_issues) on "
+                            "temperature-scaled probabilities (an under-confident, label-smoothed model flags "
+                            "nothing otherwise). "
                             "The test split uses the model's own probabilities; --split train needs "
                             "out-of-sample ones and trains --folds short runs to get them.")
     parser.add_argument("checkpoint", metavar="RUN", help="checkpoint file, run folder or run name")

@@ -87,3 +87,27 @@ def test_issues_for_a_saved_evaluation_are_not_guessed(tmp_path, test_probabilit
     save_evaluation(tmp_path, summarize(test_probabilities, flipped), synthetic_data.test_images, "best.pt")
     evaluation, _ = saved_evaluation(tmp_path)
     assert issues_for_evaluation(evaluation.probabilities, evaluation.labels) is None
+
+
+def test_an_under_confident_model_is_calibrated_before_its_labels_are_judged():
+    """As a model trained with label smoothing: its answers sit well below 100%, so a mislabelled
+    digit's probability stays under the class's mean self-confidence unless the probabilities are
+    first brought to the temperature that fits the labels (the shipped strong model flagged nothing)."""
+    from mnist_tui.core.label_errors import calibration_temperature
+
+    g = torch.Generator().manual_seed(4)
+    labels = torch.arange(10).repeat_interleave(50)
+    logits = torch.randn(len(labels), 10, generator=g)
+    logits[torch.arange(len(labels)), labels] += 8 + 6 * torch.rand(len(labels), generator=g)
+    given = labels.clone()
+    logits[3] = torch.randn(10, generator=g)
+    logits[3, 1] += 9  # digit 3 is a clear 1...
+    given[3] = 0  # ...labelled 0
+    sharp, soft = torch.softmax(logits, dim=1), torch.softmax(logits / 3, dim=1)
+    assert flag_label_issues(sharp, given, calibrate=False)[3]
+    assert not flag_label_issues(soft, given, calibrate=False)[3]  # the under-confident model misses it
+    assert calibration_temperature(soft, given) < 0.5
+    issues = find_label_issues(soft, given)
+    assert [i.index for i in issues] == [3] and issues[0].suggested_label == 1
+    assert issues[0].score == pytest.approx(1 - float(soft[3, 0]))  # scored on the model's own probabilities
+    assert calibration_temperature(sharp, given) == pytest.approx(1, abs=0.2)  # a confident model is left alone
