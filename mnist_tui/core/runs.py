@@ -27,7 +27,7 @@ from .run_lock import RunBusy, RunLock
 
 DEFAULT_CHECKPOINTS = Path("checkpoints")
 CHECKPOINT_FILES = ("best.pt", "last.pt")
-DEFAULT_MODEL_RUN = "fast-pretrained"  # the model shipped in checkpoints/
+DEFAULT_MODEL_RUN = "strong-pretrained"  # the model shipped in checkpoints/
 REPO_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 # the files a training process writes (their temp files, left by a kill, are removed by the next one)
 TRAINER_FILES = ("config.json", "metrics.jsonl", "points.jsonl", "result.json", "misclassified.pt", *CHECKPOINT_FILES)
