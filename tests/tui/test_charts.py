@@ -31,3 +31,101 @@ def test_smoother_is_bias_corrected():
     smooth = Smoother(0.9)
     assert smooth(2.0) == 2.0  # the first value is not pulled towards zero
     assert 2.0 < smooth(4.0) < 4.0
+
+
+# -- ticks, log scale and smoothing ------------------------------------------------------------
+
+import pytest  # noqa: E402
+from textual.app import App, ComposeResult  # noqa: E402
+
+from mnist_tui.tui.widgets.charts import AccuracyChart, LossChart  # noqa: E402
+from mnist_tui.tui.widgets.ticks import linear_ticks, log_ticks  # noqa: E402
+
+
+def _round_step(step: float) -> bool:
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    return any(math.isclose(mantissa, m) for m in (1, 2, 5, 10))
+
+
+@pytest.mark.parametrize("low, high", [(97.27, 99.10), (0.05, 2.3), (0.9, 1.0), (10, 90), (0.0004, 0.0031)])
+def test_linear_ticks_are_evenly_spaced_round_numbers(low, high):
+    axis_low, axis_high, positions, labels = linear_ticks(low, high, 5)
+    assert axis_low <= low and axis_high >= high and 2 <= len(positions) <= 5
+    steps = {round(b - a, 12) for a, b in zip(positions, positions[1:])}
+    assert len(steps) == 1 and _round_step(steps.pop())
+    assert [float(label) for label in labels] == pytest.approx(positions)
+    assert len({len(label.split(".")[-1]) for label in labels if "." in label}) <= 1  # same decimals
+
+
+def test_log_ticks_read_as_real_losses():
+    _, _, positions, labels = log_ticks(math.log10(0.012), math.log10(2.3))
+    assert labels == ["0.1", "1"] or labels == ["0.01", "0.1", "1"][-len(labels):]
+    assert positions == pytest.approx([math.log10(float(label)) for label in labels])
+    _, _, _, labels = log_ticks(math.log10(0.05), math.log10(0.6))
+    assert labels == ["0.05", "0.1", "0.2", "0.5"]
+    low, high, positions, labels = log_ticks(math.log10(0.31), math.log10(0.35))  # narrow: round values
+    assert low <= math.log10(0.31) and high >= math.log10(0.35) and all(float(x) > 0 for x in labels)
+
+
+def plain(chart) -> str:
+    """The chart as drawn, without colours."""
+    from rich.text import Text
+
+    return Text.from_ansi(chart.plt.build()).plain
+
+
+class ChartApp(App):
+    def compose(self) -> ComposeResult:
+        yield LossChart(id="loss")
+        yield AccuracyChart(id="acc")
+
+
+async def test_loss_chart_draws_log10_with_real_tick_labels_and_smoothing_levels():
+    app = ChartApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        chart = app.query_one(LossChart)
+        chart.reset(1)
+        raw = [2.3 * math.exp(-4 * i / 100) + 0.01 * (i % 2) for i in range(100)]
+        for i, loss in enumerate(raw):
+            chart.add_train(i / 100, loss)
+        chart.add_val(1, 0.05)
+        chart.replot()
+        await pilot.pause()
+        assert chart.heading() == "Loss (smoothed 0.6)"
+        assert chart.drawn["train"][1][0] == pytest.approx(raw[0])  # bias-corrected: starts at the first value
+        chart.toggle_log_scale()
+        chart.replot()
+        assert chart.heading() == "Loss (log10, smoothed 0.6)"
+        drawn = plain(chart)
+        assert "Loss (log10, smoothed 0.6)" in drawn
+        xs, ys = chart.drawn["val"]
+        assert ys == [pytest.approx(math.log10(0.05))]
+        for label in ("0.1", "1"):  # ticks read as losses, not as log10 values
+            assert any(line.strip().startswith(label + "┤") for line in drawn.splitlines()), drawn
+        assert "-1.0" not in drawn
+        assert "train" in drawn and "val" in drawn  # the legend, under the x axis
+        legend_row = next(i for i, line in enumerate(drawn.splitlines()) if "train" in line)
+        axis_row = max(i for i, line in enumerate(drawn.splitlines()) if "└" in line)
+        assert legend_row > axis_row  # never over the curves
+        assert chart.cycle_smoothing() == 0.9 and chart.heading() == "Loss (log10, smoothed 0.9)"
+        assert chart.cycle_smoothing() == 0.0 and chart.heading() == "Loss (log10)"
+        chart.replot()
+        assert chart.drawn["train"][1] == pytest.approx([math.log10(v) for v in raw])  # off: the raw values
+        chart.toggle_log_scale()
+        chart.replot()
+        assert chart.heading() == "Loss" and chart.drawn["train"][1] == pytest.approx(raw)
+
+
+async def test_accuracy_chart_ticks_are_round_percentages():
+    app = ChartApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        chart = app.query_one(AccuracyChart)
+        chart.reset(2)
+        for i in range(50):
+            chart.add_train(i / 25, 0.9727 + 0.0183 * i / 49)
+        chart.replot()
+        await pilot.pause()
+        lines = [line.strip() for line in plain(chart).splitlines() if "┤" in line]
+        labels = [float(line.split("┤")[0]) for line in lines]
+        steps = {round(a - b, 9) for a, b in zip(labels, labels[1:])}
+        assert len(labels) >= 2 and len(steps) == 1 and _round_step(steps.pop()), lines

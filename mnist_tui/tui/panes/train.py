@@ -128,18 +128,14 @@ class TrainPane(Vertical):
         return True
 
     def action_toggle_log(self) -> None:
-        chart = self.query_one(LossChart)
-        on = chart.toggle_log_scale()
+        """Loss in log10 or linear (the chart's title says which)."""
+        self.query_one(LossChart).toggle_log_scale()
         self._show_chart("Loss")
-        self.notify(f"Loss chart: {'log10' if on else 'linear'} scale (ctrl+y)", timeout=2)
 
     def action_cycle_smoothing(self) -> None:
-        chart = self.query_one(LossChart)
-        weight = chart.cycle_smoothing()
+        """Train loss smoothing off, light, heavy (the chart's title says which)."""
+        self.query_one(LossChart).cycle_smoothing()
         self._show_chart("Loss")
-        level = {0.0: "off", 0.6: "light"}.get(weight, "heavy")
-        self.notify(f"Loss chart: smoothing {level}" + (f" (EMA {weight:g})" if weight else "") + " (ctrl+t)",
-                    timeout=2)
 
     def action_steer(self, factor: float) -> None:
         self.app.action_steer(factor)
@@ -220,8 +216,10 @@ class TrainPane(Vertical):
         if not self.is_mounted or not self.parent or not getattr(self.parent, "display", True):
             return
         focused = self.app.focused
-        if focused is not None and focused.focusable and (self in focused.ancestors or focused.is_on_screen):
+        if focused is not None and focused.focusable and self in focused.ancestors:
             return
+        if focused is not None and focused.focusable and focused.is_on_screen and not self._form_locked:
+            return  # the tab bar, say: left alone until a run starts (then the run's keys need the view)
         if self._form_locked:
             target = next((b for b in self.query("#run-buttons Button") if not b.disabled), None)
         else:

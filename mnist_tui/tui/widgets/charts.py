@@ -172,7 +172,7 @@ class TrainingChart(PlotextPlot):
         self.replot()
 
     def on_resize(self) -> None:
-        self.dirty = True
+        self.replot()  # the ticks' count follows the size (a chart shown again gets its size only now)
 
     def replot(self) -> None:
         """Redraw from the held series (cheap to call; the pane calls it at a bounded rate)."""

@@ -1,0 +1,109 @@
+"""The Train view at 80x24: the loss chart's log scale and smoothing keys, the form during a run, lr steering keys."""
+
+from __future__ import annotations
+
+from textual.widgets import Button, Input, Static
+
+from mnist_tui.core.runs import read_lr_changes
+from mnist_tui.tui.panes.train import TrainPane
+from mnist_tui.tui.widgets.charts import LearningRateChart, LossChart
+from mnist_tui.tui.widgets.hparam_form import HParamForm
+from tests.tui.test_app import SIZE, palette, ready, run_to_completion, set_field, start_paused, the_run
+
+
+def notifications(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_log_scale_and_smoothing_keys_work_while_typing_in_the_form(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        lr = app.query_one("#field-lr", Input)
+        lr.focus()
+        await pilot.pause()
+        chart = app.query_one(LossChart)
+        assert chart.heading() == "Loss (smoothed 0.6)" and not chart.log_scale
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert chart.log_scale and chart.heading() == "Loss (log10, smoothed 0.6)"
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert chart.heading() == "Loss (log10, smoothed 0.9)"
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert chart.heading() == "Loss (log10)"
+        assert app.focused is lr and lr.value == "0.001"  # the keys did not type into the field
+        header = str(app.query_one("#chart-tabs", Static).render())
+        assert "^y log" in header and "^t smooth" in header  # the keys are named where the charts are
+        # and from the palette
+        await palette(pilot, "loss chart log")
+        assert not chart.log_scale and chart.heading() == "Loss"
+        await palette(pilot, "smooth the loss")
+        assert chart.heading() == "Loss (smoothed 0.6)"
+
+
+async def test_the_form_is_disabled_during_a_run_and_focus_goes_to_the_buttons(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        epochs = app.query_one("#field-epochs", Input)
+        assert app.focused is epochs
+        form = app.query_one(HParamForm)
+        note = app.query_one("#form-locked", Static)
+        assert not form.disabled and not note.display
+        await start_paused(pilot, app)
+        assert form.disabled and note.display and "locked" in str(note.render())
+        assert not any(w.focusable for w in form.query("Input, Select"))
+        assert app.focused is app.query_one("#pause-button", Button)  # visible, and useful now
+        await pilot.press("tab")
+        assert app.focused is app.query_one("#stop-button", Button)  # Tab skips the locked fields
+        await pilot.press("5")  # typing goes nowhere: the running run keeps its config
+        assert epochs.value == "2"
+        await pilot.press("f6")
+        await run_to_completion(pilot, app)
+        assert app.run_state == "idle"
+        assert not form.disabled and not note.display
+        assert app.focused is epochs  # the keys are back where they were before the run
+        await pilot.press("end", "backspace", "3")
+        assert epochs.value == "3"
+
+
+async def test_steering_keys_halve_the_running_lr_and_it_shows_in_the_chart_and_on_disk(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        lr = float(app.query_one("#field-lr", Input).value)
+        await start_paused(pilot, app)
+        pane = app.query_one(TrainPane)
+        assert pane.check_action("steer", (0.5,)) is True
+        offered = {key for key, active in app.screen.active_bindings.items() if active.enabled}
+        assert {"minus", "plus"} <= offered  # in the footer while the run can be steered
+        await pilot.press("minus")
+        await pilot.pause()
+        assert any("x0.5" in text for text in notifications(app)), notifications(app)
+        await pilot.press("f6")  # the engine takes the new factor before its next batch
+        await app.wait_for_event("lr_changed")
+        await run_to_completion(pilot, app)
+        assert app.events_seen[-1] == "finished"
+        chart = app.query_one(LearningRateChart)
+        assert len(chart.train) > 1 and all(abs(y - lr * 0.5) < 1e-12 for y in chart.train.ys)
+        changes = read_lr_changes(the_run(app))
+        assert [(c["lr_factor"], c["epoch"], c["step"], c["global_step"]) for c in changes] == [(0.5, 1, 0, 0)]
+        # once the run is over the keys are not offered, and "-" types into the form again
+        assert pane.check_action("steer", (0.5,)) is False
+        field = app.query_one("#field-lr", Input)
+        field.focus()
+        await pilot.press("end", "minus")
+        assert field.value.endswith("-")
+
+
+async def test_the_first_run_chart_key_hints_fit_80_columns(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        header = app.query_one("#chart-tabs", Static)
+        text = str(header.render())
+        assert text.rstrip().endswith("^t smooth") and len(text.rstrip()) <= header.size.width
