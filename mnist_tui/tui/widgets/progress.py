@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -34,7 +35,7 @@ def text_bar(fraction: float, width: int) -> str:
 
 @dataclass
 class RunProgress:
-    """What the progress line shows; the app updates it from engine events."""
+    """What the progress line shows; the app updates it from engine events (through :meth:`update`)."""
 
     state: str = "loading"  # loading, idle, starting, running, paused, stopping, failed
     message: str = "Loading PyTorch and MNIST…"
@@ -45,19 +46,97 @@ class RunProgress:
     global_step: int = 0
     start_step: int = 0  # global step the run (or resumed run) began at
     samples_per_s: float = 0.0
-    elapsed_s: float = 0.0
+    elapsed_s: float = 0.0  # the run's training time, a resumed run's earlier sessions included
     best_val: float | None = None
+    # (global step, elapsed) of this session's first point: a resumed run's earlier time is not this
+    # session's, so the rate of the steps still to come is measured from here
+    session_start: tuple[int, float] | None = None
+
+    def update(self, **changes) -> None:
+        """Set fields; a new ``start_step`` (a run or resumed run starting) starts a new session."""
+        for name, value in changes.items():
+            setattr(self, name, value)
+        if "start_step" in changes:
+            self.session_start = None
+        if self.session_start is None and "global_step" in changes and self.global_step > self.start_step \
+                and "start_step" not in changes:
+            self.session_start = (self.global_step, self.elapsed_s)
 
     def remaining_s(self) -> float | None:
+        """Time to the end at this session's pace; None until it can be measured."""
         total = self.epochs * self.steps_per_epoch
-        done = self.global_step - self.start_step
-        if done <= 0 or self.elapsed_s <= 0 or total <= 0:
+        if total <= 0 or self.global_step >= total and self.global_step > 0:
+            return 0.0 if total > 0 else None
+        if self.start_step == 0:  # a fresh run: all its time is this session's
+            done, spent = self.global_step, self.elapsed_s
+        elif self.session_start is not None:
+            done = self.global_step - self.session_start[0]
+            spent = self.elapsed_s - self.session_start[1]
+        else:
             return None
-        return (total - self.global_step) * self.elapsed_s / done
+        if done <= 0 or spent <= 0:
+            return None
+        return (total - self.global_step) * spent / done
+
+
+# parts of a status message, least important first: dropped in this order when the line is too narrow
+_DROPPABLE = (
+    re.compile(r"^[\d.]+k?/s$"),  # a rate
+    re.compile(r"^best val "),
+    re.compile(r"^saved "),  # where a stopped run was saved (Runs shows it; the resume hint stays)
+    re.compile(r"^(best|last) \(epoch \d+\)$"),  # the checkpoint a figure comes from (the toast names it too)
+)
+_HINT = re.compile(r"^(f\d+|ctrl\+|\^|esc\b|enter\b)|\([a-z]\)$")  # a key to press: kept to the last
+
+
+def _file_names(part: str) -> str:
+    """Paths (/a/b/c.pt, runs/x/last.pt) shortened to their file names; 50k/s is not a path."""
+    return " ".join(word.rsplit("/", 1)[-1] if word.startswith(("/", "~/", "./")) or word.count("/") >= 2 else word
+                    for word in part.split(" "))
+
+
+def _cut_middle(text: str, length: int) -> str:
+    if len(text) <= length:
+        return text
+    tail = (length - 1) // 3
+    return text[: length - 1 - tail] + "…" + (text[len(text) - tail:] if tail else "")
+
+
+def fit_message(message: str, width: int) -> str:
+    """``message`` (parts joined by " · ") shortened to ``width`` so that its key hints stay.
+
+    Paths shrink to their file names, the less important parts go (rate, best val, which
+    checkpoint), the headline is cut in the middle, then other parts go from the end; the
+    hints are kept. A message without hints is left to be cut at its end.
+    """
+    parts = message.split(" · ")
+    if len(message) <= width or width <= 0 or not any(_HINT.search(part) for part in parts[1:]):
+        return message
+
+    def length() -> int:
+        return len(" · ".join(parts))
+
+    parts = [part if _HINT.search(part) else _file_names(part) for part in parts]
+    for pattern in _DROPPABLE:
+        if length() <= width:
+            break
+        parts = [part for index, part in enumerate(parts) if index == 0 or not pattern.search(part)]
+    for shortest in (20, 8):
+        if length() > width:  # the headline (a run's name...) is cut before the figures go
+            parts[0] = _cut_middle(parts[0], max(shortest, len(parts[0]) - (length() - width)))
+        while length() > width:
+            middle = [i for i, part in enumerate(parts) if i > 0 and not _HINT.search(part)]
+            if not middle or shortest == 20 and len(parts[0]) > 20:
+                break
+            del parts[middle[-1]]
+    return " · ".join(parts)
 
 
 class ProgressLine(Widget):
-    """``▶ E1/3 ██████░░░░ 412/844 │ 12k/s │ 0:12 +0:20 │ best val 97.8%`` or a status message."""
+    """``▶ E1/3 ██████░░░░ 412/844 │ 12k/s │ 0:12 +0:20 │ best val 97.8%`` or a status message.
+
+    Both fit the width: parts that matter less go first (the rate, best val, the bar's length).
+    """
 
     DEFAULT_CSS = """
     ProgressLine { height: 1; background: $panel; padding: 0 1; }
@@ -69,25 +148,40 @@ class ProgressLine(Widget):
         self.progress = RunProgress()
 
     def update_progress(self, **changes) -> None:
-        for name, value in changes.items():
-            setattr(self.progress, name, value)
+        self.progress.update(**changes)
         self.refresh()
+
+    def _run_line(self, width: int) -> Text:
+        p = self.progress
+        fraction = p.step / p.steps_per_epoch if p.steps_per_epoch else 0.0
+        state = {"paused": (" │ PAUSED f6", "bold yellow"), "stopping": (" │ stopping…", "bold red")}.get(p.state)
+        rate = f" │ {format_rate(p.samples_per_s)}"
+        best = " │ best val " + percent(p.best_val)
+        # (bar width, rate, best val) from the fullest to the barest
+        for bar, with_rate, with_best in ((10, True, True), (10, False, True), (6, False, True), (6, False, False),
+                                          (0, False, False)):
+            out = Text(no_wrap=True, overflow="ellipsis")
+            out.append(f"{self.ICONS[p.state]} ", "bold")
+            out.append(f"E{p.epoch}/{p.epochs} ", "bold")
+            if bar:
+                out.append(text_bar(fraction, bar), "green" if p.state == "running" else "yellow")
+                out.append(" ")
+            out.append(f"{p.step}/{p.steps_per_epoch}")
+            if with_rate:
+                out.append(rate)
+            out.append(f" │ {format_duration(p.elapsed_s)} +{format_duration(p.remaining_s())}")
+            if with_best:
+                out.append(best)
+            if state:
+                out.append(*state)
+            if out.cell_len <= width:
+                break
+        return out
 
     def render(self) -> Text:
         p = self.progress
+        width = self.content_size.width or 78
         if p.state in ("running", "paused", "stopping") and p.epochs:
-            out = Text(no_wrap=True, overflow="ellipsis")
-            out.append(f"{self.ICONS[p.state]} ", "bold")
-            fraction = p.step / p.steps_per_epoch if p.steps_per_epoch else 0.0
-            out.append(f"E{p.epoch}/{p.epochs} ", "bold")
-            out.append(text_bar(fraction, 10), "green" if p.state == "running" else "yellow")
-            out.append(f" {p.step}/{p.steps_per_epoch} │ {format_rate(p.samples_per_s)} │ ")
-            out.append(f"{format_duration(p.elapsed_s)} +{format_duration(p.remaining_s())} │ ")
-            out.append("best val " + percent(p.best_val))
-            if p.state == "paused":
-                out.append(" │ PAUSED", "bold yellow")
-            elif p.state == "stopping":
-                out.append(" │ stopping…", "bold red")
-            return out
+            return self._run_line(width)
         style = {"failed": "bold red", "loading": "italic"}.get(p.state, "")
-        return Text(p.message, style=style, no_wrap=True, overflow="ellipsis")
+        return Text(fit_message(p.message, width), style=style, no_wrap=True, overflow="ellipsis")

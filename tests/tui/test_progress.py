@@ -1,0 +1,74 @@
+"""The status line: its hints fit 80 columns, and the ETA of a resumed run counts only this session's pace."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_tui.tui.widgets.progress import ProgressLine, RunProgress, fit_message
+from tests.tui.test_app import SIZE, ready
+
+FINISHED = ("Finished mlp-20261125-030016 · last (epoch 3) · test 91.00% · best val 92.00% · 50k/s · "
+            "f2 Results · f3 Misclassified")
+STOPPED = ("Stopped mlp-20261125-030016 at epoch 1, step 412 · saved /home/me/checkpoints/mlp-20261125-030016/"
+           "last.pt · resume from Runs (r)")
+
+
+def test_long_messages_keep_their_key_hints_and_drop_the_least_important_parts():
+    fitted = fit_message(FINISHED, 78)
+    assert len(fitted) <= 78
+    assert fitted.startswith("Finished mlp-20261125-030016") and "test 91.00%" in fitted
+    assert fitted.endswith("f2 Results · f3 Misclassified")
+    assert "50k/s" not in fitted and "best val" not in fitted  # the rate goes first, then best val
+    stopped = fit_message(STOPPED, 78)
+    assert len(stopped) <= 78 and stopped.endswith("resume from Runs (r)") and "step 412" in stopped
+    assert fit_message(STOPPED, 200) == STOPPED  # room enough: unchanged
+    narrow = fit_message(FINISHED, 50)
+    assert len(narrow) <= 50 and narrow.endswith("f2 Results · f3 Misclassified") and "…" in narrow
+    failure = "Failed: cannot read /data/MNIST/raw/train-images-idx3-ubyte: permission denied " * 2
+    assert fit_message(failure, 78) == failure  # no hint to keep: the end is cut by the widget
+
+
+def resumed_run() -> RunProgress:
+    """A run resumed at step 100 of 200 after 60 s of training; this session runs 2 steps a second."""
+    progress = RunProgress()
+    progress.update(state="running", epochs=2, steps_per_epoch=100, global_step=100, start_step=100,
+                    elapsed_s=0.0)
+    progress.update(global_step=110, elapsed_s=65.0)  # the first point carries the earlier 60 s
+    progress.update(global_step=120, elapsed_s=70.0)
+    return progress
+
+
+def test_eta_after_a_resume_uses_this_sessions_pace_only():
+    progress = resumed_run()
+    assert progress.remaining_s() == pytest.approx(80 / 2)  # 80 steps left at 2 a second, not 80 * 70/20
+    fresh = RunProgress()
+    fresh.update(state="running", epochs=1, steps_per_epoch=100, global_step=0, start_step=0, elapsed_s=0.0)
+    fresh.update(global_step=25, elapsed_s=10.0)
+    assert fresh.remaining_s() == pytest.approx(30.0)
+    again = RunProgress()
+    again.update(state="running", epochs=2, steps_per_epoch=100, global_step=100, start_step=100, elapsed_s=0.0)
+    again.update(global_step=110, elapsed_s=65.0)
+    assert again.remaining_s() is None  # one point of this session: no pace yet, rather than a wrong one
+
+
+async def test_status_line_fits_80_columns_in_the_app(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        line = app.query_one(ProgressLine)
+        app.set_progress(state="idle", message=FINISHED)
+        await pilot.pause()
+        text = str(line.render())
+        assert len(text) <= line.content_size.width and text.endswith("f3 Misclassified")
+        # a long run, paused, resumed after 60 s: every part but the less important ones, PAUSED kept
+        line.update_progress(state="running", epoch=10, epochs=15, step=0, steps_per_epoch=1688,
+                             global_step=15192, start_step=15192, samples_per_s=0.0, elapsed_s=0.0, best_val=None)
+        line.update_progress(epoch=10, step=1000, global_step=16192, samples_per_s=12345.0, elapsed_s=3660.0)
+        line.update_progress(epoch=10, step=1200, global_step=16392, samples_per_s=12345.0, elapsed_s=3720.0,
+                             best_val=0.9912, state="paused")
+        await pilot.pause()
+        text = str(line.render())
+        assert len(text) <= line.content_size.width, text
+        assert text.startswith("⏸ E10/15") and "1200/1688" in text and text.rstrip().endswith("PAUSED f6")
+        # ETA: 8928 steps left at 200 a minute (the hour of earlier sessions does not count)
+        assert "1:02:00 +44:38" in text
