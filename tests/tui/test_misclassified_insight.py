@@ -120,7 +120,11 @@ async def test_without_checkpoint_or_training_data_it_says_why(run_and_evaluatio
         await pilot.press("n")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        assert "training set, which is not on disk" in pane.query_one(InsightPanel).content
+        panel = pane.query_one(InsightPanel)
+        assert "training set, which is not on disk" in panel.content
+        # the whole message is on screen, wrapped to the panel (the panel never wraps its art)
+        shown = " ".join(strip.text.strip() for strip in panel.render_lines(panel.region.reset_offset))
+        assert "start the app with --data-dir (or MNIST_TUI_DATA) pointing at it." in " ".join(shown.split())
 
 
 async def test_a_saved_evaluation_gets_its_badges_from_the_whole_test_set(run_and_evaluation, synthetic_data,

@@ -7,6 +7,7 @@ The pane computes in a worker and hands plain values here; this widget only draw
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +81,9 @@ class InsightPanel(Widget):
 
     def render(self) -> Text:
         content = self.content
-        if isinstance(content, str):
-            return Text(content, style="italic")
+        if isinstance(content, str):  # a message: wrapped here, as the panel itself never wraps (art)
+            width = max(self.size.width, 20)
+            return Text("\n".join(textwrap.fill(part, width) for part in content.split("\n")), style="italic")
         if isinstance(content, ExplainView):
             return self._explain(content)
         if isinstance(content, DrawingExplainView):
@@ -90,9 +92,9 @@ class InsightPanel(Widget):
 
     def _explain(self, view: ExplainView) -> Text:
         out = Text(no_wrap=True, overflow="crop")
-        given = "" if view.label is None else f" label {view.label} →"
-        out.append(f"#{view.index}{given} predicted {view.prediction} · {METHOD_TITLES.get(view.method, view.method)}"
-                   " · m method · e back\n", "bold")
+        head = f"predicted {view.prediction}" if view.label is None else f"label {view.label} → {view.prediction}"
+        out.append(f"#{view.index} {head} · {METHOD_TITLES.get(view.method, view.method)} · m method · e back\n",
+                   "bold")
         titles = []
         for c in view.classes:
             role = "predicted" if c == view.prediction else ("label" if c == view.label else "runner-up")
