@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.app import App
 from textual.widgets import DataTable, Static
 
-from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.config import TrainConfig, field_label
+from mnist_tui.core.runs import read_run
+from mnist_tui.tui.screens import compare
 from mnist_tui.tui.screens.compare import (
-    CompareChart, ComparedRun, CompareScreen, comparison_rows, differing_fields, hex_colour, run_colour,
+    NOT_APPLICABLE, CompareChart, ComparedRun, CompareScreen, comparison_rows, config_cells, hex_colour, run_colour,
 )
 
 SIZE = (80, 24)
@@ -72,10 +76,26 @@ async def test_compare_screen_overlays_curves_and_tabulates_differences(two_runs
         header = [str(c.label) for c in table.columns.values()]
         assert header == ["", "slow", "quick"]
         cells = table_cells(table)
-        assert cells["lr"] == ["0.003", "0.01"] and cells["epochs"] == ["2", "3"]
-        assert "batch_size" not in cells and "model" not in cells  # equal fields are left out
+        assert cells["learning rate"] == ["0.003", "0.01"] and cells["epochs"] == ["2", "3"]  # the form's labels
+        assert "lr" not in cells and "batch size" not in cells and "model" not in cells  # equal fields left out
         assert cells["epochs done"] == ["2/2", "3/3"]
-        assert cells["best val acc"][0].endswith("%") and cells["test acc"][1].endswith("%")
+        # figures come from the core's reader of a run, and say which checkpoint was tested
+        for path, test, tested in zip(two_runs, cells["test acc"], cells["tested"]):
+            info = read_run(path)
+            assert test == f"{100 * info.test_accuracy:.2f}%" and tested == info.test_checkpoint
+        assert cells["best val acc"][0].endswith("%")
+        assert not hasattr(compare, "load_compared_run")  # one reader of run folders: core.runs
+
+        # y ticks are evenly spaced round numbers, and no legend is drawn over the data
+        for chart in (accuracy, loss):
+            positions, labels = chart.y_ticks
+            steps = {round(b - a, 9) for a, b in zip(positions, positions[1:])}
+            assert len(positions) >= 2 and len(steps) == 1, labels
+            step = steps.pop()
+            assert round(step / 10 ** math.floor(math.log10(step)), 6) in (1, 2, 5)
+            assert [float(label) for label in labels] == pytest.approx(positions)
+            drawn = Text.from_ansi(chart.plt.build()).plain
+            assert "slow" not in drawn and "quick" not in drawn  # the run names are in the legend line below
 
         await pilot.press("escape")
         assert not isinstance(app.screen, CompareScreen)
@@ -95,13 +115,21 @@ async def test_an_unreadable_run_is_shown_not_fatal(two_runs, tmp_path):
         assert cells["best val acc"][1] == "-"
 
 
-def test_differing_fields_and_rows():
-    a = TrainConfig(lr=0.1, hidden=(64,))
-    b = TrainConfig(lr=0.2, hidden=(64, 32))
-    assert differing_fields([a, b]) == ["hidden", "lr"]
-    assert differing_fields([a, a]) == [] and differing_fields([a]) == []
-    rows = dict(comparison_rows([ComparedRun("a", "a", a, [1], [0.5], [1.0]),
-                                 ComparedRun("b", "b", b, [1, 2], [0.6, 0.7], [0.9, 0.8])]))
-    assert rows["hidden"] == ["64", "64,32"]
-    assert rows["best val acc"] == ["50.00%", "70.00%"] and rows["final val loss"] == ["1.0000", "0.8000"]
+def test_config_rows_use_the_form_labels_and_hide_what_does_not_apply():
+    mlp = TrainConfig(model="mlp", lr=0.1, hidden=(64,), width=16, optimizer="sgd", beta2=0.9)
+    cnn = TrainConfig(model="cnn", lr=0.2, hidden=(64, 32), width=32, optimizer="sgd", beta2=0.99)
+    rows = dict(config_cells([ComparedRun("a", "a", mlp), ComparedRun("b", "b", cnn)]))
+    assert rows[field_label("lr")] == ["0.1", "0.2"] and rows[field_label("model")] == ["mlp", "cnn"]
+    assert rows[field_label("hidden")] == ["64", NOT_APPLICABLE]  # an mlp's layers mean nothing to a cnn
+    assert rows[field_label("width")] == [NOT_APPLICABLE, "32"]
+    assert field_label("beta2") not in rows  # adam's beta2 applies to neither sgd run
+    same_model = dict(config_cells([ComparedRun("a", "a", mlp), ComparedRun("b", "b", mlp.replace(width=64))]))
+    assert same_model == {}  # only an unused field differs: nothing to show
+    assert config_cells([ComparedRun("a", "a", mlp)]) == []
+
+    full = dict(comparison_rows([ComparedRun("a", "a", mlp, [1], [0.5], [1.0], 0.48, "last (epoch 1)", 3.0),
+                                 ComparedRun("b", "b", cnn, [1, 2], [0.6, 0.7], [0.9, 0.8])]))
+    assert full["best val acc"] == ["50.00%", "70.00%"] and full["final val loss"] == ["1.0000", "0.8000"]
+    assert full["test acc"] == ["48.00%", "-"] and full["tested"] == ["last (epoch 1)", "-"]
+    assert full["train time"] == ["3s", "-"]
     assert hex_colour((0, 175, 255)) == "#00afff"

@@ -1,15 +1,13 @@
 """Compare runs: validation accuracy and loss per epoch overlaid, and what differs between them.
 
 Each run gets one colour, used for its curves, its legend entry and its table column.
-The run folders are read in a thread worker (the core's readers import torch).
+The run folders are read by the core's readers (core.runs) in a thread worker, off the UI.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -21,12 +19,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
+from ...core.config import TrainConfig, field_applies, field_label, field_names, format_field
 from ...core.formatting import percent
-from ...core.config import TrainConfig
+from ..widgets.ticks import linear_ticks
 
 # distinct in dark and light themes; plotext takes the RGB tuple, Rich the hex
 RUN_COLOURS = ((0, 175, 255), (255, 135, 0), (95, 215, 95), (255, 95, 175), (215, 215, 0), (175, 135, 255),
                (0, 215, 215), (255, 95, 95))
+NOT_APPLICABLE = "–"  # a field that changes nothing for that run (width for an mlp)
 
 
 def run_colour(index: int) -> tuple[int, int, int]:
@@ -47,7 +47,9 @@ class ComparedRun:
     epochs: list[int] = field(default_factory=list)
     val_accuracy: list[float | None] = field(default_factory=list)
     val_loss: list[float | None] = field(default_factory=list)
-    result: dict[str, Any] = field(default_factory=dict)
+    test_accuracy: float | None = None
+    test_checkpoint: str | None = None  # the checkpoint the test figure is of, "last (epoch 3)"
+    train_seconds: float | None = None
     error: str | None = None
 
     @property
@@ -60,47 +62,44 @@ class ComparedRun:
         return present[-1] if present else None
 
 
-def load_compared_run(run_dir: str | Path) -> ComparedRun:
-    """Read config.json, metrics.jsonl and result.json; a broken run carries ``error``."""
-    from ...core.runs import read_metrics
+def compared_run(run_dir: str | Path) -> ComparedRun:
+    """A run folder through the core's readers (config, per-epoch metrics, the run's summary)."""
+    from ...core.runs import read_config, read_metrics, read_run
 
     run_dir = Path(run_dir)
     try:
-        config = TrainConfig.from_json((run_dir / "config.json").read_text())
+        config = read_config(run_dir)
     except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
         return ComparedRun(run_dir.name, str(run_dir), None, error=f"no readable config.json ({exc})")
-    records = [r for r in read_metrics(run_dir) if "epoch" in r]
-    result_path = run_dir / "result.json"
-    try:
-        result = json.loads(result_path.read_text()) if result_path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        result = {}
+    records = read_metrics(run_dir)
+    info = read_run(run_dir)
     return ComparedRun(
         name=run_dir.name, path=str(run_dir), config=config,
         epochs=[int(r["epoch"]) for r in records],
         val_accuracy=[r.get("val_accuracy") for r in records],
         val_loss=[r.get("val_loss") for r in records],
-        result=result,
+        test_accuracy=info.test_accuracy, test_checkpoint=info.test_checkpoint,
+        train_seconds=info.train_seconds if not info.error else None, error=info.error,
     )
 
 
-def differing_fields(configs: list[TrainConfig]) -> list[str]:
-    """Config fields whose values are not all equal, in the config's own order."""
-    if len(configs) < 2:
+def config_cells(runs: list[ComparedRun]) -> list[tuple[str, list[str]]]:
+    """(form label, one cell per run) for the config fields whose shown values differ.
+
+    A field that does not apply to a run reads "–" there; one that applies to none is left out.
+    """
+    readable = [r for r in runs if r.config is not None]
+    if len(readable) < 2:
         return []
-    dicts = [c.to_dict() for c in configs]
-    return [name for name in dicts[0] if any(d[name] != dicts[0][name] for d in dicts[1:])]
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-_percent = percent
+    rows = []
+    for name in field_names():
+        if not any(field_applies(name, r.config) for r in readable):
+            continue
+        cells = ["?" if r.config is None else format_field(name, getattr(r.config, name))
+                 if field_applies(name, r.config) else NOT_APPLICABLE for r in runs]
+        if len({cell for cell, r in zip(cells, runs) if r.config is not None}) > 1:
+            rows.append((field_label(name), cells))
+    return rows
 
 
 def _number(value: float | None) -> str:
@@ -108,21 +107,20 @@ def _number(value: float | None) -> str:
 
 
 def comparison_rows(runs: list[ComparedRun]) -> list[tuple[str, list[str]]]:
-    """(label, one cell per run): final metrics, then the config fields that differ."""
+    """(label, one cell per run): final metrics, then the config fields that differ (form labels)."""
     readable = [r for r in runs if r.config is not None]
     rows: list[tuple[str, list[str]]] = [
-        ("best val acc", [_percent(r.best_val_accuracy) for r in runs]),
-        ("final val acc", [_percent(r.last(r.val_accuracy)) for r in runs]),
+        ("best val acc", [percent(r.best_val_accuracy) for r in runs]),
+        ("final val acc", [percent(r.last(r.val_accuracy)) for r in runs]),
         ("final val loss", [_number(r.last(r.val_loss)) for r in runs]),
-        ("test acc", [_percent(r.result.get("test_accuracy")) for r in runs]),
+        ("test acc", [percent(r.test_accuracy) for r in runs]),
+        ("tested", [r.test_checkpoint or "-" for r in runs]),
         ("epochs done", ["?" if r.config is None else f"{r.epochs[-1] if r.epochs else 0}/{r.config.epochs}"
                          for r in runs]),
-        ("train time", ["-" if r.result.get("train_seconds") is None else f"{r.result['train_seconds']:.0f}s"
-                        for r in runs]),
+        ("train time", ["-" if r.train_seconds is None else f"{r.train_seconds:.0f}s" for r in runs]),
     ]
-    fields = differing_fields([r.config for r in readable])
-    for name in fields:
-        rows.append((name, ["?" if r.config is None else _format_value(r.config.to_dict()[name]) for r in runs]))
+    fields = config_cells(runs)
+    rows += fields
     if not fields and len(readable) > 1:
         rows.append(("config", ["identical" if r.config is not None else "?" for r in runs]))
     if any(r.error for r in runs):
@@ -131,7 +129,7 @@ def comparison_rows(runs: list[ComparedRun]) -> list[tuple[str, list[str]]]:
 
 
 class CompareChart(PlotextPlot):
-    """One validation metric per epoch, a line per run in that run's colour."""
+    """One validation metric per epoch, a line per run in that run's colour (the legend is below the charts)."""
 
     DEFAULT_CSS = """
     CompareChart { width: 1fr; height: 1fr; min-height: 8; }
@@ -144,6 +142,7 @@ class CompareChart(PlotextPlot):
         self.percent = percent
         self.runs: list[ComparedRun] = []
         self.lines: list[tuple[str, tuple[int, int, int], list[int], list[float]]] = []  # what was last drawn
+        self.y_ticks: tuple[list[float], list[str]] = ([], [])
 
     def set_runs(self, runs: list[ComparedRun]) -> None:
         self.runs = runs
@@ -159,6 +158,9 @@ class CompareChart(PlotextPlot):
     def on_mount(self) -> None:
         self.replot()
 
+    def on_resize(self) -> None:
+        self.replot()  # how many ticks fit follows the height
+
     def replot(self) -> None:
         plt = self.plt
         plt.clear_data()
@@ -173,11 +175,18 @@ class CompareChart(PlotextPlot):
                 continue
             longest = max(longest, max(xs))
             marker = "braille" if len(xs) > 1 else "hd"  # a lone point needs a visible mark
-            plt.plot(xs, ys, color=run_colour(index), marker=marker)
+            plt.plot(xs, ys, color=run_colour(index), marker=marker)  # no label: no legend over the data
             self.lines.append((run.name, run_colour(index), xs, ys))
         plt.xlim(0.8 if longest == 1 else 1, longest + (0.2 if longest == 1 else 0))
         step = max(1, -(-longest // 8))  # whole epochs, at most about eight ticks
         plt.xticks(list(range(1, longest + 1, step)))
+        values = [y for _, _, _, ys in self.lines for y in ys]
+        if values:  # round, evenly spaced ticks (plotext's own split the range: 99.10, 98.49, 97.27)
+            low, high, positions, labels = linear_ticks(min(values), max(values),
+                                                        max(2, min(6, (self.size.height - 4) // 2)))
+            plt.ylim(low, high)
+            plt.yticks(positions, labels)
+            self.y_ticks = (positions, labels)
         self.refresh()
 
 
@@ -220,7 +229,7 @@ class CompareScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare", name="read runs")
     def load_runs(self) -> None:
-        self.post_message(self.RunsLoaded([load_compared_run(p) for p in self.run_dirs]))
+        self.post_message(self.RunsLoaded([compared_run(p) for p in self.run_dirs]))
 
     def on_compare_screen_runs_loaded(self, message: RunsLoaded) -> None:
         self.runs = message.runs
@@ -252,5 +261,4 @@ class CompareScreen(Screen):
         self.dismiss(None)
 
 
-__all__ = ["CompareChart", "CompareScreen", "ComparedRun", "comparison_rows", "differing_fields",
-           "load_compared_run"]
+__all__ = ["CompareChart", "CompareScreen", "ComparedRun", "compared_run", "comparison_rows", "config_cells"]
