@@ -58,7 +58,9 @@ async def test_badge_filter_and_suggested_label(run_and_evaluation, synthetic_da
         assert flipped in pane.label_issues and flipped in pane.query_one(DigitGrid).flagged
         await pilot.press("l")
         assert pane.examples and all(m.index in pane.label_issues for m in pane.examples)
-        assert "label errors only" in str(pane.query_one("#wrong-bar").render())
+        bar = pane.query_one("#wrong-bar")
+        assert f"⚑ {len(pane.label_issues)} only (l)" in str(bar.render())
+        assert bar.render_lines(bar.region.reset_offset)[0].text.rstrip().endswith("only (l)")  # fits 80 columns
         await _select(pilot, pane, flipped)
         assert "⚑label?" in str(pane.query_one(DigitGrid).render())
         detail = str(pane.query_one(DigitDetail).render())

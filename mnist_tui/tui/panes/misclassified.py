@@ -189,8 +189,10 @@ class MisclassifiedPane(Vertical):
             f"sort [b]{self.sort_by}[/] · true [b]{name(self.true_label)}[/] · pred [b]{name(self.predicted_label)}[/]"
             f" · shown [b]{len(self.examples)}[/] of {self.total_wrong} wrong"
             + (f" · at {self.query_one(DigitGrid).selected + 1}" if self.examples else "")
-            + ("" if self.label_issues is None else f" · ⚑ {len(self.label_issues)} (l)")
-            + (" [b]label errors only[/]" if self.label_errors_only else "")
+            # at 80 columns the bar has room for a word, not three: "⚑ 3 only (l)" while filtered
+            + ("" if self.label_issues is None else f" · ⚑ {len(self.label_issues)}"
+               + (" [b]only[/]" if self.label_errors_only else "") + " (l)")
+            + (" [b]label errors only[/]" if self.label_errors_only and self.label_issues is None else "")
         )
 
     def on_digit_grid_highlighted(self, event: DigitGrid.Highlighted) -> None:

@@ -137,8 +137,8 @@ class InsightPanel(Widget):
 
     def _neighbours(self, view: NeighboursView) -> Text:
         out = Text(no_wrap=True, overflow="crop")
-        given = "" if view.label is None else f" label {view.label}"
-        out.append(f"#{view.index}{given} predicted {view.prediction} · nearest training digits · n back\n", "bold")
+        head = f"predicted {view.prediction}" if view.label is None else f"label {view.label} → {view.prediction}"
+        out.append(f"#{view.index} {head} · nearest training digits · n back\n", "bold")
         neighbours = [(f"{label} d{distance:.1f} #{index}", pixels) for index, label, distance, pixels in view.neighbours]
         width = max(self.size.width, SMALL)
         gap = 1 if width >= 4 * SMALL + 3 else 0  # four to a row in 58 columns (80 minus the detail panel)
