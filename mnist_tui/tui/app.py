@@ -1,7 +1,7 @@
 """The mnist-tui terminal app: wiring between the tabs, the pushed views and the core's services.
 
 Who owns what: the run controller (core.controller) the run's lifecycle and state;
-``run_feed.RunFeed`` what the run's events look like on screen; the Results pane
+``run_view.RunView`` the run as a person drives and watches it; the Results pane
 fetching and showing test figures (core.evaluation, in its workers); ``views.Views``
 the views pushed over the tabs (Draw, Tune, the lr finder); each pane its own keys.
 Nothing here imports torch at module level, so the first frame appears at once;
@@ -18,7 +18,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, TabbedContent, TabPane
 
 from ..core.config import DATASET_TITLES, PRESETS, TrainConfig
 from ..core.controller import RunController, RunState
@@ -30,11 +30,11 @@ from .panes.misclassified import MisclassifiedPane
 from .panes.results import ResultsPane
 from .panes.runs import RunsPane
 from .panes.train import TrainPane
-from .run_feed import RunFeed
+from .run_view import RunView
 from .settings import default_settings_path, load_form
 from .views import Views
 from .widgets.confusion import ConfusionTable
-from .widgets.dialogs import ConfirmScreen, MessageScreen
+from .widgets.dialogs import MessageScreen
 from .widgets.digit_grid import DigitGrid
 from .widgets.hparam_form import HParamForm
 from .widgets.progress import ProgressLine
@@ -83,11 +83,10 @@ class MnistApp(App):
                                         spawn=lambda loop: self.run_worker(loop, name="training", group="training",
                                                                            thread=True, exit_on_error=False))
         self.dataset_cache = DatasetCache(data_dir, download)
-        self.feed = RunFeed(self)
+        self.run_view = RunView(self)
         self.views = Views(self)
         self.form_errors: dict[str, str] = {}
         self.evaluation: Any = None
-        self._quit_when_stopped = False
 
     def _initial_form(self, preset: str | None) -> tuple[str | None, TrainConfig]:
         """Last used values, unless a different preset was asked for."""
@@ -156,7 +155,7 @@ class MnistApp(App):
             return self.query_one(TabbedContent).active == "train"
         return True
 
-    def _show_run_state(self) -> None:
+    def show_run_state(self) -> None:
         """Buttons, bindings and the progress line's state, all from the controller."""
         state = self.controller.state
         self.train_pane.show_run_state(state, not self.form_errors)
@@ -206,7 +205,7 @@ class MnistApp(App):
     @while_mounted
     def on_hparam_form_validated(self, message: HParamForm.Validated) -> None:
         self.form_errors = message.errors
-        self._show_run_state()
+        self.show_run_state()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"start-button": self.action_start, "stop-button": self.action_stop,
@@ -246,29 +245,7 @@ class MnistApp(App):
     # -- training ---------------------------------------------------------------------------
 
     def action_start(self) -> None:
-        if not self.controller.allowed("start"):
-            self.notify("A run is already in progress.", severity="warning")
-            return
-        form = self.query_one(HParamForm)
-        config, errors = form.read()
-        if config is None:
-            first = next(iter(errors))
-            self.set_progress(state="idle", message=f"Cannot start: {errors[first]}")
-            self.action_show_tab("train")
-            form.query_one(f"#field-{first}").focus()
-            return
-        self.feed.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
-        self._start(config, run_name=form.run_name)
-        form.query_one("#field-run_name", Input).value = ""  # a name names one run
-
-    def _start(self, config: TrainConfig | None, resume: str | None = None, extra_epochs: int = 0,
-               run_name: str | None = None) -> None:
-        self.train_pane.clear_charts(config.epochs if config else None, "starting…")
-        self.set_progress(message="Starting: loading PyTorch and MNIST…" if self.data is None else "Starting…",
-                           best_val=None)
-        self.controller.start(config, resume=resume, extra_epochs=extra_epochs, run_name=run_name)
-        self._show_run_state()
-        self.action_show_tab("train")
+        self.run_view.start_from_form()
 
     def action_pause(self) -> None:
         self.controller.pause()
@@ -277,46 +254,30 @@ class MnistApp(App):
         self.controller.resume()
 
     def action_steer(self, factor: float) -> None:
-        if not self.controller.allowed("steer"):
-            self.notify("No run is training: the learning rate of a run is steered while it trains.",
-                        severity="warning")
-            return
-        total = self.controller.steer(factor)
-        self.notify(f"Learning rate x{factor:g} from the next batch (now x{total:g} the schedule).")
+        self.run_view.steer(factor)
 
     def action_stop(self) -> None:
-        if not self.controller.allowed("stop"):
-            self.notify("No run is in progress.", severity="warning")
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.controller.stop()
-                self._show_run_state()
-
-        self.push_screen(ConfirmScreen("Stop training?", "The run stops at the next batch and saves last.pt, "
-                                       "which you can resume later from Runs (r).", yes="Stop", no="Keep training"),
-                         answered)
+        self.run_view.ask_stop()
 
     @while_mounted
     def on_engine_events(self, message: EngineEvents) -> None:
-        self.feed.show(message.events)
-        self._show_run_state()
+        self.run_view.show(message.events)
+        self.show_run_state()
 
     @while_mounted
     def on_training_crashed(self, message: TrainingCrashed) -> None:
-        self.feed.crashed(message.reason, message.data_unavailable)
+        self.run_view.crashed(message.reason, message.data_unavailable)
 
     @while_mounted
     async def on_run_ended(self, message: RunEnded) -> None:
         self.controller.handle_end(message.serial)
         if self.query_one(ProgressLine).progress.state in ("starting", "running", "paused", "stopping"):
             self.set_progress(state="idle", message="Run ended.")
-        self._show_run_state()
+        self.show_run_state()
         self.list_runs_in_background()
-        if self._quit_when_stopped:  # once the training worker has returned, so nothing is cancelled
+        if self.run_view.quit_when_stopped:  # once the training worker has returned, so nothing is cancelled
             await self.workers.wait_for_complete([w for w in self.workers if w.group == "training"])
-            self.exit(message=self.feed.quit_message)
+            self.exit(message=self.run_view.quit_message)
 
     # -- evaluation (the Results pane fetches; Misclassified shows the same) ---------------------
 
@@ -371,10 +332,7 @@ class MnistApp(App):
         self.notify(f"The form holds {message.name}'s config: f5 trains a new run with it.")
 
     def on_runs_pane_resume_requested(self, message: RunsPane.ResumeRequested) -> None:
-        if not self.controller.allowed("start"):
-            self.notify("Stop the current run before resuming another.", severity="warning")
-            return
-        self._start(None, message.run.path, message.extra_epochs)
+        self.run_view.start(None, message.run.path, message.extra_epochs)
 
     def on_runs_pane_draw_requested(self, message: RunsPane.DrawRequested) -> None:
         self.action_draw(message.run.path)
@@ -382,19 +340,10 @@ class MnistApp(App):
     # -- quitting ---------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        if not self.controller.active:
-            self.exit(message=self.feed.quit_message)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._quit_when_stopped = True
-                self.controller.stop()
-                self._show_run_state()
-
-        self.push_screen(ConfirmScreen("Quit while training?", "The run stops at the next batch, saves a "
-                                       "resumable last.pt, and then the app quits.", yes="Stop and quit",
-                                       no="Keep training"), answered)
+        if self.controller.active:
+            self.run_view.ask_stop(quitting=True)
+        else:
+            self.exit(message=self.run_view.quit_message)
 
 
 __all__ = ["MnistApp", "TABS"]

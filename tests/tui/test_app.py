@@ -326,7 +326,7 @@ async def test_a_failing_run_is_reported_and_the_app_stays_usable(make_app, tmp_
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
-        app._start(None, str(tmp_path / "no-such-run"))  # the child raises CheckpointError
+        app.run_view.start(None, str(tmp_path / "no-such-run"))  # the child raises CheckpointError
         await ready(pilot, app)
         assert app.is_running and app.run_state == "idle"
         progress = app.query_one(ProgressLine).progress

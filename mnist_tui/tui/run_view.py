@@ -1,9 +1,11 @@
-"""What a run's events look like on screen: the Train view, the status line and the notifications.
+"""The run as a person drives and watches it: commands in, events shown.
 
-The run controller (core.controller) decides the run's state; this turns each batch of
-its events into what a person sees, in one place: chart points and epochs for the Train
-view, the progress line's figures, the Finished/Stopped/Failed messages, the resumed
-run's history and config, and what to print after the app closes mid-run.
+The run controller (core.controller) decides the run's state and what is allowed;
+this is the UI side of it, in one place: starting from the form (or resuming a run),
+steering, the stop and quit confirmations, and each batch of events turned into
+what a person sees: chart points and epochs for the Train view, the progress line,
+the Finished/Stopped/Failed messages, a resumed run's history and config, and what
+to print after the app closes mid-run.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual.widgets import Input
+
 from ..core.config import TrainConfig
 from ..core.events import EpochEnd, Event, Failed, Finished, LrChanged, RunStarted, StepMetrics, Stopped
 from ..core.formatting import percent
 from ..core.runs import read_metrics, read_points
 from .panes.results import ResultsPane
 from .settings import save_form
-from .widgets.dialogs import MessageScreen
+from .widgets.dialogs import ConfirmScreen, MessageScreen
 from .widgets.hparam_form import HParamForm
 from .widgets.progress import ProgressLine, format_rate
 
@@ -25,13 +29,79 @@ if TYPE_CHECKING:
     from .app import MnistApp
 
 
-class RunFeed:
-    """Shows the controller's events; owned by the app, which hands it each batch."""
+class RunView:
+    """Gives the controller the person's commands and shows its events; owned by the app."""
 
     def __init__(self, app: MnistApp) -> None:
         self.app = app
         self.form_to_save: tuple[str | None, TrainConfig] | None = None  # remembered once the run has started
         self.quit_message: str | None = None  # printed after the app closes (where a stopped run was saved)
+        self.quit_when_stopped = False
+
+    # -- commands --------------------------------------------------------------------------
+
+    def start_from_form(self) -> None:
+        app = self.app
+        if not app.controller.allowed("start"):
+            app.notify("A run is already in progress.", severity="warning")
+            return
+        form = app.query_one(HParamForm)
+        config, errors = form.read()
+        if config is None:
+            first = next(iter(errors))
+            app.set_progress(state="idle", message=f"Cannot start: {errors[first]}")
+            app.action_show_tab("train")
+            form.query_one(f"#field-{first}").focus()
+            return
+        self.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
+        self.start(config, run_name=form.run_name)
+        form.query_one("#field-run_name", Input).value = ""  # a name names one run
+
+    def start(self, config: TrainConfig | None, resume: str | None = None, extra_epochs: int = 0,
+              run_name: str | None = None) -> None:
+        """A new run from ``config``, or ``resume`` (a run folder) continued, maybe for more epochs."""
+        app = self.app
+        if config is None and not app.controller.allowed("start"):
+            app.notify("Stop the current run before resuming another.", severity="warning")
+            return
+        app.train_pane.clear_charts(config.epochs if config else None, "starting…")
+        app.set_progress(message="Starting: loading PyTorch and MNIST…" if app.data is None else "Starting…",
+                         best_val=None)
+        app.controller.start(config, resume=resume, extra_epochs=extra_epochs, run_name=run_name)
+        app.show_run_state()
+        app.action_show_tab("train")
+
+    def steer(self, factor: float) -> None:
+        app = self.app
+        if not app.controller.allowed("steer"):
+            app.notify("No run is training: the learning rate of a run is steered while it trains.",
+                       severity="warning")
+            return
+        total = app.controller.steer(factor)
+        app.notify(f"Learning rate x{factor:g} from the next batch (now x{total:g} the schedule).")
+
+    def ask_stop(self, quitting: bool = False) -> None:
+        """Confirm, then stop the run at the next batch (and quit once it has, if ``quitting``)."""
+        app = self.app
+        if not app.controller.allowed("stop"):
+            app.notify("No run is in progress.", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.quit_when_stopped = quitting
+                app.controller.stop()
+                app.show_run_state()
+
+        if quitting:
+            dialog = ConfirmScreen("Quit while training?", "The run stops at the next batch, saves a resumable "
+                                   "last.pt, and then the app quits.", yes="Stop and quit", no="Keep training")
+        else:
+            dialog = ConfirmScreen("Stop training?", "The run stops at the next batch and saves last.pt, which you "
+                                   "can resume later from Runs (r).", yes="Stop", no="Keep training")
+        app.push_screen(dialog, answered)
+
+    # -- events ----------------------------------------------------------------------------
 
     def show(self, events: list[Event]) -> None:
         app = self.app
@@ -107,4 +177,4 @@ class RunFeed:
         app.set_progress(state="failed", message=f"Failed: {reason}")
 
 
-__all__ = ["RunFeed"]
+__all__ = ["RunView"]
