@@ -196,14 +196,17 @@ def test_damaged_run_files_are_read_or_refused_in_one_line(tmp_path, base, synth
             name == "metrics.jsonl"
 
 
-def test_runs_json_writes_nan_as_null(tmp_path, base, capsys):
-    shutil.copytree(base[0], tmp_path / "r")
-    (tmp_path / "r" / "metrics.jsonl").write_text('{"epoch": 1, "val_accuracy": NaN, "seconds": Infinity}\n')
+def test_runs_json_is_json_whatever_the_runs_hold(tmp_path, base, capsys):
+    shutil.copytree(base[0], tmp_path / "metrics-nan")
+    (tmp_path / "metrics-nan" / "metrics.jsonl").write_text('{"epoch": 1, "val_accuracy": NaN, "seconds": Infinity}\n')
+    shutil.copytree(base[0], tmp_path / "config-nan")
+    config = json.loads((base[0] / "config.json").read_text())
+    (tmp_path / "config-nan" / "config.json").write_text(json.dumps({**config, "lr": math.nan, "dropout": math.inf}))
     assert main(["runs", "--checkpoints", str(tmp_path), "--json"]) == 0
-    out = capsys.readouterr().out
-    assert "NaN" not in out and "Infinity" not in out
-    run = json.loads(out)[0]
-    assert run["best_val_accuracy"] is None and run["train_seconds"] == 0.0 and run["error"] is None
+    out, err = capsys.readouterr()
+    runs = {r["name"]: r for r in json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))}
+    assert not err and runs["metrics-nan"]["best_val_accuracy"] is None and runs["metrics-nan"]["train_seconds"] == 0
+    assert runs["config-nan"]["state"] == "?" and "must be a finite number, got nan" in runs["config-nan"]["error"]
 
 
 def test_a_run_trained_to_its_end_but_not_tested_shows_its_last_epoch(tmp_path, base, synthetic_root, capsys):
@@ -324,3 +327,33 @@ def test_every_file_of_a_run_follows_the_umask(tmp_path, synthetic_root, umask, 
     assert {"config.json", "metrics.jsonl", "points.jsonl", "last.pt", "best.pt", "result.json", "misclassified.pt",
             ".lock"} <= files.keys()
     assert files == {name: mode for name in files}, {k: oct(v) for k, v in files.items()}
+
+
+# --- the counts the README quotes ------------------------------------------------------------------------
+
+
+def fault_counts() -> dict[str, int]:
+    """Cases the fault suite tries, by group (each one must survive for the suite to pass)."""
+    from tests.core import test_faults as f, test_run_lock
+
+    return {
+        "non-finite numbers (CLI flags, validation)": len(f.FLOAT_FIELDS) * (len(f.NOT_FINITE) + 3),
+        "bad run names": len(f.BAD_RUN_NAMES),
+        "broken data folders": len(f.DATA_FAULTS),
+        "bad images": len(f.NO_DIGIT) + len(f.UNREADABLE),
+        "serve: foreign origins, bad tokens, tabs over the cap": len(f.FOREIGN_ORIGINS) + len(f.BAD_TOKENS) + 3,
+        "crafted checkpoints x readers (+1 real process each)": len(CHECKPOINTS) * (len(COMMANDS) + 1),
+        "damaged run files x (runs, runs --json, eval, resume)": len(RUN_FILES) * 4,
+        "kill -9 at random moments": KILLS,
+        "full disk (file-size limit; a real tmpfs as root)": 3 + (os.geteuid() == 0),
+        "umasks": 3,
+        "one writer per run, dead folders, temp files (test_run_lock.py)":
+            sum(name.startswith("test_") for name in vars(test_run_lock)),
+    }
+
+
+if __name__ == "__main__":  # python -m tests.core.test_faults_files
+    counts = fault_counts()
+    for group, n in counts.items():
+        print(f"{n:5d}  {group}")
+    print(f"{sum(counts.values()):5d}  cases in all")
