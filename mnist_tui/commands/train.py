@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from ..core.config import ConfigError, data_errors
 from .common import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, add_config_flags, add_path_flags, config_from_args,
     given_config_fields, stderr,
@@ -85,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         if args.run_name is not None and (notice := check_new_run(Path(args.checkpoints), args.run_name)):
             stderr(notice)  # checked before the data loads: a bad, taken or busy name is refused here
-        trainer = Trainer(config, load_mnist(args.data_dir, dataset=config.dataset),
-                          checkpoints_dir=Path(args.checkpoints), run_name=args.run_name)
+        data = load_mnist(args.data_dir, dataset=config.dataset)
+        if problems := data_errors(config, len(data.train_labels)):  # a batch must fit the training set
+            raise ConfigError(problems)
+        trainer = Trainer(config, data, checkpoints_dir=Path(args.checkpoints), run_name=args.run_name)
     control = RunControl()
 
     def on_stop_signal(signum: int, frame: Any) -> None:

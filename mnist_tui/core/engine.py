@@ -22,7 +22,7 @@ from torch import nn
 from . import checkpoints as ckpt
 from . import runs
 from .analysis import evaluate, save_evaluation
-from .config import TrainConfig, checked
+from .config import ConfigError, TrainConfig, checked, data_errors
 from .data import MnistData, batch_order, split, training_batches
 from .events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
@@ -136,7 +136,7 @@ class Trainer:
     def _failed(self, exc: Exception) -> Failed:
         """The Failed event for an exception: a CheckpointError's own words (one line), else its type too."""
         run_dir = getattr(self, "run_dir", None)
-        reason = str(exc) if isinstance(exc, runs.CheckpointError) else f"{type(exc).__name__}: {exc}"
+        reason = str(exc) if isinstance(exc, (runs.CheckpointError, ConfigError)) else f"{type(exc).__name__}: {exc}"
         if isinstance(exc, runs.DiskFull) and run_dir is not None and self.lock is not None:
             reason += runs.after_disk_full(run_dir, self.saved_epoch)
         return Failed(reason, 0, str(run_dir or ""), self.best_path)
@@ -165,6 +165,8 @@ class Trainer:
             torch.set_num_threads(config.threads)
         keep_freed_memory()
         device = choose_device(config.device)
+        if problems := data_errors(config, len(self.data.train_labels)):  # a batch must fit the training set
+            raise ConfigError(problems)
         splits = split(self.data, config.val_size, config.seed)
         steps_per_epoch = math.ceil(len(splits.train_labels) / config.batch_size)
         torch.manual_seed(config.seed)

@@ -47,6 +47,25 @@ def test_invalid_config_exits_2_with_the_message(tmp_path, synthetic_root, capsy
     assert not any(tmp_path.iterdir())  # nothing started
 
 
+def test_a_batch_larger_than_the_training_set_exits_2(tmp_path, synthetic_root, capsys):
+    # 600 synthetic training digits, 100 held out: at most 500 a batch (it used to train one step an epoch)
+    assert train(tmp_path, synthetic_root, "--val-size", "100", "--batch-size", "501") == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("mnist-tui: batch size (--batch-size) must be at most the 500 digits left to train on "
+                           "(training set minus val size), got 501")
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_engine_refuses_a_batch_that_does_not_fit_in_its_own_words(tmp_path, synthetic_data, tiny_config):
+    from mnist_tui.core.engine import Trainer
+    from mnist_tui.core.runtime import RunControl
+
+    events = list(Trainer(tiny_config.replace(batch_size=501), synthetic_data, checkpoints_dir=tmp_path)
+                  .run(RunControl()))
+    assert events[-1].kind == "failed"
+    assert events[-1].reason.startswith("batch size must be at most the 500 digits")  # no class name
+
+
 def test_missing_data_exits_2_with_the_fix(tmp_path, capsys):
     code = main(["train", "--data-dir", str(tmp_path / "empty"), "--checkpoints", str(tmp_path), *TINY])
     assert code == 2
