@@ -126,14 +126,17 @@ class MapScreen(Screen[int | None]):
     # -- PCA, UMAP, t-SNE ---------------------------------------------------------------------------
 
     def action_next_method(self) -> None:
-        from ...core.projection import METHODS, method_available, unavailable_reason
+        from ...core.projection import METHODS, method_available
 
         if self.placing:
             self.notify(f"Still working out the {METHOD_TITLES[self.placing]} map…")
             return
         usable = [m for m in METHODS if m == "pca" or (self.data.features is not None and method_available(m))]
         if len(usable) == 1:
-            self.notify(" ".join(unavailable_reason(m) + "." for m in METHODS if m != "pca"),
+            from rich.markup import escape
+
+            self.notify(escape("UMAP and t-SNE need umap-learn and openTSNE, not installed here: "
+                               "pip install 'mnist-tui[map]' (about 400 MB with scipy, scikit-learn, numba)"),
                         title="Only PCA here", severity="warning", timeout=10)
             return
         target = usable[(usable.index(self.method) + 1) % len(usable)] if self.method in usable else "pca"
