@@ -350,7 +350,8 @@ class DrawScreen(Screen):
         yield SystemCommand("Draw: show the model input", "The 28x28 picture the model is given: the drawing "
                             "cropped, fitted to 20x20 and centred (i)", self.action_toggle_input)
         yield SystemCommand("Draw: explain method (integrated gradients / occlusion)",
-                            f"Switch how the maps are worked out (m; now {self.explainer.method})", self._palette_method)
+                            f"Switch how the maps are worked out (m; now {self.explainer.method})",
+                            self._palette_method)
 
     def _palette_method(self) -> None:
         if not self.explaining:
