@@ -16,9 +16,11 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
     """Every action of the app and its panes, found by typing part of the title."""
     from .panes.misclassified import MisclassifiedPane
     from .panes.runs import RunsPane
+    from .panes.train import TrainPane
 
     runs = app.query_one(RunsPane)
     wrong = app.query_one(MisclassifiedPane)
+    train = app.query_one(TrainPane)
 
     def in_tab(tab: str, action) -> None:
         app.action_show_tab(tab)
@@ -28,10 +30,10 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
     yield SystemCommand("Pause training", "Pause the run at the next batch (f6)", app.action_pause)
     yield SystemCommand("Resume training", "Continue a paused run (f6)", app.action_resume)
     yield SystemCommand("Stop training", "Stop and save a resumable checkpoint (f7)", app.action_stop)
-    yield SystemCommand("Halve the learning rate (steer)", "The running run's lr x0.5 from the next batch (-)",
-                        lambda: app.action_steer(0.5))
-    yield SystemCommand("Double the learning rate (steer)", "The running run's lr x2 from the next batch (+)",
-                        lambda: app.action_steer(2.0))
+    yield SystemCommand("Halve the learning rate (steer)", "The running run's lr x0.5 from the next batch "
+                        "(- in Train)", lambda: app.action_steer(0.5))
+    yield SystemCommand("Double the learning rate (steer)", "The running run's lr x2 from the next batch "
+                        "(+ in Train)", lambda: app.action_steer(2.0))
     yield SystemCommand("Find learning rate (lr finder)", "Range test on the form's config; Use it fills the "
                         "form (ctrl+l)", app.action_find_lr)
     yield SystemCommand("Tune hyperparameters (Optuna sweep)", "Search, watch trials, use the best (f10)",
@@ -45,6 +47,10 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
     yield SystemCommand("Show runs", "Saved runs and checkpoints (f4)",
                         lambda: app.action_show_tab("runs"))
     yield SystemCommand("Next chart", "Cycle the charts (f8)", app.action_next_chart)
+    yield SystemCommand("Loss chart log scale", "log10 of the loss on / off, ticks in real losses (ctrl+y in Train)",
+                        lambda: in_tab("train", train.action_toggle_log))
+    yield SystemCommand("Smooth the loss chart", "Train loss smoothing off / light / heavy (ctrl+t in Train)",
+                        lambda: in_tab("train", train.action_cycle_smoothing))
     yield SystemCommand("Draw a digit", "Draw with mouse or keys; a model reads it live (f9)", app.action_draw)
     yield SystemCommand("Draw with the selected run", "Draw, read by the run selected in Runs (w)",
                         lambda: in_tab("runs", runs.action_draw))
@@ -57,6 +63,14 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
     yield SystemCommand("Delete run", "Delete its folder (d in Runs)",
                         lambda: in_tab("runs", runs.action_delete))
     yield SystemCommand("Refresh runs", "Re-read the checkpoints folder (ctrl+r)", app.list_runs_in_background)
+    yield SystemCommand("Sort runs", "By the next column; S reverses (s in Runs)",
+                        lambda: in_tab("runs", runs.action_sort))
+    yield SystemCommand("Filter runs", "Show runs whose name, model or state holds a text (/ in Runs)",
+                        lambda: in_tab("runs", runs.action_filter))
+    yield SystemCommand("Show the run's config", "Every field of the selected run (i in Runs)",
+                        lambda: in_tab("runs", runs.action_show_config))
+    yield SystemCommand("Load the run's config into the form", "Train a new run like the selected one (f in Runs)",
+                        lambda: in_tab("runs", runs.action_config_to_form))
     yield SystemCommand("Sort misclassified", "Toggle confidence / index order (s)",
                         lambda: in_tab("misclassified", wrong.action_toggle_sort))
     yield SystemCommand("Filter misclassified by true class", "Next true class (t)",

@@ -1,33 +1,72 @@
 """The Runs view: saved runs in the checkpoints folder; load, resume or delete one, mark some to compare.
 
-The pane owns what its keys do: deleting and comparing happen here; loading, resuming
-and drawing are posted as requests, since the app owns evaluation and the run controller.
+The pane owns what its keys do: deleting, comparing, sorting, filtering and showing a
+config happen here; loading, resuming, drawing and filling the form are posted as
+requests, since the app owns evaluation, the run controller and the form.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
+from ...core.config import TrainConfig
 from ...core.runs import RunInfo
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
 from ..widgets.progress import format_duration, percent
+
+# (column key, label, sort key, newest/largest first by default); None sorts last either way
+COLUMNS: tuple[tuple[str, str, Callable[[RunInfo], Any], bool], ...] = (
+    ("name", "run", lambda r: r.name.lower(), False),
+    ("state", "state", lambda r: r.state, False),
+    ("model", "model", lambda r: r.model, False),
+    ("epochs", "epochs", lambda r: r.epochs_done, True),
+    ("val", "best val", lambda r: r.best_val_accuracy, True),
+    ("test", "test", lambda r: r.test_accuracy, True),
+    ("lr", "lr", lambda r: r.lr, False),
+    ("batch", "batch", lambda r: r.batch_size, False),
+    ("time", "time", lambda r: r.train_seconds, True),
+    ("date", "date", lambda r: r.modified, True),
+)
+COLUMN_LABELS = {key: label for key, label, _, _ in COLUMNS}
+
+
+def sorted_runs(runs: list[RunInfo], column: str, descending: bool) -> list[RunInfo]:
+    """``runs`` ordered by a column; runs without a value (unreadable, unfinished) always last."""
+    key = next(k for name, _, k, _ in COLUMNS if name == column)
+    present = [r for r in runs if not r.error and key(r) is not None]
+    missing = [r for r in runs if r not in present]
+    return sorted(present, key=key, reverse=descending) + missing
+
+
+def matches(run: RunInfo, text: str) -> bool:
+    """Whether the run's name, model or state contains ``text`` (any case)."""
+    text = text.strip().lower()
+    return not text or any(text in value.lower() for value in (run.name, run.model, run.state))
 
 
 class RunsPane(Vertical):
     BINDINGS = [
         Binding("l", "load", "Load"),
         Binding("r", "resume", "Resume"),
-        Binding("d", "delete", "Delete"),
+        Binding("d", "delete", "Del"),
         Binding("m,space", "toggle_mark", "Mark", key_display="m"),
-        Binding("c", "compare", "Compare"),
+        Binding("c", "compare", "Cmp"),
         Binding("w", "draw", "Draw"),
+        Binding("s", "sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("slash", "filter", "Find", key_display="/"),
+        Binding("i", "show_config", "Cfg"),
+        Binding("f", "config_to_form", "Form"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
         Binding("ctrl+r", "refresh", "Refresh", show=False),  # the list also refreshes when shown
@@ -55,31 +94,54 @@ class RunsPane(Vertical):
     class RefreshRequested(Message):
         """Read the checkpoints folder again."""
 
+    class ConfigRequested(Message):
+        """Fill the Train form with this run's config (to train a new run like it)."""
+
+        def __init__(self, config: TrainConfig, name: str) -> None:
+            super().__init__()
+            self.config, self.name = config, name
+
     def __init__(self) -> None:
         super().__init__(id="runs-pane")
-        self.runs: list[RunInfo] = []
+        self.all_runs: list[RunInfo] = []  # as listed
+        self.runs: list[RunInfo] = []  # as shown: filtered and sorted, in the table's order
         self.marked: set[str] = set()  # paths of the runs marked for comparison
         self.folder = ""
         self.training: str | None = None  # the path of the run being trained here, if any
+        self.sort_column, self.sort_descending = "date", True
+        self.filter_text = ""
         self._status = ""
 
     def compose(self) -> ComposeResult:
         yield Static("Reading the checkpoints folder…", id="runs-status")
+        yield Input(placeholder="show runs whose name, model or state holds… (enter keeps, esc clears)",
+                    id="runs-filter", compact=True)
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Column headers; the sorted one carries an arrow."""
         table = self.query_one(DataTable)
-        for label, key in (("run", "name"), ("state", "state"), ("model", "model"), ("epochs", "epochs"),
-                           ("best val", "val"), ("test", "test"), ("lr", "lr"), ("batch", "batch"),
-                           ("time", "time"), ("date", "date")):
-            table.add_column(label, key=key)
+        table.clear(columns=True)
+        for key, label, _, _ in COLUMNS:
+            arrow = (" ▼" if self.sort_descending else " ▲") if key == self.sort_column else ""
+            table.add_column(Text(label + arrow, style="bold" if arrow else ""), key=key)
 
     def set_runs(self, runs: list[RunInfo], folder: str) -> None:
+        self.all_runs, self.folder = list(runs), folder
+        self.marked &= {run.path for run in runs}
+        self._fill()
+
+    def _fill(self) -> None:
+        """The table from the listed runs, filtered and sorted; the cursor stays on its run."""
         table = self.query_one(DataTable)
         previous = self.selected
-        self.runs, self.folder = runs, folder
-        table.clear()
-        self.marked &= {run.path for run in runs}
+        runs = sorted_runs([r for r in self.all_runs if matches(r, self.filter_text)], self.sort_column,
+                           self.sort_descending)
+        self.runs = runs
+        self._add_columns()
         for run in runs:
             date = run.modified[5:16].replace("T", " ")
             state = "training" if run.path == self.training else run.state
@@ -92,9 +154,16 @@ class RunsPane(Vertical):
                               percent(run.best_val_accuracy), test, f"{run.lr:g}", str(run.batch_size),
                               format_duration(run.train_seconds), date, key=run.path)
         bad = [r for r in runs if r.error]
-        status = f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {folder}" if runs else f"No runs in {folder} yet."
+        total, folder = len(self.all_runs), _escape(self.folder)
+        status = f"{total} run{'s' if total != 1 else ''} in {folder}" if total else f"No runs in {folder} yet."
+        if self.filter_text:
+            status = f"[b]{len(runs)} of {total}[/b] runs hold [b]“{_escape(self.filter_text)}”[/b] (esc clears)"
+        order = "newest first" if self.sort_column == "date" and self.sort_descending else \
+            f"by {COLUMN_LABELS[self.sort_column]} {'▼' if self.sort_descending else '▲'}"
+        status += f" · {order} (s)"
         if bad:
-            status += f" · [red]{len(bad)} unreadable:[/] " + "; ".join(f"{r.name}: {r.error}" for r in bad)
+            status += f" · [red]{len(bad)} unreadable:[/] " + "; ".join(f"{r.name}: {_escape(r.error or '')}"
+                                                                     for r in bad)
         self._status = status
         self._show_status()
         if previous is not None and previous.path in (paths := [r.path for r in runs]):
@@ -112,8 +181,9 @@ class RunsPane(Vertical):
 
     @property
     def marked_runs(self) -> list[RunInfo]:
-        """The marked runs, in the table's order."""
-        return [run for run in self.runs if run.path in self.marked]
+        """The marked runs, in the table's order (then any a filter hides)."""
+        hidden = [run for run in self.all_runs if run not in self.runs]
+        return [run for run in self.runs + hidden if run.path in self.marked]
 
     @property
     def selected(self) -> RunInfo | None:
@@ -211,3 +281,82 @@ class RunsPane(Vertical):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_load()
+
+    # -- order, filter, config ------------------------------------------------------------------
+
+    def action_sort(self) -> None:
+        """The next column, in its natural direction (best, newest, largest first; names A-Z)."""
+        keys = [key for key, _, _, _ in COLUMNS]
+        self.sort_column = keys[(keys.index(self.sort_column) + 1) % len(keys)]
+        self.sort_descending = next(desc for key, _, _, desc in COLUMNS if key == self.sort_column)
+        self._fill()
+
+    def action_reverse_sort(self) -> None:
+        self.sort_descending = not self.sort_descending
+        self._fill()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#runs-filter", Input)
+        field.display = True
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "runs-filter":
+            event.stop()
+            self.filter_text = event.value
+            self._fill()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "runs-filter":
+            event.stop()
+            event.input.display = bool(self.filter_text)
+            self.query_one(DataTable).focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#runs-filter", Input)
+        if not self.filter_text and not field.display:
+            return
+        field.value = ""  # Input.Changed refills the table
+        self.filter_text = ""
+        field.display = False
+        self.query_one(DataTable).focus()
+        self._fill()
+
+    def _config_of(self, run: RunInfo) -> TrainConfig | None:
+        from ...core.runs import read_config
+
+        try:
+            return read_config(run.path)
+        except Exception as exc:  # noqa: BLE001 - a broken config.json is reported, not raised
+            self.notify(f"{run.name}: cannot read its config: {exc}", severity="error")
+            return None
+
+    def action_show_config(self) -> None:
+        run = self._usable()
+        config = self._config_of(run) if run is not None else None
+        if run is None or config is None:
+            return
+        from ..screens.run_config import RunConfigScreen
+
+        def answered(to_form: bool | None) -> None:
+            if to_form:
+                self._request_config(run, config)
+
+        self.app.push_screen(RunConfigScreen(run.name, config), answered)
+
+    def action_config_to_form(self) -> None:
+        run = self._usable()
+        config = self._config_of(run) if run is not None else None
+        if run is not None and config is not None:
+            self._request_config(run, config)
+
+    def _request_config(self, run: RunInfo, config: TrainConfig) -> None:
+        if self.training is not None:
+            self.notify("A run is training: the form keeps its config until it ends.", severity="warning")
+            return
+        self.post_message(self.ConfigRequested(config, run.name))
+
+
+def _escape(text: str) -> str:
+    """Text shown inside the status line's markup."""
+    return text.replace("[", r"\[")

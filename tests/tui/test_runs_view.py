@@ -1,0 +1,153 @@
+"""The Runs view at 80x24: sort by a column, filter by text, a run's full config, its config into the form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import DataTable, Input, Static, TabbedContent
+
+from mnist_tui.core.config import TrainConfig, field_label
+from mnist_tui.tui.panes.runs import RunsPane
+from mnist_tui.tui.screens.run_config import UNUSED, RunConfigScreen
+from tests.tui.test_app import SIZE, palette, ready
+
+BASE = TrainConfig(model="mlp", hidden=(16,), epochs=1, batch_size=64, optimizer="adam", lr=3e-3, schedule="constant",
+                   weight_decay=0.0, dropout=0.0, val_size=100, seed=1, threads=1)
+RUNS = {  # name: config, trained oldest first
+    "alpha-mlp": BASE,
+    "zeta-mlp": BASE.replace(lr=1e-2, epochs=2),
+    "small-cnn": BASE.replace(model="cnn", width=4, lr=2e-3, batch_size=128),
+}
+
+
+@pytest.fixture
+def runs_folder(synthetic_data, tmp_path) -> Path:
+    """Three real runs, in the folder the app under test lists."""
+    from mnist_tui.core.engine import Trainer
+
+    folder = tmp_path / "runs"
+    for name, config in RUNS.items():
+        events = list(Trainer(config, synthetic_data, checkpoints_dir=folder, run_name=name).run())
+        assert events[-1].kind == "finished"
+    return folder
+
+
+def names(app) -> list[str]:
+    return [run.name for run in app.query_one(RunsPane).runs]
+
+
+def shown_names(table: DataTable) -> list[str]:
+    return [str(table.get_row_at(i)[0]).strip(" ●") for i in range(table.row_count)]
+
+
+def status(app) -> str:
+    return str(app.query_one("#runs-status", Static).render())
+
+
+async def open_runs(pilot, app) -> DataTable:
+    await ready(pilot, app)
+    await pilot.press("f4")
+    await ready(pilot, app)
+    table = app.query_one("#runs-table", DataTable)
+    assert app.focused is table and table.row_count == len(RUNS)
+    return table
+
+
+async def test_s_sorts_by_the_next_column_and_S_reverses(make_app, runs_folder):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        assert "newest first (s)" in status(app)
+        await pilot.press("s")  # date -> run name, A to Z
+        assert shown_names(table) == sorted(RUNS) == names(app)
+        assert "by run ▲" in status(app) and str(table.columns["name"].label) == "run ▲"
+        await pilot.press("S")
+        assert shown_names(table) == sorted(RUNS, reverse=True) and "by run ▼" in status(app)
+        for _ in range(3):  # state, model, epochs (most first)
+            await pilot.press("s")
+        assert "by epochs ▼" in status(app) and shown_names(table)[0] == "zeta-mlp"
+        await pilot.press("s", "s", "s")  # best val, test, lr (smallest first)
+        assert "by lr ▲" in status(app)
+        assert shown_names(table) == ["small-cnn", "alpha-mlp", "zeta-mlp"]
+        # the cursor's run stays selected through a re-sort, and actions follow the row shown
+        table.move_cursor(row=2)
+        await pilot.press("S")
+        assert app.query_one(RunsPane).selected.name == "zeta-mlp" and table.cursor_row == 0
+        # the palette has it too
+        await palette(pilot, "sort runs")
+        assert "by batch" in status(app)
+
+
+async def test_slash_filters_by_name_model_or_state_and_escape_clears(make_app, runs_folder):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        await pilot.press("slash")
+        field = app.query_one("#runs-filter", Input)
+        assert field.display and app.focused is field
+        await pilot.press(*"cnn")
+        assert shown_names(table) == ["small-cnn"] and "1 of 3" in status(app)
+        await pilot.press("enter")
+        assert app.focused is table and app.query_one(RunsPane).selected.name == "small-cnn"
+        await pilot.press("slash", "ctrl+u", *"MLP")  # any case; the model column matches
+        assert sorted(shown_names(table)) == ["alpha-mlp", "zeta-mlp"]
+        await pilot.press("ctrl+u", *"finished")  # the state column
+        assert len(shown_names(table)) == 3
+        await pilot.press("ctrl+u", *"nothing-like-this")
+        assert shown_names(table) == [] and "0 of 3" in status(app)
+        await pilot.press("escape")
+        assert not field.display and field.value == "" and len(shown_names(table)) == 3
+        assert app.focused is table and "3 runs in" in status(app)
+
+
+async def test_i_shows_every_config_field_under_the_forms_labels(make_app, runs_folder):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        table.move_cursor(row=names(app).index("small-cnn"))
+        await pilot.press("i")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunConfigScreen)
+        console = Console(width=76, record=True)
+        console.print(screen.query_one("#config-table", Static).content)
+        text = console.export_text()
+        for name in ("batch_size", "lr", "width", "hidden", "beta2", "seed", "dataset"):
+            assert field_label(name) in text, name
+        lines = {line.strip() for line in text.splitlines()}
+        assert any(line.startswith(f"{field_label('width')} ") and " 4 " in f"{line} " for line in lines), text
+        assert f"128,64 {UNUSED}" not in text and f"16 {UNUSED}" in text  # an mlp's layers: unused by a cnn
+        dialog = screen.query_one("RunConfigScreen > Vertical")
+        assert app.screen.region.contains_region(dialog.region)  # fits 80x24, buttons included
+        assert dialog.region.contains_region(screen.query_one("#close").region)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RunConfigScreen)
+
+
+async def test_f_loads_the_runs_config_into_the_form(make_app, runs_folder):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        table.move_cursor(row=names(app).index("zeta-mlp"))
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "train"
+        assert app.query_one("#field-lr", Input).value == "0.01" and app.query_one("#field-epochs", Input).value == "2"
+        assert any("zeta-mlp" in str(n.message) for n in app._notifications)
+        # from the config dialog too
+        await pilot.press("f4")
+        await ready(pilot, app)
+        table.move_cursor(row=names(app).index("small-cnn"))
+        await pilot.press("i")
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "train"
+        assert app.query_one("#field-model").value == "cnn" and app.query_one("#field-width", Input).value == "4"
+
+
+def test_config_requested_carries_the_config_and_the_name():
+    message = RunsPane.ConfigRequested(BASE, "alpha-mlp")
+    assert message.config is BASE and message.name == "alpha-mlp"
