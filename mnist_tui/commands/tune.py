@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         tuner.stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    if args.json:  # from here on Ctrl+C (SIGINT) stops cleanly: a front end may wait for this line to send it
+        print(json.dumps({"event": "tune_started", "study": tuner.study_name, "storage": _redacted(tuner)}),
+              flush=True)
     try:
         view = None if args.json else TrialTable(space_names=[p.name for p in space])
         summary = None
@@ -103,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     if summary is None or summary.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if summary.best_value is not None else 1
+
+
+def _redacted(tuner) -> str:
+    from ..core.tune import redact
+
+    return redact(tuner.storage_url)
 
 
 def _best_command(summary, base, preset_name: str) -> str | None:

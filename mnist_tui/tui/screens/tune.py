@@ -124,7 +124,7 @@ class TuneScreen(Screen):
         self._poll_stop = threading.Event()
         self.first_poll_applied = threading.Event()
         self.last_finished: dict[str, Any] | None = None
-        self._stopping = False
+        self._stopping = self._ready = False  # Stop pressed; the CLI has installed its SIGINT handler
 
     def compose(self) -> ComposeResult:
         space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(self.base.model, "fast")]
@@ -272,16 +272,17 @@ class TuneScreen(Screen):
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.query_one("#tune-status", Static).update(f"study {self.study_name()} in {self.storage_url()}: starting")
         self._set_running(True)
-        self._stopping = False
+        self._stopping = self._ready = False
         self.tune_worker = self._read_tune_output(self.process)
         self.action_attach()  # other machines' trials, and ours while they train
 
     @on(Button.Pressed, "#tune-stop")
     def action_stop(self) -> None:
         """Like Ctrl+C on the CLI: the running trials stop, save and are marked failed (interrupted)."""
-        if self.running:
-            self.process.send_signal(signal.SIGINT)
+        if self.running and not self._stopping:  # once: a second SIGINT tells the CLI to quit at once
             self._stopping = True
+            if self._ready:  # else sent once the CLI says it takes SIGINT (an early one is lost or kills it)
+                self.process.send_signal(signal.SIGINT)
             self.query_one("#tune-status", Static).update("stopping: the running trials save and end")
 
     @on(Button.Pressed, "#tune-attach")
@@ -302,7 +303,7 @@ class TuneScreen(Screen):
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if record.get("event") == "study_finished":
+            if record.get("event") in ("study_finished", "tune_started"):
                 self.post_message(self.TrialRecords([], "tune", finished=record))
             elif record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
                 self.post_message(self.TrialRecords([row_from_event(record)], "tune"))
@@ -330,7 +331,11 @@ class TuneScreen(Screen):
         merge_records(self.trials, message.records)
         status = self.query_one("#tune-status", Static)
         finished = message.finished or {}
-        if finished.get("event") == "study_finished":
+        if finished.get("event") == "tune_started":
+            self._ready = True
+            if self._stopping and self.running:
+                self.process.send_signal(signal.SIGINT)
+        elif finished.get("event") == "study_finished":
             self.last_finished = finished
         elif finished.get("event") == "exited":
             self._set_running(False)
@@ -338,18 +343,20 @@ class TuneScreen(Screen):
             summary = self.last_finished or {}
             text = f"study {self.study_name()}: {summary.get('trials', len(self.trials))} trials, " \
                    f"{summary.get('pruned', 0)} pruned"
-            if finished["code"] == 130:
+            ok = (0, 130, -signal.SIGINT)  # stopped: exit 130, or SIGINT itself before the CLI took it over
+            if finished["code"] in ok[1:]:
                 text += "; stopped"
-            elif finished["code"] not in (0, 130):
+            elif finished["code"] not in ok:
                 text = f"tune exited with code {finished['code']}: {self._stderr_tail()}"
-            status.set_class(finished["code"] not in (0, 130), "error")
+            status.set_class(finished["code"] not in ok, "error")
             status.update(text)
             if self.poll_worker is not None:
                 self._poll_stop.set()
                 self.action_attach()  # one last look at the storage, then keep watching
-        elif finished.get("event") == "poll_error" and not self.trials:
+        elif finished.get("event") == "poll_error" and not self.trials and not self._stopping:
             status.update(f"waiting for study {self.study_name()}: {finished['error'][:120]}")
-        elif not finished and self.trials and not self._stopping and not status.has_class("error"):
+        elif not finished and self.trials and (self.running or self.process is None) and not self._stopping \
+                and not status.has_class("error"):  # counts while it runs (or while attached); then the outcome
             status.update(self._progress_text())
         if message.source == "poll" and not finished:
             self.first_poll_applied.set()
