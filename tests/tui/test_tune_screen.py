@@ -135,7 +135,7 @@ async def test_history_and_importance_views_draw_the_study(tmp_path, synthetic_r
         history, epochs = screen.query_one(HistoryChart), screen.query_one(EpochChart)
         assert history.region.width >= 30 and epochs.region.width >= 30  # side by side at 80 columns
         drawn = history.render().plain
-        assert "History (best 95.00%)" in drawn and "o" in drawn and "x" in drawn
+        assert "History: best 95.00%" in drawn and "o done, x pruned" in drawn
         assert "Val acc % by epoch" in epochs.render().plain and screen.trials[1]["curve"] == {1: pytest.approx(0.93), 2: 0.95}
         await pilot.press("f8")
         await pilot.pause()
@@ -180,7 +180,7 @@ async def test_f10_study_from_the_app_and_use_best_fills_the_form(make_app):
         assert all(len(t["curve"]) == screen.base.epochs for t in screen.trials.values())
         await pilot.press("f8")
         await pilot.pause()
-        assert "History (best" in screen.query_one(HistoryChart).render().plain
+        assert "History: best" in screen.query_one(HistoryChart).render().plain
         best = screen.best()
         await pilot.press("ctrl+b")
         await pilot.pause()

@@ -99,7 +99,7 @@ class HistoryChart(TuneChart):
     def draw(self, plt: Any) -> None:
         finished = [(n, t) for n, t in sorted(self.trials.items())
                     if t.get("state") in ("complete", "pruned") and t.get("value") is not None]
-        plt.xlabel("trial")
+        plt.xlabel("trial (o done, x pruned)")
         if not finished:
             plt.title("History: no finished trial yet")
             plt.ylim(0, 100)
@@ -110,12 +110,12 @@ class HistoryChart(TuneChart):
         pruned = [(n, max(100 * t["value"], floor)) for n, t in finished if t["state"] == "pruned"]
         if pruned:
             plt.scatter([n for n, _ in pruned], [v for _, v in pruned], marker="x", color="gray")
-        title = "History: o complete, x pruned"
+        title = "History: none complete yet"
         if complete:
             best = best_so_far([100 * t["value"] for _, t in finished if t["state"] == "complete"])
             plt.plot([n for n, _ in complete], best, color="yellow", marker="braille")
             plt.scatter([n for n, _ in complete], [v for _, v in complete], marker="o", color="green")
-            title = f"History (best {best[-1]:.2f}%): o done x pruned"
+            title = f"History: best {best[-1]:.2f}%"  # short: plotext drops a title wider than the chart
         plt.title(title)
         _axes(plt, finished[0][0], finished[-1][0], values, floor)
 
@@ -184,5 +184,5 @@ def importance_text(importances: dict[str, float] | None, complete: int, seconds
     return text
 
 
-__all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "best_so_far", "importance_text",
-           "nice_ticks"]
+__all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "best_so_far",
+           "importance_text", "nice_ticks"]
