@@ -223,7 +223,9 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
             root.mkdir(parents=True, exist_ok=True)
             getattr(torchvision.datasets, TORCHVISION_FOLDER[dataset])(str(root), train=True, download=True)
         except Exception as exc:  # noqa: BLE001 - any download failure means the same to the user
-            raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk and could not be downloaded ({exc}).")) from exc
+            reason = " ".join(str(exc).split()).rstrip(":;,. ") or type(exc).__name__  # torchvision's is multi-line
+            raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk and could not "
+                                        f"be downloaded: {reason}.")) from exc
         raw, problem = _find_raw_dir(root, dataset)
         if problem:
             raise DataUnavailable(_help(root, dataset, problem))

@@ -137,10 +137,10 @@ class MnistApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         from .commands import app_commands
 
-        yield from app_commands(self)
-        own = getattr(screen, "system_commands", None)  # a pushed view's own actions (Draw, Tune...)
-        if own is not None:
+        own = getattr(screen, "system_commands", None)  # a pushed view's own actions first (Draw, Tune...):
+        if own is not None:  # on equal scores the palette keeps the first
             yield from own()
+        yield from app_commands(self)
         yield from super().get_system_commands(screen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

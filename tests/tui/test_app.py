@@ -408,12 +408,13 @@ async def test_without_the_dataset_the_shipped_models_saved_results_are_shown(ma
     from mnist_tui.core.analysis import evaluate, save_evaluation
     from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint
     from mnist_tui.core.engine import Trainer
+    from mnist_tui.core.runs import DEFAULT_MODEL_RUN
 
     runs = tmp_path / "runs"
-    list(Trainer(tiny_config.replace(epochs=1), synthetic_data, checkpoints_dir=runs, run_name="fast-pretrained").run())
-    model, _ = model_from_checkpoint(load_checkpoint(runs / "fast-pretrained" / "best.pt"))
+    list(Trainer(tiny_config.replace(epochs=1), synthetic_data, checkpoints_dir=runs, run_name=DEFAULT_MODEL_RUN).run())
+    model, _ = model_from_checkpoint(load_checkpoint(runs / DEFAULT_MODEL_RUN / "best.pt"))
     result = evaluate(model, synthetic_data.test_images, synthetic_data.test_labels)
-    save_evaluation(runs / "fast-pretrained", result, synthetic_data.test_images, "best.pt")
+    save_evaluation(runs / DEFAULT_MODEL_RUN, result, synthetic_data.test_images, "best.pt")
     wrong = sum(result.confusion[t][p] for t in range(10) for p in range(10) if t != p)
     assert wrong > 0
 
