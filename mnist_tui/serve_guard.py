@@ -180,7 +180,7 @@ class GuardedServer(Server):
         return app
 
     async def on_startup(self, app: web.Application) -> None:
-        self.console.print(f"Serving on {self.page_url} (at most {self.max_sessions} sessions)")
+        self.console.print(f"Serving on {self.page_url} (at most {self.max_sessions} session{'' if self.max_sessions == 1 else 's'})")
         self.console.print("\n[cyan]Press Ctrl+C to quit")
 
     async def on_shutdown(self, app: web.Application) -> None:

@@ -49,14 +49,15 @@ def run(args: argparse.Namespace) -> int:
     public_url = args.public_url or f"http://{host_in_url}:{args.port}"
     server = GuardedServer(serve_command(args), host=args.host, port=args.port, title="mnist-tui",
                            public_url=public_url, max_sessions=args.max_sessions)
+    tabs = f"{args.max_sessions} browser tab{'' if args.max_sessions == 1 else 's'}"
     if args.host in LOOPBACK_HOSTS:
         print(f"mnist-tui: serving on {server.page_url}, bound to {args.host}: only this machine can connect.\n"
               f"From a laptop: ssh -L {args.port}:localhost:{args.port} THIS_HOST, then open "
-              f"http://localhost:{args.port}/?token={server.token}. At most {args.max_sessions} browser tabs "
+              f"http://localhost:{args.port}/?token={server.token}. At most {tabs} "
               "at once, each running its own app process.", flush=True)
     else:
         print(f"mnist-tui: serving on {server.page_url}, bound to {args.host}: anyone who can reach port "
               f"{args.port} here and has this URL can train, evaluate and delete runs. At most "
-              f"{args.max_sessions} browser tabs at once, each running its own app process.", flush=True)
+              f"{tabs} at once, each running its own app process.", flush=True)
     server.serve()
     return EXIT_OK
