@@ -306,6 +306,8 @@ def read_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
     path = Path(run_dir) / "config.json"
     try:
         data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise DamagedFile(f"{Path(run_dir)} has no config.json") from None
     except ValueError:  # not JSON, or not text
         raise DamagedFile(f"{path} is not a JSON config file") from None
     return config_from_dict(data, str(path))

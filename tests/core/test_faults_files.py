@@ -159,6 +159,7 @@ RUN_FILES = {  # file, content, what `runs` says of the run
     "config.json with wrong types": ("config.json", b'{"model": "mlp", "epochs": "three", "hidden": 5}', "unreadable"),
     "config.json of binary garbage": ("config.json", b"\xff\xfe\x00\x01garbage", "unreadable"),
     "config.json is a string": ("config.json", b'"hello"', "unreadable"),
+    "config.json is empty": ("config.json", b"", "unreadable"),
     "config.json with lr NaN": ("config.json", None, "unreadable"),  # the run's own config, lr set to NaN
     "result.json of binary garbage": ("result.json", b"\xff\xfe\x00garbage", "stopped"),
     "result.json of odd values": ("result.json", b'{"test_accuracy": "x", "epochs": "y", "checkpoint": 5}',
@@ -202,9 +203,12 @@ def test_runs_json_is_json_whatever_the_runs_hold(tmp_path, base, capsys):
     shutil.copytree(base[0], tmp_path / "config-nan")
     config = json.loads((base[0] / "config.json").read_text())
     (tmp_path / "config-nan" / "config.json").write_text(json.dumps({**config, "lr": math.nan, "dropout": math.inf}))
+    shutil.copytree(base[0], tmp_path / "no-config")
+    (tmp_path / "no-config" / "config.json").unlink()
     assert main(["runs", "--checkpoints", str(tmp_path), "--json"]) == 0
     out, err = capsys.readouterr()
     runs = {r["name"]: r for r in json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))}
+    assert runs["no-config"]["error"] == f"{tmp_path / 'no-config'} has no config.json"
     assert not err and runs["metrics-nan"]["best_val_accuracy"] is None and runs["metrics-nan"]["train_seconds"] == 0
     assert runs["config-nan"]["state"] == "?" and "must be a finite number, got nan" in runs["config-nan"]["error"]
 
