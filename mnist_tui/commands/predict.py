@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import EXIT_OK, EXIT_USAGE, add_path_flags, load_models, stderr
+from .common import EXIT_OK, EXIT_USAGE, UsageError, add_path_flags, load_models, stderr
 
 
 def register(sub) -> None:
@@ -14,11 +14,30 @@ def register(sub) -> None:
                             description="Classify pictures of digits: any size up to 40 megapixels (JPEGs any size), dark-on-light "
                             "or light-on-dark. A file without a digit, or unreadable, gets a line on stderr; the others "
                             "are still classified, and the exit code is 2.")
-    parser.add_argument("checkpoint", help="checkpoint file, run folder or run name")
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+    parser.add_argument("inputs", nargs="+", metavar="[MODEL] IMAGE",
+                        help="a checkpoint file, run folder or run name (default: the shipped model), then PNG or "
+                        "JPEG files")
     add_path_flags(parser, data=False, checkpoints="folder run names are looked up in")
     parser.add_argument("--json", action="store_true", help="one JSON object per image per line")
     parser.set_defaults(handler=run)
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def _model_and_images(inputs: list[str], checkpoints: Path) -> tuple[str, list[str]]:
+    """MODEL IMAGE... or IMAGE... (the shipped model reads them): a first input that is a picture is an image."""
+    first = inputs[0]
+    if len(inputs) > 1 and not first.lower().endswith(IMAGE_SUFFIXES):
+        return first, inputs[1:]
+    from ..core.runs import default_model_candidates, find_default_model
+
+    shipped = find_default_model(checkpoints)
+    if shipped is None:
+        where = ", ".join(str(p) for p in default_model_candidates(checkpoints))
+        raise UsageError(f"no model given and no shipped model found (looked in {where}): "
+                         "mnist-tui predict RUN IMAGE...")
+    return str(shipped), inputs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from ..core.analysis import predict_probabilities
     from ..core.preprocess import ImageError, NoDigit, load_image, prepare_digit
 
-    models, _, _ = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
+    model, paths = _model_and_images(args.inputs, Path(args.checkpoints))
+    models, _, _ = load_models([model], Path(args.checkpoints), "cpu")
     images, failed = [], 0
-    for path in args.images:
+    for path in paths:
         try:
             images.append((path, prepare_digit(load_image(path), require_ink=True)))
         except NoDigit:

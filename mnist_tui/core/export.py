@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .atomic import file_mode
 from .data import MEAN, STD
 
 FORMATS = ("onnx", "torchscript")
@@ -175,7 +176,7 @@ def export_model(model: nn.Module, out: str | os.PathLike[str], fmt: str, digits
             raise ExportError(f"the {fmt} export disagrees with the PyTorch model on {digits.source}: "
                               f"max abs difference of probabilities {difference:.2e} > {tolerance:.0e}; "
                               f"{out} was not written")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; an exported model is meant to be shared
+        os.chmod(tmp, file_mode())  # mkstemp makes it private; the user's umask decides, as for every file
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -150,9 +150,9 @@ class RunView:
         if resumed:  # the form shows the run's own config
             app.query_one(HParamForm).set_config(TrainConfig.from_dict(event.config), None)
         start_step = event.start_epoch * event.steps_per_epoch + event.start_step
-        app.set_progress(state="running", epoch=event.start_epoch + 1, epochs=event.epochs, step=event.start_step,
-                         steps_per_epoch=event.steps_per_epoch, global_step=start_step, start_step=start_step,
-                         samples_per_s=0.0, elapsed_s=0.0, best_val=None)
+        app.set_progress(state="running", epoch=min(event.start_epoch + 1, event.epochs), epochs=event.epochs,
+                         step=event.start_step, steps_per_epoch=event.steps_per_epoch, global_step=start_step,
+                         start_step=start_step, samples_per_s=0.0, elapsed_s=0.0, best_val=None)
 
     def _finished(self, event: Finished) -> None:
         app = self.app

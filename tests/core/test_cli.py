@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from mnist_tui.cli import main
+from mnist_tui.core.runs import DEFAULT_MODEL_RUN
 from tests.conftest import real_data_dir
 
 TINY = ["--model", "mlp", "--hidden", "32", "--batch-size", "32", "--val-size", "100", "--optimizer", "adam",
@@ -102,6 +104,11 @@ def test_eval_predict_and_runs(tmp_path, synthetic_root, synthetic_data, capsys)
     assert main(["runs", "--checkpoints", str(tmp_path), "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in runs] == ["r1"] and runs[0]["finished"]
+
+    # without a model, the shipped one reads the picture (from the checkpoints folder, here a copy of r1)
+    shutil.copytree(tmp_path / "r1", tmp_path / DEFAULT_MODEL_RUN)
+    assert main(["predict", str(tmp_path / "digit.png"), "--checkpoints", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["probabilities"] == prediction["probabilities"]
 
 
 def test_bad_checkpoint_and_bad_image_exit_2(tmp_path, capsys):
