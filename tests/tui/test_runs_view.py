@@ -151,3 +151,26 @@ async def test_f_loads_the_runs_config_into_the_form(make_app, runs_folder):
 def test_config_requested_carries_the_config_and_the_name():
     message = RunsPane.ConfigRequested(BASE, "alpha-mlp")
     assert message.config is BASE and message.name == "alpha-mlp"
+
+
+async def test_home_end_move_the_cursor_and_a_new_run_gets_it(make_app, runs_folder, synthetic_data):
+    from mnist_tui.core.engine import Trainer
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        pane = app.query_one(RunsPane)
+        await pilot.press("end")
+        assert table.cursor_row == 2 and pane.selected.name == names(app)[2]
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("end")
+        await pilot.press("slash", *"mlp", "home")  # in the filter's text, home is the text's start
+        field = app.query_one("#runs-filter", Input)
+        assert field.cursor_position == 0 and field.value == "mlp"
+        await pilot.press("escape")
+        # a run trained meanwhile (as by f5) is where the cursor goes when the list is read again
+        list(Trainer(BASE.replace(seed=2), synthetic_data, checkpoints_dir=runs_folder, run_name="newest").run())
+        await pilot.press("ctrl+r")
+        await ready(pilot, app)
+        assert pane.selected.name == "newest" and table.cursor_row == names(app).index("newest")

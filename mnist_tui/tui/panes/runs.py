@@ -67,8 +67,9 @@ class RunsPane(Vertical):
         Binding("i", "show_config", "Cfg"),
         Binding("f", "config_to_form", "Form"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
+        # priority: the table's own home/end scroll sideways and would take the keys first
+        Binding("home", "first", "First", show=False, priority=True),
+        Binding("end", "last", "Last", show=False, priority=True),
         Binding("ctrl+r", "refresh", "Refresh", show=False),  # the list also refreshes when shown
     ]
 
@@ -130,14 +131,18 @@ class RunsPane(Vertical):
             table.add_column(Text(label + arrow, style="bold" if arrow else ""), key=key)
 
     def set_runs(self, runs: list[RunInfo], folder: str) -> None:
+        known = {run.path for run in self.all_runs}
+        fresh = [run for run in runs if run.path not in known]
         self.all_runs, self.folder = list(runs), folder
         self.marked &= {run.path for run in runs}
-        self._fill()
+        # a run that appeared since the last listing (the one just trained) gets the cursor
+        self._fill(max(fresh, key=lambda r: r.modified).path if fresh and known else None)
 
-    def _fill(self) -> None:
-        """The table from the listed runs, filtered and sorted; the cursor stays on its run."""
+    def _fill(self, select: str | None = None) -> None:
+        """The table from the listed runs, filtered and sorted; the cursor stays on its run (or goes to ``select``)."""
         table = self.query_one(DataTable)
         previous = self.selected
+        select = select or (previous.path if previous is not None else None)
         runs = sorted_runs([r for r in self.all_runs if matches(r, self.filter_text)], self.sort_column,
                            self.sort_descending)
         self.runs = runs
@@ -166,8 +171,8 @@ class RunsPane(Vertical):
                                                                      for r in bad)
         self._status = status
         self._show_status()
-        if previous is not None and previous.path in (paths := [r.path for r in runs]):
-            table.move_cursor(row=paths.index(previous.path))
+        if select is not None and select in (paths := [r.path for r in runs]):
+            table.move_cursor(row=paths.index(select))
 
     def _name_cell(self, run: RunInfo) -> Text:
         mark = Text("● ", style="bold #ffaf00") if run.path in self.marked else Text("  ")
@@ -212,10 +217,18 @@ class RunsPane(Vertical):
         self._show_status()
 
     def action_first(self) -> None:
-        self.query_one(DataTable).move_cursor(row=0)
+        field = self.query_one("#runs-filter", Input)
+        if field.has_focus:  # in the filter's text, home is the text's start
+            field.action_home()
+        else:
+            self.query_one(DataTable).move_cursor(row=0)
 
     def action_last(self) -> None:
-        self.query_one(DataTable).move_cursor(row=max(len(self.runs) - 1, 0))
+        field = self.query_one("#runs-filter", Input)
+        if field.has_focus:
+            field.action_end()
+        else:
+            self.query_one(DataTable).move_cursor(row=max(len(self.runs) - 1, 0))
 
     def action_refresh(self) -> None:
         self.post_message(self.RefreshRequested())
