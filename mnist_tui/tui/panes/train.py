@@ -202,8 +202,8 @@ class TrainPane(Vertical):
         self._form_locked = locked
         form = self.query_one(HParamForm)
         focused = self.app.focused
-        if locked and focused is not None and form in focused.ancestors:
-            self._focus_before_run = focused
+        if locked:
+            self._focus_before_run = focused if focused is not None and form in focused.ancestors else None
         form.disabled = locked  # blurs a focused field
         self.query_one("#form-locked").display = locked
         self.query_one("#run-buttons").set_class(locked, "-locked")
