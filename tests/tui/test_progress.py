@@ -68,6 +68,10 @@ async def test_status_line_fits_80_columns_in_the_app(make_app):
         assert "1:02:00 +44:38" in text, text
         assert len(text) <= line.content_size.width, text  # the less important parts gave way, PAUSED stays
         assert text.startswith("⏸ E10/15") and "1200/1688" in text and text.rstrip().endswith("PAUSED f6")
+        line.update_progress(lr_factor=0.5)  # a steered run says so, and still fits
+        await pilot.pause()
+        text = str(line.render())
+        assert "lr×0.5" in text and len(text) <= line.content_size.width and text.rstrip().endswith("PAUSED f6")
         app.set_progress(state="idle", message=FINISHED)
         await pilot.pause()
         text = str(line.render())

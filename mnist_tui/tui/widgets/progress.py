@@ -48,6 +48,7 @@ class RunProgress:
     samples_per_s: float = 0.0
     elapsed_s: float = 0.0  # the run's training time, a resumed run's earlier sessions included
     best_val: float | None = None
+    lr_factor: float = 1.0  # steering on top of the schedule (shown as lr×0.5 while not 1)
     # (global step, elapsed) of this session's first point: a resumed run's earlier time is not this
     # session's, so the rate of the steps still to come is measured from here
     session_start: tuple[int, float] | None = None
@@ -58,6 +59,8 @@ class RunProgress:
             setattr(self, name, value)
         if "start_step" in changes:
             self.session_start = None
+            if "lr_factor" not in changes:
+                self.lr_factor = 1.0
         if self.session_start is None and "global_step" in changes and self.global_step > self.start_step \
                 and "start_step" not in changes:
             self.session_start = (self.global_step, self.elapsed_s)
@@ -170,6 +173,8 @@ class ProgressLine(Widget):
             if with_rate:
                 out.append(rate)
             out.append(f" │ {format_duration(p.elapsed_s)} +{format_duration(p.remaining_s())}")
+            if p.lr_factor != 1.0:
+                out.append(f" │ lr×{p.lr_factor:g}", "bold")
             if with_best:
                 out.append(best)
             if state:
