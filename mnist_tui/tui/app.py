@@ -144,13 +144,13 @@ class MnistApp(App):
         yield from super().get_system_commands(screen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide bindings that do nothing now (the controller's table decides); dim Start while the form is invalid."""
+        """Hide bindings that do nothing now (the controller's table decides)."""
         if len(self.screen_stack) > 1 and action in ("start", "next_chart", "draw", "tune", "find_lr"):
             return False  # Draw, Compare and dialogs cover the form and the charts
         if action in ("start", "pause", "resume", "stop"):
             if not self.controller.allowed(action):
                 return False
-            return None if action == "start" and self.form_errors else True
+            return True  # f5 with an invalid field says which, and goes there (the Start button is dimmed)
         if action == "next_chart":
             return self.query_one(TabbedContent).active == "train"
         return True

@@ -124,7 +124,8 @@ class RunView:
             app.train_pane.epoch_end(event)
             app.set_progress(best_val=event.best_val_accuracy)
         elif isinstance(event, LrChanged):
-            app.set_progress(message=f"learning rate x{event.factor:g} from step {event.global_step}")
+            app.set_progress(lr_factor=event.factor,
+                             message=f"learning rate x{event.factor:g} from step {event.global_step}")
         elif isinstance(event, Stopped):
             where = f"Stopped {Path(event.run_dir).name} at epoch {event.epoch}, step {event.step} · saved " \
                     f"{event.checkpoint} · resume from Runs (r)"
@@ -145,14 +146,14 @@ class RunView:
             self.form_to_save = None
         run_dir = Path(event.run_dir)
         resumed = event.start_epoch or event.start_step
-        app.train_pane.run_started(event, read_points(run_dir) if resumed else [],
-                                   read_metrics(run_dir)[:event.start_epoch] if resumed else [])
+        history = read_metrics(run_dir)[:event.start_epoch] if resumed else []
+        app.train_pane.run_started(event, read_points(run_dir) if resumed else [], history)
         if resumed:  # the form shows the run's own config
             app.query_one(HParamForm).set_config(TrainConfig.from_dict(event.config), None)
         start_step = event.start_epoch * event.steps_per_epoch + event.start_step
         app.set_progress(state="running", epoch=min(event.start_epoch + 1, event.epochs), epochs=event.epochs,
                          step=event.start_step, steps_per_epoch=event.steps_per_epoch, global_step=start_step,
-                         start_step=start_step, samples_per_s=0.0, elapsed_s=0.0, best_val=None)
+                         start_step=start_step, samples_per_s=0.0, elapsed_s=0.0, best_val=_best_val(history))
 
     def _finished(self, event: Finished) -> None:
         app = self.app
@@ -175,6 +176,12 @@ class RunView:
             return
         app.notify(reason, title="Training failed", severity="error", timeout=10)
         app.set_progress(state="failed", message=f"Failed: {reason}")
+
+
+def _best_val(history: list[dict]) -> float | None:
+    """The best validation accuracy of the epochs a resumed run already has (None for a new run)."""
+    values = [m["val_accuracy"] for m in history if isinstance(m.get("val_accuracy"), (int, float))]
+    return max(values, default=None)
 
 
 __all__ = ["RunView"]

@@ -90,10 +90,12 @@ async def test_invalid_value_shows_inline_error_and_disables_start(make_app):
         error = app.query_one("#error-lr", Static)
         assert error.display and "learning rate must be > 0" in str(error.render())  # the row's label
         assert start.disabled
-        assert app.check_action("start", ()) is None  # shown dimmed, does nothing
-        await pilot.press("f5")
+        app.query_one("#field-epochs", Input).focus()
+        await pilot.press("f5")  # says what is wrong and goes there (it once did nothing at all)
         await pilot.pause()
         assert app.run_state == "idle" and not app.checkpoints_dir.exists()
+        assert "Cannot start: learning rate must be > 0" in str(app.query_one(ProgressLine).render())
+        assert app.focused is app.query_one("#field-lr", Input)
         await set_field(pilot, app, "epochs", "two")
         assert "epochs must be a whole number" in str(app.query_one("#error-epochs", Static).render())
         await set_field(pilot, app, "lr", "0.003")

@@ -54,3 +54,18 @@ async def test_a_batch_larger_than_the_training_set_is_refused_once_the_data_is_
         assert "batch size must be at most the 500 digits left to train on" in error
         await set_field(pilot, app, "batch_size", "500")
         assert "batch_size" not in app.query_one(HParamForm).errors
+
+
+async def test_a_config_loaded_into_the_form_does_not_keep_an_old_preset_name(make_app):
+    from mnist_tui.core.config import PRESETS
+
+    app = make_app(preset="seed-mlp")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        form = app.query_one(HParamForm)
+        form.set_config(PRESETS["seed-mlp"], "seed-mlp")
+        await pilot.pause()
+        assert app.query_one("#preset", Select).value == "seed-mlp"
+        form.set_config(PRESETS["fast"], None)  # as Runs' f and Tune's Use best do
+        await pilot.pause()
+        assert app.query_one("#preset", Select).value == Select.NULL  # reads (custom), not seed-mlp

@@ -110,7 +110,8 @@ class HParamForm(VerticalScroll):
     def _sync_preset_label(self) -> None:
         """The picker names the preset while the fields match it, and shows (custom) once edited."""
         base = self._preset
-        matches = self._matches(self.read()[0], base)
+        parsed, unparsed = self._parsed()
+        matches = not unparsed and self._matches(parsed, base)
         select = self.query_one("#preset", Select)
         wanted = base if matches else Select.NULL
         if select.value != wanted:
@@ -118,8 +119,8 @@ class HParamForm(VerticalScroll):
                 select.value = wanted
         self._applied_preset = base if matches else None
 
-    def read(self) -> tuple[TrainConfig | None, dict[str, str]]:
-        """The config the form describes, or None, and every field's error message."""
+    def _parsed(self) -> tuple[TrainConfig, dict[str, str]]:
+        """The fields' values laid over the last config set (a field that does not parse keeps it), unvalidated."""
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for name in FIELD_SPECS:
@@ -128,7 +129,11 @@ class HParamForm(VerticalScroll):
                 errors[name] = error
             else:
                 values[name] = value
-        config = self._initial.replace(**values)
+        return self._initial.replace(**values), errors
+
+    def read(self) -> tuple[TrainConfig | None, dict[str, str]]:
+        """The config the form describes, or None, and every field's error message."""
+        config, errors = self._parsed()
         errors = {**validate(config), **errors}
         if not errors and config.dataset in self.train_digits:
             errors = data_errors(config, self.train_digits[config.dataset])
@@ -152,6 +157,7 @@ class HParamForm(VerticalScroll):
                 widget.value = format_field(name, getattr(config, name))
         self._initial = config
         self.revalidate()
+        self._sync_preset_label()  # names the preset only while the values are its
 
     def revalidate(self) -> dict[str, str]:
         _, self.errors = self.read()
