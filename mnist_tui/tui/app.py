@@ -18,13 +18,13 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
 from ..core.config import DATASET_TITLES, PRESETS, TrainConfig
 from ..core.controller import RunController, RunState
 from ..core.data_cache import DatasetCache
 from .messages import (
-    DataFailed, DataReady, EngineEvents, EvaluationReady, RunEnded, RunsListed, TrainingCrashed, while_mounted,
+    DataFailed, DataReady, EngineEvents, EvaluationReady, RunEnded, TrainingCrashed, while_mounted,
 )
 from .panes.misclassified import MisclassifiedPane
 from .panes.results import ResultsPane
@@ -116,7 +116,7 @@ class MnistApp(App):
             with TabPane("f3 Misclassified", id="misclassified"):
                 yield MisclassifiedPane()
             with TabPane("f4 Runs", id="runs"):
-                yield RunsPane()
+                yield RunsPane(self.checkpoints_dir)
         yield ProgressLine(id="progress")
         yield Footer(compact=True)
 
@@ -125,7 +125,7 @@ class MnistApp(App):
             self.load_data_in_background()
         else:
             self.set_progress(state="idle", message="Ready.")
-        self.list_runs_in_background()
+        self.query_one(RunsPane).refresh_runs()
 
     @property
     def train_pane(self) -> TrainPane:
@@ -180,7 +180,7 @@ class MnistApp(App):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_bindings()
         if event.pane.id == "runs":
-            self.list_runs_in_background()
+            self.query_one(RunsPane).refresh_runs()
 
     def action_next_chart(self) -> None:
         self.train_pane.next_chart()
@@ -206,14 +206,6 @@ class MnistApp(App):
     def on_hparam_form_validated(self, message: HParamForm.Validated) -> None:
         self.form_errors = message.errors
         self.show_run_state()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"start-button": self.action_start, "stop-button": self.action_stop,
-                   "pause-button": self.action_resume if self.controller.state == RunState.PAUSED
-                   else self.action_pause}
-        if event.button.id in actions:
-            event.stop()
-            actions[event.button.id]()
 
     # -- data -------------------------------------------------------------------------------
 
@@ -274,7 +266,7 @@ class MnistApp(App):
         if self.query_one(ProgressLine).progress.state in ("starting", "running", "paused", "stopping"):
             self.set_progress(state="idle", message="Run ended.")
         self.show_run_state()
-        self.list_runs_in_background()
+        self.query_one(RunsPane).refresh_runs()
         if self.run_view.quit_when_stopped:  # once the training worker has returned, so nothing is cancelled
             await self.workers.wait_for_complete([w for w in self.workers if w.group == "training"])
             self.exit(message=self.run_view.quit_message)
@@ -300,22 +292,6 @@ class MnistApp(App):
         self.action_show_tab("misclassified")
 
     # -- runs -------------------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="runs", name="list runs")
-    def list_runs_in_background(self) -> None:
-        try:
-            from ..core.runs import list_runs
-
-            self.post_message(RunsListed(list_runs(self.checkpoints_dir)))
-        except Exception as exc:  # noqa: BLE001
-            self.call_from_thread(self.notify, f"could not list {self.checkpoints_dir}: {exc}", severity="error")
-
-    @while_mounted
-    def on_runs_listed(self, message: RunsListed) -> None:
-        self.query_one(RunsPane).set_runs(message.runs, str(self.checkpoints_dir))
-
-    def on_runs_pane_refresh_requested(self, message: RunsPane.RefreshRequested) -> None:
-        self.list_runs_in_background()
 
     def on_runs_pane_load_requested(self, message: RunsPane.LoadRequested) -> None:
         self.load_run(Path(message.run.path))

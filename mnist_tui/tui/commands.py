@@ -62,7 +62,7 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
                         lambda: in_tab("runs", runs.action_resume))
     yield SystemCommand("Delete run", "Delete its folder (d in Runs)",
                         lambda: in_tab("runs", runs.action_delete))
-    yield SystemCommand("Refresh runs", "Re-read the checkpoints folder (ctrl+r)", app.list_runs_in_background)
+    yield SystemCommand("Refresh runs", "Re-read the checkpoints folder (ctrl+r)", runs.refresh_runs)
     yield SystemCommand("Sort runs", "By the next column; S reverses (s in Runs)",
                         lambda: in_tab("runs", runs.action_sort))
     yield SystemCommand("Filter runs", "Show runs whose name, model or state holds a text (/ in Runs)",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -20,6 +21,7 @@ from textual.widgets import DataTable, Input, Static
 
 from ...core.config import TrainConfig
 from ...core.runs import RunInfo
+from ..messages import RunsListed
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
 from ..widgets.progress import format_duration, percent
 
@@ -92,9 +94,6 @@ class RunsPane(Vertical):
             super().__init__()
             self.run = run
 
-    class RefreshRequested(Message):
-        """Read the checkpoints folder again."""
-
     class ConfigRequested(Message):
         """Fill the Train form with this run's config (to train a new run like it)."""
 
@@ -102,8 +101,9 @@ class RunsPane(Vertical):
             super().__init__()
             self.config, self.name = config, name
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoints_dir: Path) -> None:
         super().__init__(id="runs-pane")
+        self.checkpoints_dir = checkpoints_dir
         self.all_runs: list[RunInfo] = []  # as listed
         self.runs: list[RunInfo] = []  # as shown: filtered and sorted, in the table's order
         self.marked: set[str] = set()  # paths of the runs marked for comparison
@@ -129,6 +129,20 @@ class RunsPane(Vertical):
         for key, label, _, _ in COLUMNS:
             arrow = (" ▼" if self.sort_descending else " ▲") if key == self.sort_column else ""
             table.add_column(Text(label + arrow, style="bold" if arrow else ""), key=key)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs", name="list runs")
+    def refresh_runs(self) -> None:
+        """Read the checkpoints folder in a worker (torch-free, but a folder of many runs takes a while)."""
+        try:
+            from ...core.runs import list_runs
+
+            self.post_message(RunsListed(list_runs(self.checkpoints_dir)))
+        except Exception as exc:  # noqa: BLE001 - shown, the view stays up
+            self.app.call_from_thread(self.notify, f"could not list {self.checkpoints_dir}: {exc}", severity="error")
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        message.stop()
+        self.set_runs(message.runs, str(self.checkpoints_dir))
 
     def set_runs(self, runs: list[RunInfo], folder: str) -> None:
         known = {run.path for run in self.all_runs}
@@ -231,7 +245,7 @@ class RunsPane(Vertical):
             self.query_one(DataTable).move_cursor(row=max(len(self.runs) - 1, 0))
 
     def action_refresh(self) -> None:
-        self.post_message(self.RefreshRequested())
+        self.refresh_runs()
 
     def action_load(self) -> None:
         if (run := self._usable()) is not None:
@@ -286,7 +300,7 @@ class RunsPane(Vertical):
                 self.notify(f"Could not delete {run.path}: {exc}", severity="error")
             else:
                 self.notify(f"Deleted {run.name}.")
-            self.post_message(self.RefreshRequested())
+            self.refresh_runs()
 
         self.app.push_screen(ConfirmScreen("Delete run?", f"Delete {run.path} and every checkpoint in it? "
                                            "This cannot be undone.", yes="Delete", no="Keep"), answered)

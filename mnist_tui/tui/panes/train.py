@@ -186,6 +186,15 @@ class TrainPane(Vertical):
         acc.add_val(event.epoch, event.val_accuracy)
         self.redraw()
 
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Start, Pause/Resume and Stop do what f5, f6 and f7 do."""
+        app = self.app
+        actions = {"start-button": "start", "stop-button": "stop",
+                   "pause-button": "resume" if app.controller.state == RunState.PAUSED else "pause"}
+        if event.button.id in actions:
+            event.stop()
+            getattr(app, f"action_{actions[event.button.id]}")()
+
     def show_run_state(self, state: RunState, form_valid: bool) -> None:
         """Buttons and the form follow the controller's table."""
         self.query_one("#start-button", Button).disabled = state not in ALLOWED["start"] or not form_valid
