@@ -153,7 +153,8 @@ async def test_history_and_importance_views_draw_the_study(tmp_path, synthetic_r
         await pilot.pause()
         assert screen.view == "tune-table"
         titles = {c.title for c in screen.system_commands()}
-        assert {"Tune: show trials", "Tune: show history", "Tune: show importance"} <= titles
+        assert {"Tune: show trials", "Tune: show history", "Tune: show importance", "Tune: start the study",
+                "Tune: attach to the study", "Tune: use the best trial"} <= titles
 
 
 async def test_f10_study_from_the_app_and_use_best_fills_the_form(make_app):

@@ -37,7 +37,8 @@ from ...core.config import TrainConfig
 from ...core.tune_space import DEFAULT_SPACES, SpaceError, apply, config_flags, parse_space
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
 from ..widgets.tune_records import (
-    TrialTable, best_trial, merge_records, params_text, poll_trials, row_from_event, study_importances,
+    Importances, TrialRecords, TrialTable, best_trial, merge_records, outcome_text, params_text, poll_trials,
+    progress_text, row_from_event, study_importances,
 )
 
 SPACE_FOR_MODEL = {"mlp": "seed-mlp", "lenet5": "lenet5", "cnn": "fast", "deepcnn": "best"}
@@ -88,22 +89,6 @@ class TuneScreen(Screen):
         def __init__(self, run_dir: str) -> None:
             super().__init__()
             self.run_dir = run_dir
-
-    class TrialRecords(Message):
-        """Trial rows from the subprocess or the storage: dicts with number, state, value, params, run_dir,
-        curve ({epoch: val accuracy})."""
-
-        def __init__(self, records: list[dict[str, Any]], source: str, finished: dict[str, Any] | None = None):
-            super().__init__()
-            self.records, self.source, self.finished = records, source, finished
-
-    class Importances(Message):
-        """Parameter importances of the study (computed in the poll worker), or why there are none."""
-
-        def __init__(self, importances: dict[str, float] | None, complete: int, seconds: float | None,
-                     error: str | None = None):
-            super().__init__()
-            self.importances, self.complete, self.seconds, self.error = importances, complete, seconds, error
 
     def __init__(self, base: TrainConfig, *, checkpoints_dir: str | Path, data_dir: str | Path | None = None,
                  preset: str = "fast", study: str | None = None, storage: str | None = None,
@@ -183,6 +168,12 @@ class TuneScreen(Screen):
         for key, name in VIEWS.items():
             yield SystemCommand(f"Tune: show {name.lower()}", f"The lower area shows the {name.lower()} (f8 cycles)",
                                 lambda key=key: self.show_view(key))
+        if self.check_action("start", ()):
+            yield SystemCommand("Tune: start the study", "Run the trials in the background (ctrl+s)", self.action_start)
+        if self.running:
+            yield SystemCommand("Tune: stop the study", "Running trials save and stop (ctrl+t)", self.action_stop)
+        yield SystemCommand("Tune: attach to the study", "Watch the study's trials in its storage, other machines' "
+                            "too", self.action_attach)
         if self.best() is not None:
             yield SystemCommand("Tune: use the best trial", "Fill the Train form with it (ctrl+b)",
                                 self.action_use_best)
@@ -304,11 +295,11 @@ class TuneScreen(Screen):
             except json.JSONDecodeError:
                 continue
             if record.get("event") in ("study_finished", "tune_started"):
-                self.post_message(self.TrialRecords([], "tune", finished=record))
+                self.post_message(TrialRecords([], "tune", finished=record))
             elif record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
-                self.post_message(self.TrialRecords([row_from_event(record)], "tune"))
+                self.post_message(TrialRecords([row_from_event(record)], "tune"))
         code = process.wait()
-        self.post_message(self.TrialRecords([], "tune", finished={"event": "exited", "code": code}))
+        self.post_message(TrialRecords([], "tune", finished={"event": "exited", "code": code}))
         return code
 
     @work(thread=True, group="poll", exit_on_error=False)
@@ -318,16 +309,16 @@ class TuneScreen(Screen):
             try:
                 records, loaded = poll_trials(storage, study)
             except Exception as exc:  # noqa: BLE001 - no study yet, or the storage is unreachable: say so, retry
-                self.post_message(self.TrialRecords([], "poll", finished={"event": "poll_error", "error": str(exc)}))
+                self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": str(exc)}))
             else:
-                self.post_message(self.TrialRecords(records, "poll"))
+                self.post_message(TrialRecords(records, "poll"))
                 complete = sum(1 for r in records if r["state"] == "complete")
                 if complete != importance_done:
                     importance_done = complete
-                    self.post_message(self.Importances(*study_importances(loaded, complete)))
+                    self.post_message(Importances(*study_importances(loaded, complete)))
             stop.wait(self.poll_seconds)
 
-    def on_tune_screen_trial_records(self, message: TrialRecords) -> None:
+    def on_trial_records(self, message: TrialRecords) -> None:
         merge_records(self.trials, message.records)
         status = self.query_one("#tune-status", Static)
         finished = message.finished or {}
@@ -340,15 +331,9 @@ class TuneScreen(Screen):
         elif finished.get("event") == "exited":
             self._set_running(False)
             self._stopping = False
-            summary = self.last_finished or {}
-            text = f"study {self.study_name()}: {summary.get('trials', len(self.trials))} trials, " \
-                   f"{summary.get('pruned', 0)} pruned"
-            ok = (0, 130, -signal.SIGINT)  # stopped: exit 130, or SIGINT itself before the CLI took it over
-            if finished["code"] in ok[1:]:
-                text += "; stopped"
-            elif finished["code"] not in ok:
-                text = f"tune exited with code {finished['code']}: {self._stderr_tail()}"
-            status.set_class(finished["code"] not in ok, "error")
+            text, failed = outcome_text(self.study_name(), self.last_finished or {}, len(self.trials),
+                                        finished["code"], self._stderr_tail)
+            status.set_class(failed, "error")
             status.update(text)
             if self.poll_worker is not None:
                 self._poll_stop.set()
@@ -357,19 +342,10 @@ class TuneScreen(Screen):
             status.update(f"waiting for study {self.study_name()}: {finished['error'][:120]}")
         elif not finished and self.trials and (self.running or self.process is None) and not self._stopping \
                 and not status.has_class("error"):  # counts while it runs (or while attached); then the outcome
-            status.update(self._progress_text())
+            status.update(progress_text(self.study_name(), self.trials))
         if message.source == "poll" and not finished:
             self.first_poll_applied.set()
         self._redraw()
-
-    def _progress_text(self) -> str:
-        """``study S: 5 trials · 1 running · 3 complete · 1 pruned · best 99.12% (#2)``."""
-        states = [t.get("state") for t in self.trials.values()]
-        counts = " · ".join(f"{states.count(s)} {s}" for s in ("running", "complete", "pruned", "failed")
-                            if states.count(s))
-        best = self.best()
-        tail = f" · best {best['value']:.2%} (#{best['number']})" if best else ""
-        return f"study {self.study_name()}: {len(states)} trials · {counts}{tail}"
 
     def _stderr_tail(self) -> str:
         try:
@@ -394,7 +370,7 @@ class TuneScreen(Screen):
             chart.set_trials(self.trials, epochs)
         self._redraw_charts()
 
-    def on_tune_screen_importances(self, message: Importances) -> None:
+    def on_importances(self, message: Importances) -> None:
         self.query_one(ImportanceBars).show_importances(message.importances, message.complete, message.seconds,
                                                         message.error)
 

@@ -9,11 +9,14 @@ imported there, never at module level).
 
 from __future__ import annotations
 
+import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import DataTable
 
 from .tune_charts import MIN_IMPORTANCE_TRIALS
@@ -25,6 +28,24 @@ ENDED = ("complete", "pruned", "failed")
 def params_text(params: dict[str, Any]) -> str:
     """``lr=0.00884 batch_size=128``: the searched values, floats to 3 digits."""
     return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+class TrialRecords(Message):
+    """Trial records for the Tune screen, from the ``tune`` child ("tune") or the storage ("poll");
+    ``finished`` carries tune_started, study_finished, exited (with its code) or poll_error."""
+
+    def __init__(self, records: list[dict[str, Any]], source: str, finished: dict[str, Any] | None = None):
+        super().__init__()
+        self.records, self.source, self.finished = records, source, finished
+
+
+class Importances(Message):
+    """Parameter importances of the study (computed in the poll worker), or why there are none."""
+
+    def __init__(self, importances: dict[str, float] | None, complete: int, seconds: float | None,
+                 error: str | None = None):
+        super().__init__()
+        self.importances, self.complete, self.seconds, self.error = importances, complete, seconds, error
 
 
 def merge_records(trials: dict[int, dict[str, Any]], records: list[dict[str, Any]]) -> None:
@@ -44,6 +65,30 @@ def best_trial(trials: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
     """The complete trial with the highest value, or None."""
     complete = [t for t in trials.values() if t.get("state") == "complete" and t.get("value") is not None]
     return max(complete, key=lambda t: t["value"]) if complete else None
+
+
+def progress_text(study: str, trials: dict[int, dict[str, Any]]) -> str:
+    """``study S: 5 trials · 1 running · 3 complete · 1 pruned · best 99.12% (#2)``."""
+    states = [t.get("state") for t in trials.values()]
+    counts = " · ".join(f"{states.count(s)} {s}" for s in ("running", "complete", "pruned", "failed")
+                        if states.count(s))
+    best = best_trial(trials)
+    tail = f" · best {best['value']:.2%} (#{best['number']})" if best else ""
+    return f"study {study}: {len(states)} trials · {counts}{tail}"
+
+
+def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
+                 stderr_tail: Callable[[], str]) -> tuple[str, bool]:
+    """What the status says once ``tune`` has exited with ``code``, and whether that is a failure.
+
+    Stopped reads as exit 130, or as death by SIGINT itself (before the CLI had taken it over).
+    """
+    text = f"study {study}: {summary.get('trials', seen)} trials, {summary.get('pruned', 0)} pruned"
+    if code in (130, -signal.SIGINT):
+        return text + "; stopped", False
+    if code != 0:
+        return f"tune exited with code {code}: {stderr_tail()}", True
+    return text, False
 
 
 class TrialTable(DataTable):
@@ -117,5 +162,5 @@ def study_importances(study: Any, complete: int) -> tuple[dict[str, float] | Non
     return dict(importances), complete, time.perf_counter() - started, None
 
 
-__all__ = ["TrialTable", "best_trial", "merge_records", "params_text", "poll_trials", "row_from_event",
-           "study_importances"]
+__all__ = ["Importances", "TrialRecords", "TrialTable", "best_trial", "merge_records", "outcome_text", "params_text", "poll_trials", "progress_text",
+           "row_from_event", "study_importances"]
