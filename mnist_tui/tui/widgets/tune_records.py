@@ -162,5 +162,5 @@ def study_importances(study: Any, complete: int) -> tuple[dict[str, float] | Non
     return dict(importances), complete, time.perf_counter() - started, None
 
 
-__all__ = ["Importances", "TrialRecords", "TrialTable", "best_trial", "merge_records", "outcome_text", "params_text", "poll_trials", "progress_text",
-           "row_from_event", "study_importances"]
+__all__ = ["Importances", "TrialRecords", "TrialTable", "best_trial", "merge_records", "outcome_text", "params_text",
+           "poll_trials", "progress_text", "row_from_event", "study_importances"]
