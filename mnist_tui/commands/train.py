@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         saved = checkpoint_config(checkpoint)
         finished = bool(read_result(path.parent))
         if args.epochs is not None and not finished:
-            raise UsageError(f"{path.parent.name} has not finished its {saved.epochs} epochs; resume it without "
+            raise UsageError(f"{path.parent.name} has not finished its {saved.epochs} epoch{'' if saved.epochs == 1 else 's'}; resume it without "
                              "--epochs first (--epochs N with --resume trains a finished run N more epochs)")
         if args.epochs is None and finished:
             raise UsageError(f"{path.parent.name} already finished all {saved.epochs} epochs; add --epochs N to "

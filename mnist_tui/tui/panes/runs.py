@@ -268,7 +268,7 @@ class RunsPane(Vertical):
                 self.post_message(self.ResumeRequested(run, epochs))
 
         self.app.push_screen(NumberScreen(
-            "Train more epochs?", f"{run.name} finished its {run.epochs} epochs. Train it this many more "
+            "Train more epochs?", f"{run.name} finished its {run.epochs} epoch{'' if run.epochs == 1 else 's'}. Train it this many more "
             "(the learning rate restarts at a tenth of its peak and decays again):", default=run.epochs), answered)
 
     def action_compare(self) -> None:
