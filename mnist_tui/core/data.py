@@ -75,16 +75,18 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return default_data_dir()
 
 
-def _help(root: Path, dataset: str, problem: str) -> str:
+def _help(root: Path, dataset: str, problem: str, detail: str = "") -> str:
+    """What is wrong, then the fix, then where we looked (a dialog at 80x24 shows the fix without scrolling)."""
     folder = root / TORCHVISION_FOLDER[dataset] / "raw"
-    names = "\n".join(f"  {name}" for name, _ in RAW_FILES)
+    names = ", ".join(name for name, _ in RAW_FILES)
     return (
         f"{problem}\n"
-        f"Looked in: {folder}\n"
-        f"Expected these four files there (or their .gz downloads):\n{names}\n"
-        f"Point the program at a folder that holds {TORCHVISION_FOLDER[dataset]}/raw/ with "
+        f"To fix: point the program at a folder that holds {TORCHVISION_FOLDER[dataset]}/raw/ with "
         f"--data-dir DIR or the {ENV_VAR} environment variable, or connect to the internet "
-        f"so torchvision can download them."
+        f"so torchvision can download them.\n"
+        f"Looked in: {folder}\n"
+        f"Expected there (or their .gz downloads): {names}."
+        + (f"\n{detail}" if detail else "")
     )
 
 
@@ -224,8 +226,10 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
             getattr(torchvision.datasets, TORCHVISION_FOLDER[dataset])(str(root), train=True, download=True)
         except Exception as exc:  # noqa: BLE001 - any download failure means the same to the user
             reason = " ".join(str(exc).split()).rstrip(":;,. ") or type(exc).__name__  # torchvision's is multi-line
+            offline = "Name or service not known" in reason or "Temporary failure in name resolution" in reason
             raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk and could not "
-                                        f"be downloaded: {reason}.")) from exc
+                                        "be downloaded" + (" (no network)." if offline else "."),
+                                        f"The download said: {reason[:200]}")) from exc
         raw, problem = _find_raw_dir(root, dataset)
         if problem:
             raise DataUnavailable(_help(root, dataset, problem))

@@ -304,6 +304,9 @@ async def test_missing_data_is_shown_in_a_dialog_and_the_app_stays_up(make_app, 
         await ready(pilot, app)
         assert isinstance(app.screen, MessageScreen)
         assert "Looked in" in app.screen.message and "--data-dir" in app.screen.message
+        lines = app.screen.message.splitlines()
+        assert lines[1].startswith("To fix:")  # the fix right under the problem, in view at 80x24
+        assert "Error" not in lines[0]  # and no class names
         await pilot.press("enter")
         await pilot.press("f5")  # starting still reports the problem instead of crashing
         await ready(pilot, app)
