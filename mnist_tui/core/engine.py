@@ -29,35 +29,12 @@ from .events import (
     Stopped,
 )
 from .models import build_model, parameter_count
-from .runtime import RunControl, build_optimizer, build_scheduler, choose_device, keep_freed_memory
+from .runtime import (
+    RunControl, RunningSums, build_optimizer, build_scheduler, choose_device, ema_decay, ema_update, keep_freed_memory,
+)
 
 
 POINTS_PER_EPOCH = 100  # chart resolution: a metrics point every ceil(steps/100) steps, whatever the speed
-
-
-class RunningSums:
-    """Loss, correct and seen summed over batches, on the device (read only when a figure is due)."""
-
-    def __init__(self, device: torch.device, state: dict[str, float] | None = None):
-        self.loss = torch.zeros((), device=device)
-        self.correct = torch.zeros((), device=device)
-        self.seen = 0
-        if state:
-            self.loss += state["loss"]
-            self.correct += state["correct"]
-            self.seen = int(state["seen"])
-
-    def add(self, loss: torch.Tensor, correct: torch.Tensor, n: int) -> None:
-        self.loss += loss
-        self.correct += correct
-        self.seen += n
-
-    def means(self) -> tuple[float, float]:
-        n = max(self.seen, 1)
-        return float(self.loss) / n, float(self.correct) / n
-
-    def state(self) -> dict[str, float]:
-        return {"loss": float(self.loss), "correct": float(self.correct), "seen": self.seen}
 
 
 @dataclass
@@ -332,7 +309,7 @@ class Trainer:
             r.scheduler.step()
         r.global_step += 1
         if r.ema is not None:
-            _ema_update(r.ema, r.model, _ema_decay(config.ema, r.global_step))
+            ema_update(r.ema, r.model, ema_decay(config.ema, r.global_step))
         correct = (logits.detach().argmax(1) == target).sum() / config.members
         return loss.detach() * len(y), correct, len(y)
 
@@ -397,16 +374,3 @@ DIVERGED_LOSS = 1e4
 
 def _diverging(loss: float) -> bool:
     return not math.isfinite(loss) or loss > DIVERGED_LOSS
-
-
-def _ema_decay(decay: float, step: int) -> float:
-    """The configured decay, ramped up over the first steps so the average soon forgets the random init."""
-    return min(decay, (1 + step) / (10 + step))
-
-
-@torch.no_grad()
-def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    ema_params = list(ema.parameters())
-    torch._foreach_lerp_(ema_params, list(model.parameters()), 1 - decay)
-    for e, m in zip(ema.buffers(), model.buffers()):
-        e.copy_(m)

@@ -112,3 +112,41 @@ def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size * steps_per_epoch,
                                                gamma=config.gamma)
     return None
+
+
+class RunningSums:
+    """Loss, correct and seen summed over batches, on the device (read only when a figure is due)."""
+
+    def __init__(self, device: torch.device, state: dict[str, float] | None = None):
+        self.loss = torch.zeros((), device=device)
+        self.correct = torch.zeros((), device=device)
+        self.seen = 0
+        if state:
+            self.loss += state["loss"]
+            self.correct += state["correct"]
+            self.seen = int(state["seen"])
+
+    def add(self, loss: torch.Tensor, correct: torch.Tensor, n: int) -> None:
+        self.loss += loss
+        self.correct += correct
+        self.seen += n
+
+    def means(self) -> tuple[float, float]:
+        n = max(self.seen, 1)
+        return float(self.loss) / n, float(self.correct) / n
+
+    def state(self) -> dict[str, float]:
+        return {"loss": float(self.loss), "correct": float(self.correct), "seen": self.seen}
+
+
+def ema_decay(decay: float, step: int) -> float:
+    """The configured decay, ramped up over the first steps so the average soon forgets the random init."""
+    return min(decay, (1 + step) / (10 + step))
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    ema_params = list(ema.parameters())
+    torch._foreach_lerp_(ema_params, list(model.parameters()), 1 - decay)
+    for e, m in zip(ema.buffers(), model.buffers()):
+        e.copy_(m)

@@ -14,11 +14,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from ..widgets.digit_grid import DigitDetail, DigitGrid
-from ..widgets.insight_panel import ExplainView, InsightPanel, NeighboursView
-
-NO_TRAINING_SET = ("The nearest training digits need the training set, which is not on disk: "
-                   "start the app with --data-dir (or MNIST_TUI_DATA) pointing at it.")
-
+from ..widgets.insight_panel import NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
 
 def _next_filter(value: int | None, step: int) -> int | None:
     """Cycle any -> 0 -> 1 ... -> 9 -> any (or backwards)."""
@@ -62,14 +58,12 @@ class MisclassifiedPane(Vertical):
 
         def __init__(self, evaluation: Any, issues: dict[int, Any]) -> None:
             super().__init__()
-            self.evaluation = evaluation
-            self.issues = issues
+            self.evaluation, self.issues = evaluation, issues
 
     def __init__(self) -> None:
         super().__init__(id="misclassified-pane")
-        # set by the app (set_checkpoint): the evaluation's checkpoint file, and the data folder (None: default)
-        self.checkpoint: str | None = None
-        self.data_dir: str | None = None
+        self.checkpoint: str | None = None  # set_checkpoint: the evaluation's checkpoint file, and
+        self.data_dir: str | None = None  # the data folder (None: the default)
         self.label_issues: dict[int, Any] | None = None  # None: the evaluation is not the whole test set
         self.label_errors_only = False
         self.insight: str | None = None  # "explain", "neighbours" or None (the grid is shown)

@@ -7,9 +7,7 @@ imported there) so trials from other machines feeding the same study show too, a
 computes parameter importances. Nothing here imports torch. f8 (or the palette) switches
 the lower area between the trials table, the history charts and the importances.
 
-The app opens it with ``push_screen(TuneScreen(base_config, checkpoints_dir=..., data_dir=...))``
-and handles :class:`TuneScreen.UseBest` (the best trial's TrainConfig) and
-:class:`TuneScreen.OpenRun` (enter on a trial: its run folder).
+The app (tui/views.py) opens it and takes :class:`TuneScreen.UseBest` and :class:`TuneScreen.OpenRun`.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ SMALL = 14  # columns of a half-size digit
 METHOD_TITLES = {"ig": "integrated gradients", "occlusion": "occlusion"}
 
 
+NO_TRAINING_SET = ("The nearest training digits need the training set, which is not on disk: "
+                   "start the app with --data-dir (or MNIST_TUI_DATA) pointing at it.")
+
+
 @dataclass(frozen=True)
 class ExplainView:
     index: int
