@@ -26,6 +26,15 @@ from .events import Event
 COMMANDS = ("pause", "resume", "stop", "lr_factor")
 
 
+
+def stderr_lines(file: Any) -> list[str]:
+    """What a child wrote to its stderr (a temporary file), as lines; [] if it cannot be read."""
+    try:
+        file.seek(0)
+        return file.read().decode(errors="replace").strip().splitlines()
+    except (AttributeError, ValueError, OSError):
+        return []
+
 class TrainingProcessError(RuntimeError):
     """The child could not train: ``data_unavailable`` tells a missing dataset from other failures."""
 
@@ -99,8 +108,7 @@ class TrainingProcess:
                 return
 
     def _stderr_tail(self) -> str:
-        self._stderr.seek(0)
-        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        lines = stderr_lines(self._stderr)
         return ": " + lines[-1] if lines else ""
 
     def close(self, timeout: float = 30.0) -> None:

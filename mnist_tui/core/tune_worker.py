@@ -28,7 +28,7 @@ from typing import Any
 
 from .config import TrainConfig
 from .events import EpochEnd, Event
-from .process import TrainingProcessError
+from .process import TrainingProcessError, stderr_lines
 
 VERDICT_POLL_S = 0.1
 
@@ -108,8 +108,7 @@ class TrialWorker:
         self._send("stop")
 
     def _stderr_tail(self) -> str:
-        self._stderr.seek(0)
-        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        lines = stderr_lines(self._stderr)
         return ": " + lines[-1] if lines else ""
 
     def close(self, timeout: float = 30.0) -> None:

@@ -33,6 +33,7 @@ from textual.widgets import Button, Footer, Static
 from textual_plotext import PlotextPlot
 
 from ...core.config import TrainConfig
+from ...core.process import stderr_lines
 from ...core.tune_space import config_flags
 
 REDRAW_SECONDS = 0.25
@@ -225,11 +226,7 @@ class LrFindScreen(Screen["float | None"]):
         return code
 
     def _stderr_tail(self) -> str:
-        try:
-            self._stderr.seek(0)
-            lines = self._stderr.read().decode(errors="replace").strip().splitlines()
-        except (AttributeError, ValueError, OSError):
-            return ""
+        lines = stderr_lines(self._stderr)
         # the CLI's own message (exit 2: "mnist-tui: ..."), which may span lines; a traceback's last line
         starts = [i for i, line in enumerate(lines) if line.startswith("mnist-tui: ")]
         kept = lines[starts[-1]:] if starts else lines[-1:]

@@ -32,6 +32,7 @@ from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Label, Select, Static
 
 from ...core.config import TrainConfig
+from ...core.process import stderr_lines
 from ...core.tune_space import DEFAULT_SPACES, SpaceError, apply, config_flags, parse_space
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
 from ..widgets.tune_records import (
@@ -346,11 +347,7 @@ class TuneScreen(Screen):
         self._redraw()
 
     def _stderr_tail(self) -> str:
-        try:
-            self._stderr.seek(0)
-            lines = self._stderr.read().decode(errors="replace").strip().splitlines()
-        except (AttributeError, ValueError, OSError):
-            return ""
+        lines = stderr_lines(self._stderr)
         return lines[-1] if lines else ""
 
     # -- the table and the best trial ------------------------------------------------------
