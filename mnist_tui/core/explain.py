@@ -18,6 +18,7 @@ class, negative ones against it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -132,3 +133,8 @@ def explain_digit(model: nn.Module, image: torch.Tensor, label: int | None = Non
     classes = [prediction, other]
     maps = attribution_maps(model, image, classes, method)
     return Explanation(method, prediction, probs.tolist(), label, classes, maps.detach())
+
+
+def explain_pixels(model: nn.Module, pixels: Any, label: int | None = None, method: str = "ig") -> Explanation:
+    """:func:`explain_digit` for a picture held as a numpy array (the model's input, as Draw keeps it)."""
+    return explain_digit(model, torch.as_tensor(pixels), label, method)

@@ -100,11 +100,9 @@ class DrawingExplainer(InsightPanel):
     @work(thread=True, exit_on_error=False, group="draw-explain", name="explain drawing")
     def _explain(self, model: Any, model_input: Any, meant: int | None, method: str) -> None:
         try:
-            import torch
+            from ...core.explain import explain_pixels  # torch stays in core
 
-            from ...core.explain import explain_digit
-
-            found = explain_digit(model, torch.from_numpy(model_input), meant, method)
+            found = explain_pixels(model, model_input, meant, method)
             content: DrawingExplainView | str = DrawingExplainView(
                 found.prediction, meant, found.probabilities, found.method, found.classes, found.maps.tolist(),
                 model_input.tolist(), self.names)
