@@ -29,6 +29,7 @@ from .events import (
     Stopped,
 )
 from .models import build_model, parameter_count
+from .optim import CosineAnnealing, Optimizer, Schedule
 from .runtime import (
     RunControl, RunningSums, build_optimizer, build_scheduler, choose_device, ema_decay, ema_update, keep_freed_memory,
 )
@@ -42,8 +43,8 @@ class _Run:
     """Everything one run holds while it trains (built by Trainer._build)."""
 
     model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
+    optimizer: Optimizer
+    scheduler: Schedule | None
     ema: nn.Module | None
     splits: Any
     device: torch.device
@@ -192,11 +193,11 @@ class Trainer:
         config = self.config
         extra = self.extra_epochs
         for group in r.optimizer.param_groups:
-            group["lr"] = config.lr / (10 if config.schedule == "onecycle" else 1)
-            group["initial_lr"] = group["lr"]
-            group.pop("max_lr", None), group.pop("min_lr", None), group.pop("base_momentum", None)
+            group["lr"] = config.lr / (10 if config.schedule == "onecycle" else 1)  # the new schedule's base rate
+            for key in ("max_lr", "min_lr", "base_momentum"):  # left by the one-cycle schedule that ended
+                group.pop(key, None)
         if config.schedule in ("onecycle", "cosine"):
-            r.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(r.optimizer, T_max=extra * r.steps_per_epoch)
+            r.scheduler = CosineAnnealing(r.optimizer, T_max=extra * r.steps_per_epoch)
         else:
             r.scheduler = build_scheduler(config.replace(epochs=extra), r.optimizer, r.steps_per_epoch)
 
@@ -358,7 +359,7 @@ class Trainer:
         return Finished(run_dir.name, str(run_dir), config.epochs, r.train_seconds, test.loss, test.accuracy,
                         test.per_class_accuracy, r.best_val)
 
-    def _diverged(self, epoch: int, step: int, loss: float, optimizer: torch.optim.Optimizer) -> Failed:
+    def _diverged(self, epoch: int, step: int, loss: float, optimizer: Optimizer) -> Failed:
         lr = optimizer.param_groups[0]["lr"]
         kept = f"; the best checkpoint so far is kept at {self.best_path}" if self.best_path else ""
         return Failed(

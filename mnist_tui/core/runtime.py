@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
+from .optim import SGD, Adam, AdamW, CosineAnnealing, OneCycle, Optimizer, Schedule, StepDecay
 
 
 class RunControl:
@@ -91,26 +92,24 @@ def choose_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+def build_optimizer(config: TrainConfig, model: nn.Module) -> Optimizer:
     params = model.parameters()
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-                               weight_decay=config.weight_decay)
-    cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+        return SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                   weight_decay=config.weight_decay)
+    cls = Adam if config.optimizer == "adam" else AdamW
     return cls(params, lr=config.lr, betas=(config.momentum, config.beta2), weight_decay=config.weight_decay)
 
 
-def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
-    """A per-batch scheduler (or None for a constant rate); "step" decays every step_size epochs."""
+def build_scheduler(config: TrainConfig, optimizer: Optimizer, steps_per_epoch: int) -> Schedule | None:
+    """A per-batch schedule (or None for a constant rate); "step" decays every step_size epochs."""
     total = config.epochs * steps_per_epoch
     if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
-                                                   pct_start=0.25, cycle_momentum=False)
+        return OneCycle(optimizer, max_lr=config.lr, total_steps=total, pct_start=0.25)
     if config.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+        return CosineAnnealing(optimizer, T_max=total)
     if config.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size * steps_per_epoch,
-                                               gamma=config.gamma)
+        return StepDecay(optimizer, step_size=config.step_size * steps_per_epoch, gamma=config.gamma)
     return None
 
 
