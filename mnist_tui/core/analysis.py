@@ -12,6 +12,10 @@ from torch import nn
 
 from .data import eval_batches
 
+# batches small enough for the CPU's caches: the fast CNN tests 10,000 digits in 0.13 s at 250,
+# 0.18 s at 500, 0.31-0.33 s at 1000 and 2000 (2 cores); the 3-member deep CNN 0.42 s at 250, 2.3 s at 1000
+EVAL_BATCH_SIZE = 250
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -38,7 +42,7 @@ class Misclassified:
 
 @torch.no_grad()
 def predict_probabilities(models: nn.Module | list[nn.Module], images: torch.Tensor, *, device: str | torch.device = "cpu",
-                          batch_size: int = 1000, tta: bool = False) -> torch.Tensor:
+                          batch_size: int = EVAL_BATCH_SIZE, tta: bool = False) -> torch.Tensor:
     """Softmax probabilities for uint8 [N, 28, 28] images, in batches (never one giant tensor).
 
     Several models are averaged (an ensemble); ``tta`` also averages small shifted copies.
@@ -88,7 +92,7 @@ def summarize(probabilities: torch.Tensor, labels: torch.Tensor) -> Evaluation:
 
 
 def evaluate(models: nn.Module | list[nn.Module], images: torch.Tensor, labels: torch.Tensor, *,
-             device: str | torch.device = "cpu", batch_size: int = 1000, tta: bool = False) -> Evaluation:
+             device: str | torch.device = "cpu", batch_size: int = EVAL_BATCH_SIZE, tta: bool = False) -> Evaluation:
     """Evaluate a model (or an ensemble) on uint8 images with their labels."""
     return summarize(predict_probabilities(models, images, device=device, batch_size=batch_size, tta=tta), labels)
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from . import checkpoints as ckpt
 from . import runs
-from .analysis import evaluate, save_evaluation
+from .analysis import EVAL_BATCH_SIZE, evaluate, save_evaluation
 from .config import ConfigError, TrainConfig, checked, data_errors
 from .data import MnistData, batch_order, split, training_batches
 from .events import (
@@ -319,7 +319,8 @@ class Trainer:
         config = self.config
         val = None
         if len(r.splits.val_labels):
-            val = evaluate(r.eval_model, r.splits.val_images, r.splits.val_labels, device=r.device, batch_size=2000)
+            val = evaluate(r.eval_model, r.splits.val_images, r.splits.val_labels, device=r.device,
+                           batch_size=EVAL_BATCH_SIZE)
         train_loss, train_accuracy = RunningSums(r.device, r.epoch_sums).means()
         seconds = r.epoch_seconds
         r.train_seconds += seconds
@@ -348,7 +349,8 @@ class Trainer:
     def _finish(self, r: _Run) -> Finished:
         """Test the final model once and save what Results and Misclassified show."""
         config, run_dir = self.config, self.run_dir
-        test = evaluate(r.eval_model, r.splits.test_images, r.splits.test_labels, device=r.device, batch_size=2000)
+        test = evaluate(r.eval_model, r.splits.test_images, r.splits.test_labels, device=r.device,
+                        batch_size=EVAL_BATCH_SIZE)
         save_evaluation(run_dir, test, r.splits.test_images, "last")
         result = {
             "test_accuracy": test.accuracy, "test_loss": test.loss, "per_class_accuracy": test.per_class_accuracy,

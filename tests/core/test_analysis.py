@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -41,6 +42,22 @@ def test_evaluate_batches_and_ensembles(synthetic_data):
     both = evaluate(models, synthetic_data.test_images, synthetic_data.test_labels, batch_size=64, tta=True)
     assert both.probabilities.shape == (200, 10)
     assert not torch.allclose(both.probabilities, single.probabilities)
+
+
+def test_the_evaluation_batch_size_changes_no_result(synthetic_data):
+    """Evaluation batches are sized for speed (EVAL_BATCH_SIZE); the figures are the same at any size."""
+    from mnist_tui.core.analysis import EVAL_BATCH_SIZE
+    from mnist_tui.core.config import TrainConfig
+    from mnist_tui.core.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(TrainConfig(model="cnn", width=8, batchnorm=True)).to(memory_format=torch.channels_last)
+    images, labels = synthetic_data.train_images, synthetic_data.train_labels
+    assert len(labels) > 2 * EVAL_BATCH_SIZE
+    small = evaluate(model, images, labels)
+    whole = evaluate(model, images, labels, batch_size=len(labels))
+    assert torch.allclose(small.probabilities, whole.probabilities, atol=1e-6)
+    assert small.confusion == whole.confusion and small.loss == pytest.approx(whole.loss, rel=1e-6)
 
 
 def _drawn_seven(size: int, dark_on_light: bool, offset: tuple[int, int]) -> Image.Image:
