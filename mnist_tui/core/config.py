@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-MODELS = ("mlp", "lenet5", "cnn", "deepcnn")
+MODELS = ("mlp", "lenet5", "cnn", "fastcnn", "deepcnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -49,7 +49,7 @@ def _f(default: Any, label: str, help: str, **spec: Any) -> Any:
 
 
 def _is_cnn(c: TrainConfig) -> bool:
-    return c.model in ("cnn", "deepcnn")  # lenet5's layers are fixed
+    return c.model in ("cnn", "fastcnn", "deepcnn")  # lenet5's layers are fixed
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ class TrainConfig:
     hidden: tuple[int, ...] = _f((128, 64), "hidden (mlp)", "MLP hidden layer sizes, comma separated (e.g. 128,64)",
                                  low=1, high=8192, applies=lambda c: c.model == "mlp")
     width: int = _f(32, "width (cnn)", "CNN channels in the first block", low=1, high=512, applies=_is_cnn)
-    batchnorm: bool = _f(True, "batchnorm", "batchnorm after each conv (cnn, deepcnn)", applies=_is_cnn)
+    batchnorm: bool = _f(True, "batchnorm", "batchnorm after each conv (cnn, deepcnn; fastcnn's second)",
+                         applies=_is_cnn)
     members: int = _f(1, "ensemble size", "train this many networks side by side (different inits) and average "
                       "their predictions", low=1, high=16)
     epochs: int = _f(2, "epochs", "passes over the training set", low=1, high=1000)
@@ -211,11 +212,12 @@ PRESETS: dict[str, TrainConfig] = {
         model="lenet5", epochs=10, batch_size=128, optimizer="adam", lr=2e-3,
         weight_decay=0.0, schedule="cosine", dropout=0.0,
     ),
-    # 99% in one CPU epoch of a few seconds: tuomaso/train_mnist_fast's recipe (conv 24 5x5,
-    # conv 32 3x3, Adam 1e-2 with betas (0.7, 0.9), OneCycle, batch 256) plus batchnorm.
+    # 99% in one CPU epoch of about a second: a strided first conv (fastcnn, width 16) trained with
+    # tuomaso/train_mnist_fast's optimizer (Adam, betas (0.7, 0.9), OneCycle, batch 256) and
+    # label smoothing 0.1, which alone added about 0.25 points after one epoch.
     "fast": TrainConfig(
-        model="cnn", width=24, batchnorm=True, epochs=1, batch_size=256, optimizer="adam", lr=1e-2,
-        momentum=0.7, beta2=0.9, weight_decay=0.0, schedule="onecycle", dropout=0.0,
+        model="fastcnn", width=16, batchnorm=True, epochs=1, batch_size=256, optimizer="adam", lr=1.5e-2,
+        momentum=0.7, beta2=0.9, weight_decay=0.0, schedule="onecycle", dropout=0.0, label_smoothing=0.1,
     ),
     # The long run: three 3-conv CNNs trained side by side and averaged, with per-sample
     # rotation/shift/zoom, label smoothing, dropout and an EMA of the weights, OneCycle over

@@ -90,6 +90,41 @@ class CNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+class Crop(nn.Module):
+    """Drop ``pixels`` from each border (MNIST centres its digits' 20x20 box in 28x28; the rim is empty)."""
+
+    def __init__(self, pixels: int):
+        super().__init__()
+        self.pixels = pixels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pixels
+        return x[:, :, p:-p, p:-p]
+
+
+class FastCNN(nn.Module):
+    """The `fast` preset's network: the least arithmetic we found that reaches 99% in one CPU epoch.
+
+    crop to the centre 24x24 | conv 5x5 stride 2 (w), ReLU (10x10) | conv 3x3 (1.5w) pool,
+    batchnorm, ReLU (4x4) | fc 12w, fc 10. The strided first conv does a quarter of the work of
+    conv + pool at full size and needs no 24x24 pooling; it trains best without batchnorm.
+    A third of :class:`CNN`'s time per step at width 16 vs 24 (99.16% vs 99.10% after one epoch).
+    """
+
+    def __init__(self, width: int = 16, dropout: float = 0.0, batchnorm: bool = True):
+        super().__init__()
+        c1, c2 = width, max(1, width * 3 // 2)
+        self.features = nn.Sequential(
+            Crop(2),  # 28 -> 24
+            nn.Conv2d(1, c1, 5, stride=2), nn.ReLU(inplace=True),  # 24 -> 10
+            *_conv_block(c1, c2, 3, batchnorm),  # 10 -> 8 -> 4
+        )
+        self.classifier = _head(c2 * 16, width * 12, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
 class DeepCNN(nn.Module):
     """Three conv blocks for the long, augmented runs: 5x5 conv, then two 3x3 convs at 12x12.
 
@@ -146,6 +181,8 @@ def _build_one(config: TrainConfig) -> nn.Module:
         return LeNet5(config.dropout)
     if config.model == "cnn":
         return CNN(config.width, config.dropout, config.batchnorm)
+    if config.model == "fastcnn":
+        return FastCNN(config.width, config.dropout, config.batchnorm)
     if config.model == "deepcnn":
         return DeepCNN(config.width, config.dropout)
     raise ValueError(f"unknown model {config.model!r}")

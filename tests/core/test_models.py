@@ -39,3 +39,18 @@ def test_an_ensemble_trains_its_members_apart_and_predicts_their_mean():
     mean = torch.stack([member(x).softmax(1) for member in net.members]).mean(0)
     assert torch.allclose(net(x).softmax(1), mean, atol=1e-6)
     assert net(x).argmax(1).tolist() == mean.argmax(1).tolist()
+
+
+def test_fastcnn_reads_only_the_centre_24x24():
+    # the fast preset's network crops MNIST's empty 2-pixel rim before its strided first conv
+    torch.manual_seed(0)
+    net = build_model(TrainConfig(model="fastcnn", width=16)).eval()
+    x = torch.randn(2, 1, 28, 28)
+    rim = x.clone()
+    rim[:, :, :2], rim[:, :, -2:], rim[:, :, :, :2], rim[:, :, :, -2:] = 5.0, 5.0, 5.0, 5.0
+    assert torch.equal(net(x), net(rim))
+    centre = x.clone()
+    centre[:, :, 14, 14] += 5.0
+    assert not torch.equal(net(x), net(centre))
+    # conv 1->16 5x5 (+bias), conv 16->24 3x3 (no bias), batchnorm 24, fc 384->192, fc 192->10
+    assert parameter_count(net) == (16 * 25 + 16) + 16 * 24 * 9 + 2 * 24 + (384 * 192 + 192) + (192 * 10 + 10)
