@@ -243,8 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--eval-batches", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.phases:
-        return child(args)
+    if args.phases:  # ends as the console script ends a headless command (mnist_tui.cli.run): os._exit
+        code = child(args)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
     mnist_tui = str(Path(sys.executable).with_name("mnist-tui"))
     phases: dict[str, list[float]] = defaultdict(list)
