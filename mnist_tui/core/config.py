@@ -69,6 +69,8 @@ class TrainConfig:
                          applies=_is_cnn)
     members: int = _f(1, "ensemble size", "train this many networks side by side (different inits) and average "
                       "their predictions", low=1, high=16)
+    member_views: bool = _f(False, "member views", "each ensemble member trains on its own augmented view of "
+                            "the batch (more diverse members)", applies=lambda c: c.members > 1 and c.augment)
     epochs: int = _f(2, "epochs", "passes over the training set", low=1, high=1000)
     batch_size: int = _f(128, "batch size", "digits per training step", low=1, high=65536)
     optimizer: str = _f("adamw", "optimizer", "optimizer", choices=OPTIMIZERS)

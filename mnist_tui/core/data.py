@@ -315,13 +315,20 @@ def batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 def training_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, order: torch.Tensor,
                      *, start_step: int = 0, device: torch.device | str = "cpu",
                      rotate: float = 0.0, translate: float = 0.0, scale: float = 0.0, elastic: float = 0.0,
-                     generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield normalised (x, y) batches in ``order`` from ``start_step``; augment per sample if asked."""
+                     generator: torch.Generator | None = None,
+                     views: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield normalised (x, y) batches in ``order`` from ``start_step``; augment per sample if asked.
+
+    With augmentation and ``views`` > 1, x holds ``views`` augmented copies of the batch one
+    after the other (each sample's copies drawn apart), for an ensemble's members; y is the batch's.
+    """
     augment = rotate > 0 or translate > 0 or scale > 0 or elastic > 0
     for start in range(start_step * batch_size, len(order), batch_size):
         idx = order[start:start + batch_size]
         x = images[idx].to(device, non_blocking=True).unsqueeze(1).float().div_(255)
         if augment:
+            if views > 1:
+                x = x.repeat(views, 1, 1, 1)
             x = random_affine(x, rotate, translate, scale, generator or torch.Generator(), elastic)
         yield normalize(x), labels[idx].to(device, non_blocking=True)
 

@@ -237,7 +237,7 @@ class Trainer:
             r.splits.train_images, r.splits.train_labels, config.batch_size,
             batch_order(len(r.splits.train_labels), config.seed, epoch), start_step=first_step, device=r.device,
             rotate=config.rotate, translate=config.translate, scale=config.scale, elastic=config.elastic,
-            generator=aug_gen,
+            generator=aug_gen, views=config.members if _member_views(config) else 1,
         )
         for step in range(first_step + 1, r.steps_per_epoch + 1):
             # look at the controls before drawing the batch, so a stop saves untouched random streams
@@ -290,7 +290,7 @@ class Trainer:
         """One optimizer step; returns (summed loss, correct, batch size), still on the device."""
         config = self.config
         x, y = batch
-        logits = r.model(x)
+        logits = r.model.forward_views(x) if _member_views(config) else r.model(x)
         # an Ensemble stacks its members' logits, so each member learns the labels on its own;
         # loss and accuracy are the members' means, and samples count images, not members
         target = y.repeat(config.members) if config.members > 1 else y
@@ -369,6 +369,11 @@ class Trainer:
             f"(configured learning rate {self.config.lr:g}); try a lower learning rate{kept}",
             epoch, str(self.run_dir), self.best_path,
         )
+
+
+def _member_views(config: TrainConfig) -> bool:
+    """Each ensemble member gets its own augmented view of the batch."""
+    return config.member_views and config.members > 1 and config.augment
 
 
 # cross-entropy starts near ln(10) = 2.3; a loss this large only comes from exploding weights

@@ -165,6 +165,11 @@ class Ensemble(nn.Module):
         log_probs = torch.stack([F.log_softmax(member(x), dim=1) for member in self.members])
         return log_probs.logsumexp(0) - math.log(len(self.members))
 
+    def forward_views(self, x: torch.Tensor) -> torch.Tensor:
+        """Training on one view per member: x is the members' views of a batch one after the other."""
+        views = x.chunk(len(self.members))
+        return torch.cat([member(view) for member, view in zip(self.members, views)])
+
 
 def build_model(config: TrainConfig) -> nn.Module:
     """The network ``config.model`` names, freshly initialised from torch's current RNG

@@ -127,6 +127,20 @@ def test_augmentation_draws_parameters_per_sample():
     assert len(distinct) == 8  # one draw per batch would make them all equal
 
 
+def test_member_views_are_drawn_apart_and_share_the_labels():
+    images = torch.zeros(6, 28, 28, dtype=torch.uint8)
+    images[:, 8:20, 12:16] = 255
+    labels = torch.arange(6)
+    order = torch.arange(6)
+    x, y = next(training_batches(images, labels, 6, order, rotate=20, generator=torch.Generator().manual_seed(0),
+                                 views=3))
+    assert x.shape == (18, 1, 28, 28) and y.tolist() == list(range(6))
+    first, second, third = x.chunk(3)
+    assert not torch.allclose(first, second) and not torch.allclose(second, third)
+    plain, _ = next(training_batches(images, labels, 6, order, views=3))  # nothing to vary without augmentation
+    assert plain.shape == (6, 1, 28, 28)
+
+
 def test_zero_strength_augmentation_is_the_identity():
     image = torch.rand(4, 1, 28, 28)
     out = random_affine(image, 0, 0, 0, torch.Generator().manual_seed(0))

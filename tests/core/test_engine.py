@@ -168,6 +168,19 @@ def test_each_ensemble_member_learns_as_if_trained_alone(synthetic_data, tiny_co
     assert all(e.accuracy <= 1.0 for e in steps)  # accuracy is the members' mean, not their sum
 
 
+def test_an_ensemble_with_member_views_trains_each_member_on_its_own_view(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=1, members=2, rotate=10.0)
+    shared = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="shared"))[-1]
+    events = run_all(Trainer(config.replace(member_views=True), synthetic_data, checkpoints_dir=tmp_path,
+                             run_name="views", points_per_epoch=1000))
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.test_accuracy > 0.5
+    assert all(e.accuracy <= 1.0 for e in events if isinstance(e, StepMetrics))
+    one = load_checkpoint(f"{shared.run_dir}/last.pt")["model_state"]
+    other = load_checkpoint(f"{finished.run_dir}/last.pt")["model_state"]
+    assert not torch.allclose(one["members.1.net.1.weight"], other["members.1.net.1.weight"])
+
+
 def test_a_resumed_epoch_counts_its_batches_from_before_the_stop(synthetic_data, tiny_config, tmp_path):
     config = tiny_config.replace(epochs=1)
     straight = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="straight"))

@@ -54,3 +54,14 @@ def test_fastcnn_reads_only_the_centre_24x24():
     assert not torch.equal(net(x), net(centre))
     # conv 1->16 5x5 (+bias), conv 16->24 3x3 (no bias), batchnorm 24, fc 384->192, fc 192->10
     assert parameter_count(net) == (16 * 25 + 16) + 16 * 24 * 9 + 2 * 24 + (384 * 192 + 192) + (192 * 10 + 10)
+
+
+def test_ensemble_member_views_go_one_to_each_member():
+    torch.manual_seed(0)
+    net = build_model(TrainConfig(model="cnn", width=4, members=3)).train()
+    views = torch.randn(3 * 5, 1, 28, 28)
+    out = net.forward_views(views)
+    assert out.shape == (15, 10)
+    net.eval()  # no batchnorm statistics or dropout in the way of the comparison
+    expected = torch.cat([member(view) for member, view in zip(net.members, views.chunk(3))])
+    assert torch.allclose(net.forward_views(views), expected)
