@@ -49,17 +49,29 @@ async def app_run(config, preset: str, data_dir: str | None, checkpoints: Path, 
     from mnist_tui.tui.app import MnistApp
     from mnist_tui.tui.settings import save_form
 
+    class WatchedApp(MnistApp):
+        """The real app, which also tells this script when its run has ended."""
+
+        def on_engine_events(self, message) -> None:
+            super().on_engine_events(message)
+            message.prevent_default()  # Textual would call the base class's handler again
+            for event in message.events:
+                if event.kind in ("finished", "stopped", "failed"):
+                    ended.set_result(event)
+
     settings = checkpoints / "settings.json"
     save_form(settings, preset, config)
-    app = MnistApp(data_dir=data_dir, checkpoints_dir=checkpoints, preset=preset, settings_path=settings,
-                   download=False)
+    ended: asyncio.Future = asyncio.get_running_loop().create_future()
+    app = WatchedApp(data_dir=data_dir, checkpoints_dir=checkpoints, preset=preset, settings_path=settings,
+                     download=False)
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()  # data loaded, as a person would wait for "Ready"
         await pilot.press("f5")
-        await app.wait_for_event("finished")
-        run_dir = Path(app.run_dir)
+        event = await ended
+        if event.kind != "finished":
+            raise SystemExit(f"the app's run ended {event.kind}: {event}")
         await app.workers.wait_for_complete()
-    return json.loads((run_dir / "result.json").read_text())["train_seconds"]
+    return json.loads((Path(event.run_dir) / "result.json").read_text())["train_seconds"]
 
 
 def main() -> int:

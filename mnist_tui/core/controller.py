@@ -33,7 +33,7 @@ ALLOWED: dict[str, frozenset[RunState]] = {
     "pause": frozenset({S.STARTING, S.RUNNING}),
     "resume": frozenset({S.PAUSED}),
     "stop": frozenset({S.STARTING, S.RUNNING, S.PAUSED}),
-    "steer": frozenset({S.RUNNING, S.PAUSED}),
+    "steer": frozenset({S.STARTING, S.RUNNING, S.PAUSED}),  # while starting, the factor waits like a pause
     "edit_form": frozenset({S.IDLE}),
 }
 ACTIVE = frozenset({S.STARTING, S.RUNNING, S.PAUSED, S.STOPPING})

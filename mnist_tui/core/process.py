@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from multiprocessing.connection import Connection
@@ -24,6 +25,8 @@ from .config import TrainConfig
 from .events import Event
 
 COMMANDS = ("pause", "resume", "stop", "lr_factor")
+# metrics points leave the child in bundles: each message wakes the app, taking a core from training
+SEND_INTERVAL_S = 0.2
 
 
 
@@ -99,8 +102,8 @@ class TrainingProcess:
                 code = self._process.wait(timeout=10)
                 raise TrainingProcessError(
                     f"the training process ended unexpectedly (exit code {code}){self._stderr_tail()}") from None
-            if kind == "event":
-                yield payload
+            if kind == "events":
+                yield from payload
             elif kind == "error":
                 raise TrainingProcessError(payload["message"], payload["data_unavailable"])
             else:  # "done"
@@ -175,8 +178,17 @@ def _child_main(events: Connection, commands: Connection) -> None:
         config = TrainConfig.from_dict(settings["config"]) if settings["config"] is not None else None
         trainer = Trainer(config, data, checkpoints_dir=settings["checkpoints_dir"], resume=settings["resume"],
                           extra_epochs=settings["extra_epochs"], run_name=settings["run_name"])
-        for event in trainer.run(control):
-            send(("event", event))
+        from .events import StepMetrics
+
+        bundle: list[Event] = []
+        sent_at = time.monotonic()
+        for event in trainer.run(control):  # a point waits for the next bundle; anything else goes at once
+            bundle.append(event)
+            if not isinstance(event, StepMetrics) or time.monotonic() - sent_at >= SEND_INTERVAL_S:
+                send(("events", bundle))
+                bundle, sent_at = [], time.monotonic()
+        if bundle:
+            send(("events", bundle))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which shows it
         # the user's own problem (a busy or damaged run, bad data, a bad config) in its own words, one line
         plain = isinstance(exc, (DataUnavailable, CheckpointError, ConfigError))

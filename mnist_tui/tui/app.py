@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
 from ..core.config import DATASET_TITLES, PRESETS, TrainConfig
-from ..core.controller import RunController, RunState
+from ..core.controller import ALLOWED, RunController, RunState
 from ..core.data_cache import DatasetCache
 from .messages import (
     DataFailed, DataReady, EngineEvents, EvaluationReady, RunEnded, TrainingCrashed, while_mounted,
@@ -40,6 +40,7 @@ from .widgets.hparam_form import HParamForm
 from .widgets.progress import ProgressLine
 
 TABS = ("train", "results", "misclassified", "runs")
+RUN_ACTIONS = tuple(ALLOWED)  # the run's keys: which of them the footer offers follows the controller
 
 
 class MnistApp(App):
@@ -87,6 +88,7 @@ class MnistApp(App):
         self.views = Views(self)
         self.form_errors: dict[str, str] = {}
         self.evaluation: Any = None
+        self._run_keys_shown: tuple[bool, ...] | None = None
 
     def _initial_form(self, preset: str | None) -> tuple[str | None, TrainConfig]:
         """Last used values, unless a different preset was asked for."""
@@ -162,7 +164,10 @@ class MnistApp(App):
         self.query_one(RunsPane).training = self.controller.run_dir if self.controller.active else None
         if state != RunState.IDLE:
             self.set_progress(state=state.value)
-        self.refresh_bindings()
+        keys = tuple(self.controller.allowed(action) for action in RUN_ACTIONS)
+        if keys != self._run_keys_shown:  # the footer rebuilds itself on each refresh: only when a key changed
+            self._run_keys_shown = keys
+            self.refresh_bindings()
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -254,7 +259,8 @@ class MnistApp(App):
     @while_mounted
     def on_engine_events(self, message: EngineEvents) -> None:
         self.run_view.show(message.events)
-        self.show_run_state()
+        if self.controller.state != self.train_pane.shown_state:  # most batches are points: nothing to redo
+            self.show_run_state()
 
     @while_mounted
     def on_training_crashed(self, message: TrainingCrashed) -> None:

@@ -43,6 +43,29 @@ def test_the_child_trains_exactly_like_the_engine_and_obeys_pause_and_resume(
     assert all(torch.equal(theirs[k], ours[k]) for k in ours)
 
 
+def test_points_leave_the_child_in_bundles_and_everything_else_at_once(tiny_config, synthetic_root, tmp_path):
+    # each message wakes the app, which takes a core from the training child: points travel together
+    process = start(tiny_config.replace(epochs=3), synthetic_root, tmp_path)
+    receive, messages = process._events.recv, []
+
+    def counting_recv():
+        messages.append(receive())
+        return messages[-1]
+
+    process._events.recv = counting_recv
+    try:
+        events = list(process.events())
+    finally:
+        process.close()
+    assert events[0].kind == "started" and events[-1].kind == "finished"
+    points = [e for e in events if e.kind == "step"]
+    assert len(points) >= 3 * 16  # every point still arrives, in order
+    assert [e.global_step for e in points] == sorted(e.global_step for e in points)
+    assert len(messages) < len(events) / 2
+    for kind, payload in messages:  # a bundle ends at the first event that is not a point
+        assert kind != "events" or all(e.kind == "step" for e in payload[:-1])
+
+
 def test_stop_saves_a_resumable_checkpoint(tiny_config, synthetic_root, tmp_path):
     process = start(tiny_config.replace(epochs=50), synthetic_root, tmp_path)
     events = []

@@ -122,3 +122,29 @@ async def test_the_first_run_chart_key_hints_fit_80_columns(make_app):
         header = app.query_one("#chart-tabs", Static)
         text = str(header.render())
         assert text.rstrip().endswith("^t smooth") and len(text.rstrip()) <= header.size.width
+
+
+async def test_a_run_rebuilds_the_footer_only_when_its_keys_change(make_app):
+    # Textual's footer rebuilds itself on every refresh_bindings: once per batch of points it cost
+    # the training child about a tenth of its speed on 2 cores (benchmarks/ui_overhead.py)
+    app = make_app()
+    refreshed_during_run = []
+    refresh = app.refresh_bindings
+
+    def counting_refresh() -> None:
+        if "started" in app.events_seen and app.controller.active:  # the keys are those of a running run
+            refreshed_during_run.append(list(app.events_seen))
+        refresh()
+
+    app.refresh_bindings = counting_refresh
+    async with app_at_80x24(app) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "3")
+        await pilot.press("f5")
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+        assert app.events_seen.count("step") >= 3 and app.events_seen.count("epoch") == 3
+        assert refreshed_during_run == []
+        # the keys did change at the end: the footer offers f5 again and no longer the steering keys
+        offered = {key for key, binding in app.screen.active_bindings.items() if binding.enabled}
+        assert "f5" in offered and "minus" not in offered

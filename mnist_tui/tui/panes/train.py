@@ -50,6 +50,7 @@ class TrainPane(Vertical):
         self._charts: list[TrainingChart] = []
         self._last_redraw = 0.0
         self._form_locked = False
+        self.shown_state: RunState | None = None  # the run state the buttons and form show now
         self._focus_before_run: Widget | None = None  # the form field to give the keys back to
 
     def compose(self) -> ComposeResult:
@@ -169,15 +170,14 @@ class TrainPane(Vertical):
 
     def add_points(self, points: list[StepMetrics]) -> None:
         loss, acc, lr = self.charts
-        first = len(loss.train) == 0
         for event in points:
             x = (event.epoch - 1) + event.step / event.steps_per_epoch
             loss.add_train(x, event.loss)
             acc.add_train(x, event.accuracy)
             lr.add_train(x, event.lr)
         # redraw piggybacks on the points' arrival rather than a timer: every wake-up of the UI
-        # takes a core from the training process (and at once for the first points, so the chart comes alive)
-        if first or time.monotonic() - self._last_redraw >= CHART_REFRESH_S:
+        # takes a core from the training process (the first points too: the run's start drew the chart)
+        if time.monotonic() - self._last_redraw >= CHART_REFRESH_S:
             self.redraw()
 
     def epoch_end(self, event: EpochEnd) -> None:
@@ -197,6 +197,7 @@ class TrainPane(Vertical):
 
     def show_run_state(self, state: RunState, form_valid: bool) -> None:
         """Buttons and the form follow the controller's table."""
+        self.shown_state = state
         self.query_one("#start-button", Button).disabled = state not in ALLOWED["start"] or not form_valid
         pause = self.query_one("#pause-button", Button)
         pause.label = "Resume" if state == RunState.PAUSED else "Pause"
