@@ -241,7 +241,12 @@ class Schedule:
     ``load_state_dict`` reads what it needs from ours or from what torch's schedulers saved.
     """
 
-    def __init__(self, optimizer: Optimizer, base_lrs: list[float]):
+    def __init__(self, optimizer: Optimizer, base_lrs: list[float] | None = None):
+        """``base_lrs``: each group's rate at step 0; by default the group's "lr", kept as its "initial_lr"."""
+        if base_lrs is None:
+            for group in optimizer.param_groups:
+                group["initial_lr"] = group["lr"]
+            base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.optimizer = optimizer
         self.base_lrs = base_lrs
         self.last_epoch = 0
@@ -343,9 +348,7 @@ class CosineAnnealing(Schedule):
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 - torch's name
         self.T_max = _whole(T_max, "T_max", 1)
         self.eta_min = eta_min
-        for group in optimizer.param_groups:
-            group["initial_lr"] = group["lr"]
-        super().__init__(optimizer, [group["lr"] for group in optimizer.param_groups])
+        super().__init__(optimizer)
 
     def lr_at(self, group: int, step: int) -> float:
         base = self.base_lrs[group]
@@ -365,9 +368,7 @@ class StepDecay(Schedule):
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         self.step_size = _whole(step_size, "step size", 1)
         self.gamma = gamma
-        for group in optimizer.param_groups:
-            group["initial_lr"] = group["lr"]
-        super().__init__(optimizer, [group["lr"] for group in optimizer.param_groups])
+        super().__init__(optimizer)
 
     def lr_at(self, group: int, step: int) -> float:
         return self.base_lrs[group] * self.gamma ** (step // self.step_size)
