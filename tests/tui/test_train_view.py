@@ -148,3 +148,19 @@ async def test_a_run_rebuilds_the_footer_only_when_its_keys_change(make_app):
         # the keys did change at the end: the footer offers f5 again and no longer the steering keys
         offered = {key for key, binding in app.screen.active_bindings.items() if binding.enabled}
         assert "f5" in offered and "minus" not in offered
+
+
+async def test_steering_while_the_run_starts_applies_from_its_first_batch(make_app):
+    app = make_app()
+    async with app_at_80x24(app) as pilot:
+        await ready(pilot, app)
+        lr = float(app.query_one("#field-lr", Input).value)
+        app.action_start()  # as f5 does; the tiny run would be over by the time a second key press returns
+        assert app.controller.state.value == "starting"
+        await pilot.press("minus")  # queued like a pause, or sent to the child, before its first batch
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+        changes = read_lr_changes(the_run(app))
+        assert [(c["lr_factor"], c["epoch"], c["step"]) for c in changes] == [(0.5, 1, 0)]
+        chart = app.query_one(LearningRateChart)
+        assert chart.train.ys and all(abs(y - lr * 0.5) < 1e-12 for y in chart.train.ys)

@@ -124,8 +124,8 @@ class TrainPane(Vertical):
     # -- keys -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "steer":  # only while a run trains (the footer shows them then)
-            return getattr(self.app, "run_state", "idle") in ("running", "paused")
+        if action == "steer":  # only while a run starts or trains (the footer shows them then)
+            return self.app.controller.allowed("steer")
         return True
 
     def action_toggle_log(self) -> None:
