@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import enum
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .config import TrainConfig
-from .events import Event, Failed, Finished, Paused, Resumed, RunStarted, StepMetrics, Stopped
+from .events import Event, Failed, Finished, Paused, Resumed, RunStarted, Stopped
 
 
 class RunState(enum.Enum):
@@ -37,7 +36,6 @@ ALLOWED: dict[str, frozenset[RunState]] = {
     "edit_form": frozenset({S.IDLE}),
 }
 ACTIVE = frozenset({S.STARTING, S.RUNNING, S.PAUSED, S.STOPPING})
-BATCH_INTERVAL_S = 0.2  # metrics points reach the UI in batches, at most about five a second
 
 
 def _dataset_of(run_dir: str | None) -> str:
@@ -173,16 +171,8 @@ class RunController:
                 self._process = process
                 for command, value in self._wanted:
                     process.send(command, value)
-            batch: list[Event] = []
-            sent_at = 0.0
-            for event in process.events():
-                batch.append(event)
-                now = time.monotonic()
-                if not isinstance(event, StepMetrics) or now - sent_at >= BATCH_INTERVAL_S:
-                    self._deliver(batch)
-                    batch, sent_at = [], now
-            if batch:
-                self._deliver(batch)
+            for bundle in process.bundles():  # points arrive bundled, about five times a second
+                self._deliver(bundle)
         except Exception as exc:  # noqa: BLE001 - never kill the app: report it
             unavailable = isinstance(exc, TrainingProcessError) and exc.data_unavailable
             reason = str(exc) if isinstance(exc, TrainingProcessError) else f"{type(exc).__name__}: {exc}"

@@ -95,6 +95,11 @@ class TrainingProcess:
 
     def events(self) -> Iterator[Event]:
         """Yield the run's events until it ends; raise TrainingProcessError if it could not run."""
+        for bundle in self.bundles():
+            yield from bundle
+
+    def bundles(self) -> Iterator[list[Event]]:
+        """The run's events as the child sent them: points bundled (SEND_INTERVAL_S), anything else at once."""
         while True:
             try:
                 kind, payload = self._events.recv()
@@ -103,7 +108,7 @@ class TrainingProcess:
                 raise TrainingProcessError(
                     f"the training process ended unexpectedly (exit code {code}){self._stderr_tail()}") from None
             if kind == "events":
-                yield from payload
+                yield payload
             elif kind == "error":
                 raise TrainingProcessError(payload["message"], payload["data_unavailable"])
             else:  # "done"
