@@ -22,7 +22,7 @@ from torch import nn
 from . import checkpoints as ckpt
 from . import runs
 from .analysis import EVAL_BATCH_SIZE, evaluate, save_evaluation
-from .config import ConfigError, TrainConfig, checked, data_errors
+from .config import ConfigError, TrainConfig, checked, data_errors, field_applies
 from .data import MnistData, batch_order, split, training_batches
 from .events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
@@ -373,7 +373,7 @@ class Trainer:
 
 def _member_views(config: TrainConfig) -> bool:
     """Each ensemble member gets its own augmented view of the batch."""
-    return config.member_views and config.members > 1 and config.augment
+    return config.member_views and field_applies("member_views", config)
 
 
 # cross-entropy starts near ln(10) = 2.3; a loss this large only comes from exploding weights

@@ -108,7 +108,8 @@ class FastCNN(nn.Module):
     crop to the centre 24x24 | conv 5x5 stride 2 (w), ReLU (10x10) | conv 3x3 (1.5w) pool,
     batchnorm, ReLU (4x4) | fc 12w, fc 10. The strided first conv does a quarter of the work of
     conv + pool at full size and needs no 24x24 pooling; it trains best without batchnorm.
-    A third of :class:`CNN`'s time per step at width 16 vs 24 (99.16% vs 99.10% after one epoch).
+    At width 16 a step takes 3.8 ms against :class:`CNN`'s 13.6 ms at width 24 (batch 256 on 2 CPU cores);
+    the `fast` preset reaches 99.07-99.14% test after one epoch (seeds 0-4).
     """
 
     def __init__(self, width: int = 16, dropout: float = 0.0, batchnorm: bool = True):
