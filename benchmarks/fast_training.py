@@ -5,9 +5,10 @@
 Each round runs, one after the other, each in a fresh process (so a neighbour's load
 falls on both alike):
 
-1. **seed epoch**: the seed notebook's script (import torch and torchvision,
-   `datasets.MNIST` with ToTensor + Normalize, `DataLoader(batch 64, shuffle)`, the
-   784-128-64-10 MLP with Adam 1e-3) timing its one training epoch, loader included.
+1. **seed epoch**: the seed notebook's script (`fast_phases.SEED_SCRIPT`: import torch
+   and torchvision, `datasets.MNIST` with ToTensor + Normalize, `DataLoader(batch 64,
+   shuffle)`, the 784-128-64-10 MLP with Adam 1e-3, one epoch, test), which prints the
+   time of its one training epoch, loader included.
 2. **fast**: `mnist-tui train --preset fast --seed N`, whose `result.json` gives its
    training time (the engine's train_seconds: the epoch's steps, first batch included,
    validation and test excluded) and its test accuracy.
@@ -28,33 +29,14 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SEED_EPOCH = """
-import sys, time
-import torch
-from torch import nn
-from torchvision import datasets, transforms
-
-transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-train_set = datasets.MNIST(sys.argv[1], train=True, download=False, transform=transform)
-train_loader = torch.utils.data.DataLoader(train_set, batch_size=64, shuffle=True)
-model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
-optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-loss_fn = nn.CrossEntropyLoss()
-model.train()
-start = time.perf_counter()
-for images, labels in train_loader:
-    optimizer.zero_grad()
-    loss = loss_fn(model(images), labels)
-    loss.backward()
-    optimizer.step()
-print(time.perf_counter() - start)
-"""
+from fast_phases import SEED_SCRIPT  # noqa: E402 - the seed script, timed whole there and by its epoch here
 
 
 def seed_epoch(data_dir: str) -> float:
-    done = subprocess.run([sys.executable, "-c", SEED_EPOCH, data_dir], capture_output=True, text=True, check=True)
-    return float(done.stdout.split()[-1])
+    done = subprocess.run([sys.executable, "-c", SEED_SCRIPT, data_dir], capture_output=True, text=True, check=True)
+    return float(done.stdout.split("epoch seconds")[1].split()[0])
 
 
 def fast_run(data_dir: str, seed: int) -> tuple[float, float]:
