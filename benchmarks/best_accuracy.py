@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (for a quick try)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads per run (e.g. 1 to run two seeds side by side on 2 cores)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a preset field to measure a variant (e.g. --set members=4 --set val_size=0)")
     parser.add_argument("--checkpoints", default=None, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     args = parser.parse_args(argv)
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mnist_tui.core.analysis import evaluate
     from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint
-    from mnist_tui.core.config import preset
+    from mnist_tui.core.config import checked, parse_field, preset
     from mnist_tui.core.data import load_mnist
     from mnist_tui.core.engine import Trainer
     from mnist_tui.core.events import EpochEnd, Failed, Finished
@@ -49,9 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"epochs": args.epochs} if args.epochs else {}
     if args.threads is not None:
         overrides["threads"] = args.threads
+    for item in args.set:
+        name, _, text = item.partition("=")
+        overrides[name.strip()] = parse_field(name.strip(), text.strip())
     runs = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        config = preset(args.preset, seed=seed, **overrides)
+        config = checked(preset(args.preset, seed=seed, **overrides))
         trainer = Trainer(config, data, checkpoints_dir=checkpoints, run_name=f"{args.preset}-seed{seed}")
         wall = time.perf_counter()
         epoch_seconds: list[float] = []
@@ -96,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     extras = f"; TTA mean {statistics.mean(r['tta_accuracy'] for r in runs):.2%}"
     if ensemble is not None:
         extras += f", ensemble {ensemble:.2%}, ensemble+TTA {ensemble_tta:.2%}"
-    print(f"{args.preset}: final-epoch test accuracy mean {mean:.2%} over {len(runs)} seeds "
+    label = args.preset + "".join(f" {item}" for item in args.set)
+    print(f"{label}: final-epoch test accuracy mean {mean:.2%} over {len(runs)} seeds "
           f"({', '.join(f'{a:.2%}' for a in accuracies)}; spread {spread * 100:.2f} points), "
           f"{statistics.mean(minutes):.1f} min training per run (max {max(minutes):.1f}; "
           f"{statistics.mean(paces):.1f} at the median epoch time){extras}")
