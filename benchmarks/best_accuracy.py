@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(event, EpochEnd):
                 epoch_seconds.append(event.seconds)
                 score = (f"val {event.val_accuracy:.2%}" if event.val_accuracy is not None
-                         else f"train (augmented) {event.train_accuracy:.2%}")
+                         else f"train {event.train_accuracy:.2%}")
                 print(f"  seed {seed} epoch {event.epoch}/{event.epochs}: {score}, loss {event.train_loss:.4f} "
                       f"({event.seconds:.1f} s)", flush=True)
             elif isinstance(event, Failed):
-                print(f"seed {seed} failed: {event.message}", file=sys.stderr)
+                print(f"seed {seed} failed: {event.reason}", file=sys.stderr)
                 return 1
             elif isinstance(event, Finished):
                 # the machine may be shared: the median epoch times the epochs is the pace without the spikes
