@@ -17,6 +17,7 @@ MODELS = ("mlp", "lenet5", "cnn", "fastcnn", "deepcnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "auto")
 DATASETS = ("mnist", "fashion-mnist", "kmnist")
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "kmnist": "KMNIST"}
 CLASS_NAMES = {
@@ -92,10 +93,16 @@ class TrainConfig:
     scale: float = _f(0.0, "aug scale", "augmentation: max zoom in/out, fraction", low=0, high=0.5)
     elastic: float = _f(0.0, "aug elastic", "augmentation: elastic distortion strength, pixels (Simard et al. "
                         "use 34)", low=0, high=100)
+    clean_epochs: int = _f(0, "clean epochs", "train the last N epochs on the digits as they are, without "
+                           "augmentation (fits the model to undistorted digits)", low=0, high=1000,
+                           applies=lambda c: c.augment)
     ema: float = _f(0.0, "EMA decay", "EMA decay of weights for evaluation (0 = off)", low=0, high=0.99999)
     val_size: int = _f(5000, "val size", "training digits held out for validation", low=0, high=30000)
     seed: int = _f(0, "seed", "random seed (same seed, same run on CPU)", low=0, high=2**31 - 1)
     device: str = _f("auto", "device", "where to train (auto: cuda, then mps, then cpu)", choices=DEVICES)
+    precision: str = _f("fp32", "precision", "bf16: train with convolutions and matmuls in bfloat16 (weights and "
+                        "evaluation stay fp32); auto: bf16 where the hardware does it natively (a CPU with AVX512-BF16 "
+                        "or AMX, a recent GPU), else fp32", choices=PRECISIONS)
     threads: int = _f(0, "threads (0=auto)", "torch CPU threads (0 = default)", low=0, high=256)
 
     @property
@@ -309,7 +316,7 @@ def parse_field(name: str, text: str) -> Any:
 
 
 __all__ = [
-    "CLASS_NAMES", "DATASET_TITLES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRESETS", "SCHEDULES", "ConfigError",
+    "CLASS_NAMES", "DATASET_TITLES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRECISIONS", "PRESETS", "SCHEDULES", "ConfigError",
     "FIELD_SPECS", "FIELD_TYPES", "FieldSpec", "TrainConfig", "checked", "data_errors", "field_applies", "field_flag", "field_label",
     "field_names", "format_field", "parse_field", "field_types", "preset", "validate",
 ]

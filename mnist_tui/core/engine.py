@@ -31,7 +31,7 @@ from .events import (
 from .models import build_model, parameter_count
 from .optim import CosineAnnealing, Optimizer, Schedule
 from .runtime import (
-    RunControl, RunningSums, build_optimizer, build_scheduler, choose_device, ema_decay, ema_update, keep_freed_memory,
+    RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, ema_decay, ema_update, keep_freed_memory,
 )
 
 
@@ -59,6 +59,7 @@ class _Run:
     lr_factor: float = 1.0
     epoch_sums: dict[str, float] | None = None  # a stopped epoch's sums, carried into its resume
     epoch_seconds: float = 0.0  # and its time so far
+    autocast: torch.dtype | None = None  # the forward pass's dtype when not fp32 (precision)
 
     @property
     def eval_model(self) -> nn.Module:
@@ -156,7 +157,8 @@ class Trainer:
         scheduler = build_scheduler(config, optimizer, steps_per_epoch)
         ema = copy.deepcopy(model).eval() if config.ema else None
         r = _Run(model, optimizer, scheduler, ema, splits, device, steps_per_epoch,
-                 max(1, math.ceil(steps_per_epoch / self.points_per_epoch)), [])
+                 max(1, math.ceil(steps_per_epoch / self.points_per_epoch)), [],
+                 autocast=autocast_dtype(config.precision, device))
         restored = self.restored
         if restored is None:
             self.run_dir, self.lock, _ = runs.take_run_dir(self.checkpoints_dir, self.run_name, config.model)
@@ -230,14 +232,15 @@ class Trainer:
         else:
             torch.manual_seed(config.seed * 1000 + epoch)
         r.model.train()
+        views = _member_views(config, epoch)
         window = RunningSums(r.device)
         points: list[dict[str, Any]] = []
         window_start = time.perf_counter()
         batches = training_batches(
             r.splits.train_images, r.splits.train_labels, config.batch_size,
             batch_order(len(r.splits.train_labels), config.seed, epoch), start_step=first_step, device=r.device,
-            rotate=config.rotate, translate=config.translate, scale=config.scale, elastic=config.elastic,
-            generator=aug_gen, views=config.members if _member_views(config) else 1,
+            **_augmentation(config, epoch), generator=aug_gen,
+            views=config.members if views else 1,
         )
         for step in range(first_step + 1, r.steps_per_epoch + 1):
             # look at the controls before drawing the batch, so a stop saves untouched random streams
@@ -263,7 +266,7 @@ class Trainer:
                 yield CheckpointSaved(path, epoch - 1, "stopped")
                 yield Stopped(epoch, step - 1, path, str(self.run_dir))
                 return True
-            loss, correct, n = self._step(r, next(batches))
+            loss, correct, n = self._step(r, next(batches), views)
             sums.add(loss, correct, n)
             window.add(loss, correct, n)
             if step % r.points_every == 0 or step == r.steps_per_epoch:
@@ -286,11 +289,15 @@ class Trainer:
         r.epoch_sums = sums.state()
         return False
 
-    def _step(self, r: _Run, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """One optimizer step; returns (summed loss, correct, batch size), still on the device."""
+    def _step(self, r: _Run, batch: tuple[torch.Tensor, torch.Tensor],
+              views: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """One optimizer step (``views``: each member has its own view of the batch);
+        returns (summed loss, correct, batch size), still on the device."""
         config = self.config
         x, y = batch
-        logits = r.model.forward_views(x) if _member_views(config) else r.model(x)
+        with torch.autocast(r.device.type, dtype=r.autocast or torch.bfloat16, enabled=r.autocast is not None):
+            logits = r.model.forward_views(x) if views else r.model(x)
+        logits = logits.float()  # the loss and its softmax in fp32
         # an Ensemble stacks its members' logits, so each member learns the labels on its own;
         # loss and accuracy are the members' means, and samples count images, not members
         target = y.repeat(config.members) if config.members > 1 else y
@@ -355,7 +362,7 @@ class Trainer:
         result = {
             "test_accuracy": test.accuracy, "test_loss": test.loss, "per_class_accuracy": test.per_class_accuracy,
             "epochs": config.epochs, "train_seconds": r.train_seconds, "best_val_accuracy": r.best_val,
-            "checkpoint": "last", "evaluated": "last epoch",
+            "checkpoint": "last", "evaluated": "last epoch", "trained_in": "bf16" if r.autocast else "fp32",
         }
         runs.write_text_atomic(run_dir / "result.json", json.dumps(result, indent=2))
         return Finished(run_dir.name, str(run_dir), config.epochs, r.train_seconds, test.loss, test.accuracy,
@@ -371,9 +378,21 @@ class Trainer:
         )
 
 
-def _member_views(config: TrainConfig) -> bool:
-    """Each ensemble member gets its own augmented view of the batch."""
-    return config.member_views and field_applies("member_views", config)
+def _clean_epoch(config: TrainConfig, epoch: int) -> bool:
+    """One of the last ``clean_epochs`` epochs, trained without augmentation."""
+    return epoch > config.epochs - config.clean_epochs
+
+
+def _augmentation(config: TrainConfig, epoch: int) -> dict[str, float]:
+    """The random distortions this epoch's batches get (none in a clean epoch)."""
+    if _clean_epoch(config, epoch):
+        return {"rotate": 0.0, "translate": 0.0, "scale": 0.0, "elastic": 0.0}
+    return {"rotate": config.rotate, "translate": config.translate, "scale": config.scale, "elastic": config.elastic}
+
+
+def _member_views(config: TrainConfig, epoch: int) -> bool:
+    """Each ensemble member gets its own augmented view of the batch (not in a clean epoch)."""
+    return config.member_views and field_applies("member_views", config) and not _clean_epoch(config, epoch)
 
 
 # cross-entropy starts near ln(10) = 2.3; a loss this large only comes from exploding weights

@@ -28,6 +28,7 @@ from .data import MnistData, batch_order, split, training_batches
 from .engine import build_optimizer, choose_device
 from .events import Event
 from .models import build_model
+from .runtime import autocast_dtype
 
 DEFAULT_START, DEFAULT_END, DEFAULT_STEPS = 1e-6, 1.0, 100
 SMOOTHING = 0.98  # EMA factor of the loss (fastai's)
@@ -120,6 +121,7 @@ def find_lr(config: TrainConfig, data: MnistData, *, start: float = DEFAULT_STAR
     if config.threads:
         torch.set_num_threads(config.threads)
     device = choose_device(config.device)
+    dtype = autocast_dtype(config.precision, device)  # the forward pass's precision, as the engine's
     splits = split(data, config.val_size, config.seed)
     n_train = len(splits.train_labels)
     lrs: list[float] = []
@@ -154,7 +156,8 @@ def find_lr(config: TrainConfig, data: MnistData, *, start: float = DEFAULT_STAR
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, y = next(stream)
-            logits = net(x)
+            with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                logits = net(x).float()
             target = y.repeat(config.members) if config.members > 1 else y
             loss = F.cross_entropy(logits, target, label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)

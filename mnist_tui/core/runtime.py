@@ -92,6 +92,27 @@ def choose_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes in bfloat16 natively (so autocast to it is faster, not emulated)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:  # Linux: the flags of the first core are every core's
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype a training step's forward pass autocasts to, or None for plain fp32."""
+    if precision == "bf16" or (precision == "auto" and native_bf16(device)):
+        return torch.bfloat16
+    return None
+
+
 def build_optimizer(config: TrainConfig, model: nn.Module) -> Optimizer:
     params = model.parameters()
     if config.optimizer == "sgd":

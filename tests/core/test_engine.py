@@ -1,3 +1,4 @@
+import json
 import queue
 import threading
 
@@ -6,6 +7,7 @@ import torch
 
 from mnist_tui.core.checkpoints import load_checkpoint
 from mnist_tui.core.engine import RunControl, Trainer
+from mnist_tui.core.runs import read_metrics
 from mnist_tui.core.events import (
     CheckpointSaved, EpochEnd, Failed, Finished, Paused, Resumed, RunStarted, StepMetrics, Stopped,
 )
@@ -179,6 +181,44 @@ def test_an_ensemble_with_member_views_trains_each_member_on_its_own_view(synthe
     one = load_checkpoint(f"{shared.run_dir}/last.pt")["model_state"]
     other = load_checkpoint(f"{finished.run_dir}/last.pt")["model_state"]
     assert not torch.allclose(one["members.1.net.1.weight"], other["members.1.net.1.weight"])
+
+
+def test_clean_epochs_train_the_last_epochs_without_augmentation(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=2, rotate=30.0, translate=0.2)
+
+    def final(name, **changes):
+        run_all(Trainer(config.replace(**changes), synthetic_data, checkpoints_dir=tmp_path, run_name=name))
+        return _final_weights(tmp_path / name), read_metrics(tmp_path / name)
+
+    plain, _ = final("plain", rotate=0.0, translate=0.0)
+    all_clean, _ = final("all-clean", clean_epochs=2)
+    _assert_same_weights(all_clean, plain)  # every epoch clean is a run without augmentation
+    augmented, augmented_epochs = final("augmented")
+    last_clean, last_clean_epochs = final("last-clean", clean_epochs=1)
+    assert last_clean_epochs[0]["train_loss"] == augmented_epochs[0]["train_loss"]  # epoch 1 still augmented
+    assert last_clean_epochs[1]["train_loss"] != augmented_epochs[1]["train_loss"]
+    for other in (plain, augmented):
+        assert any(not torch.equal(last_clean[key], other[key]) for key in other)
+
+
+def test_a_clean_epoch_with_member_views_gives_each_member_the_same_batch(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=2, members=2, rotate=10.0, member_views=True, clean_epochs=1)
+    events = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path))
+    assert isinstance(events[-1], Finished), events[-1]
+
+
+def test_bf16_precision_trains_in_bfloat16_and_keeps_fp32_weights(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=1)
+    fp32 = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="fp32"))[-1]
+    bf16 = run_all(Trainer(config.replace(precision="bf16"), synthetic_data, checkpoints_dir=tmp_path,
+                           run_name="bf16"))[-1]
+    assert isinstance(bf16, Finished) and bf16.test_accuracy > 0.5
+    results = {name: json.loads((tmp_path / name / "result.json").read_text()) for name in ("fp32", "bf16")}
+    assert results["fp32"]["trained_in"] == "fp32" and results["bf16"]["trained_in"] == "bf16"
+    weights = _final_weights(tmp_path / "bf16")
+    assert all(w.dtype == torch.float32 for w in weights.values())
+    assert any(not torch.equal(weights[key], value) for key, value in _final_weights(tmp_path / "fp32").items())
+    assert fp32.test_accuracy > 0.5
 
 
 def test_a_resumed_epoch_counts_its_batches_from_before_the_stop(synthetic_data, tiny_config, tmp_path):
