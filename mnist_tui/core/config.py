@@ -231,10 +231,11 @@ PRESETS: dict[str, TrainConfig] = {
     # The long run: three 3-conv CNNs trained side by side and averaged, with per-sample
     # rotation/shift/zoom, label smoothing, dropout and an EMA of the weights, OneCycle over
     # 15 epochs. One width-40 net for 32 epochs cost more and averaged 99.665% (4 seeds).
+    # bf16 autocast where the CPU does bf16 natively: 1.4x faster a step on an AVX512-BF16 CPU.
     "best": TrainConfig(
         model="deepcnn", width=32, members=3, epochs=15, batch_size=128, optimizer="adamw", lr=4e-3,
         weight_decay=5e-4, schedule="onecycle", dropout=0.2, label_smoothing=0.05,
-        rotate=10.0, translate=0.1, scale=0.1, ema=0.999,
+        rotate=10.0, translate=0.1, scale=0.1, ema=0.999, precision="auto",
     ),
 }
 
