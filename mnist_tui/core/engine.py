@@ -31,7 +31,8 @@ from .events import (
 from .models import build_model, parameter_count
 from .optim import CosineAnnealing, Optimizer, Schedule
 from .runtime import (
-    RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, ema_decay, ema_update, keep_freed_memory,
+    RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, clean_epoch, ema_decay,
+    ema_update, epoch_augmentation, keep_freed_memory,
 )
 
 
@@ -239,7 +240,7 @@ class Trainer:
         batches = training_batches(
             r.splits.train_images, r.splits.train_labels, config.batch_size,
             batch_order(len(r.splits.train_labels), config.seed, epoch), start_step=first_step, device=r.device,
-            **_augmentation(config, epoch), generator=aug_gen,
+            **epoch_augmentation(config, epoch), generator=aug_gen,
             views=config.members if views else 1,
         )
         for step in range(first_step + 1, r.steps_per_epoch + 1):
@@ -378,21 +379,9 @@ class Trainer:
         )
 
 
-def _clean_epoch(config: TrainConfig, epoch: int) -> bool:
-    """One of the last ``clean_epochs`` epochs, trained without augmentation."""
-    return epoch > config.epochs - config.clean_epochs
-
-
-def _augmentation(config: TrainConfig, epoch: int) -> dict[str, float]:
-    """The random distortions this epoch's batches get (none in a clean epoch)."""
-    if _clean_epoch(config, epoch):
-        return {"rotate": 0.0, "translate": 0.0, "scale": 0.0, "elastic": 0.0}
-    return {"rotate": config.rotate, "translate": config.translate, "scale": config.scale, "elastic": config.elastic}
-
-
 def _member_views(config: TrainConfig, epoch: int) -> bool:
     """Each ensemble member gets its own augmented view of the batch (not in a clean epoch)."""
-    return config.member_views and field_applies("member_views", config) and not _clean_epoch(config, epoch)
+    return config.member_views and field_applies("member_views", config) and not clean_epoch(config, epoch)
 
 
 # cross-entropy starts near ln(10) = 2.3; a loss this large only comes from exploding weights

@@ -113,6 +113,18 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
+def clean_epoch(config: TrainConfig, epoch: int) -> bool:
+    """One of the last ``clean_epochs`` epochs, trained without augmentation."""
+    return epoch > config.epochs - config.clean_epochs
+
+
+def epoch_augmentation(config: TrainConfig, epoch: int) -> dict[str, float]:
+    """The random distortions this epoch's training batches get (none in a clean epoch)."""
+    if clean_epoch(config, epoch):
+        return {"rotate": 0.0, "translate": 0.0, "scale": 0.0, "elastic": 0.0}
+    return {"rotate": config.rotate, "translate": config.translate, "scale": config.scale, "elastic": config.elastic}
+
+
 def build_optimizer(config: TrainConfig, model: nn.Module) -> Optimizer:
     params = model.parameters()
     if config.optimizer == "sgd":
