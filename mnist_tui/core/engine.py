@@ -32,7 +32,7 @@ from .models import build_model, parameter_count
 from .optim import CosineAnnealing, Optimizer, Schedule
 from .runtime import (
     RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, clean_epoch, ema_decay,
-    ema_update, epoch_augmentation, keep_freed_memory,
+    ema_update, epoch_augmentation, forward_precision, keep_freed_memory,
 )
 
 
@@ -296,7 +296,7 @@ class Trainer:
         returns (summed loss, correct, batch size), still on the device."""
         config = self.config
         x, y = batch
-        with torch.autocast(r.device.type, dtype=r.autocast or torch.bfloat16, enabled=r.autocast is not None):
+        with forward_precision(r.device, r.autocast):
             logits = r.model.forward_views(x) if views else r.model(x)
         logits = logits.float()  # the loss and its softmax in fp32
         # an Ensemble stacks its members' logits, so each member learns the labels on its own;

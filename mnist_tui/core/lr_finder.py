@@ -28,7 +28,7 @@ from .data import MnistData, batch_order, split, training_batches
 from .engine import build_optimizer, choose_device
 from .events import Event
 from .models import build_model
-from .runtime import autocast_dtype
+from .runtime import autocast_dtype, forward_precision
 
 DEFAULT_START, DEFAULT_END, DEFAULT_STEPS = 1e-6, 1.0, 100
 SMOOTHING = 0.98  # EMA factor of the loss (fastai's)
@@ -156,7 +156,7 @@ def find_lr(config: TrainConfig, data: MnistData, *, start: float = DEFAULT_STAR
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, y = next(stream)
-            with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            with forward_precision(device, dtype):
                 logits = net(x).float()
             target = y.repeat(config.members) if config.members > 1 else y
             loss = F.cross_entropy(logits, target, label_smoothing=config.label_smoothing)

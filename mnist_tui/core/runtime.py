@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 
@@ -111,6 +112,11 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "bf16" or (precision == "auto" and native_bf16(device)):
         return torch.bfloat16
     return None
+
+
+def forward_precision(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """The context a training forward pass runs in: autocast to ``dtype``, or plain fp32 for None."""
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
 
 def clean_epoch(config: TrainConfig, epoch: int) -> bool:
