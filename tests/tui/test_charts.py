@@ -129,3 +129,37 @@ async def test_accuracy_chart_ticks_are_round_percentages():
         labels = [float(line.split("┤")[0]) for line in lines]
         steps = {round(a - b, 9) for a, b in zip(labels, labels[1:])}
         assert len(labels) >= 2 and len(steps) == 1 and _round_step(steps.pop()), lines
+
+
+# -- thinning to the chart's resolution -----------------------------------------------------------
+
+from mnist_tui.tui.widgets.charts import thinned  # noqa: E402
+
+
+def test_thinning_keeps_each_columns_extremes_in_order():
+    xs = [i / 1000 for i in range(10_000)]  # 10 epochs of points
+    ys = [math.exp(-x) + 0.1 * math.sin(i * 0.7) for i, x in enumerate(xs)]
+    txs, tys = thinned(xs, ys, 40, 10)
+    assert 40 <= len(txs) <= 82 and (txs[0], txs[-1]) == (xs[0], xs[-1])
+    assert txs == sorted(txs) and set(zip(txs, tys)) <= set(zip(xs, ys))
+    assert min(tys) == min(ys) and max(tys) == max(ys)
+    for column in range(40):  # every column's lowest and highest point survives
+        inside = [y for x, y in zip(xs, ys) if min(39, int(x / 10 * 40)) == column]
+        kept = [y for x, y in zip(txs, tys) if min(39, int(x / 10 * 40)) == column]
+        assert min(kept) == min(inside) and max(kept) == max(inside)
+    assert thinned(xs[:50], ys[:50], 40, 10) == (xs[:50], ys[:50])  # few points: unchanged
+
+
+async def test_a_long_runs_curve_is_drawn_at_the_charts_resolution():
+    app = ChartApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        chart = app.query_one(LossChart)
+        chart.reset(20)
+        for i in range(5000):
+            chart.add_train(i / 250, 2.3 * math.exp(-i / 500) + 0.05 * (i % 7))
+        chart.replot()
+        await pilot.pause()
+        xs, ys = chart.drawn["train"]
+        assert len(xs) <= 4 * chart.size.width + 2 < len(chart.train.xs)  # two dots a cell, two points a dot
+        assert xs[-1] == chart.train.xs[-1]  # the curve ends at the newest point
+        assert "Loss" in plain(chart)

@@ -104,6 +104,28 @@ def smoothed(values: list[float], weight: float) -> list[float]:
     return [smoother(v) for v in values]
 
 
+def thinned(xs: list[float], ys: list[float], columns: int, right: float) -> tuple[list[float], list[float]]:
+    """About two points per column of ``columns`` across [0, right]: each column's lowest and highest,
+    in x order, and the curve's first and last points. What is drawn looks the same at the chart's
+    resolution, and plotext's time grows with the points it is given (a 1000-point curve took 2-3x
+    as long to build as one of 100)."""
+    if len(xs) <= 2 * columns or right <= 0:
+        return xs, ys
+
+    def column(x: float) -> int:
+        return min(columns - 1, int(x / right * columns))
+
+    kept: list[int] = []
+    start = 0
+    for i in range(1, len(xs) + 1):
+        if i == len(xs) or column(xs[i]) != column(xs[start]):  # the points [start, i) share a column
+            span = range(start, i)
+            ends = {j for j in (0, len(xs) - 1) if j in span}  # the curve starts and ends where the data do
+            kept += sorted({min(span, key=ys.__getitem__), max(span, key=ys.__getitem__)} | ends)
+            start = i
+    return [xs[i] for i in kept], [ys[i] for i in kept]
+
+
 class TrainingChart(PlotextPlot):
     """A chart of a training series (x in epochs) and, optionally, a per-epoch validation series.
 
@@ -181,8 +203,11 @@ class TrainingChart(PlotextPlot):
         plt.clear_figure()
         plt.title(self.heading())
         self.drawn = {}
+        width, height = self.size
         if self.train:
-            self.drawn["train"] = self._curve(self.train.xs, smoothed(self.train.ys, self.smoothing))
+            xs, ys = self._curve(self.train.xs, smoothed(self.train.ys, self.smoothing))
+            # braille draws 2 dots a cell across: 4 points a cell at most
+            self.drawn["train"] = thinned(xs, ys, max(1, 2 * width), self.epochs or (xs[-1] if xs else 0))
         if self.val:
             self.drawn["val"] = self._curve(self.val.xs, self.val.ys)
         for name, (xs, ys) in self.drawn.items():
@@ -194,7 +219,6 @@ class TrainingChart(PlotextPlot):
                 plt.plot(xs, ys, marker="dot" if len(xs) > 1 else "hd", color=VAL_COLOUR)
         plt.xlabel(self.legend())
         ys = [y for _, values in self.drawn.values() for y in values]
-        width, height = self.size
         if ys:
             ticks = log_ticks if self.log_scale else linear_ticks
             low, high, positions, labels = ticks(min(ys), max(ys), max(2, min(6, (height - 4) // 2)))
