@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mnist_tui.tui.widgets.charts import BoundedSeries, Smoother
+from mnist_tui.tui.widgets.charts import BoundedSeries, Smoother, thinned
 
 
 def test_series_never_exceeds_its_bound_and_keeps_the_ends():
@@ -132,8 +132,6 @@ async def test_accuracy_chart_ticks_are_round_percentages():
 
 
 # -- thinning to the chart's resolution -----------------------------------------------------------
-
-from mnist_tui.tui.widgets.charts import thinned  # noqa: E402
 
 
 def test_thinning_keeps_each_columns_extremes_in_order():
