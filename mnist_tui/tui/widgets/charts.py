@@ -8,6 +8,7 @@ both can be toggled on a curve that is already drawn.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from textual_plotext import PlotextPlot
@@ -112,18 +113,15 @@ def thinned(xs: list[float], ys: list[float], columns: int, right: float) -> tup
     if len(xs) <= 2 * columns or right <= 0:
         return xs, ys
 
-    def column(x: float) -> int:
-        return min(columns - 1, int(x / right * columns))
+    def column(i: int) -> int:
+        return min(columns - 1, int(xs[i] / right * columns))
 
-    kept: list[int] = []
-    start = 0
-    for i in range(1, len(xs) + 1):
-        if i == len(xs) or column(xs[i]) != column(xs[start]):  # the points [start, i) share a column
-            span = range(start, i)
-            ends = {j for j in (0, len(xs) - 1) if j in span}  # the curve starts and ends where the data do
-            kept += sorted({min(span, key=ys.__getitem__), max(span, key=ys.__getitem__)} | ends)
-            start = i
-    return [xs[i] for i in kept], [ys[i] for i in kept]
+    kept = {0, len(xs) - 1}  # the curve starts and ends where the data do
+    for _, group in itertools.groupby(range(len(xs)), key=column):  # xs ascend: a column's points are adjacent
+        span = list(group)
+        kept |= {min(span, key=ys.__getitem__), max(span, key=ys.__getitem__)}
+    order = sorted(kept)
+    return [xs[i] for i in order], [ys[i] for i in order]
 
 
 class TrainingChart(PlotextPlot):
