@@ -74,6 +74,15 @@ def plain(chart) -> str:
     return Text.from_ansi(chart.plt.build()).plain
 
 
+async def plotted(pilot, chart, epochs: int, points) -> None:
+    """A fresh run of ``epochs`` with these (x, y) training points, drawn."""
+    chart.reset(epochs)
+    for x, y in points:
+        chart.add_train(x, y)
+    chart.replot()
+    await pilot.pause()
+
+
 class ChartApp(App):
     def compose(self) -> ComposeResult:
         yield LossChart(id="loss")
@@ -120,11 +129,7 @@ async def test_accuracy_chart_ticks_are_round_percentages():
     app = ChartApp()
     async with app.run_test(size=(60, 30)) as pilot:
         chart = app.query_one(AccuracyChart)
-        chart.reset(2)
-        for i in range(50):
-            chart.add_train(i / 25, 0.9727 + 0.0183 * i / 49)
-        chart.replot()
-        await pilot.pause()
+        await plotted(pilot, chart, 2, [(i / 25, 0.9727 + 0.0183 * i / 49) for i in range(50)])
         lines = [line.strip() for line in plain(chart).splitlines() if "┤" in line]
         labels = [float(line.split("┤")[0]) for line in lines]
         steps = {round(a - b, 9) for a, b in zip(labels, labels[1:])}
@@ -152,11 +157,7 @@ async def test_a_long_runs_curve_is_drawn_at_the_charts_resolution():
     app = ChartApp()
     async with app.run_test(size=(60, 30)) as pilot:
         chart = app.query_one(LossChart)
-        chart.reset(20)
-        for i in range(5000):
-            chart.add_train(i / 250, 2.3 * math.exp(-i / 500) + 0.05 * (i % 7))
-        chart.replot()
-        await pilot.pause()
+        await plotted(pilot, chart, 20, [(i / 250, 2.3 * math.exp(-i / 500) + 0.05 * (i % 7)) for i in range(5000)])
         xs, ys = chart.drawn["train"]
         assert len(xs) <= 4 * chart.size.width + 2 < len(chart.train.xs)  # two dots a cell, two points a dot
         assert xs[-1] == chart.train.xs[-1]  # the curve ends at the newest point
