@@ -170,6 +170,9 @@ class Trainer:
         if restored["optimizer_state"]:
             ckpt.load_state(optimizer, restored["optimizer_state"], f"the {config.optimizer} optimizer")
         if scheduler is not None and restored["scheduler_state"] and not self.extra_epochs:
+            if config.schedule == "onecycle" and "T_max" in restored["scheduler_state"]:
+                # stopped while training more epochs: their gentle cosine (_continue_schedule) goes on
+                scheduler = r.scheduler = CosineAnnealing(optimizer, T_max=1)
             ckpt.load_state(scheduler, restored["scheduler_state"], f"the {config.schedule} schedule")
         if ema is not None and restored.get("ema_state"):
             ckpt.load_state(ema, restored["ema_state"], f"a {config.model} model (EMA)")

@@ -274,3 +274,21 @@ def test_a_finished_run_trains_more_epochs(synthetic_data, tiny_config, tmp_path
     assert len((tmp_path / "more" / "metrics.jsonl").read_text().splitlines()) == 3
     lrs = [e.lr for e in more if isinstance(e, StepMetrics)]
     assert max(lrs) <= config.lr / 10 + 1e-12 and lrs[-1] < lrs[0]  # a gentle cosine, no second warm-up
+
+
+def test_a_run_stopped_while_training_more_epochs_resumes_where_it_stopped(synthetic_data, tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=1, schedule="onecycle")
+    for name in ("straight", "split"):
+        run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name=name))
+    run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "straight", extra_epochs=2))
+    control = RunControl()
+    for event in Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "split",
+                         extra_epochs=2, points_per_epoch=1000).run(control):
+        if isinstance(event, StepMetrics) and event.epoch == 2 and event.step == 5:
+            control.stop()
+    assert load_checkpoint(tmp_path / "split" / "last.pt")["step"] == 5
+
+    resumed = run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "split"))
+    assert isinstance(resumed[-1], Finished), resumed[-1]
+    assert [e.epoch for e in resumed if isinstance(e, EpochEnd)] == [2, 3]
+    _assert_same_weights(_final_weights(tmp_path / "straight"), _final_weights(tmp_path / "split"))
