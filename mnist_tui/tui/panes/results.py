@@ -68,7 +68,7 @@ class ResultsPane(Vertical):
         """A run folder's test figures: those it saved at its end, else its test checkpoint evaluated."""
         from ...core.runs import CHECKPOINT_FILES, read_result  # torch-free (core.evaluation's rule, unloaded)
 
-        finished = read_result(path) is not None and (path / "last.pt").is_file()
+        finished = bool(read_result(path)) and (path / "last.pt").is_file()  # {}: not finished
         if finished and (path / "misclassified.pt").is_file():
             self.show_saved(str(path), data, path.parent)
             return

@@ -1,0 +1,32 @@
+"""Results for a run loaded from Runs: the checkpoint its figure belongs to, named as `eval` names it."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Static
+
+from mnist_tui.core.engine import RunControl, Trainer
+from mnist_tui.core.events import StepMetrics, Stopped
+from tests.tui.test_app import SIZE, ready
+
+
+async def test_a_stopped_run_shows_its_best_checkpoint_as_eval_does(make_app, synthetic_data, tiny_config, tmp_path):
+    runs = tmp_path / "runs"
+    control = RunControl()
+    events = []
+    for event in Trainer(tiny_config.replace(epochs=2), synthetic_data, checkpoints_dir=runs, run_name="halted",
+                         points_per_epoch=1000).run(control):
+        events.append(event)
+        if isinstance(event, StepMetrics) and event.epoch == 2 and event.step == 3:
+            control.stop()
+    assert isinstance(events[-1], Stopped)  # best.pt after epoch 1, last.pt three batches into epoch 2
+
+    app = make_app(checkpoints_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        assert app.query_one("#runs-table", DataTable).row_count == 1
+        await pilot.press("l")
+        await ready(pilot, app)
+        summary = str(app.query_one("#results-summary", Static).render())
+        assert "halted · best (epoch 1)" in summary, summary
