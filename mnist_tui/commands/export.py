@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.export import ExportError, MissingDependency, check_digits, export_model
+    from ..core.export import ExportError, MissingDependency, OutputUnwritable, check_digits, export_model
 
     if not args.tolerance >= 0:
         raise UsageError(f"--tolerance must be >= 0, got {args.tolerance}")
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     digits = check_digits(checkpoint.parent, args.data_dir, configs[0].dataset)
     try:
         result = export_model(models[0], out, args.format, digits, tolerance=args.tolerance)
-    except MissingDependency as exc:
+    except (MissingDependency, OutputUnwritable) as exc:
         raise UsageError(str(exc)) from None
     except ExportError as exc:
         stderr(str(exc))

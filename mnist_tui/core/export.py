@@ -38,6 +38,10 @@ class MissingDependency(RuntimeError):
     """A package the chosen format needs is not installed; the message says how to get it."""
 
 
+class OutputUnwritable(RuntimeError):
+    """The export's folder cannot be made or written in (read-only, a file in the way, ...)."""
+
+
 class Deployable(nn.Module):
     """uint8 pixels [B, 28, 28] -> probabilities [B, 10], the whole pipeline in one module."""
 
@@ -146,6 +150,19 @@ def _write_torchscript(deployable: Deployable, path: str) -> None:
         traced.save(path)
 
 
+def _temporary_beside(out: Path) -> str:
+    """An empty temporary file in ``out``'s folder (made if missing); OutputUnwritable if that fails."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as exc:
+        blocking = next((p for p in (out.parent, *out.parent.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocking} is a file, not a folder" if blocking else (exc.strerror or str(exc))
+        raise OutputUnwritable(f"cannot write {out}: {why}") from None
+    os.close(fd)
+    return tmp
+
+
 def export_model(model: nn.Module, out: str | os.PathLike[str], fmt: str, digits: CheckDigits,
                  tolerance: float = TOLERANCE) -> ExportResult:
     """Write ``model`` to ``out`` in ``fmt``, then load the file back and compare it with torch
@@ -159,9 +176,7 @@ def export_model(model: nn.Module, out: str | os.PathLike[str], fmt: str, digits
     deployable = Deployable(model).eval()
     expected = torch_probabilities(model, digits.images)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = _temporary_beside(out)
     try:
         opset = None
         if fmt == "onnx":

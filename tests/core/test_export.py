@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -118,3 +119,23 @@ def _torch_model(run_dir: Path):
     from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint
 
     return model_from_checkpoint(load_checkpoint(run_dir / "best.pt"))[0]
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_unwritable_out_exits_2_with_one_line(fmt, trained_run, tmp_path, capsys):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    in_the_way = tmp_path / "afile"
+    in_the_way.write_text("a file where the folder would be")
+    assert export(str(trained_run), "--format", fmt, "--out", str(in_the_way / "m.onnx"),
+                  "--data-dir", str(tmp_path / "no-data")) == 2
+    err = capsys.readouterr().err
+    assert err == f"mnist-tui: cannot write {in_the_way / 'm.onnx'}: {in_the_way} is a file, not a folder\n"
+    if os.geteuid() != 0:  # root writes into a read-only folder regardless
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert export(str(trained_run), "--format", fmt, "--out", str(locked / "m.onnx"),
+                      "--data-dir", str(tmp_path / "no-data")) == 2
+        err = capsys.readouterr().err
+        assert err == f"mnist-tui: cannot write {locked / 'm.onnx'}: Permission denied\n"
+        assert list(locked.iterdir()) == []
