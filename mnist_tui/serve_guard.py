@@ -23,6 +23,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,6 +160,37 @@ class GuardedServer(Server):
         self.quit_grace, self.term_grace = quit_grace, term_grace
         self.sessions: set[GuardedAppService] = set()
         self.origins = allowed_origins(self.public_url)
+
+    def bind(self) -> None:
+        """Take the host's port now (every address it resolves to), so a port in use or an address
+        not on this machine fails here with an OSError, before anything is printed; serve() uses it."""
+        sockets: list[socket.socket] = []
+        try:
+            for family, kind, proto, _, address in dict.fromkeys(socket.getaddrinfo(
+                    self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)):
+                sock = socket.socket(family, kind, proto)
+                sockets.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # the IPv4 socket serves IPv4
+                sock.bind(address)
+        except OSError:
+            for sock in sockets:
+                sock.close()
+            raise
+        self.sockets = sockets
+
+    def serve(self, debug: bool = False) -> None:
+        """textual-serve's serve(), on the sockets bind() took when it was called."""
+        if not getattr(self, "sockets", None):
+            super().serve(debug)
+            return
+        self.debug = debug
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        loop.add_signal_handler(signal.SIGINT, self.request_exit)
+        loop.add_signal_handler(signal.SIGTERM, self.request_exit)
+        web.run_app(self._make_app(), sock=self.sockets, handle_signals=False, loop=loop, print=lambda *args: None)
 
     @property
     def page_url(self) -> str:

@@ -49,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     public_url = args.public_url or f"http://{host_in_url}:{args.port}"
     server = GuardedServer(serve_command(args), host=args.host, port=args.port, title="mnist-tui",
                            public_url=public_url, max_sessions=args.max_sessions)
+    try:
+        server.bind()
+    except OSError as exc:  # a port in use, an address not on this machine, a name that does not resolve
+        raise UsageError(f"cannot serve on {host_in_url}:{args.port}: {exc.strerror or exc}") from None
     tabs = f"{args.max_sessions} browser tab{'' if args.max_sessions == 1 else 's'}"
     if args.host in LOOPBACK_HOSTS:
         print(f"mnist-tui: serving on {server.page_url}, bound to {args.host}: only this machine can connect.\n"

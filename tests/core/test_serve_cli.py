@@ -56,6 +56,7 @@ def test_other_hosts_are_warned_about(monkeypatch, capsys):
     from mnist_tui.serve_guard import GuardedServer
 
     made = []
+    monkeypatch.setattr(GuardedServer, "bind", lambda self: None)  # port 8123 need not be free here
     monkeypatch.setattr(GuardedServer, "serve", lambda self: made.append(self))
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123", "--public-url", "http://box:8123",
                  "--max-sessions", "3"]) == 0
@@ -70,6 +71,19 @@ def test_other_hosts_are_warned_about(monkeypatch, capsys):
 def test_max_sessions_must_be_positive(capsys):
     assert main(["serve", "--max-sessions", "0"]) == EXIT_USAGE
     assert capsys.readouterr().err.strip() == "mnist-tui: --max-sessions must be between 1 and 64, got 0"
+
+
+def test_a_port_in_use_exits_2_with_one_line_and_no_serving_banner(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "--checkpoints", str(tmp_path), "serve",
+                               "--port", str(port)], capture_output=True, text=True, timeout=120,
+                              cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == EXIT_USAGE
+    assert done.stderr == f"mnist-tui: cannot serve on 127.0.0.1:{port}: Address already in use\n"
+    assert done.stdout == ""  # no "serving on" line for a server that never served
 
 
 def test_serve_answers_on_localhost_and_says_so(tmp_path):
