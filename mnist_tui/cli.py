@@ -1,7 +1,8 @@
 """``mnist-tui``: the terminal app, and the headless commands in ``mnist_tui.commands``.
 
 torch is imported only inside the commands that need it, so ``--help`` is instant.
-Exit codes: 0 success, 2 bad arguments/config/data/checkpoint, 130 interrupted.
+Exit codes: 0 success, 2 bad arguments/config/data/checkpoint, 130 interrupted, 141 stdout closed
+early (`| head`; train then stops and saves as on Ctrl+C).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import threading
 from pathlib import Path
 
 from .commands import register_all
-from .commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, flag_messages, stderr
+from .commands.common import (
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, discard_stdout, flag_messages, stderr,
+)
 from .core.config import PRESETS, ConfigError
 
 
@@ -23,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, watch and inspect PyTorch MNIST classifiers in the terminal. "
         "With no command, opens the terminal app.",
         epilog="Data: --data-dir, else $MNIST_TUI_DATA, else a per-user cache folder "
-        "(downloaded there when missing). Exit codes: 0 ok, 2 bad input, 130 interrupted.",
+        "(downloaded there when missing). Exit codes: 0 ok, 2 bad input, 130 interrupted, "
+        "141 output closed early (| head).",
     )
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (torchvision's layout)")
     parser.add_argument("--checkpoints", default="checkpoints", help="folder of saved runs (default: checkpoints)")
@@ -57,6 +61,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         stderr("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout's reader left (`| head`): the rest of the output has nowhere to go
+        discard_stdout()
+        return EXIT_OUTPUT_CLOSED
     except Exception as exc:  # noqa: BLE001 - known user-facing errors become exit 2, the rest re-raise
         from .core.runs import CheckpointError
         from .core.data import DataUnavailable

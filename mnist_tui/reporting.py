@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .commands.common import discard_stdout
 from .core.formatting import percent
 from .core.events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
@@ -22,6 +23,22 @@ from .core.events import (
 )
 
 TERMINAL = (Finished, Stopped, Failed)
+
+
+class OutputConsole(Console):
+    """A Console whose closed stdout (`| head`) calls ``on_closed`` and goes quiet, or, without it, raises
+    BrokenPipeError for the CLI to end quietly (exit 141); rich's own choice is SystemExit(1)."""
+
+    def __init__(self, *args: Any, on_closed: Any = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.on_closed = on_closed
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        discard_stdout()
+        if self.on_closed is None:
+            raise BrokenPipeError(32, "stdout closed")
+        self.on_closed()
 
 
 def _json_safe(value: Any) -> Any:
@@ -42,20 +59,31 @@ class JsonReporter:
     so a fast run does not flood a pipe; ``step_interval_s=0`` prints every point.
     """
 
-    def __init__(self, step_interval_s: float = 0.25):
+    def __init__(self, step_interval_s: float = 0.25, on_output_closed: Any = None):
         self.step_interval_s = step_interval_s
+        self.on_output_closed = on_output_closed  # called once if stdout's reader goes (`| head -2`)
+        self.output_closed = False
 
     def consume(self, events: Iterable[Event]) -> Event:
         last: Event | None = None
         printed_at = -math.inf
         for event in events:
             last = event
+            if self.output_closed:
+                continue  # the run is stopping; its remaining events go nowhere
             if isinstance(event, StepMetrics) and event.step != event.steps_per_epoch:
                 now = time.monotonic()
                 if now - printed_at < self.step_interval_s:
                     continue
                 printed_at = now
-            print(json.dumps(_json_safe(event.to_dict())), flush=True)
+            try:
+                print(json.dumps(_json_safe(event.to_dict())), flush=True)
+            except BrokenPipeError:
+                discard_stdout()
+                if self.on_output_closed is None:
+                    raise
+                self.output_closed = True
+                self.on_output_closed()
         assert last is not None
         return last
 
@@ -66,9 +94,17 @@ _pct = percent
 class RichReporter:
     """A live progress bar (loss, accuracy, samples/s) and a summary table at the end."""
 
-    def __init__(self, console: Console | None = None, resume_command: str = "mnist-tui train --resume {run_dir}"):
-        self.console = console or Console(stderr=False)
+    def __init__(self, console: Console | None = None, resume_command: str = "mnist-tui train --resume {run_dir}",
+                 on_output_closed: Any = None):
+        self.output_closed = False
+        self.on_output_closed = on_output_closed  # called once if stdout's reader goes (`| head -2`)
+        self.console = console or OutputConsole(on_closed=self._closed if on_output_closed else None)
         self.resume_command = resume_command  # with {run_dir}: a command that works when pasted
+
+    def _closed(self) -> None:
+        if not self.output_closed:  # the progress bar's refresh thread may find it closed too
+            self.output_closed = True
+            self.on_output_closed()
 
     def consume(self, events: Iterable[Event]) -> Event:
         progress = Progress(
@@ -144,7 +180,7 @@ class RichReporter:
 
 
 def print_evaluation(summary: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or OutputConsole()
     names = ", ".join(summary.get("checkpoint_labels") or summary["checkpoints"])
     console.print(f"[bold]{names}[/]{' with TTA' if summary['tta'] else ''}")
     console.print(f"Test accuracy [bold]{summary['test_accuracy']:.2%}[/], loss {summary['test_loss']:.4f}, "
@@ -166,7 +202,7 @@ def _duration(seconds: float) -> str:
 
 def print_runs(runs, folder: str, console: Console | None = None) -> None:
     """The runs as a table whose names are never cut (people type them)."""
-    console = console or Console()
+    console = console or OutputConsole()
     if not runs:
         console.print(f"No runs in {folder}")
         return

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from ..core.config import FIELD_SPECS, FIELD_TYPES, PRESETS, TrainConfig, checked, field_flag, field_label, parse_field
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE: what a shell shows for `yes | head`, the writer whose reader left
 
 
 class UsageError(Exception):
@@ -17,6 +19,14 @@ class UsageError(Exception):
 
 def stderr(message: str) -> None:
     print(f"mnist-tui: {message}", file=sys.stderr)
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone (`| head`), so what is still buffered, and
+    Python's own flush at exit, go nowhere instead of raising BrokenPipeError again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _parser_of(name: str):

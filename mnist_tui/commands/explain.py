@@ -58,14 +58,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_explanation(explanation, pixels, source) -> None:
-    from rich.console import Console
+    from ..reporting import OutputConsole  # a closed stdout ends with exit 141, as elsewhere
     from rich.text import Text
 
     from ..tui.widgets.attribution_art import (
         LEGEND_MARKUP, LEGEND_PLAIN, attribution_plain, attribution_text, map_scale, side_by_side,
     )
 
-    console = Console(highlight=False)
+    console = OutputConsole(highlight=False)
     probs, prediction = explanation.probabilities, explanation.prediction
     given = "" if explanation.label is None else f" · label {explanation.label}"
     where = f"#{source}" if isinstance(source, int) else str(source)

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                            "suggested_probability": round(i.suggested_probability, 6), "flagged": i.flagged}
                           for i in shown]))
         return EXIT_OK
-    from rich.console import Console
+    from ..reporting import OutputConsole  # a closed stdout ends with exit 141, as elsewhere
     from rich.table import Table
 
     table = Table(title=f"{flagged} of {len(labels)} {args.split} digits flagged ({args.filter_by})"
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(str(i.index), str(i.given_label), str(i.suggested_label), f"{i.score:.4f}",
                       f"{i.given_probability:.2%}", f"{i.suggested_probability:.2%}",
                       *(("yes" if i.flagged else "no",) if args.candidates else ()))
-    Console().print(table)
+    OutputConsole().print(table)
     print("score = 1 - P(given label); see a digit with: mnist-tui explain RUN --index N"
           + (" --split train" if args.split == "train" else ""))
     return EXIT_OK

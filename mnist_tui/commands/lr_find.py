@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
                 record["seconds"] = time.perf_counter() - started
             print(json.dumps(_json_safe(record)), flush=True)
         return EXIT_OK
-    from rich.console import Console
+    from ..reporting import OutputConsole  # a closed stdout ends with exit 141, as elsewhere
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    console = Console()
+    console = OutputConsole()
     found = None
     with Progress(TextColumn("[bold]lr range test"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("lr {task.fields[lr]}  loss {task.fields[loss]}"), console=console,

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..core.config import ConfigError, data_errors
 from .common import (
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, add_config_flags, add_path_flags, config_from_args,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, add_config_flags, add_path_flags, config_from_args,
     given_config_fields, stderr,
 )
 
@@ -103,12 +103,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         from ..reporting import JsonReporter, RichReporter
 
-        reporter = (JsonReporter(0 if args.every_point else 0.25) if args.json
-                    else RichReporter(resume_command=resume_command(args)))
+        # stdout's reader gone (`| head -2`) stops the run like Ctrl+C: saved, resumable
+        reporter = (JsonReporter(0 if args.every_point else 0.25, on_output_closed=control.stop) if args.json
+                    else RichReporter(resume_command=resume_command(args), on_output_closed=control.stop))
         outcome = reporter.consume(trainer.run(control))
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    if reporter.output_closed:
+        if outcome.kind == "stopped":
+            hint = resume_command(args).format(run_dir=shlex.quote(str(Path(outcome.run_dir).resolve())))
+            stderr(f"output closed: stopped in epoch {outcome.epoch} and saved {outcome.checkpoint}; resume with: {hint}")
+        elif outcome.kind == "failed":
+            stderr(f"run failed: {outcome.reason}")
+        return EXIT_OUTPUT_CLOSED
     if outcome.kind == "stopped":
         return EXIT_INTERRUPTED
     if outcome.kind == "failed":

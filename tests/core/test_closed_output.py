@@ -1,0 +1,62 @@
+"""A reader that stops early (`mnist-tui ... | head`): no traceback, exit 141, and `train` stops and saves
+as on Ctrl+C, so the run resumes. Real processes whose stdout is a pipe nobody reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_tui.core.checkpoints import load_checkpoint
+from mnist_tui.core.run_lock import owner
+from tests.core.tiny_runs import train_tiny_run
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--model", "mlp", "--hidden", "16", "--batch-size", "32", "--val-size", "100", "--threads", "1",
+        "--epochs", "2"]
+
+
+def with_closed_stdout(*args: str) -> subprocess.CompletedProcess:
+    """``mnist-tui ARGS`` (the console script) writing to a pipe whose reader has already gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout fails with EPIPE, as after `| head` exits
+    try:
+        return subprocess.run([sys.executable, "-c", "import sys; from mnist_tui.cli import run; sys.exit(run())",
+                               *args], stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300)
+    finally:
+        os.close(write_end)
+
+
+@pytest.fixture(scope="module")
+def finished_run(synthetic_data, tmp_path_factory) -> Path:
+    return train_tiny_run(synthetic_data, tmp_path_factory.mktemp("runs"), "done")
+
+
+@pytest.mark.parametrize("command", [["eval", "--json"], ["eval"], ["runs"], ["runs", "--json"]])
+def test_a_closed_stdout_ends_quietly_with_141(command, finished_run, synthetic_root):
+    name, *flags = command
+    target = [str(finished_run)] if name == "eval" else []
+    done = with_closed_stdout(name, *target, "--checkpoints", str(finished_run.parent),
+                              *(["--data-dir", str(synthetic_root)] if name == "eval" else []), *flags)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.parametrize("output", [["--json"], []], ids=["json", "progress-bar"])
+def test_train_into_a_closed_stdout_stops_saves_and_resumes(output, synthetic_root, tmp_path):
+    common = ["--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path)]
+    done = with_closed_stdout("train", *common, *TINY, "--run-name", "r", *output)
+    run = tmp_path / "r"
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == (f"mnist-tui: output closed: stopped in epoch 1 and saved {run / 'last.pt'}; "
+                           f"resume with: mnist-tui train --resume {run} --data-dir {synthetic_root}\n")
+    assert load_checkpoint(run / "last.pt")["config"]["epochs"] == 2 and owner(run) is None
+
+    resumed = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "train", *common, "--resume", "r", "--json"],
+                             capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert events[0]["run_dir"] == str(run) and events[-1]["event"] == "finished" and events[-1]["epochs"] == 2
