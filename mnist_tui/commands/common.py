@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from ..core.config import FIELD_SPECS, FIELD_TYPES, PRESETS, TrainConfig, checked, field_flag, field_label, parse_field
@@ -63,6 +64,28 @@ def add_path_flags(parser: argparse.ArgumentParser, data: bool = True, checkpoin
     if data:
         parser.add_argument("--data-dir", default=argparse.SUPPRESS, help="folder holding MNIST/raw")
     parser.add_argument("--checkpoints", default=argparse.SUPPRESS, help=f"{checkpoints} (default: checkpoints)")
+
+
+def check_checkpoints_folder(folder: Path, *, writable: bool = False) -> None:
+    """Raise UsageError unless ``folder`` is a folder of runs (``runs``, ``eval``), or, ``writable``, one
+    that is or can be made and written in (``train``): checked before the data loads, and nothing made."""
+    try:
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+    except OSError as exc:  # a parent that may not be looked into
+        raise UsageError(f"{folder}: cannot use the checkpoints folder: {exc.strerror}") from None
+    if not existing.is_dir():
+        raise UsageError(f"{folder}: no such checkpoints folder (" + (
+            "it is a file)" if existing == folder else f"{existing} is a file)"))
+    if not writable:
+        if existing != folder:
+            raise UsageError(f"{folder}: no such checkpoints folder")
+        return
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # the only sure test (read-only mounts, root, ACLs)
+            pass
+    except OSError as exc:
+        where = "" if existing == folder else f" ({existing}, where it would be made)"
+        raise UsageError(f"{folder}: cannot write in the checkpoints folder{where}: {exc.strerror}") from None
 
 
 def given_config_fields(args: argparse.Namespace) -> list[str]:

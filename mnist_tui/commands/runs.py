@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from .common import EXIT_OK, UsageError, add_path_flags
+from .common import EXIT_OK, add_path_flags, check_checkpoints_folder
 
 
 def register(sub) -> None:
@@ -22,8 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.runs import list_runs
 
     folder = Path(args.checkpoints)
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: no such checkpoints folder" + (" (it is a file)" if folder.exists() else ""))
+    check_checkpoints_folder(folder)
     runs = list_runs(folder)
     if args.json:
         print(json.dumps([_finite_or_null(dataclasses.asdict(r)) for r in runs], allow_nan=False))

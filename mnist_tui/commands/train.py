@@ -10,7 +10,8 @@ from typing import Any
 
 from ..core.config import ConfigError, data_errors
 from .common import (
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, add_config_flags, add_path_flags, config_from_args,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, add_config_flags, add_path_flags,
+    check_checkpoints_folder, config_from_args,
     given_config_fields, stderr,
 )
 
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
                           resume=path, extra_epochs=args.epochs or 0)
     else:
         config = config_from_args(args)
+        check_checkpoints_folder(Path(args.checkpoints), writable=True)  # before the data loads
         if args.run_name is not None and (notice := check_new_run(Path(args.checkpoints), args.run_name)):
             stderr(notice)  # checked before the data loads: a bad, taken or busy name is refused here
         data = load_mnist(args.data_dir, dataset=config.dataset)

@@ -9,7 +9,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_INTERRUPTED, EXIT_OK, UsageError, add_config_flags, add_path_flags, config_from_args, stderr
+from .common import (
+    EXIT_INTERRUPTED, EXIT_OK, UsageError, add_config_flags, add_path_flags, check_checkpoints_folder, config_from_args,
+    stderr,
+)
 
 PRUNER_CHOICES = ("median", "hyperband", "none")  # core.tune.PRUNERS, without importing Optuna for --help
 
@@ -58,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if args.storage is not None and not (args.storage.startswith("journal:") or "://" in args.storage):
         raise UsageError(f"--storage takes an Optuna URL (sqlite:///tune.db, postgresql://user@host/db) "
                          f"or journal:PATH, got {args.storage!r}")
+    check_checkpoints_folder(Path(args.checkpoints), writable=True)  # its trials' runs go there
     from ..core.data import load_mnist, resolve_data_dir
 
     load_mnist(args.data_dir, dataset=base.dataset)  # fail now (exit 2) if the data is missing, not per trial

@@ -172,3 +172,23 @@ def test_eval_refuses_another_dataset(tmp_path, synthetic_root, capsys):
                  "--data-dir", str(synthetic_root)])
     assert code == 2
     assert "was trained on mnist; evaluating it on fashion-mnist is refused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["file", "under-a-file", "read-only"])
+def test_train_refuses_an_unwritable_checkpoints_folder_before_the_data_loads(tmp_path, capsys, kind):
+    a_file = tmp_path / "some_file.png"
+    a_file.write_bytes(b"not a folder")
+    if kind == "file":
+        folder, why = a_file, f"{a_file}: no such checkpoints folder (it is a file)"
+    elif kind == "under-a-file":
+        folder, why = a_file / "runs", f"{a_file / 'runs'}: no such checkpoints folder ({a_file} is a file)"
+    elif os.geteuid() == 0:  # root writes through file modes: /proc takes no new files from anyone
+        folder, why = Path("/proc/mnist-tui-runs"), "/proc/mnist-tui-runs: cannot write in the checkpoints folder (/proc"
+    else:
+        (tmp_path / "locked").mkdir(mode=0o500)
+        folder, why = tmp_path / "locked", f"{tmp_path / 'locked'}: cannot write in the checkpoints folder: Permission"
+    # no data there: the folder is refused first, not "run failed: FileExistsError" after the data loads
+    code = main(["train", "--data-dir", str(tmp_path / "no-data"), "--checkpoints", str(folder), *TINY, "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"mnist-tui: {why}"), err
+    assert not folder.exists() or folder.is_file() or not any(folder.iterdir())
