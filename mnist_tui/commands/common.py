@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..core.config import FIELD_SPECS, FIELD_TYPES, PRESETS, TrainConfig, checked, field_flag, field_label, parse_field
+from ..core.config import FIELD_SPECS, FIELD_TYPES, ConfigError, PRESETS, TrainConfig, checked, field_flag, field_label, parse_field
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE: what a shell shows for `yes | head`, the writer whose reader left
@@ -93,9 +93,18 @@ def given_config_fields(args: argparse.Namespace) -> list[str]:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The preset with every flag the user gave laid over it; raises ConfigError if invalid."""
+    """The preset with every flag the user gave laid over it; raises ConfigError if invalid, or if
+    its device is not on this machine (checked here, before any data loads)."""
     overrides = {name: getattr(args, name) for name in given_config_fields(args)}
-    return checked(PRESETS[args.preset].replace(**overrides))
+    config = checked(PRESETS[args.preset].replace(**overrides))
+    if config.device != "auto":
+        from ..core.runtime import choose_device
+
+        try:
+            choose_device(config.device)
+        except RuntimeError as exc:  # "device cuda was asked for but torch sees no CUDA GPU"
+            raise ConfigError({"device": f"--{exc}; --device auto or cpu trains here"}) from None
+    return config
 
 
 def flag_messages(errors: dict[str, str]) -> list[str]:

@@ -192,3 +192,21 @@ def test_train_refuses_an_unwritable_checkpoints_folder_before_the_data_loads(tm
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith(f"mnist-tui: {why}"), err
     assert not folder.exists() or folder.is_file() or not any(folder.iterdir())
+
+
+def _missing_devices() -> list[str]:
+    import torch
+
+    missing = [] if torch.cuda.is_available() else ["cuda"]
+    return missing + ([] if torch.backends.mps.is_available() else ["mps"])
+
+
+@pytest.mark.parametrize("device", _missing_devices())
+@pytest.mark.parametrize("command", ["train", "lr-find"])
+def test_a_device_this_machine_lacks_exits_2_before_the_data_loads(tmp_path, synthetic_root, capsys, command, device):
+    code = main(["--checkpoints", str(tmp_path), command, "--data-dir", str(synthetic_root), *TINY,
+                 "--device", device])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "run failed" not in err, err
+    assert err.startswith(f"mnist-tui: --device {device} was asked for but ")
+    assert err.endswith("; --device auto or cpu trains here\n") and not any(tmp_path.iterdir())
