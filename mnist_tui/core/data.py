@@ -206,6 +206,15 @@ def _read_raw(raw: Path) -> tuple[torch.Tensor, ...]:
     return tensors
 
 
+def _remove_empty_folders(folders: list[Path]) -> None:
+    """rmdir each (deepest first), stopping at the first that holds something or is gone."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True,
                dataset: str = "mnist") -> MnistData:
     """Read MNIST from ``data_dir`` (see :func:`resolve_data_dir`), downloading if missing.
@@ -221,10 +230,13 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
     if raw is None and download:
         import torchvision.datasets
 
+        target = root / TORCHVISION_FOLDER[dataset] / "raw"
+        made = [p for p in (target, *target.parents) if not p.exists()]
         try:
             root.mkdir(parents=True, exist_ok=True)
             getattr(torchvision.datasets, TORCHVISION_FOLDER[dataset])(str(root), train=True, download=True)
         except Exception as exc:  # noqa: BLE001 - any download failure means the same to the user
+            _remove_empty_folders(made)  # a failed download leaves no MNIST/raw/ behind (runs would list it)
             reason = " ".join(str(exc).split()).rstrip(":;,. ") or type(exc).__name__  # torchvision's is multi-line
             offline = "Name or service not known" in reason or "Temporary failure in name resolution" in reason
             raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk and could not "

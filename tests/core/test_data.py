@@ -174,3 +174,18 @@ def test_elastic_distortion_bends_each_digit_its_own_way():
     # a local warp, not a move: the ink stays where it was, give or take a couple of pixels
     assert abs(float(out.sum() / batch.sum()) - 1) < 0.15
     assert float(out[:, :, :4].sum()) == 0 and float(out[:, :, 24:].sum()) == 0
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["new-folder", "empty-folder"])
+def test_a_failed_download_leaves_no_folders_behind(tmp_path, monkeypatch, exists):
+    import torchvision.datasets
+
+    # torchvision's own download, from a mirror that is not there (no network needed, none used)
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [(tmp_path / "no-mirror").as_uri() + "/"])
+    root = tmp_path / "data" / "nested"
+    if exists:
+        root.mkdir(parents=True)
+    with pytest.raises(DataUnavailable, match="could not be downloaded"):
+        load_mnist(root, download=True)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == (
+        [Path("data"), Path("data/nested")] if exists else [])  # no MNIST/raw (`runs` listed it as a run)
