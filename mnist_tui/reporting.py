@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -185,14 +187,17 @@ def print_evaluation(summary: dict[str, Any], console: Console | None = None) ->
     console.print(f"[bold]{names}[/]{' with TTA' if summary['tta'] else ''}")
     console.print(f"Test accuracy [bold]{summary['test_accuracy']:.2%}[/], loss {summary['test_loss']:.4f}, "
                   f"{summary['errors']} of {summary['test_size']:,} wrong")
-    table = Table(title="Confusion matrix (rows: true, columns: predicted)")
-    table.add_column("true")
+    # no outer edge: 12 columns of counts up to 1,135 and "100.00%" fit in 80 columns, nothing cut
+    table = Table(title="Confusion matrix (rows: true, columns: predicted)", show_edge=False)
+    accuracies = [_pct(a) for a in summary["per_class_accuracy"]]
+    table.add_column("true", no_wrap=True)
     for d in range(10):
-        table.add_column(str(d), justify="right")
-    table.add_column("acc", justify="right")
+        widest = max(len(str(row[d])) for row in summary["confusion"])
+        table.add_column(str(d), justify="right", no_wrap=True, min_width=widest)
+    table.add_column("acc", justify="right", no_wrap=True, min_width=max(len(a) for a in accuracies))
     for t, row in enumerate(summary["confusion"]):
         cells = [f"[bold]{v}[/]" if p == t else (str(v) if v else "[dim]·[/]") for p, v in enumerate(row)]
-        table.add_row(str(t), *cells, _pct(summary["per_class_accuracy"][t]))
+        table.add_row(str(t), *cells, accuracies[t])
     console.print(table)
 
 
@@ -200,22 +205,42 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
 
 
+def _test_cell(run) -> str:
+    """The test accuracy; which checkpoint it measured only when not the finished run's last one."""
+    if run.test_accuracy is None:
+        return "-"
+    if run.test_checkpoint in ("", f"last (epoch {run.epochs_done})"):
+        return _pct(run.test_accuracy)
+    kind, _, epoch = run.test_checkpoint.partition(" (epoch ")  # "best (epoch 2)" -> "best·e2"
+    return f"{_pct(run.test_accuracy)} {kind}·e{epoch.rstrip(')')}" if epoch else f"{_pct(run.test_accuracy)} {kind}"
+
+
 def print_runs(runs, folder: str, console: Console | None = None) -> None:
-    """The runs as a table whose names are never cut (people type them)."""
+    """The runs as a table that reads at 80 columns: names are never cut (people type them), short
+    values keep their width, the date (and a test note) wrap instead; unreadable runs' reasons follow it."""
     console = console or OutputConsole()
     if not runs:
         console.print(f"No runs in {folder}")
         return
-    table = Table(title=f"Runs in {folder}")
+    table = Table(title=f"Runs in {folder}", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True)
     table.add_column("name", no_wrap=True, min_width=max(len(r.name) for r in runs))
-    for column in ("state", "model", "epochs", "best val", "test", "time", "date"):
-        table.add_column(column, no_wrap=column in ("date", "test"))
+    table.add_column("state", no_wrap=True, min_width=max(len("unreadable" if r.error else r.state) for r in runs))
+    table.add_column("model", no_wrap=True, min_width=max(len(r.model) for r in runs))
+    table.add_column("epochs", no_wrap=True, min_width=6, justify="right")
+    table.add_column("best\nval", no_wrap=True, min_width=6, justify="right")
+    table.add_column("test", min_width=7)  # "98.12%" over "best·e2"
+    table.add_column("time", no_wrap=True, min_width=4, justify="right")
+    table.add_column("date", min_width=5)  # MM-DD HH:MM, on two lines when narrow
     for r in runs:
         date = r.modified[5:16].replace("T", " ")  # MM-DD HH:MM
         if r.error:
-            table.add_row(r.name, "[red]unreadable[/]", r.error, "", "", "", "", date)
+            table.add_row(r.name, "[red]unreadable[/]", r.model, "", "", "", "", date)
         else:
-            test = f"{_pct(r.test_accuracy)} {r.test_checkpoint}" if r.test_accuracy is not None else "-"
-            table.add_row(r.name, r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy), test,
-                          _duration(r.train_seconds), date)
+            table.add_row(r.name, r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy),
+                          _test_cell(r), _duration(r.train_seconds), date)
     console.print(table)
+    for r in runs:
+        if r.error:
+            # whole lines (a long path is not cut into pieces); "[Errno 13]" is not markup
+            console.print(f"[red]{escape(r.name)}[/]: {escape(r.error)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,84 @@
+"""`runs` and `eval` tables read whole at 80 columns (a piped stdout, or COLUMNS=80): nothing cut to "…"."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from mnist_tui.reporting import print_evaluation
+from tests.core.tiny_runs import TINY, train_tiny_run
+
+REPO = Path(__file__).resolve().parents[2]
+LONG_NAME = "fastcnn-20261203-091011"  # as long as the names runs get by default
+
+
+@pytest.fixture(scope="module")
+def runs_folder(synthetic_data, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("runs")
+    train_tiny_run(synthetic_data, folder, LONG_NAME)
+    train_tiny_run(synthetic_data, folder, "f1", TINY.replace(epochs=1))
+    return folder
+
+
+def cli_at_80_columns(*args: str, table_lines: slice = slice(None)) -> str:
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=300, env={**os.environ, "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    assert "--json" in args or max(len(line) for line in done.stdout.splitlines()[table_lines]) <= 80
+    return done.stdout
+
+
+def test_runs_fits_80_columns_with_every_value_whole(runs_folder):
+    out = cli_at_80_columns("runs", "--checkpoints", str(runs_folder))
+    assert "…" not in out
+    listed = {r["name"]: r for r in json.loads(cli_at_80_columns("runs", "--checkpoints", str(runs_folder),
+                                                                 "--json"))}
+    for name, epochs in ((LONG_NAME, 3), ("f1", 1)):
+        row = next(line for line in out.splitlines() if line.startswith(name + " "))
+        run = listed[name]
+        for value in ("finished", "mlp", f"{epochs}/{epochs}", f"{run['best_val_accuracy']:.2%}",
+                      f"{run['test_accuracy']:.2%}", run["modified"][5:10]):
+            assert value in row.split(), (value, row)
+    for header in ("name", "state", "model", "epochs", "best", "val", "test", "time", "date"):
+        assert header in out.split()
+
+
+def test_eval_fits_80_columns_with_every_accuracy_whole(runs_folder, synthetic_root):
+    common = [str(runs_folder / LONG_NAME), "--checkpoints", str(runs_folder), "--data-dir", str(synthetic_root)]
+    summary = json.loads(cli_at_80_columns("eval", *common, "--json"))
+    out = cli_at_80_columns("eval", *common, "--tta")
+    assert "…" not in out
+    for digit, accuracy in enumerate(summary["per_class_accuracy"]):
+        row = next(line for line in out.splitlines() if line.split()[:1] == [str(digit)])
+        assert row.split()[-1] == f"{accuracy:.2%}"
+
+
+def test_a_full_test_set_confusion_matrix_fits_80_columns():
+    # MNIST's test classes (five of them over 1,000 digits); one scores 100.00%, each other misses 12
+    sizes = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    confusion = [[size if p == t else (0 if t == 0 else 12 if p == (t + 1) % 10 else 0) for p in range(10)]
+                 for t, size in enumerate(sizes)]
+    accuracies = [row[t] / sum(row) for t, row in enumerate(confusion)]
+    summary = {"checkpoints": ["a.pt"], "tta": True, "test_accuracy": 0.99, "test_loss": 0.03, "errors": 108,
+               "test_size": sum(map(sum, confusion)), "per_class_accuracy": accuracies, "confusion": confusion}
+    console = Console(width=80, record=True, file=io.StringIO())
+    print_evaluation(summary, console)
+    out = console.export_text()
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    assert "100.00%" in out and all(f"{a:.2%}" in out for a in accuracies) and "1135" in out
+
+
+def test_an_unreadable_runs_reason_is_printed_whole_under_the_table(tmp_path):
+    (tmp_path / "stalled").mkdir()
+    (tmp_path / "stalled" / "config.json").write_text("{not json [Errno 13]")
+    out = cli_at_80_columns("runs", "--checkpoints", str(tmp_path), table_lines=slice(None, -1))  # not the reason
+    assert "…" not in out and "unreadable" in out
+    reason = json.loads(cli_at_80_columns("runs", "--checkpoints", str(tmp_path), "--json"))[0]["error"]
+    assert out.splitlines()[-1] == f"stalled: {reason}"  # one line, however long its path
