@@ -211,6 +211,7 @@ class MnistApp(App):
     def on_hparam_form_validated(self, message: HParamForm.Validated) -> None:
         self.form_errors = message.errors
         self.show_run_state()
+        self.run_view.form_checked(message.errors)
 
     # -- data -------------------------------------------------------------------------------
 

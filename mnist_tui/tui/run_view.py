@@ -37,6 +37,8 @@ class RunView:
         self.form_to_save: tuple[str | None, TrainConfig] | None = None  # remembered once the run has started
         self.quit_message: str | None = None  # printed after the app closes (where a stopped run was saved)
         self.quit_when_stopped = False
+        # the "Cannot start" message on the progress line and the (state, message) it replaced
+        self._refusal: tuple[str, tuple[str, str]] | None = None
 
     # -- commands --------------------------------------------------------------------------
 
@@ -49,13 +51,35 @@ class RunView:
         config, errors = form.read()
         if config is None:
             first = next(iter(errors))
-            app.set_progress(state="idle", message=f"Cannot start: {errors[first]}")
+            self._refuse(errors)
             app.action_show_tab("train")
             form.query_one(f"#field-{first}").focus()
             return
         self.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
         self.start(config, run_name=form.run_name)
         form.query_one("#field-run_name", Input).value = ""  # a name names one run
+
+    def _refuse(self, errors: dict[str, str]) -> None:
+        """Say on the progress line why the form cannot start a run (its first error)."""
+        line = self.app.query_one(ProgressLine).progress
+        shown = self._refusal is not None and line.message == self._refusal[0]
+        before = self._refusal[1] if shown else (line.state, line.message)
+        message = f"Cannot start: {errors[next(iter(errors))]}"
+        self._refusal = (message, before)
+        # while the data loads the line keeps saying so: its Ready message replaces this one
+        self.app.set_progress(state="loading" if line.state == "loading" else "idle", message=message)
+
+    def form_checked(self, errors: dict[str, str]) -> None:
+        """A "Cannot start" message follows the form: it says the first error left, and goes once none is."""
+        line = self.app.query_one(ProgressLine).progress
+        if self._refusal is None or line.message != self._refusal[0]:
+            self._refusal = None  # something else has been said since
+            return
+        if errors:
+            self._refuse(errors)
+            return
+        (state, message), self._refusal = self._refusal[1], None
+        self.app.set_progress(state=state, message=message)
 
     def start(self, config: TrainConfig | None, resume: str | None = None, extra_epochs: int = 0,
               run_name: str | None = None) -> None:
