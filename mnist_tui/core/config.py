@@ -154,6 +154,13 @@ def _integer(name: str, value: Any, low: int, high: int) -> str | None:
     return None
 
 
+def _as_typed(sizes: Any) -> str:
+    """Layer sizes as the flag and the form take them ("64,0"), not as a Python tuple."""
+    if isinstance(sizes, (tuple, list)):
+        return ",".join(str(h) for h in sizes) if sizes else "nothing"
+    return repr(sizes)
+
+
 def _check(name: str, value: Any) -> str | None:
     """One field's message, in the words of its label, or None."""
     spec = FIELD_SPECS[name]
@@ -167,7 +174,8 @@ def _check(name: str, value: Any) -> str | None:
         sizes = value if isinstance(value, (tuple, list)) else ()
         if not sizes or not all(isinstance(h, int) and not isinstance(h, bool) and spec.low <= h <= spec.high
                                 for h in sizes):
-            return f"{label} must be 1 or more layer sizes between {spec.low:g} and {spec.high:g}, got {value!r}"
+            return (f"{label} must be 1 or more layer sizes between {spec.low:g} and {spec.high:g}, "
+                    f"got {_as_typed(value)}")
         return None
     if kind is int:
         return _integer(label, value, int(spec.low), int(spec.high))

@@ -108,3 +108,12 @@ def test_a_batch_larger_than_the_training_set_is_refused():
     assert data_errors(config, 1000) == {"batch_size": "batch size must be at most the 900 digits left to train on "
                                                        "(training set minus val size), got 1,000"}
     assert "val_size" in data_errors(TrainConfig(val_size=5000), 5000)
+
+
+@pytest.mark.parametrize(("typed", "shown"), [("0", "0"), ("64,0", "64,0"), ("128, 9000", "128,9000"), ("", "nothing")])
+def test_bad_layer_sizes_are_shown_as_typed_not_as_a_tuple(tmp_path, capsys, typed, shown):
+    from mnist_tui.cli import main
+
+    assert main(["train", "--hidden", typed, "--data-dir", str(tmp_path), "--checkpoints", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ("mnist-tui: hidden (mlp) (--hidden) must be 1 or more layer sizes between "
+                                       f"1 and 8192, got {shown}\n")
