@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -29,12 +28,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Label, Select, Static
+from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Static
 
 from ...core.config import TrainConfig
 from ...core.process import stderr_lines
-from ...core.tune_space import DEFAULT_SPACES, SpaceError, apply, config_flags, parse_space
+from ...core.tune_space import DEFAULT_SPACES, apply, config_flags
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
+from ..widgets.tune_form import TuneForm
 from ..widgets.tune_records import (
     Importances, TrialRecords, TrialTable, best_trial, merge_records, outcome_text, params_text, poll_trials,
     progress_text, row_from_event, study_importances,
@@ -50,14 +50,7 @@ class TuneScreen(Screen):
 
     DEFAULT_CSS = """
     TuneScreen { layout: vertical; }
-    TuneScreen .tune-row { height: 1; margin: 0 1 0 0; }
-    TuneScreen .tune-row Label { padding: 0 1; }
-    TuneScreen #tune-search { width: 1fr; }
-    TuneScreen #tune-trials { width: 6; }
-    TuneScreen #tune-pruner { width: 14; }
-    TuneScreen #tune-study { width: 16; }
-    TuneScreen #tune-storage { width: 1fr; }
-    TuneScreen #tune-buttons { margin-top: 1; }
+    TuneScreen #tune-buttons { height: 1; margin: 1 1 0 0; }
     TuneScreen Button { min-width: 10; margin: 0 1 0 1; }
     TuneScreen #tune-view { width: 1fr; content-align: right middle; }
     TuneScreen #tune-status { height: 2; padding: 0 1; }
@@ -112,22 +105,8 @@ class TuneScreen(Screen):
 
     def compose(self) -> ComposeResult:
         space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(self.base.model, "fast")]
-        with Horizontal(classes="tune-row"):
-            yield Label("search")
-            yield Input(" ".join(space), id="tune-search", compact=True,
-                        tooltip="FIELD=SPEC ... e.g. lr=1e-4:1e-1:log batch_size=64,128")
-        with Horizontal(classes="tune-row"):
-            yield Label("trials")
-            yield Input("10", id="tune-trials", type="integer", compact=True, tooltip="trials")
-            yield Label("pruner")
-            yield Select([(p, p) for p in ("median", "hyperband", "none")], value="median", allow_blank=False,
-                         id="tune-pruner", compact=True)
-            yield Label("study")
-            yield Input(self.initial_study, id="tune-study", compact=True, tooltip="study name")
-            yield Label("storage")
-            yield Input(self.initial_storage, placeholder=self.default_storage, id="tune-storage", compact=True,
-                        tooltip="storage URL (empty: the default shown)")
-        with Horizontal(classes="tune-row", id="tune-buttons"):
+        yield TuneForm(self.base, list(space), self.initial_study, self.initial_storage, self.default_storage)
+        with Horizontal(id="tune-buttons"):
             yield Button("Start", id="tune-start", variant="primary", compact=True)
             yield Button("Stop", id="tune-stop", disabled=True, compact=True)
             yield Button("Attach", id="tune-attach", compact=True,
@@ -184,31 +163,24 @@ class TuneScreen(Screen):
 
     # -- inputs ---------------------------------------------------------------------------
 
+    @property
+    def form(self) -> TuneForm:
+        return self.query_one(TuneForm)
+
     def space_specs(self) -> list[str]:
-        return shlex.split(self.query_one("#tune-search", Input).value)
+        return self.form.space_specs()
 
     def storage_url(self) -> str:
-        return self.query_one("#tune-storage", Input).value.strip() or self.default_storage
+        return self.form.storage_url()
 
     def study_name(self) -> str:
-        return self.query_one("#tune-study", Input).value.strip() or self.initial_study
+        return self.form.study_name()
 
     def validation_error(self) -> str | None:
         """The search spec's problems (the core's messages), or None when it can run."""
-        try:
-            if not parse_space(self.space_specs(), self.base):
-                return "give at least one FIELD=SPEC to search"
-        except SpaceError as exc:
-            return "; ".join(exc.errors.values())
-        except ValueError as exc:  # unbalanced quotes
-            return str(exc)
-        trials = self.query_one("#tune-trials", Input).value
-        if not trials.isdigit() or int(trials) < 1:
-            return "trials must be a whole number, 1 or more"
-        return None
+        return self.form.validation_error()
 
     def on_mount(self) -> None:
-        self.query_one("#tune-search", Input).cursor_position = 0  # the start of the spec shows at 80 columns
         self._revalidate()
         self.show_view("tune-table")
         self.query_one(ImportanceBars).show_importances(None, 0)
@@ -243,8 +215,7 @@ class TuneScreen(Screen):
         """The ``mnist-tui tune ... --json`` command line the Start button runs."""
         base_flags = config_flags(self.base, self.preset)
         args = [sys.executable, "-m", "mnist_tui.cli", "tune", "--json", "--checkpoints", str(self.checkpoints_dir),
-                *base_flags, "--trials", self.query_one("#tune-trials", Input).value,
-                "--pruner", str(self.query_one("#tune-pruner", Select).value), "--study", self.study_name(),
+                *base_flags, "--trials", self.form.trials(), "--pruner", self.form.pruner(), "--study", self.study_name(),
                 "--storage", self.storage_url()]
         if self.data_dir:
             args += ["--data-dir", str(self.data_dir)]

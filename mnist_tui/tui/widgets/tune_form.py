@@ -1,0 +1,90 @@
+"""The Tune view's inputs: the fields to search, trials, pruner, study name and storage.
+
+Two rows of compact fields; the screen reads them through the methods here and
+revalidates on each ``Input.Changed`` (which bubbles to it).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Select
+
+from ...core.config import TrainConfig
+from ...core.tune_space import SpaceError, parse_space
+
+PRUNERS = ("median", "hyperband", "none")
+
+
+class TuneForm(Vertical):
+    """Search space, trials, pruner, study and storage; ``validation_error`` says what stops a start."""
+
+    DEFAULT_CSS = """
+    TuneForm { height: auto; }
+    TuneForm .tune-row { height: 1; margin: 0 1 0 0; }
+    TuneForm .tune-row Label { padding: 0 1; }
+    TuneForm #tune-search { width: 1fr; }
+    TuneForm #tune-trials { width: 6; }
+    TuneForm #tune-pruner { width: 14; }
+    TuneForm #tune-study { width: 16; }
+    TuneForm #tune-storage { width: 1fr; }
+    """
+
+    def __init__(self, base: TrainConfig, space: list[str], study: str, storage: str, default_storage: str,
+                 *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.base, self.space, self.default_study = base, space, study
+        self.initial_storage, self.default_storage = storage, default_storage
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="tune-row"):
+            yield Label("search")
+            yield Input(" ".join(self.space), id="tune-search", compact=True,
+                        tooltip="FIELD=SPEC ... e.g. lr=1e-4:1e-1:log batch_size=64,128")
+        with Horizontal(classes="tune-row"):
+            yield Label("trials")
+            yield Input("10", id="tune-trials", type="integer", compact=True, tooltip="trials")
+            yield Label("pruner")
+            yield Select([(p, p) for p in PRUNERS], value="median", allow_blank=False, id="tune-pruner", compact=True)
+            yield Label("study")
+            yield Input(self.default_study, id="tune-study", compact=True, tooltip="study name")
+            yield Label("storage")
+            yield Input(self.initial_storage, placeholder=self.default_storage, id="tune-storage", compact=True,
+                        tooltip="storage URL (empty: the default shown)")
+
+    def on_mount(self) -> None:
+        self.query_one("#tune-search", Input).cursor_position = 0  # the start of the spec shows at 80 columns
+
+    def space_specs(self) -> list[str]:
+        return shlex.split(self.query_one("#tune-search", Input).value)
+
+    def storage_url(self) -> str:
+        return self.query_one("#tune-storage", Input).value.strip() or self.default_storage
+
+    def study_name(self) -> str:
+        return self.query_one("#tune-study", Input).value.strip() or self.default_study
+
+    def trials(self) -> str:
+        return self.query_one("#tune-trials", Input).value
+
+    def pruner(self) -> str:
+        return str(self.query_one("#tune-pruner", Select).value)
+
+    def validation_error(self) -> str | None:
+        """The search spec's problems (the core's messages), or None when it can run."""
+        try:
+            if not parse_space(self.space_specs(), self.base):
+                return "give at least one FIELD=SPEC to search"
+        except SpaceError as exc:
+            return "; ".join(exc.errors.values())
+        except ValueError as exc:  # unbalanced quotes
+            return str(exc)
+        trials = self.trials()
+        if not trials.isdigit() or int(trials) < 1:
+            return "trials must be a whole number, 1 or more"
+        return None
+
+
+__all__ = ["PRUNERS", "TuneForm"]
