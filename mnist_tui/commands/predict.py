@@ -25,11 +25,24 @@ def register(sub) -> None:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
+def _model_kind(spec: str, checkpoints: Path) -> str | None:
+    """"checkpoint" or "run" when ``spec`` names one (a run folder holds config.json or a .pt), else None."""
+    if spec.endswith(".pt"):
+        return "checkpoint"
+    for folder in (Path(spec), checkpoints / spec):
+        if folder.is_dir() and ((folder / "config.json").is_file() or any(folder.glob("*.pt"))):
+            return "run"
+    return None
+
+
 def _model_and_images(inputs: list[str], checkpoints: Path) -> tuple[str, list[str]]:
     """MODEL IMAGE... or IMAGE... (the shipped model reads them): a first input that is a picture is an image."""
     first = inputs[0]
     if len(inputs) > 1 and not first.lower().endswith(IMAGE_SUFFIXES):
         return first, inputs[1:]
+    if len(inputs) == 1 and (kind := _model_kind(first, checkpoints)):
+        raise UsageError(f"{first} is a {kind}, not an image; name the images after it: "
+                         f"mnist-tui predict {first} IMAGE...")
     from ..core.runs import default_model_candidates, find_default_model
 
     shipped = find_default_model(checkpoints)

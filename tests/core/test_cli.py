@@ -210,3 +210,15 @@ def test_a_device_this_machine_lacks_exits_2_before_the_data_loads(tmp_path, syn
     assert code == 2 and err.count("\n") == 1 and "run failed" not in err, err
     assert err.startswith(f"mnist-tui: --device {device} was asked for but ")
     assert err.endswith("; --device auto or cpu trains here\n") and not any(tmp_path.iterdir())
+
+
+def test_predict_with_only_a_run_asks_for_an_image_after_it(tmp_path, synthetic_data, capsys):
+    from tests.core.tiny_runs import TINY as TINY_CONFIG, train_tiny_run
+
+    run = train_tiny_run(synthetic_data, tmp_path, "f1", TINY_CONFIG.replace(epochs=1))
+    for given, kind in (("f1", "run"), (str(run), "run"), (str(run / "best.pt"), "checkpoint")):
+        assert main(["predict", "--checkpoints", str(tmp_path), given]) == 2
+        assert capsys.readouterr().err == (f"mnist-tui: {given} is a {kind}, not an image; name the images after "
+                                           f"it: mnist-tui predict {given} IMAGE...\n")
+    assert main(["predict", "--checkpoints", str(tmp_path), "missing"]) == 2  # neither a run nor a file
+    assert "not an image" not in capsys.readouterr().err
