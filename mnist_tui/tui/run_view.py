@@ -55,9 +55,14 @@ class RunView:
             app.action_show_tab("train")
             form.query_one(f"#field-{first}").focus()
             return
+        if form.run_name is not None and (problem := name_problem(app.checkpoints_dir, form.run_name)):
+            self._refuse({"run_name": problem})
+            app.notify(problem, title="Cannot start", severity="warning")
+            app.action_show_tab("train")
+            form.query_one("#field-run_name").focus()
+            return
         self.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
         self.start(config, run_name=form.run_name)
-        form.query_one("#field-run_name", Input).value = ""  # a name names one run
 
     def _refuse(self, errors: dict[str, str]) -> None:
         """Say on the progress line why the form cannot start a run (its first error)."""
@@ -88,6 +93,8 @@ class RunView:
         if config is None and not app.controller.allowed("start"):
             app.notify("Stop the current run before resuming another.", severity="warning")
             return
+        if config is None:
+            self.form_to_save = None  # a resumed run keeps its own config: the form is not remembered
         app.train_pane.clear_charts(config.epochs if config else None, "starting…")
         app.set_progress(message="Starting: loading PyTorch and MNIST…" if app.data is None else "Starting…",
                          best_val=None)
@@ -159,6 +166,7 @@ class RunView:
         elif isinstance(event, Finished):
             self._finished(event)
         elif isinstance(event, Failed):
+            self._not_started()
             app.notify(event.reason, title="Training failed", severity="error", timeout=10)
             app.set_progress(state="failed", message=f"Failed: {event.reason}")
         # Paused and Resumed: the controller's state says it
@@ -168,6 +176,7 @@ class RunView:
         if self.form_to_save is not None:  # a config is remembered only once it has started
             save_form(app.settings_path, *self.form_to_save)
             self.form_to_save = None
+            app.query_one(HParamForm).query_one("#field-run_name", Input).value = ""  # a name names one run
         run_dir = Path(event.run_dir)
         resumed = event.start_epoch or event.start_step
         history = read_metrics(run_dir)[:event.start_epoch] if resumed else []
@@ -192,14 +201,38 @@ class RunView:
     def crashed(self, reason: str, data_unavailable: bool) -> None:
         """The run could not start or its process died."""
         app = self.app
+        self._not_started()
         if data_unavailable:
-            self.form_to_save = None
             app.set_progress(state="failed", message="Cannot train: the dataset is missing (see the message).")
             app.push_screen(MessageScreen("The dataset could not be loaded",
                                           f"{reason}\n\nOr pick another dataset in the form's \"dataset\" field."))
             return
         app.notify(reason, title="Training failed", severity="error", timeout=10)
         app.set_progress(state="failed", message=f"Failed: {reason}")
+
+    def _not_started(self) -> None:
+        """A run that failed before it started: its form is not remembered, the charts stop saying "starting…"."""
+        self.form_to_save = None
+        if self.app.controller.run_dir is None:  # set by the run's RunStarted: a run that began keeps its curves
+            self.app.train_pane.clear_charts(None, None)
+
+
+def name_problem(checkpoints_dir: Path, run_name: str) -> str | None:
+    """Why a new run cannot be named ``run_name``, in the app's words (the core's name the CLI's flags); or None."""
+    from ..core.runs import CheckpointError, RunBusy, check_new_run
+
+    path = Path(checkpoints_dir) / run_name
+    try:
+        check_new_run(Path(checkpoints_dir), run_name)
+    except RunBusy:
+        return f"{run_name} is being trained by another process: pick another run name"
+    except CheckpointError as exc:
+        if path.is_dir():
+            return f"{run_name} already exists: pick another run name, or resume it from Runs (r)"
+        if path.exists():
+            return f"{run_name} is a file in the checkpoints folder: pick another run name"
+        return str(exc)
+    return None
 
 
 def _best_val(history: list[dict]) -> float | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from textual.widgets import Select
+from textual.widgets import Input, Select
 
+from mnist_tui.tui.widgets.charts import LossChart
 from mnist_tui.tui.widgets.progress import ProgressLine
 from tests.tui.test_app import SIZE, ready, set_field
 
@@ -39,3 +40,38 @@ async def test_a_cannot_start_message_follows_the_form_and_goes_once_it_is_valid
         await set_field(pilot, app, "val_size", "100")
         assert "Cannot start" not in status_line(app) and status_line(app) == ready_line
         assert app.run_state == "idle" and not app.checkpoints_dir.exists()
+
+
+async def test_a_taken_run_name_is_refused_in_the_apps_words_and_kept_and_failed_starts_leave_idle_charts(
+        make_app, synthetic_data, tmp_path):
+    from tests.core.tiny_runs import TINY, train_tiny_run
+
+    train_tiny_run(synthetic_data, tmp_path / "runs", "int1", TINY.replace(epochs=1))
+    before = sorted(p.name for p in (tmp_path / "runs" / "int1").iterdir())
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        chart = app.query_one(LossChart)
+        await set_field(pilot, app, "run_name", "int1")
+        await pilot.press("f5")
+        await ready(pilot, app)
+        wanted = "int1 already exists: pick another run name, or resume it from Runs (r)"
+        assert f"Cannot start: {wanted}" in status_line(app)
+        assert [str(n.message) for n in app._notifications] == [wanted]  # no CLI flags, no path
+        assert app.query_one("#field-run_name", Input).value == "int1"  # the typed name is kept
+        assert app.focused is app.query_one("#field-run_name", Input)
+        assert app.run_state == "idle" and chart.waiting is None  # the charts never said "starting…"
+        assert sorted(p.name for p in (tmp_path / "runs" / "int1").iterdir()) == before
+        await set_field(pilot, app, "run_name", "int2")  # a free name: the refusal goes
+        assert "Cannot start" not in status_line(app)
+        # a start that fails in the child (a run folder that is not there) gives the idle charts back
+        app.run_view.start(None, str(tmp_path / "no-such-run"))
+        assert chart.waiting == "starting…"
+        await ready(pilot, app)
+        assert app.query_one(ProgressLine).progress.state == "failed" and chart.waiting is None
+        assert app.query_one("#field-run_name", Input).value == "int2"
+        await pilot.press("f5")  # and the name is cleared once its run has started
+        await app.wait_for_event("finished")
+        await ready(pilot, app)
+        assert (tmp_path / "runs" / "int2" / "last.pt").is_file()
+        assert app.query_one("#field-run_name", Input).value == ""

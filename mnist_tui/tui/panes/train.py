@@ -148,8 +148,8 @@ class TrainPane(Vertical):
 
     # -- the run's data ------------------------------------------------------------------------
 
-    def clear_charts(self, epochs: int | None, message: str) -> None:
-        """A run is starting: the previous run's curves go at once."""
+    def clear_charts(self, epochs: int | None, message: str | None) -> None:
+        """A run is starting: the previous run's curves go at once (``message`` None: no run, the idle charts)."""
         for chart in self.charts:
             chart.reset(epochs, message)
         self.redraw()
