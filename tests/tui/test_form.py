@@ -66,6 +66,9 @@ async def test_a_config_loaded_into_the_form_does_not_keep_an_old_preset_name(ma
         form.set_config(PRESETS["seed-mlp"], "seed-mlp")
         await pilot.pause()
         assert app.query_one("#preset", Select).value == "seed-mlp"
-        form.set_config(PRESETS["fast"], None)  # as Runs' f and Tune's Use best do
+        form.set_config(PRESETS["fast"].replace(epochs=3), None)  # as Runs' f and Tune's Use best do
         await pilot.pause()
         assert app.query_one("#preset", Select).value == Select.NULL  # reads (custom), not seed-mlp
+        form.set_config(PRESETS["fast"], None)  # a config that is a preset is named as it
+        await pilot.pause()
+        assert app.query_one("#preset", Select).value == "fast"

@@ -174,3 +174,31 @@ async def test_home_end_move_the_cursor_and_a_new_run_gets_it(make_app, runs_fol
         await pilot.press("ctrl+r")
         await ready(pilot, app)
         assert pane.selected.name == "newest" and table.cursor_row == names(app).index("newest")
+
+
+async def test_f_names_the_preset_a_runs_config_equals_whatever_preset_the_form_had(make_app, runs_folder):
+    import json
+
+    from mnist_tui.core.config import PRESETS
+    from textual.widgets import Select
+
+    # as `mnist-tui train --preset seed-mlp` saves it (its 5,000 validation digits do not fit the synthetic set)
+    config_file = runs_folder / "alpha-mlp" / "config.json"
+    config_file.write_text(json.dumps(PRESETS["seed-mlp"].to_dict()))
+    app = make_app(preset="fast")  # the form starts from another preset
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        picker = app.query_one("#preset", Select)
+        assert picker.value == "fast"
+        table = await open_runs(pilot, app)
+        table.move_cursor(row=names(app).index("alpha-mlp"))
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.query_one("#field-model").value == "mlp" and app.query_one("#field-hidden", Input).value == "128,64"
+        assert picker.value == "seed-mlp" and "seed-mlp" in str(picker.query_one("SelectCurrent #label").render())
+        await pilot.press("f4")  # a run that is no preset reads (custom)
+        await ready(pilot, app)
+        table.move_cursor(row=names(app).index("zeta-mlp"))
+        await pilot.press("f")
+        await pilot.pause()
+        assert picker.value == Select.NULL and "(custom)" in str(picker.query_one("SelectCurrent #label").render())

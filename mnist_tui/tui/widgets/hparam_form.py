@@ -147,7 +147,9 @@ class HParamForm(VerticalScroll):
         return self.query_one("#field-run_name", Input).value.strip() or None
 
     def set_config(self, config: TrainConfig, preset: str | None = None) -> None:
-        """Fill every field from ``config`` (and the preset picker, if given)."""
+        """Fill every field from ``config`` (and the preset picker: ``preset``, else the preset ``config`` is, if any)."""
+        if preset is None:  # a run's config (Runs' f, a resumed run, Tune's best) may be a preset as it is
+            preset = next((name for name in PRESETS if self._matches(config, name)), None)
         with self.prevent(Select.Changed, Input.Changed):
             if preset is not None:
                 self._applied_preset = self._preset = preset
