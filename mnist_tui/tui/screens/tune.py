@@ -181,6 +181,7 @@ class TuneScreen(Screen):
         return self.form.validation_error()
 
     def on_mount(self) -> None:
+        self.query_one("#tune-search", Input).cursor_position = 0  # the start of the spec shows at 80 columns
         self._revalidate()
         self.show_view("tune-table")
         self.query_one(ImportanceBars).show_importances(None, 0)

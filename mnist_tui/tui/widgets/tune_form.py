@@ -54,9 +54,6 @@ class TuneForm(Vertical):
             yield Input(self.initial_storage, placeholder=self.default_storage, id="tune-storage", compact=True,
                         tooltip="storage URL (empty: the default shown)")
 
-    def on_mount(self) -> None:
-        self.query_one("#tune-search", Input).cursor_position = 0  # the start of the spec shows at 80 columns
-
     def space_specs(self) -> list[str]:
         return shlex.split(self.query_one("#tune-search", Input).value)
 
