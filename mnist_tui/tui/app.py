@@ -323,8 +323,13 @@ class MnistApp(App):
     # -- quitting ---------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
+        from .screens.tune import TuneScreen
+
+        sweep = next((s for s in self.screen_stack if isinstance(s, TuneScreen) and s.running), None)
         if self.controller.active:
             self.run_view.ask_stop(quitting=True)
+        elif sweep is not None:  # asks, like training: yes stops the study cleanly, then quits
+            sweep.ask_quit()
         else:
             self.exit(message=self.run_view.quit_message)
 

@@ -10,6 +10,7 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.tui.screens.tune import TuneScreen
+from mnist_tui.tui.widgets.dialogs import ConfirmScreen
 from mnist_tui.tui.widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars
 
 optuna = pytest.importorskip("optuna")
@@ -213,3 +214,47 @@ async def test_the_stop_key_works_while_a_field_has_focus(tmp_path, synthetic_ro
         assert stopped_by_key
         assert screen.query_one("#tune-trials", Input).value == "3"  # not cut
         assert "stopped" in str(screen.query_one("#tune-status", Static).render())
+
+
+async def open_tune_from_the_app(pilot, app, search: str, trials: str, epochs: str | None = None) -> TuneScreen:
+    """f10 on the ready app (the form's epochs set first, when given), the search and trials filled in."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    if epochs is not None:
+        app.query_one("#field-epochs", Input).value = epochs
+        await pilot.pause()
+    await pilot.press("f10")
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, TuneScreen)
+    await set_input(pilot, screen, "#tune-search", search)
+    await set_input(pilot, screen, "#tune-trials", trials)
+    return screen
+
+
+async def test_ctrl_q_during_a_sweep_asks_first(make_app):
+    """ctrl+q while a study runs asks like training does: n keeps it running; y stops it cleanly, then quits."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tune_from_the_app(pilot, app, "lr=5e-3:2e-2:log", "2", epochs="1000")
+        study = screen.study_name()
+        await pilot.press("ctrl+s")
+        while not any(t.get("state") == "running" for t in screen.trials.values()):
+            await pilot.pause()  # trial 0 is training
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.is_running
+        assert "Quit while tuning?" in str(app.screen.query_one(".dialog-title", Static).render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is screen and screen.running and app.is_running
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert "stopping" in str(screen.query_one("#tune-status", Static).render())
+        await screen.tune_worker.wait()
+        await pilot.pause()
+    assert not app.is_running
+    assert screen.process.returncode == 130  # stopped as Ctrl+C stops it, not killed with the app
+    assert [p.parent.name for p in app.checkpoints_dir.glob("*/last.pt")] == [f"{study}-trial000"]

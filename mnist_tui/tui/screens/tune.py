@@ -33,6 +33,7 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, S
 from ...core.config import TrainConfig
 from ...core.process import stderr_lines
 from ...core.tune_space import DEFAULT_SPACES, apply, config_flags
+from ..widgets.dialogs import ConfirmScreen
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
 from ..widgets.tune_form import TuneForm
 from ..widgets.tune_records import (
@@ -102,6 +103,7 @@ class TuneScreen(Screen):
         self.first_poll_applied = threading.Event()
         self.last_finished: dict[str, Any] | None = None
         self._stopping = self._ready = False  # Stop pressed; the CLI has installed its SIGINT handler
+        self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
 
     def compose(self) -> ComposeResult:
         space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(self.base.model, "fast")]
@@ -247,6 +249,21 @@ class TuneScreen(Screen):
                 self.process.send_signal(signal.SIGINT)
             self.query_one("#tune-status", Static).update("stopping: the running trials save and end")
 
+    def ask_quit(self) -> None:
+        """ctrl+q while the study runs (the app asks here): confirm, stop it as Stop does, quit once it has ended."""
+        if self._quit_when_stopped:  # already stopping to quit: a second ctrl+q quits at once
+            self.app.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._quit_when_stopped = True
+                self.action_stop() if self.running else self.app.exit()
+
+        self.app.push_screen(ConfirmScreen("Quit while tuning?", "The running trials stop, save a resumable last.pt "
+                                           "(marked interrupted), and then the app quits.", yes="Stop and quit",
+                                           no="Keep tuning"), answered)
+
     @on(Button.Pressed, "#tune-attach")
     def action_attach(self) -> None:
         self._poll_stop.set()  # a previous poller (another study) ends
@@ -306,6 +323,9 @@ class TuneScreen(Screen):
                                         finished["code"], self._stderr_tail)
             status.set_class(failed, "error")
             status.update(text)
+            if self._quit_when_stopped:
+                self.app.exit(message=text)
+                return
             if self.poll_worker is not None:
                 self._poll_stop.set()
                 self.action_attach()  # one last look at the storage, then keep watching
