@@ -6,12 +6,13 @@ import asyncio
 
 import pytest
 from textual.app import App
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import Button, DataTable, Input, Label, Static
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.tui.screens.tune import TuneScreen
 from mnist_tui.tui.widgets.dialogs import ConfirmScreen
 from mnist_tui.tui.widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars
+from mnist_tui.tui.widgets.tune_form import TuneForm
 
 optuna = pytest.importorskip("optuna")
 
@@ -258,3 +259,17 @@ async def test_ctrl_q_during_a_sweep_asks_first(make_app):
     assert not app.is_running
     assert screen.process.returncode == 130  # stopped as Ctrl+C stops it, not killed with the app
     assert [p.parent.name for p in app.checkpoints_dir.glob("*/last.pt")] == [f"{study}-trial000"]
+
+
+async def test_the_focused_field_is_marked_like_the_train_forms(tmp_path, synthetic_root):
+    """Tab through the inputs: only the focused field's label is bold in the accent colour (as on the Train form)."""
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        labels = {str(label.render()): label for label in screen.query_one(TuneForm).query(Label)}
+        assert set(labels) == {"search", "trials", "pruner", "study", "storage"}
+        for name in labels:
+            screen.query_one(f"#tune-{name}").focus()
+            await pilot.pause()
+            marked = [shown for shown, label in labels.items() if label.rich_style.bold]
+            assert marked == [name]
+            assert labels[name].rich_style.color != labels[next(n for n in labels if n != name)].rich_style.color

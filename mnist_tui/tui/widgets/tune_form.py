@@ -24,12 +24,19 @@ class TuneForm(Vertical):
     DEFAULT_CSS = """
     TuneForm { height: auto; }
     TuneForm .tune-row { height: 1; margin: 0 1 0 0; }
-    TuneForm .tune-row Label { padding: 0 1; }
+    TuneForm .tune-field { width: auto; height: 1; }
+    TuneForm .tune-field Label { padding: 0 1; color: $text-muted; }
+    TuneForm #search-field, TuneForm #storage-field { width: 1fr; }
     TuneForm #tune-search { width: 1fr; }
     TuneForm #tune-trials { width: 6; }
     TuneForm #tune-pruner { width: 14; }
     TuneForm #tune-study { width: 16; }
     TuneForm #tune-storage { width: 1fr; }
+    /* focus as on the Train form: the field's label in the accent colour, its value on the primary colour */
+    TuneForm .tune-field:focus-within { background: $boost; }  /* (also makes Textual restyle the label) */
+    TuneForm .tune-field:focus-within Label { color: $accent; text-style: bold; }
+    TuneForm Input:focus, TuneForm Select:focus > SelectCurrent { background: $primary 55%; }
+    TuneForm Select:focus > SelectCurrent Static#label { color: $text; text-style: bold; }
     """
 
     def __init__(self, base: TrainConfig, space: list[str], study: str, storage: str, default_storage: str,
@@ -40,19 +47,25 @@ class TuneForm(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="tune-row"):
-            yield Label("search")
-            yield Input(" ".join(self.space), id="tune-search", compact=True,
-                        tooltip="FIELD=SPEC ... e.g. lr=1e-4:1e-1:log batch_size=64,128")
+            with Horizontal(classes="tune-field", id="search-field"):
+                yield Label("search")
+                yield Input(" ".join(self.space), id="tune-search", compact=True,
+                            tooltip="FIELD=SPEC ... e.g. lr=1e-4:1e-1:log batch_size=64,128")
         with Horizontal(classes="tune-row"):
-            yield Label("trials")
-            yield Input("10", id="tune-trials", type="integer", compact=True, tooltip="trials")
-            yield Label("pruner")
-            yield Select([(p, p) for p in PRUNERS], value="median", allow_blank=False, id="tune-pruner", compact=True)
-            yield Label("study")
-            yield Input(self.default_study, id="tune-study", compact=True, tooltip="study name")
-            yield Label("storage")
-            yield Input(self.initial_storage, placeholder=self.default_storage, id="tune-storage", compact=True,
-                        tooltip="storage URL (empty: the default shown)")
+            with Horizontal(classes="tune-field"):
+                yield Label("trials")
+                yield Input("10", id="tune-trials", type="integer", compact=True, tooltip="trials")
+            with Horizontal(classes="tune-field"):
+                yield Label("pruner")
+                yield Select([(p, p) for p in PRUNERS], value="median", allow_blank=False, id="tune-pruner",
+                             compact=True)
+            with Horizontal(classes="tune-field"):
+                yield Label("study")
+                yield Input(self.default_study, id="tune-study", compact=True, tooltip="study name")
+            with Horizontal(classes="tune-field", id="storage-field"):
+                yield Label("storage")
+                yield Input(self.initial_storage, placeholder=self.default_storage, id="tune-storage", compact=True,
+                            tooltip="storage URL (empty: the default shown)")
 
     def space_specs(self) -> list[str]:
         return shlex.split(self.query_one("#tune-search", Input).value)
