@@ -273,3 +273,14 @@ async def test_the_focused_field_is_marked_like_the_train_forms(tmp_path, synthe
             marked = [shown for shown, label in labels.items() if label.rich_style.bold]
             assert marked == [name]
             assert labels[name].rich_style.color != labels[next(n for n in labels if n != name)].rich_style.color
+
+
+async def test_the_storage_placeholder_fits_at_80_columns(tmp_path, synthetic_root):
+    """The empty storage field reads whole ('default'), not 'sqlite:////'; the tooltip names the default URL."""
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        storage = screen.query_one("#tune-storage", Input)
+        shown = "".join(segment.text for segment in storage.render_line(0)).strip()
+        assert shown == storage.placeholder and len(shown) < storage.size.width
+        assert screen.default_storage in str(storage.tooltip)

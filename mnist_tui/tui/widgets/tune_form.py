@@ -65,7 +65,15 @@ class TuneForm(Vertical):
             with Horizontal(classes="tune-field", id="storage-field"):
                 yield Label("storage")
                 yield Input(self.initial_storage, placeholder=self.default_storage, id="tune-storage", compact=True,
-                            tooltip="storage URL (empty: the default shown)")
+                            tooltip=f"storage URL; empty: the default, {self.default_storage}")
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_placeholder)
+
+    def _fit_placeholder(self) -> None:
+        """The default URL when the storage field has room for it (wide terminals), else 'default' (80 columns)."""
+        storage = self.query_one("#tune-storage", Input)
+        storage.placeholder = self.default_storage if len(self.default_storage) < storage.size.width else "default"
 
     def space_specs(self) -> list[str]:
         return shlex.split(self.query_one("#tune-search", Input).value)
