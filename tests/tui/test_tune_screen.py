@@ -284,3 +284,14 @@ async def test_the_storage_placeholder_fits_at_80_columns(tmp_path, synthetic_ro
         shown = "".join(segment.text for segment in storage.render_line(0)).strip()
         assert shown == storage.placeholder and len(shown) < storage.size.width
         assert screen.default_storage in str(storage.tooltip)
+
+
+async def test_waiting_for_a_study_reads_plainly(tmp_path, synthetic_root):
+    """Attached before the study exists (as just after Start): 'waiting for study ui…', not Optuna's KeyError."""
+    screen = make_screen(tmp_path, synthetic_root, storage=f"sqlite:///{tmp_path / 'empty.db'}", poll_seconds=0.2)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.click("#tune-attach")
+        status = screen.query_one("#tune-status", Static)
+        while "waiting" not in str(status.render()):
+            await pilot.pause()  # the poller's first look at the storage
+        assert str(status.render()) == "waiting for study ui…"

@@ -296,6 +296,8 @@ class TuneScreen(Screen):
         while not stop.is_set():
             try:
                 records, loaded = poll_trials(storage, study)
+            except KeyError:  # Optuna's "Record does not exist.": no such study yet (a starting one is created soon)
+                self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": ""}))
             except Exception as exc:  # noqa: BLE001 - no study yet, or the storage is unreachable: say so, retry
                 self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": str(exc)}))
             else:
@@ -330,7 +332,8 @@ class TuneScreen(Screen):
                 self._poll_stop.set()
                 self.action_attach()  # one last look at the storage, then keep watching
         elif finished.get("event") == "poll_error" and not self.trials and not self._stopping:
-            status.update(f"waiting for study {self.study_name()}: {finished['error'][:120]}")
+            error = finished["error"][:120]
+            status.update(f"waiting for study {self.study_name()}…" + (f" ({error})" if error else ""))
         elif not finished and self.trials and (self.running or self.process is None) and not self._stopping \
                 and not status.has_class("error"):  # counts while it runs (or while attached); then the outcome
             status.update(progress_text(self.study_name(), self.trials))
