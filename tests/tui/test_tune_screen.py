@@ -295,3 +295,22 @@ async def test_waiting_for_a_study_reads_plainly(tmp_path, synthetic_root):
         while "waiting" not in str(status.render()):
             await pilot.pause()  # the poller's first look at the storage
         assert str(status.render()) == "waiting for study ui…"
+
+
+async def test_the_epoch_chart_counts_running_trials_as_the_status_does(tmp_path, synthetic_root):
+    """A trial that has not finished its first epoch is running: the chart's title says so, as the status line does."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 1e-3}, distributions={"lr": lr}, value=0.9,
+                                              intermediate_values={1: 0.9}))
+    study.ask({"lr": lr})  # trial 1: running, no epoch reported yet
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.click("#tune-attach")
+        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+        await pilot.pause()
+        assert "1 running" in str(screen.query_one("#tune-status", Static).render())
+        await pilot.press("f8")
+        await pilot.pause()
+        assert "Val acc % by epoch (1 running)" in screen.query_one(EpochChart).render().plain

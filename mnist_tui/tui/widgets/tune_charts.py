@@ -127,7 +127,8 @@ class EpochChart(TuneChart):
     def draw(self, plt: Any) -> None:
         curves = [(n, t) for n, t in sorted(self.trials.items()) if t.get("curve")]
         plt.xlabel("epoch")
-        running = sum(1 for _, t in curves if t.get("state") == "running")
+        # every running trial, as the status line counts them: one still in its first epoch has no curve yet
+        running = sum(1 for t in self.trials.values() if t.get("state") == "running")
         plt.title(f"Val acc % by epoch ({running} running)")
         if not curves:
             plt.ylim(0, 100)
