@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,38 @@ async def test_f_names_the_preset_a_runs_config_equals_whatever_preset_the_form_
         await pilot.press("f")
         await pilot.pause()
         assert picker.value == Select.NULL and "(custom)" in str(picker.query_one("SelectCurrent #label").render())
+
+
+def table_lines(table: DataTable) -> list[str]:
+    """The table's lines as it draws them on screen (header first)."""
+    return [table.render_line(y).text.rstrip() for y in range(table.row_count + 1)]
+
+
+async def test_columns_stay_sized_to_their_content_through_filter_changes(make_app, runs_folder):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        header = table_lines(table)[0]
+        assert header.split()[:8] == ["run", "state", "model", "epochs", "best", "val", "test", "lr"]
+
+        def shows_whole_cells() -> None:
+            lines = table_lines(table)
+            assert re.sub(" [▼▲]", "  ", lines[0]).startswith(header[:40]), lines  # the columns keep their widths
+            for line, run in zip(lines[1:], app.query_one(RunsPane).runs):
+                assert re.search(rf"^ [● ] {run.name} +finished +{run.model} +{run.epochs_done}/{run.epochs} ", line), lines
+
+        await pilot.press("slash", *"cnn")
+        await ready(pilot, app)
+        shows_whole_cells()
+        await pilot.press("enter")
+        await ready(pilot, app)
+        shows_whole_cells()
+        await pilot.press("escape")
+        await ready(pilot, app)
+        shows_whole_cells()
+        await pilot.press("slash", *"zeta", "enter", "slash", "ctrl+u", *"alpha", "enter")
+        await ready(pilot, app)
+        shows_whole_cells()
+        await pilot.press("s", "S")  # a new sort order too
+        await ready(pilot, app)
+        shows_whole_cells()

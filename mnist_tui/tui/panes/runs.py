@@ -7,11 +7,8 @@ requests, since the app owns evaluation, the run controller and the form.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,37 +20,7 @@ from ...core.config import TrainConfig
 from ...core.runs import RunInfo
 from ..messages import RunsListed
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
-from ..widgets.progress import format_duration, percent
-
-# (column key, label, sort key, newest/largest first by default); None sorts last either way
-COLUMNS: tuple[tuple[str, str, Callable[[RunInfo], Any], bool], ...] = (
-    ("name", "run", lambda r: r.name.lower(), False),
-    ("state", "state", lambda r: r.state, False),
-    ("model", "model", lambda r: r.model, False),
-    ("epochs", "epochs", lambda r: r.epochs_done, True),
-    ("val", "best val", lambda r: r.best_val_accuracy, True),
-    ("test", "test", lambda r: r.test_accuracy, True),
-    ("lr", "lr", lambda r: r.lr, False),
-    ("batch", "batch", lambda r: r.batch_size, False),
-    ("time", "time", lambda r: r.train_seconds, True),
-    ("date", "date", lambda r: r.modified, True),
-)
-COLUMN_LABELS = {key: label for key, label, _, _ in COLUMNS}
-
-
-def sorted_runs(runs: list[RunInfo], column: str, descending: bool) -> list[RunInfo]:
-    """``runs`` ordered by a column; runs without a value (unreadable, unfinished) always last."""
-    key = next(k for name, _, k, _ in COLUMNS if name == column)
-    present = [r for r in runs if not r.error and key(r) is not None]
-    missing = [r for r in runs if r not in present]
-    return sorted(present, key=key, reverse=descending) + missing
-
-
-def matches(run: RunInfo, text: str) -> bool:
-    """Whether the run's name, model or state contains ``text`` (any case)."""
-    text = text.strip().lower()
-    return not text or any(text in value.lower() for value in (run.name, run.model, run.state))
-
+from ..widgets.runs_table import COLUMN_LABELS, COLUMNS, RunsTable, matches, sorted_runs
 
 class RunsPane(Vertical):
     BINDINGS = [
@@ -117,18 +84,10 @@ class RunsPane(Vertical):
         yield Static("Reading the checkpoints folder…", id="runs-status")
         yield Input(placeholder="show runs whose name, model or state holds… (enter keeps, esc clears)",
                     id="runs-filter", compact=True)
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self._add_columns()
-
-    def _add_columns(self) -> None:
-        """Column headers; the sorted one carries an arrow."""
-        table = self.query_one(DataTable)
-        table.clear(columns=True)
-        for key, label, _, _ in COLUMNS:
-            arrow = (" ▼" if self.sort_descending else " ▲") if key == self.sort_column else ""
-            table.add_column(Text(label + arrow, style="bold" if arrow else ""), key=key)
+        self.query_one(RunsTable).show_runs([], self.sort_column, self.sort_descending, self.marked, self.training)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs", name="list runs")
     def refresh_runs(self) -> None:
@@ -154,24 +113,13 @@ class RunsPane(Vertical):
 
     def _fill(self, select: str | None = None) -> None:
         """The table from the listed runs, filtered and sorted; the cursor stays on its run (or goes to ``select``)."""
-        table = self.query_one(DataTable)
+        table = self.query_one(RunsTable)
         previous = self.selected
         select = select or (previous.path if previous is not None else None)
         runs = sorted_runs([r for r in self.all_runs if matches(r, self.filter_text)], self.sort_column,
                            self.sort_descending)
         self.runs = runs
-        self._add_columns()
-        for run in runs:
-            date = run.modified[5:16].replace("T", " ")
-            state = "training" if run.path == self.training else run.state
-            if run.error:
-                table.add_row(self._name_cell(run), Text("unreadable", style="red"), "?", "", "", "", "", "", "",
-                              date, key=run.path)
-            else:
-                test = "-" if run.test_accuracy is None else f"{percent(run.test_accuracy)} {run.test_checkpoint}"
-                table.add_row(self._name_cell(run), state, run.model, f"{run.epochs_done}/{run.epochs}",
-                              percent(run.best_val_accuracy), test, f"{run.lr:g}", str(run.batch_size),
-                              format_duration(run.train_seconds), date, key=run.path)
+        table.show_runs(runs, self.sort_column, self.sort_descending, self.marked, self.training)
         bad = [r for r in runs if r.error]
         total, folder = len(self.all_runs), _escape(self.folder)
         status = f"{total} run{'s' if total != 1 else ''} in {folder}" if total else f"No runs in {folder} yet."
@@ -187,10 +135,6 @@ class RunsPane(Vertical):
         self._show_status()
         if select is not None and select in (paths := [r.path for r in runs]):
             table.move_cursor(row=paths.index(select))
-
-    def _name_cell(self, run: RunInfo) -> Text:
-        mark = Text("● ", style="bold #ffaf00") if run.path in self.marked else Text("  ")
-        return mark + Text(run.name, style="red" if run.error else "")
 
     def _show_status(self) -> None:
         status = self._status
@@ -227,7 +171,7 @@ class RunsPane(Vertical):
         if run is None:
             return
         self.marked ^= {run.path}
-        self.query_one(DataTable).update_cell(run.path, "name", self._name_cell(run))
+        self.query_one(RunsTable).show_mark(run, run.path in self.marked)
         self._show_status()
 
     def action_first(self) -> None:

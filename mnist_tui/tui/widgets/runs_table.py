@@ -1,0 +1,83 @@
+"""The Runs view's table: one row per run, columns sized to their content when filled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ...core.runs import RunInfo
+from .progress import format_duration, percent
+
+# (column key, label, sort key, newest/largest first by default); None sorts last either way
+COLUMNS: tuple[tuple[str, str, Callable[[RunInfo], Any], bool], ...] = (
+    ("name", "run", lambda r: r.name.lower(), False),
+    ("state", "state", lambda r: r.state, False),
+    ("model", "model", lambda r: r.model, False),
+    ("epochs", "epochs", lambda r: r.epochs_done, True),
+    ("val", "best val", lambda r: r.best_val_accuracy, True),
+    ("test", "test", lambda r: r.test_accuracy, True),
+    ("lr", "lr", lambda r: r.lr, False),
+    ("batch", "batch", lambda r: r.batch_size, False),
+    ("time", "time", lambda r: r.train_seconds, True),
+    ("date", "date", lambda r: r.modified, True),
+)
+COLUMN_LABELS = {key: label for key, label, _, _ in COLUMNS}
+
+
+def sorted_runs(runs: list[RunInfo], column: str, descending: bool) -> list[RunInfo]:
+    """``runs`` ordered by a column; runs without a value (unreadable, unfinished) always last."""
+    key = next(k for name, _, k, _ in COLUMNS if name == column)
+    present = [r for r in runs if not r.error and key(r) is not None]
+    missing = [r for r in runs if r not in present]
+    return sorted(present, key=key, reverse=descending) + missing
+
+
+def matches(run: RunInfo, text: str) -> bool:
+    """Whether the run's name, model or state contains ``text`` (any case)."""
+    text = text.strip().lower()
+    return not text or any(text in value.lower() for value in (run.name, run.model, run.state))
+
+
+def name_cell(run: RunInfo, marked: bool) -> Text:
+    mark = Text("● ", style="bold #ffaf00") if marked else Text("  ")
+    return mark + Text(run.name, style="red" if run.error else "")
+
+
+def run_cells(run: RunInfo, marked: bool, training: bool) -> tuple[Text | str, ...]:
+    """One row's cells, in COLUMNS' order."""
+    date = run.modified[5:16].replace("T", " ")
+    if run.error:
+        return name_cell(run, marked), Text("unreadable", style="red"), "?", "", "", "", "", "", "", date
+    test = "-" if run.test_accuracy is None else f"{percent(run.test_accuracy)} {run.test_checkpoint}"
+    return (name_cell(run, marked), "training" if training else run.state, run.model,
+            f"{run.epochs_done}/{run.epochs}", percent(run.best_val_accuracy), test, f"{run.lr:g}",
+            str(run.batch_size), format_duration(run.train_seconds), date)
+
+
+class RunsTable(DataTable):
+    """Rows of runs, keyed by their paths.
+
+    Each fill gives the columns the width of their widest cell at once: left to the table's
+    auto width, a refill drawn before the table measured its new rows kept the header-wide
+    drawing (the columns collapsed after a filter change until ctrl+r).
+    """
+
+    def show_runs(self, runs: list[RunInfo], sort_column: str, descending: bool, marked: set[str],
+                  training: str | None) -> None:
+        """Fill the table with ``runs`` in their order; the sorted column's header carries an arrow."""
+        rows = [run_cells(run, run.path in marked, run.path == training) for run in runs]
+        self.clear(columns=True)
+        for index, (key, label, _, _) in enumerate(COLUMNS):
+            arrow = (" ▼" if descending else " ▲") if key == sort_column else ""
+            header = Text(label + arrow, style="bold" if arrow else "")
+            width = max([header.cell_len, *(cell_len(str(row[index])) for row in rows)])
+            self.add_column(header, key=key, width=width)
+        for run, cells in zip(runs, rows):
+            self.add_row(*cells, key=run.path)
+
+    def show_mark(self, run: RunInfo, marked: bool) -> None:
+        self.update_cell(run.path, "name", name_cell(run, marked))
