@@ -238,3 +238,25 @@ async def test_columns_stay_sized_to_their_content_through_filter_changes(make_a
         await pilot.press("s", "S")  # a new sort order too
         await ready(pilot, app)
         shows_whole_cells()
+
+
+async def test_the_header_says_how_many_marked_runs_the_filter_hides(make_app, runs_folder):
+    from mnist_tui.tui.screens.compare import CompareScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        await pilot.press("slash", *"mlp", "enter", "m", "down", "m")  # both mlp runs
+        assert "2 marked (c compares)" in status(app)
+        await pilot.press("slash", "ctrl+u", *"cnn", "enter")
+        assert shown_names(table) == ["small-cnn"]
+        assert "2 marked, 2 hidden by the filter (c compares all 2)" in status(app)
+        await pilot.press("m")
+        assert "3 marked, 2 hidden by the filter (c compares all 3)" in status(app)
+        await pilot.press("c")  # the hidden ones too, as the header says
+        await ready(pilot, app)
+        assert isinstance(app.screen, CompareScreen) and len(app.screen.runs) == 3
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("escape")  # the filter goes: all marked runs are shown
+        assert "3 marked (c compares)" in status(app) and "hidden" not in status(app)

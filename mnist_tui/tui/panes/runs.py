@@ -138,8 +138,10 @@ class RunsPane(Vertical):
 
     def _show_status(self) -> None:
         status = self._status
-        if self.marked:
-            status += f" · [b]{len(self.marked)} marked[/b] (c compares)"
+        if self.marked:  # c compares every marked run: the header says when the filter hides some
+            hidden = len(self.marked - {run.path for run in self.runs})
+            status += f" · [b]{len(self.marked)} marked[/b]" + (
+                f", {hidden} hidden by the filter (c compares all {len(self.marked)})" if hidden else " (c compares)")
         self.query_one("#runs-status", Static).update(status)
 
     @property
