@@ -314,3 +314,25 @@ async def test_the_epoch_chart_counts_running_trials_as_the_status_does(tmp_path
         await pilot.press("f8")
         await pilot.pause()
         assert "Val acc % by epoch (1 running)" in screen.query_one(EpochChart).render().plain
+
+
+async def test_the_status_line_fits_one_line_at_80_columns(tmp_path, synthetic_root):
+    """Running, complete, pruned and failed trials: the counts and the best trial fit the status's first line."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="walkstudy", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    for value, state in ((0.95, "COMPLETE"), (0.97, "COMPLETE"), (0.5, "PRUNED"), (None, "FAIL")):
+        study.add_trial(optuna.trial.create_trial(params={"lr": 1e-3}, distributions={"lr": lr}, value=value,
+                                                  intermediate_values={1: value or 0.1},
+                                                  state=getattr(optuna.trial.TrialState, state)))
+    study.ask({"lr": lr})
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    screen.initial_study = "walkstudy"
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.click("#tune-attach")
+        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+        await pilot.pause()
+        status = screen.query_one("#tune-status", Static)
+        lines = ["".join(s.text for s in status.render_line(y)).strip() for y in range(status.size.height)]
+        assert lines[0].startswith("walkstudy") and lines[0].endswith("best 97.00% (#1)") and lines[1] == ""
+        assert "1 running" in lines[0] and "1 pruned" in lines[0] and "1 failed" in lines[0]

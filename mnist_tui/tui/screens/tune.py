@@ -336,7 +336,7 @@ class TuneScreen(Screen):
             status.update(f"waiting for study {self.study_name()}…" + (f" ({error})" if error else ""))
         elif not finished and self.trials and (self.running or self.process is None) and not self._stopping \
                 and not status.has_class("error"):  # counts while it runs (or while attached); then the outcome
-            status.update(progress_text(self.study_name(), self.trials))
+            status.update(progress_text(self.study_name(), self.trials, status.size.width or None))
         if message.source == "poll" and not finished:
             self.first_poll_applied.set()
         self._redraw()

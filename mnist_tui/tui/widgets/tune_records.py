@@ -67,14 +67,22 @@ def best_trial(trials: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
     return max(complete, key=lambda t: t["value"]) if complete else None
 
 
-def progress_text(study: str, trials: dict[int, dict[str, Any]]) -> str:
-    """``study S: 5 trials · 1 running · 3 complete · 1 pruned · best 99.12% (#2)``."""
+def progress_text(study: str, trials: dict[int, dict[str, Any]], width: int | None = None) -> str:
+    """``study S: 5 trials · 1 running · 3 complete · 1 pruned · best 99.12% (#2)``; within ``width``
+    (one line at 80 columns) it drops "study", says "done" and then shortens the name, so the best stays."""
     states = [t.get("state") for t in trials.values()]
-    counts = " · ".join(f"{states.count(s)} {s}" for s in ("running", "complete", "pruned", "failed")
-                        if states.count(s))
+    found = [(states.count(s), s) for s in ("running", "complete", "pruned", "failed") if states.count(s)]
     best = best_trial(trials)
     tail = f" · best {best['value']:.2%} (#{best['number']})" if best else ""
-    return f"study {study}: {len(states)} trials · {counts}{tail}"
+    text = f"study {study}: {len(states)} trials · " + " · ".join(f"{n} {s}" for n, s in found) + tail
+    if width is None or len(text) <= width:
+        return text
+    short = f": {len(states)} trials, " + ", ".join(f"{n} {'done' if s == 'complete' else s}" for n, s in found)
+    short += tail
+    if len(study) + len(short) <= width:
+        return study + short
+    room = width - len(short) - 1
+    return study[:room] + "…" + short if room >= 3 else (study + short)[:width - 1] + "…"
 
 
 def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
