@@ -336,3 +336,15 @@ async def test_the_status_line_fits_one_line_at_80_columns(tmp_path, synthetic_r
         lines = ["".join(s.text for s in status.render_line(y)).strip() for y in range(status.size.height)]
         assert lines[0].startswith("walkstudy") and lines[0].endswith("best 97.00% (#1)") and lines[1] == ""
         assert "1 running" in lines[0] and "1 pruned" in lines[0] and "1 failed" in lines[0]
+
+
+async def test_use_best_before_any_trial_has_finished_says_so(tmp_path, synthetic_root):
+    """ctrl+b with no complete trial tells you why nothing happened (it did nothing)."""
+    screen = make_screen(tmp_path, synthetic_root)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert app.best_configs == []
+        assert [str(n.message) for n in app._notifications] == [
+            "No finished trial yet: Use best needs a complete trial."]

@@ -208,9 +208,7 @@ class TuneScreen(Screen):
             return not self.running and self.validation_error() is None
         if action == "stop":
             return self.running
-        if action == "use_best":
-            return self.best() is not None
-        return True
+        return True  # use_best too: without a complete trial it says so
 
     # -- running a study ----------------------------------------------------------------
 
@@ -368,6 +366,7 @@ class TuneScreen(Screen):
     def action_use_best(self) -> None:
         best = self.best()
         if best is None:
+            self.notify("No finished trial yet: Use best needs a complete trial.", severity="warning")
             return
         config = apply(self.base, best.get("params") or {})
         self.post_message(self.UseBest(config, best.get("run_dir"), best["value"]))
