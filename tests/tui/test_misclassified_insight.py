@@ -3,6 +3,8 @@ nearest-digit panels, on the synthetic data with a tiny real run (the pane hoste
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from textual.app import App, ComposeResult
 
@@ -89,8 +91,31 @@ async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluat
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         assert panel.content.method == "ig"
+        header = panel.render_lines(panel.region.reset_offset)[0].text.rstrip()
+        assert header.endswith("· m method · e back") and len(header) <= panel.size.width
         await pilot.press("e")  # back to the grid
         assert not panel.display and pane.query_one(DigitGrid).display
+
+
+async def test_explain_header_fits_80_columns_after_the_method_switch(run_and_evaluation, synthetic_data,
+                                                                     synthetic_root):
+    """m to integrated gradients on a digit with a real test-set number (#1901; the synthetic set has 200):
+    the header still ends with its keys at 80 columns (it was cut to '· e ba')."""
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await _select(pilot, pane, flipped)
+        await pilot.press("e")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("m")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        panel = pane.query_one(InsightPanel)
+        panel.show(dataclasses.replace(panel.content, index=1901, label=9, prediction=4))
+        await pilot.pause()
+        header = panel.render_lines(panel.region.reset_offset)[0].text.rstrip()
+        assert header.startswith("#1901 label 9 → 4 · ") and header.endswith(" · m method · e back")
+        assert len(header) <= panel.size.width
 
 
 async def test_nearest_training_digits_panel(run_and_evaluation, synthetic_data, synthetic_root):

@@ -20,6 +20,7 @@ from .digit_art import digit_text, pixel_rows
 
 SMALL = 14  # columns of a half-size digit
 METHOD_TITLES = {"ig": "integrated gradients", "occlusion": "occlusion"}
+SHORT_METHOD_TITLES = {"ig": "int. gradients"}  # where the whole header does not fit (58 columns at 80)
 
 
 NO_TRAINING_SET = ("The nearest training digits need the training set, which is not on disk: "
@@ -97,8 +98,9 @@ class InsightPanel(Widget):
     def _explain(self, view: ExplainView) -> Text:
         out = Text(no_wrap=True, overflow="crop")
         head = f"predicted {view.prediction}" if view.label is None else f"label {view.label} → {view.prediction}"
-        out.append(f"#{view.index} {head} · {METHOD_TITLES.get(view.method, view.method)} · m method · e back\n",
-                   "bold")
+        names = (METHOD_TITLES.get(view.method, view.method), SHORT_METHOD_TITLES.get(view.method, view.method))
+        headers = [f"#{view.index} {head} · {name} · m method · e back" for name in names]
+        out.append(next((h for h in headers if len(h) <= (self.size.width or 58)), headers[-1]) + "\n", "bold")
         titles = []
         for c in view.classes:
             role = "predicted" if c == view.prediction else ("label" if c == view.label else "runner-up")
