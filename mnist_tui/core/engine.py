@@ -284,7 +284,8 @@ class Trainer:
                                     r.optimizer.param_groups[0]["lr"] * r.lr_factor,
                                     window.seen / max(now - window_start, 1e-9), r.train_seconds + active_s)
                 points.append({"x": round((epoch - 1) + step / r.steps_per_epoch, 6), "global_step": r.global_step,
-                               "loss": mean_loss, "accuracy": accuracy, "lr": point.lr})
+                               "loss": mean_loss, "accuracy": accuracy, "lr": point.lr,
+                               "seconds": round(point.elapsed_s, 3)})  # a stopped run's time in its last epoch
                 yield point
                 window = RunningSums(r.device)
                 window_start = time.perf_counter()

@@ -190,7 +190,7 @@ def read_lr_changes(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def read_points(run_dir: Path) -> list[dict[str, Any]]:
-    """The run's chart points: x (epochs), global_step, loss, accuracy, lr."""
+    """The run's chart points: x (epochs), global_step, loss, accuracy, lr (and seconds: the run's time then)."""
     return [p for p in _records(Path(run_dir) / "points.jsonl")
             if all(isinstance(p.get(k), (int, float)) for k in ("x", "global_step", "loss", "accuracy", "lr"))]
 
@@ -261,6 +261,10 @@ def read_run(run_dir: Path) -> RunInfo:
         finished = bool(result)
         state = "finished" if finished else ("failed" if (run_dir / "failed.json").is_file() else "stopped")
         state = "training" if owner is not None else state
+        seconds = sum(m["seconds"] for m in metrics)  # whole epochs
+        if not finished:  # and the epoch it stopped in, to its last chart point
+            seconds = max([seconds, *(p["seconds"] for p in read_points(run_dir)[-1:]
+                                      if _number(p.get("seconds")) is not None)])
         test_checkpoint = None
         if finished:
             epochs = result.get("epochs", epochs_done)
@@ -269,7 +273,7 @@ def read_run(run_dir: Path) -> RunInfo:
             name=run_dir.name, path=str(run_dir), model=config.model, epochs_done=epochs_done, epochs=config.epochs,
             best_val_accuracy=max(vals) if vals else None, test_accuracy=_number(result.get("test_accuracy")),
             modified=stamp, finished=finished, state=state, lr=config.lr, batch_size=config.batch_size,
-            train_seconds=sum(m["seconds"] for m in metrics), test_checkpoint=test_checkpoint,
+            train_seconds=seconds, test_checkpoint=test_checkpoint,
         )
     except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
         error = str(exc) or repr(exc)

@@ -260,3 +260,30 @@ async def test_the_header_says_how_many_marked_runs_the_filter_hides(make_app, r
         await pilot.pause()
         await pilot.press("escape")  # the filter goes: all marked runs are shown
         assert "3 marked (c compares)" in status(app) and "hidden" not in status(app)
+
+
+async def test_a_run_stopped_in_its_first_epoch_shows_the_time_it_trained(make_app, synthetic_data, tmp_path):
+    from mnist_tui.core.checkpoints import load_checkpoint
+    from mnist_tui.core.engine import RunControl, Trainer
+    from mnist_tui.core.events import StepMetrics
+    from mnist_tui.tui.widgets.progress import format_duration
+
+    # batch 1 through a cnn: an epoch of the 500 synthetic digits takes a second or two on a CPU
+    slow = BASE.replace(model="cnn", width=32, batch_size=1, epochs=2)
+    control = RunControl()
+    for event in Trainer(slow, synthetic_data, checkpoints_dir=tmp_path / "runs", run_name="stopped-early").run(control):
+        if isinstance(event, StepMetrics) and event.elapsed_s >= 1.0:
+            assert event.epoch == 1, "the epoch ended before a second of training: make it slower"
+            control.stop()
+    epoch_seconds = load_checkpoint(tmp_path / "runs" / "stopped-early" / "last.pt")["epoch_seconds"]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        table = app.query_one("#runs-table", DataTable)
+        run = app.query_one(RunsPane).runs[0]
+        assert run.state == "stopped" and run.epochs_done == 0
+        assert 1.0 <= run.train_seconds <= epoch_seconds  # to its last chart point, not 0
+        time_cell = str(table.get_row_at(0)[[c.key.value for c in table.ordered_columns].index("time")])
+        assert time_cell == format_duration(run.train_seconds) != "0:00"
