@@ -6,7 +6,7 @@ import math
 import shlex
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from mnist_tui.cli import build_parser
 from mnist_tui.commands.common import config_from_args
@@ -137,3 +137,24 @@ async def test_escape_mid_test_kills_the_child(synthetic_root, tiny_config):
         assert closed == [None]
         code = await asyncio.to_thread(screen.process.wait, 30)
         assert code != 0  # killed, not finished
+
+
+async def test_the_header_is_shown_whole_at_80_columns(make_app):
+    """fastcnn · adam · batch 256 (the tester's form): the header's last words show (it was cut mid-sentence)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.query_one("#field-model", Select).value = "fastcnn"
+        app.query_one("#field-batch_size", Input).value = "256"
+        await pilot.pause()
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LrFindScreen) and screen.config.model == "fastcnn"
+        title = screen.query_one("#lr-title", Static)
+        wanted = " ".join(title.render().plain.split())
+        shown = " ".join(" ".join(line.text for line in title.render_lines(title.region.reset_offset)).split())
+        assert wanted.startswith("Find a learning rate · fastcnn · adam · batch 256") and shown == wanted
+        await pilot.press("escape")  # kills the child: it saves nothing
+        await pilot.pause()

@@ -122,7 +122,7 @@ class LrFindScreen(Screen["float | None"]):
 
     DEFAULT_CSS = """
     LrFindScreen { layout: vertical; }
-    LrFindScreen #lr-title { height: 1; padding: 0 1; }
+    LrFindScreen #lr-title { height: auto; padding: 0 1; }  /* one line at 80 columns; wraps, never cut, if longer */
     LrFindScreen #lr-progress { height: 1; padding: 0 1; }
     LrFindScreen #lr-result { height: auto; min-height: 2; max-height: 14; padding: 0 1; }
     LrFindScreen #lr-result.error { color: $error; }
@@ -176,7 +176,7 @@ class LrFindScreen(Screen["float | None"]):
     def compose(self) -> ComposeResult:
         c = self.config
         yield Static(f"[b]Find a learning rate[/] · {c.model} · {c.optimizer} · batch {c.batch_size} · "
-                     "a copy of the model, nothing saved", id="lr-title")
+                     "on a copy, saves nothing", id="lr-title")
         yield Static("starting the range test: the lr grows from 1e-6 until the loss climbs…", id="lr-progress")
         yield LrCurve(id="lr-curve")
         yield Static("", id="lr-result")
