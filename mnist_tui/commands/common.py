@@ -97,14 +97,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     its device is not on this machine (checked here, before any data loads)."""
     overrides = {name: getattr(args, name) for name in given_config_fields(args)}
     config = checked(PRESETS[args.preset].replace(**overrides))
-    if config.device != "auto":
+    check_device(config.device)
+    return config
+
+
+def check_device(device: str, saved_in: str | None = None) -> None:
+    """ConfigError unless ``device`` is on this machine; ``saved_in``: the run whose config names it."""
+    if device != "auto":
         from ..core.runtime import choose_device
 
         try:
-            choose_device(config.device)
+            choose_device(device)
         except RuntimeError as exc:  # "device cuda was asked for but torch sees no CUDA GPU"
+            if saved_in:
+                raise ConfigError({"device": f"{saved_in} was trained with --device {device}, which this machine "
+                                             "lacks; resume it with --device auto or cpu"}) from None
             raise ConfigError({"device": f"--{exc}; --device auto or cpu trains here"}) from None
-    return config
 
 
 def flag_messages(errors: dict[str, str]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 from ..core.config import ConfigError, data_errors
 from .common import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, add_config_flags, add_path_flags,
-    check_checkpoints_folder, config_from_args,
+    check_checkpoints_folder, check_device, config_from_args,
     given_config_fields, stderr,
 )
 
@@ -22,7 +22,7 @@ def register(sub) -> None:
     add_path_flags(parser, checkpoints="where run folders go")
     parser.add_argument("--run-name", help="name of the run folder (default: model-date-time)")
     parser.add_argument("--resume", metavar="RUN_OR_FILE", help="continue a saved run (its folder, name or last.pt); "
-                        "with --epochs N, train a finished run N more epochs")
+                        "with --epochs N, train a finished run N more epochs; with --device, on another device")
     parser.add_argument("--json", action="store_true", help="one JSON object per event per line, no progress bar")
     parser.add_argument("--every-point", action="store_true",
                         help="with --json: every metrics point (~100 an epoch), not at most 4 a second")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.runs import CheckpointError, DiskFull, check_new_run
 
     if args.resume:
-        given = [g for g in given_config_fields(args) if g != "epochs"]
+        given = [g for g in given_config_fields(args) if g not in ("epochs", "device")]
         if given:
             raise UsageError("--resume continues a run with its saved config; drop "
                              + ", ".join("--" + g.replace("_", "-") for g in given))
@@ -81,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
         if args.epochs is None and finished:
             raise UsageError(f"{path.parent.name} already finished all {saved.epochs} epochs; add --epochs N to "
                              "train it N more")
+        check_device(args.device or saved.device, None if args.device else path.parent.name)
         trainer = Trainer(None, load_mnist(args.data_dir, dataset=saved.dataset), checkpoints_dir=Path(args.checkpoints),
-                          resume=path, extra_epochs=args.epochs or 0)
+                          resume=path, extra_epochs=args.epochs or 0, device=args.device)
     else:
         config = config_from_args(args)
         check_checkpoints_folder(Path(args.checkpoints), writable=True)  # before the data loads

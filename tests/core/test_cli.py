@@ -222,3 +222,24 @@ def test_predict_with_only_a_run_asks_for_an_image_after_it(tmp_path, synthetic_
                                            f"it: mnist-tui predict {given} IMAGE...\n")
     assert main(["predict", "--checkpoints", str(tmp_path), "missing"]) == 2  # neither a run nor a file
     assert "not an image" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device", _missing_devices())
+def test_a_run_saved_on_a_device_this_machine_lacks_resumes_with_device_cpu(tmp_path, synthetic_root, capsys, device):
+    import torch
+
+    assert train(tmp_path, synthetic_root, "--epochs", "2", "--run-name", "moved") == 0
+    last = tmp_path / "moved" / "last.pt"
+    saved = torch.load(last, weights_only=True)
+    saved["epoch"], saved["config"]["device"] = 1, device  # as if stopped after epoch 1 on that device
+    torch.save(saved, last)
+    (tmp_path / "moved" / "result.json").unlink()
+    capsys.readouterr()
+
+    resume = ["train", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), "--resume", "moved"]
+    assert main(resume) == 2
+    assert capsys.readouterr().err == (f"mnist-tui: moved was trained with --device {device}, which this machine "
+                                       "lacks; resume it with --device auto or cpu\n")
+    assert main([*resume, "--device", "cpu", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["event"] == "finished"
+    assert json.loads((tmp_path / "moved" / "config.json").read_text())["device"] == "cpu"
