@@ -228,7 +228,7 @@ def name_problem(checkpoints_dir: Path, run_name: str) -> str | None:
         return f"{run_name} is being trained by another process: pick another run name"
     except CheckpointError as exc:
         if path.is_dir():
-            return f"{run_name} already exists: pick another run name, or resume it from Runs (r)"
+            return f"{run_name} exists: pick another run name, or resume it in Runs (r)"
         if path.exists():
             return f"{run_name} is a file in the checkpoints folder: pick another run name"
         return str(exc)

@@ -55,7 +55,7 @@ async def test_a_taken_run_name_is_refused_in_the_apps_words_and_kept_and_failed
         await set_field(pilot, app, "run_name", "int1")
         await pilot.press("f5")
         await ready(pilot, app)
-        wanted = "int1 already exists: pick another run name, or resume it from Runs (r)"
+        wanted = "int1 exists: pick another run name, or resume it in Runs (r)"
         assert f"Cannot start: {wanted}" in status_line(app)
         assert [str(n.message) for n in app._notifications] == [wanted]  # no CLI flags, no path
         assert app.query_one("#field-run_name", Input).value == "int1"  # the typed name is kept
