@@ -54,6 +54,14 @@ async def _select(pilot, pane, index):
     await pilot.pause()
 
 
+async def _press(pilot, *keys):
+    """Press each key and wait for the work it started (an attribution map is computed in a worker)."""
+    for key in keys:
+        await pilot.press(key)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
 async def test_badge_filter_and_suggested_label(run_and_evaluation, synthetic_data, synthetic_root):
     async with PaneApp().run_test(size=SIZE) as pilot:
         pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
@@ -76,9 +84,7 @@ async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluat
     async with PaneApp().run_test(size=SIZE) as pilot:
         pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
         await _select(pilot, pane, flipped)
-        await pilot.press("e")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await _press(pilot, "e")
         panel = pane.query_one(InsightPanel)
         assert panel.display and not pane.query_one(DigitGrid).display
         view = panel.content
@@ -87,9 +93,7 @@ async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluat
         assert view.classes == [view.prediction, view.label]
         text = str(panel.render())
         assert "predicted" in text and "towards the class" in text
-        await pilot.press("m")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await _press(pilot, "m")
         assert panel.content.method == "ig"
         header = panel.render_lines(panel.region.reset_offset)[0].text.rstrip()
         assert header.endswith("· m method · e back") and len(header) <= panel.size.width
@@ -104,12 +108,7 @@ async def test_explain_header_fits_80_columns_after_the_method_switch(run_and_ev
     async with PaneApp().run_test(size=SIZE) as pilot:
         pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
         await _select(pilot, pane, flipped)
-        await pilot.press("e")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.press("m")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await _press(pilot, "e", "m")
         panel = pane.query_one(InsightPanel)
         panel.show(dataclasses.replace(panel.content, index=1901, label=9, prediction=4))
         await pilot.pause()
