@@ -186,7 +186,7 @@ def print_evaluation(summary: dict[str, Any], console: Console | None = None) ->
     names = ", ".join(summary.get("checkpoint_labels") or summary["checkpoints"])
     console.print(f"[bold]{names}[/]{' with TTA' if summary['tta'] else ''}")
     console.print(f"Test accuracy [bold]{summary['test_accuracy']:.2%}[/], loss {summary['test_loss']:.4f}, "
-                  f"{summary['errors']} of {summary['test_size']:,} wrong")
+                  f"{summary['errors']:,} of {summary['test_size']:,} wrong")
     # no outer edge: 12 columns of counts up to 1,135 and "100.00%" fit in 80 columns, nothing cut
     table = Table(title="Confusion matrix (rows: true, columns: predicted)", show_edge=False)
     accuracies = [_pct(a) for a in summary["per_class_accuracy"]]

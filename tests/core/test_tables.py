@@ -75,6 +75,17 @@ def test_a_full_test_set_confusion_matrix_fits_80_columns():
     assert "100.00%" in out and all(f"{a:.2%}" in out for a in accuracies) and "1135" in out
 
 
+def test_the_error_count_is_written_with_a_thousands_separator_like_the_test_size():
+    confusion = [[0] * 10 for _ in range(10)]
+    for true in range(10):
+        confusion[true][(true + 1) % 10] = 889  # an untrained model: 8,890 of 8,890 wrong
+    summary = {"checkpoints": ["a.pt"], "tta": False, "test_accuracy": 0.0, "test_loss": 2.3, "errors": 8890,
+               "test_size": 8890, "per_class_accuracy": [0.0] * 10, "confusion": confusion}
+    console = Console(width=80, record=True, file=io.StringIO())
+    print_evaluation(summary, console)
+    assert "8,890 of 8,890 wrong" in console.export_text()
+
+
 def test_an_unreadable_runs_reason_is_printed_whole_under_the_table(tmp_path):
     (tmp_path / "stalled").mkdir()
     (tmp_path / "stalled" / "config.json").write_text("{not json [Errno 13]")
