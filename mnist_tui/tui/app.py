@@ -270,6 +270,7 @@ class MnistApp(App):
     @while_mounted
     async def on_run_ended(self, message: RunEnded) -> None:
         self.controller.handle_end(message.serial)
+        self.run_view.close_stop_question()
         if self.query_one(ProgressLine).progress.state in ("starting", "running", "paused", "stopping"):
             self.set_progress(state="idle", message="Run ended.")
         self.show_run_state()

@@ -37,6 +37,7 @@ class RunView:
         self.form_to_save: tuple[str | None, TrainConfig] | None = None  # remembered once the run has started
         self.quit_message: str | None = None  # printed after the app closes (where a stopped run was saved)
         self.quit_when_stopped = False
+        self.stop_question: ConfirmScreen | None = None  # "Stop training?" while it waits for an answer
         # the "Cannot start" message on the progress line and the (state, message) it replaced
         self._refusal: tuple[str, tuple[str, str]] | None = None
 
@@ -119,7 +120,8 @@ class RunView:
             return
 
         def answered(yes: bool | None) -> None:
-            if yes:
+            self.stop_question = None
+            if yes and app.controller.allowed("stop"):  # the run may have ended while the question was open
                 self.quit_when_stopped = quitting
                 app.controller.stop()
                 app.show_run_state()
@@ -130,7 +132,14 @@ class RunView:
         else:
             dialog = ConfirmScreen("Stop training?", "The run stops at the next batch and saves last.pt, which you "
                                    "can resume later from Runs (r).", yes="Stop", no="Keep training")
+        self.stop_question = dialog
         app.push_screen(dialog, answered)
+
+    def close_stop_question(self) -> None:
+        """The run ended while "Stop training?" (or "Quit while training?") was open: the question is moot."""
+        dialog, self.stop_question = self.stop_question, None
+        if dialog is not None and self.app.screen is dialog:
+            dialog.dismiss(None)
 
     # -- events ----------------------------------------------------------------------------
 

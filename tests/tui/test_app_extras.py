@@ -146,3 +146,25 @@ async def test_dataset_choice_trains_and_evaluates_on_that_dataset(make_app, syn
         detail = app.query_one(DigitDetail)
         detail.show(Misclassified(0, 9, 7, 0.8, [(7, 0.8), (9, 0.15), (5, 0.05)]), None, pane.class_names)
         assert "Ankle boot → Sneaker" in str(detail.render())
+
+
+async def test_the_stop_question_closes_when_the_run_ends_before_it_is_answered(make_app):
+    from mnist_tui.tui.widgets.dialogs import ConfirmScreen
+    from tests.tui.test_app import ready, run_to_completion, set_field, start_paused
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "1")
+        await start_paused(pilot, app)
+        await pilot.press("f7")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # "Stop training?" waits for y or n
+        app.controller.resume()  # the run goes on (as it would had it not been paused) and finishes
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+        assert not isinstance(app.screen, ConfirmScreen)  # no question about a run that has ended
+        assert "Finished" in str(app.query_one("#progress").render())
+        await pilot.press("y")  # a late answer stops nothing and says nothing is wrong
+        await pilot.pause()
+        assert app.run_state == "idle" and app.events_seen[-1] == "finished"
