@@ -62,7 +62,7 @@ async def app_run(config, preset: str, data_dir: str | None, checkpoints: Path, 
     settings = checkpoints / "settings.json"
     save_form(settings, preset, config)
     ended: asyncio.Future = asyncio.get_running_loop().create_future()
-    app = WatchedApp(data_dir=data_dir, checkpoints_dir=checkpoints, preset=preset, settings_path=settings,
+    app = WatchedApp(data_dir=data_dir, checkpoints_dir=checkpoints, settings_path=settings,
                      download=False)
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()  # data loaded, as a person would wait for "Ready"

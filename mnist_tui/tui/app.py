@@ -91,12 +91,13 @@ class MnistApp(App):
         self._run_keys_shown: tuple[bool, ...] | None = None
 
     def _initial_form(self, preset: str | None) -> tuple[str | None, TrainConfig]:
-        """Last used values, unless a different preset was asked for."""
+        """The preset asked for (``--preset``), as it is; else the last values used; else seed-mlp."""
+        if preset in PRESETS:
+            return preset, PRESETS[preset]
         saved_preset, saved = load_form(self.settings_path)
-        if saved is not None and (preset is None or preset == saved_preset):
+        if saved is not None:
             return saved_preset, saved
-        name = preset if preset in PRESETS else "seed-mlp"
-        return name, PRESETS[name]
+        return "seed-mlp", PRESETS["seed-mlp"]
 
     @property
     def run_state(self) -> str:

@@ -55,7 +55,7 @@ def make_app(synthetic_root: Path, tmp_path: Path, settings_path: Path):
     app_class = recording_app_class()
 
     def make(**kwargs):
-        options = dict(data_dir=synthetic_root, checkpoints_dir=tmp_path / "runs", preset="seed-mlp",
+        options = dict(data_dir=synthetic_root, checkpoints_dir=tmp_path / "runs", preset=None,
                        settings_path=settings_path, download=False)
         options.update(kwargs)
         return app_class(**options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from mnist_tui.core.config import FIELD_SPECS, field_label
 from mnist_tui.tui.widgets.hparam_form import HParamForm
@@ -72,3 +72,21 @@ async def test_a_config_loaded_into_the_form_does_not_keep_an_old_preset_name(ma
         form.set_config(PRESETS["fast"], None)  # a config that is a preset is named as it
         await pilot.pause()
         assert app.query_one("#preset", Select).value == "fast"
+
+
+async def test_an_explicit_preset_starts_the_form_from_that_preset_not_the_last_edited_copy(make_app, settings_path):
+    from mnist_tui.core.config import PRESETS
+    from mnist_tui.tui.settings import save_form
+
+    save_form(settings_path, "fast", PRESETS["fast"].replace(epochs=3, lr=0.002))  # fast, edited, then run
+    app = make_app(preset="fast")  # mnist-tui --preset fast
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one("#field-epochs", Input).value == "1"  # fast's own values
+        assert app.query_one("#field-lr", Input).value == "0.015"
+        assert app.query_one("#preset", Select).value == "fast"
+    again = make_app()  # mnist-tui: the last values used
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert again.query_one("#field-epochs", Input).value == "3"
+        assert again.query_one("#field-lr", Input).value == "0.002"
