@@ -26,7 +26,7 @@ storage: default sqlite:///<checkpoints>/tune.db. Several machines join one stud
 journal:/shared/folder/tune.log (Optuna's journal file on a shared filesystem).
 optuna-dashboard <storage URL> and optuna.load_study(study_name=..., storage=...) open the study.
 
-Ctrl+C: the running trials stop (last.pt saved) and are marked failed ("interrupted"); exit 130.
+Ctrl+C: the running trials stop (last.pt saved; shown as "stopped", FAIL to Optuna); exit 130.
 """
 
 
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     def on_sigint(signum: int, frame: Any) -> None:
         # first Ctrl+C: stop the running trials (they save) and start no more; a second one exits at once
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        stderr("stopping: running trials save last.pt and are marked failed (interrupted); Ctrl+C again to quit now")
+        stderr("stopping: running trials save last.pt and are marked stopped; Ctrl+C again to quit now")
         tuner.stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
@@ -143,7 +143,7 @@ def format_params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={one(v)}" for k, v in params.items())
 
 
-STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "failed": "red"}
+STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "stopped": "yellow", "failed": "red"}
 
 
 class TrialTable:
@@ -195,8 +195,10 @@ class TrialTable:
 
 
 def print_summary(console, summary, command: str | None) -> None:
-    console.print(f"Study [bold]{summary.study}[/] in {summary.storage}: {summary.trials} trials finished "
-                  f"({summary.pruned} pruned, {summary.failed} failed), {summary.run_here} run here in "
+    stopped = f", {summary.stopped} stopped" if summary.stopped else ""
+    trials = f"{summary.trials} trial" + ("" if summary.trials == 1 else "s")
+    console.print(f"Study [bold]{summary.study}[/] in {summary.storage}: {trials} finished "
+                  f"({summary.pruned} pruned, {summary.failed} failed{stopped}), {summary.run_here} run here in "
                   f"{summary.minutes:.1f} min" + ("; interrupted" if summary.interrupted else ""))
     if summary.best_value is None:
         console.print("No trial has completed yet.")

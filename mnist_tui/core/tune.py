@@ -16,7 +16,7 @@ process start, the torch import and the data load are paid once per job, not per
 
 Stopping (``stop()``, Ctrl+C in the CLI): running trials are stopped (last.pt saved,
 resumable with ``train --resume``) and marked FAIL with the user attribute
-``stopped = "interrupted"``: an interrupted trial says nothing about its parameters,
+``stopped = "interrupted"`` (shown as "stopped", not "failed"): an interrupted trial says nothing about its parameters,
 so the sampler and the pruner must not learn from it. No new trial starts.
 """
 
@@ -69,7 +69,7 @@ class TrialEpoch(Event):
 class TrialEnded(Event):
     kind: ClassVar[str] = "trial_ended"
     number: int
-    state: str  # "complete", "pruned" or "failed"
+    state: str  # "complete", "pruned", "stopped" (interrupted by the user, last.pt saved) or "failed"
     value: float | None  # best validation accuracy (last reported one when pruned)
     params: dict[str, Any]
     minutes: float
@@ -89,10 +89,16 @@ class StudyFinished(Event):
     best_config: dict[str, Any] | None
     trials: int  # finished trials in the study, every worker's
     pruned: int
-    failed: int
+    failed: int  # trials that failed, not the ones stopped by the user
+    stopped: int  # trials interrupted by a stop (resumable); Optuna's state for them is FAIL
     run_here: int  # trials this worker ran
     interrupted: bool
     minutes: float
+
+
+def interrupted(trial: Any) -> bool:
+    """A FAIL trial that was stopped by the user (Ctrl+C, Stop), not one that went wrong."""
+    return trial.state.name == "FAIL" and trial.user_attrs.get("stopped") == "interrupted"
 
 
 class TuneError(ValueError):
@@ -320,7 +326,7 @@ class Tuner:
                                    f"pruned after epoch {pruned_at} (val accuracy {last_value:.4f})")
                     else:
                         trial.set_user_attr("stopped", "interrupted")
-                        outcome = (TrialState.FAIL, "failed", None,
+                        outcome = (TrialState.FAIL, "stopped", None,
                                    "interrupted (last.pt saved; train --resume continues it)")
                 elif isinstance(event, Finished):
                     outcome = (TrialState.COMPLETE, "complete", event.best_val_accuracy, "")
@@ -352,7 +358,8 @@ class Tuner:
             self.study_name, redact(self.storage_url), best.value if best else None, dict(best.params) if best else {},
             best.user_attrs.get("run_dir") if best else None, best.number if best else None, best_config,
             len(finished), sum(t.state == TrialState.PRUNED for t in finished),
-            sum(t.state == TrialState.FAIL for t in finished), self._claimed, self._stop.is_set(),
+            sum(t.state == TrialState.FAIL and not interrupted(t) for t in finished),
+            sum(interrupted(t) for t in finished), self._claimed, self._stop.is_set(),
             (time.monotonic() - started) / 60,
         )
 

@@ -108,12 +108,18 @@ def test_ctrl_c_stops_the_running_trial_saved_and_exits_130(synthetic_root, tmp_
     assert worker.returncode == 130, err
     lines = json_lines(rest)
     ended = [e for e in lines if e["event"] == "trial_ended"]
-    assert len(ended) == 1 and ended[0]["state"] == "failed" and "interrupted" in ended[0]["reason"]
+    # stopped by the user, not failed: its last.pt resumes it (Optuna's state is FAIL so nothing learns from it)
+    assert len(ended) == 1 and ended[0]["state"] == "stopped" and "interrupted" in ended[0]["reason"]
     assert lines[-1]["event"] == "study_finished" and lines[-1]["interrupted"] is True
+    assert lines[-1]["stopped"] == 1 and lines[-1]["failed"] == 0
     assert (Path(ended[0]["run_dir"]) / "last.pt").is_file()
     trial = optuna.load_study(study_name="stopme", storage=f"sqlite:///{tmp_path / 'tune.db'}").trials[0]
     assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["stopped"] == "interrupted"
     assert "Traceback" not in err
+    from mnist_tui.tui.widgets.tune_records import poll_trials  # the Tune view reads the study the same way
+
+    rows, _ = poll_trials(f"sqlite:///{tmp_path / 'tune.db'}", "stopme")
+    assert [row["state"] for row in rows] == ["stopped"]
 
 
 @pytest.mark.parametrize("spec,message", [

@@ -348,3 +348,21 @@ async def test_use_best_before_any_trial_has_finished_says_so(tmp_path, syntheti
         assert app.best_configs == []
         assert [str(n.message) for n in app._notifications] == [
             "No finished trial yet: Use best needs a complete trial."]
+
+
+async def test_a_trial_stopped_by_the_user_reads_stopped_not_failed(tmp_path, synthetic_root):
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    # as `tune` leaves a trial interrupted by Ctrl+C or Stop (last.pt saved): FAIL to Optuna, so nothing learns from it
+    study.add_trial(optuna.trial.create_trial(params={"lr": 1e-3}, distributions={"lr": lr},
+                                              state=optuna.trial.TrialState.FAIL,
+                                              user_attrs={"stopped": "interrupted", "run_dir": str(tmp_path / "r")}))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.click("#tune-attach")
+        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+        await pilot.pause()
+        state = screen.query_one("#tune-table", DataTable).get_row_at(0)[1]
+        assert str(state) == "stopped"
+        assert "1 trial · 1 stopped" in str(screen.query_one("#tune-status", Static).render())

@@ -19,7 +19,8 @@ from textual_plotext import PlotextPlot
 
 MIN_IMPORTANCE_TRIALS = 4  # importances are noise over fewer complete trials
 FLOOR_POINTS = 5.0  # the y axis reaches this many points below the best value, no further
-STATE_COLOUR = {"running": "yellow", "complete": "green", "pruned": "gray", "failed": "red", "waiting": "gray"}
+STATE_COLOUR = {"running": "yellow", "complete": "green", "pruned": "gray", "stopped": "yellow", "failed": "red",
+                "waiting": "gray"}
 
 
 def best_so_far(values: list[float]) -> list[float]:

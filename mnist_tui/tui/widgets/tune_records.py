@@ -21,8 +21,9 @@ from textual.widgets import DataTable
 
 from .tune_charts import MIN_IMPORTANCE_TRIALS
 
-STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "failed": "red", "waiting": "dim"}
-ENDED = ("complete", "pruned", "failed")
+STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "stopped": "yellow", "failed": "red",
+               "waiting": "dim"}
+ENDED = ("complete", "pruned", "stopped", "failed")
 
 
 def params_text(params: dict[str, Any]) -> str:
@@ -67,17 +68,22 @@ def best_trial(trials: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
     return max(complete, key=lambda t: t["value"]) if complete else None
 
 
+def _trials(count: int) -> str:
+    return f"{count} trial" if count == 1 else f"{count} trials"
+
+
 def progress_text(study: str, trials: dict[int, dict[str, Any]], width: int | None = None) -> str:
     """``study S: 5 trials · 1 running · 3 complete · 1 pruned · best 99.12% (#2)``; within ``width``
     (one line at 80 columns) it drops "study", says "done" and then shortens the name, so the best stays."""
     states = [t.get("state") for t in trials.values()]
-    found = [(states.count(s), s) for s in ("running", "complete", "pruned", "failed") if states.count(s)]
+    found = [(states.count(s), s) for s in ("running", "complete", "pruned", "stopped", "failed")
+             if states.count(s)]
     best = best_trial(trials)
     tail = f" · best {best['value']:.2%} (#{best['number']})" if best else ""
-    text = f"study {study}: {len(states)} trials · " + " · ".join(f"{n} {s}" for n, s in found) + tail
+    text = f"study {study}: {_trials(len(states))} · " + " · ".join(f"{n} {s}" for n, s in found) + tail
     if width is None or len(text) <= width:
         return text
-    short = f": {len(states)} trials, " + ", ".join(f"{n} {'done' if s == 'complete' else s}" for n, s in found)
+    short = f": {_trials(len(states))}, " + ", ".join(f"{n} {'done' if s == 'complete' else s}" for n, s in found)
     short += tail
     if len(study) + len(short) <= width:
         return study + short
@@ -91,7 +97,7 @@ def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
 
     Stopped reads as exit 130, or as death by SIGINT itself (before the CLI had taken it over).
     """
-    text = f"study {study}: {summary.get('trials', seen)} trials, {summary.get('pruned', 0)} pruned"
+    text = f"study {study}: {_trials(summary.get('trials', seen))}, {summary.get('pruned', 0)} pruned"
     if code in (130, -signal.SIGINT):
         return text + "; stopped", False
     if code != 0:
@@ -147,6 +153,8 @@ def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     for trial in loaded.get_trials(deepcopy=False):
         state = {"RUNNING": "running", "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
                  "WAITING": "waiting"}.get(trial.state.name, trial.state.name.lower())
+        if trial.user_attrs.get("stopped") == "interrupted" and state == "failed":
+            state = "stopped"  # stopped by the user, last.pt saved: not a failure
         value = trial.value
         if value is None and trial.intermediate_values:
             value = trial.intermediate_values[max(trial.intermediate_values)]
