@@ -22,6 +22,7 @@ class Views:
 
     def __init__(self, app: MnistApp) -> None:
         self.app = app
+        self.tune_memory: dict[str, str] = {}  # Tune's fields as last typed, for the next time it opens
 
     @property
     def form(self) -> HParamForm:
@@ -41,7 +42,8 @@ class Views:
         if not isinstance(self.app.screen, TuneScreen):
             config = self.form.read()[0] or self.app.initial_config
             self.app.push_screen(TuneScreen(config, checkpoints_dir=self.app.checkpoints_dir,
-                                            data_dir=self.app.data_dir, preset=self.form.preset or "fast"))
+                                            data_dir=self.app.data_dir, preset=self.form.preset or "fast",
+                                            memory=self.tune_memory))
 
     def use_best(self, message: Any) -> None:
         """Tune's "Use best": the best trial's config in the form."""

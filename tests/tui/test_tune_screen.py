@@ -366,3 +366,27 @@ async def test_a_trial_stopped_by_the_user_reads_stopped_not_failed(tmp_path, sy
         state = screen.query_one("#tune-table", DataTable).get_row_at(0)[1]
         assert str(state) == "stopped"
         assert "1 trial · 1 stopped" in str(screen.query_one("#tune-status", Static).render())
+
+
+async def test_tune_keeps_what_was_typed_when_it_opens_again(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tune_from_the_app(pilot, app, "lr=1e-3:1e-2:log", "3")
+        await set_input(pilot, screen, "#tune-study", "my-sweep")
+        await pilot.press("ctrl+b")  # "Use best" with no trial finished: the view stays, says so
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, TuneScreen)
+        await pilot.press("f10")
+        await pilot.pause()
+        again = app.screen
+        assert isinstance(again, TuneScreen) and again is not screen
+        assert again.query_one("#tune-search", Input).value == "lr=1e-3:1e-2:log"
+        assert again.query_one("#tune-trials", Input).value == "3"
+        assert again.query_one("#tune-study", Input).value == "my-sweep"
+        await set_input(pilot, again, "#tune-study", "")  # emptied: the default study name comes back next time
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("f10")
+        await pilot.pause()
+        assert app.screen.query_one("#tune-study", Input).value == "" and app.screen.study_name() == "mnist-seed-mlp"

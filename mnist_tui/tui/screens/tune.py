@@ -85,8 +85,10 @@ class TuneScreen(Screen):
 
     def __init__(self, base: TrainConfig, *, checkpoints_dir: str | Path, data_dir: str | Path | None = None,
                  preset: str = "fast", study: str | None = None, storage: str | None = None,
-                 poll_seconds: float = POLL_SECONDS, name: str | None = None) -> None:
+                 poll_seconds: float = POLL_SECONDS, memory: dict[str, str] | None = None,
+                 name: str | None = None) -> None:
         super().__init__(name=name)
+        self.memory = memory  # the fields as last typed, kept by the app between visits
         self.base = base
         self.preset = preset
         self.checkpoints_dir = Path(checkpoints_dir)
@@ -107,7 +109,8 @@ class TuneScreen(Screen):
 
     def compose(self) -> ComposeResult:
         space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(self.base.model, "fast")]
-        yield TuneForm(self.base, list(space), self.initial_study, self.initial_storage, self.default_storage)
+        yield TuneForm(self.base, list(space), self.initial_study, self.initial_storage, self.default_storage,
+                       memory=self.memory)
         with Horizontal(id="tune-buttons"):
             yield Button("Start", id="tune-start", variant="primary", compact=True)
             yield Button("Stop", id="tune-stop", disabled=True, compact=True)

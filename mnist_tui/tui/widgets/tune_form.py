@@ -40,31 +40,64 @@ class TuneForm(Vertical):
     """
 
     def __init__(self, base: TrainConfig, space: list[str], study: str, storage: str, default_storage: str,
-                 *, id: str | None = None) -> None:
+                 *, memory: dict[str, str] | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.base, self.space, self.default_study = base, space, study
         self.initial_storage, self.default_storage = storage, default_storage
+        # what was typed the last time Tune was open (the app keeps it while it runs); the search only
+        # for the same model family, whose default space it replaced
+        self.memory = memory if memory is not None else {}
+        if self.memory.get("space") != " ".join(space):
+            self.memory.pop("tune-search", None)
+
+    def _defaults(self) -> dict[str, str]:
+        return {"tune-search": " ".join(self.space), "tune-trials": "10", "tune-pruner": "median",
+                "tune-study": self.default_study, "tune-storage": self.initial_storage}
+
+    def _remembered(self, field: str) -> str:
+        return self.memory.get(field, self._defaults()[field])
+
+    def _remember(self, field: str | None, value: str) -> None:
+        """A field typed away from its default is remembered; one back at its default follows the default."""
+        defaults = self._defaults()
+        if field not in defaults:
+            return
+        if value == defaults[field]:
+            self.memory.pop(field, None)
+        else:
+            self.memory[field] = value
+            self.memory["space"] = defaults["tune-search"]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._remember(event.input.id, event.value)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self._remember(event.select.id, str(event.value))
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="tune-row"):
             with Horizontal(classes="tune-field", id="search-field"):
                 yield Label("search")
-                yield Input(" ".join(self.space), id="tune-search", compact=True,
+                yield Input(self._remembered("tune-search"), id="tune-search", compact=True,
                             tooltip="FIELD=SPEC ... e.g. lr=1e-4:1e-1:log batch_size=64,128")
         with Horizontal(classes="tune-row"):
             with Horizontal(classes="tune-field"):
                 yield Label("trials")
-                yield Input("10", id="tune-trials", type="integer", compact=True, tooltip="trials")
+                yield Input(self._remembered("tune-trials"), id="tune-trials", type="integer", compact=True,
+                            tooltip="trials")
             with Horizontal(classes="tune-field"):
                 yield Label("pruner")
-                yield Select([(p, p) for p in PRUNERS], value="median", allow_blank=False, id="tune-pruner",
+                yield Select([(p, p) for p in PRUNERS], value=self._remembered("tune-pruner"),
+                             allow_blank=False, id="tune-pruner",
                              compact=True)
             with Horizontal(classes="tune-field"):
                 yield Label("study")
-                yield Input(self.default_study, id="tune-study", compact=True, tooltip="study name")
+                yield Input(self._remembered("tune-study"), id="tune-study", compact=True,
+                            tooltip="study name")
             with Horizontal(classes="tune-field", id="storage-field"):
                 yield Label("storage")
-                yield Input(self.initial_storage, placeholder=self.default_storage, id="tune-storage", compact=True,
+                yield Input(self._remembered("tune-storage"), placeholder=self.default_storage, id="tune-storage",
+                            compact=True,
                             tooltip=f"storage URL; empty: the default, {self.default_storage}")
 
     def on_resize(self) -> None:
