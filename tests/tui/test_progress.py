@@ -76,3 +76,17 @@ async def test_status_line_fits_80_columns_in_the_app(make_app):
         await pilot.pause()
         text = str(line.render())
         assert len(text) <= line.content_size.width and text.endswith("f3 Misclassified")
+
+
+async def test_a_message_too_long_for_the_line_ends_in_an_ellipsis(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        line = app.query_one(ProgressLine)
+        name = "a-run-name-long-enough-to-need-more-than-one-line-of-the-status-bar-20261203"
+        app.set_progress(state="failed", message=f"Cannot start: {name} exists: pick another run name, or resume it")
+        await pilot.pause()
+        text = str(line.render())
+        # cut with "…" where it ends (Textual wrapped it at a space and the one row showed "Cannot start:" alone)
+        assert len(text) == line.content_size.width and text.startswith(f"Cannot start: {name[:40]}")
+        assert text.endswith("…")

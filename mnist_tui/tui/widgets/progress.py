@@ -105,6 +105,15 @@ def _cut_middle(text: str, length: int) -> str:
     return text[: length - 1 - tail] + "…" + (text[len(text) - tail:] if tail else "")
 
 
+def _one_line(text: Text, width: int) -> Text:
+    """``text`` cut to ``width`` with "…" (Textual wraps a Text at its spaces whatever its no_wrap says, and
+    the line's one row showed the words that fit, with nothing to say more was cut)."""
+    text.no_wrap, text.overflow = True, "ellipsis"
+    if width > 0 and text.cell_len > width:
+        text.truncate(width, overflow="ellipsis")
+    return text
+
+
 def fit_message(message: str, width: int) -> str:
     """``message`` (parts joined by " · ") shortened to ``width`` so that its key hints stay.
 
@@ -181,7 +190,7 @@ class ProgressLine(Widget):
                 out.append(*state)
             if out.cell_len <= width:
                 break
-        return out
+        return _one_line(out, width)
 
     def render(self) -> Text:
         p = self.progress
@@ -189,4 +198,4 @@ class ProgressLine(Widget):
         if p.state in ("running", "paused", "stopping") and p.epochs:
             return self._run_line(width)
         style = {"failed": "bold red", "loading": "italic"}.get(p.state, "")
-        return Text(fit_message(p.message, width), style=style, no_wrap=True, overflow="ellipsis")
+        return _one_line(Text(fit_message(p.message, width), style=style), width)
