@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from .config import TrainConfig
+from .formatting import clip
 from .runs import DEFAULT_CHECKPOINTS, CheckpointError, DamagedFile, config_from_dict, write_bytes_atomic
 
 FORMAT_VERSION = 1
@@ -176,4 +177,4 @@ def load_state(target: Any, state: Any, what: str) -> None:
         target.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         detail = " ".join((str(exc) or type(exc).__name__).split())  # torch's message spans lines
-        raise DamagedFile(f"the checkpoint does not fit {what}: {detail[:200]}") from None
+        raise DamagedFile(f"the checkpoint does not fit {what}: {clip(detail)}") from None

@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .formatting import clip
+
 # torchvision's MNIST statistics, used for every model.
 MEAN = 0.1307
 STD = 0.3081
@@ -241,7 +243,7 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
             offline = "Name or service not known" in reason or "Temporary failure in name resolution" in reason
             raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk and could not "
                                         "be downloaded" + (" (no network)." if offline else "."),
-                                        f"The download said: {reason[:200]}")) from exc
+                                        f"The download said: {clip(reason)}")) from exc
         raw, problem = _find_raw_dir(root, dataset)
         if problem:
             raise DataUnavailable(_help(root, dataset, problem))

@@ -12,4 +12,14 @@ def percent(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}%}"
 
 
-__all__ = ["percent"]
+def clip(text: str, limit: int = 200) -> str:
+    """``text`` within ``limit`` characters, cut after a whole word and ended with "…" when it was longer."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
+__all__ = ["clip", "percent"]

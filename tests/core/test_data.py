@@ -71,6 +71,24 @@ def test_failed_download_is_reported_the_same_way(tmp_path, monkeypatch):
     _assert_helpful(str(info.value), tmp_path)
 
 
+def test_a_long_download_error_is_cut_after_a_word_and_says_so(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(self):  # torchvision lists every mirror it tried
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\n" + "Tried https://mirror.example/mnist/, "
+                           "got: <urlopen error [Errno -3] Temporary failure in name resolution>\n" * 4)
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
+    with pytest.raises(DataUnavailable) as info:
+        load_mnist(tmp_path, download=True)
+    said = next(line for line in str(info.value).splitlines() if "The download said:" in line)
+    said = said.split("The download said: ", 1)[1]
+    assert said.endswith("…") and len(said) <= 200
+    words = said[:-1].split()
+    assert all(word in "Error downloading train-images-idx3-ubyte.gz: Tried https://mirror.example/mnist/, got: "
+               "<urlopen error [Errno -3] Temporary failure in name resolution>" for word in words)  # whole words
+
+
 @pytest.fixture
 def copied_root(synthetic_root, tmp_path):
     root = tmp_path / "copy"
