@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
-    EXIT_INTERRUPTED, EXIT_OK, UsageError, add_config_flags, add_path_flags, check_checkpoints_folder, config_from_args,
-    stderr,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, UsageError, add_config_flags, add_path_flags,
+    check_checkpoints_folder, config_from_args, discard_stdout, stderr,
 )
 
 PRUNER_CHOICES = ("median", "hyperband", "none")  # core.tune.PRUNERS, without importing Optuna for --help
@@ -80,10 +80,24 @@ def run(args: argparse.Namespace) -> int:
         stderr("stopping: running trials save last.pt and are marked stopped; Ctrl+C again to quit now")
         tuner.stop()
 
+    closed = False
+
+    def emit(record: dict[str, Any]) -> None:
+        """One JSON line; once the reader has gone (`| head`), the running trials stop and save, as on Ctrl+C."""
+        nonlocal closed
+        if closed:
+            return
+        try:
+            print(json.dumps(record), flush=True)
+        except BrokenPipeError:
+            closed = True
+            discard_stdout()
+            stderr("output closed: stopping; running trials save last.pt and are marked stopped")
+            tuner.stop()
+
     previous = signal.signal(signal.SIGINT, on_sigint)
     if args.json:  # from here on Ctrl+C (SIGINT) stops cleanly: a front end may wait for this line to send it
-        print(json.dumps({"event": "tune_started", "study": tuner.study_name, "storage": _redacted(tuner)}),
-              flush=True)
+        emit({"event": "tune_started", "study": tuner.study_name, "storage": _redacted(tuner)})
     try:
         view = None if args.json else TrialTable(space_names=[p.name for p in space])
         summary = None
@@ -95,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
                     record = event.to_dict()
                     if isinstance(event, StudyFinished) and event.best_config:
                         record["train_command"] = _best_command(event, base, args.preset)
-                    print(json.dumps(_json_safe(record)), flush=True)
+                    emit(_json_safe(record))
                 elif isinstance(event, (TrialStarted, TrialEnded, TrialEpoch)):
                     view.update(event)
         except TuneError as exc:
@@ -107,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
     if view is not None and summary is not None:
         print_summary(view.console, summary, _best_command(summary, base, args.preset))
+    if closed:
+        return EXIT_OUTPUT_CLOSED
     if summary is None or summary.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if summary.best_value is not None else 1
@@ -150,10 +166,11 @@ class TrialTable:
     """A live Rich table of this worker's trials: a row per trial, updated as it trains and ends."""
 
     def __init__(self, space_names: list[str]):
-        from rich.console import Console
         from rich.live import Live
 
-        self.console = Console()
+        from ..reporting import OutputConsole  # a closed stdout ends with exit 141, as elsewhere
+
+        self.console = OutputConsole()
         self.rows: dict[int, dict[str, Any]] = {}
         self.live = Live(self._render(), console=self.console, auto_refresh=False, transient=False)
         self.live.start()

@@ -60,3 +60,26 @@ def test_train_into_a_closed_stdout_stops_saves_and_resumes(output, synthetic_ro
     assert resumed.returncode == 0, resumed.stderr
     events = [json.loads(line) for line in resumed.stdout.splitlines()]
     assert events[0]["run_dir"] == str(run) and events[-1]["event"] == "finished" and events[-1]["epochs"] == 2
+
+
+def test_tune_json_whose_reader_leaves_stops_its_trial_saved_and_exits_141(synthetic_root, tmp_path):
+    args = ["tune", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY[:-2], "--epochs", "1000",
+            "--search", "lr=1e-3:3e-2:log", "--trials", "3", "--study", "headed", "--json"]
+    worker = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=REPO)
+    for line in worker.stdout:  # `| head`: the reader leaves once the first trial is training
+        if json.loads(line)["event"] == "trial_epoch":
+            break
+    worker.stdout.close()
+    err = worker.stderr.read()
+    assert worker.wait(timeout=300) == 141, err
+    assert err == "mnist-tui: output closed: stopping; running trials save last.pt and are marked stopped\n"
+    run = tmp_path / "headed-trial000"
+    assert (run / "last.pt").is_file() and owner(run) is None  # saved, and no process holds it
+    assert not (tmp_path / "headed-trial001").exists()  # no trial started after the reader left
+
+
+def test_tune_table_into_a_closed_stdout_ends_quietly_with_141(synthetic_root, tmp_path):
+    done = with_closed_stdout("tune", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY[:-2],
+                              "--epochs", "1", "--search", "lr=1e-3:3e-2:log", "--trials", "1")
+    assert (done.returncode, done.stderr) == (141, "")
