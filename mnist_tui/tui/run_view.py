@@ -36,6 +36,7 @@ class RunView:
         self.app = app
         self.form_to_save: tuple[str | None, TrainConfig] | None = None  # remembered once the run has started
         self.quit_message: str | None = None  # printed after the app closes (where a stopped run was saved)
+        self._stopped_run: Path | None = None  # the run quit_message is about
         self.quit_when_stopped = False
         self.stop_question: ConfirmScreen | None = None  # "Stop training?" while it waits for an answer
         # the "Cannot start" message on the progress line and the (state, message) it replaced
@@ -169,6 +170,7 @@ class RunView:
         elif isinstance(event, Stopped):
             where = f"Stopped {Path(event.run_dir).name} at epoch {event.epoch}, step {event.step} · saved " \
                     f"{event.checkpoint} · resume from Runs (r)"
+            self._stopped_run = Path(event.run_dir).resolve()
             self.quit_message = f"{where}\nResume with: mnist-tui train --resume {Path(event.run_dir).resolve()}" + (
                 f" --data-dir {Path(app.data_dir).resolve()}" if app.data_dir else "")
             app.set_progress(state="idle", message=where)
@@ -199,6 +201,8 @@ class RunView:
 
     def _finished(self, event: Finished) -> None:
         app = self.app
+        if self._stopped_run == Path(event.run_dir).resolve():  # resumed and finished: nothing left to resume
+            self.quit_message = self._stopped_run = None
         rate = app.query_one(ProgressLine).progress.samples_per_s
         source = f"{event.run_name} · last (epoch {event.epochs})"
         app.notify(f"test {percent(event.test_accuracy)} ({source}) · f2 Results", title="Finished")

@@ -204,6 +204,11 @@ async def test_stop_asks_then_leaves_a_resumable_checkpoint_and_resume_from_runs
         await run_to_completion(pilot, app)
         assert app.events_seen.count("started") == 2
         assert json.loads((run / "result.json").read_text())["epochs"] == 2
+        said = []
+        app.exit = lambda *args, message=None, **kwargs: said.append(message)  # what quitting would print
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert said == [None]  # the run it stopped has since finished: no "Resume with" for it
 
 
 async def test_quitting_during_a_run_asks_then_stops_and_saves(make_app):
