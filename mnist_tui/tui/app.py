@@ -312,8 +312,10 @@ class MnistApp(App):
 
     def on_runs_pane_config_requested(self, message: Any) -> None:
         """Runs asked to load a run's config into the form (for the next run)."""
-        self.query_one(HParamForm).set_config(message.config, None)
+        form = self.query_one(HParamForm)
+        form.set_config(message.config, None)
         self.action_show_tab("train")
+        form.show_top()
         self.notify(f"The form holds {message.name}'s config: f5 trains a new run with it.")
 
     def on_runs_pane_resume_requested(self, message: RunsPane.ResumeRequested) -> None:

@@ -50,6 +50,7 @@ class Views:
         self.app.pop_screen()
         self.form.set_config(message.config, None)
         self.app.action_show_tab("train")
+        self.form.show_top()
         self.app.notify(f"The form holds the best trial's config (val {percent(message.value)}): f5 trains it.")
 
     def open_run(self, message: Any) -> None:

@@ -205,6 +205,24 @@ async def test_f_names_the_preset_a_runs_config_equals_whatever_preset_the_form_
         assert picker.value == Select.NULL and "(custom)" in str(picker.query_one("SelectCurrent #label").render())
 
 
+async def test_f_shows_the_form_from_its_top_whichever_field_had_the_keys(make_app, runs_folder):
+    from mnist_tui.tui.widgets.hparam_form import HParamForm
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        form = app.query_one(HParamForm)
+        form.query("Select, Input").last().focus()  # the last field: the form scrolls down to it
+        await pilot.pause()
+        assert form.scroll_y > 0
+        table = await open_runs(pilot, app)
+        table.move_cursor(row=names(app).index("zeta-mlp"))
+        await pilot.press("f")
+        await pilot.pause()
+        assert form.scroll_y == 0  # the loaded config is read from its first field
+        assert app.focused is form.query("Select, Input").first()
+
+
 def table_lines(table: DataTable) -> list[str]:
     """The table's lines as it draws them on screen (header first)."""
     return [table.render_line(y).text.rstrip() for y in range(table.row_count + 1)]

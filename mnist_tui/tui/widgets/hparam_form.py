@@ -146,6 +146,11 @@ class HParamForm(VerticalScroll):
         """The run name typed, or None for an automatic one."""
         return self.query_one("#field-run_name", Input).value.strip() or None
 
+    def show_top(self) -> None:
+        """The keys on the first field and the form scrolled to it (a config just loaded is read from the top)."""
+        self.query("Select, Input").first().focus(scroll_visible=False)
+        self.scroll_home(animate=False)
+
     def set_config(self, config: TrainConfig, preset: str | None = None) -> None:
         """Fill every field from ``config`` (and the preset picker: ``preset``, else the preset ``config`` is, if any)."""
         if preset is None:  # a run's config (Runs' f, a resumed run, Tune's best) may be a preset as it is
