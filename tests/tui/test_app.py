@@ -66,6 +66,16 @@ async def start_paused(pilot, app: MnistApp) -> None:
     await pilot.pause()
 
 
+async def asked_to_stop_a_paused_run(pilot, app: MnistApp, epochs: str) -> None:
+    """A run of ``epochs`` started paused, then f7: "Stop training?" waits for y or n."""
+    await ready(pilot, app)
+    await set_field(pilot, app, "epochs", epochs)
+    await start_paused(pilot, app)
+    await pilot.press("f7")
+    await pilot.pause()
+    assert isinstance(app.screen, ConfirmScreen)
+
+
 def the_run(app: MnistApp) -> Path:
     runs = [p for p in app.checkpoints_dir.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
@@ -178,12 +188,7 @@ async def test_pause_resume_and_finish(make_app):
 async def test_stop_asks_then_leaves_a_resumable_checkpoint_and_resume_from_runs(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await set_field(pilot, app, "epochs", "2")
-        await start_paused(pilot, app)
-        await pilot.press("f7")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        await asked_to_stop_a_paused_run(pilot, app, "2")
         await pilot.press("n")  # keep training (still paused)
         await pilot.pause()
         assert app.run_state == "paused"

@@ -150,16 +150,11 @@ async def test_dataset_choice_trains_and_evaluates_on_that_dataset(make_app, syn
 
 async def test_the_stop_question_closes_when_the_run_ends_before_it_is_answered(make_app):
     from mnist_tui.tui.widgets.dialogs import ConfirmScreen
-    from tests.tui.test_app import ready, run_to_completion, set_field, start_paused
+    from tests.tui.test_app import asked_to_stop_a_paused_run, run_to_completion
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await set_field(pilot, app, "epochs", "1")
-        await start_paused(pilot, app)
-        await pilot.press("f7")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)  # "Stop training?" waits for y or n
+        await asked_to_stop_a_paused_run(pilot, app, "1")
         app.controller.resume()  # the run goes on (as it would had it not been paused) and finishes
         await app.wait_for_event("finished")
         await run_to_completion(pilot, app)
