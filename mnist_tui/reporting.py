@@ -216,29 +216,42 @@ def _test_cell(run) -> str:
 
 
 def print_runs(runs, folder: str, console: Console | None = None) -> None:
-    """The runs as a table that reads at 80 columns: names are never cut (people type them), short
-    values keep their width, the date (and a test note) wrap instead; unreadable runs' reasons follow it."""
+    """The runs as a table that reads at 80 columns: names are never cut (people type them; one too long
+    for the room the values leave folds onto a second line), short values keep their width, the date (and
+    a test note) wrap instead; unreadable runs' reasons follow it."""
     console = console or OutputConsole()
     if not runs:
         console.print(f"No runs in {folder}")
         return
-    table = Table(title=f"Runs in {folder}", box=box.SIMPLE_HEAD, show_edge=False,
-                  pad_edge=False, collapse_padding=True)
-    table.add_column("name", no_wrap=True, min_width=max(len(r.name) for r in runs))
-    table.add_column("state", no_wrap=True, min_width=max(len("unreadable" if r.error else r.state) for r in runs))
-    table.add_column("model", no_wrap=True, min_width=max(len(r.model) for r in runs))
-    table.add_column("epochs", no_wrap=True, min_width=6, justify="right")
-    table.add_column("best\nval", no_wrap=True, min_width=6, justify="right")
-    table.add_column("test", min_width=7)  # "98.12%" over "best·e2"
-    table.add_column("time", no_wrap=True, min_width=4, justify="right")
-    table.add_column("date", min_width=5)  # MM-DD HH:MM, on two lines when narrow
+    rows = []  # every cell but the name: (state, model, epochs, best val, test, time, date)
     for r in runs:
         date = r.modified[5:16].replace("T", " ")  # MM-DD HH:MM
-        if r.error:
-            table.add_row(r.name, "[red]unreadable[/]", r.model, "", "", "", "", date)
-        else:
-            table.add_row(r.name, r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy),
-                          _test_cell(r), _duration(r.train_seconds), date)
+        rows.append(("unreadable", r.model, "", "", "", "", date) if r.error else (
+            r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy), _test_cell(r),
+            _duration(r.train_seconds), date))
+    # the widths the value columns need (the test note and the date may wrap at their spaces) and the two
+    # spaces between columns: the rest is the name's, and a longer name folds (Rich, left to fold it, pushed
+    # the date off the right edge), so no column is ever cut
+    widths = [max([len(header)] + [max(map(len, str(row[i]).split() or [""])) for row in rows])
+              for i, header in enumerate(("state", "model", "epochs", "best", "test", "time", "date"))]
+    others = sum(widths) + 2 * 7
+    longest = max(len(r.name) for r in runs)
+    room = max(console.width - others, 12)  # the date on two lines
+    if longest > room and console.width - others - (11 - widths[-1]) >= 23:
+        room = console.width - others - (11 - widths[-1])  # folded anyway: the date keeps one line if it can
+    table = Table(title=f"Runs in {folder}", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True)
+    table.add_column("name", no_wrap=True, min_width=min(longest, room))
+    table.add_column("state", no_wrap=True, min_width=widths[0])
+    table.add_column("model", no_wrap=True, min_width=widths[1])
+    table.add_column("epochs", no_wrap=True, min_width=widths[2], justify="right")
+    table.add_column("best\nval", no_wrap=True, min_width=widths[3], justify="right")
+    table.add_column("test", min_width=widths[4])  # "98.12%" over "best·e2"
+    table.add_column("time", no_wrap=True, min_width=widths[5], justify="right")
+    table.add_column("date", min_width=widths[6])  # MM-DD HH:MM, on two lines when narrow
+    for r, row in zip(runs, rows):
+        name = "\n".join(r.name[i:i + room] for i in range(0, len(r.name), room))
+        table.add_row(name, "[red]unreadable[/]" if r.error else row[0], *row[1:])
     console.print(table)
     for r in runs:
         if r.error:

@@ -50,6 +50,20 @@ def test_runs_fits_80_columns_with_every_value_whole(runs_folder):
         assert header in out.split()
 
 
+def test_a_name_too_long_for_80_columns_folds_and_every_column_stays_on_screen(synthetic_data, tmp_path):
+    name = "a-rather-long-run-name-for-the-lr-sweep-of-december-third"
+    train_tiny_run(synthetic_data, tmp_path, name)
+    out = cli_at_80_columns("runs", "--checkpoints", str(tmp_path))
+    lines = out.splitlines()
+    for header in ("name", "state", "model", "epochs", "best", "val", "test", "time", "date"):
+        assert header in out.split()  # no column pushed off the right edge (the date was)
+    row = lines.index(next(line for line in lines if line.startswith(name[:20])))
+    folded = "".join(line.split()[0] for line in lines[row:] if line.strip() and not line[0].isspace())
+    assert folded.startswith(name)  # the whole name, on consecutive lines
+    run = json.loads(cli_at_80_columns("runs", "--checkpoints", str(tmp_path), "--json"))[0]
+    assert run["modified"][11:16] in out and f"{run['test_accuracy']:.2%}" in lines[row]
+
+
 def test_eval_fits_80_columns_with_every_accuracy_whole(runs_folder, synthetic_root):
     common = [str(runs_folder / LONG_NAME), "--checkpoints", str(runs_folder), "--data-dir", str(synthetic_root)]
     summary = json.loads(cli_at_80_columns("eval", *common, "--json"))
