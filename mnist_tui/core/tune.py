@@ -114,13 +114,22 @@ def default_storage(checkpoints_dir: str | Path) -> str:
     return f"sqlite:///{Path(checkpoints_dir).resolve() / 'tune.db'}"
 
 
+def _make_folder(folder: Path, url: str) -> None:
+    """The storage file's folder, or a TuneError in one line (printed, exit 2) when it cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TuneError(f"cannot create the storage folder {folder} for {redact(url)}: "
+                        f"{exc.strerror or exc}") from None
+
+
 def open_storage(url: str):
     """An Optuna storage for ``url``: ``journal:PATH`` is a journal file, anything else an RDB URL."""
     if url.startswith("journal:"):
         path = Path(url[len("journal:"):]).expanduser()
         if not url[len("journal:"):]:
             raise TuneError("journal storage needs a path: journal:/shared/folder/tune.log")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(path.parent, url)
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         return JournalStorage(JournalFileBackend(str(path)))
@@ -134,7 +143,7 @@ def open_storage(url: str):
     if url.startswith("sqlite"):
         db = url.split(":///", 1)[-1]
         if db and db != ":memory:":
-            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(Path(db).expanduser().parent, url)
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several workers write one file
     try:
         return optuna.storages.RDBStorage(url, **kwargs)

@@ -180,3 +180,14 @@ def test_help_does_not_import_optuna():
     code = "import sys; from mnist_tui.cli import build_parser; build_parser(); print('optuna' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", "journal:"])
+def test_a_storage_whose_folder_cannot_be_made_is_one_line_and_exit_2(scheme, synthetic_root, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    url = f"{scheme}{tmp_path / 'a-file' / 'tune.db'}"  # its folder would be inside a file
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *tune_args(synthetic_root, tmp_path, "--storage", url,
+                                                                          "--trials", "1")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr == f"mnist-tui: cannot create the storage folder {tmp_path / 'a-file'} for {url}: File exists\n"
