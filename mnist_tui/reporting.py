@@ -47,11 +47,33 @@ def _json_safe(value: Any) -> Any:
     """NaN/inf are not JSON: write them as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     return value
+
+
+class JsonLines:
+    """JSON objects on stdout, one a line (NaN/inf as null). Once stdout's reader has gone (`| head`)
+    it calls ``on_closed`` once and drops the rest; without ``on_closed`` it raises BrokenPipeError for
+    the CLI to end quietly (exit 141)."""
+
+    def __init__(self, on_closed: Any = None):
+        self.on_closed = on_closed
+        self.closed = False
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        try:
+            print(json.dumps(_json_safe(record)), flush=True)
+        except BrokenPipeError:
+            discard_stdout()
+            if self.on_closed is None:
+                raise
+            self.closed = True
+            self.on_closed()
 
 
 class JsonReporter:
@@ -63,29 +85,23 @@ class JsonReporter:
 
     def __init__(self, step_interval_s: float = 0.25, on_output_closed: Any = None):
         self.step_interval_s = step_interval_s
-        self.on_output_closed = on_output_closed  # called once if stdout's reader goes (`| head -2`)
-        self.output_closed = False
+        self.lines = JsonLines(on_output_closed)  # on_output_closed: called once if stdout's reader goes
+
+    @property
+    def output_closed(self) -> bool:
+        return self.lines.closed
 
     def consume(self, events: Iterable[Event]) -> Event:
         last: Event | None = None
         printed_at = -math.inf
         for event in events:
             last = event
-            if self.output_closed:
-                continue  # the run is stopping; its remaining events go nowhere
             if isinstance(event, StepMetrics) and event.step != event.steps_per_epoch:
                 now = time.monotonic()
                 if now - printed_at < self.step_interval_s:
                     continue
                 printed_at = now
-            try:
-                print(json.dumps(_json_safe(event.to_dict())), flush=True)
-            except BrokenPipeError:
-                discard_stdout()
-                if self.on_output_closed is None:
-                    raise
-                self.output_closed = True
-                self.on_output_closed()
+            self.lines.write(event.to_dict())  # once stdout has closed, the stopping run's events go nowhere
         assert last is not None
         return last
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 
@@ -38,11 +37,14 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     events = find_lr(config, data, start=args.start, end=args.end, steps=args.steps)
     if args.json:
+        from ..reporting import JsonLines  # a closed stdout ends with exit 141, as elsewhere
+
+        lines = JsonLines()
         for event in events:
             record = event.to_dict()
             if isinstance(event, LrFound):
                 record["seconds"] = time.perf_counter() - started
-            print(json.dumps(_json_safe(record)), flush=True)
+            lines.write(record)
         return EXIT_OK
     from ..reporting import OutputConsole  # a closed stdout ends with exit 141, as elsewhere
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -61,14 +63,6 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     print_result(console, found, config, args.preset, seconds)
     return EXIT_OK
-
-
-def _json_safe(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value if not isinstance(value, dict) else {k: _json_safe(v) for k, v in value.items()}
 
 
 def curve_plot(found, width: int = PLOT_WIDTH, height: int = PLOT_HEIGHT) -> str:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import signal
 from pathlib import Path
 from typing import Any
 
 from .common import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, UsageError, add_config_flags, add_path_flags,
-    check_checkpoints_folder, config_from_args, discard_stdout, stderr,
+    check_checkpoints_folder, config_from_args, stderr,
 )
 
 PRUNER_CHOICES = ("median", "hyperband", "none")  # core.tune.PRUNERS, without importing Optuna for --help
@@ -55,6 +53,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.tune_space import default_space, parse_space
+    from ..reporting import JsonLines
 
     base = config_from_args(args)
     space = parse_space(args.search, base) if args.search else default_space(args.preset)
@@ -80,24 +79,14 @@ def run(args: argparse.Namespace) -> int:
         stderr("stopping: running trials save last.pt and are marked stopped; Ctrl+C again to quit now")
         tuner.stop()
 
-    closed = False
+    def output_closed() -> None:  # `| head`: the running trials stop and save, as on Ctrl+C
+        stderr("output closed: stopping; running trials save last.pt and are marked stopped")
+        tuner.stop()
 
-    def emit(record: dict[str, Any]) -> None:
-        """One JSON line; once the reader has gone (`| head`), the running trials stop and save, as on Ctrl+C."""
-        nonlocal closed
-        if closed:
-            return
-        try:
-            print(json.dumps(record), flush=True)
-        except BrokenPipeError:
-            closed = True
-            discard_stdout()
-            stderr("output closed: stopping; running trials save last.pt and are marked stopped")
-            tuner.stop()
-
+    lines = JsonLines(on_closed=output_closed)
     previous = signal.signal(signal.SIGINT, on_sigint)
     if args.json:  # from here on Ctrl+C (SIGINT) stops cleanly: a front end may wait for this line to send it
-        emit({"event": "tune_started", "study": tuner.study_name, "storage": _redacted(tuner)})
+        lines.write({"event": "tune_started", "study": tuner.study_name, "storage": _redacted(tuner)})
     try:
         view = None if args.json else TrialTable(space_names=[p.name for p in space])
         summary = None
@@ -109,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                     record = event.to_dict()
                     if isinstance(event, StudyFinished) and event.best_config:
                         record["train_command"] = _best_command(event, base, args.preset)
-                    emit(_json_safe(record))
+                    lines.write(record)
                 elif isinstance(event, (TrialStarted, TrialEnded, TrialEpoch)):
                     view.update(event)
         except TuneError as exc:
@@ -121,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
     if view is not None and summary is not None:
         print_summary(view.console, summary, _best_command(summary, base, args.preset))
-    if closed:
+    if lines.closed:
         return EXIT_OUTPUT_CLOSED
     if summary is None or summary.interrupted:
         return EXIT_INTERRUPTED
@@ -138,16 +127,6 @@ def _best_command(summary, base, preset_name: str) -> str | None:
     from ..core.tune_space import apply, train_command
 
     return train_command(apply(base, summary.best_params), preset_name) if summary.best_config else None
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    return value
 
 
 def format_params(params: dict[str, Any]) -> str:
