@@ -35,12 +35,21 @@ class RunView:
     def __init__(self, app: MnistApp) -> None:
         self.app = app
         self.form_to_save: tuple[str | None, TrainConfig] | None = None  # remembered once the run has started
-        self.quit_message: str | None = None  # printed after the app closes (where a stopped run was saved)
-        self._stopped_run: Path | None = None  # the run quit_message is about
+        self._stopped: Stopped | None = None  # the last run stopped and not since finished (see quit_message)
         self.quit_when_stopped = False
         self.stop_question: ConfirmScreen | None = None  # "Stop training?" while it waits for an answer
         # the "Cannot start" message on the progress line and the (state, message) it replaced
         self._refusal: tuple[str, tuple[str, str]] | None = None
+
+    @property
+    def quit_message(self) -> str | None:
+        """Printed after the app closes: where the last stopped run was saved and how to resume it."""
+        if self._stopped is None:
+            return None
+        data_dir = self.app.data_dir
+        data = f" --data-dir {Path(data_dir).resolve()}" if data_dir else ""
+        return (f"{_where_stopped(self._stopped)}\nResume with: mnist-tui train --resume "
+                f"{Path(self._stopped.run_dir).resolve()}{data}")
 
     # -- commands --------------------------------------------------------------------------
 
@@ -168,12 +177,8 @@ class RunView:
             app.set_progress(lr_factor=event.factor,
                              message=f"learning rate x{event.factor:g} from step {event.global_step}")
         elif isinstance(event, Stopped):
-            where = f"Stopped {Path(event.run_dir).name} at epoch {event.epoch}, step {event.step} · saved " \
-                    f"{event.checkpoint} · resume from Runs (r)"
-            self._stopped_run = Path(event.run_dir).resolve()
-            self.quit_message = f"{where}\nResume with: mnist-tui train --resume {Path(event.run_dir).resolve()}" + (
-                f" --data-dir {Path(app.data_dir).resolve()}" if app.data_dir else "")
-            app.set_progress(state="idle", message=where)
+            self._stopped = event
+            app.set_progress(state="idle", message=_where_stopped(event))
         elif isinstance(event, Finished):
             self._finished(event)
         elif isinstance(event, Failed):
@@ -201,8 +206,8 @@ class RunView:
 
     def _finished(self, event: Finished) -> None:
         app = self.app
-        if self._stopped_run == Path(event.run_dir).resolve():  # resumed and finished: nothing left to resume
-            self.quit_message = self._stopped_run = None
+        if self._stopped and Path(self._stopped.run_dir).resolve() == Path(event.run_dir).resolve():
+            self._stopped = None  # resumed and finished: nothing left to resume
         rate = app.query_one(ProgressLine).progress.samples_per_s
         source = f"{event.run_name} · last (epoch {event.epochs})"
         app.notify(f"test {percent(event.test_accuracy)} ({source}) · f2 Results", title="Finished")
@@ -246,6 +251,11 @@ def name_problem(checkpoints_dir: Path, run_name: str) -> str | None:
             return f"{run_name} is a file in the checkpoints folder: pick another run name"
         return str(exc)
     return None
+
+
+def _where_stopped(event: Stopped) -> str:
+    return (f"Stopped {Path(event.run_dir).name} at epoch {event.epoch}, step {event.step} · saved "
+            f"{event.checkpoint} · resume from Runs (r)")
 
 
 def _best_val(history: list[dict]) -> float | None:

@@ -200,6 +200,7 @@ async def test_stop_asks_then_leaves_a_resumable_checkpoint_and_resume_from_runs
         assert app.run_state == "idle"
         run = the_run(app)
         assert (run / "last.pt").is_file()
+        assert f"Resume with: mnist-tui train --resume {run.resolve()} --data-dir" in app.run_view.quit_message
         # resume it from the Runs view
         await pilot.press("f4")
         await ready(pilot, app)
