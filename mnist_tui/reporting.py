@@ -250,11 +250,12 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
     # the date off the right edge), so no column is ever cut
     widths = [max([len(header)] + [max(map(len, str(row[i]).split() or [""])) for row in rows])
               for i, header in enumerate(("state", "model", "epochs", "best", "test", "time", "date"))]
-    others = sum(widths) + 2 * 7
+    others = sum(widths) + 2 * (len(widths))  # two spaces before each value column
     longest = max(len(r.name) for r in runs)
     room = max(console.width - others, 12)  # the date on two lines
-    if longest > room and console.width - others - (11 - widths[-1]) >= 23:
-        room = console.width - others - (11 - widths[-1])  # folded anyway: the date keeps one line if it can
+    one_line_date = room - (len("MM-DD HH:MM") - widths[-1])
+    if longest > room and one_line_date >= len("fastcnn-20261203-091011"):  # an automatic name still fits
+        room = one_line_date  # a name folds anyway: the date keeps one line
     table = Table(title=f"Runs in {folder}", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, collapse_padding=True)
     table.add_column("name", no_wrap=True, min_width=min(longest, room))
