@@ -106,6 +106,7 @@ class TuneScreen(Screen):
         self.last_finished: dict[str, Any] | None = None
         self._stopping = self._ready = False  # Stop pressed; the CLI has installed its SIGINT handler
         self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
+        self._quiet = False  # watching the study the view opened on: "waiting for study" is not said
 
     def compose(self) -> ComposeResult:
         space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(self.base.model, "fast")]
@@ -190,6 +191,14 @@ class TuneScreen(Screen):
         self._revalidate()
         self.show_view("tune-table")
         self.query_one(ImportanceBars).show_importances(None, 0)
+        if self._storage_exists():  # the study in the fields comes back as it was left (or as others fed it)
+            self.action_attach()
+            self._quiet = True
+
+    def _storage_exists(self) -> bool:
+        """False for an SQLite file not made yet (nothing to show, and polling it would create it)."""
+        url = self.storage_url()
+        return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file()
 
     @on(Input.Changed)
     def _revalidate(self, event: Input.Changed | None = None) -> None:
@@ -267,6 +276,7 @@ class TuneScreen(Screen):
 
     @on(Button.Pressed, "#tune-attach")
     def action_attach(self) -> None:
+        self._quiet = False
         self._poll_stop.set()  # a previous poller (another study) ends
         self._poll_stop = threading.Event()
         self.poll_worker = self._poll_storage(self.storage_url(), self.study_name(), self._poll_stop)
@@ -332,7 +342,7 @@ class TuneScreen(Screen):
             if self.poll_worker is not None:
                 self._poll_stop.set()
                 self.action_attach()  # one last look at the storage, then keep watching
-        elif finished.get("event") == "poll_error" and not self.trials and not self._stopping:
+        elif finished.get("event") == "poll_error" and not self.trials and not self._stopping and not self._quiet:
             error = finished["error"][:120]
             status.update(f"waiting for study {self.study_name()}…" + (f" ({error})" if error else ""))
         elif not finished and self.trials and (self.running or self.process is None) and not self._stopping \
