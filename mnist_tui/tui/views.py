@@ -39,9 +39,13 @@ class Views:
         """Tune (Optuna sweeps), its base config the form's values."""
         from .screens.tune import TuneScreen
 
-        if not isinstance(self.app.screen, TuneScreen):
-            config = self.form.read()[0] or self.app.initial_config
-            self.app.push_screen(TuneScreen(config, checkpoints_dir=self.app.checkpoints_dir,
+        if isinstance(self.app.screen, TuneScreen):
+            return
+        config, errors = self.form.read()
+        if config is None:  # as F5 and the learning-rate finder do: a study of another config would surprise
+            self.app.set_progress(message=f"Cannot tune: {next(iter(errors.values()))}")
+            return
+        self.app.push_screen(TuneScreen(config, checkpoints_dir=self.app.checkpoints_dir,
                                             data_dir=self.app.data_dir, preset=self.form.preset or "fast",
                                             memory=self.tune_memory))
 

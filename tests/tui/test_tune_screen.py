@@ -390,3 +390,41 @@ async def test_tune_keeps_what_was_typed_when_it_opens_again(make_app):
         await pilot.press("f10")
         await pilot.pause()
         assert app.screen.query_one("#tune-study", Input).value == "" and app.screen.study_name() == "mnist-seed-mlp"
+
+
+async def test_the_study_in_the_fields_shows_when_tune_opens(tmp_path, synthetic_root):
+    """Opening Tune again (or on a study others fed) shows its trials without pressing Attach."""
+    storage = f"sqlite:///{tmp_path / 'runs' / 'tune.db'}"  # the default storage, as left by an earlier visit
+    (tmp_path / "runs").mkdir()
+    study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 3e-3}, distributions={"lr": lr}, value=0.95))
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        assert await asyncio.to_thread(screen.first_poll_applied.wait, 30)
+        await pilot.pause()
+        assert screen.query_one("#tune-table", DataTable).row_count == 1
+        assert "study ui: 1 trial" in str(screen.query_one("#tune-status", Static).render())
+        assert not screen.query_one("#tune-best", Button).disabled
+
+
+async def test_a_new_study_opens_quietly_and_makes_no_storage_file(tmp_path, synthetic_root):
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert screen.poll_worker is None and str(screen.query_one("#tune-status", Static).render()) == ""
+    assert not (tmp_path / "runs").exists()
+
+
+async def test_f10_with_an_invalid_form_is_refused_like_f5(make_app):
+    """A study of the last valid config (not what the form shows) would surprise: f10 says what is wrong."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.query_one("#field-lr", Input).value = "abc"
+        await pilot.pause()
+        await pilot.press("f10")
+        await pilot.pause()
+        assert not isinstance(app.screen, TuneScreen)
+        from mnist_tui.tui.widgets.progress import ProgressLine
+        assert "Cannot tune: learning rate must be a number, got 'abc'" in str(app.query_one(ProgressLine).render())
