@@ -1,8 +1,8 @@
 """``mnist-tui``: the terminal app, and the headless commands in ``mnist_tui.commands``.
 
 torch is imported only inside the commands that need it, so ``--help`` is instant.
-Exit codes: 0 success, 2 bad arguments/config/data/checkpoint, 130 interrupted, 141 stdout closed
-early (`| head`; train then stops and saves as on Ctrl+C).
+Exit codes: 0 success, 1 stdout not writable (a full disk), 2 bad arguments/config/data/checkpoint,
+130 interrupted, 141 stdout closed early (`| head`; train then stops and saves as on Ctrl+C).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .commands import register_all
 from .commands.common import (
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, discard_stdout, flag_messages, stderr,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, EXIT_USAGE, OutputError, UsageError,
+    checked_stdout, discard_stdout, flag_messages, stderr,
 )
 from .core.config import PRESETS, ConfigError
 
@@ -26,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, watch and inspect PyTorch MNIST classifiers in the terminal. "
         "With no command, opens the terminal app.",
         epilog="Data: --data-dir, else $MNIST_TUI_DATA, else a per-user cache folder "
-        "(downloaded there when missing). Exit codes: 0 ok, 2 bad input, 130 interrupted, "
-        "141 output closed early (| head).",
+        "(downloaded there when missing). Exit codes: 0 ok, 1 output not writable, 2 bad input, "
+        "130 interrupted, 141 output closed early (| head).",
     )
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (torchvision's layout)")
     parser.add_argument("--checkpoints", default="checkpoints", help="folder of saved runs (default: checkpoints)")
@@ -53,7 +54,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
-        return args.handler(args)
+        if args.command in (None, "serve"):  # the terminal app and serve own the terminal
+            return args.handler(args)
+        with checked_stdout():
+            return args.handler(args)
+    except OutputError as exc:  # `> /dev/full`: one line, not a traceback
+        discard_stdout()
+        stderr(f"cannot write the output: {exc.strerror}")
+        return EXIT_OUTPUT_FAILED
     except ConfigError as exc:
         for message in flag_messages(exc.errors):
             stderr(message)

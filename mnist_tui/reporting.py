@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .commands.common import discard_stdout
+from .commands.common import OutputError, discard_stdout
 from .core.formatting import percent
 from .core.events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
@@ -29,11 +29,25 @@ TERMINAL = (Finished, Stopped, Failed)
 
 class OutputConsole(Console):
     """A Console whose closed stdout (`| head`) calls ``on_closed`` and goes quiet, or, without it, raises
-    BrokenPipeError for the CLI to end quietly (exit 141); rich's own choice is SystemExit(1)."""
+    BrokenPipeError for the CLI to end quietly (exit 141); rich's own choice is SystemExit(1). A stdout
+    that cannot be written (a full disk: :class:`OutputError`, kept in ``error``) is handled the same way,
+    except that, without ``on_closed``, the OutputError is raised."""
 
     def __init__(self, *args: Any, on_closed: Any = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.on_closed = on_closed
+        self.error: OutputError | None = None
+
+    def _check_buffer(self) -> None:
+        try:
+            super()._check_buffer()
+        except OutputError as exc:
+            self.error = exc
+            if self.on_closed is None:
+                self.quiet = True
+                discard_stdout()
+                raise
+            self.on_broken_pipe()
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
@@ -57,18 +71,21 @@ def _json_safe(value: Any) -> Any:
 class JsonLines:
     """JSON objects on stdout, one a line (NaN/inf as null). Once stdout's reader has gone (`| head`)
     it calls ``on_closed`` once and drops the rest; without ``on_closed`` it raises BrokenPipeError for
-    the CLI to end quietly (exit 141)."""
+    the CLI to end quietly (exit 141). A stdout that cannot be written (:class:`OutputError`, a full disk)
+    counts as closed too, the error kept in ``error``."""
 
     def __init__(self, on_closed: Any = None):
         self.on_closed = on_closed
         self.closed = False
+        self.error: OutputError | None = None
 
     def write(self, record: dict[str, Any]) -> None:
         if self.closed:
             return
         try:
             print(json.dumps(_json_safe(record)), flush=True)
-        except BrokenPipeError:
+        except (BrokenPipeError, OutputError) as exc:
+            self.error = exc if isinstance(exc, OutputError) else None
             discard_stdout()
             if self.on_closed is None:
                 raise
@@ -90,6 +107,10 @@ class JsonReporter:
     @property
     def output_closed(self) -> bool:
         return self.lines.closed
+
+    @property
+    def output_error(self) -> OutputError | None:
+        return self.lines.error
 
     def consume(self, events: Iterable[Event]) -> Event:
         last: Event | None = None
@@ -118,6 +139,10 @@ class RichReporter:
         self.on_output_closed = on_output_closed  # called once if stdout's reader goes (`| head -2`)
         self.console = console or OutputConsole(on_closed=self._closed if on_output_closed else None)
         self.resume_command = resume_command  # with {run_dir}: a command that works when pasted
+
+    @property
+    def output_error(self) -> OutputError | None:
+        return getattr(self.console, "error", None)
 
     def _closed(self) -> None:
         if not self.output_closed:  # the progress bar's refresh thread may find it closed too

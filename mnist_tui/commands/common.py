@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..core.config import FIELD_SPECS, FIELD_TYPES, ConfigError, PRESETS, TrainConfig, checked, field_flag, field_label, parse_field
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE: what a shell shows for `yes | head`, the writer whose reader left
+EXIT_OUTPUT_FAILED = 1  # stdout could not be written (a full disk): as `echo > /dev/full` fails
 
 
 class UsageError(Exception):
@@ -28,6 +32,50 @@ def discard_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
+
+class OutputError(OSError):
+    """stdout could not be written for a reason other than its reader leaving (a full disk, an I/O error)."""
+
+
+class _CheckedStdout:
+    """sys.stdout whose write errors, other than a closed pipe, are :class:`OutputError` (for one line, not a
+    traceback); everything else is the stream's own."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _checked(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from None
+
+    def write(self, text: str) -> int:
+        return self._checked(self._stream.write, text)
+
+    def writelines(self, lines: Any) -> None:
+        self._checked(self._stream.writelines, lines)
+
+    def flush(self) -> None:
+        self._checked(self._stream.flush)
+
+
+@contextlib.contextmanager
+def checked_stdout() -> Iterator[None]:
+    """While a headless command runs, its stdout write errors raise :class:`OutputError`; what it left
+    buffered is written (and checked) before the command returns."""
+    stream, sys.stdout = sys.stdout, _CheckedStdout(sys.stdout)
+    try:
+        yield
+        sys.stdout.flush()
+    finally:
+        sys.stdout = stream
 
 
 def _parser_of(name: str):

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..core.config import ConfigError, data_errors
 from .common import (
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, add_config_flags, add_path_flags,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, EXIT_USAGE, UsageError, add_config_flags, add_path_flags,
     check_checkpoints_folder, check_device, config_from_args,
     given_config_fields, stderr,
 )
@@ -114,12 +114,16 @@ def run(args: argparse.Namespace) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if reporter.output_closed:
+        error = reporter.output_error  # a full disk, not a reader that left
+        why = f"cannot write the output ({error.strerror})" if error else "output closed"
         if outcome.kind == "stopped":
             hint = resume_command(args).format(run_dir=shlex.quote(str(Path(outcome.run_dir).resolve())))
-            stderr(f"output closed: stopped in epoch {outcome.epoch} and saved {outcome.checkpoint}; resume with: {hint}")
+            stderr(f"{why}: stopped in epoch {outcome.epoch} and saved {outcome.checkpoint}; resume with: {hint}")
         elif outcome.kind == "failed":
             stderr(f"run failed: {outcome.reason}")
-        return EXIT_OUTPUT_CLOSED
+        elif error:
+            stderr(f"{why}; the run finished and is saved in {outcome.run_dir}")
+        return EXIT_OUTPUT_FAILED if error else EXIT_OUTPUT_CLOSED
     if outcome.kind == "stopped":
         return EXIT_INTERRUPTED
     if outcome.kind == "failed":

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, UsageError, add_config_flags, add_path_flags,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, UsageError, add_config_flags, add_path_flags,
     check_checkpoints_folder, config_from_args, stderr,
 )
 
@@ -79,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
         stderr("stopping: running trials save last.pt and are marked stopped; Ctrl+C again to quit now")
         tuner.stop()
 
-    def output_closed() -> None:  # `| head`: the running trials stop and save, as on Ctrl+C
-        stderr("output closed: stopping; running trials save last.pt and are marked stopped")
+    def output_closed() -> None:  # `| head` (or a full disk): the running trials stop and save, as on Ctrl+C
+        why = f"cannot write the output ({lines.error.strerror})" if lines.error else "output closed"
+        stderr(f"{why}: stopping; running trials save last.pt and are marked stopped")
         tuner.stop()
 
     lines = JsonLines(on_closed=output_closed)
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if view is not None and summary is not None:
         print_summary(view.console, summary, _best_command(summary, base, args.preset))
     if lines.closed:
-        return EXIT_OUTPUT_CLOSED
+        return EXIT_OUTPUT_FAILED if lines.error else EXIT_OUTPUT_CLOSED
     if summary is None or summary.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if summary.best_value is not None else 1

@@ -83,3 +83,46 @@ def test_tune_table_into_a_closed_stdout_ends_quietly_with_141(synthetic_root, t
     done = with_closed_stdout("tune", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY[:-2],
                               "--epochs", "1", "--search", "lr=1e-3:3e-2:log", "--trials", "1")
     assert (done.returncode, done.stderr) == (141, "")
+
+
+def into_a_full_disk(*args: str) -> subprocess.CompletedProcess:
+    """``mnist-tui ARGS`` (the console script) writing to /dev/full: every write fails with ENOSPC."""
+    with open("/dev/full", "w") as full:
+        return subprocess.run([sys.executable, "-c", "import sys; from mnist_tui.cli import run; sys.exit(run())",
+                               *args], stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300)
+
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("command", [["eval", "--json"], ["eval"], ["runs"], ["runs", "--json"]])
+def test_a_full_disk_on_stdout_is_one_line_and_exit_1(command, finished_run, synthetic_root):
+    name, *flags = command
+    target = [str(finished_run)] if name == "eval" else []
+    done = into_a_full_disk(name, *target, "--checkpoints", str(finished_run.parent),
+                            *(["--data-dir", str(synthetic_root)] if name == "eval" else []), *flags)
+    assert (done.returncode, done.stderr) == (1, "mnist-tui: cannot write the output: No space left on device\n")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("output", [["--json"], []], ids=["json", "progress-bar"])
+def test_train_onto_a_full_disk_stops_saves_and_says_why(output, synthetic_root, tmp_path):
+    done = into_a_full_disk("train", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY,
+                            "--run-name", "r", *output)
+    run = tmp_path / "r"
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (f"mnist-tui: cannot write the output (No space left on device): stopped in epoch 1 and "
+                           f"saved {run / 'last.pt'}; resume with: mnist-tui train --resume {run} "
+                           f"--data-dir {synthetic_root}\n")
+    assert load_checkpoint(run / "last.pt")["config"]["epochs"] == 2 and owner(run) is None
+
+
+@needs_dev_full
+def test_tune_json_onto_a_full_disk_starts_no_trial_and_says_why(synthetic_root, tmp_path):
+    done = into_a_full_disk("tune", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY[:-2],
+                            "--epochs", "1", "--search", "lr=1e-3:3e-2:log", "--trials", "2", "--study", "full",
+                            "--json")
+    assert (done.returncode, done.stderr) == (1, "mnist-tui: cannot write the output (No space left on device): "
+                                                 "stopping; running trials save last.pt and are marked stopped\n")
+    assert not (tmp_path / "full-trial000").exists()
