@@ -230,7 +230,7 @@ class RunInfo:
     epochs: int
     best_val_accuracy: float | None
     test_accuracy: float | None  # of ``test_checkpoint``, the model the run reports
-    modified: str  # ISO date-time of the folder
+    modified: str  # ISO date-time it last trained (its newest training file), what "newest first" orders by
     finished: bool
     error: str | None = None  # why the run could not be read, if it could not
     state: str = "stopped"  # training (a process has it), finished, stopped (resumable) or failed; "?" when unreadable
@@ -247,7 +247,7 @@ class RunInfo:
 def read_run(run_dir: Path) -> RunInfo:
     """Summarise a run folder from its json files (no torch.load); errors go in ``error``."""
     run_dir = Path(run_dir)
-    stamp = datetime.fromtimestamp(run_dir.stat().st_mtime).isoformat(timespec="seconds")
+    stamp = datetime.fromtimestamp(_trained_at(run_dir)).isoformat(timespec="seconds")
     owner = run_lock.owner(run_dir)  # a live run: its first checkpoint may not be written yet
     try:
         config = read_config(run_dir)
@@ -280,6 +280,18 @@ def read_run(run_dir: Path) -> RunInfo:
         if owner is not None:  # between its folder and its config.json: a moment
             error = f"being created by process {owner}"
         return RunInfo(run_dir.name, str(run_dir), "?", 0, 0, None, None, stamp, False, error=error, state="?")
+
+
+def _trained_at(run_dir: Path) -> float:
+    """When the run last trained: its newest training file's time. Not the folder's, which later files
+    (embeddings and explanation caches, an export) move; the folder's for one with none of them yet."""
+    times = []
+    for name in (*TRAINER_FILES, "failed.json"):
+        try:
+            times.append((run_dir / name).stat().st_mtime)
+        except OSError:
+            continue
+    return max(times) if times else run_dir.stat().st_mtime
 
 
 def list_runs(checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> list[RunInfo]:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,16 @@ def test_an_unreadable_runs_reason_is_printed_whole_under_the_table(tmp_path):
     assert "…" not in out and "unreadable" in out
     reason = json.loads(cli_at_80_columns("runs", "--checkpoints", str(tmp_path), "--json"))[0]["error"]
     assert out.splitlines()[-1] == f"stalled: {reason}"  # one line, however long its path
+
+
+def test_runs_are_ordered_and_dated_by_when_they_trained_not_by_later_files(synthetic_data, tmp_path):
+    """Looking at an old run (Why's nearest digits cache their embeddings in its folder) does not make it new."""
+    trained_at = {"older": 1_700_000_000, "newer": 1_700_003_600}
+    for name, stamp in trained_at.items():
+        run = train_tiny_run(synthetic_data, tmp_path, name, TINY.replace(epochs=1))
+        for path in (*run.iterdir(), run):
+            os.utime(path, (stamp, stamp))
+    (tmp_path / "older" / "embeddings-best-test.pt").write_bytes(b"cache")  # the folder is modified now
+    listed = json.loads(cli_at_80_columns("runs", "--checkpoints", str(tmp_path), "--json"))
+    assert [r["name"] for r in listed] == ["newer", "older"]
+    assert listed[1]["modified"] == datetime.fromtimestamp(trained_at["older"]).isoformat(timespec="seconds")
