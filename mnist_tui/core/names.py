@@ -19,7 +19,9 @@ def check_run_name(name: str) -> str | None:
         return "run name must not be empty"
     if len(name) > MAX_RUN_NAME:
         return f"run name is {len(name)} characters long; at most {MAX_RUN_NAME}"
-    if not RUN_NAME.fullmatch(name):
-        return (f"run name {name!r} may hold only letters, digits, '.', '_' and '-', "
-                "and must not start with '.'")
+    if name.startswith("."):
+        return "run name must not start with '.'"
+    if not RUN_NAME.fullmatch(name):  # which characters, short enough for the app's one status line
+        bad = " and ".join(repr(c) for c in dict.fromkeys(c for c in name if not RUN_NAME.fullmatch("a" + c)))
+        return f"run name: {bad} not allowed; use letters, digits, . _ -"
     return None

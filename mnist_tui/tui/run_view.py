@@ -64,7 +64,7 @@ class RunView:
             first = next(iter(errors))
             self._refuse(errors)
             app.action_show_tab("train")
-            form.query_one(f"#field-{first}").focus()
+            form.focus_error(first)
             return
         if form.run_name is not None and (problem := name_problem(app.checkpoints_dir, form.run_name)):
             self._refuse({"run_name": problem})

@@ -33,7 +33,7 @@ async def test_the_run_name_names_the_run_folder_and_a_bad_one_is_refused(make_a
         await ready(pilot, app)
         await set_field(pilot, app, "run_name", "../escape")
         error = app.query_one("#error-run_name", Static)
-        assert error.display and "may hold only letters" in str(error.render())
+        assert error.display and "must not start with '.'" in str(error.render())
         await pilot.press("f5")
         await pilot.pause()
         assert app.run_state == "idle" and app.focused.id == "field-run_name"
@@ -90,3 +90,29 @@ async def test_an_explicit_preset_starts_the_form_from_that_preset_not_the_last_
         await pilot.pause()
         assert again.query_one("#field-epochs", Input).value == "3"
         assert again.query_one("#field-lr", Input).value == "0.002"
+
+
+async def test_a_bad_run_name_typed_in_its_field_shows_its_message_in_view(make_app):
+    """The run name is the form's last row: its message came below the visible area, and the status cut it."""
+    from mnist_tui.tui.widgets.progress import ProgressLine
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        form = app.query_one(HParamForm)
+        field = app.query_one("#field-run_name", Input)
+        field.focus()
+        await pilot.pause()
+        await pilot.press(*"my run!")
+        await pilot.pause()
+        error = app.query_one("#error-run_name", Static)
+        wanted = "run name: ' ' and '!' not allowed; use letters, digits, . _ -"
+        assert str(error.render()) == wanted
+        assert form.scrollable_content_region.contains_region(error.region)  # on screen, not scrolled away
+        form.scroll_home(animate=False)  # f5 from elsewhere in the form: the first error comes into view
+        app.query_one("#field-lr", Input).focus()
+        await pilot.pause()
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.focused is field and form.scrollable_content_region.contains_region(error.region)
+        assert str(app.query_one(ProgressLine).render()).strip() == f"Cannot start: {wanted}"

@@ -173,9 +173,17 @@ class HParamForm(VerticalScroll):
             error = self.query_one(f"#error-{name}", Static)
             error.update(message)
             error.set_class(bool(message), "-shown")
-            self.query_one(f"#field-{name}").set_class(bool(message), "-invalid")
+            field = self.query_one(f"#field-{name}")
+            field.set_class(bool(message), "-invalid")
+            if message and field.has_focus:  # the field may be the last row in view: its message comes in too
+                self.call_after_refresh(error.scroll_visible, animate=False)
         self.post_message(self.Validated(dict(self.errors)))
         return self.errors
+
+    def focus_error(self, name: str) -> None:
+        """Focus ``name``'s field with its error message in view (a refused start goes to the first one)."""
+        self.query_one(f"#field-{name}").focus(scroll_visible=False)
+        self.call_after_refresh(self.query_one(f"#error-{name}", Static).scroll_visible, animate=False)
 
     # -- events ---------------------------------------------------------------------------
 
