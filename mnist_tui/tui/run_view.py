@@ -179,6 +179,7 @@ class RunView:
         elif isinstance(event, Stopped):
             self._stopped = event
             app.set_progress(state="idle", message=_where_stopped(event))
+            app.query_one(ResultsPane).note_stopped(Path(event.run_dir).name)
         elif isinstance(event, Finished):
             self._finished(event)
         elif isinstance(event, Failed):

@@ -448,3 +448,31 @@ async def test_without_the_dataset_the_shipped_models_saved_results_are_shown(ma
         await pilot.press("f3")
         await pilot.pause()
         assert len(app.query_one(DigitGrid).examples) == wrong
+
+
+async def test_results_after_a_stopped_run_say_they_are_another_runs_and_how_to_see_its_own(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f5")
+        await run_to_completion(pilot, app)
+        first = next(p for p in app.checkpoints_dir.iterdir() if p.is_dir())
+        app.events_seen.clear()  # the next run's events (waiting for "paused" after a "finished" refuses)
+        await asked_to_stop_a_paused_run(pilot, app, "2")
+        await pilot.press("y")
+        await app.wait_for_event("stopped")
+        await ready(pilot, app)
+        stopped = next(p for p in app.checkpoints_dir.iterdir() if p.is_dir() and p != first)
+        await pilot.press("f2")
+        await pilot.pause()
+        note = app.query_one("#results-note", Static)
+        assert first.name in str(app.query_one("#results-summary", Static).render())  # still the first run's
+        assert note.display and str(note.render()) == (f"{stopped.name} stopped before its test: these are not its "
+                                                       "results. Runs (f4), l evaluates it.")
+        await pilot.press("f4")
+        await ready(pilot, app)
+        assert app.query_one(RunsPane).selected.path == str(stopped)
+        await pilot.press("l")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert stopped.name in str(app.query_one("#results-summary", Static).render()) and not note.display

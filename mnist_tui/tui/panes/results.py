@@ -25,6 +25,7 @@ class ResultsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("No results yet: finish a run, or load one from Runs (f4).", id="results-summary")
+        yield Static("", id="results-note")  # what is shown is not the last run's (it stopped)
         # a plain text bar: Textual's ProgressBar keeps a 15 Hz animation timer even while hidden,
         # and every wake-up of the UI thread competes with training for the GIL
         yield Static(id="eval-progress")
@@ -34,6 +35,7 @@ class ResultsPane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#eval-progress").display = False
+        self.query_one("#results-note").display = False
         self.query_one("#confusion").display = False
         self.query_one("#results-help").display = False
 
@@ -91,11 +93,19 @@ class ResultsPane(Vertical):
 
     # -- showing --------------------------------------------------------------------------
 
+    def note_stopped(self, run_name: str) -> None:
+        """A run stopped before its test: what is shown is another run's, and how to see this one's."""
+        note = self.query_one("#results-note", Static)
+        note.update(f"[b]{run_name}[/] stopped before its test: these are not its results. "
+                    "Runs (f4), l evaluates it.")
+        note.display = True
+
     def show_progress(self, done: int, total: int, source: str | None = None) -> None:
         bar = self.query_one("#eval-progress", Static)
         bar.display = True
         bar.update(f"{text_bar(done / total if total else 0.0, 30)} {done:,} / {total:,} test digits")
         if source:
+            self.query_one("#results-note").display = False
             self.query_one("#results-summary", Static).update(f"Evaluating {source} on the test set…")
 
     def show_failure(self, reason: str) -> None:
@@ -106,6 +116,7 @@ class ResultsPane(Vertical):
         wrong = sum(sum(row) - row[i] for i, row in enumerate(evaluation.confusion))
         total = len(evaluation.labels)
         self.query_one("#eval-progress").display = False
+        self.query_one("#results-note").display = False
         self.query_one("#results-summary", Static).update(
             f"[b]{source}[/]\ntest accuracy [b]{evaluation.accuracy:.2%}[/] · loss {evaluation.loss:.4f}"
             f" · {wrong:,} wrong of {total:,}"
