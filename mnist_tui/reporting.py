@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .commands.common import OutputError, discard_stdout
-from .core.formatting import percent
+from .core.formatting import json_safe, percent
 from .core.events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
     Stopped,
@@ -57,17 +57,6 @@ class OutputConsole(Console):
         self.on_closed()
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN/inf are not JSON: write them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    return value
-
-
 class JsonLines:
     """JSON objects on stdout, one a line (NaN/inf as null). Once stdout's reader has gone (`| head`)
     it calls ``on_closed`` once and drops the rest; without ``on_closed`` it raises BrokenPipeError for
@@ -83,7 +72,7 @@ class JsonLines:
         if self.closed:
             return
         try:
-            print(json.dumps(_json_safe(record)), flush=True)
+            print(json.dumps(json_safe(record)), flush=True)
         except (BrokenPipeError, OutputError) as exc:
             self.error = exc if isinstance(exc, OutputError) else None
             discard_stdout()

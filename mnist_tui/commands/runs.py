@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 from pathlib import Path
 
+from ..core.formatting import json_safe
 from .common import EXIT_OK, add_path_flags, check_checkpoints_folder
 
 
@@ -25,14 +25,10 @@ def run(args: argparse.Namespace) -> int:
     check_checkpoints_folder(folder)
     runs = list_runs(folder)
     if args.json:
-        print(json.dumps([_finite_or_null(dataclasses.asdict(r)) for r in runs], allow_nan=False))
+        print(json.dumps(json_safe([dataclasses.asdict(r) for r in runs]), allow_nan=False))
         return EXIT_OK
     from ..reporting import print_runs
 
     print_runs(runs, args.checkpoints)
     return EXIT_OK
 
-
-def _finite_or_null(record: dict) -> dict:
-    """NaN and infinity are not JSON: they are written as null."""
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 def percent(value: float | None, digits: int = 2) -> str:
@@ -22,4 +23,15 @@ def clip(text: str, limit: int = 200) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
-__all__ = ["clip", "percent"]
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinity (not JSON) as None, through lists, tuples and dicts."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
+
+
+__all__ = ["clip", "json_safe", "percent"]
