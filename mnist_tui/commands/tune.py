@@ -153,7 +153,7 @@ class TrialTable:
         self.console = OutputConsole()
         self.rows: dict[int, dict[str, Any]] = {}
         self.live = Live(self._render(), console=self.console, auto_refresh=False, transient=False)
-        self.live.start()
+        self.started = False  # at the first trial: a study that cannot open prints its error alone
 
     def update(self, event) -> None:
         row = self.rows.setdefault(event.number, {"state": "running", "value": None, "params": {}, "minutes": None,
@@ -166,6 +166,9 @@ class TrialTable:
         else:
             row.update(state=event.state, value=event.value, params=event.params or row["params"],
                        minutes=event.minutes, epoch=event.reason if event.state != "complete" else "")
+        if not self.started:
+            self.started = True
+            self.live.start()
         self.live.update(self._render(), refresh=True)
 
     def _render(self):
@@ -187,8 +190,9 @@ class TrialTable:
         return table
 
     def close(self) -> None:
-        self.live.stop()
-        self.console.line()
+        if self.started:
+            self.live.stop()
+            self.console.line()
 
 
 def print_summary(console, summary, command: str | None) -> None:

@@ -181,7 +181,8 @@ def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> o
                 sqlalchemy.exc.OperationalError) as exc:
             last = exc
             time.sleep(0.1 * (attempt + 1))
-    raise TuneError(f"could not create or load study {name!r} in {redact(storage_url)}: {last}")
+    reason = next(iter(str(last).splitlines()), "")  # sqlalchemy adds a hint and a link on lines of their own
+    raise TuneError(f"could not create or load study {name!r} in {redact(storage_url)}: {reason}")
 
 
 class Tuner:

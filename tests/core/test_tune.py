@@ -144,6 +144,16 @@ def test_bad_storage_url_exits_2(synthetic_root, tmp_path, capsys):
     assert "--storage takes an Optuna URL" in capsys.readouterr().err
 
 
+def test_an_unreachable_database_is_one_line_on_stderr_and_no_empty_table(synthetic_root, tmp_path, capsys):
+    pytest.importorskip("psycopg")
+    url = "postgresql://nobody@127.0.0.1:1/none"  # port 1: refused at once
+    assert main(tune_args(synthetic_root, tmp_path, "--storage", url, "--search", "lr=1e-3:3e-2:log")) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # no empty Trials table before the error
+    assert err.startswith(f"mnist-tui: could not create or load study 'mnist-seed-mlp' in {url}: ")
+    assert err.count("\n") == 1 and "Connection refused" in err
+
+
 def test_specs_parse_to_ranges_and_choices():
     assert parse_param("lr=1e-4:1e-1:log") == parse_param("lr=0.0001:0.1:log")
     lr = parse_param("lr=1e-4:1e-1:log")
