@@ -428,3 +428,19 @@ async def test_f10_with_an_invalid_form_is_refused_like_f5(make_app):
         assert not isinstance(app.screen, TuneScreen)
         from mnist_tui.tui.widgets.progress import ProgressLine
         assert "Cannot tune: learning rate must be a number, got 'abc'" in str(app.query_one(ProgressLine).render())
+
+
+async def test_the_history_of_one_trial_has_no_negative_trial_number(tmp_path, synthetic_root):
+    storage = f"sqlite:///{tmp_path / 'one.db'}"
+    study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 3e-3}, distributions={"lr": lr}, value=0.95,
+                                              intermediate_values={1: 0.95}))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        assert await asyncio.to_thread(screen.first_poll_applied.wait, 30)
+        await pilot.pause()
+        await pilot.press("f8")
+        await pilot.pause()
+        drawn = screen.query_one(HistoryChart).render().plain
+        assert "History: best 95.00%" in drawn and "-1" not in drawn, drawn

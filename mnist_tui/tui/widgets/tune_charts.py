@@ -55,8 +55,8 @@ def _axes(plt: Any, x_low: float, x_high: float, y_values: list[float], floor: f
     y_low, y_high = floor - 0.05, max(y_values) + 0.05
     plt.ylim(y_low, y_high)
     plt.yticks(nice_ticks(y_low, y_high, 5))
-    if x_high <= x_low:
-        x_low, x_high = x_low - 1, x_high + 1
+    if x_high <= x_low:  # one point: room beside it, no negative trial or epoch
+        x_low, x_high = max(0, x_low - 1), x_high + 1
     plt.xlim(x_low, x_high)
     plt.xticks(nice_ticks(x_low, x_high, 6, whole=True))
 
