@@ -201,6 +201,10 @@ async def test_stop_asks_then_leaves_a_resumable_checkpoint_and_resume_from_runs
         run = the_run(app)
         assert (run / "last.pt").is_file()
         assert f"Resume with: mnist-tui train --resume {run.resolve()} --data-dir" in app.run_view.quit_message
+        await pilot.press("f2")  # no results yet: Results says where this run's are
+        await pilot.pause()
+        assert str(app.query_one("#results-note", Static).render()) == (
+            f"{run.name} stopped before its test: Runs (f4), l evaluates it.")
         # resume it from the Runs view
         await pilot.press("f4")
         await ready(pilot, app)

@@ -96,8 +96,9 @@ class ResultsPane(Vertical):
     def note_stopped(self, run_name: str) -> None:
         """A run stopped before its test: what is shown is another run's, and how to see this one's."""
         note = self.query_one("#results-note", Static)
-        note.update(f"[b]{run_name}[/] stopped before its test: these are not its results. "
-                    "Runs (f4), l evaluates it.")
+        shown = self.query_one("#confusion").display  # another run's results are on screen
+        note.update(f"[b]{run_name}[/] stopped before its test: " + ("these are not its results. " if shown else "")
+                    + "Runs (f4), l evaluates it.")
         note.display = True
 
     def show_progress(self, done: int, total: int, source: str | None = None) -> None:
