@@ -194,6 +194,8 @@ class Trainer:
         self.best_path = str(self.run_dir / "best.pt") if (self.run_dir / "best.pt").is_file() else None
         runs.write_text_atomic(self.run_dir / "config.json", config.to_json())
         (self.run_dir / "result.json").unlink(missing_ok=True)
+        for name in runs.EXPORT_FILES:  # exported from weights this run is about to change: export again
+            (self.run_dir / name).unlink(missing_ok=True)
         return r
 
     def _continue_schedule(self, r: _Run) -> None:

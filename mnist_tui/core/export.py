@@ -22,9 +22,10 @@ from torch import nn
 
 from .atomic import file_mode
 from .data import MEAN, STD
+from .runs import EXPORT_FILES
 
 FORMATS = ("onnx", "torchscript")
-DEFAULT_FILENAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+DEFAULT_FILENAMES = dict(zip(FORMATS, EXPORT_FILES))  # in the run folder; training it further removes them
 TOLERANCE = 1e-4  # max abs difference of probabilities an export may show against torch
 CHECK_DIGITS = 1000  # test digits the check runs on
 ONNX_EXTRA = "pip install 'mnist-tui[onnx]'"

@@ -32,6 +32,7 @@ REPO_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 # the files a training process writes (their temp files, left by a kill, are removed by the next one)
 TRAINER_FILES = ("config.json", "metrics.jsonl", "points.jsonl", "result.json", "misclassified.pt", *CHECKPOINT_FILES)
 # all a run killed before its first checkpoint can hold: such a folder is reused by the next run of its name
+EXPORT_FILES = ("model.onnx", "model.torchscript.pt")  # `export`'s default files: the weights they were made of
 NO_CHECKPOINT_FILES = {"config.json", "metrics.jsonl", "points.jsonl", "failed.json", "tune.json", run_lock.LOCK_FILE}
 
 

@@ -139,3 +139,13 @@ def test_an_unwritable_out_exits_2_with_one_line(fmt, trained_run, tmp_path, cap
         err = capsys.readouterr().err
         assert err == f"mnist-tui: cannot write {locked / 'm.onnx'}: Permission denied\n"
         assert list(locked.iterdir()) == []
+
+
+def test_training_a_run_further_removes_its_exported_files(synthetic_data, synthetic_root, tmp_path, capsys):
+    """A model.onnx / model.torchscript.pt beside weights that have since changed would deploy the old model."""
+    list(Trainer(TINY.replace(epochs=1), synthetic_data, checkpoints_dir=tmp_path, run_name="r").run())
+    assert export(str(tmp_path / "r"), "--format", "torchscript", "--data-dir", str(synthetic_root)) == 0
+    assert (tmp_path / "r" / "model.torchscript.pt").is_file()
+    events = list(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "r", extra_epochs=1).run())
+    assert isinstance(events[-1], Finished)
+    assert not (tmp_path / "r" / "model.torchscript.pt").exists()
