@@ -40,6 +40,7 @@ class RunView:
         self.stop_question: ConfirmScreen | None = None  # "Stop training?" while it waits for an answer
         # the "Cannot start" message on the progress line and the (state, message) it replaced
         self._refusal: tuple[str, tuple[str, str]] | None = None
+        self._refused = "start"  # what was refused: "start", "tune", "find a learning rate"
 
     @property
     def quit_message(self) -> str | None:
@@ -62,12 +63,12 @@ class RunView:
         config, errors = form.read()
         if config is None:
             first = next(iter(errors))
-            self._refuse(errors)
+            self.refuse(errors)
             app.action_show_tab("train")
             form.focus_error(first)
             return
         if form.run_name is not None and (problem := name_problem(app.checkpoints_dir, form.run_name)):
-            self._refuse({"run_name": problem})
+            self.refuse({"run_name": problem})
             app.notify(problem, title="Cannot start", severity="warning")
             app.action_show_tab("train")
             form.query_one("#field-run_name").focus()
@@ -75,12 +76,17 @@ class RunView:
         self.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
         self.start(config, run_name=form.run_name)
 
+    def refuse(self, errors: dict[str, str], what: str = "start") -> None:
+        """Say on the progress line why the form cannot ``what`` (f5, f10, the finder); it follows the form."""
+        self._refused = what
+        self._refuse(errors)
+
     def _refuse(self, errors: dict[str, str]) -> None:
         """Say on the progress line why the form cannot start a run (its first error)."""
         line = self.app.query_one(ProgressLine).progress
         shown = self._refusal is not None and line.message == self._refusal[0]
         before = self._refusal[1] if shown else (line.state, line.message)
-        message = f"Cannot start: {errors[next(iter(errors))]}"
+        message = f"Cannot {self._refused}: {errors[next(iter(errors))]}"
         self._refusal = (message, before)
         # while the data loads the line keeps saying so: its Ready message replaces this one
         self.app.set_progress(state="loading" if line.state == "loading" else "idle", message=message)

@@ -43,7 +43,7 @@ class Views:
             return
         config, errors = self.form.read()
         if config is None:  # as F5 and the learning-rate finder do: a study of another config would surprise
-            self.app.set_progress(message=f"Cannot tune: {next(iter(errors.values()))}")
+            self.app.run_view.refuse(errors, "tune")
             return
         self.app.push_screen(TuneScreen(config, checkpoints_dir=self.app.checkpoints_dir,
                                             data_dir=self.app.data_dir, preset=self.form.preset or "fast",
@@ -69,7 +69,7 @@ class Views:
         form = self.form
         config, errors = form.read()
         if config is None:
-            self.app.set_progress(message=f"Cannot find a learning rate: {next(iter(errors.values()))}")
+            self.app.run_view.refuse(errors, "find a learning rate")
             return
 
         def use(lr: float | None) -> None:
