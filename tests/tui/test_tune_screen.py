@@ -448,3 +448,16 @@ async def test_the_history_of_one_trial_has_no_negative_trial_number(tmp_path, s
         await pilot.pause()
         drawn = screen.query_one(HistoryChart).render().plain
         assert "History: best 95.00%" in drawn and "-1" not in drawn, drawn
+
+
+async def test_a_long_search_error_is_shown_whole_one_at_a_time(tmp_path, synthetic_root):
+    """An unknown field lists every field (three lines at 80 columns): the status shows it whole, then the next."""
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await set_input(pilot, screen, "#tune-search", "nosuch=1:2 lr=abc")
+        status = screen.query_one("#tune-status", Static)
+        text = " ".join(line.strip() for line in status.render().plain.splitlines())
+        assert text.startswith("'nosuch' is not a config field; fields: dataset,") and "threads (and 1 more)" in text
+        assert status.region.height > 2 and len(text) <= status.region.height * status.content_size.width  # not cut
+        await set_input(pilot, screen, "#tune-search", "lr=abc")
+        assert str(status.render()) == "lr must be a number, got 'abc'" and status.region.height == 2

@@ -54,7 +54,7 @@ class TuneScreen(Screen):
     TuneScreen #tune-buttons { height: 1; margin: 1 1 0 0; }
     TuneScreen Button { min-width: 10; margin: 0 1 0 1; }
     TuneScreen #tune-view { width: 1fr; content-align: right middle; }
-    TuneScreen #tune-status { height: 2; padding: 0 1; }
+    TuneScreen #tune-status { height: auto; min-height: 2; max-height: 5; padding: 0 1; }
     TuneScreen #tune-status.error { color: $error; }
     TuneScreen #tune-lower { height: 1fr; }
     TuneScreen DataTable { height: 1fr; }

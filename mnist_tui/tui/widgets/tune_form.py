@@ -128,8 +128,9 @@ class TuneForm(Vertical):
         try:
             if not parse_space(self.space_specs(), self.base):
                 return "give at least one FIELD=SPEC to search"
-        except SpaceError as exc:
-            return "; ".join(exc.errors.values())
+        except SpaceError as exc:  # the first, whole; fixing it shows the next
+            first, *others = exc.errors.values()
+            return first + (f" (and {len(others)} more)" if others else "")
         except ValueError as exc:  # unbalanced quotes
             return str(exc)
         trials = self.trials()
