@@ -191,14 +191,9 @@ class TuneScreen(Screen):
         self._revalidate()
         self.show_view("tune-table")
         self.query_one(ImportanceBars).show_importances(None, 0)
-        if self._storage_exists():  # the study in the fields comes back as it was left (or as others fed it)
+        if self.form.storage_exists():  # the study in the fields comes back as it was left (or as others fed it)
             self.action_attach()
             self._quiet = True
-
-    def _storage_exists(self) -> bool:
-        """False for an SQLite file not made yet (nothing to show, and polling it would create it)."""
-        url = self.storage_url()
-        return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file()
 
     @on(Input.Changed)
     def _revalidate(self, event: Input.Changed | None = None) -> None:

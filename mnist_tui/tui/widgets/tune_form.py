@@ -7,6 +7,7 @@ revalidates on each ``Input.Changed`` (which bubbles to it).
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -113,6 +114,12 @@ class TuneForm(Vertical):
 
     def storage_url(self) -> str:
         return self.query_one("#tune-storage", Input).value.strip() or self.default_storage
+
+    def storage_exists(self) -> bool:
+        """False for an SQLite or journal file not made yet (no study to show; polling would create it)."""
+        url = self.storage_url()
+        path = url.removeprefix("journal:") if url.startswith("journal:") else url.partition(":///")[2]
+        return not url.startswith(("sqlite:///", "journal:")) or Path(path).expanduser().is_file()
 
     def study_name(self) -> str:
         return self.query_one("#tune-study", Input).value.strip() or self.default_study
