@@ -43,17 +43,13 @@ class OutputConsole(Console):
             super()._check_buffer()
         except OutputError as exc:
             self.error = exc
-            if self.on_closed is None:
-                self.quiet = True
-                discard_stdout()
-                raise
             self.on_broken_pipe()
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
         discard_stdout()
         if self.on_closed is None:
-            raise BrokenPipeError(32, "stdout closed")
+            raise self.error or BrokenPipeError(32, "stdout closed")
         self.on_closed()
 
 

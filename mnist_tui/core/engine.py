@@ -193,9 +193,7 @@ class Trainer:
         r.best_val = max((h["val_accuracy"] for h in r.history if h.get("val_accuracy") is not None), default=None)
         self.best_path = str(self.run_dir / "best.pt") if (self.run_dir / "best.pt").is_file() else None
         runs.write_text_atomic(self.run_dir / "config.json", config.to_json())
-        (self.run_dir / "result.json").unlink(missing_ok=True)
-        for name in runs.EXPORT_FILES:  # exported from weights this run is about to change: export again
-            (self.run_dir / name).unlink(missing_ok=True)
+        runs.drop_outputs(self.run_dir)  # the weights are about to change
         return r
 
     def _continue_schedule(self, r: _Run) -> None:

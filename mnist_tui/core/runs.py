@@ -295,6 +295,13 @@ def _trained_at(run_dir: Path) -> float:
     return max(times) if times else run_dir.stat().st_mtime
 
 
+def drop_outputs(run_dir: Path) -> None:
+    """Remove what was made of a run's weights, before it trains further: its result (it is no longer
+    finished) and `export`'s files in its folder (export again)."""
+    for name in ("result.json", *EXPORT_FILES):
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
 def list_runs(checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> list[RunInfo]:
     """Every run folder in ``checkpoints_dir``, newest first; unreadable ones carry ``error``."""
     checkpoints_dir = Path(checkpoints_dir)
