@@ -8,11 +8,13 @@ Exit codes: 0 success, 1 stdout not writable (a full disk), 2 bad arguments/conf
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import threading
 from pathlib import Path
 
+from . import __version__
 from .commands import register_all
 from .commands.common import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, EXIT_USAGE, OutputError, UsageError,
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(downloaded there when missing). Exit codes: 0 ok, 1 output not writable, 2 bad input, "
         "130 interrupted, 141 output closed early (| head).",
     )
+    parser.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (torchvision's layout)")
     parser.add_argument("--checkpoints", default="checkpoints", help="folder of saved runs (default: checkpoints)")
     parser.add_argument("--preset", choices=list(PRESETS), default=None,
@@ -49,7 +52,32 @@ def run_app(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``mnist-tui ARGV`` in this process and return its exit code."""
-    return _dispatch(build_parser().parse_args(argv))
+    return _dispatch(parse_args(argv))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line. ``--help`` and ``--version`` (argparse's SystemExit(0)) print here, not in
+    argparse, which would drop a write error: a stdout that cannot take them exits 1 (141 for a closed
+    pipe) and says so."""
+    stdout, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit as exc:
+        printed, sys.stdout = sys.stdout.getvalue(), stdout
+        if exc.code == 0:
+            try:
+                sys.stdout.write(printed)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                discard_stdout()
+                raise SystemExit(EXIT_OUTPUT_CLOSED) from None
+            except OSError as error:
+                discard_stdout()
+                stderr(f"cannot write the output: {error.strerror}")
+                raise SystemExit(EXIT_OUTPUT_FAILED) from None
+        raise
+    finally:
+        sys.stdout = stdout
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -96,7 +124,7 @@ def run() -> int:
     Python's own exit after a run frees torch's and the data's objects one by one (~0.4 s after
     `train --preset fast`, an eighth of the run); the OS drops them at once. Output is flushed first.
     """
-    args = build_parser().parse_args()
+    args = parse_args()
     code = _dispatch(args)
     if args.command in FAST_EXIT_COMMANDS and _nothing_left_running():
         if (logging := sys.modules.get("logging")) is not None:

@@ -243,3 +243,10 @@ def test_a_run_saved_on_a_device_this_machine_lacks_resumes_with_device_cpu(tmp_
     assert main([*resume, "--device", "cpu", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["event"] == "finished"
     assert json.loads((tmp_path / "moved" / "config.json").read_text())["device"] == "cpu"
+
+
+def test_version_names_the_installed_package():
+    from importlib.metadata import version
+
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "--version"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"mnist-tui {version('mnist-tui')}\n", "")

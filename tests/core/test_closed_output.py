@@ -126,3 +126,16 @@ def test_tune_json_onto_a_full_disk_starts_no_trial_and_says_why(synthetic_root,
     assert (done.returncode, done.stderr) == (1, "mnist-tui: cannot write the output (No space left on device): "
                                                  "stopping; running trials save last.pt and are marked stopped\n")
     assert not (tmp_path / "full-trial000").exists()
+
+
+@needs_dev_full
+@pytest.mark.parametrize("flags", [["--help"], ["runs", "--help"], ["--version"]])
+def test_help_and_version_onto_a_full_disk_say_so(flags):
+    done = into_a_full_disk(*flags)
+    assert (done.returncode, done.stderr) == (1, "mnist-tui: cannot write the output: No space left on device\n")
+
+
+@pytest.mark.parametrize("flags", [["--help"], ["--version"]])
+def test_help_and_version_into_a_closed_pipe_end_quietly(flags):
+    done = with_closed_stdout(*flags)
+    assert (done.returncode, done.stderr) == (141, "")
