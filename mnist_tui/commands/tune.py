@@ -52,14 +52,13 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.tune_space import default_space, parse_space
+    from ..core.tune_space import default_space, parse_space, storage_problem
     from ..reporting import JsonLines
 
     base = config_from_args(args)
     space = parse_space(args.search, base) if args.search else default_space(args.preset)
-    if args.storage is not None and not (args.storage.startswith("journal:") or "://" in args.storage):
-        raise UsageError(f"--storage takes an Optuna URL (sqlite:///tune.db, postgresql://user@host/db) "
-                         f"or journal:PATH, got {args.storage!r}")
+    if args.storage is not None and (problem := storage_problem(args.storage)) is not None:
+        raise UsageError(problem)
     check_checkpoints_folder(Path(args.checkpoints), writable=True)  # its trials' runs go there
     from ..core.data import load_mnist, resolve_data_dir
 

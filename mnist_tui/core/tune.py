@@ -41,7 +41,7 @@ from .config import TrainConfig, checked, validate
 from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
 from .process import TrainingProcessError
 from .runs import write_text_atomic
-from .tune_space import Param, apply
+from .tune_space import Param, apply, default_storage, storage_file, storage_problem
 from .tune_worker import TrialWorker
 
 PRUNERS = ("median", "hyperband", "none")
@@ -110,10 +110,6 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
-def default_storage(checkpoints_dir: str | Path) -> str:
-    return f"sqlite:///{Path(checkpoints_dir).resolve() / 'tune.db'}"
-
-
 def _make_folder(folder: Path, url: str) -> None:
     """The storage file's folder, or a TuneError in one line (printed, exit 2) when it cannot be made."""
     try:
@@ -125,25 +121,20 @@ def _make_folder(folder: Path, url: str) -> None:
 
 def open_storage(url: str):
     """An Optuna storage for ``url``: ``journal:PATH`` is a journal file, anything else an RDB URL."""
-    if url.startswith("journal:"):
-        path = Path(url[len("journal:"):]).expanduser()
-        if not url[len("journal:"):]:
-            raise TuneError("journal storage needs a path: journal:/shared/folder/tune.log")
+    if (problem := storage_problem(url)) is not None:
+        raise TuneError(problem)
+    path = storage_file(url)
+    if path is not None:
         _make_folder(path.parent, url)
+    if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         return JournalStorage(JournalFileBackend(str(path)))
-    if "://" not in url:
-        raise TuneError(f"--storage takes an Optuna URL (sqlite:///tune.db, postgresql://user@host/db) "
-                        f"or journal:PATH, got {url!r}")
     kwargs: dict[str, Any] = {}
     if url.startswith(("postgresql://", "postgres://")):
         # name the driver the postgres extra installs (SQLAlchemy before 2.1 would look for psycopg2)
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
-        db = url.split(":///", 1)[-1]
-        if db and db != ":memory:":
-            _make_folder(Path(db).expanduser().parent, url)
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several workers write one file
     try:
         return optuna.storages.RDBStorage(url, **kwargs)

@@ -17,9 +17,33 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .config import PRESETS, ConfigError, TrainConfig, field_types, validate
+
+def default_storage(checkpoints_dir: str | Path) -> str:
+    """Where a study lives unless told: ``tune.db`` beside the runs."""
+    return f"sqlite:///{Path(checkpoints_dir).resolve() / 'tune.db'}"
+
+
+def storage_problem(url: str) -> str | None:
+    """Why ``url`` is not a storage (an Optuna RDB URL or ``journal:PATH``), or None."""
+    if url == "journal:":
+        return "journal storage needs a path: journal:/shared/folder/tune.log"
+    if not url.startswith("journal:") and "://" not in url:
+        return (f"--storage takes an Optuna URL (sqlite:///tune.db, postgresql://user@host/db) "
+                f"or journal:PATH, got {url!r}")
+    return None
+
+
+def storage_file(url: str) -> Path | None:
+    """The local file an SQLite or journal storage keeps its studies in; None for a server or SQLite in memory."""
+    if url.startswith("journal:"):
+        return Path(url[len("journal:"):]).expanduser()
+    db = url.split(":///", 1)[1] if url.startswith("sqlite") and ":///" in url else ""
+    return Path(db).expanduser() if db and db != ":memory:" else None
+
 
 # fields a search must not vary: they decide where or what it trains, not how well
 FIXED_FIELDS = ("device", "threads", "dataset", "val_size")

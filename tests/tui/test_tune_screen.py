@@ -392,14 +392,21 @@ async def test_tune_keeps_what_was_typed_when_it_opens_again(make_app):
         assert app.screen.query_one("#tune-study", Input).value == "" and app.screen.study_name() == "mnist-seed-mlp"
 
 
-async def test_the_study_in_the_fields_shows_when_tune_opens(tmp_path, synthetic_root):
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+async def test_the_study_in_the_fields_shows_when_tune_opens(kind, tmp_path, synthetic_root):
     """Opening Tune again (or on a study others fed) shows its trials without pressing Attach."""
-    storage = f"sqlite:///{tmp_path / 'runs' / 'tune.db'}"  # the default storage, as left by an earlier visit
     (tmp_path / "runs").mkdir()
+    if kind == "sqlite":  # the default storage, as left by an earlier visit
+        storage, url = f"sqlite:///{tmp_path / 'runs' / 'tune.db'}", None
+    else:  # a journal file on a shared folder, typed into the storage field
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        url = f"journal:{tmp_path / 'shared.log'}"
+        storage = JournalStorage(JournalFileBackend(str(tmp_path / "shared.log")))
     study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
     lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
     study.add_trial(optuna.trial.create_trial(params={"lr": 3e-3}, distributions={"lr": lr}, value=0.95))
-    screen = make_screen(tmp_path, synthetic_root)
+    screen = make_screen(tmp_path, synthetic_root, storage=url)
     async with Host(screen).run_test(size=SIZE) as pilot:
         assert await asyncio.to_thread(screen.first_poll_applied.wait, 30)
         await pilot.pause()

@@ -7,14 +7,13 @@ revalidates on each ``Input.Changed`` (which bubbles to it).
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select
 
 from ...core.config import TrainConfig
-from ...core.tune_space import SpaceError, parse_space
+from ...core.tune_space import SpaceError, parse_space, storage_file
 
 PRUNERS = ("median", "hyperband", "none")
 
@@ -117,9 +116,8 @@ class TuneForm(Vertical):
 
     def storage_exists(self) -> bool:
         """False for an SQLite or journal file not made yet (no study to show; polling would create it)."""
-        url = self.storage_url()
-        path = url.removeprefix("journal:") if url.startswith("journal:") else url.partition(":///")[2]
-        return not url.startswith(("sqlite:///", "journal:")) or Path(path).expanduser().is_file()
+        path = storage_file(self.storage_url())
+        return path is None or path.is_file()
 
     def study_name(self) -> str:
         return self.query_one("#tune-study", Input).value.strip() or self.default_study
