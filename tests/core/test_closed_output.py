@@ -20,13 +20,18 @@ TINY = ["--model", "mlp", "--hidden", "16", "--batch-size", "32", "--val-size", 
         "--epochs", "2"]
 
 
+def console_script(args: tuple[str, ...], stdout: int) -> subprocess.CompletedProcess:
+    """``mnist-tui ARGS`` (the console script, its fast exit included) with this stdout."""
+    return subprocess.run([sys.executable, "-c", "import sys; from mnist_tui.cli import run; sys.exit(run())", *args],
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300)
+
+
 def with_closed_stdout(*args: str) -> subprocess.CompletedProcess:
-    """``mnist-tui ARGS`` (the console script) writing to a pipe whose reader has already gone."""
+    """``mnist-tui ARGS`` writing to a pipe whose reader has already gone."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # every write to stdout fails with EPIPE, as after `| head` exits
     try:
-        return subprocess.run([sys.executable, "-c", "import sys; from mnist_tui.cli import run; sys.exit(run())",
-                               *args], stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300)
+        return console_script(args, write_end)
     finally:
         os.close(write_end)
 
@@ -86,10 +91,9 @@ def test_tune_table_into_a_closed_stdout_ends_quietly_with_141(synthetic_root, t
 
 
 def into_a_full_disk(*args: str) -> subprocess.CompletedProcess:
-    """``mnist-tui ARGS`` (the console script) writing to /dev/full: every write fails with ENOSPC."""
+    """``mnist-tui ARGS`` writing to /dev/full: every write fails with ENOSPC."""
     with open("/dev/full", "w") as full:
-        return subprocess.run([sys.executable, "-c", "import sys; from mnist_tui.cli import run; sys.exit(run())",
-                               *args], stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300)
+        return console_script(args, full.fileno())
 
 
 needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
