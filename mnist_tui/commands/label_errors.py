@@ -24,8 +24,9 @@ def register(sub) -> None:
     parser.add_argument("--top", type=int, default=30, help="rows to show (default: 30; 0 = all flagged)")
     parser.add_argument("--folds", type=int, default=4, help="cross-validation folds for --split train (default: 4)")
     parser.add_argument("--cv-epochs", type=int, default=1, help="epochs of each cross-validation run (default: 1)")
-    parser.add_argument("--filter-by", choices=["prune_by_noise_rate", "confident_learning"],
-                        default="prune_by_noise_rate", help="cleanlab's filter (default: prune_by_noise_rate)")
+    parser.add_argument("--filter-by", choices=["prune_by_noise_rate", "confident_learning"], metavar="FILTER",
+                        default="prune_by_noise_rate", help="cleanlab's filter: prune_by_noise_rate (the default) "
+                        "or confident_learning")
     parser.add_argument("--candidates", action="store_true",
                         help="after the flagged digits, list the other digits the model predicts differently "
                         "from their label (column 'flagged' says which is which)")

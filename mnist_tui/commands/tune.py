@@ -15,22 +15,26 @@ from .common import (
 PRUNER_CHOICES = ("median", "hyperband", "none")  # core.tune.PRUNERS, without importing Optuna for --help
 
 EPILOG = """\
-search specs: lr=1e-4:1e-1:log (log-uniform), dropout=0:0.5 (uniform), width=16:48:8 (with a step),
-batch_size=64,128,256 or model=cnn,lenet5 (choices), hidden=128-64,256 (MLP sizes; '-' between layers).
+search specs: lr=1e-4:1e-1:log (log-uniform), dropout=0:0.5 (uniform),
+width=16:48:8 (with a step), batch_size=64,128,256 or model=cnn,lenet5
+(choices), hidden=128-64,256 (MLP sizes; '-' between layers).
 Without --search, a default space around the preset is searched.
 
-storage: default sqlite:///<checkpoints>/tune.db. Several machines join one study with the same
---study and --storage: postgresql://user:password@host/db (pip install 'mnist-tui[postgres]'), or
-journal:/shared/folder/tune.log (Optuna's journal file on a shared filesystem).
-optuna-dashboard <storage URL> and optuna.load_study(study_name=..., storage=...) open the study.
+storage: default sqlite:///<checkpoints>/tune.db. Several machines join one
+study with the same --study and --storage:
+  postgresql://user:password@host/db (pip install 'mnist-tui[postgres]'), or
+  journal:/shared/folder/tune.log (Optuna's journal file, a shared filesystem).
+optuna-dashboard <storage URL> and
+optuna.load_study(study_name=..., storage=...) open the study.
 
-Ctrl+C: the running trials stop (last.pt saved; shown as "stopped", FAIL to Optuna); exit 130.
+Ctrl+C: the running trials stop (last.pt saved; shown as "stopped", FAIL to
+Optuna); exit 130.
 """
 
 
 def register(sub) -> None:
     parser = sub.add_parser("tune", help="search hyperparameters with Optuna (each trial is a run)",
-                            description="Search hyperparameters: each trial trains an ordinary run in a child "
+                            description="Search hyperparameters: each trial trains an ordinary run in a child\n"
                             "process; the objective is validation accuracy; hopeless trials are pruned.",
                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_path_flags(parser, checkpoints="where trial runs and tune.db go")

@@ -250,3 +250,14 @@ def test_version_names_the_installed_package():
 
     done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "--version"], capture_output=True, text=True)
     assert (done.returncode, done.stdout, done.stderr) == (0, f"mnist-tui {version('mnist-tui')}\n", "")
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["eval"], ["predict"], ["runs"], ["serve"], ["export"],
+                                     ["explain"], ["lr-find"], ["tune"], ["label-errors"], ["map"]],
+                         ids=lambda c: c[0] if c else "app")
+def test_help_fits_an_80_column_terminal(command, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    long = [line for line in capsys.readouterr().out.splitlines() if len(line) > 80]
+    assert done.value.code == 0 and long == []
