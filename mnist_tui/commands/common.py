@@ -114,6 +114,18 @@ def add_path_flags(parser: argparse.ArgumentParser, data: bool = True, checkpoin
     parser.add_argument("--checkpoints", default=argparse.SUPPRESS, help=f"{checkpoints} (default: checkpoints)")
 
 
+def output_file(path: Path, flag: str = "--out", example: str = "") -> Path:
+    """Where ``flag``'s file is written: a symlink's target (the link stays), never a folder, device or pipe
+    (the file is written beside it and moved over it, which would replace them)."""
+    target = Path(os.path.realpath(path))
+    hint = f" such as {example}" if example else ""
+    if target.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name{hint}")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"{flag} {path} is not a regular file; give a file name{hint}")
+    return target
+
+
 def check_checkpoints_folder(folder: Path, *, writable: bool = False) -> None:
     """Raise UsageError unless ``folder`` is a folder of runs (``runs``, ``eval``), or, ``writable``, one
     that is or can be made and written in (``train``): checked before the data loads, and nothing made."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import EXIT_OK, UsageError, add_path_flags, load_models, stderr
+from .common import EXIT_OK, UsageError, add_path_flags, load_models, output_file, stderr
 
 EXIT_CHECK_FAILED = 1
 FORMATS = ("onnx", "torchscript")  # core.export.FORMATS, repeated so --help needs no torch
@@ -35,9 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--tolerance must be >= 0, got {args.tolerance}")
     models, configs, paths = load_models([args.run], Path(args.checkpoints), "cpu")
     checkpoint = Path(paths[0])
-    out = Path(args.out) if args.out else checkpoint.parent / DEFAULT_FILENAMES[args.format]
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; give a file name")
+    out = output_file(Path(args.out)) if args.out else checkpoint.parent / DEFAULT_FILENAMES[args.format]
     digits = check_digits(checkpoint.parent, args.data_dir, configs[0].dataset)
     try:
         result = export_model(models[0], out, args.format, digits, tolerance=args.tolerance)

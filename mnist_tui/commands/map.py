@@ -8,7 +8,7 @@ import io
 import json
 from pathlib import Path
 
-from .common import EXIT_OK, UsageError, add_path_flags, load_models
+from .common import EXIT_OK, UsageError, add_path_flags, load_models, output_file
 from .dataset_split import add_split_flag, load_split
 
 
@@ -31,8 +31,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.projection import cached_projection, method_available, unavailable_reason
 
-    if args.out and Path(args.out).is_dir():
-        raise UsageError(f"--out {args.out} is a folder; give a file name such as map.csv")
+    out = output_file(Path(args.out), example="map.csv") if args.out else None
     if not method_available(args.method):
         raise UsageError(f"--method {args.method}: {unavailable_reason(args.method)}")
     models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     writer.writerow(("index", "x", "y", "label", "prediction"))
     writer.writerows(rows)
     try:
-        write_text_atomic(Path(args.out), buffer.getvalue())
+        write_text_atomic(out, buffer.getvalue())
     except OSError as exc:
         raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     wrong = sum(1 for row in rows if row[3] != row[4])

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import stat
 
 import pytest
 
@@ -84,3 +86,22 @@ def test_map_method_umap_or_tsne(tiny_run, synthetic_root, tmp_path, capsys, met
     result = json.loads(capsys.readouterr().out)
     assert result["method"] == method and len(result["points"]) == 200
     assert list(tiny_run.glob(f"embeddings-*-test-{method}.pt"))  # cached beside the checkpoint
+
+
+@pytest.mark.parametrize("command", ["map", "export"])
+def test_out_never_replaces_a_device_or_a_link(command, tiny_run, synthetic_root, tmp_path, capsys):
+    """--out onto a pipe (or /dev/full as root) replaced it with a plain file, and a symlink with a file."""
+    argv = [command, str(tiny_run), "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path)]
+    argv += ["--format", "torchscript"] if command == "export" else []
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main([*argv, "--out", str(fifo)]) == 2
+    hint = " such as map.csv" if command == "map" else ""
+    assert capsys.readouterr().err == f"mnist-tui: --out {fifo} is not a regular file; give a file name{hint}\n"
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "link.out"
+    link.symlink_to(tmp_path / "real" / "target.out")  # a link to a file not written yet: written through it
+    assert main([*argv, "--out", str(link)]) == 0
+    assert link.is_symlink() and (tmp_path / "real" / "target.out").stat().st_size > 0
