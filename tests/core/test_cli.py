@@ -261,3 +261,14 @@ def test_help_fits_an_80_column_terminal(command, monkeypatch, capsys):
         main([*command, "--help"])
     long = [line for line in capsys.readouterr().out.splitlines() if len(line) > 80]
     assert done.value.code == 0 and long == []
+
+
+@pytest.mark.parametrize("more", ["0", "-1"])
+def test_resume_with_no_more_epochs_is_refused(more, tmp_path, synthetic_root, capsys):
+    """--epochs 0 with --resume printed the old result and 'Saved' (exit 0); -1 quoted 0 as the bad value."""
+    assert train(tmp_path, synthetic_root, "--epochs", "1", "--run-name", "done") == 0
+    capsys.readouterr()
+    assert main(["train", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), "--resume", "done",
+                 "--epochs", more]) == 2
+    assert capsys.readouterr().err == (f"mnist-tui: --epochs with --resume is how many more epochs to train: "
+                                       f"at least 1, got {more}\n")
