@@ -68,9 +68,9 @@ class LrFinderError(ValueError):
 
 def check_range(start: float, end: float, steps: int) -> None:
     """Raise LrFinderError with a readable message when the range is unusable."""
-    if not (math.isfinite(start) and math.isfinite(end)) or start <= 0:
+    if not math.isfinite(start) or start <= 0:
         raise LrFinderError(f"--start must be a positive number, got {start:g}")
-    if end <= start:
+    if not math.isfinite(end) or end <= start:
         raise LrFinderError(f"--end must be above --start ({start:g}), got {end:g}")
     if end > 10:
         raise LrFinderError(f"--end must be <= 10, got {end:g}")

@@ -78,3 +78,10 @@ def test_cli_bad_range_exits_2(synthetic_root, capsys):
     assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--start", "1", "--end", "0.1"]) == 2
     err = capsys.readouterr().err
     assert "--end must be above --start" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("end", ["nan", "inf"])
+def test_cli_a_bad_end_is_named_as_the_end(end, synthetic_root, capsys):
+    """--end nan said '--start must be a positive number, got 1e-06'."""
+    assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--end", end]) == 2
+    assert capsys.readouterr().err == f"mnist-tui: --end must be above --start (1e-06), got {end}\n"
