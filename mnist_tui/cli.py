@@ -18,7 +18,7 @@ from . import __version__
 from .commands import register_all
 from .commands.common import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, EXIT_USAGE, OutputError, UsageError,
-    checked_stdout, discard_stdout, flag_messages, stderr,
+    check_checkpoints_folder, checked_stdout, discard_stdout, flag_messages, stderr,
 )
 from .core.config import PRESETS, ConfigError
 
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_app(args: argparse.Namespace) -> int:
+    check_checkpoints_folder(Path(args.checkpoints), missing_ok=True)  # a file there failed the first training
     from .tui.app import MnistApp
 
     # the form remembers the last values used; only an explicit --preset overrides them

@@ -126,9 +126,10 @@ def output_file(path: Path, flag: str = "--out", example: str = "") -> Path:
     return target
 
 
-def check_checkpoints_folder(folder: Path, *, writable: bool = False) -> None:
-    """Raise UsageError unless ``folder`` is a folder of runs (``runs``, ``eval``), or, ``writable``, one
-    that is or can be made and written in (``train``): checked before the data loads, and nothing made."""
+def check_checkpoints_folder(folder: Path, *, writable: bool = False, missing_ok: bool = False) -> None:
+    """Raise UsageError unless ``folder`` is a folder of runs (``runs``, ``eval``; ``missing_ok``: or not made
+    yet, the app), or, ``writable``, one that is or can be made and written in (``train``): checked before
+    the data loads, and nothing made."""
     try:
         existing = next(p for p in (folder, *folder.parents) if p.exists())
     except OSError as exc:  # a parent that may not be looked into
@@ -137,7 +138,7 @@ def check_checkpoints_folder(folder: Path, *, writable: bool = False) -> None:
         raise UsageError(f"{folder}: no such checkpoints folder (" + (
             "it is a file)" if existing == folder else f"{existing} is a file)"))
     if not writable:
-        if existing != folder:
+        if existing != folder and not missing_ok:
             raise UsageError(f"{folder}: no such checkpoints folder")
         return
     try:

@@ -272,3 +272,10 @@ def test_resume_with_no_more_epochs_is_refused(more, tmp_path, synthetic_root, c
                  "--epochs", more]) == 2
     assert capsys.readouterr().err == (f"mnist-tui: --epochs with --resume is how many more epochs to train: "
                                        f"at least 1, got {more}\n")
+
+
+def test_the_app_refuses_a_file_as_its_checkpoints_folder(tmp_path, capsys):
+    """The app opened on it (Runs: 'No runs in … yet') and the first f5 failed with FileExistsError."""
+    (tmp_path / "one.png").write_bytes(b"not a folder")
+    assert main(["--checkpoints", str(tmp_path / "one.png")]) == 2
+    assert capsys.readouterr().err == f"mnist-tui: {tmp_path / 'one.png'}: no such checkpoints folder (it is a file)\n"
