@@ -305,6 +305,14 @@ class MnistApp(App):
     def on_runs_pane_load_requested(self, message: RunsPane.LoadRequested) -> None:
         self.load_run(Path(message.run.path))
 
+    def on_runs_pane_deleted(self, message: RunsPane.Deleted) -> None:
+        misclassified = self.query_one(MisclassifiedPane)
+        if misclassified.checkpoint and Path(misclassified.checkpoint).parent == Path(message.run.path):
+            self.evaluation = None
+            misclassified.set_checkpoint(None)
+            misclassified.set_evaluation(None, None)
+            self.query_one(ResultsPane).show_deleted(message.run.name)
+
     def load_run(self, path: Path) -> None:
         """Results and Misclassified for a run folder's test checkpoint."""
         self.action_show_tab("results")

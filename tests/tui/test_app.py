@@ -311,6 +311,22 @@ async def test_load_a_run_from_runs_and_unreadable_runs_are_reported(make_app, t
         await ready(pilot, app)
         assert not (checkpoints / "broken").exists() and (checkpoints / "good").exists()
         assert [r.name for r in pane.runs] == ["good"]
+        assert app.evaluation is not None  # another run went: good's results stay
+        # deleting the run whose results are shown takes them away (they stayed, and Why failed on its files)
+        table.move_cursor(row=0)
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        await ready(pilot, app)
+        assert not (checkpoints / "good").exists() and app.evaluation is None
+        await pilot.press("f2")
+        await pilot.pause()
+        assert "good was deleted, and its results with it." in str(app.query_one("#results-note", Static).render())
+        assert not app.query_one("#confusion").display
+        await pilot.press("f3")
+        await pilot.pause()
+        misclassified = app.query_one(MisclassifiedPane)
+        assert misclassified.checkpoint is None and misclassified.examples == []
 
 
 async def test_missing_data_is_shown_in_a_dialog_and_the_app_stays_up(make_app, tmp_path):

@@ -101,6 +101,15 @@ class ResultsPane(Vertical):
                     + "Runs (f4), l evaluates it.")
         note.display = True
 
+    def show_deleted(self, run_name: str) -> None:
+        """The run whose results were shown was deleted: they go with it."""
+        for part in ("#eval-progress", "#confusion", "#results-help"):
+            self.query_one(part).display = False
+        self.query_one("#results-summary", Static).update("No results yet: finish a run, or load one from Runs (f4).")
+        note = self.query_one("#results-note", Static)
+        note.update(f"[b]{run_name}[/] was deleted, and its results with it.")
+        note.display = True
+
     def show_progress(self, done: int, total: int, source: str | None = None) -> None:
         bar = self.query_one("#eval-progress", Static)
         bar.display = True

@@ -56,6 +56,13 @@ class RunsPane(Vertical):
             super().__init__()
             self.run, self.extra_epochs = run, extra_epochs
 
+    class Deleted(Message):
+        """This run's folder is gone (d): what shows its results shows them no more."""
+
+        def __init__(self, run: RunInfo) -> None:
+            super().__init__()
+            self.run = run
+
     class DrawRequested(Message):
         def __init__(self, run: RunInfo) -> None:
             super().__init__()
@@ -246,6 +253,7 @@ class RunsPane(Vertical):
                 self.notify(f"Could not delete {run.path}: {exc}", severity="error")
             else:
                 self.notify(f"Deleted {run.name}.")
+                self.post_message(self.Deleted(run))
             self.refresh_runs()
 
         self.app.push_screen(ConfirmScreen("Delete run?", f"Delete {run.path} and every checkpoint in it? "
