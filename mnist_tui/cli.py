@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", choices=list(PRESETS), default=None,
                         help="preset the app's form starts from (default: the last values used, else seed-mlp)")
     parser.set_defaults(handler=run_app)
-    register_all(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register_all(commands)
+    parser.set_defaults(command_parsers=commands.choices)  # for a command's own usage on an unknown flag
     return parser
 
 
@@ -62,7 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     pipe) and says so."""
     stdout, sys.stdout = sys.stdout, io.StringIO()
     try:
-        return build_parser().parse_args(argv)
+        args, unknown = build_parser().parse_known_args(argv)
+        if unknown:  # argparse would show mnist-tui's usage, not the command's
+            parser = args.command_parsers.get(args.command) or build_parser()
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return args
     except SystemExit as exc:
         printed, sys.stdout = sys.stdout.getvalue(), stdout
         if exc.code == 0:

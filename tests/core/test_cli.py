@@ -279,3 +279,14 @@ def test_the_app_refuses_a_file_as_its_checkpoints_folder(tmp_path, capsys):
     (tmp_path / "one.png").write_bytes(b"not a folder")
     assert main(["--checkpoints", str(tmp_path / "one.png")]) == 2
     assert capsys.readouterr().err == f"mnist-tui: {tmp_path / 'one.png'}: no such checkpoints folder (it is a file)\n"
+
+
+@pytest.mark.parametrize("command", [["train"], ["runs"], []], ids=lambda c: c[0] if c else "app")
+def test_an_unknown_flag_shows_its_commands_usage(command, capsys):
+    """`train --name x` showed mnist-tui's usage, which lists no train flags."""
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--name=x"])
+    err = capsys.readouterr().err
+    prog = " ".join(["mnist-tui", *command])
+    assert done.value.code == 2 and err.startswith(f"usage: {prog} [")
+    assert err.endswith(f"{prog}: error: unrecognized arguments: --name=x\n")
