@@ -17,7 +17,7 @@ import torch
 
 from .config import TrainConfig
 from .formatting import clip
-from .runs import DEFAULT_CHECKPOINTS, CheckpointError, DamagedFile, config_from_dict, write_bytes_atomic
+from .runs import DEFAULT_CHECKPOINTS, REPO_CHECKPOINTS, CheckpointError, DamagedFile, config_from_dict, write_bytes_atomic
 
 FORMAT_VERSION = 1
 
@@ -152,6 +152,8 @@ def resolve_checkpoint(spec: str | os.PathLike[str], checkpoints_dir: Path = DEF
     path = Path(spec)
     if not path.exists() and (checkpoints_dir / path).exists():
         path = checkpoints_dir / path
+    elif not path.exists() and len(path.parts) == 1 and (REPO_CHECKPOINTS / path).is_dir():
+        path = REPO_CHECKPOINTS / path  # a shipped model by name (strong-pretrained), from any folder
     if path.is_dir():
         if (path / prefer).is_file():
             return path / prefer

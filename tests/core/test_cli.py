@@ -290,3 +290,18 @@ def test_an_unknown_flag_shows_its_commands_usage(command, capsys):
     prog = " ".join(["mnist-tui", *command])
     assert done.value.code == 2 and err.startswith(f"usage: {prog} [")
     assert err.endswith(f"{prog}: error: unrecognized arguments: --name=x\n")
+
+
+def test_the_shipped_models_are_found_by_name_from_any_folder(tmp_path, capsys):
+    """The README's `explain strong-pretrained ...` failed outside the repository (predict found it)."""
+    from mnist_tui.core.checkpoints import resolve_checkpoint
+    from mnist_tui.core.runs import REPO_CHECKPOINTS
+
+    shipped = REPO_CHECKPOINTS / DEFAULT_MODEL_RUN
+    if not shipped.is_dir():
+        pytest.skip("no shipped model in this tree")
+    found = resolve_checkpoint(DEFAULT_MODEL_RUN, tmp_path / "checkpoints", prefer="last.pt")
+    assert found.parent == shipped
+    (tmp_path / "checkpoints" / DEFAULT_MODEL_RUN).mkdir(parents=True)  # a run of that name here comes first
+    with pytest.raises(Exception, match="holds no best.pt or last.pt"):
+        resolve_checkpoint(DEFAULT_MODEL_RUN, tmp_path / "checkpoints")
