@@ -12,6 +12,9 @@ from .dataset_split import add_split_flag, load_split
 METHOD_NAMES = {"ig": "integrated gradients (blank baseline)", "occlusion": "occlusion (4x4 blank patch, stride 2)"}
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")  # a picture named where the run goes
+
+
 def register(sub) -> None:
     parser = sub.add_parser("explain", help="attribution map of one digit (integrated gradients or occlusion)",
                             description="Draw which pixels pushed the model towards its prediction and towards "
@@ -27,6 +30,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.image is None and args.checkpoint.lower().endswith(IMAGE_SUFFIXES):
+        raise UsageError(f"explain takes the run first: mnist-tui explain RUN {args.checkpoint} "
+                         "(the shipped model: strong-pretrained)")
     if (args.index is None) == (args.image is None):
         raise UsageError("explain needs exactly one digit: --index N (from the dataset) or an IMAGE file")
     models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")

@@ -105,3 +105,10 @@ def test_out_never_replaces_a_device_or_a_link(command, tiny_run, synthetic_root
     link.symlink_to(tmp_path / "real" / "target.out")  # a link to a file not written yet: written through it
     assert main([*argv, "--out", str(link)]) == 0
     assert link.is_symlink() and (tmp_path / "real" / "target.out").stat().st_size > 0
+
+
+def test_explain_with_a_picture_and_no_run_says_the_run_comes_first(tmp_path, capsys):
+    """It said 'explain needs exactly one digit: --index N ... or an IMAGE file', the image given."""
+    assert main(["explain", "my-digit.png", "--checkpoints", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ("mnist-tui: explain takes the run first: mnist-tui explain RUN my-digit.png "
+                                       "(the shipped model: strong-pretrained)\n")
