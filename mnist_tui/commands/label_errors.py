@@ -38,8 +38,10 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise UsageError(f"--top must be 0 (all) or more, got {args.top}")
-    if not 2 <= args.folds <= 20 or not 1 <= args.cv_epochs <= 100:
-        raise UsageError("--folds must be between 2 and 20 and --cv-epochs between 1 and 100")
+    if not 2 <= args.folds <= 20:
+        raise UsageError(f"--folds must be between 2 and 20, got {args.folds}")
+    if not 1 <= args.cv_epochs <= 100:
+        raise UsageError(f"--cv-epochs must be between 1 and 100, got {args.cv_epochs}")
     models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
     model, config = models[0], configs[0]
     images, labels = load_split(args, config.dataset, args.split, "label-errors")

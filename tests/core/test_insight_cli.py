@@ -52,7 +52,8 @@ def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["label-errors", "RUN", "--top", "-1"], "--top must be 0 (all) or more"),
-    (["label-errors", "RUN", "--folds", "1"], "--folds must be between 2 and 20"),
+    (["label-errors", "RUN", "--folds", "1"], "--folds must be between 2 and 20, got 1"),
+    (["label-errors", "RUN", "--cv-epochs", "0"], "--cv-epochs must be between 1 and 100, got 0"),
     (["map", "RUN", "--out", "DIR"], "is a folder"),
     (["label-errors", "RUN", "--data-dir", "MISSING"], "label-errors needs the mnist test set"),
     (["map", "RUN", "--json", "--data-dir", "MISSING"], "map needs the mnist test set"),
