@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     check_checkpoints_folder(folder)
     runs = list_runs(folder)
     if args.json:
-        print(json.dumps(json_safe([dataclasses.asdict(r) for r in runs]), allow_nan=False))
+        records = [dataclasses.asdict(r) | ({"state": "unreadable", "model": None} if r.error else {}) for r in runs]
+        print(json.dumps(json_safe(records), allow_nan=False))  # unreadable, as the table says; no model known
         return EXIT_OK
     from ..reporting import print_runs
 

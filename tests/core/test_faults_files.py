@@ -210,7 +210,9 @@ def test_runs_json_is_json_whatever_the_runs_hold(tmp_path, base, capsys):
     runs = {r["name"]: r for r in json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))}
     assert runs["no-config"]["error"] == f"{tmp_path / 'no-config'} has no config.json"
     assert not err and runs["metrics-nan"]["best_val_accuracy"] is None and runs["metrics-nan"]["train_seconds"] == 0
-    assert runs["config-nan"]["state"] == "?" and "must be a finite number, got nan" in runs["config-nan"]["error"]
+    assert "must be a finite number, got nan" in runs["config-nan"]["error"]
+    # as the table says (it said "?" for both)
+    assert [(runs[n]["state"], runs[n]["model"]) for n in ("config-nan", "no-config")] == [("unreadable", None)] * 2
 
 
 def test_a_run_trained_to_its_end_but_not_tested_shows_its_last_epoch(tmp_path, base, synthetic_root, capsys):
