@@ -53,6 +53,8 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageError(f"{path} is too large to decode safely; predict reads pictures up to "
                          f"{MAX_PIXELS // 1_000_000} megapixels") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for unreadable files
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise ImageError(f"{path} is an empty file, not an image") from None
         raise ImageError(f"{path} is not a readable image: {exc}") from None
     if max(image.size) > WORK_SIDE:
         if image.mode in ("1", "P"):  # resized by nearest neighbour, which drops thin strokes

@@ -209,6 +209,8 @@ def _make(kind: str, folder: Path) -> Path:
         path.write_bytes(path.read_bytes()[:60])
     elif kind == "text":
         (path := folder / "notes.png").write_text("not a picture")
+    elif kind == "empty":
+        (path := folder / "empty.png").write_bytes(b"")
     elif kind == "missing":
         path = folder / "missing.png"
     elif kind == "folder":
@@ -222,7 +224,7 @@ NO_DIGIT = ["white", "black", "grey", "1x1", "transparent", "faint noise", "16-b
 UNREADABLE = {"huge png": "is 13300x13300 pixels; predict reads pictures up to 40 megapixels",
               "bomb png": "is too large to decode safely; predict reads pictures up to 40 megapixels",
               "truncated png": "is not a readable image", "text": "is not a readable image",
-              "missing": "no such file", "folder": "is not a readable image"}
+              "missing": "no such file", "folder": "is not a readable image", "empty": "is an empty file, not an image"}
 
 
 @pytest.mark.parametrize("kind", NO_DIGIT + list(UNREADABLE))
