@@ -183,11 +183,14 @@ async def test_saved_png_is_read_by_predict_with_the_same_answer(trained_run, tm
         saved = screen.last_saved
         assert saved is not None and saved.parent == tmp_path / "drawings"
         assert str(saved) in str(screen.query_one("#draw-status", Static).render())
-        live = list(screen.probabilities)
+        live, predicted = list(screen.probabilities), screen.predicted_class
+        await pilot.press("c")  # the drawing it named is gone: so is the message (it stayed over the next one)
+        await settle(pilot, app)
+        assert "Saved" not in str(screen.query_one("#draw-status", Static).render())
     capsys.readouterr()
     assert main(["predict", str(trained_run), str(saved), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["label"] == 1 == screen.predicted_class
+    assert result["label"] == 1 == predicted
     assert np.allclose(result["probabilities"], live, atol=1e-5)
 
 

@@ -124,6 +124,7 @@ class DrawScreen(Screen):
         self.probabilities: list[float] | None = None
         self.model_input = np.zeros((28, 28), dtype=np.uint8)
         self.last_saved: Path | None = None
+        self._saved_shown = False  # the status line says where the drawing was saved
         self.last_predict_seconds: float | None = None
         self._serial = 0  # predictions from older drawings are dropped when they arrive late
 
@@ -207,6 +208,9 @@ class DrawScreen(Screen):
     # -- predicting -----------------------------------------------------------------------------
 
     def on_canvas_changed(self, message: Canvas.Changed) -> None:
+        if self._saved_shown:  # "Saved …" names the drawing as it was
+            self._saved_shown = False
+            self._status("")
         self._predict(message.pixels)
 
     def _predict(self, pixels: np.ndarray) -> None:
@@ -334,6 +338,7 @@ class DrawScreen(Screen):
         self.last_saved = path
         shown = shown_path(path)
         self._status(f"Saved {shown}\nread it again with:\n{predict_command(self.model_path, shown)}")
+        self._saved_shown = True
         self.notify(f"Saved {shown}", title="Drawing saved")
 
     def system_commands(self) -> Iterable[SystemCommand]:
