@@ -307,3 +307,24 @@ async def test_a_run_stopped_in_its_first_epoch_shows_the_time_it_trained(make_a
         assert 0 < round(stopped_at, 3) <= run.train_seconds <= epoch_seconds  # to its last chart point, not 0
         time_cell = str(table.get_row_at(0)[[c.key.value for c in table.ordered_columns].index("time")])
         assert time_cell == format_duration(run.train_seconds)
+
+
+async def test_compare_with_unreadable_runs_marked_says_they_cannot_be_compared(make_app, runs_folder):
+    """Three marked, one readable: it said 'Mark two or more runs with m (or space), then press c.'"""
+    for name in ("broken", "empty"):
+        (runs_folder / name).mkdir()
+    (runs_folder / "broken" / "config.json").write_text("{ not json")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        table = app.query_one("#runs-table", DataTable)
+        for name in ("broken", "empty", "small-cnn"):
+            table.move_cursor(row=shown_names(table).index(name))
+            await pilot.press("m")
+        assert "3 marked (c compares)" in status(app)
+        await pilot.press("c")
+        await pilot.pause()
+        assert [str(n.message) for n in app._notifications][-1] == (
+            "broken and empty cannot be read, so cannot be compared: mark two or more readable runs.")

@@ -227,7 +227,12 @@ class RunsPane(Vertical):
     def action_compare(self) -> None:
         runs = [run for run in self.marked_runs if not run.error]
         if len(runs) < 2:
-            self.notify("Mark two or more runs with m (or space), then press c.", severity="warning")
+            if unreadable := [run.name for run in self.marked_runs if run.error]:
+                names = ", ".join(unreadable[:-1]) + " and " + unreadable[-1] if len(unreadable) > 1 else unreadable[0]
+                self.notify(f"{names} cannot be read, so cannot be compared: mark two or more readable runs.",
+                            severity="warning")
+            else:
+                self.notify("Mark two or more runs with m (or space), then press c.", severity="warning")
             return
         from ..screens.compare import CompareScreen
 
