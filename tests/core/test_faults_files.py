@@ -183,7 +183,7 @@ def test_damaged_run_files_are_read_or_refused_in_one_line(tmp_path, base, synth
     assert main(["runs", "--checkpoints", str(runs), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     if state == "unreadable":  # a readable reason, for the Runs view and `runs`
-        assert listed[0]["state"] == "?" and listed[0]["error"].startswith(str(runs / "r" / "config.json"))
+        assert listed[0]["state"] == "unreadable" and listed[0]["error"].startswith(str(runs / "r" / "config.json"))
     else:
         assert listed[0]["state"] == state and listed[0]["error"] is None
     assert main(["eval", "r", "--checkpoints", str(runs), "--data-dir", str(synthetic_root), "--json"]) == 0
