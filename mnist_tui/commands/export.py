@@ -10,6 +10,14 @@ from .common import EXIT_OK, UsageError, add_path_flags, load_models, output_fil
 EXIT_CHECK_FAILED = 1
 FORMATS = ("onnx", "torchscript")  # core.export.FORMATS, repeated so --help needs no torch
 DEFAULT_FILENAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+FORMAT_NAMES = {"onnx": "an ONNX", "torchscript": "a TorchScript"}
+
+
+def _named_for_the_other_format(out: str, fmt: str) -> str | None:
+    """The format ``out``'s extension says when it is not ``fmt`` (m.pt with the default onnx)."""
+    suffix = Path(out).suffix.lower()
+    other = "onnx" if suffix == ".onnx" else "torchscript" if suffix in (".pt", ".pth") else None
+    return other if other not in (None, fmt) else None
 
 
 def register(sub) -> None:
@@ -31,6 +39,9 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.export import ExportError, MissingDependency, OutputUnwritable, check_digits, export_model
 
+    if args.out and (other := _named_for_the_other_format(args.out, args.format)):
+        raise UsageError(f"--out {args.out} names {FORMAT_NAMES[other]} file, but --format is {args.format}: "
+                         f"add --format {other}, or name the file {Path(DEFAULT_FILENAMES[args.format]).suffix}")
     if not args.tolerance >= 0:
         raise UsageError(f"--tolerance must be >= 0, got {args.tolerance}")
     models, configs, paths = load_models([args.run], Path(args.checkpoints), "cpu")

@@ -125,19 +125,20 @@ def _torch_model(run_dir: Path):
 def test_an_unwritable_out_exits_2_with_one_line(fmt, trained_run, tmp_path, capsys):
     if fmt == "onnx":
         pytest.importorskip("onnxruntime")
+    name = "m.onnx" if fmt == "onnx" else "m.pt"
     in_the_way = tmp_path / "afile"
     in_the_way.write_text("a file where the folder would be")
-    assert export(str(trained_run), "--format", fmt, "--out", str(in_the_way / "m.onnx"),
+    assert export(str(trained_run), "--format", fmt, "--out", str(in_the_way / name),
                   "--data-dir", str(tmp_path / "no-data")) == 2
     err = capsys.readouterr().err
-    assert err == f"mnist-tui: cannot write {in_the_way / 'm.onnx'}: {in_the_way} is a file, not a folder\n"
+    assert err == f"mnist-tui: cannot write {in_the_way / name}: {in_the_way} is a file, not a folder\n"
     if os.geteuid() != 0:  # root writes into a read-only folder regardless
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
-        assert export(str(trained_run), "--format", fmt, "--out", str(locked / "m.onnx"),
+        assert export(str(trained_run), "--format", fmt, "--out", str(locked / name),
                       "--data-dir", str(tmp_path / "no-data")) == 2
         err = capsys.readouterr().err
-        assert err == f"mnist-tui: cannot write {locked / 'm.onnx'}: Permission denied\n"
+        assert err == f"mnist-tui: cannot write {locked / name}: Permission denied\n"
         assert list(locked.iterdir()) == []
 
 
@@ -149,3 +150,15 @@ def test_training_a_run_further_removes_its_exported_files(synthetic_data, synth
     events = list(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "r", extra_epochs=1).run())
     assert isinstance(events[-1], Finished)
     assert not (tmp_path / "r" / "model.torchscript.pt").exists()
+
+
+@pytest.mark.parametrize("name,flags,said", [
+    ("m.pt", [], "names a TorchScript file, but --format is onnx: add --format torchscript, or name the file .onnx"),
+    ("m.onnx", ["--format", "torchscript"], "names an ONNX file, but --format is torchscript: add --format onnx, "
+                                            "or name the file .pt"),
+])
+def test_an_out_named_for_the_other_format_is_refused(name, flags, said, trained_run, tmp_path, capsys):
+    """`--out m.pt` wrote an ONNX file under a TorchScript name."""
+    assert export(str(trained_run), "--out", str(tmp_path / name), *flags) == 2
+    assert capsys.readouterr().err == f"mnist-tui: --out {tmp_path / name} {said}\n"
+    assert not (tmp_path / name).exists()
