@@ -64,10 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     pipe) and says so."""
     stdout, sys.stdout = sys.stdout, io.StringIO()
     try:
-        args, unknown = build_parser().parse_known_args(argv)
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(argv)
         if unknown:  # argparse would show mnist-tui's usage, not the command's
-            parser = args.command_parsers.get(args.command) or build_parser()
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+            (args.command_parsers.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
         return args
     except SystemExit as exc:
         printed, sys.stdout = sys.stdout.getvalue(), stdout

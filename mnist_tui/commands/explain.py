@@ -7,12 +7,10 @@ import json
 from pathlib import Path
 
 from .common import EXIT_OK, UsageError, add_path_flags, load_models
+from .predict import IMAGE_SUFFIXES  # a picture named where the run goes
 from .dataset_split import add_split_flag, load_split
 
 METHOD_NAMES = {"ig": "integrated gradients (blank baseline)", "occlusion": "occlusion (4x4 blank patch, stride 2)"}
-
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")  # a picture named where the run goes
 
 
 def register(sub) -> None:
