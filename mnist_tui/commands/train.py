@@ -42,7 +42,7 @@ def resume_path(spec: str, checkpoints: Path) -> Path:
     """The checkpoint ``--resume`` continues; refused (exit 2) when another process trains the run or it has none."""
     from ..core.checkpoints import resolve_checkpoint
     from ..core.run_lock import owner
-    from ..core.runs import CHECKPOINT_FILES, RunBusy
+    from ..core.runs import CHECKPOINT_FILES, RunBusy, no_checkpoint_why
 
     folder = Path(spec)
     if not folder.exists() and (checkpoints / folder).exists():
@@ -53,7 +53,7 @@ def resume_path(spec: str, checkpoints: Path) -> Path:
         raise RunBusy(folder, pid)
     if Path(spec).suffix != ".pt" and not any((folder / n).is_file() for n in CHECKPOINT_FILES) \
             and (folder / "config.json").is_file():
-        raise UsageError(f"{folder} has no checkpoint (it stopped before its first save), so there is nothing to "
+        raise UsageError(f"{folder} has no checkpoint ({no_checkpoint_why(folder)}), so there is nothing to "
                          f"resume; start it again with --run-name {folder.name}")
     return resolve_checkpoint(spec, checkpoints, prefer="last.pt")
 

@@ -31,20 +31,32 @@ DEFAULT_MODEL_RUN = "strong-pretrained"  # the model shipped in checkpoints/
 REPO_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 # the files a training process writes (their temp files, left by a kill, are removed by the next one)
 TRAINER_FILES = ("config.json", "metrics.jsonl", "points.jsonl", "result.json", "misclassified.pt", *CHECKPOINT_FILES)
-# all a run killed before its first checkpoint can hold: such a folder is reused by the next run of its name
 EXPORT_FILES = ("model.onnx", "model.torchscript.pt")  # `export`'s default files: the weights they were made of
-NO_CHECKPOINT_FILES = {"config.json", "metrics.jsonl", "points.jsonl", "failed.json", "tune.json", run_lock.LOCK_FILE}
+# all a run folder without a checkpoint may hold to be reused by the next run of its name: what a run killed
+# before its first save leaves, or a finished run whose checkpoints were deleted (nothing else is lost)
+NO_CHECKPOINT_FILES = {"config.json", "metrics.jsonl", "points.jsonl", "failed.json", "tune.json", "result.json",
+                       "misclassified.pt", run_lock.LOCK_FILE}
 
 
-def _no_checkpoint_files(path: Path) -> list[Path] | None:
-    """The files of a run folder that never got a checkpoint, or None when it holds anything more."""
-    files = []
-    for entry in path.iterdir():
+def _no_checkpoint_files(path: Path) -> list[Path]:
+    """The files of a run folder without a checkpoint, to remove before reusing it; raise if it holds more."""
+    files, others = [], []
+    for entry in sorted(path.iterdir()):
         leftover = entry.name.startswith(".") and entry.name.endswith(".tmp")
-        if not (entry.name in NO_CHECKPOINT_FILES or leftover) or not entry.is_file():
-            return None
-        files.append(entry)
+        if entry.name in CHECKPOINT_FILES:
+            raise CheckpointError(f"{path} already exists; pick another --run-name or --resume it")
+        (files if (entry.name in NO_CHECKPOINT_FILES or leftover) and entry.is_file() else others).append(entry)
+    if others:
+        names = ", ".join(entry.name for entry in others[:3]) + (", ..." if len(others) > 3 else "")
+        raise CheckpointError(f"{path} already exists and holds files of its own ({names}); "
+                              "pick another --run-name")
     return files
+
+
+def no_checkpoint_why(path: Path) -> str:
+    """Why a run folder has no best.pt or last.pt: killed before its first save, or its checkpoints deleted."""
+    finished = any((Path(path) / name).is_file() for name in ("result.json", "misclassified.pt"))
+    return "its checkpoints were deleted" if finished else "it stopped before its first save"
 
 
 def check_new_run(checkpoints_dir: Path, run_name: str) -> str | None:
@@ -58,8 +70,7 @@ def check_new_run(checkpoints_dir: Path, run_name: str) -> str | None:
         raise CheckpointError(f"{path} already exists and is not a folder; pick another --run-name")
     if (pid := run_lock.owner(path)) is not None:
         raise RunBusy(path, pid)
-    if _no_checkpoint_files(path) is None:
-        raise CheckpointError(f"{path} already exists; pick another --run-name or --resume it")
+    _no_checkpoint_files(path)
     return f"reusing {run_name}: it has no checkpoint"
 
 
@@ -93,10 +104,7 @@ def take_run_dir(checkpoints_dir: Path, run_name: str | None, model: str) -> tup
         raise CheckpointError(f"{path} already exists and is not a folder; pick another --run-name")
     lock = run_lock.acquire(path)
     try:  # under the lock: a run that raced us here may have saved a checkpoint meanwhile
-        leftovers = _no_checkpoint_files(path)
-        if leftovers is None:
-            raise CheckpointError(f"{path} already exists; pick another --run-name or --resume it")
-        for file in leftovers:
+        for file in _no_checkpoint_files(path):
             if file.name != run_lock.LOCK_FILE:
                 file.unlink(missing_ok=True)
     except BaseException:
@@ -256,7 +264,7 @@ def read_run(run_dir: Path) -> RunInfo:
         result = read_result(run_dir) if owner is None else {}
         vals = [v for v in (m["val_accuracy"] for m in metrics) if v is not None]
         if owner is None and not any((run_dir / n).is_file() for n in CHECKPOINT_FILES):
-            raise CheckpointError(f"no checkpoint: it stopped before its first save (--run-name {run_dir.name} "
+            raise CheckpointError(f"no checkpoint: {no_checkpoint_why(run_dir)} (--run-name {run_dir.name} "
                                   "reuses the folder)")
         epochs_done = max((m["epoch"] for m in metrics), default=0)
         finished = bool(result)

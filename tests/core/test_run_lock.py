@@ -166,6 +166,27 @@ def test_a_dead_folder_is_reused_by_its_name_and_cannot_be_resumed(tmp_path, syn
     assert "already exists; pick another --run-name or --resume it" in capsys.readouterr().err
 
 
+def test_a_finished_run_whose_checkpoints_were_deleted_is_no_dead_end(finished_run, capsys):
+    common, run = finished_run
+    capsys.readouterr()
+    for name in ("best.pt", "last.pt"):
+        (run / name).unlink()
+    assert read_run(run).error == "no checkpoint: its checkpoints were deleted (--run-name r reuses the folder)"
+    assert main(["train", *common, "--resume", "r"]) == 2
+    assert "has no checkpoint (its checkpoints were deleted)" in capsys.readouterr().err
+
+    (run / "model.onnx").write_bytes(b"the only copy of those weights")
+    assert main(["train", *common, *TINY, "--epochs", "1", "--run-name", "r"]) == 2
+    assert capsys.readouterr().err == (f"mnist-tui: {run} already exists and holds files of its own (model.onnx); "
+                                       "pick another --run-name\n")
+    assert (run / "model.onnx").is_file()
+
+    (run / "model.onnx").unlink()  # what the Runs view advises now holds
+    assert main(["train", *common, *TINY, "--epochs", "1", "--run-name", "r", "--json"]) == 0
+    assert capsys.readouterr().err == "mnist-tui: reusing r: it has no checkpoint\n"
+    assert (run / "last.pt").is_file() and read_run(run).finished and read_run(run).error is None
+
+
 def test_a_folder_holding_anything_else_is_not_reused(tmp_path, synthetic_root, tiny_config, capsys):
     runs = tmp_path / "runs"
     killed_before_first_checkpoint(runs / "mine", tiny_config.to_json())
