@@ -209,5 +209,5 @@ def load_labelled_models(specs: list[str], checkpoints_dir: Path, device: str):
         models.append(model)
         configs.append(config)
         paths.append(str(path))
-        labels.append(f"{path.parent.name} · {checkpoint_label(path, checkpoint['epoch'])}")
+        labels.append(f"{path.parent.name} · {checkpoint_label(path, checkpoint['epoch'], checkpoint['step'])}")
     return models, configs, paths, labels

@@ -47,9 +47,9 @@ def run_checkpoint(run_dir: str | os.PathLike[str]) -> Path:
     raise CheckpointError(f"{run_dir} holds no best.pt or last.pt")
 
 
-def checkpoint_label(path: str | os.PathLike[str], epoch: int) -> str:
-    """'best (epoch 2)' for <run>/best.pt saved after epoch 2."""
-    return f"{Path(path).stem} (epoch {epoch})"
+def checkpoint_label(path: str | os.PathLike[str], epoch: int, step: int = 0) -> str:
+    """'best (epoch 2)' for <run>/best.pt saved after epoch 2; 'last (epoch 3, step 40)' for one stopped there."""
+    return f"{Path(path).stem} (epoch {epoch + 1}, step {step})" if step else f"{Path(path).stem} (epoch {epoch})"
 
 
 def resolve_model(spec: str | os.PathLike[str], checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> Path:
@@ -95,7 +95,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike[str], load_data: Callable[
     saved = load_checkpoint(path)
     model, config = model_from_checkpoint(saved, "cpu")
     run_dir = path.parent
-    source = f"{run_dir.name} · {checkpoint_label(path, saved['epoch'])}"
+    source = f"{run_dir.name} · {checkpoint_label(path, saved['epoch'], saved['step'])}"
     try:
         data = load_data(config.dataset)
     except DataUnavailable:

@@ -30,3 +30,30 @@ async def test_a_stopped_run_shows_its_best_checkpoint_as_eval_does(make_app, sy
         await ready(pilot, app)
         summary = str(app.query_one("#results-summary", Static).render())
         assert "halted · best (epoch 1)" in summary, summary
+
+
+async def test_a_run_stopped_in_its_first_epoch_is_named_where_it_stopped(make_app, synthetic_data, tiny_config,
+                                                                          synthetic_root, tmp_path, capsys):
+    from mnist_tui.cli import main
+
+    runs = tmp_path / "runs"
+    control = RunControl()
+    for event in Trainer(tiny_config.replace(epochs=2), synthetic_data, checkpoints_dir=runs, run_name="early",
+                         points_per_epoch=1000).run(control):
+        if isinstance(event, StepMetrics) and event.epoch == 1 and event.step == 3:
+            control.stop()
+    assert (event.epoch, event.step) == (1, 3) and not (runs / "early" / "best.pt").exists()
+
+    app = make_app(checkpoints_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        await pilot.press("l")
+        await ready(pilot, app)
+        summary = str(app.query_one("#results-summary", Static).render())
+        assert "early · last (epoch 1, step 3)" in summary, summary  # as "Stopped early at epoch 1, step 3" said
+
+    capsys.readouterr()
+    assert main(["eval", str(runs / "early"), "--data-dir", str(synthetic_root), "--checkpoints", str(runs)]) == 0
+    assert capsys.readouterr().out.startswith("early · last (epoch 1, step 3)\n")
