@@ -341,36 +341,16 @@ class MisclassifiedPane(Vertical):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="map")
     def _compute_map(self, checkpoint: str, data_dir: str | None) -> None:
-        from ...core.data import DataUnavailable, load_mnist
-        from ...core.embeddings import cache_path, cached_embeddings
-        from ...core.projection import pca_2d
-        from ..screens.map import MapData
+        from ...core.data import DataUnavailable
+        from ..screens.map import test_set_map
 
         try:
             model, config, path = self._model_for(checkpoint)
-            data = load_mnist(data_dir, download=False, dataset=config.dataset)
-            test = cached_embeddings(model, path, data.test_images, data.test_labels, "test")
-            projection = pca_2d(test.features)
             key = (str(path), path.stat().st_mtime_ns)
             if self._map_layouts is None or self._map_layouts[0] != key:
                 self._map_layouts = (key, {})
-
-            built: dict[str, Any] = {}  # the training digits' index, once the map's worker has it
-
-            def prepare(progress: Any, cancel: Any) -> str | None:
-                built["index"] = self._training_index(model, config, path, progress, cancel)
-                return None if built["index"] else NO_TRAINING_SET
-
-            def nearest(i: int) -> list[tuple[int, int, float, Any]]:
-                index, train_images = built["index"]
-                return [(n.index, n.label, n.distance, train_images[n.index].tolist())
-                        for n in index.nearest(test.features[i], k=8)]
-
-            result: Any = MapData([tuple(p) for p in projection.coordinates.tolist()], test.labels.tolist(),
-                                  test.predictions.tolist(), data.test_images, projection.explained,
-                                  f"{path.parent.name}/{path.name}", features=test.features,
-                                  cache=lambda method: cache_path(path, f"test-{method}"),
-                                  prepare_neighbours=prepare, neighbours=nearest, layouts=self._map_layouts[1])
+            result: Any = test_set_map(model, config.dataset, path, data_dir, self._map_layouts[1], lambda progress,
+                                       cancel: self._training_index(model, config, path, progress, cancel))
         except DataUnavailable:
             result = "The map needs the test set, which is not on disk: start the app with --data-dir."
         except Exception as exc:  # noqa: BLE001 - shown, never a crash

@@ -26,7 +26,7 @@ from textual.worker import get_current_worker
 
 from ..widgets.digit_art import digit_text
 from ..widgets.digit_map import CLASS_COLOURS, DigitMap
-from ..widgets.insight_panel import SMALL, half_size
+from ..widgets.insight_panel import NO_TRAINING_SET, SMALL, half_size
 
 # (progress(done, total), cancelled()) -> None when the training digits' index is ready, else why not
 PrepareNeighbours = Callable[[Callable[[int, int], None], Callable[[], bool]], "str | None"]
@@ -49,6 +49,40 @@ class MapData:
     prepare_neighbours: PrepareNeighbours | None = None
     neighbours: FindNeighbours | None = None
     layouts: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # method -> xy, this session
+
+
+def test_set_map(model: Any, dataset: str, checkpoint: Any, data_dir: str | None,
+                 layouts: dict[str, list[tuple[float, float]]],
+                 training_index: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]) -> MapData:
+    """The test digits placed by ``model``'s features (PCA; their features cached beside ``checkpoint``).
+
+    ``training_index(progress, cancel)`` gives (NeighbourIndex, training images), or None when the
+    training set is not on disk; it is asked for only once the map shows a digit's neighbours.
+    Raises DataUnavailable without the test set.
+    """
+    from ...core.data import load_mnist
+    from ...core.embeddings import cache_path, cached_embeddings
+    from ...core.projection import pca_2d
+
+    data = load_mnist(data_dir, download=False, dataset=dataset)
+    test = cached_embeddings(model, checkpoint, data.test_images, data.test_labels, "test")
+    projection = pca_2d(test.features)
+    built: dict[str, Any] = {}  # the training digits' index, once the map's worker has it
+
+    def prepare(progress: Callable[[int, int], None], cancel: Callable[[], bool]) -> str | None:
+        built["index"] = training_index(progress, cancel)
+        return None if built["index"] else NO_TRAINING_SET
+
+    def nearest(i: int) -> list[tuple[int, int, float, Any]]:
+        index, train_images = built["index"]
+        return [(n.index, n.label, n.distance, train_images[n.index].tolist())
+                for n in index.nearest(test.features[i], k=8)]
+
+    return MapData([tuple(p) for p in projection.coordinates.tolist()], test.labels.tolist(),
+                   test.predictions.tolist(), data.test_images, projection.explained,
+                   f"{checkpoint.parent.name}/{checkpoint.name}", features=test.features,
+                   cache=lambda method: cache_path(checkpoint, f"test-{method}"),
+                   prepare_neighbours=prepare, neighbours=nearest, layouts=layouts)
 
 
 def legend() -> Text:
