@@ -101,6 +101,28 @@ async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluat
         assert not panel.display and pane.query_one(DigitGrid).display
 
 
+async def test_arrows_move_to_the_next_digit_while_why_or_nearest_is_open(run_and_evaluation, synthetic_data,
+                                                                         synthetic_root):
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        order = [m.index for m in pane.examples]
+        assert len(order) == 2, order  # the tiny run reads two test digits wrong
+        panel, detail = pane.query_one(InsightPanel), pane.query_one(DigitDetail)
+        await _press(pilot, "e")
+        assert panel.content.index == order[0] and "←→ digit esc back" in str(detail.render())
+        await _press(pilot, "right")
+        assert isinstance(panel.content, ExplainView) and panel.content.index == order[1] and panel.display
+        assert f"digit #{order[1]}" in str(detail.render())
+        await _press(pilot, "right")  # nothing after the last one
+        assert panel.content.index == order[1]
+        await _press(pilot, "left")
+        assert panel.content.index == order[0]
+        await _press(pilot, "e", "n", "right")  # Nearest follows the arrows too
+        assert isinstance(panel.content, NeighboursView) and panel.content.index == order[1]
+        await _press(pilot, "escape")
+        assert pane.query_one(DigitGrid).selected == 1 and "e why n near M map" in str(detail.render())
+
+
 async def test_explain_header_fits_80_columns_after_the_method_switch(run_and_evaluation, synthetic_data,
                                                                      synthetic_root):
     """m to integrated gradients on a digit with a real test-set number (#1901; the synthetic set has 200):

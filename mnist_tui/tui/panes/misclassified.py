@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from ..widgets.digit_grid import DigitDetail, DigitGrid
+from ..widgets.digit_grid import GRID_KEYS, PANEL_KEYS, DigitDetail, DigitGrid
 from ..widgets.insight_panel import NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
 
 def _next_filter(value: int | None, step: int) -> int | None:
@@ -37,6 +37,9 @@ class MisclassifiedPane(Vertical):
         Binding("m", "toggle_method", "Method", show=False),
         Binding("M", "open_map", "Map", show=False),
         Binding("escape", "close_insight", "Back", show=False),
+        # while Why or Nearest is open (the grid, when focused, moves by these itself)
+        Binding("left", "step_insight(-1)", "Previous digit", show=False),
+        Binding("right", "step_insight(1)", "Next digit", show=False),
     ]
 
     class InsightReady(Message):
@@ -237,7 +240,17 @@ class MisclassifiedPane(Vertical):
         panel.show("Working out the attribution maps…" if kind == "explain" else "Looking for the nearest training digits…")
         panel.can_focus = True
         panel.focus()
+        self._show_keys(PANEL_KEYS)
         self._compute_insight(kind, example, self.images[example.index])
+
+    def action_step_insight(self, delta: int) -> None:
+        """The open panel (Why or Nearest) for the previous or next digit of the grid."""
+        kind, grid = self.insight, self.query_one(DigitGrid)
+        if kind is None or not 0 <= grid.selected + delta < len(grid.examples):
+            return
+        grid.action_move(delta)
+        self.insight = None
+        self.action_insight(kind)
 
     def action_toggle_method(self) -> None:
         if self.insight != "explain":
@@ -255,6 +268,12 @@ class MisclassifiedPane(Vertical):
         grid = self.query_one(DigitGrid)
         grid.display = True
         grid.focus()
+        self._show_keys(GRID_KEYS)
+
+    def _show_keys(self, keys: str) -> None:
+        detail = self.query_one(DigitDetail)
+        detail.keys = keys
+        detail.refresh()
 
     def on_misclassified_pane_insight_ready(self, message: InsightReady) -> None:
         if self.insight is not None:

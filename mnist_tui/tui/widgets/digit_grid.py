@@ -15,6 +15,8 @@ from .digit_art import caption, digit_text, large_digit_lines, probability_bar
 CARD_WIDTH = 28
 CARD_HEIGHT = 15  # caption + 14 rows of art
 GAP = 1
+GRID_KEYS = "e why n near M map"
+PANEL_KEYS = "←→ digit esc back"  # while Why or Nearest is open
 
 
 class DigitGrid(Widget, can_focus=True):
@@ -156,6 +158,7 @@ class DigitDetail(Widget):
         self.pixels: Any = None
         self.class_names: tuple[str, ...] | None = None
         self.label_issue: Any | None = None  # a core.label_errors.LabelIssue for this digit, if flagged
+        self.keys = GRID_KEYS  # the keys line: the grid's, or the open panel's
 
     def show(self, example: Any | None, pixels: Any = None, class_names: tuple[str, ...] | None = None,
              label_issue: Any | None = None) -> None:
@@ -178,7 +181,7 @@ class DigitDetail(Widget):
         out.append(" pred ")
         out.append(str(example.predicted_label), "bold red")
         out.append(f"\nconfidence {example.confidence:.1%}\n")
-        out.append("e why n near M map\n", "dim")
+        out.append(f"{self.keys}\n", "dim")
         names = self.class_names
         named = names is not None and any(name != str(i) for i, name in enumerate(names))
         if named:  # Fashion-MNIST, KMNIST: what the two labels mean
