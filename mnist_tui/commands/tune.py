@@ -43,7 +43,8 @@ def register(sub) -> None:
     parser.add_argument("--trials", type=int, default=20, help="trials this worker runs (default: 20)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="start no trial after this long")
     parser.add_argument("--study", help="study name; workers with the same name and storage share it "
-                        "(default: mnist-<preset>)")
+                        "(default: DATASET-PRESET, as mnist-fast; other fixed values add a digest, "
+                        "as mnist-fast-3fa2)")
     parser.add_argument("--storage", metavar="URL", help="Optuna storage URL or journal:PATH "
                         "(default: sqlite:///<checkpoints>/tune.db)")
     parser.add_argument("--pruner", choices=PRUNER_CHOICES, default="median", help="default: median")
@@ -56,7 +57,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.tune_space import default_space, parse_space, storage_problem
+    from ..core.tune_space import default_space, default_study, parse_space, storage_problem
     from ..reporting import JsonLines
 
     base = config_from_args(args)
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         tuner = Tuner(base, space, checkpoints_dir=Path(args.checkpoints), data_dir=resolve_data_dir(args.data_dir),
-                      study=args.study or f"mnist-{args.preset}", storage=args.storage, pruner=args.pruner,
+                      study=args.study or default_study(base, args.preset, tuple(p.name for p in space)),
+                      storage=args.storage, pruner=args.pruner,
                       trials=args.trials, timeout_s=args.timeout, jobs=args.jobs, sampler_seed=args.sampler_seed)
     except TuneError as exc:
         raise UsageError(str(exc)) from None

@@ -41,11 +41,12 @@ from .config import TrainConfig, checked, validate
 from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
 from .process import TrainingProcessError
 from .runs import write_text_atomic
-from .tune_space import Param, apply, default_storage, storage_file, storage_problem
+from .tune_space import Param, apply, base_mismatch, default_storage, storage_file, storage_problem
 from .tune_worker import TrialWorker
 
 PRUNERS = ("median", "hyperband", "none")
 CREATE_RETRIES = 8
+BASE_ATTR = "base_config"  # the study's user attribute: the config its trials lay their values over
 
 
 @dataclass(frozen=True)
@@ -220,9 +221,17 @@ class Tuner:
         return self._stop.is_set()
 
     def open_study(self) -> optuna.Study:
+        """Join or create the study; refused if it was started with other fixed values (see base_mismatch)."""
         sampler = optuna.samplers.TPESampler(seed=self.sampler_seed)
-        return load_or_create_study(self.study_name, self.storage_url,
-                                    make_pruner(self.pruner_name, self.base.epochs), sampler)
+        study = load_or_create_study(self.study_name, self.storage_url,
+                                     make_pruner(self.pruner_name, self.base.epochs), sampler)
+        stored = study.user_attrs.get(BASE_ATTR)
+        if stored is None:  # a new study (or one from before this check): its base from now on
+            study.set_user_attr(BASE_ATTR, self.base.to_dict())
+        elif problem := base_mismatch(stored, self.base, {p.name for p in self.space}):
+            raise TuneError(f"study {self.study_name!r} tunes another config ({problem}): "
+                            "give the same settings, or another --study")
+        return study
 
     def run(self) -> Iterator[Event]:
         """Run the trials, yielding TrialStarted/TrialEpoch/TrialEnded and, last, StudyFinished."""

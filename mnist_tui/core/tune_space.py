@@ -15,6 +15,8 @@ config would refuse is refused here, with the same message.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,6 +232,41 @@ def apply(base: TrainConfig, values: dict[str, Any]) -> TrainConfig:
     return base.replace(**{k: _from_storable(k, v) for k, v in values.items()})
 
 
+# fields that differ from machine to machine and leave the result alone: workers may differ in them
+MACHINE_FIELDS = ("device", "threads")
+
+
+def base_mismatch(stored: dict[str, Any], base: TrainConfig, searched: set[str]) -> str | None:
+    """How ``base`` differs from the base config a study was started with (``stored``), or None.
+
+    A study's trials are comparable only if every field not searched is the same, so a worker
+    with other fixed values must not join it. Searched fields and MACHINE_FIELDS are not compared.
+    """
+    def plain(value: Any) -> Any:  # as JSON gives it back: a tuple is a list
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+
+    mine = base.to_dict()
+    differ = [name for name in mine if name not in searched and name not in MACHINE_FIELDS
+              and name in stored and plain(stored[name]) != plain(mine[name])]
+    if not differ:
+        return None
+    parts = [f"--{name.replace('_', '-')} {_format(plain(stored[name]))} there, {_format(plain(mine[name]))} here"
+             for name in differ[:3]]
+    return "; ".join(parts) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
+
+
+def default_study(config: TrainConfig, preset_name: str, searched: tuple[str, ...] = ()) -> str:
+    """``mnist-fast`` for the preset itself (``kmnist-fast`` on KMNIST); with other fixed values, a short
+    digest of them after it (``mnist-fast-3fa2``), so another config never lands in the preset's study."""
+    skip = {"dataset", *MACHINE_FIELDS, *searched}
+    fixed = {k: v for k, v in config.to_dict().items() if k not in skip}
+    start = PRESETS.get(preset_name)
+    name = f"{config.dataset}-{preset_name}"
+    if start is None or any(v != start.to_dict()[k] for k, v in fixed.items()):
+        name += "-" + hashlib.sha1(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:4]
+    return name
+
+
 def config_flags(config: TrainConfig, preset_name: str = "fast") -> list[str]:
     """``--preset NAME`` and a flag for each field of ``config`` that differs from that preset.
 
@@ -256,6 +293,6 @@ def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[s
 
 
 __all__ = [
-    "DEFAULT_SPACES", "FIXED_FIELDS", "Param", "SpaceError", "apply", "config_flags", "default_space", "parse_param",
+    "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "Param", "SpaceError", "apply", "base_mismatch", "config_flags", "default_study", "default_space", "parse_param",
     "parse_space", "train_command",
 ]

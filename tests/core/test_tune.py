@@ -66,8 +66,9 @@ def test_a_hopeless_trial_is_pruned_or_fails_cleanly(study, synthetic_root):
     from mnist_tui.core.tune import Tuner
 
     checkpoints, _ = study
-    base = TrainConfig(model="mlp", hidden=(16,), epochs=2, batch_size=64, optimizer="sgd", momentum=0.0,
-                       schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, threads=1)
+    from mnist_tui.core.config import preset
+
+    base = preset("seed-mlp", hidden=(16,), epochs=2, val_size=100)  # the study's own base (threads aside)
     storage = f"sqlite:///{checkpoints / 'tune.db'}"
     optuna.load_study(study_name="s1", storage=storage).enqueue_trial({"lr": 1e-9, "batch_size": 64})
     tuner = Tuner(base, parse_space(["lr=1e-9:3e-2:log", "batch_size=32,64"]), checkpoints_dir=checkpoints,
@@ -79,6 +80,38 @@ def test_a_hopeless_trial_is_pruned_or_fails_cleanly(study, synthetic_root):
     assert "pruned after epoch 1" in ended[0].reason
     assert (Path(ended[0].run_dir) / "last.pt").is_file()  # ended like a stopped run
     assert events[-1].kind == "study_finished" and events[-1].pruned == 1 and events[-1].trials == 4
+
+
+def test_a_worker_with_other_fixed_values_is_refused_by_the_study(study, synthetic_root, capsys):
+    """Trials are comparable only with the same fixed fields: s1 tunes lr and batch size of a 2-epoch MLP."""
+    checkpoints, done = study
+    assert done.returncode == 0, done.stderr
+    storage = f"sqlite:///{checkpoints / 'tune.db'}"
+    before = len(optuna.load_study(study_name="s1", storage=storage).trials)
+    capsys.readouterr()
+    code = main(tune_args(synthetic_root, checkpoints, "--epochs", "1", "--hidden", "32", "--search",
+                          "lr=1e-3:3e-2:log", "--trials", "1", "--study", "s1"))
+    assert code == 2 and capsys.readouterr().err == (
+        "mnist-tui: study 's1' tunes another config (--hidden 16 there, 32 here; --epochs 2 there, 1 here): "
+        "give the same settings, or another --study\n")
+    assert len(optuna.load_study(study_name="s1", storage=storage).trials) == before  # nothing ran
+    # the searched fields' fixed values and the machine's threads may differ: it joins
+    assert main(tune_args(synthetic_root, checkpoints, "--epochs", "2", "--lr", "0.5", "--threads", "2", "--search",
+                          "lr=1e-3:3e-2:log", "--search", "batch_size=32,64", "--trials", "1", "--study", "s1",
+                          "--pruner", "none", "--json")) == 0
+    assert len(optuna.load_study(study_name="s1", storage=storage).trials) == before + 1
+
+
+def test_the_default_study_is_the_presets_name_only_for_the_preset_itself():
+    from mnist_tui.core.config import preset
+    from mnist_tui.core.tune_space import default_study
+
+    assert default_study(preset("fast"), "fast") == "mnist-fast"
+    assert default_study(preset("fast", threads=2, device="cpu"), "fast") == "mnist-fast"  # the machine's own
+    assert default_study(preset("fast", dataset="kmnist"), "fast") == "kmnist-fast"
+    assert default_study(preset("fast", lr=0.01), "fast", ("lr",)) == "mnist-fast"  # searched: its value is moot
+    other = {default_study(preset("fast", lr=0.01), "fast"), default_study(preset("fast", model="mlp"), "fast")}
+    assert len(other) == 2 and all(name.startswith("mnist-fast-") and len(name) == 15 for name in other)
 
 
 def test_two_workers_started_together_join_one_study(synthetic_root, tmp_path):
@@ -150,7 +183,8 @@ def test_an_unreachable_database_is_one_line_on_stderr_and_no_empty_table(synthe
     assert main(tune_args(synthetic_root, tmp_path, "--storage", url, "--search", "lr=1e-3:3e-2:log")) == 2
     out, err = capsys.readouterr()
     assert out == ""  # no empty Trials table before the error
-    assert err.startswith(f"mnist-tui: could not create or load study 'mnist-seed-mlp' in {url}: ")
+    assert err.startswith("mnist-tui: could not create or load study 'mnist-seed-mlp-")  # TINY is not the preset
+    assert f"' in {url}: " in err
     assert err.count("\n") == 1 and "Connection refused" in err
 
 

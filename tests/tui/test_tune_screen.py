@@ -389,7 +389,28 @@ async def test_tune_keeps_what_was_typed_when_it_opens_again(make_app):
         await pilot.pause()
         await pilot.press("f10")
         await pilot.pause()
-        assert app.screen.query_one("#tune-study", Input).value == "" and app.screen.study_name() == "mnist-seed-mlp"
+        assert app.screen.query_one("#tune-study", Input).value == ""
+        assert app.screen.study_name().startswith("mnist-seed-mlp-")  # the form's tiny config is not the preset
+
+
+async def test_f10_proposes_a_study_of_its_own_for_each_config(make_app):
+    """Another config in the same study would mix trials that cannot be compared (and the study refuses it)."""
+    app = make_app(preset="fast")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.query_one("#field-val_size", Input).value = "100"  # the synthetic set holds 600 training digits
+        await open_tune_from_the_app(pilot, app, "lr=1e-3:1e-2:log", "3")
+        first = app.screen.study_name()
+        assert first.startswith("mnist-fast-") and len(first) == len("mnist-fast-") + 4  # fast, changed
+        await pilot.press("escape")
+        await pilot.pause()
+        app.query_one("#field-width", Input).value = "24"
+        await pilot.pause()
+        await pilot.press("f10")
+        await pilot.pause()
+        second = app.screen.study_name()
+        assert second.startswith("mnist-fast-") and second != first
+        assert app.screen.query_one("#tune-study", Input).value == second
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])

@@ -32,7 +32,7 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, S
 
 from ...core.config import TrainConfig
 from ...core.process import stderr_lines
-from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage
+from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study
 from ..widgets.dialogs import ConfirmScreen
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
 from ..widgets.tune_form import TuneForm
@@ -94,7 +94,7 @@ class TuneScreen(Screen):
         self.checkpoints_dir = Path(checkpoints_dir)
         self.data_dir = data_dir
         self.default_storage = default_storage(self.checkpoints_dir)
-        self.initial_study = study or f"mnist-{preset}"
+        self.initial_study = study or default_study(base, preset)
         self.initial_storage = storage or ""
         self.poll_seconds = poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}
