@@ -255,19 +255,20 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
         rows.append(("unreadable", r.model, "", "", "", "", date) if r.error else (
             r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy), _test_cell(r),
             _duration(r.train_seconds), date))
-    # the widths the value columns need (the test note and the date may wrap at their spaces) and the two
-    # spaces between columns: the rest is the name's, and a longer name folds (Rich, left to fold it, pushed
-    # the date off the right edge), so no column is ever cut
+    # the widths the value columns need (the test note and the date may wrap at their spaces) and the one
+    # space between columns (two would wrap the date of a default name, fastcnn-20261203-091011, at 80
+    # columns): the rest is the name's, and a longer name folds (Rich, left to fold it, pushed the date off
+    # the right edge), so no column is ever cut
     widths = [max([len(header)] + [max(map(len, str(row[i]).split() or [""])) for row in rows])
               for i, header in enumerate(("state", "model", "epochs", "best", "test", "time", "date"))]
-    others = sum(widths) + 2 * (len(widths))  # two spaces before each value column
+    others = sum(widths) + len(widths)  # a space before each value column
     longest = max(len(r.name) for r in runs)
     room = max(console.width - others, 12)  # the date on two lines
     one_line_date = room - (len("MM-DD HH:MM") - widths[-1])
     if longest > room and one_line_date >= len("fastcnn-20261203-091011"):  # an automatic name still fits
         room = one_line_date  # a name folds anyway: the date keeps one line
     table = Table(title=f"Runs in {folder}", box=box.SIMPLE_HEAD, show_edge=False,
-                  pad_edge=False, collapse_padding=True)
+                  pad_edge=False, collapse_padding=True, padding=0)
     table.add_column("name", no_wrap=True, min_width=min(longest, room))
     table.add_column("state", no_wrap=True, min_width=widths[0])
     table.add_column("model", no_wrap=True, min_width=widths[1])

@@ -47,6 +47,7 @@ def test_runs_fits_80_columns_with_every_value_whole(runs_folder):
         for value in ("finished", "mlp", f"{epochs}/{epochs}", f"{run['best_val_accuracy']:.2%}",
                       f"{run['test_accuracy']:.2%}", run["modified"][5:10]):
             assert value in row.split(), (value, row)
+        assert row.endswith(run["modified"][5:16].replace("T", " "))  # a default name leaves the date one line
     for header in ("name", "state", "model", "epochs", "best", "val", "test", "time", "date"):
         assert header in out.split()
 
