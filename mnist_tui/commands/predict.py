@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 from .common import EXIT_OK, EXIT_USAGE, UsageError, add_path_flags, load_models, stderr
@@ -80,5 +81,8 @@ def run(args: argparse.Namespace) -> int:
                               "probabilities": [round(float(v), 6) for v in p]}))
         else:
             bars = "  ".join(f"{d}:{float(v):.2f}" for d, v in enumerate(p))
-            print(f"{path}: {label} ({float(p[label]):.1%})   {bars}")
+            head = f"{path}: {label} ({float(p[label]):.1%})"
+            # the probabilities on a line of their own where the line would wrap (80 columns, or a pipe)
+            fits = len(head) + 3 + len(bars) <= shutil.get_terminal_size().columns
+            print(f"{head}   {bars}" if fits else f"{head}\n  {bars}")
     return EXIT_USAGE if failed else EXIT_OK

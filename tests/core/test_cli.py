@@ -212,6 +212,24 @@ def test_a_device_this_machine_lacks_exits_2_before_the_data_loads(tmp_path, syn
     assert err.endswith("; --device auto or cpu trains here\n") and not any(tmp_path.iterdir())
 
 
+def test_predict_keeps_80_columns_with_the_probabilities_on_a_line_of_their_own(tmp_path, synthetic_data, capsys,
+                                                                                monkeypatch):
+    from tests.core.tiny_runs import train_tiny_run
+
+    run = train_tiny_run(synthetic_data, tmp_path, "r")
+    picture = tmp_path / "pictures-of-digits-from-the-scanner" / "digit.png"
+    picture.parent.mkdir()
+    Image.fromarray(255 - synthetic_data.test_images[0].numpy()).resize((280, 280)).save(picture)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["predict", str(run), str(picture)]) == 0
+    head, bars = capsys.readouterr().out.splitlines()
+    assert head.startswith(f"{picture}: ") and head.endswith("%)") and bars.startswith("  0:")
+    assert len(bars) <= 80 and bars.count(":") == 10
+    monkeypatch.setenv("COLUMNS", "200")  # room for one line
+    assert main(["predict", str(run), str(picture)]) == 0
+    assert capsys.readouterr().out == f"{head}   {bars.strip()}\n"
+
+
 def test_predict_with_only_a_run_asks_for_an_image_after_it(tmp_path, synthetic_data, capsys):
     from tests.core.tiny_runs import TINY as TINY_CONFIG, train_tiny_run
 
