@@ -89,8 +89,8 @@ def print_result(console, found, config, preset_name: str, seconds: float) -> No
 
     console.print(Text.from_ansi(curve_plot(found)))
     suggested = float(f"{found.suggested_lr:.3g}")
-    console.print(f"[bold]Suggested lr[/] {suggested:g}   (lowest loss at {found.min_loss_lr:.3g}; "
-                  f"{found.steps} steps, stopped: {found.stop_reason}; {seconds:.1f} s)")
+    console.print(f"[bold]Suggested lr[/] {suggested:g}   (lowest loss at {found.min_loss_lr:.3g})")
+    console.print(f"{found.steps} steps in {seconds:.1f} s, stopped: {found.stop_reason}")
     console.print("Train with it:")
     console.print(train_command(config.replace(lr=suggested), preset_name), markup=False, highlight=False,
                   soft_wrap=True)

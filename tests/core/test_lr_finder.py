@@ -68,10 +68,15 @@ def test_cli_json_ends_with_lr_found(synthetic_root, tmp_path, monkeypatch, caps
     assert list(tmp_path.iterdir()) == []  # no run folder, no checkpoints
 
 
-def test_cli_draws_the_curve_and_the_train_command(synthetic_root, capsys):
+def test_cli_draws_the_curve_and_the_train_command(synthetic_root, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--steps", "30"]) == 0
     out = capsys.readouterr().out
     assert "Suggested lr" in out and "mnist-tui train" in out and "--lr" in out
+    lines = out.splitlines()
+    summary = next(i for i, line in enumerate(lines) if line.startswith("Suggested lr"))
+    assert lines[summary].endswith(")") and lines[summary + 1].startswith("30 steps in ")  # no word wrapped alone
+    assert lines[summary + 1].split(", stopped: ")[1] and lines[summary + 2] == "Train with it:"
 
 
 def test_cli_bad_range_exits_2(synthetic_root, capsys):
