@@ -12,7 +12,8 @@ from .common import EXIT_OK, EXIT_USAGE, UsageError, add_path_flags, load_models
 
 def register(sub) -> None:
     parser = sub.add_parser("predict", help="classify digit images (PNG/JPEG)",
-                            description="Classify pictures of digits: any size up to 40 megapixels (JPEGs any size), dark-on-light "
+                            description="Classify pictures of digits: any size up to 40 megapixels (JPEGs, decoded at a reduced "
+                            "size, up to 178 megapixels), dark-on-light "
                             "or light-on-dark. A file without a digit, or unreadable, gets a line on stderr; the others "
                             "are still classified, and the exit code is 2.")
     parser.add_argument("inputs", nargs="+", metavar="[MODEL] IMAGE",

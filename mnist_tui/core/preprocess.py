@@ -26,6 +26,8 @@ class NoDigit(ImageError):
 # Pictures are decoded at most this large: a digit needs a few dozen pixels, and a 13300x13300 PNG
 # (under PIL's bomb limit) took 4.7 GB to decode. JPEGs decode downscaled (draft) whatever their size.
 MAX_PIXELS = 40_000_000  # e.g. 6000x6000; larger PNG/BMP/TIFF... pictures are refused
+# a JPEG is decoded at 1/8 of its size at most, so a larger one is fine up to PIL's own limit
+MAX_JPEG_PIXELS = 2 * Image.MAX_IMAGE_PIXELS  # where PIL's DecompressionBombError starts: 178 megapixels
 WORK_SIDE = 1024  # pictures larger than this on a side are scaled down to it before preparing
 MIN_CONTRAST = 32  # ink must differ from the background by this much (of 255) to count as a digit
 HIGH_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
@@ -51,7 +53,7 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageError(f"{path}: no such file") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{path} is too large to decode safely; predict reads pictures up to "
-                         f"{MAX_PIXELS // 1_000_000} megapixels") from None
+                         f"{MAX_PIXELS // 1_000_000} megapixels (JPEGs up to {MAX_JPEG_PIXELS // 1_000_000})") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for unreadable files
         if os.path.isfile(path) and os.path.getsize(path) == 0:
             raise ImageError(f"{path} is an empty file, not an image") from None

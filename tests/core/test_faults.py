@@ -204,6 +204,12 @@ def _make(kind: str, folder: Path) -> Path:
         _png_header(path := folder / "huge.png", 13300, 13300)  # under PIL's bomb error, over its warning
     elif kind == "bomb png":
         _png_header(path := folder / "bomb.png", 40000, 40000)
+    elif kind == "bomb jpeg":  # a small JPEG whose frame header claims 14000x14000 (196 megapixels)
+        Image.fromarray(_seven(64)).save(path := folder / "bomb.jpg")
+        data = bytearray(path.read_bytes())
+        frame = data.index(b"\xff\xc0") + 5  # SOF0: marker, length (2), precision (1), then height, width
+        data[frame:frame + 4] = struct.pack(">HH", 14000, 14000)
+        path.write_bytes(bytes(data))
     elif kind == "truncated png":
         Image.fromarray(_seven(64)).save(path := folder / "cut.png")
         path.write_bytes(path.read_bytes()[:60])
@@ -223,6 +229,8 @@ def _make(kind: str, folder: Path) -> Path:
 NO_DIGIT = ["white", "black", "grey", "1x1", "transparent", "faint noise", "16-bit blank"]
 UNREADABLE = {"huge png": "is 13300x13300 pixels; predict reads pictures up to 40 megapixels",
               "bomb png": "is too large to decode safely; predict reads pictures up to 40 megapixels",
+              "bomb jpeg": "is too large to decode safely; predict reads pictures up to 40 megapixels (JPEGs up "
+                           "to 178)",
               "truncated png": "is not a readable image", "text": "is not a readable image",
               "missing": "no such file", "folder": "is not a readable image", "empty": "is an empty file, not an image"}
 
@@ -250,6 +258,16 @@ def test_sixteen_bit_pictures_keep_their_polarity():
         assert a[0].sum() == 0 and b[0].sum() == 0  # the background became black
         assert (a.int() - b.int()).abs().max() <= 2  # the same digit either way
     assert eight.dtype == np.uint8 and sixteen.dtype == np.uint16
+
+
+def test_predict_help_gives_the_limits_load_image_keeps(capsys):
+    from mnist_tui.core.preprocess import MAX_JPEG_PIXELS, MAX_PIXELS
+
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"up to {MAX_PIXELS // 1_000_000} megapixels (JPEGs" in text
+    assert f"up to {MAX_JPEG_PIXELS // 1_000_000} megapixels)" in text
 
 
 def test_a_huge_jpeg_is_decoded_downscaled(tmp_path):
