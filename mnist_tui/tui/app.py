@@ -63,6 +63,8 @@ class MnistApp(App):
         Binding("f9", "draw", "Draw"),
         Binding("f10", "tune", "Tune"),
         Binding("ctrl+l", "find_lr", "Find lr", show=False),
+        # first, while the keys panel is open (check_action lets escape through to the views otherwise)
+        Binding("escape", "hide_help_panel", "Hide keys", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -148,6 +150,8 @@ class MnistApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide bindings that do nothing now (the controller's table decides)."""
+        if action == "hide_help_panel":
+            return bool(self.screen.query("HelpPanel"))
         if len(self.screen_stack) > 1 and action in ("start", "next_chart", "draw", "tune", "find_lr"):
             return False  # Draw, Compare and dialogs cover the form and the charts
         if action in ("start", "pause", "resume", "stop"):

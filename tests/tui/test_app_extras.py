@@ -163,3 +163,28 @@ async def test_the_stop_question_closes_when_the_run_ends_before_it_is_answered(
         await pilot.press("y")  # a late answer stops nothing and says nothing is wrong
         await pilot.pause()
         assert app.run_state == "idle" and app.events_seen[-1] == "finished"
+
+
+async def test_escape_closes_the_keys_panel(make_app):
+    """The palette's "Help: keys of this view" docks Textual's help panel; escape closes it (it did nothing)."""
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        for tab in ("f1", "f4"):  # with the form focused, and the runs table
+            await pilot.press(tab)
+            await palette(pilot, "help: keys of this view")
+            await settle(pilot, app)
+            assert app.screen.query("HelpPanel"), tab
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not app.screen.query("HelpPanel"), tab
+        await pilot.press("f9")  # a view's own escape still works once the panel is closed
+        await settle(pilot, app)
+        await palette(pilot, "help: keys of this view")
+        await settle(pilot, app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DrawScreen) and not app.screen.query("HelpPanel")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DrawScreen)
