@@ -69,7 +69,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         if "GLOBAL" in text or "Unsupported global" in text:
             first = "it contains pickled code or objects, which are never loaded"
         else:  # bad opcodes, a missing zip directory, an early end: damaged, not malicious
-            first = "the file is corrupt or truncated"
+            first = "corrupt or truncated"
         raise CheckpointError(f"{path} is not a usable checkpoint: {first}") from None
     if not isinstance(checkpoint, dict) or "model_state" not in checkpoint or "config" not in checkpoint:
         raise CheckpointError(f"{path} is not an mnist-tui checkpoint (no model_state/config)")

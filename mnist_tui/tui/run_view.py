@@ -10,6 +10,7 @@ to print after the app closes mid-run.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -191,7 +192,7 @@ class RunView:
         elif isinstance(event, Failed):
             self._not_started()
             app.notify(event.reason, title="Training failed", severity="error", timeout=10)
-            app.set_progress(state="failed", message=f"Failed: {event.reason}")
+            app.set_progress(state="failed", message=f"Failed: {self._in_checkpoints(event.reason)}")
         # Paused and Resumed: the controller's state says it
 
     def _started(self, event: RunStarted) -> None:
@@ -233,7 +234,14 @@ class RunView:
                                           f"{reason}\n\nOr pick another dataset in the form's \"dataset\" field."))
             return
         app.notify(reason, title="Training failed", severity="error", timeout=10)
-        app.set_progress(state="failed", message=f"Failed: {reason}")
+        app.set_progress(state="failed", message=f"Failed: {self._in_checkpoints(reason)}")
+
+    def _in_checkpoints(self, reason: str) -> str:
+        """Paths in the checkpoints folder written from it (runs/x/last.pt as x/last.pt): the line is 80 wide."""
+        folder = Path(self.app.checkpoints_dir)
+        for prefix in sorted({str(folder.resolve()), str(folder.absolute()), str(folder)}, key=len, reverse=True):
+            reason = reason.replace(prefix.rstrip(os.sep) + os.sep, "")
+        return reason
 
     def _not_started(self) -> None:
         """A run that failed before it started: its form is not remembered, the charts stop saying "starting…"."""

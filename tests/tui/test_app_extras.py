@@ -188,3 +188,26 @@ async def test_escape_closes_the_keys_panel(make_app):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, DrawScreen)
+
+
+async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthetic_data, tmp_path):
+    """The progress line said "Failed: /long/path/to/runs/broken/last.pt is not a usable checkpo…"."""
+    from mnist_tui.tui.widgets.progress import ProgressLine
+
+    runs = tmp_path / "a-checkpoints-folder-somewhere-deep-in-the-tree"
+    tiny_run(runs, "broken", synthetic_data)
+    (runs / "broken" / "best.pt").unlink()
+    (runs / "broken" / "last.pt").write_bytes(b"PK\x03\x04 not a checkpoint any more")
+    app = make_app(checkpoints_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f4")
+        await settle(pilot, app)
+        await pilot.press("r", "enter")  # a finished run: train it one more epoch
+        line = app.query_one(ProgressLine)
+        for _ in range(200):
+            await settle(pilot, app)
+            if line.progress.state == "failed":
+                break
+        shown = line.render_lines(line.region.reset_offset)[0].text.rstrip()
+        assert shown.strip() == "Failed: broken/last.pt is not a usable checkpoint: corrupt or truncated", shown
