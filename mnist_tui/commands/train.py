@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.runs import CheckpointError, DiskFull, check_new_run
 
     if args.resume:
-        given = [g for g in given_config_fields(args) if g not in ("epochs", "device")]
+        given = [g for g in given_config_fields(args) if g not in ("epochs", "device", "threads")]
         if given:
             raise UsageError("--resume continues a run with its saved config; drop "
                              + ", ".join("--" + g.replace("_", "-") for g in given))
@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                              "train it N more")
         check_device(args.device or saved.device, None if args.device else path.parent.name)
         trainer = Trainer(None, load_mnist(args.data_dir, dataset=saved.dataset), checkpoints_dir=Path(args.checkpoints),
-                          resume=path, extra_epochs=args.epochs or 0, device=args.device)
+                          resume=path, extra_epochs=args.epochs or 0, device=args.device,
+                          threads=args.threads)
     else:
         config = config_from_args(args)
         check_checkpoints_folder(Path(args.checkpoints), writable=True)  # before the data loads

@@ -73,10 +73,10 @@ class Trainer:
     def __init__(self, config: TrainConfig | None, data: MnistData, *,
                  checkpoints_dir: str | Path = runs.DEFAULT_CHECKPOINTS, run_name: str | None = None,
                  resume: str | Path | None = None, points_per_epoch: int = POINTS_PER_EPOCH,
-                 extra_epochs: int = 0, device: str | None = None):
+                 extra_epochs: int = 0, device: str | None = None, threads: int | None = None):
         """``resume`` (a checkpoint file or run folder) continues that run with its saved config;
-        ``extra_epochs`` trains a resumed run that many epochs past its configured end, and
-        ``device`` moves it to another device (a run saved on a GPU, resumed where there is none)."""
+        ``extra_epochs`` trains a resumed run that many epochs past its configured end, and ``device``
+        and ``threads`` set where it runs now (a run saved on a GPU, resumed where there is none)."""
         self.checkpoints_dir = Path(checkpoints_dir)
         self.restored: dict[str, Any] | None = None
         self.lock: runs.RunLock | None = None  # this process's hold on the run folder while run() trains
@@ -90,8 +90,7 @@ class Trainer:
             config = ckpt.checkpoint_config(self.restored)
             if extra_epochs:
                 config = config.replace(epochs=self.restored["epoch"] + extra_epochs)
-            if device is not None:
-                config = config.replace(device=device)
+            config = config.replace(**{k: v for k, v in (("device", device), ("threads", threads)) if v is not None})
             self.run_dir = path.parent
         if config is None:
             raise ValueError("Trainer needs a config unless it resumes a checkpoint")

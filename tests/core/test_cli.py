@@ -323,3 +323,16 @@ def test_the_shipped_models_are_found_by_name_from_any_folder(tmp_path, capsys):
     (tmp_path / "checkpoints" / DEFAULT_MODEL_RUN).mkdir(parents=True)  # a run of that name here comes first
     with pytest.raises(Exception, match="holds no best.pt or last.pt"):
         resolve_checkpoint(DEFAULT_MODEL_RUN, tmp_path / "checkpoints")
+
+
+def test_resume_takes_threads_like_device(tmp_path, synthetic_root, capsys):
+    """The machine's own settings may change on resume (--threads was refused as a config flag)."""
+    assert train(tmp_path, synthetic_root, "--epochs", "1", "--run-name", "done") == 0
+    resume = ["train", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), "--resume", "done",
+              "--epochs", "1"]
+    capsys.readouterr()
+    assert main([*resume, "--threads", "300"]) == 2
+    assert "threads" in capsys.readouterr().err
+    assert main([*resume, "--threads", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["event"] == "finished"
+    assert json.loads((tmp_path / "done" / "config.json").read_text())["threads"] == 2
