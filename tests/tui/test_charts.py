@@ -57,6 +57,17 @@ def test_linear_ticks_are_evenly_spaced_round_numbers(low, high):
     assert len({len(label.split(".")[-1]) for label in labels if "." in label}) <= 1  # same decimals
 
 
+@pytest.mark.parametrize("low, high, most, expected", [
+    (0.11, 0.16, 2, [0.1, 0.2]),  # Compare at 60x20 drew this loss from 0.0 to 0.2: three quarters empty
+    (0.11, 0.15, 3, [0.1, 0.15]),
+    (97.1, 99.3, 5, [97.0, 98.0, 99.0, 100.0]),
+    (0.3, 7.7, 2, [0.0, 10.0]),
+])
+def test_linear_ticks_keep_the_data_filling_the_axis(low, high, most, expected):
+    axis_low, axis_high, positions, _ = linear_ticks(low, high, most)
+    assert positions == pytest.approx(expected) and (axis_low, axis_high) == pytest.approx((expected[0], expected[-1]))
+
+
 def test_log_ticks_read_as_real_losses():
     _, _, positions, labels = log_ticks(math.log10(0.012), math.log10(2.3))
     assert labels == ["0.1", "1"] or labels == ["0.01", "0.1", "1"][-len(labels):]

@@ -23,6 +23,12 @@ def nice_step(span: float, max_ticks: int = 5) -> float:
     return 10 * power
 
 
+def _next_step(step: float) -> float:
+    """The next 1, 2 or 5 times a power of ten above ``step``."""
+    power = 10 ** math.floor(math.log10(step) + 1e-9)
+    return next(m * power for m in NICE_STEPS if m * power > step * (1 + 1e-9))
+
+
 def _decimals(step: float) -> int:
     """Digits after the point that every multiple of ``step`` needs (0.5 -> 1, 0.02 -> 2, 20 -> 0)."""
     for decimals in range(0, 12):
@@ -46,8 +52,8 @@ def linear_ticks(low: float, high: float, max_ticks: int = 5) -> tuple[float, fl
     first = math.floor(low / step + 1e-9)
     last = math.ceil(high / step - 1e-9)
     while last - first + 1 > max(max_ticks, 2):  # widening to whole steps can add a tick at each end
-        step = nice_step(step * (last - first) * 1.01, max_ticks)
-        first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+        step = _next_step(step)  # the next round step, not a jump (0.05 -> 0.1; it went to 0.2: 0.0 to 0.2
+        first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)  # for data in 0.11-0.16)
     decimals = _decimals(step)
     positions = [round(i * step, decimals + 2) for i in range(first, last + 1)]
     labels = [f"{p:.{decimals}f}" for p in positions]
