@@ -137,11 +137,16 @@ def open_storage(url: str):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several workers write one file
+    import sqlalchemy.exc
+
     try:
         return optuna.storages.RDBStorage(url, **kwargs)
     except ImportError as exc:
         hint = " (pip install 'mnist-tui[postgres]')" if url.startswith("postgres") else ""
         raise TuneError(f"cannot open {redact(url)}: {exc}{hint}") from None
+    except sqlalchemy.exc.ArgumentError:  # an unknown scheme (NoSuchModuleError) or a malformed URL
+        raise TuneError(f"cannot open {redact(url)}: no database driver for {url.split(':', 1)[0]!r}; --storage "
+                        "takes sqlite:///FILE, postgresql://USER@HOST/DB or journal:PATH") from None
 
 
 def make_pruner(name: str, epochs: int):

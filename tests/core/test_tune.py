@@ -175,6 +175,10 @@ def test_invalid_search_exits_2_before_anything_runs(synthetic_root, tmp_path, c
 def test_bad_storage_url_exits_2(synthetic_root, tmp_path, capsys):
     assert main(tune_args(synthetic_root, tmp_path, "--storage", "tune.db")) == 2
     assert "--storage takes an Optuna URL" in capsys.readouterr().err
+    # a scheme no database driver answers to (it was SQLAlchemy's NoSuchModuleError, a traceback, exit 1)
+    assert main(tune_args(synthetic_root, tmp_path, "--storage", "bogus://x")) == 2
+    assert capsys.readouterr().err == ("mnist-tui: cannot open bogus://x: no database driver for 'bogus'; --storage "
+                                       "takes sqlite:///FILE, postgresql://USER@HOST/DB or journal:PATH\n")
 
 
 def test_an_unreachable_database_is_one_line_on_stderr_and_no_empty_table(synthetic_root, tmp_path, capsys):

@@ -402,15 +402,21 @@ async def test_f10_proposes_a_study_of_its_own_for_each_config(make_app):
         await open_tune_from_the_app(pilot, app, "lr=1e-3:1e-2:log", "3")
         first = app.screen.study_name()
         assert first.startswith("mnist-fast-") and len(first) == len("mnist-fast-") + 4  # fast, changed
-        await pilot.press("escape")
-        await pilot.pause()
-        app.query_one("#field-width", Input).value = "24"
-        await pilot.pause()
-        await pilot.press("f10")
-        await pilot.pause()
-        second = app.screen.study_name()
-        assert second.startswith("mnist-fast-") and second != first
-        assert app.screen.query_one("#tune-study", Input).value == second
+        for field, value, same in (("lr", "0.01", True), ("epochs", "2", False)):  # lr is searched: moot
+            await pilot.press("escape")
+            await pilot.pause()
+            app.query_one(f"#field-{field}", Input).value = value
+            await pilot.pause()
+            await pilot.press("f10")
+            await pilot.pause()
+            name = app.screen.study_name()
+            assert name.startswith("mnist-fast-") and (name == first) == same, (field, name, first)
+            assert app.screen.query_one("#tune-study", Input).value == name
+        # the name `mnist-tui tune` gives the same settings and search
+        from mnist_tui.core.tune_space import default_study
+
+        base = app.query_one("HParamForm").read()[0]
+        assert name == default_study(base, "fast", ("lr", "batch_size", "momentum", "width"))
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])

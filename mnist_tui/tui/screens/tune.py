@@ -94,7 +94,9 @@ class TuneScreen(Screen):
         self.checkpoints_dir = Path(checkpoints_dir)
         self.data_dir = data_dir
         self.default_storage = default_storage(self.checkpoints_dir)
-        self.initial_study = study or default_study(base, preset)
+        self.space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(base.model, "fast")]  # the search it opens with
+        # as the CLI names it: the searched fields' values do not count
+        self.initial_study = study or default_study(base, preset, tuple(spec.split("=")[0] for spec in self.space))
         self.initial_storage = storage or ""
         self.poll_seconds = poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}
@@ -102,15 +104,13 @@ class TuneScreen(Screen):
         self.tune_worker = None
         self.poll_worker = None
         self._poll_stop = threading.Event()
-        self.first_poll_applied = threading.Event()
-        self.last_finished: dict[str, Any] | None = None
+        self.first_poll_applied, self.last_finished = threading.Event(), None
         self._stopping = self._ready = False  # Stop pressed; the CLI has installed its SIGINT handler
         self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
         self._quiet = False  # watching the study the view opened on: "waiting for study" is not said
 
     def compose(self) -> ComposeResult:
-        space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(self.base.model, "fast")]
-        yield TuneForm(self.base, list(space), self.initial_study, self.initial_storage, self.default_storage,
+        yield TuneForm(self.base, list(self.space), self.initial_study, self.initial_storage, self.default_storage,
                        memory=self.memory)
         with Horizontal(id="tune-buttons"):
             yield Button("Start", id="tune-start", variant="primary", compact=True)
