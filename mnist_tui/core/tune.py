@@ -355,7 +355,7 @@ class Tuner:
 
     def _run_name(self, number: int) -> str | None:
         """``<study>-trial007``, so the Runs view groups a study's runs; None (model-date-time) if taken."""
-        name = re.sub(r"[^A-Za-z0-9._-]", "-", self.study_name).lstrip(".")[:80] + f"-trial{number:03d}"
+        name = (re.sub(r"[^A-Za-z0-9._-]", "-", self.study_name).lstrip(".-")[:80] or "study") + f"-trial{number:03d}"
         return None if (self.checkpoints_dir / name).exists() else name
 
     def _tag(self, run_dir: Path, number: int, params: dict[str, Any]) -> None:

@@ -293,6 +293,7 @@ def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[s
 
 
 __all__ = [
-    "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "Param", "SpaceError", "apply", "base_mismatch", "config_flags", "default_study", "default_space", "parse_param",
-    "parse_space", "train_command",
+    "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "Param", "SpaceError", "apply", "base_mismatch", "config_flags",
+    "default_space", "default_storage", "default_study", "parse_param", "parse_space", "storage_file", "storage_problem",
+    "train_command",
 ]

@@ -114,6 +114,18 @@ def test_the_default_study_is_the_presets_name_only_for_the_preset_itself():
     assert len(other) == 2 and all(name.startswith("mnist-fast-") and len(name) == 15 for name in other)
 
 
+@pytest.mark.parametrize("study, run", [("s1", "s1-trial007"), ("../x", "x-trial007"), ("--", "study-trial007"),
+                                        ("my sweep", "my-sweep-trial007")])
+def test_trial_runs_get_names_every_command_can_name(study, run, tmp_path):
+    from mnist_tui.core.config import preset
+    from mnist_tui.core.names import check_run_name
+    from mnist_tui.core.tune import Tuner
+
+    tuner = Tuner(preset("fast"), parse_space(["lr=1e-3:1e-2:log"]), checkpoints_dir=tmp_path, data_dir=None,
+                  study=study)
+    assert tuner._run_name(7) == run and check_run_name(run) is None
+
+
 def test_two_workers_started_together_join_one_study(synthetic_root, tmp_path):
     args = tune_args(synthetic_root, tmp_path, "--epochs", "1", "--search", "lr=1e-3:3e-2:log", "--trials", "1",
                      "--study", "shared", "--pruner", "none", "--json")
