@@ -363,6 +363,15 @@ def find_default_model(checkpoints_dir: Path) -> Path | None:
     return None
 
 
+def files_of_its_own(run_dir: str | os.PathLike[str]) -> list[str]:
+    """What a run folder holds besides what training and the views write there: exported models,
+    a person's notes... (named before the folder is deleted with them)."""
+    ours = {*TRAINER_FILES, *NO_CHECKPOINT_FILES}
+    return sorted(entry.name for entry in Path(run_dir).iterdir()
+                  if entry.name not in ours and not (entry.name.startswith("embeddings-") and entry.name.endswith(".pt"))
+                  and not (entry.name.startswith(".") and entry.name.endswith(".tmp")))
+
+
 def delete_run(run_dir: str | os.PathLike[str], checkpoints_dir: Path | None = None) -> None:
     """Delete a run folder; refuses anything that does not look like a run (no config.json)."""
     path = Path(run_dir)

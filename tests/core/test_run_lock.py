@@ -204,3 +204,15 @@ def test_the_next_process_to_take_a_run_removes_temp_files_a_kill_left(finished_
     assert main(["train", *common, "--resume", "r", "--epochs", "1", "--json"]) == 0
     assert not any(path.exists() for path in left)
     assert [m["epoch"] for m in read_metrics(run)] == [1, 2]
+
+
+def test_files_of_its_own_are_what_neither_training_nor_the_views_wrote(finished_run):
+    from mnist_tui.core.runs import files_of_its_own
+
+    _, run = finished_run
+    (run / "embeddings-best-train.pt").write_bytes(b"a cache")
+    (run / ".last.pt.x1.tmp").write_bytes(b"left by a kill")
+    assert files_of_its_own(run) == []
+    (run / "model.onnx").write_bytes(b"an export")
+    (run / "notes").mkdir()
+    assert files_of_its_own(run) == ["model.onnx", "notes"]

@@ -314,8 +314,12 @@ async def test_load_a_run_from_runs_and_unreadable_runs_are_reported(make_app, t
         assert app.evaluation is not None  # another run went: good's results stay
         # deleting the run whose results are shown takes them away (they stayed, and Why failed on its files)
         table.move_cursor(row=0)
+        (checkpoints / "good" / "model.onnx").write_bytes(b"an export")  # the dialog names what goes with it
+        (checkpoints / "good" / "notes.txt").write_text("lr 3e-3 looked best")
         await pilot.press("d")
         await pilot.pause()
+        asked = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "It also holds model.onnx, notes.txt, deleted with it." in " ".join(asked.split()), asked
         await pilot.press("y")
         await ready(pilot, app)
         assert not (checkpoints / "good").exists() and app.evaluation is None

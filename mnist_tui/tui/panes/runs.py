@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from ...core.config import TrainConfig
-from ...core.runs import RunInfo
+from ...core.runs import RunInfo, files_of_its_own
 from ..messages import RunsListed
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
 from ..widgets.runs_table import COLUMN_LABELS, COLUMNS, RunsTable, matches, sorted_runs
@@ -261,7 +261,12 @@ class RunsPane(Vertical):
                 self.post_message(self.Deleted(run))
             self.refresh_runs()
 
-        self.app.push_screen(ConfirmScreen("Delete run?", f"Delete {run.path} and every checkpoint in it? "
+        try:
+            own = files_of_its_own(run.path)
+        except OSError:
+            own = []
+        also = f" It also holds {', '.join(own[:4])}{', ...' if len(own) > 4 else ''}, deleted with it." if own else ""
+        self.app.push_screen(ConfirmScreen("Delete run?", f"Delete {run.path} and every checkpoint in it?{also} "
                                            "This cannot be undone.", yes="Delete", no="Keep"), answered)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
