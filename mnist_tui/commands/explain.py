@@ -37,9 +37,12 @@ def run(args: argparse.Namespace) -> int:
     model, config = models[0], configs[0]
     label = None
     if args.image is not None:
-        from ..core.preprocess import load_image, prepare_digit
+        from ..core.preprocess import NoDigit, load_image, prepare_digit
 
-        pixels = prepare_digit(load_image(args.image))
+        try:  # as predict reads it: a blank page has nothing to explain
+            pixels = prepare_digit(load_image(args.image), require_ink=True)
+        except NoDigit:
+            raise UsageError(f"no digit found in {args.image}") from None
     else:
         images, labels = load_split(args, config.dataset, args.split, "explain --index")
         if not 0 <= args.index < len(labels):

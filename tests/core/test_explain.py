@@ -98,6 +98,18 @@ def test_explain_an_image_file(tiny_run, tmp_path, capsys):
     assert out["label"] is None and len(out["maps"]) == 2
 
 
+def test_explain_refuses_a_picture_without_a_digit_as_predict_does(tiny_run, tmp_path, capsys):
+    """A blank page was explained ("predicted 1 (52.0%)", empty maps, exit 0) where predict said no digit."""
+    from PIL import Image
+
+    path = tmp_path / "blank.png"
+    Image.new("L", (64, 64), 255).save(path)
+    assert main(["explain", str(tiny_run), str(path)]) == 2
+    assert capsys.readouterr() == ("", f"mnist-tui: no digit found in {path}\n")
+    assert main(["predict", str(tiny_run), str(path)]) == 2
+    assert capsys.readouterr().err == f"mnist-tui: no digit found in {path}\n"
+
+
 @pytest.mark.parametrize("extra,message", [
     ([], "exactly one digit"),
     (["some.png", "--index", "1"], "exactly one digit"),
