@@ -193,10 +193,9 @@ class RichReporter:
                               f"{e.seconds:.1f}")
             self.console.print(table)
         if isinstance(last, Finished):
-            epochs = f"{last.epochs} epoch" + ("" if last.epochs == 1 else "s")
-            self.console.print(
+            self.console.print(  # under 80 columns ("after 1 epoch" repeated "epoch 1" and made it 82)
                 f"[bold green]Test accuracy {last.test_accuracy:.2%}[/] (last, epoch {last.epochs}; loss "
-                f"{last.test_loss:.4f}) after {epochs}, {last.train_seconds:.1f}s of training.", soft_wrap=True)
+                f"{last.test_loss:.4f}) after {last.train_seconds:.1f}s of training.", soft_wrap=True)
             self.console.print(f"Saved in {last.run_dir}", soft_wrap=True, crop=False, overflow="ignore")
         elif isinstance(last, Stopped):
             self.console.print(

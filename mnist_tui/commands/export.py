@@ -57,9 +57,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CHECK_FAILED
     size_kb = result.path.stat().st_size / 1024
     opset = f", opset {result.opset}" if result.opset else ""
-    print(f"exported {checkpoint} -> {result.path} ({result.format}{opset}, dynamic batch, {size_kb:.0f} KB)")
-    print(f"checked on {result.check_source}: max abs difference of probabilities vs PyTorch "
-          f"{result.max_abs_difference:.1e} (limit {args.tolerance:.0e}); "
-          f"same prediction on {result.agreeing_predictions}/{result.checked}")
-    print("input: pixels uint8 [batch, 28, 28], 0-255, light ink on black; output: probabilities float32 [batch, 10]")
+    # a line a fact, the paths on lines of their own: it reads at 80 columns (the lines were 105-160 long)
+    print(f"exported {checkpoint}\n  -> {result.path}\n  {result.format}{opset}, dynamic batch, {size_kb:,.0f} KB")
+    print(f"checked on {result.check_source}:\n  max abs difference of probabilities vs PyTorch "
+          f"{result.max_abs_difference:.1e} (limit {args.tolerance:.0e})\n"
+          f"  same prediction on {result.agreeing_predictions:,}/{result.checked:,}")
+    print("input: pixels uint8 [batch, 28, 28], 0-255, light ink on black\noutput: probabilities float32 [batch, 10]")
     return EXIT_OK

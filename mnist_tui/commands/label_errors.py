@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..reporting import OutputConsole  # a closed stdout ends with exit 141, as elsewhere
     from rich.table import Table
 
-    table = Table(title=f"{flagged} of {len(labels)} {args.split} digits flagged ({args.filter_by})"
+    table = Table(title=f"{flagged:,} of {len(labels):,} {args.split} digits flagged ({args.filter_by})"
                   + (f", {len(issues) - flagged} more predicted otherwise" if args.candidates else "")
                   + f"; {len(shown)} shown, the most disputed first", title_justify="left")
     columns = ("index", "given", "suggested", "score", "P(given)", "P(suggested)") + (("flagged",) if args.candidates else ())

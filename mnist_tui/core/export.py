@@ -82,7 +82,7 @@ def check_digits(run_dir: str | os.PathLike[str] | None, data_dir: str | os.Path
     try:
         data = load_mnist(data_dir, download=False, dataset=dataset)
         images = data.test_images[:count]
-        return CheckDigits(images, f"{len(images)} test digits from {data.source}")
+        return CheckDigits(images, f"{len(images):,} test digits from {data.source}")
     except DataUnavailable:
         pass
     if run_dir is not None and (Path(run_dir) / "misclassified.pt").is_file():
@@ -90,7 +90,7 @@ def check_digits(run_dir: str | os.PathLike[str] | None, data_dir: str | os.Path
         images = saved.get("images") if isinstance(saved, dict) else None
         if isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and len(images):
             images = images[:count]
-            return CheckDigits(images, f"{len(images)} misclassified test digits saved with the run (test set not on disk)")
+            return CheckDigits(images, f"{len(images):,} misclassified test digits saved with the run (test set not on disk)")
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (min(count, 256), 28, 28), dtype=torch.uint8, generator=generator)
     return CheckDigits(images, f"{len(images)} random images (no test digits on disk or saved with the run)")

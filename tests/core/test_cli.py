@@ -37,6 +37,8 @@ def test_train_with_progress_bar_prints_a_summary(tmp_path, synthetic_root, caps
     assert train(tmp_path, synthetic_root, "--epochs", "1") == 0
     out = capsys.readouterr().out
     assert "Test accuracy" in out and "Epochs" in out
+    summary = next(line for line in out.splitlines() if line.startswith("Test accuracy"))
+    assert summary.endswith("s of training.") and "(last, epoch 1; loss " in summary and len(summary) <= 80
 
 
 def test_invalid_config_exits_2_with_the_message(tmp_path, synthetic_root, capsys):

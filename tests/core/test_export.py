@@ -50,6 +50,9 @@ def test_onnx_file_runs_in_onnxruntime_with_any_batch_size(trained_run, syntheti
     out = capsys.readouterr().out
     assert f"-> {trained_run / 'model.onnx'}" in out and "200 test digits from" in out
     assert "max abs difference of probabilities" in out and "same prediction on 200/200" in out
+    lines = out.splitlines()  # a fact a line, each path on one of its own (the lines were 105-160 long)
+    assert lines[1] == f"  -> {trained_run / 'model.onnx'}" and lines[2].startswith("  onnx, opset ")
+    assert all(len(line) <= 80 for line in lines if str(trained_run) not in line and "from" not in line)
 
     session = onnxruntime.InferenceSession(str(trained_run / "model.onnx"), providers=["CPUExecutionProvider"])
     expected = predict_probabilities(_torch_model(trained_run), synthetic_data.test_images)
