@@ -251,7 +251,9 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
     rows = []  # every cell but the name: (state, model, epochs, best val, test, time, date)
     for r in runs:
         date = r.modified[5:16].replace("T", " ")  # MM-DD HH:MM
-        rows.append(("unreadable", r.model, "", "", "", "", date) if r.error else (
+        # "error", as wide as the column's header: "unreadable" (its reason follows the table) widened the
+        # state column so much that every other row's date wrapped
+        rows.append(("error", r.model, "", "", "", "", date) if r.error else (
             r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy), _test_cell(r),
             _duration(r.train_seconds), date))
     # the widths the value columns need (the test note and the date may wrap at their spaces) and the one
@@ -264,8 +266,8 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
     longest = max(len(r.name) for r in runs)
     room = max(console.width - others, 12)  # the date on two lines
     one_line_date = room - (len("MM-DD HH:MM") - widths[-1])
-    if longest > room and one_line_date >= len("fastcnn-20261203-091011"):  # an automatic name still fits
-        room = one_line_date  # a name folds anyway: the date keeps one line
+    if longest <= one_line_date or (longest > room and one_line_date >= len("fastcnn-20261203-091011")):
+        room = one_line_date  # every name fits beside a one-line date, or one folds anyway (an automatic one fits)
     table = Table(title=f"Runs in {folder}", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, collapse_padding=True, padding=0)
     table.add_column("name", no_wrap=True, min_width=min(longest, room))
@@ -278,7 +280,7 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
     table.add_column("date", min_width=widths[6])  # MM-DD HH:MM, on two lines when narrow
     for r, row in zip(runs, rows):
         name = "\n".join(r.name[i:i + room] for i in range(0, len(r.name), room))
-        table.add_row(name, "[red]unreadable[/]" if r.error else row[0], *row[1:])
+        table.add_row(name, "[red]error[/]" if r.error else row[0], *row[1:])
     console.print(table)
     for r in runs:
         if r.error:

@@ -52,6 +52,19 @@ def test_runs_fits_80_columns_with_every_value_whole(runs_folder):
         assert header in out.split()
 
 
+def test_an_unreadable_run_leaves_the_other_rows_on_one_line_each(synthetic_data, tmp_path):
+    """"unreadable" widened the state column: the date wrapped on every row again."""
+    name = LONG_NAME + "-10"  # the tenth run started in that second
+    train_tiny_run(synthetic_data, tmp_path, name)
+    (tmp_path / "emptydir").mkdir()
+    out = cli_at_80_columns("runs", "--checkpoints", str(tmp_path), table_lines=slice(0, -1))
+    run = json.loads(cli_at_80_columns("runs", "--checkpoints", str(tmp_path), "--json"))
+    row = next(line for line in out.splitlines() if line.startswith(name + " "))
+    modified = next(r["modified"] for r in run if r["name"] == name)
+    assert row.endswith(modified[5:16].replace("T", " ")), out
+    assert "emptydir " in out and out.splitlines()[-1].startswith("emptydir: ")  # its reason under the table
+
+
 def test_a_name_too_long_for_80_columns_folds_and_every_column_stays_on_screen(synthetic_data, tmp_path):
     name = "a-rather-long-run-name-for-the-lr-sweep-of-december-third"
     train_tiny_run(synthetic_data, tmp_path, name)
