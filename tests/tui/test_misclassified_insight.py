@@ -238,6 +238,29 @@ async def test_map_view_selects_a_wrong_digit_and_opens_it(run_and_evaluation, s
         assert not isinstance(pilot.app.screen, MapScreen)
 
 
+async def test_enter_on_a_digit_read_right_keeps_the_filters(run_and_evaluation, synthetic_data, synthetic_root):
+    """It cleared them ("true any") before saying the digit is not in the list."""
+    from mnist_tui.tui.screens.map import MapScreen
+    from mnist_tui.tui.widgets.digit_map import DigitMap
+
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await _press(pilot, "t", "t")  # true 1
+        shown = [m.index for m in pane.examples]
+        await _press(pilot, "M")
+        digit_map = pilot.app.screen.query_one(DigitMap)
+        wrong = {m.index for m in pane.examples} | {i for i, (t, p) in enumerate(zip(digit_map.labels,
+                                                                                     digit_map.predictions)) if t != p}
+        right = next(i for i in range(len(digit_map.xy)) if i not in wrong
+                     and digit_map._to_cell(*digit_map.xy[i]) not in {digit_map._to_cell(*digit_map.xy[w]) for w in wrong})
+        digit_map.cursor = digit_map._to_cell(*digit_map.xy[right])
+        await pilot.pause()
+        await _press(pilot, "enter")
+        assert not isinstance(pilot.app.screen, MapScreen)
+        assert pane.true_label == 1 and [m.index for m in pane.examples] == shown
+        assert any("is read right, so it is not in this list" in str(n.message) for n in pilot.app._notifications)
+
+
 async def _open_map(pilot, run_and_evaluation, synthetic_data, synthetic_root):
     from mnist_tui.tui.screens.map import MapScreen
 
@@ -314,3 +337,19 @@ async def test_map_method_key_says_what_to_install_or_switches(run_and_evaluatio
         assert {"umap": "UMAP", "tsne": "t-SNE"}[optional[0]] in title and "working out" not in title
         assert len(screen.query_one(DigitMap).xy) == 200
         assert list(run_and_evaluation[0].glob(f"embeddings-best-test-{optional[0]}.pt"))
+
+
+async def test_t_and_p_cycle_past_the_class_the_other_filter_holds(run_and_evaluation, synthetic_data,
+                                                                  synthetic_root):
+    """true 0 and pred 0 is no error, so that filter was always empty: p goes from any to 1."""
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await _press(pilot, "t")
+        assert (pane.true_label, pane.predicted_label) == (0, None)
+        await _press(pilot, "p")
+        assert (pane.true_label, pane.predicted_label) == (0, 1)
+        await _press(pilot, "P", "P")  # backwards: any, then 9
+        assert pane.predicted_label == 9
+        await _press(pilot, "T", "T")  # true: any, then 8 (9 is the predicted class)
+        assert (pane.true_label, pane.predicted_label) == (8, 9)
+        assert "true 8 · pred 9" in str(pane.query_one("#wrong-bar").render())

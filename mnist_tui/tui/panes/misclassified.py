@@ -16,10 +16,10 @@ from textual.worker import get_current_worker
 from ..widgets.digit_grid import GRID_KEYS, PANEL_KEYS, DigitDetail, DigitGrid
 from ..widgets.insight_panel import NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
 
-def _next_filter(value: int | None, step: int) -> int | None:
-    """Cycle any -> 0 -> 1 ... -> 9 -> any (or backwards)."""
-    order: list[int | None] = [None, *range(10)]
-    return order[(order.index(value) + step) % len(order)]
+def _next_filter(value: int | None, step: int, other: int | None) -> int | None:
+    """Cycle any -> 0 -> 1 ... -> 9 -> any (or backwards), past ``other`` (the other filter: true 3, pred 3 is no error)."""
+    order: list[int | None] = [None, *(d for d in range(10) if d != other)]
+    return order[((order.index(value) if value in order else 0) + step) % len(order)]
 
 
 class MisclassifiedPane(Vertical):
@@ -204,11 +204,11 @@ class MisclassifiedPane(Vertical):
         self.refresh_examples()
 
     def action_cycle_true(self, step: int) -> None:
-        self.true_label = _next_filter(self.true_label, step)
+        self.true_label = _next_filter(self.true_label, step, self.predicted_label)
         self.refresh_examples()
 
     def action_cycle_predicted(self, step: int) -> None:
-        self.predicted_label = _next_filter(self.predicted_label, step)
+        self.predicted_label = _next_filter(self.predicted_label, step, self.true_label)
         self.refresh_examples()
 
     def action_clear_filters(self) -> None:
@@ -388,11 +388,12 @@ class MisclassifiedPane(Vertical):
         """Show the digit chosen on the map in the grid (clearing filters), if it is a wrong one."""
         if index is None:
             return
+        from ...core.analysis import misclassified_examples
+
+        if self.evaluation is None or all(m.index != index for m in misclassified_examples(self.evaluation)):
+            self.notify(f"Test digit #{index} is read right, so it is not in this list.")
+            return  # the filters stay as they were
         self.action_close_insight()
         self.label_errors_only = False
         self.set_filter(None, None)
-        position = next((k for k, m in enumerate(self.examples) if m.index == index), None)
-        if position is None:
-            self.notify(f"Test digit #{index} is read right, so it is not in this list.")
-            return
-        self.query_one(DigitGrid).selected = position
+        self.query_one(DigitGrid).selected = next(k for k, m in enumerate(self.examples) if m.index == index)
