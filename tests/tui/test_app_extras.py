@@ -211,3 +211,21 @@ async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthet
                 break
         shown = line.render_lines(line.region.reset_offset)[0].text.rstrip()
         assert shown.strip() == "Failed: broken/last.pt is not a usable checkpoint: corrupt or truncated", shown
+
+
+async def test_the_palettes_preset_command_puts_the_keys_on_the_preset_picker(make_app):
+    """From the Train view itself it did nothing (it only switched to Train)."""
+    from textual.widgets import Input, Select
+
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.query_one("#field-epochs", Input).focus()
+        await pilot.pause()
+        await palette(pilot, "preset: pick")
+        await settle(pilot, app)
+        assert app.focused is app.query_one("#preset", Select)
+        await pilot.press("f4")
+        await palette(pilot, "preset: pick")  # and from another view
+        await settle(pilot, app)
+        assert app.query_one("#tabs").active == "train" and app.focused is app.query_one("#preset", Select)
