@@ -145,10 +145,12 @@ class RunView:
 
         if quitting:
             dialog = ConfirmScreen("Quit while training?", "The run stops at the next batch, saves a resumable "
-                                   "last.pt, and then the app quits.", yes="Stop and quit", no="Keep training")
+                                   "last.pt, and then the app quits. It trains on while you decide.",
+                                   yes="Stop and quit", no="Keep training")
         else:
             dialog = ConfirmScreen("Stop training?", "The run stops at the next batch and saves last.pt, which you "
-                                   "can resume later from Runs (r).", yes="Stop", no="Keep training")
+                                   "can resume later from Runs (r). It trains on while you decide.",
+                                   yes="Stop", no="Keep training")
         self.stop_question = dialog
         app.push_screen(dialog, answered)
 

@@ -500,3 +500,19 @@ async def test_results_after_a_stopped_run_say_they_are_another_runs_and_how_to_
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert stopped.name in str(app.query_one("#results-summary", Static).render()) and not note.display
+
+
+async def test_the_stop_question_says_the_run_trains_on_meanwhile(make_app):
+    """Asked at epoch 2, a run stopped at epoch 3: the question did not say it keeps training."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await asked_to_stop_a_paused_run(pilot, app, "2")
+        asked = " ".join(" ".join(str(w.render()) for w in app.screen.query(Static)).split())
+        assert "resume later from Runs (r). It trains on while you decide." in asked
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.run_state == "paused"
+        await pilot.press("f7")  # ended, as a run must be before the app goes
+        await pilot.pause()
+        await pilot.press("y")
+        await app.wait_for_event("stopped")
