@@ -67,6 +67,8 @@ async def test_start_shows_the_trials_and_use_best_sends_the_config(tmp_path, sy
         assert {t["state"] for t in screen.trials.values()} == {"complete"}
         best = screen.best()
         assert best["value"] == max(t["value"] for t in screen.trials.values())
+        status = str(screen.query_one("#tune-status", Static).render())  # the best stays said once it ends
+        assert f"2 trials, 0 pruned · best {best['value']:.2%} (#{best['number']})" in status, status
         assert "bold green" in str(table.get_row(str(best["number"]))[0].style)
         assert not screen.query_one("#tune-best", Button).disabled
         await pilot.press("ctrl+b")

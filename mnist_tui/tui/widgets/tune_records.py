@@ -98,6 +98,8 @@ def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
     Stopped reads as exit 130, or as death by SIGINT itself (before the CLI had taken it over).
     """
     text = f"study {study}: {_trials(summary.get('trials', seen))}, {summary.get('pruned', 0)} pruned"
+    if isinstance(summary.get("best_value"), (int, float)):  # as the status said while it ran
+        text += f" · best {summary['best_value']:.2%} (#{summary.get('best_trial')})"
     if code in (130, -signal.SIGINT):
         return text + "; stopped", False
     if code != 0:
