@@ -79,6 +79,23 @@ async def test_start_shows_the_trials_and_use_best_sends_the_config(tmp_path, sy
         assert (tmp_path / "runs" / "tune.db").is_file()
 
 
+async def test_a_long_search_shows_its_start_again_once_left(tmp_path, synthetic_root):
+    """Tab into the search (focus selects it all, scrolled to its end) and out: it kept showing 'r=2e-3…'."""
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await set_input(pilot, screen, "#tune-search", "lr=2e-3:3e-2:log batch_size=64,128,256 momentum=0.6:0.95 "
+                                                       "width=16:40:8 dropout=0:0.3")
+        search = screen.query_one("#tune-search", Input)
+        search.focus()
+        await pilot.pause()
+        assert search.scroll_offset.x > 0  # the end of the text in view
+        await pilot.press("tab")
+        await pilot.pause()
+        assert not search.has_focus and search.scroll_offset.x == 0
+        shown = search.render_line(0).text
+        assert shown.lstrip().startswith("lr=2e-3"), shown
+
+
 async def test_invalid_search_is_shown_inline_and_start_is_disabled(tmp_path, synthetic_root):
     screen = make_screen(tmp_path, synthetic_root)
     async with Host(screen).run_test(size=SIZE) as pilot:

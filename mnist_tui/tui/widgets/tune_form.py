@@ -71,6 +71,10 @@ class TuneForm(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         self._remember(event.input.id, event.value)
 
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        """A field left shows its start again (focus selected it all and scrolled to its end: "r=2e-3:3e-2")."""
+        event.input.scroll_to(x=0, animate=False, immediate=True)
+
     def on_select_changed(self, event: Select.Changed) -> None:
         self._remember(event.select.id, str(event.value))
 
