@@ -133,3 +133,24 @@ def test_config_rows_use_the_form_labels_and_hide_what_does_not_apply():
     assert full["test acc"] == ["48.00%", "-"] and full["tested"] == ["last (epoch 1)", "-"]
     assert full["train time"] == ["3s", "-"]
     assert hex_colour((0, 175, 255)) == "#00afff"
+
+
+async def test_a_one_epoch_run_beside_a_deleted_one_keeps_its_axis_within_100_percent(synthetic_data, tmp_path):
+    """The accuracy axis ran 0, 100, 200 and the gone run read "no readable config.json (/tmp/...", cut."""
+    from mnist_tui.core.engine import Trainer
+    from mnist_tui.tui.screens.compare import CompareChart
+
+    config = TrainConfig(model="mlp", hidden=(32,), epochs=1, batch_size=32, optimizer="adam", lr=3e-3,
+                         schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, seed=1, threads=1)
+    assert list(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="one").run())[-1].kind == "finished"
+    screen = CompareScreen([tmp_path / "one", tmp_path / "gone"])
+    app = CompareApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert table_cells(screen.query_one(DataTable))["error"][1] == "the run folder no longer exists"
+        chart = next(c for c in screen.query(CompareChart) if c.percent)
+        positions, _ = chart.y_ticks
+        value = chart.lines[0][3][0]
+        assert len(positions) >= 2 and 0 <= positions[0] <= value <= positions[-1] <= 100
+        assert positions[-1] - positions[0] <= 10  # the point is not squashed into one line of the chart
