@@ -42,7 +42,7 @@ def _no_checkpoint_files(path: Path) -> list[Path]:
     """The files of a run folder without a checkpoint, to remove before reusing it; raise if it holds more."""
     files, others = [], []
     for entry in sorted(path.iterdir()):
-        leftover = entry.name.startswith(".") and entry.name.endswith(".tmp")
+        leftover = (entry.name.startswith(".") and entry.name.endswith(".tmp")) or _is_cache(entry.name)
         if entry.name in CHECKPOINT_FILES:
             raise CheckpointError(f"{path} already exists; pick another --run-name or --resume it")
         (files if (entry.name in NO_CHECKPOINT_FILES or leftover) and entry.is_file() else others).append(entry)
@@ -51,6 +51,11 @@ def _no_checkpoint_files(path: Path) -> list[Path]:
         raise CheckpointError(f"{path} already exists and holds files of its own ({names}); "
                               "pick another --run-name")
     return files
+
+
+def _is_cache(name: str) -> bool:
+    """The views' cache of a checkpoint's features (core.embeddings: embeddings-<checkpoint>-<split>.pt)."""
+    return name.startswith("embeddings-") and name.endswith(".pt")
 
 
 def no_checkpoint_why(path: Path) -> str:
@@ -367,8 +372,7 @@ def files_of_its_own(run_dir: str | os.PathLike[str]) -> list[str]:
     """What a run folder holds besides what training and the views write there: exported models,
     a person's notes... (named before the folder is deleted with them)."""
     ours = {*TRAINER_FILES, *NO_CHECKPOINT_FILES}
-    return sorted(entry.name for entry in Path(run_dir).iterdir()
-                  if entry.name not in ours and not (entry.name.startswith("embeddings-") and entry.name.endswith(".pt"))
+    return sorted(entry.name for entry in Path(run_dir).iterdir() if entry.name not in ours and not _is_cache(entry.name)
                   and not (entry.name.startswith(".") and entry.name.endswith(".tmp")))
 
 

@@ -171,6 +171,7 @@ def test_a_finished_run_whose_checkpoints_were_deleted_is_no_dead_end(finished_r
     capsys.readouterr()
     for name in ("best.pt", "last.pt"):
         (run / name).unlink()
+    (run / "embeddings-last-train.pt").write_bytes(b"the features n and M cached for the deleted weights")
     assert read_run(run).error == "no checkpoint: its checkpoints were deleted (--run-name r reuses the folder)"
     assert main(["train", *common, "--resume", "r"]) == 2
     assert "has no checkpoint (its checkpoints were deleted)" in capsys.readouterr().err
@@ -185,6 +186,7 @@ def test_a_finished_run_whose_checkpoints_were_deleted_is_no_dead_end(finished_r
     assert main(["train", *common, *TINY, "--epochs", "1", "--run-name", "r", "--json"]) == 0
     assert capsys.readouterr().err == "mnist-tui: reusing r: it has no checkpoint\n"
     assert (run / "last.pt").is_file() and read_run(run).finished and read_run(run).error is None
+    assert not (run / "embeddings-last-train.pt").exists()  # the old weights' cache went with the reuse
 
 
 def test_a_folder_holding_anything_else_is_not_reused(tmp_path, synthetic_root, tiny_config, capsys):
