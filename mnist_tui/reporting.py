@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .commands.common import OutputError, discard_stdout
-from .core.formatting import json_safe, percent
+from .core.formatting import json_safe, percent, test_cell
 from .core.events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
     Stopped,
@@ -230,16 +230,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
 
 
-def _test_cell(run) -> str:
-    """The test accuracy; which checkpoint it measured only when not the finished run's last one."""
-    if run.test_accuracy is None:
-        return "-"
-    if run.test_checkpoint in ("", f"last (epoch {run.epochs_done})"):
-        return _pct(run.test_accuracy)
-    kind, _, epoch = run.test_checkpoint.partition(" (epoch ")  # "best (epoch 2)" -> "best·e2"
-    return f"{_pct(run.test_accuracy)} {kind}·e{epoch.rstrip(')')}" if epoch else f"{_pct(run.test_accuracy)} {kind}"
-
-
 def print_runs(runs, folder: str, console: Console | None = None) -> None:
     """The runs as a table that reads at 80 columns: names are never cut (people type them; one too long
     for the room the values leave folds onto a second line), short values keep their width, the date (and
@@ -254,7 +244,8 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
         # "error", as wide as the column's header: "unreadable" (its reason follows the table) widened the
         # state column so much that every other row's date wrapped
         rows.append(("error", r.model, "", "", "", "", date) if r.error else (
-            r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy), _test_cell(r),
+            r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy),
+            test_cell(r.test_accuracy, r.test_checkpoint, r.epochs_done),
             _duration(r.train_seconds), date))
     # the widths the value columns need (the test note and the date may wrap at their spaces) and the one
     # space between columns (two would wrap the date of a default name, fastcnn-20261203-091011, at 80

@@ -13,6 +13,17 @@ def percent(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}%}"
 
 
+def test_cell(accuracy: float | None, checkpoint: str | None, epochs_done: int) -> str:
+    """A run's test accuracy for a table: which checkpoint it measured only when not the finished run's
+    last one ("98.12%", "98.40% best·e2")."""
+    if accuracy is None:
+        return "-"
+    if checkpoint in (None, "", f"last (epoch {epochs_done})"):
+        return percent(accuracy)
+    kind, _, epoch = checkpoint.partition(" (epoch ")  # "best (epoch 2)" -> "best·e2"
+    return f"{percent(accuracy)} {kind}·e{epoch.rstrip(')')}" if epoch else f"{percent(accuracy)} {kind}"
+
+
 def clip(text: str, limit: int = 200) -> str:
     """``text`` within ``limit`` characters, cut after a whole word and ended with "…" when it was longer."""
     if len(text) <= limit:
@@ -34,4 +45,4 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-__all__ = ["clip", "json_safe", "percent"]
+__all__ = ["clip", "json_safe", "percent", "test_cell"]

@@ -328,3 +328,16 @@ async def test_compare_with_unreadable_runs_marked_says_they_cannot_be_compared(
         await pilot.pause()
         assert [str(n.message) for n in app._notifications][-1] == (
             "broken and empty cannot be read, so cannot be compared: mark two or more readable runs.")
+
+
+async def test_a_finished_runs_test_cell_is_its_figure_alone_as_runs_writes_it(make_app, runs_folder):
+    """'99.14% last (epoch 1)' took 21 columns at 80 and pushed lr, batch, time and date off the screen."""
+    from mnist_tui.core.formatting import percent
+    from mnist_tui.core.runs import read_run
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        for row in range(table.row_count):
+            run = read_run(runs_folder / shown_names(table)[row])
+            assert str(table.get_row_at(row)[5]) == percent(run.test_accuracy)

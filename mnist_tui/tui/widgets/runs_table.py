@@ -9,6 +9,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
+from ...core.formatting import test_cell
 from ...core.runs import RunInfo
 from .progress import format_duration, percent
 
@@ -52,7 +53,7 @@ def run_cells(run: RunInfo, marked: bool, training: bool) -> tuple[Text | str, .
     date = run.modified[5:16].replace("T", " ")
     if run.error:
         return name_cell(run, marked), Text("unreadable", style="red"), "?", "", "", "", "", "", "", date
-    test = "-" if run.test_accuracy is None else f"{percent(run.test_accuracy)} {run.test_checkpoint}"
+    test = test_cell(run.test_accuracy, run.test_checkpoint, run.epochs_done)  # as `runs` writes it
     return (name_cell(run, marked), "training" if training else run.state, run.model,
             f"{run.epochs_done}/{run.epochs}", percent(run.best_val_accuracy), test, f"{run.lr:g}",
             str(run.batch_size), format_duration(run.train_seconds), date)
