@@ -23,8 +23,16 @@ from .commands.common import (
 from .core.config import PRESETS, ConfigError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its error on one line: the usage it printed first (18 lines for train) buried it.
+    The subcommands' parsers are of this class too (add_subparsers takes the parser's type)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="mnist-tui",
         description="Train, watch and inspect PyTorch MNIST classifiers in the terminal. "
         "With no command, opens the terminal app.",

@@ -302,14 +302,23 @@ def test_the_app_refuses_a_file_as_its_checkpoints_folder(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [["train"], ["runs"], []], ids=lambda c: c[0] if c else "app")
-def test_an_unknown_flag_shows_its_commands_usage(command, capsys):
-    """`train --name x` showed mnist-tui's usage, which lists no train flags."""
+def test_an_unknown_flag_is_one_line_naming_its_command(command, capsys):
+    """`train --name x` showed mnist-tui's usage, which lists no train flags; then train's, 18 lines."""
     with pytest.raises(SystemExit) as done:
         main([*command, "--name=x"])
-    err = capsys.readouterr().err
     prog = " ".join(["mnist-tui", *command])
-    assert done.value.code == 2 and err.startswith(f"usage: {prog} [")
-    assert err.endswith(f"{prog}: error: unrecognized arguments: --name=x\n")
+    assert done.value.code == 2
+    assert capsys.readouterr().err == f"{prog}: error: unrecognized arguments: --name=x (see {prog} --help)\n"
+
+
+@pytest.mark.parametrize("argv", [["train", "--hidden", "abc"], ["train", "--epochs", "x"], ["eval"],
+                                  ["tune", "--pruner", "best"]])
+def test_a_bad_flag_value_is_one_line(argv, capsys):
+    """argparse printed the command's whole usage (19 lines for train) before the error."""
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1 and err.startswith(f"mnist-tui {argv[0]}: error: ")
 
 
 def test_the_shipped_models_are_found_by_name_from_any_folder(tmp_path, capsys):
