@@ -68,6 +68,13 @@ def test_linear_ticks_keep_the_data_filling_the_axis(low, high, most, expected):
     assert positions == pytest.approx(expected) and (axis_low, axis_high) == pytest.approx((expected[0], expected[-1]))
 
 
+@pytest.mark.parametrize("value", [99.1, 100.0, 0.0])
+def test_a_lone_accuracy_gets_an_axis_around_it_within_0_and_100(value):
+    axis_low, axis_high, positions, labels = linear_ticks(value, value, 5, within=(0.0, 100.0))
+    assert 0 <= axis_low <= value <= axis_high <= 100 and axis_high - axis_low <= 2
+    assert len(positions) >= 2 and all(0 <= p <= 100 for p in positions) and len(labels) == len(positions)
+
+
 def test_log_ticks_read_as_real_losses():
     _, _, positions, labels = log_ticks(math.log10(0.012), math.log10(2.3))
     assert labels == ["0.1", "1"] or labels == ["0.01", "0.1", "1"][-len(labels):]

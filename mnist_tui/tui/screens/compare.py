@@ -184,13 +184,9 @@ class CompareChart(PlotextPlot):
         plt.xticks(list(range(1, longest + 1, step)))
         values = [y for _, _, _, ys in self.lines for y in ys]
         if values:  # round, evenly spaced ticks (plotext's own split the range: 99.10, 98.49, 97.27)
-            lowest, highest = min(values), max(values)
-            if self.percent and highest - lowest < 1e-9:  # one value: a point either side, not 0 to 200%
-                lowest, highest = lowest - 1, highest + 1
-            low, high, positions, labels = linear_ticks(lowest, highest, max(2, min(6, (self.size.height - 4) // 2)))
-            if self.percent:  # an accuracy axis ends at 0 and 100
-                kept = [(p, t) for p, t in zip(positions, labels) if 0 <= p <= 100]
-                low, high, positions, labels = max(low, 0.0), min(high, 100.0), [p for p, _ in kept], [t for _, t in kept]
+            low, high, positions, labels = linear_ticks(min(values), max(values),
+                                                        max(2, min(6, (self.size.height - 4) // 2)),
+                                                        within=(0.0, 100.0) if self.percent else None)
             plt.ylim(low, high)
             plt.yticks(positions, labels)
             self.y_ticks = (positions, labels)

@@ -136,6 +136,7 @@ class TrainingChart(PlotextPlot):
     title = ""
     val_label = "val"
     train_label = "train"
+    y_range: tuple[float, float] | None = None  # what the values can be (the axis stays inside it)
 
     def __init__(self, *, max_points: int = 1000, smoothing: float = 0.6, id: str | None = None,
                  classes: str | None = None) -> None:
@@ -218,8 +219,9 @@ class TrainingChart(PlotextPlot):
         plt.xlabel(self.legend())
         ys = [y for _, values in self.drawn.values() for y in values]
         if ys:
-            ticks = log_ticks if self.log_scale else linear_ticks
-            low, high, positions, labels = ticks(min(ys), max(ys), max(2, min(6, (height - 4) // 2)))
+            count = max(2, min(6, (height - 4) // 2))
+            low, high, positions, labels = (log_ticks(min(ys), max(ys), count) if self.log_scale
+                                            else linear_ticks(min(ys), max(ys), count, self.y_range))
             plt.ylim(low, high)
             plt.yticks(positions, labels)
         right = self.epochs or max((x for xs, _ in self.drawn.values() for x in xs), default=1) or 1
@@ -252,6 +254,7 @@ class LossChart(TrainingChart):
 
 class AccuracyChart(TrainingChart):
     title = "Accuracy %"
+    y_range = (0.0, 100.0)
 
     def transform(self, y: float) -> float:
         return 100 * y

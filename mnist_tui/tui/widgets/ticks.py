@@ -37,16 +37,18 @@ def _decimals(step: float) -> int:
     return 12
 
 
-def linear_ticks(low: float, high: float, max_ticks: int = 5) -> tuple[float, float, list[float], list[str]]:
+def linear_ticks(low: float, high: float, max_ticks: int = 5,
+                 within: tuple[float, float] | None = None) -> tuple[float, float, list[float], list[str]]:
     """Axis limits widened to whole steps, and evenly spaced round ticks with their labels.
 
     Returns ``(axis_low, axis_high, positions, labels)``; a flat range gets one step around it.
+    ``within`` bounds what the values can be (an accuracy's 0 and 100): the axis and ticks stay inside it.
     """
     if not (math.isfinite(low) and math.isfinite(high)):
         low, high = 0.0, 1.0
     low, high = min(low, high), max(low, high)
-    if high - low < 1e-12:
-        pad = abs(low) * 0.5 or 0.5  # a constant (a flat learning rate): its value mid-axis
+    if high - low < 1e-12:  # a constant (a flat learning rate, one accuracy): its value mid-axis
+        pad = (within[1] - within[0]) / 100 if within else abs(low) * 0.5 or 0.5  # 99% got 0 to 200%
         low, high = low - pad, high + pad
     step = nice_step(high - low, max_ticks)
     first = math.floor(low / step + 1e-9)
@@ -56,8 +58,11 @@ def linear_ticks(low: float, high: float, max_ticks: int = 5) -> tuple[float, fl
         first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)  # for data in 0.11-0.16)
     decimals = _decimals(step)
     positions = [round(i * step, decimals + 2) for i in range(first, last + 1)]
-    labels = [f"{p:.{decimals}f}" for p in positions]
-    return positions[0], positions[-1], positions, labels
+    axis_low, axis_high = positions[0], positions[-1]
+    if within:
+        positions = [p for p in positions if within[0] - 1e-9 <= p <= within[1] + 1e-9]
+        axis_low, axis_high = max(axis_low, within[0]), min(axis_high, within[1])
+    return axis_low, axis_high, positions, [f"{p:.{decimals}f}" for p in positions]
 
 
 def _real(value: float) -> str:
