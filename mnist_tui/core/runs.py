@@ -40,22 +40,21 @@ NO_CHECKPOINT_FILES = {"config.json", "metrics.jsonl", "points.jsonl", "failed.j
 
 def _no_checkpoint_files(path: Path) -> list[Path]:
     """The files of a run folder without a checkpoint, to remove before reusing it; raise if it holds more."""
-    files, others = [], []
-    for entry in sorted(path.iterdir()):
-        leftover = (entry.name.startswith(".") and entry.name.endswith(".tmp")) or _is_cache(entry.name)
-        if entry.name in CHECKPOINT_FILES:
-            raise CheckpointError(f"{path} already exists; pick another --run-name or --resume it")
-        (files if (entry.name in NO_CHECKPOINT_FILES or leftover) and entry.is_file() else others).append(entry)
-    if others:
-        names = ", ".join(entry.name for entry in others[:3]) + (", ..." if len(others) > 3 else "")
+    entries = sorted(path.iterdir())
+    if any(entry.name in CHECKPOINT_FILES for entry in entries):
+        raise CheckpointError(f"{path} already exists; pick another --run-name or --resume it")
+    if others := [entry.name for entry in entries if not (_written_by_us(entry.name) and entry.is_file())]:
+        names = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         raise CheckpointError(f"{path} already exists and holds files of its own ({names}); "
                               "pick another --run-name")
-    return files
+    return entries
 
 
-def _is_cache(name: str) -> bool:
-    """The views' cache of a checkpoint's features (core.embeddings: embeddings-<checkpoint>-<split>.pt)."""
-    return name.startswith("embeddings-") and name.endswith(".pt")
+def _written_by_us(name: str) -> bool:
+    """A run folder's file that training or the views write: its files, a kill's temp files, and the
+    views' caches of a checkpoint's features (core.embeddings: embeddings-<checkpoint>-<split>.pt)."""
+    return (name in TRAINER_FILES or name in NO_CHECKPOINT_FILES or (name.startswith(".") and name.endswith(".tmp"))
+            or (name.startswith("embeddings-") and name.endswith(".pt")))
 
 
 def no_checkpoint_why(path: Path) -> str:
@@ -371,9 +370,7 @@ def find_default_model(checkpoints_dir: Path) -> Path | None:
 def files_of_its_own(run_dir: str | os.PathLike[str]) -> list[str]:
     """What a run folder holds besides what training and the views write there: exported models,
     a person's notes... (named before the folder is deleted with them)."""
-    ours = {*TRAINER_FILES, *NO_CHECKPOINT_FILES}
-    return sorted(entry.name for entry in Path(run_dir).iterdir() if entry.name not in ours and not _is_cache(entry.name)
-                  and not (entry.name.startswith(".") and entry.name.endswith(".tmp")))
+    return sorted(entry.name for entry in Path(run_dir).iterdir() if not _written_by_us(entry.name))
 
 
 def delete_run(run_dir: str | os.PathLike[str], checkpoints_dir: Path | None = None) -> None:
