@@ -47,12 +47,13 @@ def status(app) -> str:
     return str(app.query_one("#runs-status", Static).render())
 
 
-async def open_runs(pilot, app) -> DataTable:
+async def open_runs(pilot, app, rows: int = len(RUNS)) -> DataTable:
+    """f4 on the ready app: the Runs table, holding ``rows`` runs (the three-run fixture's by default)."""
     await ready(pilot, app)
     await pilot.press("f4")
     await ready(pilot, app)
     table = app.query_one("#runs-table", DataTable)
-    assert app.focused is table and table.row_count == len(RUNS)
+    assert app.focused is table and table.row_count == rows
     return table
 
 
@@ -298,10 +299,7 @@ async def test_a_run_stopped_in_its_first_epoch_shows_the_time_it_trained(make_a
     epoch_seconds = load_checkpoint(tmp_path / "runs" / "stopped-early" / "last.pt")["epoch_seconds"]
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await pilot.press("f4")
-        await ready(pilot, app)
-        table = app.query_one("#runs-table", DataTable)
+        table = await open_runs(pilot, app, rows=1)
         run = app.query_one(RunsPane).runs[0]
         assert run.state == "stopped" and run.epochs_done == 0
         assert 0 < round(stopped_at, 3) <= run.train_seconds <= epoch_seconds  # to its last chart point, not 0
@@ -316,10 +314,7 @@ async def test_compare_with_unreadable_runs_marked_says_they_cannot_be_compared(
     (runs_folder / "broken" / "config.json").write_text("{ not json")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await pilot.press("f4")
-        await ready(pilot, app)
-        table = app.query_one("#runs-table", DataTable)
+        table = await open_runs(pilot, app, rows=len(RUNS) + 2)
         for name in ("broken", "empty", "small-cnn"):
             table.move_cursor(row=shown_names(table).index(name))
             await pilot.press("m")
