@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             stderr(str(exc))
             failed += 1
     probs = predict_probabilities(models, torch.stack([digit for _, digit in images])) if images else []
+    width = shutil.get_terminal_size().columns  # the probabilities go on a line of their own past it
     for (path, _), p in zip(images, probs):
         label = int(p.argmax())
         if args.json:
@@ -83,7 +84,5 @@ def run(args: argparse.Namespace) -> int:
         else:
             bars = "  ".join(f"{d}:{float(v):.2f}" for d, v in enumerate(p))
             head = f"{path}: {label} ({float(p[label]):.1%})"
-            # the probabilities on a line of their own where the line would wrap (80 columns, or a pipe)
-            fits = len(head) + 3 + len(bars) <= shutil.get_terminal_size().columns
-            print(f"{head}   {bars}" if fits else f"{head}\n  {bars}")
+            print(f"{head}   {bars}" if len(head) + 3 + len(bars) <= width else f"{head}\n  {bars}")
     return EXIT_USAGE if failed else EXIT_OK

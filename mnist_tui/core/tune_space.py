@@ -260,9 +260,9 @@ def default_study(config: TrainConfig, preset_name: str, searched: tuple[str, ..
     digest of them after it (``mnist-fast-3fa2``), so another config never lands in the preset's study."""
     skip = {"dataset", *MACHINE_FIELDS, *searched}
     fixed = {k: v for k, v in config.to_dict().items() if k not in skip}
-    start = PRESETS.get(preset_name)
+    start = PRESETS[preset_name].to_dict() if preset_name in PRESETS else None
     name = f"{config.dataset}-{preset_name}"
-    if start is None or any(v != start.to_dict()[k] for k, v in fixed.items()):
+    if start is None or any(v != start[k] for k, v in fixed.items()):
         name += "-" + hashlib.sha1(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:4]
     return name
 
