@@ -32,6 +32,7 @@ from .panes.runs import RunsPane
 from .panes.train import TrainPane
 from .run_view import RunView
 from .settings import default_settings_path, load_form
+from .toasts import ToastRepainter
 from .views import Views
 from .widgets.confusion import ConfusionTable
 from .widgets.dialogs import MessageScreen
@@ -91,6 +92,7 @@ class MnistApp(App):
         self.form_errors: dict[str, str] = {}
         self.evaluation: Any = None
         self._run_keys_shown: tuple[bool, ...] | None = None
+        self._toasts = ToastRepainter(self)
 
     def _initial_form(self, preset: str | None) -> tuple[str | None, TrainConfig]:
         """The preset asked for (``--preset``), as it is; else the last values used; else seed-mlp."""
@@ -109,6 +111,11 @@ class MnistApp(App):
     def data(self) -> Any:
         """The dataset in memory (a core MnistData), or None before it has loaded."""
         return self.dataset_cache.current
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        self._toasts.watch(self.NOTIFICATION_TIMEOUT if timeout is None else timeout)
 
     # -- layout -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from mnist_tui.tui.panes.train import TrainPane
 from mnist_tui.tui.widgets.charts import LearningRateChart, LossChart
 from mnist_tui.tui.widgets.hparam_form import HParamForm
 from tests.tui.test_app import SIZE, palette, ready, run_to_completion, set_field, start_paused, the_run
+from tests.tui.terminal import TerminalMirror
 
 
 @contextlib.asynccontextmanager
@@ -164,3 +165,24 @@ async def test_steering_while_the_run_starts_applies_from_its_first_batch(make_a
         assert [(c["lr_factor"], c["epoch"], c["step"]) for c in changes] == [(0.5, 1, 0)]
         chart = app.query_one(LearningRateChart)
         assert chart.train.ys and all(abs(y - lr * 0.5) < 1e-12 for y in chart.train.ys)
+
+
+async def test_the_finished_toast_leaves_nothing_behind_on_the_terminal_when_it_expires(make_app):
+    # Textual 8.2 forgets to redraw the area of an expiring toast when the screen's widget map was
+    # rebuilt lazily in the meantime (after a run, the Results pane updates while it is hidden):
+    # the toast stayed drawn over the chart and the status line until another view was opened
+    app = make_app()
+    app.NOTIFICATION_TIMEOUT = 2.0
+    terminal = TerminalMirror(app, SIZE)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f5")
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+        assert any("(epoch 1))" in frame for frame in terminal.frames)  # the toast: "test ..% (RUN · last (epoch 1)) · f2 Results"
+        while app.screen.query("Toast"):
+            await pilot.pause(0.1)
+        await pilot.pause()
+        await pilot.pause(0.6)
+        assert "(epoch 1))" not in terminal.text(), terminal.text()
+        assert "▌" not in terminal.text(), terminal.text()  # nor the toast's left edge

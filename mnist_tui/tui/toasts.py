@@ -1,0 +1,45 @@
+"""Redraw the screen when a toast goes away: a work-around for Textual 8.2.
+
+Textual removes an expired toast and lays its screen out again, and redraws what changed. But
+when the screen's map of widgets had been marked stale in the meantime (a hidden widget was
+updated, as the Results pane is when a run finishes), the toast rack asking for its own size
+rebuilds that map first, already without the toast: the layout then finds nothing removed, and
+the cells the toast covered are never redrawn. Its text stayed over the chart and the status line
+until another view was opened. So while toasts are up, their number is looked at a few times a
+second, and the screen is repainted whole when it drops.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import App
+from textual.timer import Timer
+
+POLL_SECONDS = 0.25
+
+
+class ToastRepainter:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.until = 0.0  # watch at least until then: a toast is mounted a little after notify()
+        self.shown = 0
+        self.timer: Timer | None = None
+
+    def watch(self, timeout: float) -> None:
+        """A toast was asked for, to stay ``timeout`` seconds."""
+        self.until = max(self.until, time.monotonic() + timeout + 2 * POLL_SECONDS)
+        if self.timer is None:
+            self.timer = self.app.set_interval(POLL_SECONDS, self._check)
+
+    def _check(self) -> None:
+        if not self.app.screen_stack:
+            return
+        screen = self.app.screen
+        shown = len(screen.query("Toast"))
+        if shown < self.shown:
+            screen.refresh()
+        self.shown = shown
+        if not shown and time.monotonic() > self.until and self.timer is not None:
+            self.timer.stop()
+            self.timer = None
