@@ -5,8 +5,8 @@ when the screen's map of widgets had been marked stale in the meantime (a hidden
 updated, as the Results pane is when a run finishes), the toast rack asking for its own size
 rebuilds that map first, already without the toast: the layout then finds nothing removed, and
 the cells the toast covered are never redrawn. Its text stayed over the chart and the status line
-until another view was opened. So while toasts are up, their number is looked at a few times a
-second, and the screen is repainted whole when it drops.
+until another view was opened. So while toasts are up, which ones are shown is looked at a few
+times a second, and the screen is repainted whole when one has gone (even if another came).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class ToastRepainter:
     def __init__(self, app: App) -> None:
         self.app = app
         self.until = 0.0  # watch at least until then: a toast is mounted a little after notify()
-        self.shown = 0
+        self.shown: set[object] = set()
         self.timer: Timer | None = None
 
     def watch(self, timeout: float) -> None:
@@ -36,8 +36,8 @@ class ToastRepainter:
         if not self.app.screen_stack:
             return
         screen = self.app.screen
-        shown = len(screen.query("Toast"))
-        if shown < self.shown:
+        shown = set(screen.query("Toast"))
+        if self.shown - shown:
             screen.refresh()
         self.shown = shown
         if not shown and time.monotonic() > self.until and self.timer is not None:

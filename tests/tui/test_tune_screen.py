@@ -514,3 +514,27 @@ async def test_a_long_search_error_is_shown_whole_one_at_a_time(tmp_path, synthe
         assert status.region.height > 2 and len(text) <= status.region.height * status.content_size.width  # not cut
         await set_input(pilot, screen, "#tune-search", "lr=abc")
         assert str(status.render()) == "lr must be a number, got 'abc'" and status.region.height == 2
+
+
+async def test_the_trials_of_the_default_search_fit_80_columns(tmp_path, synthetic_root):
+    """Four searched values a row: the params are read whole, no column cut at the screen's edge."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="mnist-fast", storage=storage, direction="maximize")
+    space = {"lr": optuna.distributions.FloatDistribution(2e-3, 3e-2, log=True),
+             "batch_size": optuna.distributions.CategoricalDistribution([128, 256, 512]),
+             "momentum": optuna.distributions.FloatDistribution(0.6, 0.95),
+             "width": optuna.distributions.IntDistribution(16, 40, step=8)}
+    params = {"lr": 0.00838192, "batch_size": 256, "momentum": 0.8961234, "width": 32}
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=space, value=0.991,
+                                              user_attrs={"run_dir": str(tmp_path / "runs" / "mnist-fast-trial000")}))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    screen.initial_study = "mnist-fast"
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.click("#tune-attach")
+        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        assert table.row_count == 1
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing to scroll sideways to
+        row = "".join(s.text for s in table.render_line(1))
+        assert "lr=0.00838 batch_size=256 momentum=0.896 width=32" in row

@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -108,12 +107,15 @@ def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
 
 
 class TrialTable(DataTable):
-    """A row per trial (number, state, value, params, run folder); the best one in bold green."""
+    """A row per trial (number, state, value, params); the best one in bold green.
+
+    No column for the run folder: it is always STUDY-trialNNN (core.tune), enter opens it, and
+    with four searched values the row already takes most of 80 columns."""
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        self.add_columns("#", "state", "val acc", "params", "run")
+        self.add_columns("#", "state", "val acc", "params")
 
     def show_trials(self, trials: dict[int, dict[str, Any]], best: dict[str, Any] | None) -> None:
         row = self.cursor_row
@@ -123,9 +125,8 @@ class TrialTable(DataTable):
             style = "bold green" if t is best else ""
             value = "-" if t.get("value") is None else f"{t['value']:.2%}"
             state = Text(t.get("state", "?"), style=style or STATE_STYLE.get(t.get("state", ""), ""))
-            run = Path(t["run_dir"]).name if t.get("run_dir") else ""
             self.add_row(Text(str(number), style=style), state, Text(value, style=style),
-                         Text(params_text(t.get("params") or {}), style=style), run, key=str(number))
+                         Text(params_text(t.get("params") or {}), style=style), key=str(number))
         if trials:
             self.move_cursor(row=min(row, len(trials) - 1))
 
