@@ -70,6 +70,7 @@ class RunController:
         self.run_dir: str | None = None
         self.config: TrainConfig | None = None  # the config of the run in progress (None until it starts)
         self.lr_factor = 1.0
+        self._resuming = False  # a resumed run that has not started yet
         self._lock = threading.Lock()
         self._process = None
         self._wanted: list[tuple[str, float | None]] = []  # commands given before the child existed
@@ -91,6 +92,7 @@ class RunController:
         if not self.allowed("start"):
             raise RuntimeError(f"cannot start a run while {self.state.value}")
         self.state, self.run_dir, self.config, self.lr_factor = RunState.STARTING, None, config, 1.0
+        self._resuming = resume is not None
         with self._lock:
             self._process, self._wanted = None, []
         dataset = dataset or (config.dataset if config is not None else _dataset_of(resume))
@@ -120,8 +122,9 @@ class RunController:
         """Multiply the learning rate by ``factor`` on top of the schedule; returns the run's new factor."""
         if not self.allowed("steer"):
             raise RuntimeError("no run is training")
-        self.lr_factor = min(max(self.lr_factor * factor, 1e-4), 1e4)
-        self._send("lr_factor", self.lr_factor)
+        self.lr_factor = _clamp(self.lr_factor * factor)
+        if not self._resuming:  # a resumed run's own factor is known once it has started: held till then
+            self._send("lr_factor", self.lr_factor)
         return self.lr_factor
 
     def _send(self, command: str, value: float | None = None) -> None:
@@ -142,6 +145,11 @@ class RunController:
         if isinstance(event, RunStarted):
             self.run_dir = event.run_dir
             self.config = TrainConfig.from_dict(event.config)
+            if self._resuming:  # it goes on with the steering it stopped with, times any given since
+                steered, self._resuming = self.lr_factor != 1.0, False
+                self.lr_factor = _clamp(event.lr_factor * self.lr_factor)
+                if steered:
+                    self._send("lr_factor", self.lr_factor)
             if self.state == RunState.STARTING:
                 self.state = RunState.RUNNING
         elif isinstance(event, Paused) and self.state != RunState.STOPPING:
@@ -182,6 +190,10 @@ class RunController:
                 process.close()
             self._done.set()
             self._ended(serial)
+
+
+def _clamp(factor: float) -> float:
+    return min(max(factor, 1e-4), 1e4)
 
 
 __all__ = ["ACTIVE", "ALLOWED", "RunController", "RunState"]

@@ -128,7 +128,7 @@ class Trainer:
         config, run_dir = self.config, self.run_dir
         yield RunStarted(run_dir.name, str(run_dir), config.to_dict(), parameter_count(r.model), str(r.device),
                          r.start_epoch, config.epochs, r.steps_per_epoch, len(r.splits.train_labels),
-                         len(r.splits.val_labels), len(r.splits.test_labels), r.start_step)
+                         len(r.splits.val_labels), len(r.splits.test_labels), r.start_step, r.lr_factor)
         for epoch in range(r.start_epoch + 1, config.epochs + 1):
             ended = yield from self._train_epoch(r, epoch, control)
             if ended:

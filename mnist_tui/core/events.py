@@ -31,6 +31,7 @@ class RunStarted(Event):
     val_size: int
     test_size: int
     start_step: int = 0  # steps already done in the epoch being resumed
+    lr_factor: float = 1.0  # the steering a resumed run had when it stopped (it goes on with it)
 
 
 @dataclass(frozen=True)

@@ -212,7 +212,8 @@ class RunView:
         start_step = event.start_epoch * event.steps_per_epoch + event.start_step
         app.set_progress(state="running", epoch=min(event.start_epoch + 1, event.epochs), epochs=event.epochs,
                          step=event.start_step, steps_per_epoch=event.steps_per_epoch, global_step=start_step,
-                         start_step=start_step, samples_per_s=0.0, elapsed_s=0.0, best_val=_best_val(history))
+                         start_step=start_step, samples_per_s=0.0, elapsed_s=0.0, best_val=_best_val(history),
+                         lr_factor=app.controller.lr_factor)
 
     def _finished(self, event: Finished) -> None:
         app = self.app

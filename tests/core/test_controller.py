@@ -80,3 +80,25 @@ def test_a_run_that_cannot_start_reports_and_ends_idle(tiny_config, tmp_path):
     recorder.until(None)
     assert recorder.controller.state == RunState.IDLE
     assert any(isinstance(item, str) and "no-data" in item for item in recorder.seen)
+
+
+def test_steering_a_resumed_run_before_it_starts_goes_on_from_its_own_factor(tiny_config, synthetic_root,
+                                                                              synthetic_data, tmp_path):
+    from mnist_tui.core.engine import Trainer
+    from mnist_tui.core.runs import read_lr_changes
+    from mnist_tui.core.runtime import RunControl
+
+    runs = tmp_path / "runs"
+    control = RunControl()
+    control.set_lr_factor(2.0)  # steered x2 from its first batch, then stopped
+    for event in Trainer(tiny_config.replace(epochs=2), synthetic_data, checkpoints_dir=runs, run_name="r").run(control):
+        if isinstance(event, StepMetrics):
+            control.stop()
+    recorder = Recorder(synthetic_root, runs)
+    controller = recorder.controller
+    controller.start(None, resume=str(runs / "r"))
+    assert controller.steer(0.5) == 0.5  # before the child has said which factor it goes on with
+    started = recorder.until(RunStarted)
+    assert started.lr_factor == 2.0 and controller.lr_factor == 1.0  # halved from x2
+    recorder.until(None)
+    assert [c["lr_factor"] for c in read_lr_changes(runs / "r")] == [2.0, 1.0]  # never x0.5

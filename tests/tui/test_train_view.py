@@ -7,9 +7,11 @@ import contextlib
 from textual.widgets import Button, Input, Static
 
 from mnist_tui.core.runs import read_lr_changes
+from mnist_tui.tui.panes.runs import RunsPane
 from mnist_tui.tui.panes.train import TrainPane
 from mnist_tui.tui.widgets.charts import LearningRateChart, LossChart
 from mnist_tui.tui.widgets.hparam_form import HParamForm
+from mnist_tui.tui.widgets.progress import ProgressLine
 from tests.tui.test_app import SIZE, palette, ready, run_to_completion, set_field, start_paused, the_run
 from tests.tui.terminal import TerminalMirror
 
@@ -186,3 +188,33 @@ async def test_the_finished_toast_leaves_nothing_behind_on_the_terminal_when_it_
         await pilot.pause(0.6)
         assert "(epoch 1))" not in terminal.text(), terminal.text()
         assert "▌" not in terminal.text(), terminal.text()  # nor the toast's left edge
+
+
+async def test_a_resumed_run_is_steered_on_from_the_factor_it_stopped_with(make_app):
+    app = make_app()
+    async with app_at_80x24(app) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        await start_paused(pilot, app)
+        await pilot.press("plus")  # x2, taken at the next batch: the stop's
+        await pilot.press("f7")
+        await pilot.pause()
+        await pilot.press("y")
+        await app.wait_for_event("stopped")
+        await ready(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        app.query_one(RunsPane).action_resume()  # as r does; paused before its first batch
+        await pilot.pause()
+        assert app.run_state == "starting"  # the child is still importing torch
+        app.action_pause()
+        await app.wait_for_event("paused", count=2)
+        await pilot.pause()
+        assert "lr×2" in str(app.query_one(ProgressLine).render())  # it trains on at x2, and says so
+        await pilot.press("minus")
+        await pilot.pause()
+        assert any("now x1 the schedule" in text for text in notifications(app)), notifications(app)
+        await pilot.press("f6")
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+        assert [c["lr_factor"] for c in read_lr_changes(the_run(app))] == [2.0, 1.0]  # halved, not quartered
