@@ -153,11 +153,18 @@ def saved_evaluation(run_dir: str | os.PathLike[str]) -> tuple[Evaluation, torch
     Only the wrong digits are stored (with the full confusion matrix); the correct ones
     are placeholders that count as right, so the viewer's counts and filters behave as
     with a full evaluation. Returns (evaluation, images indexed like the test set), or
-    None if the run has no such file.
+    None if the run has no such file or it cannot be read (the run's checkpoint can be tested again).
     """
     path = Path(run_dir) / "misclassified.pt"
     if not path.is_file():
         return None
+    try:
+        return _read_saved_evaluation(path)
+    except Exception:  # noqa: BLE001 - unpickling, zip, EOF and missing or mis-shaped entries: all "damaged"
+        return None
+
+
+def _read_saved_evaluation(path: Path) -> tuple[Evaluation, torch.Tensor] | None:
     saved = torch.load(path, map_location="cpu", weights_only=True)
     if "confusion" not in saved:
         return None

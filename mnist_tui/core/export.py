@@ -86,7 +86,10 @@ def check_digits(run_dir: str | os.PathLike[str] | None, data_dir: str | os.Path
     except DataUnavailable:
         pass
     if run_dir is not None and (Path(run_dir) / "misclassified.pt").is_file():
-        saved = torch.load(Path(run_dir) / "misclassified.pt", map_location="cpu", weights_only=True)
+        try:
+            saved = torch.load(Path(run_dir) / "misclassified.pt", map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - a damaged file holds no digits to check on: random ones then
+            saved = None
         images = saved.get("images") if isinstance(saved, dict) else None
         if isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and len(images):
             images = images[:count]

@@ -300,6 +300,15 @@ class MnistApp(App):
         self.evaluation = shown.evaluation
         self.query_one(MisclassifiedPane).set_evaluation(shown.evaluation, shown.images, shown.class_names)
 
+    def on_evaluation_failed(self, _message: Any) -> None:
+        """Results says why; Misclassified had the previous run's digits, which are not this one's."""
+        self._forget_evaluation()
+
+    def _forget_evaluation(self) -> None:
+        self.evaluation = None
+        self.query_one(MisclassifiedPane).set_checkpoint(None)
+        self.query_one(MisclassifiedPane).set_evaluation(None, None)
+
     def show_evaluation(self, evaluation: Any, images: Any, source: str,
                         class_names: tuple[str, ...] | None = None) -> None:
         """Feed Results and Misclassified."""
@@ -319,9 +328,7 @@ class MnistApp(App):
     def on_runs_pane_deleted(self, message: RunsPane.Deleted) -> None:
         misclassified = self.query_one(MisclassifiedPane)
         if misclassified.checkpoint and Path(misclassified.checkpoint).parent == Path(message.run.path):
-            self.evaluation = None
-            misclassified.set_checkpoint(None)
-            misclassified.set_evaluation(None, None)
+            self._forget_evaluation()
             self.query_one(ResultsPane).show_deleted(message.run.name)
 
     def load_run(self, path: Path) -> None:

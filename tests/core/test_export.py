@@ -165,3 +165,15 @@ def test_an_out_named_for_the_other_format_is_refused(name, flags, said, trained
     assert export(str(trained_run), "--out", str(tmp_path / name), *flags) == 2
     assert capsys.readouterr().err == f"mnist-tui: --out {tmp_path / name} {said}\n"
     assert not (tmp_path / name).exists()
+
+
+def test_a_run_with_damaged_saved_digits_is_checked_on_random_images(trained_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "runs" / "damaged"
+    shutil.copytree(trained_run, run)
+    (run / "misclassified.pt").write_bytes((run / "misclassified.pt").read_bytes()[:100])
+    target = tmp_path / "digits.pt"
+    assert export(str(run), "--format", "torchscript", "--out", str(target), "--data-dir", str(tmp_path / "no-data")) == 0
+    assert "random images (no test digits on disk or saved with the run)" in capsys.readouterr().out
+    assert target.is_file()

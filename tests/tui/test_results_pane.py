@@ -57,3 +57,41 @@ async def test_a_run_stopped_in_its_first_epoch_is_named_where_it_stopped(make_a
     capsys.readouterr()
     assert main(["eval", str(runs / "early"), "--data-dir", str(synthetic_root), "--checkpoints", str(runs)]) == 0
     assert capsys.readouterr().out.startswith("early · last (epoch 1, step 3)\n")
+
+
+async def test_a_run_with_damaged_saved_results_is_tested_again_and_a_failed_one_shows_nothing_old(
+        make_app, synthetic_data, tmp_path):
+    from mnist_tui.tui.panes.misclassified import MisclassifiedPane
+    from tests.core.tiny_runs import TINY, train_tiny_run
+
+    runs = tmp_path / "runs"
+    good = train_tiny_run(synthetic_data, runs, "a-good", TINY.replace(epochs=1))
+    damaged = train_tiny_run(synthetic_data, runs, "b-damaged", TINY.replace(epochs=1))
+    (damaged / "misclassified.pt").write_bytes((damaged / "misclassified.pt").read_bytes()[:100])
+    broken = train_tiny_run(synthetic_data, runs, "c-broken", TINY.replace(epochs=1))
+    for name in ("misclassified.pt", "last.pt"):
+        (broken / name).write_bytes((broken / name).read_bytes()[:100])
+
+    app = make_app(checkpoints_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        table = app.query_one("#runs-table", DataTable)
+        paths = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+
+        async def load(name: str) -> str:
+            await pilot.press("f4")
+            table.move_cursor(row=paths.index(str(runs / name)))
+            await pilot.press("l")
+            await ready(pilot, app)
+            return str(app.query_one("#results-summary", Static).render())
+
+        summary = await load("b-damaged")
+        assert summary.startswith("b-damaged · last (epoch 1)\ntest accuracy"), summary  # its checkpoint, tested
+        assert app.query_one("#confusion").display and app.query_one(MisclassifiedPane).evaluation is not None
+        summary = await load("c-broken")
+        assert summary.startswith("Evaluation failed:") and "c-broken/last.pt" in summary, summary
+        assert not app.query_one("#confusion").display  # b-damaged's matrix is not left under c-broken's name
+        assert app.query_one(MisclassifiedPane).evaluation is None  # nor its digits
+        assert good.is_dir()

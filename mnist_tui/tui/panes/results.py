@@ -61,6 +61,12 @@ class ResultsPane(Vertical):
 
             folder = Path(run_dir) if run_dir else find_default_model(checkpoints_dir)
             shown = finished_run_evaluation(folder, data.current) if folder else None
+            if shown is None and run_dir:  # what it saved cannot be read: its checkpoint is tested again
+                from ...core.evaluation import evaluate_checkpoint
+
+                self.post_message(EvaluationProgress(0, 1))
+                shown = evaluate_checkpoint(folder / "last.pt", data.get,
+                                            lambda done, total: self.post_message(EvaluationProgress(done, total)))
             if shown is not None:
                 self.post_message(EvaluationReady(shown))
         except Exception as exc:  # noqa: BLE001
@@ -87,8 +93,7 @@ class ResultsPane(Vertical):
         self.show_evaluation(shown.evaluation, shown.source, shown.class_names)
 
     def on_evaluation_failed(self, message: EvaluationFailed) -> None:
-        message.stop()
-        self.show_failure(message.reason)
+        self.show_failure(message.reason)  # not stopped: Misclassified lets the previous run's digits go too
         self.notify(message.reason, title="Evaluation failed", severity="error", timeout=10)
 
     # -- showing --------------------------------------------------------------------------
@@ -119,7 +124,9 @@ class ResultsPane(Vertical):
             self.query_one("#results-summary", Static).update(f"Evaluating {source} on the test set…")
 
     def show_failure(self, reason: str) -> None:
-        self.query_one("#eval-progress").display = False
+        """No figures: the previous run's matrix would read as this one's."""
+        for part in ("#eval-progress", "#results-note", "#confusion", "#results-help"):
+            self.query_one(part).display = False
         self.query_one("#results-summary", Static).update(f"[b red]Evaluation failed:[/] {reason}")
 
     def show_evaluation(self, evaluation, source: str, class_names: tuple[str, ...] | None = None) -> None:
