@@ -256,10 +256,14 @@ def main() -> int:
     app_processes: list[int] = []
     ok = True
     try:
-        first = server.stdout.readline().strip()  # printed before it listens; the page URL carries the token
+        first = server.stdout.readline().strip()  # printed before it listens, then the page URL on its own line
         print(f"server: {first}")
         ok &= "bound to 127.0.0.1" in first
-        match = re.search(r"serving on (http://\S+/\?token=[\w-]+),", first)
+        match = None
+        for line in server.stdout:
+            match = re.fullmatch(r"(http://\S+/\?token=[\w-]+)", line.strip())
+            if match or line.startswith("Press Ctrl+C"):
+                break
         if match is None:
             print("the server printed no page URL with a token")
             return 1

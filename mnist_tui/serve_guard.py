@@ -41,6 +41,7 @@ TERM_GRACE_S = 3.0  # then seconds it gets after SIGTERM, before SIGKILL
 MAX_COLUMNS, MAX_ROWS = 500, 200  # a browser asking for more gets this much (3000x1000 frames choke the pipe)
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+PUBLIC_URL_HELP = "give an http:// or https:// URL with a host (and a port 1-65535)"
 
 
 def new_token() -> str:
@@ -60,7 +61,23 @@ def origin_of(url: str) -> tuple[str, str, int] | None:
     return parts.scheme, parts.hostname.lower(), port or DEFAULT_PORTS[parts.scheme]
 
 
-def _is_loopback(host: str) -> bool:
+def public_url_problem(url: str) -> str | None:
+    """Why browsers could not be pointed at ``url`` (the page, its socket and the Origin check are built
+    from it), or None: it must be http or https, with a host, a port in 1-65535 if any, no query."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port out of 0-65535 or not a number
+    except ValueError:
+        return PUBLIC_URL_HELP
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0 or any(c.isspace() for c in url):
+        return PUBLIC_URL_HELP
+    if parts.query or parts.fragment:
+        return "give it without a ?query or #fragment (the token is added to it)"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a URL's host name or address is this machine's loopback."""
     if host == "localhost":
         return True
     try:
@@ -75,7 +92,7 @@ def allowed_origins(public_url: str) -> set[tuple[str, str, int]]:
     if own is None:
         return set()
     scheme, host, port = own
-    if _is_loopback(host):
+    if is_loopback(host):
         return {(scheme, name, port) for name in LOOPBACK_NAMES} | {own}
     return {own}
 
@@ -155,6 +172,9 @@ class GuardedServer(Server):
     def __init__(self, command: str, *, token: str | None = None, max_sessions: int = DEFAULT_MAX_SESSIONS,
                  quit_grace: float = QUIT_GRACE_S, term_grace: float = TERM_GRACE_S, **kwargs: Any) -> None:
         super().__init__(command, **kwargs)
+        problem = public_url_problem(self.public_url)
+        if problem is not None:  # every page would fail, or every socket be refused
+            raise ValueError(f"public URL {self.public_url!r}: {problem}")
         self.token = token or new_token()
         self.max_sessions = max_sessions
         self.quit_grace, self.term_grace = quit_grace, term_grace
@@ -212,8 +232,8 @@ class GuardedServer(Server):
         return app
 
     async def on_startup(self, app: web.Application) -> None:
-        self.console.print(f"Serving on {self.page_url} (at most {self.max_sessions} session{'' if self.max_sessions == 1 else 's'})")
-        self.console.print("\n[cyan]Press Ctrl+C to quit")
+        # listening now; the URL and the limits were printed by whoever made the server (`mnist-tui serve`)
+        self.console.print("Press Ctrl+C to quit.", style="cyan", highlight=False)
 
     async def on_shutdown(self, app: web.Application) -> None:
         for service in list(self.sessions):
@@ -245,7 +265,7 @@ class GuardedServer(Server):
         if len(self.sessions) >= self.max_sessions:
             return _page("mnist-tui: server full", self._full_text(), 503)
         base = self.public_url.rstrip("/")
-        ws_base = ("wss:" if base.startswith("https") else "ws:") + base.split(":", 1)[1]
+        ws_base = ("wss" if urlsplit(base).scheme == "https" else "ws") + base[base.index(":"):]
         context = {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
             "app_websocket_url": f"{ws_base}/ws/{self.token}",

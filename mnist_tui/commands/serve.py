@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 from .common import EXIT_OK, UsageError, add_path_flags
@@ -38,7 +40,7 @@ def serve_command(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from ..serve_guard import GuardedServer
+        from ..serve_guard import GuardedServer, public_url_problem
     except ImportError:
         raise UsageError("serving needs textual-serve: pip install 'textual-serve>=1.1,<2'") from None
     if not 0 < args.port < 65536:
@@ -46,22 +48,40 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.max_sessions <= 64:
         raise UsageError(f"--max-sessions must be between 1 and 64, got {args.max_sessions}")
     host_in_url = f"[{args.host}]" if ":" in args.host else args.host
-    public_url = args.public_url or f"http://{host_in_url}:{args.port}"
+    public_url = args.public_url if args.public_url is not None else f"http://{host_in_url}:{args.port}"
+    problem = public_url_problem(public_url)
+    if problem is not None:  # before the port is taken: every page would fail, or every browser be refused
+        flag = f"--public-url {args.public_url}" if args.public_url is not None else f"--host {args.host}"
+        raise UsageError(f"{flag}: {problem}")
     server = GuardedServer(serve_command(args), host=args.host, port=args.port, title="mnist-tui",
                            public_url=public_url, max_sessions=args.max_sessions)
     try:
         server.bind()
     except OSError as exc:  # a port in use, an address not on this machine, a name that does not resolve
         raise UsageError(f"cannot serve on {host_in_url}:{args.port}: {exc.strerror or exc}") from None
+    print(start_banner(args, server.page_url, shutil.get_terminal_size().columns), flush=True)
+    server.serve()  # adds "Press Ctrl+C to quit." once it listens
+    return EXIT_OK
+
+
+def start_banner(args: argparse.Namespace, page_url: str, width: int) -> str:
+    """Who can connect, the session cap, the page to open (once, on a line of its own) and, for a loopback
+    http page, the SSH tunnel that brings it to a laptop; prose wrapped to ``width`` columns."""
+    from ..serve_guard import is_loopback, origin_of
+
     tabs = f"{args.max_sessions} browser tab{'' if args.max_sessions == 1 else 's'}"
     if args.host in LOOPBACK_HOSTS:
-        print(f"mnist-tui: serving on {server.page_url}, bound to {args.host}: only this machine can connect.\n"
-              f"From a laptop: ssh -L {args.port}:localhost:{args.port} THIS_HOST, then open "
-              f"http://localhost:{args.port}/?token={server.token}. At most {tabs} "
-              "at once, each running its own app process.", flush=True)
+        who = "only this machine can connect."
     else:
-        print(f"mnist-tui: serving on {server.page_url}, bound to {args.host}: anyone who can reach port "
-              f"{args.port} here and has this URL can train, evaluate and delete runs. At most "
-              f"{tabs} at once, each running its own app process.", flush=True)
-    server.serve()
-    return EXIT_OK
+        who = "anyone who can reach this port and has the URL below can train, evaluate and delete runs."
+    lines = [_fill(f"mnist-tui: bound to {args.host} port {args.port}: {who} At most {tabs} at once, "
+                   "each running its own app process. Open this page:", width), page_url]
+    scheme, host, public_port = origin_of(page_url)
+    if scheme == "http" and is_loopback(host):  # the browser's localhost:PUBLIC_PORT must reach this port
+        lines.append(_fill(f"From a laptop: ssh -L {public_port}:localhost:{args.port} THIS_HOST, "
+                           "then open it there.", width))
+    return "\n".join(lines)
+
+
+def _fill(text: str, width: int) -> str:
+    return textwrap.fill(text, max(width, 20), break_long_words=False, break_on_hyphens=False)

@@ -6,6 +6,8 @@ The page's terminal is checked in a real browser by benchmarks/serve_check.py
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import socket
@@ -14,6 +16,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from mnist_tui.cli import EXIT_USAGE, build_parser, main
 from mnist_tui.commands.serve import serve_command
@@ -52,20 +56,68 @@ def test_bad_port_is_a_usage_error(capsys):
     assert "--port" in capsys.readouterr().err
 
 
-def test_other_hosts_are_warned_about(monkeypatch, capsys):
+def fake_serving(monkeypatch) -> list:
+    """GuardedServer that neither takes its port nor serves: the servers `serve` would have run."""
     from mnist_tui.serve_guard import GuardedServer
 
     made = []
-    monkeypatch.setattr(GuardedServer, "bind", lambda self: None)  # port 8123 need not be free here
-    monkeypatch.setattr(GuardedServer, "serve", lambda self: made.append(self))
+    monkeypatch.setattr(GuardedServer, "bind", lambda self: made.append(("bind", self)))
+    monkeypatch.setattr(GuardedServer, "serve", lambda self: made.append(("serve", self)))
+    return made
+
+
+def test_other_hosts_are_warned_about(monkeypatch, capsys):
+    made = fake_serving(monkeypatch)  # port 8123 need not be free here
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123", "--public-url", "http://box:8123",
                  "--max-sessions", "3"]) == 0
     out = capsys.readouterr().out
-    (server,) = made
-    assert "bound to 0.0.0.0: anyone who can reach port 8123 here and has this URL" in out
-    assert f"serving on http://box:8123/?token={server.token}," in out and len(server.token) >= 32
+    server = made[-1][1]
+    prose = " ".join(out.split())
+    assert "bound to 0.0.0.0 port 8123: anyone who can reach this port and has the URL below can train" in prose
+    assert f"\nhttp://box:8123/?token={server.token}\n" in out and len(server.token) >= 32
+    assert "ssh" not in out  # no tunnel leads to box:8123
     assert (server.host, server.port, server.title, server.max_sessions) == ("0.0.0.0", 8123, "mnist-tui", 3)
     assert server.origins == {("http", "box", 8123)}
+
+
+def test_a_loopback_public_url_is_the_page_to_open_and_the_tunnel_leads_to_it(monkeypatch, capsys):
+    made = fake_serving(monkeypatch)
+    assert main(["serve", "--port", "8123", "--public-url", "http://localhost:9000"]) == 0
+    out = capsys.readouterr().out
+    server = made[-1][1]
+    assert out.count("token=") == 1 and f"\nhttp://localhost:9000/?token={server.token}\n" in out
+    assert "ssh -L 9000:localhost:8123 THIS_HOST, then open it there." in " ".join(out.split())
+
+
+def test_a_bad_public_url_exits_2_with_one_line_before_taking_the_port(tmp_path):
+    with socket.socket() as taken:  # the port is in use: were it bound first, that would be the error
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "--checkpoints", str(tmp_path), "serve",
+                               "--public-url", "bogus", "--port", str(port)], capture_output=True, text=True,
+                              timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == EXIT_USAGE
+    assert done.stderr == ("mnist-tui: --public-url bogus: give an http:// or https:// URL with a host "
+                           "(and a port 1-65535)\n")
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("url, why", [
+    ("ftp://x:1", "give an http:// or https:// URL"),  # the page's socket would be refused: no origin matches
+    ("http://localhost:99999", "(and a port 1-65535)"),
+    ("http://localhost:0", "(and a port 1-65535)"),
+    ("localhost:9000", "give an http:// or https:// URL"),
+    ("http://", "with a host"),
+    ("", "with a host"),
+    ("http://localhost:9000/?x=1", "without a ?query"),
+])
+def test_public_urls_browsers_could_not_use_are_usage_errors(monkeypatch, capsys, url, why):
+    made = fake_serving(monkeypatch)
+    assert main(["serve", "--public-url", url]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(f"mnist-tui: --public-url {url}: ") and why in err and err.count("\n") == 1
+    assert made == []  # nothing bound, nothing served
 
 
 def test_max_sessions_must_be_positive(capsys):
@@ -86,28 +138,21 @@ def test_a_port_in_use_exits_2_with_one_line_and_no_serving_banner(tmp_path):
     assert done.stdout == ""  # no "serving on" line for a server that never served
 
 
-def test_serve_answers_on_localhost_and_says_so(tmp_path):
-    port = free_port()
+@contextlib.contextmanager
+def serving(tmp_path: Path, *args: str, columns: int = 80):
+    """`mnist-tui serve ARGS` in a terminal COLUMNS wide: (process, what it printed until it listens);
+    interrupted and waited for on the way out."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "mnist_tui.cli", "--checkpoints", str(tmp_path), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
+        [sys.executable, "-m", "mnist_tui.cli", "--checkpoints", str(tmp_path), "serve", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "COLUMNS": str(columns)})
     try:
-        first_line = server.stdout.readline()  # printed before the server starts listening
-        match = re.search(rf"serving on (http://127\.0\.0\.1:{port}/\?token=([\w-]+)), bound to 127\.0\.0\.1",
-                          first_line)
-        assert match, first_line
-        page_url, token = match.groups()
-        for line in server.stdout:  # textual-serve's banner ends with this, as its site starts
+        printed = []
+        for line in server.stdout:  # the server prints this last, once it listens
+            printed.append(line.rstrip("\n"))
             if "Press Ctrl+C to quit" in line:
                 break
-        deadline = time.monotonic() + 30
-        page = None
-        while page is None and time.monotonic() < deadline and server.poll() is None:
-            page = fetch(page_url)
-        assert page is not None, "the server never answered"
-        assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws/{token}"' in page
-        assert "<div>mnist-tui</div>" in page  # the splash shown while the tab's app process starts
-        assert fetch(f"http://127.0.0.1:{port}/") is None  # no token, no page (403)
+        yield server, printed
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -116,3 +161,29 @@ def test_serve_answers_on_localhost_and_says_so(tmp_path):
             server.kill()
             server.wait()
         server.stdout.close()
+
+
+def test_start_up_lines_fit_the_terminal_and_give_the_url_once(tmp_path):
+    port = free_port()
+    with serving(tmp_path, "--port", str(port), columns=80) as (_, printed):
+        urls = [line for line in printed if "token=" in line]
+        assert len(urls) == 1 and re.fullmatch(rf"http://127\.0\.0\.1:{port}/\?token=[\w-]+", urls[0]), printed
+        assert all(len(line) <= 80 for line in printed if line != urls[0]), printed  # the URL on its own line
+        assert printed[-1] == "Press Ctrl+C to quit.", printed
+        assert "bound to 127.0.0.1" in printed[0] and "only this machine can connect" in " ".join(printed)
+        assert f"ssh -L {port}:localhost:{port} THIS_HOST" in " ".join(printed)
+
+
+def test_serve_answers_on_localhost(tmp_path):
+    port = free_port()
+    with serving(tmp_path, "--port", str(port)) as (server, printed):
+        page_url = next(line for line in printed if line.startswith(f"http://127.0.0.1:{port}/?token="))
+        token = page_url.rsplit("=", 1)[1]
+        deadline = time.monotonic() + 30
+        page = None
+        while page is None and time.monotonic() < deadline and server.poll() is None:
+            page = fetch(page_url)
+        assert page is not None, "the server never answered"
+        assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws/{token}"' in page
+        assert "<div>mnist-tui</div>" in page  # the splash shown while the tab's app process starts
+        assert fetch(f"http://127.0.0.1:{port}/") is None  # no token, no page (403)

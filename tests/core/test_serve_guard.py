@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from mnist_tui.serve_guard import GuardedServer, allowed_origins, clamp_size, origin_of
+from mnist_tui.serve_guard import GuardedServer, allowed_origins, clamp_size, origin_of, public_url_problem
 
 # Quits on textual-serve's {"type": "quit"} meta packet, like a Textual app.
 POLITE_APP = r"""
@@ -74,18 +74,19 @@ async def until(predicate, timeout: float, what: str) -> None:
 class Running:
     """A GuardedServer listening on 127.0.0.1:<free port> inside the test's event loop."""
 
-    def __init__(self, tmp_path: Path, script: str, max_sessions: int = 2) -> None:
+    def __init__(self, tmp_path: Path, script: str, max_sessions: int = 2, public_url: str | None = None) -> None:
         app_file = tmp_path / "app.py"
         app_file.write_text(script)
         self.command = shlex.join([sys.executable, str(app_file)])
         self.max_sessions = max_sessions
+        self.public_url = public_url
 
     async def __aenter__(self) -> Running:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         self.server = GuardedServer(self.command, host="127.0.0.1", port=port, max_sessions=self.max_sessions,
-                                    quit_grace=0.5, term_grace=0.5)
+                                    quit_grace=0.5, term_grace=0.5, public_url=self.public_url)
         self.runner = web.AppRunner(await self.server._make_app())
         await self.runner.setup()
         await web.SockSite(self.runner, sock).start()
@@ -119,6 +120,27 @@ def test_origins_are_compared_by_scheme_host_and_port():
     assert ("http", "localhost", 8001) not in loopback and ("https", "localhost", 8000) not in loopback
     assert allowed_origins("https://box.example") == {("https", "box.example", 443)}
     assert clamp_size(3000, 1000) == (500, 200) and clamp_size("x", -4) == (80, 1)
+
+
+def test_only_public_urls_a_browser_can_open_and_connect_back_to_are_taken():
+    for url in ("http://localhost:9000", "https://box.example/app/", "http://[::1]:8000"):
+        assert public_url_problem(url) is None, url
+    for url in ("bogus", "ftp://x:1", "http://localhost:99999", "http://x:0", "http://", "http://a b:1",
+                "http://x:1/?y=2", "http://x:1/#top"):
+        assert public_url_problem(url), url
+    with pytest.raises(ValueError, match="'bogus': give an http:// or https:// URL with a host"):
+        GuardedServer("true", public_url="bogus")
+
+
+def test_an_https_public_url_gets_a_wss_socket_under_its_path(tmp_path):
+    async def check():
+        async with Running(tmp_path, POLITE_APP, public_url="https://box.example/app/") as running:
+            async with running.http.get(f"{running.origin}/?token={running.server.token}") as response:
+                page = await response.text()
+                assert response.status == 200
+            assert f'data-session-websocket-url="wss://box.example/app/ws/{running.server.token}"' in page
+
+    run(check())
 
 
 def test_page_needs_the_token_and_points_its_socket_at_it(tmp_path):
