@@ -353,3 +353,28 @@ async def test_t_and_p_cycle_past_the_class_the_other_filter_holds(run_and_evalu
         await _press(pilot, "T", "T")  # true: any, then 8 (9 is the predicted class)
         assert (pane.true_label, pane.predicted_label) == (8, 9)
         assert "true 8 · pred 9" in str(pane.query_one("#wrong-bar").render())
+
+
+async def test_the_bar_keeps_the_filter_state_when_most_digits_are_wrong(synthetic_data):
+    """An untrained model's 180-odd wrong digits: with the cursor on the last and the l filter on,
+    the bar still says the filter is on and its key; the cursor's position makes room for them."""
+    import torch
+
+    from mnist_tui.core.analysis import summarize
+
+    logits = torch.randn(len(synthetic_data.test_labels), 10, generator=torch.Generator().manual_seed(0))
+    evaluation = summarize(torch.softmax(logits * 3, dim=1), synthetic_data.test_labels)
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(MisclassifiedPane)
+        pane.set_evaluation(evaluation, synthetic_data.test_images)
+        await pilot.pause()
+        assert pane.total_wrong >= 100 and pane.label_issues
+        bar = pane.query_one("#wrong-bar")
+        await pilot.press("end")
+        line = bar.render_lines(bar.region.reset_offset)[0].text.rstrip()
+        assert line.endswith(f"⚑ {len(pane.label_issues)} (l)"), line  # the filter's key before the position
+        await pilot.press("l")
+        await pilot.press("end")
+        line = bar.render_lines(bar.region.reset_offset)[0].text.rstrip()
+        assert line.endswith(f"⚑ {len(pane.label_issues)} only (l)"), line  # the filter's state is never cut
+        assert f"shown {len(pane.examples)} of {pane.total_wrong} wrong" in line

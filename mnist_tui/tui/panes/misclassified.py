@@ -14,7 +14,9 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from ..widgets.digit_grid import GRID_KEYS, PANEL_KEYS, DigitDetail, DigitGrid
+from ..widgets.fit import class_label, fit_parts
 from ..widgets.insight_panel import NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
+
 
 def _next_filter(value: int | None, step: int, other: int | None) -> int | None:
     """Cycle any -> 0 -> 1 ... -> 9 -> any (or backwards), past ``other`` (the other filter: true 3, pred 3 is no error)."""
@@ -176,21 +178,19 @@ class MisclassifiedPane(Vertical):
         self._update_bar()
 
     def _update_bar(self) -> None:
-        def name(value: int | None) -> str:
-            if value is None:
-                return "any"
-            named = self.class_names is not None and self.class_names[value] != str(value)
-            return f"{value} {self.class_names[value]}" if named else str(value)
-
-        self.query_one("#wrong-bar", Static).update(
-            f"sort [b]{self.sort_by}[/] · true [b]{name(self.true_label)}[/] · pred [b]{name(self.predicted_label)}[/]"
-            f" · shown [b]{len(self.examples)}[/] of {self.total_wrong} wrong"
-            + (f" · at {self.query_one(DigitGrid).selected + 1}" if self.examples else "")
-            # at 80 columns the bar has room for a word, not three: "⚑ 3 only (l)" while filtered
-            + ("" if self.label_issues is None else f" · ⚑ {len(self.label_issues)}"
-               + (" [b]only[/]" if self.label_errors_only else "") + " (l)")
-            + (" [b]label errors only[/]" if self.label_errors_only and self.label_issues is None else "")
-        )
+        only, flags = " [b]only[/]" if self.label_errors_only else "", self.label_issues is not None
+        parts = [  # the lowest rank goes first when the bar is too narrow
+            ("", f"sort [b]{self.sort_by}[/]", 9),
+            (" · ", f"true [b]{class_label(self.true_label, self.class_names)}[/]", 9),
+            (" · ", f"pred [b]{class_label(self.predicted_label, self.class_names)}[/]", 9),
+            (" · ", f"shown [b]{len(self.examples)}[/] of {self.total_wrong} wrong", 8),
+            (" · ", f"at {self.query_one(DigitGrid).selected + 1}", 0) if self.examples else None,
+            (" · ", f"⚑ {len(self.label_issues or ())}{only}", 9) if flags
+            else (" ", "[b]label errors only[/]" if only else "", 9),
+            (" ", "(l)", 1) if flags else None,  # the key to the filter
+        ]
+        bar = self.query_one("#wrong-bar", Static)
+        bar.update(fit_parts([p for p in parts if p and p[1]], bar.content_size.width or 78))
 
     def on_digit_grid_highlighted(self, event: DigitGrid.Highlighted) -> None:
         example = event.example

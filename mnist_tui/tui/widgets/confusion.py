@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from .fit import class_label
+
 PREDICTED_COLUMNS = 10
 
 
@@ -66,8 +68,7 @@ class ConfusionTable(DataTable):
         self.clear()
         for t, row in enumerate(confusion):
             total = sum(row)
-            named = class_names is not None and class_names[t] != str(t)
-            cells: list[Any] = [Text(f"{t} {class_names[t]}" if named else str(t), style="bold")]
+            cells: list[Any] = [Text(class_label(t, class_names), style="bold")]
             cells += [Text(str(c), style=heat_style(c, total, t == p), justify="right") for p, c in enumerate(row)]
             acc = per_class_accuracy[t]
             cells.append(Text("-" if math.isnan(acc) else f"{acc:.1%}", style=accuracy_style(acc), justify="right"))
