@@ -123,6 +123,9 @@ def output_file(path: Path, flag: str = "--out", example: str = "") -> Path:
         raise UsageError(f"{flag} {path} is a folder; give a file name{hint}")
     if target.exists() and not target.is_file():
         raise UsageError(f"{flag} {path} is not a regular file; give a file name{hint}")
+    blocking = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # said before the work, not as "File exists" once it is done
+        raise UsageError(f"cannot write {path}: {blocking} is a file, not a folder")
     return target
 
 

@@ -113,3 +113,15 @@ def test_explain_with_a_picture_and_no_run_says_the_run_comes_first(tmp_path, ca
     assert main(["explain", "my-digit.png", "--checkpoints", str(tmp_path)]) == 2
     assert capsys.readouterr().err == ("mnist-tui: explain takes the run first: mnist-tui explain RUN my-digit.png "
                                        "(the shipped model: strong-pretrained)\n")
+
+
+@pytest.mark.parametrize("command", ["map", "export"])
+def test_out_under_a_file_is_refused_before_any_work(command, tiny_run, tmp_path, capsys):
+    """map said "File exists", and only once the embedding and the projection were done."""
+    (tmp_path / "seven.png").write_bytes(b"not a folder")
+    out = tmp_path / "seven.png" / "x.out"
+    argv = [command, str(tiny_run), "--out", str(out), "--data-dir", str(tmp_path / "no-data"),
+            "--checkpoints", str(tmp_path)] + (["--format", "torchscript"] if command == "export" else [])
+    assert main(argv) == 2
+    # said first: not "map needs the mnist test set", which the missing data would say after
+    assert capsys.readouterr().err == f"mnist-tui: cannot write {out}: {tmp_path / 'seven.png'} is a file, not a folder\n"
