@@ -218,3 +218,22 @@ async def test_a_resumed_run_is_steered_on_from_the_factor_it_stopped_with(make_
         await app.wait_for_event("finished")
         await run_to_completion(pilot, app)
         assert [c["lr_factor"] for c in read_lr_changes(the_run(app))] == [2.0, 1.0]  # halved, not quartered
+
+
+async def test_the_run_keys_fit_the_footer_of_draw_and_tune_while_a_run_trains(make_app):
+    app = make_app()
+    terminal = TerminalMirror(app, SIZE)
+    async with app_at_80x24(app) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        await start_paused(pilot, app)
+        for key in ("f9", "f10"):  # Draw, Tune: "... ^q Quit f6 Resume f7 Sto▏^p palette" before
+            await pilot.press(key)
+            await pilot.pause()
+            footer = terminal.lines()[-1]
+            assert "f6 Resume" in footer and "f7 Stop " in footer, footer
+            await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("f7", "y")
+        await app.wait_for_event("stopped")
+        await ready(pilot, app)

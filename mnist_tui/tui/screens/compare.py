@@ -21,6 +21,7 @@ from textual_plotext import PlotextPlot
 
 from ...core.config import TrainConfig, field_applies, field_label, field_names, format_field
 from ...core.formatting import percent
+from ..keys import QUIT_NOT_SHOWN
 from ..widgets.ticks import linear_ticks
 
 # distinct in dark and light themes; plotext takes the RGB tuple, Rich the hex
@@ -204,6 +205,7 @@ class CompareScreen(Screen):
     #compare-table { height: auto; max-height: 50%; }
     """
     BINDINGS = [
+        QUIT_NOT_SHOWN,
         Binding("escape", "close", "Back"),
         Binding("ctrl+r", "reload", "Reload"),
     ]

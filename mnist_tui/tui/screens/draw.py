@@ -29,6 +29,7 @@ from textual.widgets import Digits, Footer, Static
 
 from ...core.config import CLASS_NAMES
 from ...core.runs import default_model_candidates, find_default_model
+from ..keys import QUIT_NOT_SHOWN
 from ..widgets.canvas import Canvas
 from ..widgets.digit_art import digit_text, probability_bar
 from ..widgets.drawing_explainer import DrawingExplainer
@@ -88,6 +89,7 @@ class DrawScreen(Screen):
     DrawScreen.explaining #bars, DrawScreen.explaining #draw-status { display: none; }
     """
     BINDINGS = [
+        QUIT_NOT_SHOWN,
         Binding("escape", "close", "Back"),
         Binding("i", "toggle_input", "Model input"),
         Binding("e", "explain", "Explain"),

@@ -35,6 +35,7 @@ from textual_plotext import PlotextPlot
 from ...core.config import TrainConfig
 from ...core.process import stderr_lines
 from ...core.tune_space import config_flags
+from ..keys import QUIT_NOT_SHOWN
 
 REDRAW_SECONDS = 0.25
 
@@ -131,6 +132,7 @@ class LrFindScreen(Screen["float | None"]):
     """
 
     BINDINGS = [
+        QUIT_NOT_SHOWN,
         Binding("enter", "use", "Use it"),
         Binding("escape", "close", "Close"),
     ]

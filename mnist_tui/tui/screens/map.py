@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from ..keys import QUIT_NOT_SHOWN
 from ..widgets.digit_art import digit_text
 from ..widgets.digit_map import CLASS_COLOURS, DigitMap
 from ..widgets.insight_panel import NO_TRAINING_SET, SMALL, half_size
@@ -102,6 +103,7 @@ class MapScreen(Screen[int | None]):
     MapScreen #map-side { width: 31; height: 1fr; padding: 0 1; border-left: vkey $foreground 30%; }
     """
     BINDINGS = [
+        QUIT_NOT_SHOWN,
         Binding("escape", "dismiss_map", "Back"),
         Binding("m", "next_method", "PCA/UMAP/t-SNE"),
     ]

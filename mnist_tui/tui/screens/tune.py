@@ -1,11 +1,10 @@
 """The Tune screen: run ``mnist-tui tune --json`` as a subprocess and watch its trials, or attach to a study.
 
-The search runs in its own process (``python -m mnist_tui.cli tune ... --json``), whose
-trials train in a worker child, so the app stays responsive; a thread worker reads its
-JSON lines and posts them as messages. Another thread worker polls the storage (Optuna,
-imported there) so trials from other machines feeding the same study show too, and
-computes parameter importances. Nothing here imports torch. f8 (or the palette) switches
-the lower area between the trials table, the history charts and the importances.
+The search runs in its own process (``python -m mnist_tui.cli tune ... --json``), whose trials train in a
+worker child, so the app stays responsive; a thread worker reads its JSON lines and posts them as messages.
+Another polls the storage (Optuna, imported there) so trials from other machines feeding the same study show
+too, and computes parameter importances. Nothing here imports torch. f8 (or the palette) switches the lower
+area between the trials table, the history charts and the importances.
 
 The app (tui/views.py) opens it and takes :class:`TuneScreen.UseBest` and :class:`TuneScreen.OpenRun`.
 """
@@ -33,6 +32,7 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, S
 from ...core.config import TrainConfig
 from ...core.process import stderr_lines
 from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study
+from ..keys import QUIT_NOT_SHOWN
 from ..widgets.dialogs import ConfirmScreen
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
 from ..widgets.tune_form import TuneForm
@@ -62,6 +62,7 @@ class TuneScreen(Screen):
     """
 
     BINDINGS = [
+        QUIT_NOT_SHOWN,
         Binding("escape", "close", "Back"),
         Binding("ctrl+s", "start", "Start"),
         Binding("ctrl+t", "stop", "Stop"),  # not ctrl+x: a focused Input takes that for cut
