@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.color import Color
+from rich.console import Console
 from textual.app import App
 from textual.widgets import Digits, Static
 
@@ -139,6 +141,34 @@ async def test_brush_size_space_and_backspace(trained_run, tmp_path):
         assert canvas.is_blank
         await settle(pilot, app)
         assert screen.probabilities is None
+
+
+def marked_pixels(canvas) -> int:
+    """How many pixels the canvas marks in the cursor's colours (each cell: a top and a bottom pixel)."""
+    from mnist_tui.tui.widgets.canvas import BRUSH_COLOUR, CURSOR_COLOUR
+
+    marks = {Color.parse(c) for c in (BRUSH_COLOUR, CURSOR_COLOUR)}
+    count = 0
+    for line in canvas.render_lines_text():
+        for segment in line.render(Console()):
+            if segment.style and segment.text.strip():
+                count += len(segment.text) * ((segment.style.color in marks) + (segment.style.bgcolor in marks))
+    return count
+
+
+async def test_the_cursor_shows_what_space_will_paint_at_each_brush_size(trained_run, tmp_path):
+    screen = make_screen(tmp_path, trained_run)
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        canvas = screen.canvas
+        await pilot.press("left_square_bracket")
+        for size in range(1, 6):
+            assert canvas.brush == size
+            shown = marked_pixels(canvas)
+            await pilot.press("space")
+            assert shown == int((canvas.pixels > 0).sum()), size  # one cell was shown at every size
+            await pilot.press("c", "right_square_bracket")
 
 
 async def test_model_input_toggle_shows_the_preprocessed_digit(trained_run, tmp_path):
@@ -380,6 +410,8 @@ async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(trai
         text = str(status.render())
         lines = text.splitlines()
         assert lines[0] == f"Saved drawings/{screen.last_saved.name}"  # relative to where the app runs
+        toast = list(app._notifications)[-1]
+        assert (toast.title, toast.message) == ("Drawing saved", f"drawings/{screen.last_saved.name}")  # once
         assert all(len(line) <= status.content_region.width for line in lines), lines  # no line wraps
         assert len(status.render_lines(status.region.reset_offset)) >= len(lines)
         command = shlex.split(text.split(":\n", 1)[1].replace("\\\n", " "))

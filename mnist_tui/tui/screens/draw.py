@@ -341,7 +341,7 @@ class DrawScreen(Screen):
         shown = shown_path(path)
         self._status(f"Saved {shown}\nread it again with:\n{predict_command(self.model_path, shown)}")
         self._saved_shown = True
-        self.notify(f"Saved {shown}", title="Drawing saved")
+        self.notify(str(shown), title="Drawing saved")
 
     def system_commands(self) -> Iterable[SystemCommand]:
         """Draw's own actions in the command palette while the view is open."""

@@ -26,6 +26,7 @@ INK = 255
 # brush size -> radius in pixels, measured between pixel centres
 BRUSH_RADII = {1: 0.5, 2: 1.2, 3: 1.6, 4: 2.1, 5: 2.6}
 CURSOR_COLOUR = "#ffaf00"  # amber: reads on black and on white ink, in 256 and 16 colours
+BRUSH_COLOUR = "#875f00"  # the brush around the cursor: dim amber, unlike any grey of the ink
 
 
 class Canvas(Widget, can_focus=True):
@@ -105,15 +106,20 @@ class Canvas(Widget, can_focus=True):
 
         Pixel (x, y) has its centre at (x + 0.5, y + 0.5). Returns whether anything changed.
         """
+        changed = False
+        for x, y in self.footprint(cx, cy):
+            if self.pixels[y, x] != value:
+                self.pixels[y, x] = value
+                changed = True
+        return changed
+
+    def footprint(self, cx: float, cy: float) -> list[tuple[int, int]]:
+        """The pixels (x, y) the brush covers centred at (cx, cy)."""
         radius = BRUSH_RADII[self.brush]
         reach = math.ceil(radius) + 1
-        changed = False
-        for y in range(max(0, int(cy) - reach), min(SIDE, int(cy) + reach + 1)):
-            for x in range(max(0, int(cx) - reach), min(SIDE, int(cx) + reach + 1)):
-                if (x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2 <= radius**2 + 1e-9 and self.pixels[y, x] != value:
-                    self.pixels[y, x] = value
-                    changed = True
-        return changed
+        return [(x, y) for y in range(max(0, int(cy) - reach), min(SIDE, int(cy) + reach + 1))
+                for x in range(max(0, int(cx) - reach), min(SIDE, int(cx) + reach + 1))
+                if (x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2 <= radius**2 + 1e-9]
 
     def stroke(self, start: tuple[float, float], end: tuple[float, float], value: int = INK) -> bool:
         """Stamp along a straight line, so a fast drag leaves no gaps."""
@@ -205,18 +211,26 @@ class Canvas(Widget, can_focus=True):
     # -- rendering ----------------------------------------------------------------------------
 
     def render_lines_text(self) -> list[Text]:
-        """The drawing as 14 lines of half blocks, with the cursor marked while focused."""
+        """The drawing as 14 lines of half blocks; while focused, what space would paint is marked: the
+        cursor's pixel in amber, the rest of the brush in dim amber."""
         lines = digit_text(self.pixels)
-        if self.has_focus:
-            x, y = self.cursor
-            row = y // 2
-            line = lines[row]
-            top_is_cursor = y % 2 == 0
-            other = self.pixels[row * 2 + (1 if top_is_cursor else 0), x]
-            other_colour = GREYS[-1] if other >= THRESHOLD else "#000000"
-            char = "▀" if top_is_cursor else "▄"
-            cell = Text(char, Style(color=CURSOR_COLOUR, bgcolor=other_colour))
-            lines[row] = Text.assemble(line[:x], cell, line[x + 1:])
+        if not self.has_focus:
+            return lines
+        x, y = self.cursor
+        brush = set(self.footprint(x + 0.5, y + 0.5))
+
+        def colour(px: int, py: int) -> str:
+            if (px, py) in brush:
+                return CURSOR_COLOUR if (px, py) == (x, y) else BRUSH_COLOUR
+            return GREYS[-1] if py < SIDE and self.pixels[py, px] >= THRESHOLD else "#000000"
+
+        for row in sorted({py // 2 for _, py in brush}):
+            parts, start = [], 0
+            for px in sorted({px for px, py in brush if py // 2 == row}):
+                cell = Text("▀", Style(color=colour(px, row * 2), bgcolor=colour(px, row * 2 + 1)))
+                parts += [lines[row][start:px], cell]
+                start = px + 1
+            lines[row] = Text.assemble(*parts, lines[row][start:])
         return lines
 
     def render(self) -> Text:
