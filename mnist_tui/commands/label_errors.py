@@ -71,9 +71,11 @@ def run(args: argparse.Namespace) -> int:
     from ..reporting import OutputConsole  # a closed stdout ends with exit 141, as elsewhere
     from rich.table import Table
 
-    table = Table(title=f"{flagged:,} of {len(labels):,} {args.split} digits flagged ({args.filter_by})"
-                  + (f", {len(issues) - flagged} more predicted otherwise" if args.candidates else "")
-                  + f"; {len(shown)} shown, the most disputed first", title_justify="left")
+    # the heading apart, in lines that fit 80 columns (a table's title wraps at the table's width)
+    heading = (f"{flagged:,} of {len(labels):,} {args.split} digits flagged ({args.filter_by})"
+               + (f", {len(issues) - flagged} more predicted otherwise" if args.candidates else "")
+               + f"\n{len(shown)} shown, the most disputed first:")
+    table = Table()
     columns = ("index", "given", "suggested", "score", "P(given)", "P(suggested)") + (("flagged",) if args.candidates else ())
     for name in columns:
         table.add_column(name, justify="right")
@@ -81,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(str(i.index), str(i.given_label), str(i.suggested_label), f"{i.score:.4f}",
                       f"{i.given_probability:.2%}", f"{i.suggested_probability:.2%}",
                       *(("yes" if i.flagged else "no",) if args.candidates else ()))
-    OutputConsole().print(table)
+    console = OutputConsole()
+    console.print(heading, highlight=False)
+    console.print(table)
     print("score = 1 - P(given label); see a digit with: mnist-tui explain RUN --index N"
           + (" --split train" if args.split == "train" else ""))
     return EXIT_OK

@@ -27,6 +27,9 @@ def test_label_errors_json_and_table(tiny_run, synthetic_root, capsys):
     assert main(base) == 0
     out = capsys.readouterr().out
     assert "digits flagged" in out and "score = 1 - P(given label)" in out
+    flagged = sum(flags)  # the heading fits 80 columns; it wrapped at the narrower table's width
+    assert out.splitlines()[:2] == [f"{flagged} of 200 test digits flagged (prune_by_noise_rate)",
+                                    f"{flagged} shown, the most disputed first:"], out
     assert list(tiny_run.glob("embeddings-*-test.pt"))  # the test probabilities come from the cache
 
 
