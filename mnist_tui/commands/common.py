@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,14 @@ class UsageError(Exception):
 
 
 def stderr(message: str) -> None:
-    print(f"mnist-tui: {message}", file=sys.stderr)
+    """``mnist-tui: message`` on stderr; on a terminal each line is wrapped at its width between words
+    (the missing-data advice ran to 219 columns), a path or URL longer than that kept whole."""
+    text = f"mnist-tui: {message}"
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        width = shutil.get_terminal_size().columns
+        text = "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False) or line
+                         for line in text.splitlines())
+    print(text, file=sys.stderr)
 
 
 def discard_stdout() -> None:

@@ -77,6 +77,24 @@ def test_missing_data_exits_2_with_the_fix(tmp_path, capsys):
     assert "train-images-idx3-ubyte" in err and "--data-dir" in err and "Traceback" not in err
 
 
+def test_on_a_terminal_the_missing_data_advice_wraps_at_its_width(tmp_path, monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setenv("COLUMNS", "80")
+    data = tmp_path / "empty"
+    assert main(["train", "--data-dir", str(data), "--checkpoints", str(tmp_path), *TINY]) == 2
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("mnist-tui: ") and "To fix:" in err.getvalue()
+    assert all(len(line) <= 80 for line in lines if " " in line.strip()), lines  # its 184-column line before
+    assert str(data / "MNIST" / "raw") in err.getvalue()  # a path is never broken
+
+
 def test_unparseable_flag_exits_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--epochs", "many"])
