@@ -336,3 +336,25 @@ async def test_a_finished_runs_test_cell_is_its_figure_alone_as_runs_writes_it(m
         for row in range(table.row_count):
             run = read_run(runs_folder / shown_names(table)[row])
             assert str(table.get_row_at(row)[5]) == percent(run.test_accuracy)
+
+
+async def test_a_run_trained_by_another_process_is_followed_until_it_ends(make_app, runs_folder):
+    """Its row said "training" until ctrl+r, long after the other app's run had finished."""
+    import asyncio
+
+    from mnist_tui.core import run_lock
+
+    held = run_lock.acquire(runs_folder / "zeta-mlp")  # as that other process holds it while it trains
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+
+        def state() -> str:
+            return str(table.get_row_at(names(app).index("zeta-mlp"))[1])
+
+        assert state() == "training"
+        held.release()
+        async with asyncio.timeout(30):
+            while state() == "training":  # read again while the view is up; no key pressed
+                await pilot.pause(0.1)
+        assert state() == "finished"

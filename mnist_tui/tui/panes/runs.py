@@ -22,6 +22,9 @@ from ..messages import RunsListed
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
 from ..widgets.runs_table import COLUMN_LABELS, COLUMNS, RunsTable, matches, sorted_runs
 
+OTHERS_POLL_S = 2.0  # how often the list is read again while another process trains one of its runs
+
+
 class RunsPane(Vertical):
     BINDINGS = [
         Binding("l", "load", "Load"),
@@ -117,6 +120,14 @@ class RunsPane(Vertical):
         self.marked &= {run.path for run in runs}
         # a run that appeared since the last listing (the one just trained) gets the cursor
         self._fill(max(fresh, key=lambda r: r.modified).path if fresh and known else None)
+        if any(run.state == "training" and run.path != self.training for run in runs):
+            self.set_timer(OTHERS_POLL_S, self._relist_while_shown)
+
+    def _relist_while_shown(self) -> None:
+        """Another process (a second app, `mnist-tui train`) trains a listed run: its row follows it while
+        this view is up (it said "training" until ctrl+r once that run had ended)."""
+        if self.is_on_screen:
+            self.refresh_runs()
 
     def _fill(self, select: str | None = None) -> None:
         """The table from the listed runs, filtered and sorted; the cursor stays on its run (or goes to ``select``)."""
