@@ -538,3 +538,23 @@ async def test_the_trials_of_the_default_search_fit_80_columns(tmp_path, synthet
         assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing to scroll sideways to
         row = "".join(s.text for s in table.render_line(1))
         assert "lr=0.00838 batch_size=256 momentum=0.896 width=32" in row
+
+
+async def test_naming_another_study_lets_the_last_ones_trials_go(tmp_path, synthetic_root):
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="first", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 3e-3}, distributions={"lr": lr}, value=0.95))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    screen.initial_study = "first"
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.click("#tune-attach")
+        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+        await pilot.pause()
+        table = screen.query_one("#tune-table", DataTable)
+        assert table.row_count == 1 and not screen.query_one("#tune-best", Button).disabled
+        screen.query_one("#tune-study", Input).focus()
+        await pilot.press("end", "2")  # "first2": a study with no trials yet
+        await pilot.pause()
+        assert table.row_count == 0 and screen.best() is None  # not "first"'s trial under "first2"
+        assert screen.query_one("#tune-best", Button).disabled

@@ -174,18 +174,8 @@ class TuneScreen(Screen):
     def form(self) -> TuneForm:
         return self.query_one(TuneForm)
 
-    def space_specs(self) -> list[str]:
-        return self.form.space_specs()
-
-    def storage_url(self) -> str:
-        return self.form.storage_url()
-
     def study_name(self) -> str:
         return self.form.study_name()
-
-    def validation_error(self) -> str | None:
-        """The search spec's problems (the core's messages), or None when it can run."""
-        return self.form.validation_error()
 
     def on_mount(self) -> None:
         self.query_one("#tune-search", Input).cursor_position = 0  # the start of the spec shows at 80 columns
@@ -198,7 +188,7 @@ class TuneScreen(Screen):
 
     @on(Input.Changed)
     def _revalidate(self, event: Input.Changed | None = None) -> None:
-        error = self.validation_error()
+        error = self.form.validation_error()
         status = self.query_one("#tune-status", Static)
         status.set_class(error is not None, "error")
         if error is not None:
@@ -206,6 +196,16 @@ class TuneScreen(Screen):
         elif event is not None:
             status.update("")
         self.query_one("#tune-start", Button).disabled = error is not None or self.running
+        if event is not None and event.input.id in ("tune-study", "tune-storage") and not self.running:
+            self._forget_study()
+
+    def _forget_study(self) -> None:
+        """The fields name another study: the trials shown were the last one's (Attach or Start shows it)."""
+        self._poll_stop.set()
+        self.trials.clear()
+        self.last_finished = None
+        self.query_one(ImportanceBars).show_importances(None, 0)
+        self._redraw()
 
     @property
     def running(self) -> bool:
@@ -213,7 +213,7 @@ class TuneScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":
-            return not self.running and self.validation_error() is None
+            return not self.running and self.form.validation_error() is None
         if action == "stop":
             return self.running
         return True  # use_best too: without a complete trial it says so
@@ -225,22 +225,22 @@ class TuneScreen(Screen):
         base_flags = config_flags(self.base, self.preset)
         args = [sys.executable, "-m", "mnist_tui.cli", "tune", "--json", "--checkpoints", str(self.checkpoints_dir),
                 *base_flags, "--trials", self.form.trials(), "--pruner", self.form.pruner(), "--study", self.study_name(),
-                "--storage", self.storage_url()]
+                "--storage", self.form.storage_url()]
         if self.data_dir:
             args += ["--data-dir", str(self.data_dir)]
-        for spec in self.space_specs():
+        for spec in self.form.space_specs():
             args += ["--search", spec]
         return args
 
     @on(Button.Pressed, "#tune-start")
     def action_start(self) -> None:
-        if self.running or self.validation_error() is not None:
+        if self.running or self.form.validation_error() is not None:
             return
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=self._stderr, text=True, start_new_session=True,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.query_one("#tune-status", Static).update(f"study {self.study_name()} in {self.storage_url()}: starting")
+        self.query_one("#tune-status", Static).update(f"study {self.study_name()} in {self.form.storage_url()}: starting")
         self._set_running(True)
         self._stopping = self._ready = False
         self.tune_worker = self._read_tune_output(self.process)
@@ -275,11 +275,11 @@ class TuneScreen(Screen):
         self._quiet = False
         self._poll_stop.set()  # a previous poller (another study) ends
         self._poll_stop = threading.Event()
-        self.poll_worker = self._poll_storage(self.storage_url(), self.study_name(), self._poll_stop)
+        self.poll_worker = self._poll_storage(self.form.storage_url(), self.study_name(), self._poll_stop)
 
     def _set_running(self, running: bool) -> None:
         self.query_one("#tune-stop", Button).disabled = not running
-        self.query_one("#tune-start", Button).disabled = running or self.validation_error() is not None
+        self.query_one("#tune-start", Button).disabled = running or self.form.validation_error() is not None
         self.refresh_bindings()
 
     @work(thread=True, exclusive=True, group="tune", exit_on_error=False)
