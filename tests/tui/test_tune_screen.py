@@ -45,6 +45,13 @@ def make_screen(tmp_path, synthetic_root, **kwargs) -> TuneScreen:
                       study="ui", **kwargs)
 
 
+async def attach(pilot, screen) -> None:
+    """Press Attach and wait until the storage's first answer is on screen."""
+    await pilot.click("#tune-attach")
+    await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+    await pilot.pause()
+
+
 async def set_input(pilot, screen, selector: str, value: str) -> None:
     screen.query_one(selector).value = value
     await pilot.pause()
@@ -116,9 +123,7 @@ async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root)
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
     app = Host(screen)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.click("#tune-attach")
-        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
-        await pilot.pause()
+        await attach(pilot, screen)
         assert screen.query_one("#tune-table", DataTable).row_count == 2
         assert screen.best()["params"] == {"lr": 3e-3}
         screen.query_one("#tune-table", DataTable).focus()
@@ -146,9 +151,7 @@ async def test_history_and_importance_views_draw_the_study(tmp_path, synthetic_r
         intermediate_values={1: 0.5}, state=optuna.trial.TrialState.PRUNED))
     screen = make_screen(tmp_path, synthetic_root, storage=storage, poll_seconds=0.2)
     async with Host(screen).run_test(size=SIZE) as pilot:
-        await pilot.click("#tune-attach")
-        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
-        await pilot.pause()
+        await attach(pilot, screen)
         assert screen.view == "tune-table" and screen.query_one("#tune-table", DataTable).row_count == 4
         await pilot.press("f8")
         await pilot.pause()
@@ -326,9 +329,7 @@ async def test_the_epoch_chart_counts_running_trials_as_the_status_does(tmp_path
     study.ask({"lr": lr})  # trial 1: running, no epoch reported yet
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
     async with Host(screen).run_test(size=SIZE) as pilot:
-        await pilot.click("#tune-attach")
-        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
-        await pilot.pause()
+        await attach(pilot, screen)
         assert "1 running" in str(screen.query_one("#tune-status", Static).render())
         await pilot.press("f8")
         await pilot.pause()
@@ -348,9 +349,7 @@ async def test_the_status_line_fits_one_line_at_80_columns(tmp_path, synthetic_r
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
     screen.initial_study = "walkstudy"
     async with Host(screen).run_test(size=SIZE) as pilot:
-        await pilot.click("#tune-attach")
-        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
-        await pilot.pause()
+        await attach(pilot, screen)
         status = screen.query_one("#tune-status", Static)
         lines = ["".join(s.text for s in status.render_line(y)).strip() for y in range(status.size.height)]
         assert lines[0].startswith("walkstudy") and lines[0].endswith("best 97.00% (#1)") and lines[1] == ""
@@ -379,9 +378,7 @@ async def test_a_trial_stopped_by_the_user_reads_stopped_not_failed(tmp_path, sy
                                               user_attrs={"stopped": "interrupted", "run_dir": str(tmp_path / "r")}))
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
     async with Host(screen).run_test(size=SIZE) as pilot:
-        await pilot.click("#tune-attach")
-        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
-        await pilot.pause()
+        await attach(pilot, screen)
         state = screen.query_one("#tune-table", DataTable).get_row_at(0)[1]
         assert str(state) == "stopped"
         assert "1 trial · 1 stopped" in str(screen.query_one("#tune-status", Static).render())
@@ -530,9 +527,7 @@ async def test_the_trials_of_the_default_search_fit_80_columns(tmp_path, synthet
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
     screen.initial_study = "mnist-fast"
     async with Host(screen).run_test(size=SIZE) as pilot:
-        await pilot.click("#tune-attach")
-        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
-        await pilot.pause()
+        await attach(pilot, screen)
         table = screen.query_one(DataTable)
         assert table.row_count == 1
         assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing to scroll sideways to
@@ -548,9 +543,7 @@ async def test_naming_another_study_lets_the_last_ones_trials_go(tmp_path, synth
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
     screen.initial_study = "first"
     async with Host(screen).run_test(size=SIZE) as pilot:
-        await pilot.click("#tune-attach")
-        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
-        await pilot.pause()
+        await attach(pilot, screen)
         table = screen.query_one("#tune-table", DataTable)
         assert table.row_count == 1 and not screen.query_one("#tune-best", Button).disabled
         screen.query_one("#tune-study", Input).focus()
