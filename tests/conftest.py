@@ -39,5 +39,41 @@ def _no_real_data_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
 
 
+@pytest.fixture
+def read_only(monkeypatch: pytest.MonkeyPatch):
+    """``read_only(folder)``: in this process, making or writing a file or folder under ``folder`` fails with
+    EROFS, as on a read-only mount (tests run as root, whom chmod does not stop, and may not mount)."""
+    import errno
+
+    folders: list[Path] = []
+    real_open, real_mkdir = os.open, os.mkdir
+    writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    tmpfile = getattr(os, "O_TMPFILE", 0)  # TemporaryFile's unnamed file; it holds O_DIRECTORY's bit
+
+    def refuse(path, dir_fd) -> None:
+        if dir_fd is None and not isinstance(path, int):
+            where = Path(os.fsdecode(path)).absolute()
+            if any(where == f or f in where.parents for f in folders):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fsdecode(path))
+
+    def open_(path, flags, mode=0o777, *, dir_fd=None):
+        if flags & writes or (tmpfile and (flags & tmpfile) == tmpfile):
+            refuse(path, dir_fd)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    def mkdir_(path, mode=0o777, *, dir_fd=None):
+        refuse(path, dir_fd)
+        return real_mkdir(path, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "mkdir", mkdir_)
+    return lambda folder: folders.append(Path(folder).absolute())
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes: equal before and after means nothing was written or lost."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
 def real_data_dir() -> Path | None:
     return Path(REAL_DATA) if REAL_DATA and Path(REAL_DATA).is_dir() else None

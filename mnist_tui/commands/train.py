@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         if args.epochs is not None and args.epochs < 1:
             raise UsageError(f"--epochs with --resume is how many more epochs to train: at least 1, got {args.epochs}")
         from ..core.checkpoints import checkpoint_config, load_checkpoint
+        from ..core.run_lock import check_writable
         from ..core.runs import read_result
 
         path = resume_path(args.resume, Path(args.checkpoints))  # before the data loads
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{path.parent.name} already finished all {saved.epochs} epochs; add --epochs N to "
                              "train it N more")
         check_device(args.device or saved.device, None if args.device else path.parent.name)
+        check_writable(Path(args.checkpoints), path.parent)  # a read-only run: refused before the data loads
         trainer = Trainer(None, load_mnist(args.data_dir, dataset=saved.dataset), checkpoints_dir=Path(args.checkpoints),
                           resume=path, extra_epochs=args.epochs or 0, device=args.device,
                           threads=args.threads)

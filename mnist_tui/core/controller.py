@@ -169,9 +169,12 @@ class RunController:
     def _train(self, config: TrainConfig | None, resume: str | None, dataset: str, extra_epochs: int,
                run_name: str | None, serial: int) -> None:
         from .process import TrainingProcess, TrainingProcessError
+        from .run_lock import check_writable
+        from .runs import CheckpointError
 
         process = None
-        try:
+        try:  # a folder that takes no files is refused in the CLI's words, before a child starts
+            check_writable(self.checkpoints_dir, _run_folder(resume) if resume is not None else None)
             process = TrainingProcess(config, data_dir=self.data_dir, download=False, dataset=dataset,
                                       checkpoints_dir=self.checkpoints_dir, resume=resume,
                                       extra_epochs=extra_epochs, run_name=run_name)
@@ -183,13 +186,20 @@ class RunController:
                 self._deliver(bundle)
         except Exception as exc:  # noqa: BLE001 - never kill the app: report it
             unavailable = isinstance(exc, TrainingProcessError) and exc.data_unavailable
-            reason = str(exc) if isinstance(exc, TrainingProcessError) else f"{type(exc).__name__}: {exc}"
+            plain = isinstance(exc, (TrainingProcessError, CheckpointError))  # already in the user's words
+            reason = str(exc) if plain else f"{type(exc).__name__}: {exc}"
             self._crashed(reason or repr(exc), unavailable)
         finally:
             if process is not None:
                 process.close()
             self._done.set()
             self._ended(serial)
+
+
+def _run_folder(resume: str) -> Path:
+    """The folder of the run ``resume`` names (the folder itself, or its checkpoint file)."""
+    path = Path(resume)
+    return path.parent if path.suffix == ".pt" else path
 
 
 def _clamp(factor: float) -> float:

@@ -4,13 +4,15 @@
 holder dies, however it dies: a crash never leaves a stale lock. The holder writes its
 PID into the file so that others can say who has the run. Readers (``runs``, the Runs
 view) probe with a shared lock taken and dropped at once; a writer that meets such a
-probe tries again for a moment before it calls the run busy.
+probe tries again for a moment before it calls the run busy. ``check_writable`` says, before
+anything loads or is written, whether this process may write there at all (a read-only mount).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +29,29 @@ class RunBusy(CheckpointError):
         who = f"process {pid}" if pid else "another process"
         super().__init__(f"{run_dir} is being trained by {who}")
         self.pid = pid
+
+
+class NotWritable(CheckpointError):
+    """The checkpoints folder (a new run) or the run folder (a resumed one) takes no new files."""
+
+
+def check_writable(checkpoints_dir: Path, run_dir: Path | None = None) -> None:
+    """Raise NotWritable unless a new run can be made in ``checkpoints_dir`` (or in the folder it would be
+    made in) or, given ``run_dir``, that run can be resumed in place: a file is made and removed, nothing else."""
+    folder = Path(run_dir if run_dir is not None else checkpoints_dir)
+    what = "the run folder" if run_dir is not None else "the checkpoints folder"
+    try:
+        existing = folder if run_dir is not None else next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is None or not existing.is_dir():  # a missing run, or a file: said where it is read
+            return
+    except OSError as exc:  # a parent that may not be looked into
+        raise NotWritable(f"{folder}: cannot use {what}: {exc.strerror}") from None
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # the only sure test (read-only mounts, root, ACLs)
+            pass
+    except OSError as exc:
+        where = "" if existing == folder else f" ({existing}, where it would be made)"
+        raise NotWritable(f"{folder}: cannot write in {what}{where}: {exc.strerror}") from None
 
 
 class RunLock:
@@ -117,4 +142,4 @@ def remove_leftovers(run_dir: Path, names: tuple[str, ...]) -> int:
     return removed
 
 
-__all__ = ["LOCK_FILE", "RunBusy", "RunLock", "acquire", "owner", "remove_leftovers"]
+__all__ = ["LOCK_FILE", "NotWritable", "RunBusy", "RunLock", "acquire", "check_writable", "owner", "remove_leftovers"]

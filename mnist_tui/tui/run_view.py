@@ -240,10 +240,12 @@ class RunView:
         app.set_progress(state="failed", message=f"Failed: {self._in_checkpoints(reason)}")
 
     def _in_checkpoints(self, reason: str) -> str:
-        """Paths in the checkpoints folder written from it (runs/x/last.pt as x/last.pt): the line is 80 wide."""
+        """Paths in the checkpoints folder written from it (runs/x/last.pt as x/last.pt), and the folder itself
+        left out where it heads the reason ("runs: cannot write in the checkpoints folder"): the line is 80 wide."""
         folder = Path(self.app.checkpoints_dir)
         for prefix in sorted({str(folder.resolve()), str(folder.absolute()), str(folder)}, key=len, reverse=True):
-            reason = reason.replace(prefix.rstrip(os.sep) + os.sep, "")
+            prefix = prefix.rstrip(os.sep)
+            reason = reason.removeprefix(prefix + ": ").replace(prefix + os.sep, "")
         return reason
 
     def _not_started(self) -> None:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from mnist_tui.cli import main
 from mnist_tui.core.runs import DEFAULT_MODEL_RUN
-from tests.conftest import real_data_dir
+from tests.conftest import files_in, real_data_dir
 
 TINY = ["--model", "mlp", "--hidden", "32", "--batch-size", "32", "--val-size", "100", "--optimizer", "adam",
         "--lr", "0.003", "--schedule", "constant", "--threads", "1"]
@@ -212,6 +212,21 @@ def test_train_refuses_an_unwritable_checkpoints_folder_before_the_data_loads(tm
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith(f"mnist-tui: {why}"), err
     assert not folder.exists() or folder.is_file() or not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_resume_refuses_a_read_only_run_folder_and_changes_nothing(tmp_path, synthetic_root, capsys, read_only,
+                                                                   json_flag):
+    assert train(tmp_path, synthetic_root, "--epochs", "1", "--run-name", "r", "--json") == 0
+    capsys.readouterr()
+    before = files_in(tmp_path)
+    read_only(tmp_path)  # not "run failed: OSError: [Errno 30] Read-only file system: '.../r/.lock'", exit 1
+    code = main(["train", "--resume", "r", "--epochs", "1", "--checkpoints", str(tmp_path),
+                 "--data-dir", str(synthetic_root), *json_flag])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), (code, out, err)
+    assert err == f"mnist-tui: {tmp_path / 'r'}: cannot write in the run folder: Read-only file system\n"
+    assert files_in(tmp_path) == before
 
 
 def _missing_devices() -> list[str]:

@@ -218,3 +218,21 @@ def test_files_of_its_own_are_what_neither_training_nor_the_views_wrote(finished
     (run / "model.onnx").write_bytes(b"an export")
     (run / "notes").mkdir()
     assert files_of_its_own(run) == ["model.onnx", "notes"]
+
+
+def test_check_writable_names_the_folder_that_takes_no_files(tmp_path, read_only):
+    runs, run = tmp_path / "runs", tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    run_lock.check_writable(runs)
+    run_lock.check_writable(runs, run)
+    read_only(runs)
+    erofs = "Read-only file system"
+    with pytest.raises(run_lock.NotWritable, match=f"^{runs}: cannot write in the checkpoints folder: {erofs}$"):
+        run_lock.check_writable(runs)
+    with pytest.raises(run_lock.NotWritable, match=rf"^{runs / 'new'}: cannot write in the checkpoints folder "
+                                                   rf"\({runs}, where it would be made\): {erofs}$"):
+        run_lock.check_writable(runs / "new")
+    with pytest.raises(run_lock.NotWritable, match=f"^{run}: cannot write in the run folder: {erofs}$"):
+        run_lock.check_writable(runs, run)
+    run_lock.check_writable(runs, runs / "missing")  # a run that is not there is said where it is read
+    assert sorted(p.name for p in runs.iterdir()) == ["r"] and not any(run.iterdir())

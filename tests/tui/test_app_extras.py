@@ -213,6 +213,43 @@ async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthet
         assert shown.strip() == "Failed: broken/last.pt is not a usable checkpoint: corrupt or truncated", shown
 
 
+async def shown_failure(pilot, app) -> str:
+    """The progress line as the screen shows it, once the run has failed."""
+    from mnist_tui.tui.widgets.progress import ProgressLine
+
+    line = app.query_one(ProgressLine)
+    for _ in range(200):
+        await settle(pilot, app)
+        if line.progress.state == "failed":
+            break
+    return line.render_lines(line.region.reset_offset)[0].text.strip()
+
+
+async def test_a_read_only_checkpoints_folder_is_said_in_the_clis_words_for_new_and_resumed_runs(
+        make_app, synthetic_data, tmp_path, read_only):
+    """It said "Failed: OSError: [Errno 30] Read-only …" (f5) and "OSError: ... '.../r/.lock'" (resume)."""
+    from tests.conftest import files_in
+
+    runs = tmp_path / "runs"
+    tiny_run(runs, "r", synthetic_data)
+    before = files_in(runs)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        read_only(runs)
+        erofs = "Read-only file system"
+        await pilot.press("f5")
+        assert await shown_failure(pilot, app) == f"Failed: cannot write in the checkpoints folder: {erofs}"
+        assert list(app._notifications)[-1].message == f"{runs}: cannot write in the checkpoints folder: {erofs}"
+        await pilot.press("f4")
+        await settle(pilot, app)
+        await pilot.press("r", "enter")  # a finished run: train it one more epoch
+        assert await shown_failure(pilot, app) == f"Failed: r: cannot write in the run folder: {erofs}"
+        assert list(app._notifications)[-1].message == f"{runs / 'r'}: cannot write in the run folder: {erofs}"
+        assert app.run_state == "idle"
+    assert files_in(runs) == before
+
+
 async def test_the_palettes_preset_command_puts_the_keys_on_the_preset_picker(make_app):
     """From the Train view itself it did nothing (it only switched to Train)."""
     from textual.widgets import Input, Select
