@@ -7,7 +7,6 @@ import contextlib
 import os
 import shutil
 import sys
-import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,12 +152,12 @@ def check_checkpoints_folder(folder: Path, *, writable: bool = False, missing_ok
         if existing != folder and not missing_ok:
             raise UsageError(f"{folder}: no such checkpoints folder")
         return
+    from ..core.run_lock import NotWritable, check_writable  # the app's training thread asks the same
+
     try:
-        with tempfile.TemporaryFile(dir=existing):  # the only sure test (read-only mounts, root, ACLs)
-            pass
-    except OSError as exc:
-        where = "" if existing == folder else f" ({existing}, where it would be made)"
-        raise UsageError(f"{folder}: cannot write in the checkpoints folder{where}: {exc.strerror}") from None
+        check_writable(folder)
+    except NotWritable as exc:
+        raise UsageError(str(exc)) from None
 
 
 def given_config_fields(args: argparse.Namespace) -> list[str]:
