@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{path.parent.name} has not finished its {saved.epochs} epoch{'' if saved.epochs == 1 else 's'}; resume it without "
                              "--epochs first (--epochs N with --resume trains a finished run N more epochs)")
         if args.epochs is None and finished:
-            raise UsageError(f"{path.parent.name} already finished all {saved.epochs} epochs; add --epochs N to "
+            raise UsageError(f"{path.parent.name} already finished its {saved.epochs} epoch{'' if saved.epochs == 1 else 's'}; add --epochs N to "
                              "train it N more")
         check_device(args.device or saved.device, None if args.device else path.parent.name)
         check_writable(Path(args.checkpoints), path.parent)  # a read-only run: refused before the data loads

@@ -380,3 +380,12 @@ def test_resume_takes_threads_like_device(tmp_path, synthetic_root, capsys):
     assert main([*resume, "--threads", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["event"] == "finished"
     assert json.loads((tmp_path / "done" / "config.json").read_text())["threads"] == 2
+
+
+def test_resuming_a_finished_run_without_epochs_says_how_many_it_trained(tmp_path, synthetic_root, capsys):
+    flags = ["--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path)]
+    assert main(["train", *TINY, "--epochs", "1", "--run-name", "one", *flags]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "one", *flags]) == 2
+    assert capsys.readouterr().err == ("mnist-tui: one already finished its 1 epoch; add --epochs N to train it "
+                                       "N more\n")  # not "all 1 epochs"
