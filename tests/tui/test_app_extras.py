@@ -9,6 +9,7 @@ from textual.widgets import DataTable
 from mnist_tui.tui.screens.compare import CompareScreen
 from mnist_tui.tui.screens.draw import DrawScreen
 from mnist_tui.tui.panes.runs import RunsPane
+from mnist_tui.tui.widgets.dialogs import NumberScreen
 from tests.tui.test_app import palette
 
 SIZE = (80, 24)
@@ -243,9 +244,14 @@ async def test_a_read_only_checkpoints_folder_is_said_in_the_clis_words_for_new_
         assert list(app._notifications)[-1].message == f"{runs}: cannot write in the checkpoints folder: {erofs}"
         await pilot.press("f4")
         await settle(pilot, app)
-        await pilot.press("r", "enter")  # a finished run: train it one more epoch
-        assert await shown_failure(pilot, app) == f"Failed: r: cannot write in the run folder: {erofs}"
+        await pilot.press("r")  # a finished run: refused before "Train more epochs?" is asked for nothing
+        await pilot.pause()
+        assert not isinstance(app.screen, NumberScreen)
         assert list(app._notifications)[-1].message == f"{runs / 'r'}: cannot write in the run folder: {erofs}"
+        assert app.run_state == "idle"
+        app.query_one(RunsPane).post_message(RunsPane.ResumeRequested(app.query_one(RunsPane).selected, 1))
+        await settle(pilot, app)  # and if it is asked all the same (from elsewhere), the run says so
+        assert await shown_failure(pilot, app) == f"Failed: r: cannot write in the run folder: {erofs}"
         assert app.run_state == "idle"
     assert files_in(runs) == before
 

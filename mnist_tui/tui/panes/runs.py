@@ -220,8 +220,15 @@ class RunsPane(Vertical):
             self.post_message(self.DrawRequested(run))
 
     def action_resume(self) -> None:
+        from ...core.run_lock import NotWritable, check_writable
+
         run = self._usable()
         if run is None:
+            return
+        try:  # before "Train more epochs?" is asked for nothing
+            check_writable(self.checkpoints_dir, Path(run.path))
+        except NotWritable as exc:
+            self.notify(str(exc), title="Cannot resume", severity="error", timeout=10)
             return
         if not run.finished:
             self.post_message(self.ResumeRequested(run))
