@@ -10,6 +10,7 @@ torch and MNIST load in a worker while the form is usable.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,12 @@ class MnistApp(App):
                timeout: float | None = None, markup: bool = True) -> None:
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
         self._toasts.watch(self.NOTIFICATION_TIMEOUT if timeout is None else timeout)
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The palette's "Screenshot": into the folder the app runs in (Textual's default, ~/Downloads, may
+        not exist, and then it only said "Failed to save screenshot")."""
+        return super().deliver_screenshot(filename, path or os.getcwd(), time_format)
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -258,9 +265,13 @@ class MnistApp(App):
         self.run_view.start_from_form()
 
     def action_pause(self) -> None:
+        if not self.controller.allowed("pause"):  # the palette offers it at any time: say why not
+            self.notify("No run is training: nothing to pause.", severity="warning")
         self.controller.pause()
 
     def action_resume(self) -> None:
+        if not self.controller.allowed("resume"):
+            self.notify("No run is paused. A stopped run resumes from Runs (f4, r).", severity="warning")
         self.controller.resume()
 
     def action_steer(self, factor: float) -> None:

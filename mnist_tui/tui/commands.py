@@ -46,7 +46,7 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
                         lambda: app.action_show_tab("misclassified"))
     yield SystemCommand("Show runs", "Saved runs and checkpoints (f4)",
                         lambda: app.action_show_tab("runs"))
-    yield SystemCommand("Next chart", "Cycle the charts (f8)", app.action_next_chart)
+    yield SystemCommand("Next chart", "Cycle the charts (f8)", lambda: in_tab("train", app.action_next_chart))
     yield SystemCommand("Loss chart log scale", "log10 of the loss on / off, ticks in real losses (ctrl+y in Train)",
                         lambda: in_tab("train", train.action_toggle_log))
     yield SystemCommand("Smooth the loss chart", "Train loss smoothing off / light / heavy (ctrl+t in Train)",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from textual.widgets import Input
 
 from ..core.config import TrainConfig
+from ..core.controller import RunState
 from ..core.events import EpochEnd, Event, Failed, Finished, LrChanged, RunStarted, StepMetrics, Stopped
 from ..core.formatting import percent
 from ..core.runs import read_metrics, read_points
@@ -143,14 +144,15 @@ class RunView:
                 app.controller.stop()
                 app.show_run_state()
 
+        meanwhile = "It stays paused while you decide." if app.controller.state == RunState.PAUSED else \
+            "It trains on while you decide."
         if quitting:
             dialog = ConfirmScreen("Quit while training?", "The run stops at the next batch, saves a resumable "
-                                   "last.pt, and then the app quits. It trains on while you decide.",
+                                   f"last.pt, and then the app quits. {meanwhile}",
                                    yes="Stop and quit", no="Keep training")
         else:
             dialog = ConfirmScreen("Stop training?", "The run stops at the next batch and saves last.pt, which you "
-                                   "can resume later from Runs (r). It trains on while you decide.",
-                                   yes="Stop", no="Keep training")
+                                   f"can resume later from Runs (r). {meanwhile}", yes="Stop", no="Keep training")
         self.stop_question = dialog
         app.push_screen(dialog, answered)
 

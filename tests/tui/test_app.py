@@ -74,6 +74,7 @@ async def asked_to_stop_a_paused_run(pilot, app: MnistApp, epochs: str) -> None:
     await pilot.press("f7")
     await pilot.pause()
     assert isinstance(app.screen, ConfirmScreen)
+    assert app.screen.message.endswith("It stays paused while you decide.")  # not "It trains on"
 
 
 def the_run(app: MnistApp) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual.widgets import DataTable
@@ -272,3 +273,39 @@ async def test_the_palettes_preset_command_puts_the_keys_on_the_preset_picker(ma
         await palette(pilot, "preset: pick")  # and from another view
         await settle(pilot, app)
         assert app.query_one("#tabs").active == "train" and app.focused is app.query_one("#preset", Select)
+
+
+async def test_palette_entries_say_or_show_what_they_did(make_app, tmp_path, monkeypatch):
+    """"Next chart" changed a chart on a hidden view; "Resume training" at idle did nothing and said nothing;
+    "Screenshot" failed wherever ~/Downloads does not exist."""
+    from mnist_tui.tui.widgets.charts import AccuracyChart
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no Downloads folder there
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f3")
+        await palette(pilot, "next chart")
+        await settle(pilot, app)
+        assert app.query_one("#tabs").active == "train" and app.query_one(AccuracyChart).display
+        await palette(pilot, "resume training")
+        assert "No run is paused" in str(list(app._notifications)[-1].message)
+        await palette(pilot, "screenshot")
+        await app.workers.wait_for_complete()
+        async with asyncio.timeout(30):
+            while not list(tmp_path.glob("*.svg")):
+                await pilot.pause(0.1)
+        assert "<svg" in next(tmp_path.glob("*.svg")).read_text()
+
+
+async def test_runs_keys_with_every_run_filtered_out_name_the_filter(make_app, synthetic_data, tmp_path):
+    tiny_run(tmp_path / "runs", "r", synthetic_data)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f4")
+        await settle(pilot, app)
+        await pilot.press("slash", *"zzz", "enter", "l")
+        await pilot.pause()
+        assert str(list(app._notifications)[-1].message) == "No run holds “zzz” (esc clears the filter)."

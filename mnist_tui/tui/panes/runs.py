@@ -177,7 +177,9 @@ class RunsPane(Vertical):
 
     def _usable(self) -> RunInfo | None:
         run = self.selected
-        if run is None:
+        if run is None and self.all_runs:  # the filter hides them all
+            self.notify(f"No run holds “{self.filter_text}” (esc clears the filter).", severity="warning")
+        elif run is None:
             self.notify("No run selected: train one first (f5).", severity="warning")
         elif run.error:
             self.notify(f"{run.name} cannot be read: {run.error}", severity="error")
