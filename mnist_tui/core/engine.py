@@ -32,7 +32,7 @@ from .models import build_model, parameter_count
 from .optim import CosineAnnealing, Optimizer, Schedule
 from .runtime import (
     RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, clean_epoch, ema_decay,
-    ema_update, epoch_augmentation, forward_precision, keep_freed_memory,
+    DeviceUnavailable, ema_update, epoch_augmentation, forward_precision, keep_freed_memory,
 )
 
 
@@ -118,7 +118,8 @@ class Trainer:
     def _failed(self, exc: Exception) -> Failed:
         """The Failed event for an exception: a CheckpointError's own words (one line), else its type too."""
         run_dir = getattr(self, "run_dir", None)
-        reason = str(exc) if isinstance(exc, (runs.CheckpointError, ConfigError)) else f"{type(exc).__name__}: {exc}"
+        plain = isinstance(exc, (runs.CheckpointError, ConfigError, DeviceUnavailable))
+        reason = str(exc) if plain else f"{type(exc).__name__}: {exc}"
         if isinstance(exc, runs.DiskFull) and run_dir is not None and self.lock is not None:
             reason += runs.after_disk_full(run_dir, self.saved_epoch)
         return Failed(reason, 0, str(run_dir or ""), self.best_path)

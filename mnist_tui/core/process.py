@@ -146,6 +146,7 @@ def _child_main(events: Connection, commands: Connection) -> None:
     from .data import DataUnavailable, load_mnist
     from .engine import RunControl, Trainer
     from .runs import CheckpointError
+    from .runtime import DeviceUnavailable
 
     control = RunControl()
     parent_gone = threading.Event()
@@ -198,7 +199,7 @@ def _child_main(events: Connection, commands: Connection) -> None:
             send(("events", bundle))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which shows it
         # the user's own problem (a busy or damaged run, bad data, a bad config) in its own words, one line
-        plain = isinstance(exc, (DataUnavailable, CheckpointError, ConfigError))
+        plain = isinstance(exc, (DataUnavailable, CheckpointError, ConfigError, DeviceUnavailable))
         message = str(exc) if plain else f"{type(exc).__name__}: {exc}"
         send(("error", {"message": message, "data_unavailable": isinstance(exc, DataUnavailable)}))
         return

@@ -78,6 +78,10 @@ def keep_freed_memory() -> bool:
         return False
 
 
+class DeviceUnavailable(RuntimeError):
+    """A device was asked for by name that this machine (or this torch) does not have."""
+
+
 def choose_device(name: str = "auto") -> torch.device:
     """cuda, then mps, then cpu for "auto"; an explicit name that is unavailable raises."""
     if name == "auto":
@@ -87,9 +91,9 @@ def choose_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device cuda was asked for but torch sees no CUDA GPU")
+        raise DeviceUnavailable("device cuda was asked for but torch sees no CUDA GPU")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("device mps was asked for but this torch has no MPS support here")
+        raise DeviceUnavailable("device mps was asked for but this torch has no MPS support here")
     return torch.device(name)
 
 

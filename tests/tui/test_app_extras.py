@@ -309,3 +309,22 @@ async def test_runs_keys_with_every_run_filtered_out_name_the_filter(make_app, s
         await pilot.press("slash", *"zzz", "enter", "l")
         await pilot.pause()
         assert str(list(app._notifications)[-1].message) == "No run holds “zzz” (esc clears the filter)."
+
+
+async def test_a_device_this_machine_lacks_is_said_without_the_exception_name(make_app):
+    """The CLI refused --device cuda in one line; the app showed "Failed: RuntimeError: device cuda ..."."""
+    import pytest
+    import torch
+
+    from mnist_tui.tui.widgets.hparam_form import HParamForm
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        form = app.query_one(HParamForm)
+        form.set_config(form.read()[0].replace(device="cuda"))
+        await settle(pilot, app)
+        await pilot.press("f5")
+        assert await shown_failure(pilot, app) == "Failed: device cuda was asked for but torch sees no CUDA GPU"
