@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from .app import MnistApp
 
 
+MISSING_DATA = "Cannot train: the dataset is missing (see the message)."
+
+
 class RunView:
     """Gives the controller the person's commands and shows its events; owned by the app."""
 
@@ -94,8 +97,11 @@ class RunView:
         self.app.set_progress(state="loading" if line.state == "loading" else "idle", message=message)
 
     def form_checked(self, errors: dict[str, str]) -> None:
-        """A "Cannot start" message follows the form: it says the first error left, and goes once none is."""
+        """A "Cannot start" message follows the form: it says the first error left, and goes once none is.
+        A missing dataset's failure goes at the form's first change (another dataset, most likely)."""
         line = self.app.query_one(ProgressLine).progress
+        if line.message == MISSING_DATA:
+            self.app.set_progress(state="idle", message="Ready · f5 start · ctrl+p commands")
         if self._refusal is None or line.message != self._refusal[0]:
             self._refusal = None  # something else has been said since
             return
@@ -234,7 +240,7 @@ class RunView:
         app = self.app
         self._not_started()
         if data_unavailable:
-            app.set_progress(state="failed", message="Cannot train: the dataset is missing (see the message).")
+            app.set_progress(state="failed", message=MISSING_DATA)
             app.push_screen(MessageScreen("The dataset could not be loaded",
                                           f"{reason}\n\nOr pick another dataset in the form's \"dataset\" field."))
             return

@@ -328,3 +328,38 @@ async def test_a_device_this_machine_lacks_is_said_without_the_exception_name(ma
         await settle(pilot, app)
         await pilot.press("f5")
         assert await shown_failure(pilot, app) == "Failed: device cuda was asked for but torch sees no CUDA GPU"
+
+
+async def test_a_missing_datasets_failure_goes_once_the_form_changes(make_app):
+    """It stayed on the line after picking mnist again, and came back each time a form error was fixed."""
+    from textual.widgets import Input, Select
+
+    from mnist_tui.tui.widgets.dialogs import MessageScreen
+    from mnist_tui.tui.widgets.progress import ProgressLine
+
+    app = make_app()  # the synthetic data folder holds MNIST only
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        line = app.query_one(ProgressLine)
+        app.query_one("#field-dataset", Select).value = "fashion-mnist"
+        await pilot.pause()
+        await pilot.press("f5")
+        for _ in range(200):
+            await settle(pilot, app)
+            if isinstance(app.screen, MessageScreen):
+                break
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "the dataset is missing" in line.progress.message
+        app.query_one("#field-dataset", Select).value = "mnist"
+        await pilot.pause()
+        assert "the dataset is missing" not in line.progress.message and line.progress.state == "idle"
+        hidden = app.query_one("#field-hidden", Input)
+        hidden.value = "12,x"
+        await pilot.pause()
+        await pilot.press("f5")
+        await pilot.pause()
+        assert line.progress.message.startswith("Cannot start: hidden")
+        hidden.value = "128"
+        await pilot.pause()
+        assert "the dataset is missing" not in line.progress.message  # it came back here
