@@ -41,7 +41,7 @@ class Views:
 
         if isinstance(self.app.screen, TuneScreen):
             return
-        config, errors = self.form.read()
+        config, errors = self.form.read(ignore=("lr",))  # every default search has the lr
         if config is None:  # as F5 and the learning-rate finder do: a study of another config would surprise
             self.app.run_view.refuse(errors, "tune")
             return
@@ -67,7 +67,7 @@ class Views:
         from .screens.lr_find import LrFindScreen
 
         form = self.form
-        config, errors = form.read()
+        config, errors = form.read(ignore=("lr",))  # the one field it sweeps, and fills
         if config is None:
             self.app.run_view.refuse(errors, "find a learning rate")
             return

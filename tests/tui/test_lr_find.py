@@ -158,3 +158,34 @@ async def test_the_header_is_shown_whole_at_80_columns(make_app):
         assert wanted.startswith("Find a learning rate · fastcnn · adam · batch 256") and shown == wanted
         await pilot.press("escape")  # kills the child: it saves nothing
         await pilot.pause()
+
+
+async def test_the_finder_and_tune_open_over_an_empty_or_bad_learning_rate(make_app):
+    """The finder exists to fill that field, and every default search covers it: both refused over it."""
+    from mnist_tui.tui.screens.tune import TuneScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        lr = app.query_one("#field-lr", Input)
+        for text in ("", "0"):
+            lr.value = text
+            await pilot.pause()
+            await pilot.press("ctrl+l")
+            await pilot.pause()
+            assert isinstance(app.screen, LrFindScreen), text
+            await pilot.press("escape")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("f10")
+            await pilot.pause()
+            assert isinstance(app.screen, TuneScreen), text
+            await pilot.press("escape")
+            await pilot.pause()
+        lr.value = "0.01"
+        await pilot.pause()
+        app.query_one("#field-epochs", Input).value = "0"  # any other field still refuses
+        await pilot.pause()
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert not isinstance(app.screen, LrFindScreen)

@@ -131,10 +131,13 @@ class HParamForm(VerticalScroll):
                 values[name] = value
         return self._initial.replace(**values), errors
 
-    def read(self) -> tuple[TrainConfig | None, dict[str, str]]:
-        """The config the form describes, or None, and every field's error message."""
-        config, errors = self._parsed()
-        errors = {**validate(config), **errors}
+    def read(self, ignore: tuple[str, ...] = ()) -> tuple[TrainConfig | None, dict[str, str]]:
+        """The config the form describes, or None, and every field's error message. ``ignore``: fields the
+        caller sets itself (the lr finder's and Tune's lr), whose errors are none: the last config's value stands in."""
+        config, unparsed = self._parsed()
+        stand_in = {name: getattr(self._initial, name) for name in ignore if name in {**unparsed, **validate(config)}}
+        config = config.replace(**stand_in)
+        errors = {**validate(config), **{name: error for name, error in unparsed.items() if name not in stand_in}}
         if not errors and config.dataset in self.train_digits:
             errors = data_errors(config, self.train_digits[config.dataset])
         if self.run_name is not None and (problem := check_run_name(self.run_name)):
