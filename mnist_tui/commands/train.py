@@ -100,10 +100,13 @@ def run(args: argparse.Namespace) -> int:
         trainer = Trainer(config, data, checkpoints_dir=Path(args.checkpoints), run_name=args.run_name)
     control = RunControl()
 
+    stopped_by: list[int] = []
+
     def on_stop_signal(signum: int, frame: Any) -> None:
         # first Ctrl+C (or SIGTERM, or SIGHUP from a closed SSH session): stop at the next batch and save;
         # a second Ctrl+C interrupts at once
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        stopped_by.append(signum)
         control.stop()
 
     stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -129,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
         elif error:
             stderr(f"{why}; the run finished and is saved in {outcome.run_dir}")
         return EXIT_OUTPUT_FAILED if error else EXIT_OUTPUT_CLOSED
-    if outcome.kind == "stopped":
-        return EXIT_INTERRUPTED
+    if outcome.kind == "stopped":  # 128 + the signal, as a shell reports it: 130 Ctrl+C, 143 SIGTERM, 129 SIGHUP
+        return 128 + stopped_by[0] if stopped_by else EXIT_INTERRUPTED
     if outcome.kind == "failed":
         if args.json:  # the event says it on stdout; the terminal gets the same one line as without --json
             stderr(f"run failed: {outcome.reason}")

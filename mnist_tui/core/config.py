@@ -312,12 +312,19 @@ def parse_field(name: str, text: str) -> Any:
         raise ValueError(f"{label} must be on or off, got {text!r}")
     if kind is str:
         return text
+    # Python's int() and float() also take "1_0" (10) and other scripts' digits ("١"): a typo read as a number
+    plain = text.isascii() and "_" not in text
     if kind is tuple:
+        parts = text.replace(" ", "").split(",") if text else []
         try:
-            return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+            if not plain or not all(parts):  # "128,,64" is a typo, not 128,64
+                raise ValueError
+            return tuple(int(part) for part in parts)
         except ValueError:
             raise ValueError(f"{label} must be layer sizes like 128,64, got {text!r}") from None
     try:
+        if not plain:
+            raise ValueError
         return kind(text)
     except ValueError:
         what = "a whole number" if kind is int else "a number"

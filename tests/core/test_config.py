@@ -117,3 +117,16 @@ def test_bad_layer_sizes_are_shown_as_typed_not_as_a_tuple(tmp_path, capsys, typ
     assert main(["train", "--hidden", typed, "--data-dir", str(tmp_path), "--checkpoints", str(tmp_path)]) == 2
     assert capsys.readouterr().err == ("mnist-tui: hidden (mlp) (--hidden) must be 1 or more layer sizes between "
                                        f"1 and 8192, got {shown}\n")
+
+
+@pytest.mark.parametrize("name,text", [("epochs", "1_0"), ("epochs", "١"), ("lr", "1_0"), ("lr", "٠.١"),
+                                       ("hidden", "128,,64"), ("hidden", "128,64,"), ("hidden", "１２８")])
+def test_typos_python_would_read_as_numbers_are_refused(name, text):
+    """int("1_0") is 10 and int("١") is 1: the form and the CLI took them silently."""
+    with pytest.raises(ValueError, match="must be"):
+        parse_field(name, text)
+
+
+def test_plain_numbers_and_layer_lists_still_parse():
+    assert parse_field("epochs", " 10 ") == 10 and parse_field("lr", "3e-3") == 3e-3
+    assert parse_field("hidden", "128, 64") == (128, 64) and parse_field("hidden", "") == ()
