@@ -458,3 +458,18 @@ async def test_draw_actions_are_in_the_command_palette(make_app, tmp_path, monke
         assert screen.query_one("#model-input-box").display and not screen.explaining
         await palette("draw: clear")
         assert screen.canvas.is_blank
+
+
+async def test_narrow_map_titles_keep_their_figures_whole(trained_run, tmp_path):
+    """At 60x20 the titles read "predicted 1 9 runner-up 0 1": 97% and 1% cut to digits."""
+    import re
+
+    screen = make_screen(tmp_path, trained_run)
+    app = ExplainHost(screen)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("e", *["up"] * 8, *["shift+down"] * 16)
+        shown = await app.explanation(pilot, lambda e: e.prediction == 1)
+        titles = panel_lines(screen)[1]
+        assert re.fullmatch(r"\s*(\S+ )?1 \d+%\s+(\S+ )?\d \d+%\s*", titles), titles
+        assert shown.classes[0] == 1

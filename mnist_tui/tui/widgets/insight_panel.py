@@ -132,7 +132,11 @@ class InsightPanel(Widget):
         titles = []
         for c in view.classes:
             role = "predicted" if c == view.prediction else ("meant" if c == view.meant else "runner-up")
-            titles.append(f"{role} {name(c)} {view.probabilities[c]:.0%}"[:map_width].ljust(map_width))
+            # narrow maps drop words before the figure is cut: "97%" cut to "9" reads as a digit
+            title = next((t for t in (f"{role} {name(c)} {view.probabilities[c]:.0%}", f"{name(c)} "
+                          f"{view.probabilities[c]:.0%}", f"{c} {view.probabilities[c]:.0%}") if len(t) <= map_width),
+                         f"{c}")
+            titles.append(title[:map_width].ljust(map_width))
         out.append((" " * gap).join(titles) + "\n")
         for line in side_by_side([attribution_text(view.pixels, m, scale, columns) for m in view.maps], gap):
             out.append_text(line)
