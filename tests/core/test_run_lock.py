@@ -36,7 +36,7 @@ def start_training(*args: str) -> tuple[subprocess.Popen, dict]:
 
 
 def stop(process: subprocess.Popen) -> int:
-    """SIGTERM (it saves and exits 130), reading what is left of its output."""
+    """SIGTERM (it saves and exits 143, 128 + SIGTERM), reading what is left of its output."""
     process.send_signal(signal.SIGTERM)
     process.stdout.read()
     process.stderr.read()
@@ -62,7 +62,7 @@ def test_a_second_resume_is_refused_while_the_first_trains(finished_run):
         with pytest.raises(CheckpointError, match="being trained by process"):
             delete_run(run)
     finally:
-        assert stop(first) == 130
+        assert stop(first) == 143
     epochs = [m["epoch"] for m in read_metrics(run)]
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 1  # each epoch once, in order
     assert read_run(run).state == "stopped"

@@ -504,12 +504,13 @@ async def test_results_after_a_stopped_run_say_they_are_another_runs_and_how_to_
 
 
 async def test_the_stop_question_says_the_run_trains_on_meanwhile(make_app):
-    """Asked at epoch 2, a run stopped at epoch 3: the question did not say it keeps training."""
+    """Asked at epoch 2, a run stopped at epoch 3: the question did not say it keeps training (while it
+    trains), nor, once it could say so, that a paused run stays paused (asked_to_stop_a_paused_run checks)."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await asked_to_stop_a_paused_run(pilot, app, "2")
         asked = " ".join(" ".join(str(w.render()) for w in app.screen.query(Static)).split())
-        assert "resume later from Runs (r). It trains on while you decide." in asked
+        assert "resume later from Runs (r). It stays paused while you decide." in asked
         await pilot.press("n")
         await pilot.pause()
         assert app.run_state == "paused"
