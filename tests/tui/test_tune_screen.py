@@ -471,15 +471,15 @@ async def test_f10_with_an_invalid_form_is_refused_like_f5(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
-        app.query_one("#field-lr", Input).value = "abc"
+        app.query_one("#field-epochs", Input).value = "abc"  # not the lr: every search sets that itself
         await pilot.pause()
         await pilot.press("f10")
         await pilot.pause()
         assert not isinstance(app.screen, TuneScreen)
         from mnist_tui.tui.widgets.progress import ProgressLine
         line = app.query_one(ProgressLine)
-        assert "Cannot tune: learning rate must be a number, got 'abc'" in str(line.render())
-        app.query_one("#field-lr", Input).value = "0.003"  # fixed: the refusal goes, as f5's does
+        assert "Cannot tune: epochs must be a whole number, got 'abc'" in str(line.render())
+        app.query_one("#field-epochs", Input).value = "1"  # fixed: the refusal goes, as f5's does
         await pilot.pause()
         assert "Cannot tune" not in str(line.render()) and str(line.render()).strip().startswith("Ready")
 
