@@ -12,7 +12,7 @@ import os
 import stat
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -272,6 +272,23 @@ def split(data: MnistData, val_size: int, seed: int) -> Splits:
     )
 
 
+def on_device(splits: Splits, device: torch.device) -> Splits:
+    """The training digits resident on ``device`` (47 MB at most), so batches are cut there and
+    nothing crosses to a GPU per batch; validation and test stay where they are (evaluated in batches)."""
+    if device.type == "cpu":
+        return splits
+    return replace(splits, train_images=splits.train_images.to(device),
+                   train_labels=splits.train_labels.to(device))
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on ``device`` without the host waiting for the GPU: a plain copy waits for
+    all queued work (a host sync per batch); one from pinned memory is queued like a kernel."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 [B, 28, 28] or float [B, 1, 28, 28] in [0, 1] -> normalised float [B, 1, 28, 28]."""
     if images.dtype == torch.uint8:
@@ -302,19 +319,21 @@ def random_affine(images: torch.Tensor, rotate: float, translate: float, scale: 
     theta = torch.stack([
         torch.stack([cos, -sin, shift[:, 0]], dim=1),
         torch.stack([sin, cos, shift[:, 1]], dim=1),
-    ], dim=1).to(images.device)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    ], dim=1)
+    # the parameters are drawn on the CPU (the same stream on any device, so a run resumes exactly
+    # elsewhere); the warping itself runs where the images are
+    grid = F.affine_grid(to_device(theta, images.device), list(images.shape), align_corners=False)
     if elastic > 0:
-        field = _smooth(uniform(b * 2, 1, h, w), ELASTIC_SIGMA) * elastic  # pixels
-        field = field.view(b, 2, h, w).permute(0, 2, 3, 1) * torch.tensor([2 / w, 2 / h])
-        grid = grid + field.to(images.device)
+        field = _smooth(to_device(uniform(b * 2, 1, h, w), images.device), ELASTIC_SIGMA).view(b, 2, h, w)
+        # pixels to the grid's units; a scale tensor made from numbers here would be a blocking copy to a GPU
+        grid = grid + torch.stack([field[:, 0] * (elastic * 2 / w), field[:, 1] * (elastic * 2 / h)], dim=-1)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def _smooth(field: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian blur of [N, 1, H, W] (separable, zero padding), as in Simard et al.'s elastic distortion."""
     radius = int(2 * sigma)
-    x = torch.arange(-radius, radius + 1, dtype=field.dtype)
+    x = torch.arange(-radius, radius + 1, dtype=field.dtype, device=field.device)
     kernel = torch.exp(-x ** 2 / (2 * sigma ** 2))
     kernel = kernel / kernel.sum()
     field = F.conv2d(field, kernel.view(1, 1, 1, -1), padding=(0, radius))
@@ -337,6 +356,7 @@ def training_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int
     after the other (each sample's copies drawn apart), for an ensemble's members; y is the batch's.
     """
     augment = rotate > 0 or translate > 0 or scale > 0 or elastic > 0
+    order = to_device(order, images.device)  # cut where the images are (on_device)
     for start in range(start_step * batch_size, len(order), batch_size):
         idx = order[start:start + batch_size]
         x = images[idx].to(device, non_blocking=True).unsqueeze(1).float().div_(255)

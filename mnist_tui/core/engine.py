@@ -23,7 +23,7 @@ from . import checkpoints as ckpt
 from . import runs
 from .analysis import EVAL_BATCH_SIZE, evaluate, save_evaluation
 from .config import ConfigError, TrainConfig, checked, data_errors, field_applies
-from .data import MnistData, batch_order, split, training_batches
+from .data import MnistData, batch_order, on_device, split, training_batches
 from .events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
     Stopped,
@@ -32,7 +32,8 @@ from .models import build_model, parameter_count
 from .optim import CosineAnnealing, Optimizer, Schedule
 from .runtime import (
     RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, clean_epoch, ema_decay,
-    DeviceUnavailable, ema_update, epoch_augmentation, forward_precision, keep_freed_memory,
+    DeviceUnavailable, ema_update, epoch_augmentation, forward_precision, keep_freed_memory, random_state,
+    restore_random_state,
 )
 
 
@@ -150,7 +151,7 @@ class Trainer:
         device = choose_device(config.device)
         if problems := data_errors(config, len(self.data.train_labels)):  # a batch must fit the training set
             raise ConfigError(problems)
-        splits = split(self.data, config.val_size, config.seed)
+        splits = on_device(split(self.data, config.val_size, config.seed), device)
         steps_per_epoch = math.ceil(len(splits.train_labels) / config.batch_size)
         torch.manual_seed(config.seed)
         model = build_model(config).to(device)
@@ -231,8 +232,7 @@ class Trainer:
         if r.start_step and epoch == r.start_epoch + 1:
             # mid-epoch resume: continue the same shuffled order, random streams and running sums
             first_step = r.start_step
-            torch.set_rng_state(self.restored["rng"]["torch"])
-            aug_gen.set_state(self.restored["rng"]["aug"])
+            restore_random_state(self.restored["rng"], r.device, aug_gen)
             sums = RunningSums(r.device, r.epoch_sums)
             active_s = r.epoch_seconds
             r.train_seconds -= r.epoch_seconds  # counted again as this epoch's time
@@ -268,7 +268,7 @@ class Trainer:
                 runs.append_points(self.run_dir, points)
                 r.epoch_sums, r.epoch_seconds = sums.state(), active_s + time.perf_counter() - window_start
                 path = self._save(r, "last.pt", epoch - 1, step - 1, {
-                    "rng": {"torch": torch.get_rng_state(), "aug": aug_gen.get_state()},
+                    "rng": random_state(r.device, aug_gen),
                     "epoch_sums": r.epoch_sums, "epoch_seconds": r.epoch_seconds})
                 yield CheckpointSaved(path, epoch - 1, "stopped")
                 yield Stopped(epoch, step - 1, path, str(self.run_dir))

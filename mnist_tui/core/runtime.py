@@ -181,6 +181,23 @@ class RunningSums:
         return {"loss": float(self.loss), "correct": float(self.correct), "seen": self.seen}
 
 
+def random_state(device: torch.device, augmentation: torch.Generator) -> dict[str, torch.Tensor]:
+    """The random streams a run stopped mid-epoch resumes from: torch's CPU stream, the augmentation
+    generator's (always a CPU one) and, on a GPU, the GPU's (dropout draws there)."""
+    state = {"torch": torch.get_rng_state(), "aug": augmentation.get_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_random_state(state: dict[str, torch.Tensor], device: torch.device, augmentation: torch.Generator) -> None:
+    """Put back what :func:`random_state` saved (the GPU's stream only when resumed on a GPU)."""
+    torch.set_rng_state(state["torch"])
+    augmentation.set_state(state["aug"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def ema_decay(decay: float, step: int) -> float:
     """The configured decay, ramped up over the first steps so the average soon forgets the random init."""
     return min(decay, (1 + step) / (10 + step))
