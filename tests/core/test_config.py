@@ -102,6 +102,15 @@ def test_fields_that_do_not_apply_to_a_model():
     assert field_applies("lr", mlp) and field_applies("lr", cnn)
 
 
+def test_more_clean_epochs_than_epochs_is_refused():
+    augmented = preset("best", epochs=2)
+    assert validate(augmented.replace(clean_epochs=2)) == {}
+    assert validate(augmented.replace(clean_epochs=3)) == {
+        "clean_epochs": "clean epochs must be at most the 2 epochs (every epoch would be trained without "
+                        "augmentation), got 3"}
+    assert validate(preset("fast", clean_epochs=3)) == {}  # no augmentation: the field means nothing
+
+
 def test_a_batch_larger_than_the_training_set_is_refused():
     config = TrainConfig(batch_size=1000, val_size=100)
     assert data_errors(config, 2000) == {}
