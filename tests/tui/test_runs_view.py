@@ -358,3 +358,21 @@ async def test_a_run_trained_by_another_process_is_followed_until_it_ends(make_a
             while state() == "training":  # read again while the view is up; no key pressed
                 await pilot.pause(0.1)
         assert state() == "finished"
+
+
+async def test_right_and_left_scroll_a_column_at_a_time_and_the_names_stay(make_app, runs_folder):
+    # a cell at a time, the date column took ~25 presses at 80 columns, and the run names scrolled away
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        assert "date" not in table_lines(table)[0]  # at 80 columns the last columns are off-screen
+        await pilot.press("right")
+        await ready(pilot, app)
+        lines = table_lines(table)
+        assert lines[0].split()[:2] == ["run", "model"], lines  # state is scrolled past, the names stay
+        assert "date" in lines[0], lines
+        for line, run in zip(lines[1:], app.query_one(RunsPane).runs):
+            assert re.search(rf"^ [● ] {run.name} +{run.model} +{run.epochs_done}/{run.epochs} ", line), lines
+        await pilot.press("left")
+        await ready(pilot, app)
+        assert table_lines(table)[0].split()[:3] == ["run", "state", "model"]

@@ -94,7 +94,7 @@ class RunsPane(Vertical):
         yield Static("Reading the checkpoints folder…", id="runs-status")
         yield Input(placeholder="show runs whose name, model or state holds… (enter keeps, esc clears)",
                     id="runs-filter", compact=True)
-        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).show_runs([], self.sort_column, self.sort_descending, self.marked, self.training)

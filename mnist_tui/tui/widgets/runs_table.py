@@ -82,3 +82,21 @@ class RunsTable(DataTable):
 
     def show_mark(self, run: RunInfo, marked: bool) -> None:
         self.update_cell(run.path, "name", name_cell(run, marked))
+
+    # Right and left scroll a whole column at a time past the run's name, which stays put (fixed_columns):
+    # a cell at a time, the date column was ~25 presses away at 80 columns, and the name scrolled off.
+
+    def action_cursor_right(self) -> None:
+        self._scroll_columns(+1)
+
+    def action_cursor_left(self) -> None:
+        self._scroll_columns(-1)
+
+    def _scroll_columns(self, direction: int) -> None:
+        starts, x = [0], 0
+        for column in list(self.columns.values())[self.fixed_columns:-1]:
+            x += column.get_render_width(self)
+            starts.append(x)
+        ahead = [s for s in starts if s > self.scroll_x] if direction > 0 else [s for s in starts if s < self.scroll_x]
+        if ahead:
+            self.scroll_to(x=min(ahead) if direction > 0 else max(ahead), animate=False)
