@@ -95,3 +95,27 @@ async def test_a_run_with_damaged_saved_results_is_tested_again_and_a_failed_one
         assert not app.query_one("#confusion").display  # b-damaged's matrix is not left under c-broken's name
         assert app.query_one(MisclassifiedPane).evaluation is None  # nor its digits
         assert good.is_dir()
+
+
+async def test_a_narrow_matrix_scrolls_to_the_accuracy_column_and_keeps_the_true_class(make_app, synthetic_data,
+                                                                                        tiny_config, tmp_path):
+    # at 60x20 real MNIST's acc column was cut off: the table was as wide as its content, clipped, and never
+    # scrolled; the synthetic test set's counts are narrower, so 48 columns cut it here
+    runs = tmp_path / "runs"
+    assert list(Trainer(tiny_config, synthetic_data, checkpoints_dir=runs, run_name="done").run())[-1].kind == "finished"
+    app = make_app(checkpoints_dir=runs)
+    async with app.run_test(size=(48, 20)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        await pilot.press("l")
+        await ready(pilot, app)
+        table = app.query_one("#confusion", DataTable)
+        assert app.focused is table
+        header = table.render_line(0).text
+        assert "true" in header and "→9" in header and "acc" not in header  # too narrow for all twelve columns
+        await pilot.press(*["right"] * 10)  # from →0 to acc
+        await ready(pilot, app)
+        header = table.render_line(0).text
+        assert header.split()[:1] == ["true"] and header.split()[-1] == "acc", header
+        assert table.render_line(1).text.split()[0] == "0" and "%" in table.render_line(1).text

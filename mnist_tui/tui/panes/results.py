@@ -13,6 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
+from textual.widget import Widget
 
 from ...core.data_cache import DatasetCache
 from ..messages import EvaluationFailed, EvaluationProgress, EvaluationReady
@@ -142,3 +143,6 @@ class ResultsPane(Vertical):
         table.set_confusion(evaluation.confusion, evaluation.per_class_accuracy, class_names)
         table.display = True
         self.query_one("#results-help").display = True
+        shown = all(node.display for node in self.ancestors_with_self if isinstance(node, Widget))
+        if shown and self.app.focused is None:  # loaded from Runs (l): the keys go to the matrix, not nowhere
+            table.focus()

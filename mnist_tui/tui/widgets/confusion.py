@@ -42,7 +42,7 @@ class ConfusionTable(DataTable):
     """Rows are true classes, columns predicted classes; enter on a cell posts :class:`PairChosen`."""
 
     DEFAULT_CSS = """
-    ConfusionTable { height: auto; max-height: 100%; width: auto; }
+    ConfusionTable { height: auto; max-height: 100%; width: auto; max-width: 100%; }
     """
 
     class PairChosen(Message):
@@ -54,7 +54,8 @@ class ConfusionTable(DataTable):
             self.predicted = predicted
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="cell", zebra_stripes=False)
+        # narrower than the table (60 columns), it scrolls to the cursor and the true class stays put
+        super().__init__(id=id, cursor_type="cell", zebra_stripes=False, fixed_columns=1)
 
     def on_mount(self) -> None:
         self.add_column(Text("true", style="bold"), key="true")
