@@ -135,9 +135,12 @@ class HParamForm(VerticalScroll):
         """The config the form describes, or None, and every field's error message. ``ignore``: fields the
         caller sets itself (the lr finder's and Tune's lr), whose errors are none: the last config's value stands in."""
         config, unparsed = self._parsed()
-        stand_in = {name: getattr(self._initial, name) for name in ignore if name in {**unparsed, **validate(config)}}
-        config = config.replace(**stand_in)
-        errors = {**validate(config), **{name: error for name, error in unparsed.items() if name not in stand_in}}
+        problems = validate(config)
+        stand_in = {name: getattr(self._initial, name) for name in ignore if name in unparsed or name in problems}
+        if stand_in:
+            config = config.replace(**stand_in)
+            problems = validate(config)
+        errors = {**problems, **{name: error for name, error in unparsed.items() if name not in stand_in}}
         if not errors and config.dataset in self.train_digits:
             errors = data_errors(config, self.train_digits[config.dataset])
         if self.run_name is not None and (problem := check_run_name(self.run_name)):
