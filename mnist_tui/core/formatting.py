@@ -13,6 +13,13 @@ def percent(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}%}"
 
 
+def whole_percent(probability: float) -> str:
+    """A probability in whole percent that claims no certainty it lacks: 99.5% is '99%', not '100%'
+    (a wrong digit's tile read 100% while its panel said 99.5%); only 1 itself is '100%'."""
+    shown = round(probability * 100)
+    return f"{99 if shown == 100 and probability < 1 else shown}%"
+
+
 def test_cell(accuracy: float | None, checkpoint: str | None, epochs_done: int) -> str:
     """A run's test accuracy for a table: which checkpoint it measured only when not the finished run's
     last one ("98.12%", "98.40% best·e2")."""
@@ -45,4 +52,4 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-__all__ = ["clip", "json_safe", "percent", "test_cell"]
+__all__ = ["clip", "json_safe", "percent", "test_cell", "whole_percent"]

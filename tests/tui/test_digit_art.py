@@ -68,3 +68,11 @@ def test_probability_bar_and_caption():
     assert probability_bar(0.0, 4) == "    "
     assert probability_bar(0.53, 4) == "██▏ "
     assert caption(1234, 7, 1, 0.982) == "#1234 7→1 98%".ljust(28)
+
+
+def test_a_caption_never_rounds_a_wrong_digit_up_to_certainty():
+    # the tile read "9→4 100%" while its panel said "confidence 99.5%"
+    assert caption(9587, 9, 4, 0.995) == "#9587 9→4 99%".ljust(28)
+    assert caption(9587, 9, 4, 0.9949) == "#9587 9→4 99%".ljust(28)
+    assert caption(1, 2, 3, 1.0) == "#1 2→3 100%".ljust(28)
+    assert caption(1, 2, 3, 0.004) == "#1 2→3 0%".ljust(28)

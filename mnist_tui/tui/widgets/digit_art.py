@@ -13,6 +13,8 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 
+from ...core.formatting import whole_percent
+
 TOP, BOTTOM, FULL, EMPTY = "▀", "▄", "█", " "
 THRESHOLD = 80  # a pixel at or above this (of 255) is ink
 SHADES = " ░▒▓█"  # one character per pixel in the large rendering
@@ -89,7 +91,7 @@ def probability_bar(probability: float, width: int) -> str:
 
 def caption(index: int, true_label: int, predicted_label: int, confidence: float, width: int = 28) -> str:
     """``#index true→pred conf%`` fitted to ``width`` columns."""
-    text = f"#{index} {true_label}→{predicted_label} {confidence:.0%}"
+    text = f"#{index} {true_label}→{predicted_label} {whole_percent(confidence)}"
     return text[:width].ljust(width)
 
 

@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from ...core.formatting import whole_percent
 from .digit_art import caption, digit_text, large_digit_lines, probability_bar
 
 CARD_WIDTH = 28
@@ -192,7 +193,7 @@ class DigitDetail(Widget):
             style = "green" if label == example.true_label else ("red" if label == example.predicted_label else "")
             out.append(f"{label} ", style or "bold")
             out.append(probability_bar(probability, bar_width), style or "")
-            out.append(f"{probability:>5.0%}\n")
+            out.append(f"{whole_percent(probability):>5}\n")
         used = 5 + len(example.top3) + (1 if named else 0)
         if self.label_issue is not None:
             out.append("⚑ label looks wrong\n", "bold yellow")  # confident learning flags it

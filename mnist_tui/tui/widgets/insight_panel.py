@@ -14,6 +14,7 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
+from ...core.formatting import whole_percent
 from .attribution_art import (LEGEND_MARKUP, LEGEND_SHORT_MARKUP, attribution_text, map_scale, shown_columns,
                               side_by_side)
 from .digit_art import digit_text, pixel_rows
@@ -104,7 +105,7 @@ class InsightPanel(Widget):
         titles = []
         for c in view.classes:
             role = "predicted" if c == view.prediction else ("label" if c == view.label else "runner-up")
-            titles.append(f"{role} {c} ({view.probabilities[c]:.0%})"[:28].ljust(28))
+            titles.append(f"{role} {c} ({whole_percent(view.probabilities[c])})"[:28].ljust(28))
         gap = 3 if self.size.width >= 59 else 1  # two maps fit a 58-column panel (80 minus the detail)
         out.append((" " * gap).join(titles) + "\n")
         scale = map_scale(*view.maps)
@@ -133,9 +134,9 @@ class InsightPanel(Widget):
         for c in view.classes:
             role = "predicted" if c == view.prediction else ("meant" if c == view.meant else "runner-up")
             # narrow maps drop words before the figure is cut: "97%" cut to "9" reads as a digit
-            title = next((t for t in (f"{role} {name(c)} {view.probabilities[c]:.0%}", f"{name(c)} "
-                          f"{view.probabilities[c]:.0%}", f"{c} {view.probabilities[c]:.0%}") if len(t) <= map_width),
-                         f"{c}")
+            shown = whole_percent(view.probabilities[c])
+            title = next((t for t in (f"{role} {name(c)} {shown}", f"{name(c)} {shown}", f"{c} {shown}")
+                          if len(t) <= map_width), f"{c}")
             titles.append(title[:map_width].ljust(map_width))
         out.append((" " * gap).join(titles) + "\n")
         for line in side_by_side([attribution_text(view.pixels, m, scale, columns) for m in view.maps], gap):
