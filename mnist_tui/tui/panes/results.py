@@ -12,8 +12,8 @@ from pathlib import Path
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 from textual.widget import Widget
+from textual.widgets import Static
 
 from ...core.data_cache import DatasetCache
 from ..messages import EvaluationFailed, EvaluationProgress, EvaluationReady
@@ -23,6 +23,8 @@ from ..widgets.progress import text_bar
 
 class ResultsPane(Vertical):
     """Shows an evaluation; ``evaluate`` and ``show_saved`` fetch one in the background."""
+
+    _keys_to_matrix = False  # a run loaded from Runs: the matrix takes the keys when it shows
 
     def compose(self) -> ComposeResult:
         yield Static("No results yet: finish a run, or load one from Runs (f4).", id="results-summary")
@@ -77,6 +79,7 @@ class ResultsPane(Vertical):
         """A run folder's test figures: those it saved at its end, else its test checkpoint evaluated."""
         from ...core.runs import CHECKPOINT_FILES, read_result  # torch-free (core.evaluation's rule, unloaded)
 
+        self._keys_to_matrix = True  # Runs' table, which had the keys, is hidden now
         finished = bool(read_result(path)) and (path / "last.pt").is_file()  # {}: not finished
         if finished and (path / "misclassified.pt").is_file():
             self.show_saved(str(path), data, path.parent)
@@ -126,6 +129,7 @@ class ResultsPane(Vertical):
 
     def show_failure(self, reason: str) -> None:
         """No figures: the previous run's matrix would read as this one's."""
+        self._keys_to_matrix = False
         for part in ("#eval-progress", "#results-note", "#confusion", "#results-help"):
             self.query_one(part).display = False
         self.query_one("#results-summary", Static).update(f"[b red]Evaluation failed:[/] {reason}")
@@ -143,6 +147,17 @@ class ResultsPane(Vertical):
         table.set_confusion(evaluation.confusion, evaluation.per_class_accuracy, class_names)
         table.display = True
         self.query_one("#results-help").display = True
-        shown = all(node.display for node in self.ancestors_with_self if isinstance(node, Widget))
-        if shown and self.app.focused is None:  # loaded from Runs (l): the keys go to the matrix, not nowhere
-            table.focus()
+        if self._keys_to_matrix:  # loaded from Runs (l): once the tab switch is drawn, the keys go to the matrix
+            self.call_after_refresh(self._take_keys)
+        self._keys_to_matrix = False
+
+    def _take_keys(self) -> None:
+        """The matrix takes the keys unless a shown widget has them (Runs' hidden table kept them, or nothing did)."""
+        focused = self.app.focused
+        if _shown(self) and (focused is None or not _shown(focused)):
+            self.query_one("#confusion", ConfusionTable).focus()
+
+
+def _shown(widget: Widget) -> bool:
+    """Whether the widget and every container above it are displayed (an inactive tab's are not)."""
+    return all(node.display for node in widget.ancestors_with_self if isinstance(node, Widget))
