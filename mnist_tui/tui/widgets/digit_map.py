@@ -106,14 +106,15 @@ class DigitMap(Widget, can_focus=True):
         self.watch_cursor(self.cursor)
 
     def nearest_to_cursor(self) -> int | None:
-        """The point in the cursor's cell, else the one nearest to it (in cells)."""
+        """The point in the cursor's cell (a misclassified one first: the cell shows ``x`` for it),
+        else the one nearest to it (in cells)."""
         if not self.xy:
             return None
         self._layout()
         col, row = self.cursor
         here = self._cells.get((col, row))
         if here:
-            return here[0]
+            return next((i for i in here if self.labels[i] != self.predictions[i]), here[0])
         best, best_d = None, float("inf")
         for (c, r), members in self._cells.items():
             d = (c - col) ** 2 + ((r - row) * 2) ** 2  # a cell is about twice as tall as wide
