@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         path = checkpoint_in(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if export := _export_kind(path):  # beside last.pt in a run folder once exported: easily given instead
+        raise CheckpointError(f"{path} is {export} (what `mnist-tui export` writes), not a checkpoint: give the "
+                              "run folder or its last.pt or best.pt")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling, zip and EOF errors all mean "not a checkpoint"
@@ -82,6 +86,19 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     if problem:
         raise DamagedFile(f"{path} is not a usable checkpoint: {problem}")
     return checkpoint
+
+
+def _export_kind(path: Path) -> str | None:
+    """"a TorchScript export" or "an ONNX export" when the file is one, else None (torch.load would call either
+    corrupt, and warn about TorchScript first)."""
+    if path.suffix.lower() == ".onnx":
+        return "an ONNX export"
+    try:
+        with zipfile.ZipFile(path) as archive:  # torch.save's files are zip archives too, without code/
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    return "a TorchScript export" if any("/code/" in n or n.endswith("/constants.pkl") for n in names) else None
 
 
 def _is_state(value: Any) -> bool:

@@ -177,3 +177,20 @@ def test_a_run_with_damaged_saved_digits_is_checked_on_random_images(trained_run
     assert export(str(run), "--format", "torchscript", "--out", str(target), "--data-dir", str(tmp_path / "no-data")) == 0
     assert "random images (no test digits on disk or saved with the run)" in capsys.readouterr().out
     assert target.is_file()
+
+
+@pytest.mark.parametrize("fmt, kind", [("torchscript", "a TorchScript export"), ("onnx", "an ONNX export")])
+def test_an_exported_file_given_as_a_checkpoint_is_named_for_what_it_is(fmt, kind, trained_run, tmp_path, capsys,
+                                                                        recwarn):
+    # eval, predict, explain, resume... said "corrupt or truncated", after torch's 2-line TorchScript warning
+    if fmt == "onnx":
+        pytest.importorskip("onnxscript")
+    target = tmp_path / f"model.{'pt' if fmt == 'torchscript' else 'onnx'}"
+    assert export(str(trained_run), "--format", fmt, "--out", str(target), "--data-dir", str(tmp_path)) == 0
+    capsys.readouterr()
+    recwarn.clear()
+    assert main(["eval", str(target), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"mnist-tui: {target} is {kind} (what `mnist-tui export` writes), not a checkpoint: give the "
+                   "run folder or its last.pt or best.pt\n")
+    assert not [w for w in recwarn if "TorchScript" in str(w.message)]
