@@ -66,6 +66,25 @@ def main(argv: list[str] | None = None) -> int:
     return _dispatch(parse_args(argv))
 
 
+TOP_LEVEL_VALUED = ("--data-dir", "--checkpoints", "--preset")  # mnist-tui's own options that take a value
+
+
+def _intermixed(args: argparse.Namespace, argv: list[str], unknown: list[str]) -> list[str]:
+    """The command's arguments parsed again with options and positionals in any order, into ``args``;
+    what is still unknown. argparse takes a command's positionals from their first run only, so
+    `explain RUN --method occlusion IMAGE` called IMAGE an unrecognized argument."""
+    i = 0
+    while i < len(argv) and argv[i] != args.command:
+        i += 2 if argv[i] in TOP_LEVEL_VALUED else 1
+    try:
+        parsed, unknown = args.command_parsers[args.command].parse_known_intermixed_args(argv[i + 1:])
+    except TypeError:  # a parser that intermixed parsing cannot take: argparse's first answer stands
+        return unknown
+    for key, value in vars(parsed).items():
+        setattr(args, key, value)
+    return unknown
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The parsed command line. ``--help`` and ``--version`` (argparse's SystemExit(0)) print here, not in
     argparse, which would drop a write error: a stdout that cannot take them exits 1 (141 for a closed
@@ -74,6 +93,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     try:
         parser = build_parser()
         args, unknown = parser.parse_known_args(argv)
+        if unknown and args.command:  # `eval RUN --json RUN2`: a positional after an option, parsed again
+            unknown = _intermixed(args, sys.argv[1:] if argv is None else argv, unknown)
         if unknown:  # argparse would show mnist-tui's usage, not the command's
             (args.command_parsers.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
         return args

@@ -128,3 +128,26 @@ def test_out_under_a_file_is_refused_before_any_work(command, tiny_run, tmp_path
     assert main(argv) == 2
     # said first: not "map needs the mnist test set", which the missing data would say after
     assert capsys.readouterr().err == f"mnist-tui: cannot write {out}: {tmp_path / 'seven.png'} is a file, not a folder\n"
+
+
+def test_positionals_may_follow_options(tiny_run, synthetic_root, tmp_path, capsys):
+    # argparse takes a command's positionals from their first run only: `eval RUN --json RUN2` and
+    # `predict RUN --json IMAGE` said "unrecognized arguments" about the second run or the picture
+    from PIL import Image
+
+    picture = tmp_path / "one.png"
+    ink = Image.new("L", (28, 28), 0)
+    ink.paste(255, (12, 4, 16, 24))
+    ink.save(picture)
+    data = ["--data-dir", str(synthetic_root)]
+    assert main(["eval", str(tiny_run), "--json", *data, str(tiny_run / "best.pt")]) == 0
+    assert json.loads(capsys.readouterr().out)["checkpoints"] == [str(tiny_run / "last.pt"), str(tiny_run / "best.pt")]
+    assert main(["predict", str(tiny_run), "--json", str(picture)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["image"] == str(picture)
+    assert main(["--checkpoints", str(tiny_run.parent), "explain", tiny_run.name, "--method", "occlusion",
+                 str(picture)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:  # an unknown flag is still one
+        main(["eval", str(tiny_run), "--bogus"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith("mnist-tui eval: error: unrecognized arguments: --bogus")
