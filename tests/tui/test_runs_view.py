@@ -376,3 +376,20 @@ async def test_right_and_left_scroll_a_column_at_a_time_and_the_names_stay(make_
         await pilot.press("left")
         await ready(pilot, app)
         assert table_lines(table)[0].split()[:3] == ["run", "state", "model"]
+
+
+async def test_a_run_another_process_starts_appears_without_ctrl_r(make_app, runs_folder, synthetic_data):
+    """`mnist-tui train` in another terminal: its run never showed in the open view until ctrl+r."""
+    import asyncio
+
+    from mnist_tui.core.engine import Trainer
+
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        events = list(Trainer(BASE, synthetic_data, checkpoints_dir=runs_folder, run_name="elsewhere").run())
+        assert events[-1].kind == "finished"
+        async with asyncio.timeout(30):
+            while table.row_count == len(RUNS):  # no key pressed: the view notices the new folder
+                await pilot.pause(0.1)
+        assert "elsewhere" in names(app) and status(app).startswith("4 runs in")

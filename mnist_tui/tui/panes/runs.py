@@ -89,6 +89,7 @@ class RunsPane(Vertical):
         self.sort_column, self.sort_descending = "date", True
         self.filter_text = ""
         self._status = ""
+        self._listed_stamp: int | None = None  # the folder's mtime when it was last listed
 
     def compose(self) -> ComposeResult:
         yield Static("Reading the checkpoints folder…", id="runs-status")
@@ -98,6 +99,19 @@ class RunsPane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).show_runs([], self.sort_column, self.sort_descending, self.marked, self.training)
+        self.set_interval(OTHERS_POLL_S, self._relist_if_the_folder_changed)
+
+    def _folder_stamp(self) -> int | None:
+        try:
+            return self.checkpoints_dir.stat().st_mtime_ns  # a run folder made or removed changes it
+        except OSError:
+            return None
+
+    def _relist_if_the_folder_changed(self) -> None:
+        """A run that another process (`mnist-tui train`, a second app) starts appears while this view is up;
+        it stayed unlisted until ctrl+r. One stat every 2 s, and only while the view is shown."""
+        if self.is_on_screen and self._listed_stamp != self._folder_stamp():
+            self.refresh_runs()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs", name="list runs")
     def refresh_runs(self) -> None:
@@ -105,6 +119,7 @@ class RunsPane(Vertical):
         try:
             from ...core.runs import list_runs
 
+            self._listed_stamp = self._folder_stamp()  # before listing: a change meanwhile is seen next time
             self.post_message(RunsListed(list_runs(self.checkpoints_dir)))
         except Exception as exc:  # noqa: BLE001 - shown, the view stays up
             self.app.call_from_thread(self.notify, f"could not list {self.checkpoints_dir}: {exc}", severity="error")
