@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -86,6 +87,6 @@ def run(args: argparse.Namespace) -> int:
     console = OutputConsole()
     console.print(heading, highlight=False)
     console.print(table)
-    print("score = 1 - P(given label); see a digit with: mnist-tui explain RUN --index N"
+    print(f"score = 1 - P(given label); see a digit with: mnist-tui explain {shlex.quote(args.checkpoint)} --index N"
           + (" --split train" if args.split == "train" else ""))
     return EXIT_OK

@@ -27,6 +27,8 @@ def test_label_errors_json_and_table(tiny_run, synthetic_root, capsys):
     assert main(base) == 0
     out = capsys.readouterr().out
     assert "digits flagged" in out and "score = 1 - P(given label)" in out
+    # the run as typed, so the line can be pasted (it said RUN)
+    assert out.splitlines()[-1].endswith(f"see a digit with: mnist-tui explain {tiny_run} --index N")
     flagged = sum(flags)  # the heading fits 80 columns; it wrapped at the narrower table's width
     assert out.splitlines()[:2] == [f"{flagged} of 200 test digits flagged (prune_by_noise_rate)",
                                     f"{flagged} shown, the most disputed first:"], out
