@@ -147,7 +147,7 @@ class RichReporter:
             for event in events:
                 last = event
                 if isinstance(event, RunStarted):
-                    self._epochs = event.epochs
+                    self._epochs, self._train_size = event.epochs, event.train_size
                     self.console.print(
                         f"[bold]{event.run_name}[/]: {event.config['model']} with {event.param_count:,} parameters "
                         f"on {event.device}; {event.train_size:,} train / {event.val_size:,} validation / "
@@ -163,6 +163,8 @@ class RichReporter:
                                     acc=f"{event.accuracy:.2%}", speed=f"{event.samples_per_s:,.0f}/s")
                 elif isinstance(event, EpochEnd):
                     epochs.append(event)
+                    if task is not None and event.seconds > 0:  # the epoch's pace, not its last few batches'
+                        progress.update(task, speed=f"{self._train_size / event.seconds:,.0f}/s")
                     progress.console.print(
                         f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} "
                         f"acc {_pct(event.train_accuracy)} | val loss "
