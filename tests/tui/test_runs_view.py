@@ -393,3 +393,27 @@ async def test_a_run_another_process_starts_appears_without_ctrl_r(make_app, run
             while table.row_count == len(RUNS):  # no key pressed: the view notices the new folder
                 await pilot.pause(0.1)
         assert "elsewhere" in names(app) and status(app).startswith("4 runs in")
+
+
+async def test_an_unreadable_run_trained_again_elsewhere_is_read_again(make_app, runs_folder, synthetic_data):
+    """A run killed before its first save, listed unreadable, then trained to the end by `mnist-tui train
+    --run-name` again: the view said unreadable until ctrl+r."""
+    import asyncio
+    import shutil
+
+    from mnist_tui.core.engine import Trainer
+
+    killed = runs_folder / "killed"
+    killed.mkdir()
+    shutil.copy(runs_folder / "alpha-mlp" / "config.json", killed / "config.json")
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_runs(pilot, app, rows=len(RUNS) + 1)
+        run = next(r for r in app.query_one(RunsPane).runs if r.name == "killed")
+        assert run.error
+        events = list(Trainer(BASE, synthetic_data, checkpoints_dir=runs_folder, run_name="killed").run())
+        assert events[-1].kind == "finished"
+        async with asyncio.timeout(30):
+            while next(r for r in app.query_one(RunsPane).runs if r.name == "killed").error:
+                await pilot.pause(0.1)
+        assert next(r for r in app.query_one(RunsPane).runs if r.name == "killed").state == "finished"

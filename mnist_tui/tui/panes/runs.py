@@ -7,6 +7,7 @@ requests, since the app owns evaluation, the run controller and the form.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from textual import work
@@ -101,15 +102,19 @@ class RunsPane(Vertical):
         self.query_one(RunsTable).show_runs([], self.sort_column, self.sort_descending, self.marked, self.training)
         self.set_interval(OTHERS_POLL_S, self._relist_if_the_folder_changed)
 
-    def _folder_stamp(self) -> int | None:
+    def _folder_stamp(self) -> tuple[tuple[str, int], ...] | None:
+        """The run folders and their mtimes: one made or removed, or a file saved in one (a run another
+        process trains, a stopped run trained again), changes it."""
         try:
-            return self.checkpoints_dir.stat().st_mtime_ns  # a run folder made or removed changes it
+            with os.scandir(self.checkpoints_dir) as entries:
+                return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in entries if e.is_dir()))
         except OSError:
             return None
 
     def _relist_if_the_folder_changed(self) -> None:
-        """A run that another process (`mnist-tui train`, a second app) starts appears while this view is up;
-        it stayed unlisted until ctrl+r. One stat every 2 s, and only while the view is shown."""
+        """A run that another process (`mnist-tui train`, a second app) starts, or trains again, shows while
+        this view is up; it stayed unlisted (or unreadable) until ctrl+r. A stat of each run folder every
+        2 s, and only while the view is shown."""
         if self.is_on_screen and self._listed_stamp != self._folder_stamp():
             self.refresh_runs()
 
