@@ -154,3 +154,30 @@ async def test_a_one_epoch_run_beside_a_deleted_one_keeps_its_axis_within_100_pe
         value = chart.lines[0][3][0]
         assert len(positions) >= 2 and 0 <= positions[0] <= value <= positions[-1] <= 100
         assert positions[-1] - positions[0] <= 10  # the point is not squashed into one line of the chart
+
+
+async def test_the_table_keeps_its_row_labels_while_the_runs_scroll(synthetic_data, tmp_path):
+    # at 80 columns the third run's column was cut, and → scrolled the labels away with everything else
+    from mnist_tui.core.engine import Trainer
+
+    base = TrainConfig(model="mlp", hidden=(16,), epochs=1, batch_size=64, optimizer="adam", lr=3e-3,
+                       schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, seed=1, threads=1)
+    paths = []
+    for i, lr in enumerate((1e-3, 3e-3, 1e-2)):
+        name = f"a-rather-long-run-name-number-{i}"
+        assert list(Trainer(base.replace(lr=lr), synthetic_data, checkpoints_dir=tmp_path,
+                            run_name=name).run())[-1].kind == "finished"
+        paths.append(tmp_path / name)
+    screen = CompareScreen(paths)
+    async with CompareApp(screen).run_test(size=SIZE) as pilot:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        table.focus()
+        await pilot.pause()
+        assert "number-2" not in table.render_line(0).text  # the third run is off-screen
+        labels = [table.render_line(y).text.split()[0] for y in range(1, 4)]
+        await pilot.press("right", "right")  # a column at a time
+        await pilot.pause()
+        assert "number-2" in table.render_line(0).text
+        assert [table.render_line(y).text.split()[0] for y in range(1, 4)] == labels  # the labels stayed

@@ -22,6 +22,7 @@ from textual_plotext import PlotextPlot
 from ...core.config import TrainConfig, field_applies, field_label, field_names, format_field
 from ...core.formatting import percent
 from ..keys import QUIT_NOT_SHOWN
+from ..widgets.column_table import ColumnTable
 from ..widgets.ticks import linear_ticks
 
 # distinct in dark and light themes; plotext takes the RGB tuple, Rich the hex
@@ -226,7 +227,8 @@ class CompareScreen(Screen):
             yield CompareChart("val_accuracy", "Validation accuracy %", percent=True, id="compare-accuracy")
             yield CompareChart("val_loss", "Validation loss", id="compare-loss")
         yield Static("", id="compare-legend")
-        yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+        # the row labels stay put while the runs' columns scroll sideways
+        yield ColumnTable(id="compare-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import DataTable
 
 from ...core.formatting import test_cell
 from ...core.runs import RunInfo
+from .column_table import ColumnTable
 from .progress import format_duration, percent
 
 # (column key, label, sort key, newest/largest first by default); None sorts last either way
@@ -59,7 +59,7 @@ def run_cells(run: RunInfo, marked: bool, training: bool) -> tuple[Text | str, .
             str(run.batch_size), format_duration(run.train_seconds), date)
 
 
-class RunsTable(DataTable):
+class RunsTable(ColumnTable):
     """Rows of runs, keyed by their paths.
 
     Each fill gives the columns the width of their widest cell at once: left to the table's
@@ -82,21 +82,3 @@ class RunsTable(DataTable):
 
     def show_mark(self, run: RunInfo, marked: bool) -> None:
         self.update_cell(run.path, "name", name_cell(run, marked))
-
-    # Right and left scroll a whole column at a time past the run's name, which stays put (fixed_columns):
-    # a cell at a time, the date column was ~25 presses away at 80 columns, and the name scrolled off.
-
-    def action_cursor_right(self) -> None:
-        self._scroll_columns(+1)
-
-    def action_cursor_left(self) -> None:
-        self._scroll_columns(-1)
-
-    def _scroll_columns(self, direction: int) -> None:
-        starts, x = [0], 0
-        for column in list(self.columns.values())[self.fixed_columns:-1]:
-            x += column.get_render_width(self)
-            starts.append(x)
-        ahead = [s for s in starts if s > self.scroll_x] if direction > 0 else [s for s in starts if s < self.scroll_x]
-        if ahead:
-            self.scroll_to(x=min(ahead) if direction > 0 else max(ahead), animate=False)
