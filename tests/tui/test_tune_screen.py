@@ -551,3 +551,26 @@ async def test_naming_another_study_lets_the_last_ones_trials_go(tmp_path, synth
         await pilot.pause()
         assert table.row_count == 0 and screen.best() is None  # not "first"'s trial under "first2"
         assert screen.query_one("#tune-best", Button).disabled
+
+
+async def test_leaving_during_a_sweep_asks_first(make_app):
+    """escape (and enter on a trial, Use best) stopped the running study without a word."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tune_from_the_app(pilot, app, "lr=5e-3:2e-2:log", "2", epochs="1000")
+        await pilot.press("ctrl+s")
+        while not any(t.get("state") == "running" for t in screen.trials.values()):
+            await pilot.pause()  # trial 0 is training
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Leave while tuning?" in str(app.screen.query_one(".dialog-title", Static).render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is screen and screen.running
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert not isinstance(app.screen, (TuneScreen, ConfirmScreen))
+        assert await asyncio.to_thread(screen.process.wait, 60) == 130  # stopped as Ctrl+C stops it

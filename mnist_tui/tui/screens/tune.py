@@ -33,7 +33,7 @@ from ...core.config import TrainConfig
 from ...core.process import stderr_lines
 from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study
 from ..keys import QUIT_NOT_SHOWN
-from ..widgets.dialogs import ConfirmScreen
+from .tune_questions import LeaveQuestions
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
 from ..widgets.tune_form import TuneForm
 from ..widgets.tune_records import (
@@ -46,7 +46,7 @@ POLL_SECONDS = 3.0
 VIEWS = {"tune-table": "Trials", "tune-history": "History", "tune-importance": "Importance"}
 
 
-class TuneScreen(Screen):
+class TuneScreen(LeaveQuestions, Screen):
     """Pick a search space, start a study (or attach to one), watch the trials, use the best."""
 
     DEFAULT_CSS = """
@@ -255,21 +255,6 @@ class TuneScreen(Screen):
                 self.process.send_signal(signal.SIGINT)
             self.query_one("#tune-status", Static).update("stopping: the running trials save and end")
 
-    def ask_quit(self) -> None:
-        """ctrl+q while the study runs (the app asks here): confirm, stop it as Stop does, quit once it has ended."""
-        if self._quit_when_stopped:  # already stopping to quit: a second ctrl+q quits at once
-            self.app.exit()
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._quit_when_stopped = True
-                self.action_stop() if self.running else self.app.exit()
-
-        self.app.push_screen(ConfirmScreen("Quit while tuning?", "The running trials stop, save a resumable last.pt "
-                                           "(marked interrupted), and then the app quits.", yes="Stop and quit",
-                                           no="Keep tuning"), answered)
-
     @on(Button.Pressed, "#tune-attach")
     def action_attach(self) -> None:
         self._quiet = False
@@ -378,18 +363,21 @@ class TuneScreen(Screen):
             self.notify("No finished trial yet: Use best needs a complete trial.", severity="warning")
             return
         config = apply(self.base, best.get("params") or {})
-        self.post_message(self.UseBest(config, best.get("run_dir"), best["value"]))
-        self.query_one("#tune-status", Static).update(
-            f"best trial {best['number']} ({best['value']:.2%}) sent to the Train form: {params_text(best['params'])}")
+
+        def send() -> None:
+            self.post_message(self.UseBest(config, best.get("run_dir"), best["value"]))
+            self.query_one("#tune-status", Static).update(f"best trial {best['number']} ({best['value']:.2%}) sent "
+                                                          f"to the Train form: {params_text(best['params'])}")
+        self._leave(send)
 
     @on(DataTable.RowSelected, "#tune-table")
     def _open_trial(self, event: DataTable.RowSelected) -> None:
         trial = self.trials.get(int(event.row_key.value))
         if trial and trial.get("run_dir"):
-            self.post_message(self.OpenRun(trial["run_dir"]))
+            self._leave(lambda: self.post_message(self.OpenRun(trial["run_dir"])))
 
     def action_close(self) -> None:
-        self.app.pop_screen()
+        self._leave(self.app.pop_screen)
 
     def on_unmount(self) -> None:
         self._poll_stop.set()

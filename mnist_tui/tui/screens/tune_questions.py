@@ -1,0 +1,44 @@
+"""What the Tune view asks before a key would end a running study: quitting the app, or leaving the view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..widgets.dialogs import ConfirmScreen
+
+
+def quit_question() -> ConfirmScreen:
+    return ConfirmScreen("Quit while tuning?", "The running trials stop, save a resumable last.pt (marked "
+                         "interrupted), and then the app quits.", yes="Stop and quit", no="Keep tuning")
+
+
+def leave_question() -> ConfirmScreen:
+    """Leaving Tune (escape, enter on a trial, Use best) stops its study: the search runs in this view's child."""
+    return ConfirmScreen("Leave while tuning?", "The study stops: its running trials save a resumable last.pt "
+                         "(marked interrupted); its finished trials stay in its storage.", yes="Stop and leave",
+                         no="Keep tuning")
+
+
+class LeaveQuestions:
+    """The Tune screen's questions before a key ends its running study (mixed into TuneScreen)."""
+
+    def ask_quit(self) -> None:
+        """ctrl+q while the study runs (the app asks here): confirm, stop it as Stop does, quit once it has ended."""
+        if self._quit_when_stopped:  # already stopping to quit: a second ctrl+q quits at once
+            self.app.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._quit_when_stopped = True
+                self.action_stop() if self.running else self.app.exit()
+
+        self.app.push_screen(quit_question(), answered)
+
+    def _leave(self, then: Callable[[], object]) -> None:
+        """Run ``then``, which leaves the view, at once, or while a study runs once the user says stop it (it
+        stopped without a word on escape, enter on a trial and Use best)."""
+        if self.running:
+            self.app.push_screen(leave_question(), lambda yes: then() if yes else None)
+        else:
+            then()
