@@ -25,8 +25,9 @@ def run(args: argparse.Namespace) -> int:
     check_checkpoints_folder(folder)
     runs = list_runs(folder)
     if args.json:
-        records = [dataclasses.asdict(r) | ({"state": "unreadable", "model": None} if r.error else {}) for r in runs]
-        print(json.dumps(json_safe(records), allow_nan=False))  # unreadable, as the table says; no model known
+        records = [dataclasses.asdict(r) | ({"state": "unreadable", "model": None if r.model == "?" else r.model}
+                                            if r.error else {}) for r in runs]
+        print(json.dumps(json_safe(records), allow_nan=False))  # unreadable, as the table says; its model if known
         return EXIT_OK
     from ..reporting import print_runs
 

@@ -262,6 +262,7 @@ def read_run(run_dir: Path) -> RunInfo:
     run_dir = Path(run_dir)
     stamp = datetime.fromtimestamp(_trained_at(run_dir)).isoformat(timespec="seconds")
     owner = run_lock.owner(run_dir)  # a live run: its first checkpoint may not be written yet
+    config = None
     try:
         config = read_config(run_dir)
         metrics = read_metrics(run_dir)
@@ -292,7 +293,8 @@ def read_run(run_dir: Path) -> RunInfo:
         error = str(exc) or repr(exc)
         if owner is not None:  # between its folder and its config.json: a moment
             error = f"being created by process {owner}"
-        return RunInfo(run_dir.name, str(run_dir), "?", 0, 0, None, None, stamp, False, error=error, state="?")
+        return RunInfo(run_dir.name, str(run_dir), config.model if config else "?", 0, config.epochs if config else 0,
+                       None, None, stamp, False, error=error, state="?")  # killed before its first save: its config says
 
 
 def _trained_at(run_dir: Path) -> float:

@@ -113,6 +113,7 @@ def test_a_live_run_without_a_checkpoint_reads_as_training(tmp_path, tiny_config
         lock.release()
     info = read_run(run)
     assert info.state == "?" and "no checkpoint" in info.error
+    assert (info.model, info.epochs) == ("mlp", tiny_config.epochs)  # its config.json says so; it listed "?"
 
 
 def test_the_app_child_reports_a_busy_run_in_one_line(finished_run, synthetic_root):

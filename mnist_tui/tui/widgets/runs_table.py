@@ -52,7 +52,7 @@ def run_cells(run: RunInfo, marked: bool, training: bool) -> tuple[Text | str, .
     """One row's cells, in COLUMNS' order."""
     date = run.modified[5:16].replace("T", " ")
     if run.error:
-        return name_cell(run, marked), Text("unreadable", style="red"), "?", "", "", "", "", "", "", date
+        return name_cell(run, marked), Text("unreadable", style="red"), run.model, "", "", "", "", "", "", date
     test = test_cell(run.test_accuracy, run.test_checkpoint, run.epochs_done)  # as `runs` writes it
     return (name_cell(run, marked), "training" if training else run.state, run.model,
             f"{run.epochs_done}/{run.epochs}", percent(run.best_val_accuracy), test, f"{run.lr:g}",
