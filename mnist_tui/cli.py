@@ -66,16 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     return _dispatch(parse_args(argv))
 
 
-TOP_LEVEL_VALUED = ("--data-dir", "--checkpoints", "--preset")  # mnist-tui's own options that take a value
-
-
-def _intermixed(args: argparse.Namespace, argv: list[str], unknown: list[str]) -> list[str]:
+def _intermixed(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str],
+                unknown: list[str]) -> list[str]:
     """The command's arguments parsed again with options and positionals in any order, into ``args``;
     what is still unknown. argparse takes a command's positionals from their first run only, so
     `explain RUN --method occlusion IMAGE` called IMAGE an unrecognized argument."""
+    valued = {flag for action in parser._actions if action.nargs != 0 for flag in action.option_strings}
     i = 0
-    while i < len(argv) and argv[i] != args.command:
-        i += 2 if argv[i] in TOP_LEVEL_VALUED else 1
+    while i < len(argv) and argv[i] != args.command:  # past mnist-tui's own options and their values
+        i += 2 if argv[i] in valued else 1
     try:
         parsed, unknown = args.command_parsers[args.command].parse_known_intermixed_args(argv[i + 1:])
     except TypeError:  # a parser that intermixed parsing cannot take: argparse's first answer stands
@@ -94,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser = build_parser()
         args, unknown = parser.parse_known_args(argv)
         if unknown and args.command:  # `eval RUN --json RUN2`: a positional after an option, parsed again
-            unknown = _intermixed(args, sys.argv[1:] if argv is None else argv, unknown)
+            unknown = _intermixed(parser, args, sys.argv[1:] if argv is None else argv, unknown)
         if unknown:  # argparse would show mnist-tui's usage, not the command's
             (args.command_parsers.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
         return args

@@ -267,11 +267,13 @@ class MnistApp(App):
     def action_pause(self) -> None:
         if not self.controller.allowed("pause"):  # the palette offers it at any time: say why not
             self.notify("No run is training: nothing to pause.", severity="warning")
+            return
         self.controller.pause()
 
     def action_resume(self) -> None:
         if not self.controller.allowed("resume"):
             self.notify("No run is paused. A stopped run resumes from Runs (f4, r).", severity="warning")
+            return
         self.controller.resume()
 
     def action_steer(self, factor: float) -> None:

@@ -90,7 +90,7 @@ class RunsPane(Vertical):
         self.sort_column, self.sort_descending = "date", True
         self.filter_text = ""
         self._status = ""
-        self._listed_stamp: int | None = None  # the folder's mtime when it was last listed
+        self._listed_stamp: tuple[tuple[str, int], ...] | None = None  # _folder_stamp() at the last listing
 
     def compose(self) -> ComposeResult:
         yield Static("Reading the checkpoints folder…", id="runs-status")
@@ -114,9 +114,14 @@ class RunsPane(Vertical):
     def _relist_if_the_folder_changed(self) -> None:
         """A run that another process (`mnist-tui train`, a second app) starts, or trains again, shows while
         this view is up; it stayed unlisted (or unreadable) until ctrl+r. A stat of each run folder every
-        2 s, and only while the view is shown."""
-        if self.is_on_screen and self._listed_stamp != self._folder_stamp():
-            self.refresh_runs()
+        2 s, in a thread, and only while the view is shown."""
+        if self.is_on_screen:
+            self._check_the_folder()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-poll", name="check runs folder")
+    def _check_the_folder(self) -> None:
+        if self._listed_stamp != self._folder_stamp():
+            self.app.call_from_thread(self.refresh_runs)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs", name="list runs")
     def refresh_runs(self) -> None:
