@@ -164,7 +164,8 @@ def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> o
     """Join study ``name`` or create it; two workers starting at once both end up in one study.
 
     Creating the tables or the study can race between processes (IntegrityError,
-    DuplicatedStudyError, "table already exists"); the loser retries and loads.
+    DuplicatedStudyError, "table already exists": an OperationalError on SQLite, a
+    ProgrammingError on PostgreSQL); the loser retries and loads.
     """
     import sqlalchemy.exc
 
@@ -175,7 +176,7 @@ def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> o
             return optuna.create_study(study_name=name, storage=storage, direction="maximize", pruner=pruner,
                                        sampler=sampler, load_if_exists=True)
         except (optuna.exceptions.DuplicatedStudyError, sqlalchemy.exc.IntegrityError,
-                sqlalchemy.exc.OperationalError) as exc:
+                sqlalchemy.exc.OperationalError, sqlalchemy.exc.ProgrammingError) as exc:
             last = exc
             time.sleep(0.1 * (attempt + 1))
     reason = next(iter(str(last).splitlines()), "")  # sqlalchemy adds a hint and a link on lines of their own

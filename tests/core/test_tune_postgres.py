@@ -101,3 +101,36 @@ def test_two_workers_share_one_postgres_study(postgres_url, synthetic_root, tmp_
     assert optuna.get_all_study_names(postgres_url) == ["pg"]
     tags = [json.loads((Path(t.user_attrs["run_dir"]) / "tune.json").read_text()) for t in study.trials]
     assert sorted(tag["trial"] for tag in tags) == [0, 1] and {tag["study"] for tag in tags} == {"pg"}
+
+
+def test_a_worker_that_loses_the_race_to_create_the_tables_joins_the_study(postgres_url):
+    """Another worker creates Optuna's version table between this one's check and its CREATE TABLE.
+
+    PostgreSQL answers that CREATE with "relation already exists" (a ProgrammingError); the worker
+    must retry and join the study, not die with a traceback (it did in CI, one run in many).
+    """
+    import optuna
+    import sqlalchemy
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from mnist_tui.core.tune import load_or_create_study
+
+    driver_url = "postgresql+psycopg://" + postgres_url.split("://", 1)[1]
+    other = sqlalchemy.create_engine(driver_url)
+    raced: list[str] = []
+
+    def other_worker_wins(conn, cursor, statement, parameters, context, executemany):
+        if not raced and statement.lstrip().upper().startswith("CREATE TABLE ALEMBIC_VERSION"):
+            raced.append(statement)
+            with other.begin() as side:
+                side.exec_driver_sql(statement)
+
+    event.listen(Engine, "before_cursor_execute", other_worker_wins)
+    try:
+        study = load_or_create_study("raced", postgres_url, optuna.pruners.NopPruner())
+    finally:
+        event.remove(Engine, "before_cursor_execute", other_worker_wins)
+        other.dispose()
+    assert raced, "the version table was never created: the race was not staged"
+    assert optuna.get_all_study_names(postgres_url) == ["raced"] and study.study_name == "raced"
