@@ -199,6 +199,8 @@ class RichReporter:
                 f"[bold green]Test accuracy {last.test_accuracy:.2%}[/] (last, epoch {last.epochs}; loss "
                 f"{last.test_loss:.4f}) after {last.train_seconds:.1f}s of training.", soft_wrap=True)
             self.console.print(f"Saved in {last.run_dir}", soft_wrap=True, crop=False, overflow="ignore")
+            if last.study_note:
+                self.console.print(f"Tuning: {last.study_note}", soft_wrap=True, markup=False)
         elif isinstance(last, Stopped):
             self.console.print(
                 f"[yellow]Stopped[/] in epoch {last.epoch} after step {last.step}; saved {last.checkpoint}.\n"

@@ -35,6 +35,7 @@ from .runtime import (
     DeviceUnavailable, ema_update, epoch_augmentation, forward_precision, keep_freed_memory, random_state,
     restore_random_state,
 )
+from .tune_rejoin import with_study_note
 
 
 POINTS_PER_EPOCH = 100  # chart resolution: a metrics point every ceil(steps/100) steps, whatever the speed
@@ -373,8 +374,9 @@ class Trainer:
             "checkpoint": "last", "evaluated": "last epoch", "trained_in": "bf16" if r.autocast else "fp32",
         }
         runs.write_text_atomic(run_dir / "result.json", json.dumps(result, indent=2))
-        return Finished(run_dir.name, str(run_dir), config.epochs, r.train_seconds, test.loss, test.accuracy,
-                        test.per_class_accuracy, r.best_val)
+        return with_study_note(Finished(run_dir.name, str(run_dir), config.epochs, r.train_seconds, test.loss,
+                                        test.accuracy, test.per_class_accuracy, r.best_val),
+                               resumed=self.restored is not None)  # a stopped tuning trial counts again
 
     def _diverged(self, epoch: int, step: int, loss: float, optimizer: Optimizer) -> Failed:
         lr = optimizer.param_groups[0]["lr"]

@@ -123,6 +123,8 @@ class Finished(Event):
     test_accuracy: float
     per_class_accuracy: list[float]
     best_val_accuracy: float | None
+    # a resumed tuning trial that finished and joined its study again (core.tune_rejoin), in one line
+    study_note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ process start, the torch import and the data load are paid once per job, not per
 Stopping (``stop()``, Ctrl+C in the CLI): running trials are stopped (last.pt saved,
 resumable with ``train --resume``) and marked FAIL with the user attribute
 ``stopped = "interrupted"`` (shown as "stopped", not "failed"): an interrupted trial says nothing about its parameters,
-so the sampler and the pruner must not learn from it. No new trial starts.
+so the sampler and the pruner must not learn from it. No new trial starts. Its run resumed
+to its end later joins the study as a new COMPLETE trial (core.tune_rejoin).
 """
 
 from __future__ import annotations

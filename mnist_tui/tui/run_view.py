@@ -230,6 +230,8 @@ class RunView:
         rate = app.query_one(ProgressLine).progress.samples_per_s
         source = f"{event.run_name} · last (epoch {event.epochs})"
         app.notify(f"test {percent(event.test_accuracy)} ({source}) · f2 Results", title="Finished")
+        if event.study_note:
+            app.notify(event.study_note, title="Tuning", timeout=10)
         app.set_progress(state="idle", message=(
             f"Finished {source} · test {percent(event.test_accuracy)} · best val "
             f"{percent(event.best_val_accuracy)} · {format_rate(rate)} · f2 Results · f3 Misclassified"))

@@ -251,3 +251,52 @@ def test_a_storage_whose_folder_cannot_be_made_is_one_line_and_exit_2(scheme, sy
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr == f"mnist-tui: cannot create the storage folder {tmp_path / 'a-file'} for {url}: File exists\n"
+
+
+def stopped_trial(root: Path, checkpoints: Path, study: str) -> dict:
+    """The trial_ended event of a study's first trial, stopped by Ctrl+C as it started (2 epochs left)."""
+    args = tune_args(root, checkpoints, "--epochs", "2", "--batch-size", "8", "--search", "lr=1e-3:3e-2:log",
+                     "--trials", "3", "--study", study, "--json")
+    worker = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    for line in worker.stdout:
+        if json.loads(line)["event"] == "trial_started":
+            break
+    worker.send_signal(signal.SIGINT)
+    rest, err = worker.communicate(timeout=120)
+    assert worker.returncode == 130, err
+    [ended] = [e for e in json_lines(rest) if e["event"] == "trial_ended"]
+    assert ended["state"] == "stopped", ended
+    return ended
+
+
+def test_a_stopped_trial_resumed_to_its_end_counts_in_its_study(synthetic_root, tmp_path):
+    """Ctrl+C stops a trial (Optuna: FAIL, stopped); `train --resume` finishes its run later: the
+    study gains a complete trial with the same parameters and the run's best val accuracy, which
+    "Use best" and the sampler then see. Resuming it again adds nothing more."""
+    ended = stopped_trial(synthetic_root, tmp_path, "later")
+    storage = f"sqlite:///{tmp_path / 'tune.db'}"
+    assert optuna.load_study(study_name="later", storage=storage).best_trials == []
+
+    resume = ["train", "--resume", ended["run_dir"], "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path)]
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *resume], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Tuning: trial #0 of study 'later' finished after its resume: added to the study as trial #1" in done.stdout
+    result = json.loads((Path(ended["run_dir"]) / "result.json").read_text())
+    study = optuna.load_study(study_name="later", storage=storage)
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
+    stopped, resumed = study.trials
+    assert resumed.params == stopped.params and resumed.value == result["best_val_accuracy"]
+    assert resumed.user_attrs == {"run_dir": ended["run_dir"], "resumed_from": 0}
+    assert study.best_trial.number == 1
+
+    from mnist_tui.tui.widgets.tune_records import best_trial, poll_trials  # what the Tune view shows
+
+    rows, _ = poll_trials(storage, "later")
+    assert [(row["state"], row["resumed_from"]) for row in rows] == [("stopped", None), ("complete", 0)]
+    assert best_trial({row["number"]: row for row in rows})["run_dir"] == ended["run_dir"]
+
+    more = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *resume, "--epochs", "1"], capture_output=True,
+                          text=True, timeout=120)
+    assert more.returncode == 0 and "Tuning:" not in more.stdout, more.stdout + more.stderr
+    assert len(optuna.load_study(study_name="later", storage=storage).trials) == 2

@@ -1,9 +1,9 @@
 """The Tune view's trial records and their table.
 
 A record is a dict: number, state (running/complete/pruned/failed), value (best val
-accuracy, or the last reported one while running or pruned), params, run_dir and curve
-({epoch: val accuracy}). Records come from ``tune --json`` events (this machine's study)
-and from the storage (every worker's trials, polled in a thread worker: Optuna is
+accuracy, or the last reported one while running or pruned), params, run_dir, curve
+({epoch: val accuracy}) and resumed_from (the stopped trial whose run, resumed, finished as
+this one). Records come from ``tune --json`` events (this machine's study) and from the storage (every worker's trials, polled in a thread worker: Optuna is
 imported there, never at module level).
 """
 
@@ -126,9 +126,14 @@ class TrialTable(DataTable):
             value = "-" if t.get("value") is None else f"{t['value']:.2%}"
             state = Text(t.get("state", "?"), style=style or STATE_STYLE.get(t.get("state", ""), ""))
             self.add_row(Text(str(number), style=style), state, Text(value, style=style),
-                         Text(params_text(t.get("params") or {}), style=style), key=str(number))
+                         Text(params_text(t.get("params") or {}) + _resumed(t), style=style), key=str(number))
         if trials:
             self.move_cursor(row=min(row, len(trials) - 1))
+
+
+def _resumed(trial: dict[str, Any]) -> str:
+    """`` (resumed #3)``: this trial is trial 3's run, stopped and then finished from Runs (core.tune_rejoin)."""
+    return "" if trial.get("resumed_from") is None else f" (resumed #{trial['resumed_from']})"
 
 
 def row_from_event(record: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +167,8 @@ def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
         if value is None and trial.intermediate_values:
             value = trial.intermediate_values[max(trial.intermediate_values)]
         rows.append({"number": trial.number, "state": state, "value": value, "params": dict(trial.params),
-                     "run_dir": trial.user_attrs.get("run_dir"), "curve": dict(trial.intermediate_values)})
+                     "run_dir": trial.user_attrs.get("run_dir"), "curve": dict(trial.intermediate_values),
+                     "resumed_from": trial.user_attrs.get("resumed_from")})
     return rows, loaded
 
 
