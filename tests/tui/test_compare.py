@@ -115,6 +115,22 @@ async def test_an_unreadable_run_is_shown_not_fatal(two_runs, tmp_path):
         assert cells["best val acc"][1] == "-"
 
 
+async def test_a_run_whose_curves_another_draws_over_says_so_in_the_legend(two_runs, tmp_path):
+    import shutil
+
+    copy = tmp_path / "slow-copy"
+    shutil.copytree(two_runs[0], copy)  # the same curves, point for point: the copy is drawn over slow
+    screen = CompareScreen([two_runs[0], two_runs[1], copy])
+    app = CompareApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        legend = str(screen.query_one("#compare-legend", Static).render())
+        assert "slow (hidden: same curves as slow-copy)" in legend
+        assert legend.count("hidden") == 1  # quick has curves of its own, and the copy is on top
+        assert screen.query_one("#compare-legend", Static).region.height >= 1  # on screen at 80x24
+
+
 def test_config_rows_use_the_form_labels_and_hide_what_does_not_apply():
     mlp = TrainConfig(model="mlp", lr=0.1, hidden=(64,), width=16, optimizer="sgd", beta2=0.9)
     cnn = TrainConfig(model="cnn", lr=0.2, hidden=(64, 32), width=32, optimizer="sgd", beta2=0.99)

@@ -87,6 +87,23 @@ def compared_run(run_dir: str | Path) -> ComparedRun:
     )
 
 
+def _curves(run: ComparedRun) -> list[tuple[int, float | None, float | None]]:
+    return [(e, None if a is None else round(a, 6), None if v is None else round(v, 6))
+            for e, a, v in zip(run.epochs, run.val_accuracy, run.val_loss) if a is not None or v is not None]
+
+
+def hidden_under(runs: list[ComparedRun]) -> dict[int, int]:
+    """{run index: index of the later run drawn over it} for runs whose curves are the other's exactly
+    (a copied run, or the same config and seed trained twice): the chart cannot show both."""
+    curves = [_curves(run) for run in runs]
+    hidden = {}
+    for i, curve in enumerate(curves):
+        over = [j for j in range(i + 1, len(runs)) if curve and curves[j] == curve]
+        if over:
+            hidden[i] = over[-1]
+    return hidden
+
+
 def config_cells(runs: list[ComparedRun]) -> list[tuple[str, list[str]]]:
     """(form label, one cell per run) for the config fields whose shown values differ.
 
@@ -245,9 +262,12 @@ class CompareScreen(Screen):
         for chart in self.query(CompareChart):
             chart.set_runs(self.runs)
         legend = Text()
+        hidden = hidden_under(self.runs)
         for index, run in enumerate(self.runs):
             legend.append("━━ ", style=f"bold {hex_colour(run_colour(index))}")
             legend.append(run.name + ("  (unreadable)" if run.error else ""))
+            if index in hidden:
+                legend.append(f" (hidden: same curves as {self.runs[hidden[index]].name})", style="dim")
             legend.append("   ")
         self.query_one("#compare-legend", Static).update(legend)
         self._fill_table()
@@ -268,4 +288,5 @@ class CompareScreen(Screen):
         self.dismiss(None)
 
 
-__all__ = ["CompareChart", "CompareScreen", "ComparedRun", "compared_run", "comparison_rows", "config_cells"]
+__all__ = ["CompareChart", "CompareScreen", "ComparedRun", "compared_run", "comparison_rows", "config_cells",
+           "hidden_under"]
