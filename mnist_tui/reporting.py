@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from .commands.common import OutputError, discard_stdout
 from .core.formatting import json_safe, percent, test_cell
@@ -275,7 +276,8 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
     table.add_column("date", min_width=widths[6])  # MM-DD HH:MM, on two lines when narrow
     for r, row in zip(runs, rows):
         name = "\n".join(r.name[i:i + room] for i in range(0, len(r.name), room))
-        table.add_row(name, "[red]error[/]" if r.error else row[0], *row[1:])
+        test = Text(row[4], justify="right") if row[4] == "-" else row[4]  # under the figures' ends, like val's
+        table.add_row(name, "[red]error[/]" if r.error else row[0], *row[1:4], test, *row[5:])
     console.print(table)
     for r in runs:
         if r.error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -135,3 +136,24 @@ def test_runs_are_ordered_and_dated_by_when_they_trained_not_by_later_files(synt
     listed = json.loads(cli_at_80_columns("runs", "--checkpoints", str(tmp_path), "--json"))
     assert [r["name"] for r in listed] == ["newer", "older"]
     assert listed[1]["modified"] == datetime.fromtimestamp(trained_at["older"]).isoformat(timespec="seconds")
+
+
+def test_a_stopped_runs_missing_figures_line_up_with_the_others(runs_folder, synthetic_data, tmp_path):
+    """A run with no test yet read "- -": its test dash sat at the column's left edge, under no figure."""
+    import shutil
+
+    from mnist_tui.core.engine import RunControl, Trainer
+    from mnist_tui.core.runs import list_runs
+    from mnist_tui.reporting import print_runs
+
+    shutil.copytree(runs_folder / "f1", tmp_path / "f1")
+    control = RunControl()
+    control.stop()  # stops at its first batch: no epoch, no validation, no test
+    events = list(Trainer(TINY, synthetic_data, checkpoints_dir=tmp_path, run_name="halted").run(control))
+    assert events[-1].kind == "stopped"
+    out = io.StringIO()
+    print_runs(list_runs(tmp_path), str(tmp_path), Console(file=out, width=80))
+    rows = {line.split()[0]: line for line in out.getvalue().splitlines() if line.startswith(("f1 ", "halted "))}
+    ends = {name: [m.end() for m in re.finditer(r"\S+", line)] for name, line in rows.items()}
+    assert rows["halted"].split()[4:6] == ["-", "-"] and rows["f1"].split()[5].endswith("%")
+    assert ends["halted"][4:6] == ends["f1"][4:6], out.getvalue()  # each dash ends where the figures above it end
