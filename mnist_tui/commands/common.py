@@ -193,7 +193,9 @@ def flag_messages(errors: dict[str, str]) -> list[str]:
     for name, message in errors.items():
         label = field_label(name)
         if name in FIELD_SPECS and message.startswith(label):
-            message = f"{label} ({field_flag(name)}){message[len(label):]}"
+            base, _, note = label.partition(" (")  # "threads (0=auto)" -> "threads (--threads, 0=auto)"
+            flag = field_flag(name) + (f", {note[:-1]}" if note else "")
+            message = f"{base} ({flag}){message[len(label):]}"
         lines.append(message)
     return lines
 

@@ -49,6 +49,10 @@ def test_invalid_config_exits_2_with_the_message(tmp_path, synthetic_root, capsy
     assert "epochs (--epochs) must be between 1 and 1000, got 0" in err
     assert "Traceback" not in err
     assert not any(tmp_path.iterdir())  # nothing started
+    # a label that has a note in brackets takes the flag inside them: "threads (0=auto) (--threads)" read twice
+    assert train(tmp_path, synthetic_root, "--threads", "-2") == 2
+    assert "threads (--threads, 0=auto) must be between 0 and 256, got -2" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing started
 
 
 def test_a_batch_larger_than_the_training_set_exits_2(tmp_path, synthetic_root, capsys):

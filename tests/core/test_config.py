@@ -124,7 +124,7 @@ def test_bad_layer_sizes_are_shown_as_typed_not_as_a_tuple(tmp_path, capsys, typ
     from mnist_tui.cli import main
 
     assert main(["train", "--hidden", typed, "--data-dir", str(tmp_path), "--checkpoints", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == ("mnist-tui: hidden (mlp) (--hidden) must be 1 or more layer sizes between "
+    assert capsys.readouterr().err == ("mnist-tui: hidden (--hidden, mlp) must be 1 or more layer sizes between "
                                        f"1 and 8192, got {shown}\n")
 
 
