@@ -1,7 +1,8 @@
 """A tuning trial that was stopped or pruned, resumed later as a run and finished, joins its study again.
 
-Optuna's trials cannot change once they have ended, so the finished run is added to the study
-as a new COMPLETE trial with the same parameters (read from the run's own config, which may have
+A trial still RUNNING in the storage (its worker was killed, or quit on a second Ctrl+C) is
+told COMPLETE with the run's value. Otherwise, as Optuna's trials cannot change once they have
+ended, the finished run is added to the study as a new COMPLETE trial with the same parameters (read from the run's own config, which may have
 gained epochs), its best validation accuracy as the value, and the user attributes ``run_dir``
 and ``resumed_from`` (the stopped trial's number). "Use best", the sampler and the importances
 then see it. ``tune.json`` names the study, the trial and the storage (without its password:
@@ -53,6 +54,11 @@ def rejoin_study(run_dir: str | Path, value: float | None) -> str | None:
         original = next((t for t in trials if t.number == number), None)
         if original is None:
             return f"not added to {where}: it has no trial #{number}"
+        if original.state == optuna.trial.TrialState.RUNNING:
+            # its tune worker died without a word (killed, or Ctrl+C twice): this finished run is that trial's,
+            # and holding the run's lock to train it proved that no worker still does
+            study.tell(number, value)
+            return f"trial #{number} of {where} finished after its resume ({percent(value)})"
         if original.state == optuna.trial.TrialState.COMPLETE or any(
                 t.user_attrs.get("resumed_from") == number and t.user_attrs.get("run_dir") == str(run_dir)
                 and t.state == optuna.trial.TrialState.COMPLETE for t in trials):

@@ -300,3 +300,29 @@ def test_a_stopped_trial_resumed_to_its_end_counts_in_its_study(synthetic_root, 
                           text=True, timeout=120)
     assert more.returncode == 0 and "Tuning:" not in more.stdout, more.stdout + more.stderr
     assert len(optuna.load_study(study_name="later", storage=storage).trials) == 2
+
+
+def test_a_trial_whose_worker_was_killed_completes_when_its_run_is_resumed(synthetic_root, tmp_path):
+    """SIGKILL leaves the trial RUNNING in the storage for ever (the Tune view said "running"); its
+    run, saved by the worker's child as it noticed, resumed to its end completes that same trial."""
+    import fcntl
+
+    args = tune_args(synthetic_root, tmp_path, "--epochs", "2", "--batch-size", "8", "--search",
+                     "lr=1e-3:3e-2:log", "--trials", "3", "--study", "killed", "--json")
+    worker = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    started = next(e for e in map(json.loads, worker.stdout) if e["event"] == "trial_started")
+    worker.kill()
+    worker.communicate(timeout=60)
+    with open(Path(started["run_dir"]) / ".lock") as lock:  # the trial's child saves last.pt and lets go
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    storage = f"sqlite:///{tmp_path / 'tune.db'}"
+    assert [t.state.name for t in optuna.load_study(study_name="killed", storage=storage).trials] == ["RUNNING"]
+    resume = ["train", "--resume", started["run_dir"], "--data-dir", str(synthetic_root), "--checkpoints",
+              str(tmp_path)]
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *resume], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Tuning: trial #0 of study 'killed' finished after its resume (" in done.stdout
+    [trial] = optuna.load_study(study_name="killed", storage=storage).trials
+    result = json.loads((Path(started["run_dir"]) / "result.json").read_text())
+    assert trial.state.name == "COMPLETE" and trial.value == result["best_val_accuracy"]
