@@ -87,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     console = OutputConsole()
     console.print(heading, highlight=False)
     console.print(table)
-    print(f"score = 1 - P(given label); see a digit with: mnist-tui explain {shlex.quote(args.checkpoint)} --index N"
-          + (" --split train" if args.split == "train" else ""))
+    # a command that works when pasted anywhere: the run's folder (or the file named) and the data, absolute
+    given = Path(args.checkpoint)
+    target = given if given.is_file() else Path(paths[0]).parent
+    data = f" --data-dir {shlex.quote(str(Path(args.data_dir).resolve()))}" if args.data_dir else ""
+    print(f"score = 1 - P(given label); see a digit with:\nmnist-tui explain {shlex.quote(str(target.resolve()))}"
+          f"{data} --index N" + (" --split train" if args.split == "train" else ""))
     return EXIT_OK

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shlex
 import os
 import stat
 
@@ -27,12 +28,26 @@ def test_label_errors_json_and_table(tiny_run, synthetic_root, capsys):
     assert main(base) == 0
     out = capsys.readouterr().out
     assert "digits flagged" in out and "score = 1 - P(given label)" in out
-    # the run as typed, so the line can be pasted (it said RUN)
-    assert out.splitlines()[-1].endswith(f"see a digit with: mnist-tui explain {tiny_run} --index N")
+    # a command that can be pasted (it said RUN), with the run's path and the data folder
+    assert out.splitlines()[-2:] == ["score = 1 - P(given label); see a digit with:",
+                                     f"mnist-tui explain {tiny_run.resolve()} --data-dir {synthetic_root.resolve()} "
+                                     "--index N"]
     flagged = sum(flags)  # the heading fits 80 columns; it wrapped at the narrower table's width
     assert out.splitlines()[:2] == [f"{flagged} of 200 test digits flagged (prune_by_noise_rate)",
                                     f"{flagged} shown, the most disputed first:"], out
     assert list(tiny_run.glob("embeddings-*-test.pt"))  # the test probabilities come from the cache
+
+
+def test_the_explain_command_label_errors_suggests_works_when_pasted(tiny_run, synthetic_root, capsys,
+                                                                     monkeypatch, tmp_path):
+    """A run named within --checkpoints: the suggested `explain NAME --index N` found no such run."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["label-errors", tiny_run.name, "--checkpoints", str(tiny_run.parent), "--data-dir",
+                 str(synthetic_root)]) == 0
+    command = capsys.readouterr().out.splitlines()[-1].replace("--index N", "--index 0")
+    assert shlex.split(command)[0] == "mnist-tui"
+    assert main(shlex.split(command)[1:]) == 0, capsys.readouterr().err
+    assert "predicted" in capsys.readouterr().out
 
 
 def test_label_errors_on_the_training_split_cross_validates(tiny_run, synthetic_root, capsys):
