@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, watch and inspect PyTorch MNIST classifiers in the terminal. "
         "With no command, opens the terminal app.",
         epilog="Data: --data-dir, else $MNIST_TUI_DATA, else a per-user cache folder "
-        "(downloaded there when missing). Exit codes: 0 ok, 1 output not writable, 2 bad input, "
-        "130 interrupted, 141 output closed early (| head).",
+        "(downloaded there when missing). Exit codes: 0 ok, 1 stdout not writable (a full disk), "
+        "2 bad input (an --out file that cannot be written too), 130 interrupted, 141 output closed early (| head).",
     )
     parser.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (torchvision's layout)")

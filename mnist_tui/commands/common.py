@@ -134,6 +134,9 @@ def output_file(path: Path, flag: str = "--out", example: str = "") -> Path:
     blocking = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:  # said before the work, not as "File exists" once it is done
         raise UsageError(f"cannot write {path}: {blocking} is a file, not a folder")
+    if not target.parent.is_dir():  # a typo in the folder: say so, rather than make the whole tree
+        missing = next(p for p in reversed((target.parent, *target.parent.parents)) if not p.exists())
+        raise UsageError(f"cannot write {path}: there is no folder {missing}")
     return target
 
 

@@ -147,6 +147,17 @@ def test_out_under_a_file_is_refused_before_any_work(command, tiny_run, tmp_path
     assert capsys.readouterr().err == f"mnist-tui: cannot write {out}: {tmp_path / 'seven.png'} is a file, not a folder\n"
 
 
+@pytest.mark.parametrize("command", ["map", "export"])
+def test_out_in_a_folder_that_does_not_exist_is_refused_and_none_is_made(command, tiny_run, tmp_path, capsys):
+    """A typo in --out's folder made the whole tree (the walkthrough found /nonexistent/dir at the root)."""
+    out = tmp_path / "typo" / "deeper" / "x.out"
+    argv = [command, str(tiny_run), "--out", str(out), "--data-dir", str(tmp_path / "no-data"),
+            "--checkpoints", str(tmp_path)] + (["--format", "torchscript"] if command == "export" else [])
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"mnist-tui: cannot write {out}: there is no folder {tmp_path / 'typo'}\n"
+    assert not (tmp_path / "typo").exists()
+
+
 def test_positionals_may_follow_options(tiny_run, synthetic_root, tmp_path, capsys):
     # argparse takes a command's positionals from their first run only: `eval RUN --json RUN2` and
     # `predict RUN --json IMAGE` said "unrecognized arguments" about the second run or the picture
@@ -168,3 +179,12 @@ def test_positionals_may_follow_options(tiny_run, synthetic_root, tmp_path, caps
         main(["eval", str(tiny_run), "--bogus"])
     assert exited.value.code == 2
     assert capsys.readouterr().err.startswith("mnist-tui eval: error: unrecognized arguments: --bogus")
+
+
+def test_help_gives_the_exit_code_an_unwritable_out_file_gets(tiny_run, tmp_path, capsys):
+    """--help said "1 output not writable"; an --out file that cannot be written exits 2 (bad input)."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    epilog = " ".join(capsys.readouterr().out.split())
+    assert "1 stdout not writable (a full disk), 2 bad input (an --out file that cannot be written too)" in epilog
+    assert main(["map", str(tiny_run), "--out", str(tmp_path / "nowhere" / "m.csv")]) == 2
