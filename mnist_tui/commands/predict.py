@@ -12,6 +12,9 @@ from .common import EXIT_OK, EXIT_USAGE, UsageError, add_path_flags, load_models
 
 def register(sub) -> None:
     parser = sub.add_parser("predict", help="classify digit images (PNG/JPEG)",
+                            # argparse repeated the metavar ("[[MODEL] IMAGE ...]"): one model, then images
+                            usage="%(prog)s [-h] [--checkpoints CHECKPOINTS] [--json]\n"
+                                  + " " * 25 + "[MODEL] IMAGE [IMAGE ...]",
                             description="Classify pictures of digits: any size up to 40 megapixels (JPEGs, decoded at a reduced "
                             "size, up to 178 megapixels), dark-on-light "
                             "or light-on-dark. A file without a digit, or unreadable, gets a line on stderr; the others "

@@ -266,6 +266,9 @@ def test_predict_help_gives_the_limits_load_image_keeps(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     text = " ".join(capsys.readouterr().out.split())
+    # one model, then images (argparse's own usage repeated the model: "[[MODEL] IMAGE ...]")
+    assert text.startswith("usage: mnist-tui predict [-h] [--checkpoints CHECKPOINTS] [--json] [MODEL] IMAGE "
+                           "[IMAGE ...] Classify")
     assert f"up to {MAX_PIXELS // 1_000_000} megapixels (JPEGs" in text
     assert f"up to {MAX_JPEG_PIXELS // 1_000_000} megapixels)" in text
 
