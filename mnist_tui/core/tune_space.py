@@ -183,6 +183,11 @@ def parse_param(text: str, base: TrainConfig | None = None) -> Param:
         if parts[2].strip().lower() == "log":
             log = True
         else:
+            try:
+                float(parts[2])
+            except ValueError:  # "lr must be a number" named the wrong thing: it is the range's third part
+                raise SpaceError({name: f"{name} range's third part is 'log' or a STEP number, "
+                                        f"got {parts[2]!r}"}) from None
             step = _parse_value(name, kind, parts[2])
             if step <= 0:
                 raise SpaceError({name: f"{name} step must be > 0, got {parts[2]!r}"})

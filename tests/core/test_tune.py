@@ -172,6 +172,7 @@ def test_ctrl_c_stops_the_running_trial_saved_and_exits_130(synthetic_root, tmp_
     ("lr=0:1", "must be > 0 and <= 10, got 0"),
     ("nosuch=1,2", "'nosuch' is not a config field"),
     ("dropout=0.5:0.1", "range must have LOW < HIGH"),
+    ("lr=1e-3:1e-1:nonsense", "lr range's third part is 'log' or a STEP number, got 'nonsense'"),
     ("model=cnn,resnet", "must be one of mlp, lenet5, cnn, fastcnn, deepcnn, got 'resnet'"),
     ("batch_size=64,lots", "must be a whole number, got 'lots'"),
     ("lr", "--search takes FIELD=SPEC"),
