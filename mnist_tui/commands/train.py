@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         if given:
             raise UsageError("--resume continues a run with its saved config; drop "
                              + ", ".join("--" + g.replace("_", "-") for g in given))
+        if args.run_name is not None:  # it was ignored: the run went on in place, under its own name
+            raise UsageError("--resume continues the run in its own folder, under its own name; drop --run-name")
         if args.epochs is not None and args.epochs < 1:
             raise UsageError(f"--epochs with --resume is how many more epochs to train: at least 1, got {args.epochs}")
         from ..core.checkpoints import checkpoint_config, load_checkpoint

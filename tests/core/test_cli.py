@@ -412,3 +412,15 @@ def test_the_progress_bar_ends_on_the_epochs_pace(synthetic_data, tiny_config, t
     out = io.StringIO()
     RichReporter(Console(file=out, force_terminal=True, width=160, color_system=None)).consume(iter(events))
     assert re.findall(r"([\d,]+)/s", out.getvalue())[-1] == f"{events[0].train_size / epoch.seconds:,.0f}"
+
+
+def test_resume_refuses_a_run_name_it_would_ignore(tmp_path, synthetic_root, capsys):
+    """--resume RUN --run-name NEW trained RUN on in place, without a word, and made no NEW."""
+    assert train(tmp_path, synthetic_root, "--epochs", "1", "--run-name", "done") == 0
+    before = (tmp_path / "done" / "result.json").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), "--resume", "done",
+                 "--epochs", "1", "--run-name", "branch"]) == 2
+    assert capsys.readouterr().err == ("mnist-tui: --resume continues the run in its own folder, under its own "
+                                       "name; drop --run-name\n")
+    assert not (tmp_path / "branch").exists() and (tmp_path / "done" / "result.json").read_bytes() == before
