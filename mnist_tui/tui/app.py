@@ -67,6 +67,7 @@ class MnistApp(App):
         Binding("ctrl+l", "find_lr", "Find lr", show=False),
         # first, while the keys panel is open (check_action lets escape through to the views otherwise)
         Binding("escape", "hide_help_panel", "Hide keys", show=False, priority=True),
+        Binding("question_mark", "toggle_keys", "Keys", show=False),  # not priority: a field takes its "?"
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -189,6 +190,13 @@ class MnistApp(App):
             self.refresh_bindings()
 
     # -- navigation -------------------------------------------------------------------------
+
+    def action_toggle_keys(self) -> None:
+        """``?``: the keys panel of this view, or away again."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

@@ -83,7 +83,7 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
     for title, action in (("Evaluate the selected run (load)", lambda: in_tab("runs", runs.action_load)),
                           ("Export or save: Draw's save PNG is s in Draw", app.action_draw),
                           ("Preset: pick one in the Train form", lambda: in_tab("train", train.query_one("#form").show_top)),
-                          ("Help: keys of this view", app.action_show_help_panel),
+                          ("Help: keys of this view (?)", app.action_show_help_panel),
                           ("Train more epochs of the selected finished run", lambda: in_tab("runs", runs.action_resume))):
         yield SystemCommand(title, "", action, discover=False)
     # one command per class, found by typing ("true 7", "predicted 3") rather than listed

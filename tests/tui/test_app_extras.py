@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from mnist_tui.tui.screens.compare import CompareScreen
 from mnist_tui.tui.screens.draw import DrawScreen
@@ -190,6 +190,29 @@ async def test_escape_closes_the_keys_panel(make_app):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, DrawScreen)
+
+
+async def test_question_mark_opens_and_closes_the_keys_panel_but_a_field_takes_it(make_app):
+    """"?" did nothing: the keys panel was only in the palette."""
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        for tab in ("f4", "f2"):  # the runs table, the results
+            await pilot.press(tab)
+            await settle(pilot, app)
+            await pilot.press("question_mark")
+            await settle(pilot, app)
+            assert app.screen.query("HelpPanel"), tab
+            await pilot.press("question_mark")
+            await settle(pilot, app)
+            assert not app.screen.query("HelpPanel"), tab
+        await pilot.press("f1")
+        await settle(pilot, app)
+        field = app.query_one("#field-epochs", Input)
+        field.focus()
+        await pilot.press("end", "question_mark")
+        await settle(pilot, app)
+        assert field.value.endswith("?") and not app.screen.query("HelpPanel")
 
 
 async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthetic_data, tmp_path):
