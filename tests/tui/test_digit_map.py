@@ -28,3 +28,25 @@ async def test_a_cell_marked_x_selects_its_misclassified_digit():
         digit_map.cursor = digit_map._to_cell(0.0, 0.0)
         await pilot.pause()
         assert digit_map.selected == 0  # a cell of right digits: its first
+
+
+async def test_the_ten_classes_reach_the_terminal_in_ten_colours():
+    """Textual turns named ANSI colours into its theme's, where red, magenta and bright red are one colour:
+    0, 4 and 7 (and 1/8, 3/9) looked alike, in truecolour and in a 256-colour tmux alike."""
+    from rich.color import Color, ColorSystem
+
+    async with MapApp().run_test(size=(40, 12)) as pilot:
+        digit_map = pilot.app.query_one(DigitMap)
+        digit_map.set_points([(float(d), 0.0) for d in range(10)], list(range(10)), list(range(10)))
+        digit_map.cursor = (-1, -1)  # no cell under the cursor
+        await pilot.pause()
+        rendered = digit_map.render()
+        colours = {}
+        for span in rendered.spans:
+            text = rendered.plain[span.start:span.end]
+            if text.isdigit():
+                colours[int(text)] = span.style.color.get_truecolor(pilot.app.ansi_theme)
+        assert sorted(colours) == list(range(10))
+        assert len(set(colours.values())) == 10, colours
+        in_256 = {Color.from_rgb(*rgb).downgrade(ColorSystem.EIGHT_BIT).number for rgb in colours.values()}
+        assert len(in_256) == 10, colours

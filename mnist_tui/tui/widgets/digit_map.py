@@ -17,9 +17,11 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-# ten colours that stay distinct in a 16-colour palette
-CLASS_COLOURS = ("red", "green", "yellow", "blue", "magenta", "cyan", "white",
-                 "bright_red", "bright_green", "bright_blue")
+# ten colours, each a colour of xterm's 256 (so a 256-colour tmux shows them as they are), light enough for a
+# dark background. Named ANSI colours are not used: Textual paints them in its theme's ANSI colours, where
+# red, magenta and bright red are one colour (and green/bright green, blue/bright blue).
+CLASS_COLOURS = ("#ff5f5f", "#ffaf00", "#ffff5f", "#5fd75f", "#00d7d7", "#5fafff", "#af87ff", "#ff87d7",
+                 "#d7af87", "#bcbcbc")
 WRONG = Style(color="bright_white", bold=True)
 CURSOR = Style(reverse=True, bold=True)
 
