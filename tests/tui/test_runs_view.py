@@ -417,3 +417,27 @@ async def test_an_unreadable_run_trained_again_elsewhere_is_read_again(make_app,
             while next(r for r in app.query_one(RunsPane).runs if r.name == "killed").error:
                 await pilot.pause(0.1)
         assert next(r for r in app.query_one(RunsPane).runs if r.name == "killed").state == "finished"
+
+
+async def test_a_column_cut_by_the_right_edge_is_blank_until_scrolled_to(make_app, synthetic_data, tmp_path):
+    """Cut at 80 columns, a learning rate of 0.00165301 read "0.001", a plausible and wrong value."""
+    from mnist_tui.core.engine import Trainer
+
+    folder = tmp_path / "runs"
+    name = "mnist-seed-mlp-trial000"  # as long as a tuning trial's name
+    events = list(Trainer(BASE.replace(lr=0.00165301, epochs=1), synthetic_data, checkpoints_dir=folder,
+                          run_name=name).run())
+    assert events[-1].kind == "finished"
+    app = make_app(checkpoints_dir=folder)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app, rows=1)
+        for presses in range(4):
+            lines = table_lines(table)
+            header, row = lines[0], lines[1]
+            assert ("0.00165301" in row) == ("lr" in header.split()), lines
+            assert not re.search(r"0\.0\d*$", row) or row.endswith("0.00165301"), lines  # never part of it
+            assert header.split()[-1] in ("state", "model", "epochs", "val", "test", "lr", "batch", "time", "date",
+                                          "▼", "▲"), lines  # the last header on screen is a whole one
+            await pilot.press("right")
+            await ready(pilot, app)
+        assert "0.00165301" in table_lines(table)[1]
