@@ -199,10 +199,14 @@ class MnistApp(App):
             self.action_show_help_panel()
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
         target = {"results": ConfusionTable, "misclassified": DigitGrid, "runs": DataTable}.get(tab)
-        if target is not None:
-            widget = self.query_one(f"#{tab}").query(target).first()
+        widget = self.query_one(f"#{tab}").query(target).first() if target is not None else None
+        if widget is not None and not widget.display:
+            # nothing to focus there (no results yet): let go first, or the hidden view's focused widget hands
+            # its focus to a sibling in that view (the Runs filter), and the tabs follow it back there
+            self.screen.set_focus(None)
+        self.query_one(TabbedContent).active = tab
+        if widget is not None:
             if widget.display:
                 widget.focus()
         elif not any(self.query_one(HParamForm).query("*:focus")):

@@ -441,3 +441,20 @@ async def test_a_column_cut_by_the_right_edge_is_blank_until_scrolled_to(make_ap
             await pilot.press("right")
             await ready(pilot, app)
         assert "0.00165301" in table_lines(table)[1]
+
+
+async def test_f2_shows_results_from_a_filtered_runs_view_with_nothing_loaded(make_app, runs_folder):
+    """With a filter on and no results yet, f2 left the screen on Runs (f1 and f3 worked)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_runs(pilot, app)
+        await pilot.press("slash", *"mlp", "enter")
+        await ready(pilot, app)
+        assert "2 of 3 runs hold" in status(app)
+        await pilot.press("f2")
+        await ready(pilot, app)
+        assert app.query_one(TabbedContent).active == "results"
+        assert "No results yet" in str(app.query_one("#results-summary", Static).render())
+        await pilot.press("f4")
+        await ready(pilot, app)
+        assert app.query_one(TabbedContent).active == "runs" and "2 of 3 runs hold" in status(app)
