@@ -351,6 +351,7 @@ class MnistApp(App):
         self.load_run(Path(message.run.path))
 
     def on_runs_pane_deleted(self, message: RunsPane.Deleted) -> None:
+        self.run_view.run_deleted(message.run.path)
         misclassified = self.query_one(MisclassifiedPane)
         if misclassified.checkpoint and Path(misclassified.checkpoint).parent == Path(message.run.path):
             self._forget_evaluation()

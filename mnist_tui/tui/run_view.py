@@ -41,6 +41,7 @@ class RunView:
         self.app = app
         self.form_to_save: tuple[str | None, TrainConfig] | None = None  # remembered once the run has started
         self._stopped: Stopped | None = None  # the last run stopped and not since finished (see quit_message)
+        self._said: str | None = None  # the run folder the idle status line names (finished, stopped, failed)
         self.quit_when_stopped = False
         self.stop_question: ConfirmScreen | None = None  # "Stop training?" while it waits for an answer
         # the "Cannot start" message on the progress line and the (state, message) it replaced
@@ -194,7 +195,7 @@ class RunView:
             app.set_progress(lr_factor=event.factor,
                              message=f"learning rate x{event.factor:g} from step {event.global_step}")
         elif isinstance(event, Stopped):
-            self._stopped = event
+            self._stopped, self._said = event, event.run_dir
             app.set_progress(state="idle", message=_where_stopped(event))
             app.query_one(ResultsPane).note_stopped(Path(event.run_dir).name)
         elif isinstance(event, Finished):
@@ -203,6 +204,7 @@ class RunView:
             self._not_started()
             app.notify(event.reason, title="Training failed", severity="error", timeout=10)
             app.set_progress(state="failed", message=f"Failed: {self._in_checkpoints(event.reason)}")
+            self._said = event.run_dir
         # Paused and Resumed: the controller's state says it
 
     def _started(self, event: RunStarted) -> None:
@@ -236,6 +238,17 @@ class RunView:
             f"Finished {source} · test {percent(event.test_accuracy)} · best val "
             f"{percent(event.best_val_accuracy)} · {format_rate(rate)} · f2 Results · f3 Misclassified"))
         app.query_one(ResultsPane).show_saved(event.run_dir, app.dataset_cache, app.checkpoints_dir)
+        self._said = event.run_dir
+
+    def run_deleted(self, run_dir: str) -> None:
+        """A run was deleted in Runs: the status line and the quit message stop pointing at it (the status
+        kept saying "Finished RUN · f2 Results", and quitting printed how to resume a stopped run now gone)."""
+        gone = Path(run_dir).resolve()
+        if self._stopped is not None and Path(self._stopped.run_dir).resolve() == gone:
+            self._stopped = None
+        if self._said is not None and Path(self._said).resolve() == gone and not self.app.controller.active:
+            self._said = None
+            self.app.set_progress(state="idle", message=f"{gone.name} was deleted · f5 start · ctrl+p commands")
 
     def crashed(self, reason: str, data_unavailable: bool) -> None:
         """The run could not start or its process died."""

@@ -386,3 +386,30 @@ async def test_a_missing_datasets_failure_goes_once_the_form_changes(make_app):
         hidden.value = "128"
         await pilot.pause()
         assert "the dataset is missing" not in line.progress.message  # it came back here
+
+
+async def test_deleting_the_run_the_status_line_names_updates_it_and_the_quit_message(make_app):
+    """Deleted in Runs, a stopped run still headed the status line ("Stopped ... f5"), and quitting printed
+    how to resume it."""
+    from mnist_tui.tui.widgets.progress import ProgressLine
+    from mnist_tui.tui.widgets.dialogs import ConfirmScreen
+    from tests.tui.test_app import asked_to_stop_a_paused_run, ready, the_run
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await asked_to_stop_a_paused_run(pilot, app, "2")
+        await pilot.press("y")
+        await app.wait_for_event("stopped")
+        await ready(pilot, app)
+        run = the_run(app)
+        assert run.name in str(app.query_one(ProgressLine).render()) and app.run_view.quit_message
+        await pilot.press("f4")
+        await ready(pilot, app)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await ready(pilot, app)
+        assert not run.exists()
+        assert str(app.query_one(ProgressLine).render()).strip().startswith(f"{run.name} was deleted")
+        assert app.run_view.quit_message is None
