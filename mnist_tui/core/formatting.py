@@ -13,6 +13,14 @@ def percent(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}%}"
 
 
+def short_percent(probability: float, digits: int = 1) -> str:
+    """``digits`` decimals that claim no certainty either: 0.9996 is '>99.9%', not '100.0%'."""
+    text = f"{probability:.{digits}%}"
+    if probability < 1 and text.startswith("100"):
+        return f">{100 - 10 ** -digits:.{digits}f}%"
+    return text
+
+
 def whole_percent(probability: float) -> str:
     """A probability in whole percent that claims no certainty it lacks: 99.5% is '99%', not '100%'
     (a wrong digit's tile read 100% while its panel said 99.5%); only 1 itself is '100%'."""
@@ -52,4 +60,4 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-__all__ = ["clip", "json_safe", "percent", "test_cell", "whole_percent"]
+__all__ = ["clip", "json_safe", "percent", "short_percent", "test_cell", "whole_percent"]

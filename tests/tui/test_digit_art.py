@@ -76,3 +76,25 @@ def test_a_caption_never_rounds_a_wrong_digit_up_to_certainty():
     assert caption(9587, 9, 4, 0.9949) == "#9587 9→4 99%".ljust(28)
     assert caption(1, 2, 3, 1.0) == "#1 2→3 100%".ljust(28)
     assert caption(1, 2, 3, 0.004) == "#1 2→3 0%".ljust(28)
+
+
+async def test_the_digit_panel_never_rounds_a_wrong_digit_up_to_certainty():
+    """The tile said 99% and the panel "confidence 100.0%" for the same wrong digit (p = 0.9996)."""
+    from textual.app import App, ComposeResult
+
+    from mnist_tui.core.analysis import Misclassified
+    from mnist_tui.tui.widgets.digit_grid import DigitDetail
+
+    class PanelApp(App):
+        def compose(self) -> ComposeResult:
+            yield DigitDetail(id="detail")
+
+    async with PanelApp().run_test(size=(40, 20)) as pilot:
+        detail = pilot.app.query_one(DigitDetail)
+        detail.show(Misclassified(4601, 8, 4, 0.9996, [(4, 0.9996), (8, 0.0003), (9, 0.0001)]))
+        await pilot.pause()
+        text = detail.render().plain
+        assert "confidence >99.9%" in text and "100" not in text, text
+        detail.show(Misclassified(7, 1, 7, 0.61, [(7, 0.61), (1, 0.39), (2, 0.0)]))
+        await pilot.pause()
+        assert "confidence 61.0%" in detail.render().plain

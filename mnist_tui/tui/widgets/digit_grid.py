@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ...core.formatting import whole_percent
+from ...core.formatting import short_percent, whole_percent
 from .digit_art import caption, digit_text, large_digit_lines, probability_bar
 
 CARD_WIDTH = 28
@@ -181,7 +181,7 @@ class DigitDetail(Widget):
         out.append(str(example.true_label), "bold green")
         out.append(" pred ")
         out.append(str(example.predicted_label), "bold red")
-        out.append(f"\nconfidence {example.confidence:.1%}\n")
+        out.append(f"\nconfidence {short_percent(example.confidence)}\n")
         out.append(f"{self.keys}\n", "dim")
         names = self.class_names
         named = names is not None and any(name != str(i) for i, name in enumerate(names))
