@@ -19,7 +19,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, TabbedContent, TabPane
 
 from ..core.config import DATASET_TITLES, PRESETS, TrainConfig
 from ..core.controller import ALLOWED, RunController, RunState
@@ -38,6 +38,7 @@ from .views import Views
 from .widgets.confusion import ConfusionTable
 from .widgets.dialogs import MessageScreen
 from .widgets.digit_grid import DigitGrid
+from .widgets.footer import FittingFooter
 from .widgets.hparam_form import HParamForm
 from .widgets.progress import ProgressLine
 
@@ -138,7 +139,7 @@ class MnistApp(App):
             with TabPane("f4 Runs", id="runs"):
                 yield RunsPane(self.checkpoints_dir)
         yield ProgressLine(id="progress")
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
         if self.load_data_on_start:

@@ -458,3 +458,20 @@ async def test_f2_shows_results_from_a_filtered_runs_view_with_nothing_loaded(ma
         await pilot.press("f4")
         await ready(pilot, app)
         assert app.query_one(TabbedContent).active == "runs" and "2 of 3 runs hold" in status(app)
+
+
+@pytest.mark.parametrize("width", [80, 100])
+async def test_the_footer_shows_whole_keys_only(make_app, runs_folder, width):
+    """At 100 columns the Runs footer ended in "f1", the rest of "f10 Tune" cut off: it read as f1 Train."""
+    from textual.widgets._footer import FooterKey
+
+    app = make_app()
+    async with app.run_test(size=(width, 30)) as pilot:
+        await open_runs(pilot, app)
+        await pilot.pause()
+        keys = list(app.screen.query(FooterKey))
+        [palette] = [key for key in keys if key.has_class("-command-palette")]
+        shown = [key for key in keys if key.display and key is not palette]
+        assert shown and all(key.region.right <= palette.region.x for key in shown), [
+            (key.key_display, key.region) for key in shown]
+        assert shown[0].key_display == "l"  # the view's own keys stay, first

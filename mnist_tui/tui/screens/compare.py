@@ -16,13 +16,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from ...core.config import TrainConfig, field_applies, field_label, field_names, format_field
 from ...core.formatting import percent
 from ..keys import QUIT_NOT_SHOWN
 from ..widgets.column_table import ColumnTable
+from ..widgets.footer import FittingFooter
 from ..widgets.ticks import linear_ticks
 
 # distinct in dark and light themes; plotext takes the RGB tuple, Rich the hex
@@ -246,7 +247,7 @@ class CompareScreen(Screen):
         yield Static("", id="compare-legend")
         # the row labels stay put while the runs' columns scroll sideways
         yield ColumnTable(id="compare-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
         self.load_runs()

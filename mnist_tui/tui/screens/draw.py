@@ -25,7 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Digits, Footer, Static
+from textual.widgets import Digits, Static
 
 from ...core.config import CLASS_NAMES
 from ...core.runs import default_model_candidates, find_default_model
@@ -33,6 +33,7 @@ from ..keys import QUIT_NOT_SHOWN
 from ..widgets.canvas import Canvas
 from ..widgets.digit_art import digit_text, probability_bar
 from ..widgets.drawing_explainer import DrawingExplainer
+from ..widgets.footer import FittingFooter
 
 class ProbabilityBars(Widget):
     """Ten rows ``name ████▌ 97.1%``; the most probable class is highlighted."""
@@ -147,7 +148,7 @@ class DrawScreen(Screen):
                 yield ProbabilityBars(id="bars")
                 yield DrawingExplainer(id="draw-explain")
                 yield Static("", id="draw-status", markup=False)
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Canvas).focus()

@@ -29,13 +29,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 from textual_plotext import PlotextPlot
 
 from ...core.config import TrainConfig
 from ...core.process import stderr_lines
 from ...core.tune_space import config_flags
 from ..keys import QUIT_NOT_SHOWN
+from ..widgets.footer import FittingFooter
 
 REDRAW_SECONDS = 0.25
 
@@ -187,7 +188,7 @@ class LrFindScreen(Screen["float | None"]):
                            Button("Close", id="lr-close", compact=True)):
                 button.can_focus = False  # enter and escape are the screen's keys; the buttons are for the mouse
                 yield button
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self._stderr = tempfile.TemporaryFile()

@@ -21,12 +21,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from ..keys import QUIT_NOT_SHOWN
 from ..widgets.digit_art import digit_text
 from ..widgets.digit_map import CLASS_COLOURS, DigitMap
+from ..widgets.footer import FittingFooter
 from ..widgets.insight_panel import NO_TRAINING_SET, SMALL, half_size
 
 # (progress(done, total), cancelled()) -> None when the training digits' index is ready, else why not
@@ -143,7 +144,7 @@ class MapScreen(Screen[int | None]):
         with Horizontal():
             yield DigitMap(id="digit-map")
             yield Static(id="map-side")
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
         digit_map = self.query_one(DigitMap)

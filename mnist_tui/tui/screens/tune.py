@@ -27,7 +27,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Static
+from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
 from ...core.config import TrainConfig
 from ...core.process import stderr_lines
@@ -40,6 +40,7 @@ from ..widgets.tune_records import (
     Importances, TrialRecords, TrialTable, best_trial, merge_records, outcome_text, params_text, poll_trials,
     progress_text, row_from_event, study_importances,
 )
+from ..widgets.footer import FittingFooter
 
 SPACE_FOR_MODEL = {"mlp": "seed-mlp", "lenet5": "lenet5", "cnn": "fast", "fastcnn": "fast", "deepcnn": "best"}
 POLL_SECONDS = 3.0
@@ -127,7 +128,7 @@ class TuneScreen(LeaveQuestions, Screen):
                 yield HistoryChart(id="tune-history-chart")
                 yield EpochChart(id="tune-epoch-chart")
             yield ImportanceBars(id="tune-importance")
-        yield Footer()
+        yield FittingFooter()
 
     # -- the lower area: trials, history charts, importances -----------------------------
 
