@@ -109,6 +109,8 @@ def test_more_clean_epochs_than_epochs_is_refused():
         "clean_epochs": "clean epochs must be at most the 2 epochs (every epoch would be trained without "
                         "augmentation), got 3"}
     assert validate(preset("fast", clean_epochs=3)) == {}  # no augmentation: the field means nothing
+    assert validate(preset("best", epochs=1, clean_epochs=5))["clean_epochs"].startswith(
+        "clean epochs must be at most the 1 epoch (")  # not "the 1 epochs"
 
 
 def test_a_batch_larger_than_the_training_set_is_refused():
