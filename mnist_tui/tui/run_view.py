@@ -257,7 +257,8 @@ class RunView:
         if data_unavailable:
             app.set_progress(state="failed", message=MISSING_DATA)
             app.push_screen(MessageScreen("The dataset could not be loaded",
-                                          f"{reason}\n\nOr pick another dataset in the form's \"dataset\" field."))
+                                          f"{reason}\n\nOr pick another dataset in the form's \"dataset\" field."),
+                            lambda _: app.query_one("#field-dataset").focus())  # where the message points
             return
         app.notify(reason, title="Training failed", severity="error", timeout=10)
         app.set_progress(state="failed", message=f"Failed: {self._in_checkpoints(reason)}")

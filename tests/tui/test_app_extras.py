@@ -374,6 +374,8 @@ async def test_a_missing_datasets_failure_goes_once_the_form_changes(make_app):
         await pilot.press("enter")
         await pilot.pause()
         assert "the dataset is missing" in line.progress.message
+        # the field the message points at has the keys (it was Start: enter opened the same message again)
+        assert app.focused is app.query_one("#field-dataset", Select)
         app.query_one("#field-dataset", Select).value = "mnist"
         await pilot.pause()
         assert "the dataset is missing" not in line.progress.message and line.progress.state == "idle"
