@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({
             "checkpoint": paths[0], "method": args.method, "index": args.index, "split": args.split if args.image is None else None,
             "image": args.image, "label": label, "prediction": explanation.prediction,
-            "probabilities": [round(p, 6) + 0.0 for p in explanation.probabilities],  # + 0.0: a tiny negative rounds to -0.0
+            # + 0.0: a tiny negative value rounds to -0.0, which reads as a sign
+            "probabilities": [round(p, 6) + 0.0 for p in explanation.probabilities],
             "maps": [{"class": c, "map": [[round(float(v), 6) + 0.0 for v in row] for row in m.tolist()]}
                      for c, m in zip(explanation.classes, explanation.maps)],
         }))

@@ -188,7 +188,8 @@ def validate(config: TrainConfig) -> dict[str, str]:
     if config.nesterov and config.optimizer == "sgd" and config.momentum == 0:
         checks["nesterov"] = "nesterov needs momentum/β1 > 0"
     if config.clean_epochs > config.epochs and field_applies("clean_epochs", config) and not checks["clean_epochs"]:
-        checks["clean_epochs"] = (f"{field_label('clean_epochs')} must be at most the {config.epochs} epoch{'s' * (config.epochs != 1)} "
+        epochs = f"{config.epochs} epoch" + "s" * (config.epochs != 1)
+        checks["clean_epochs"] = (f"{field_label('clean_epochs')} must be at most the {epochs} "
                                   f"(every epoch would be trained without augmentation), got {config.clean_epochs}")
     return {name: message for name, message in checks.items() if message}
 

@@ -1,12 +1,12 @@
 """A tuning trial that was stopped or pruned, resumed later as a run and finished, joins its study again.
 
-A trial still RUNNING in the storage (its worker was killed, or quit on a second Ctrl+C) is
-told COMPLETE with the run's value. Otherwise, as Optuna's trials cannot change once they have
-ended, the finished run is added to the study as a new COMPLETE trial with the same parameters (read from the run's own config, which may have
-gained epochs), its best validation accuracy as the value, and the user attributes ``run_dir``
-and ``resumed_from`` (the stopped trial's number). "Use best", the sampler and the importances
-then see it. ``tune.json`` names the study, the trial and the storage (without its password:
-a PostgreSQL URL is then opened without one, so PGPASSWORD or ~/.pgpass must supply it).
+A trial still RUNNING in the storage (its worker was killed, or quit on a second Ctrl+C) is told
+COMPLETE with the run's value. Otherwise, as Optuna's trials cannot change once they have ended, the
+finished run is added to the study as a new COMPLETE trial with the same parameters (as the run's
+own config has them), its best validation accuracy as the value, and the user attributes ``run_dir``
+and ``resumed_from`` (the stopped trial's number). "Use best", the sampler and the importances then
+see it. ``tune.json`` names the study, the trial and the storage (without its password: a PostgreSQL
+URL is then opened without one, so PGPASSWORD or ~/.pgpass must supply it).
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def rejoin_study(run_dir: str | Path, value: float | None) -> str | None:
         reason = next(iter(str(exc).splitlines()), type(exc).__name__)
         return f"not added to {where} in {redact(storage_url)}: {reason}"
     new = max(t.number for t in study.get_trials(deepcopy=False))
-    return f"trial #{number} of {where} finished after its resume: added to the study as trial #{new} ({percent(value)})"
+    return (f"trial #{number} of {where} finished after its resume: added to the study as trial #{new} "
+            f"({percent(value)})")
 
 
 def with_study_note(event: Finished, resumed: bool) -> Finished:

@@ -1,10 +1,10 @@
 """The Tune view's trial records and their table.
 
-A record is a dict: number, state (running/complete/pruned/failed), value (best val
-accuracy, or the last reported one while running or pruned), params, run_dir, curve
-({epoch: val accuracy}) and resumed_from (the stopped trial whose run, resumed, finished as
-this one). Records come from ``tune --json`` events (this machine's study) and from the storage (every worker's trials, polled in a thread worker: Optuna is
-imported there, never at module level).
+A record is a dict: number, state (running/complete/pruned/failed), value (best val accuracy, or the
+last reported one while running or pruned), params, run_dir, curve ({epoch: val accuracy}) and
+resumed_from (the stopped trial whose run, resumed, finished as this one). Records come from ``tune
+--json`` events (this machine's study) and from the storage (every worker's trials, polled in a
+thread worker: Optuna is imported there, never at module level).
 """
 
 from __future__ import annotations
