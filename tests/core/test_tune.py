@@ -148,6 +148,10 @@ def test_ctrl_c_stops_the_running_trial_saved_and_exits_130(synthetic_root, tmp_
     for line in worker.stdout:
         if json.loads(line)["event"] == "trial_epoch":  # the first trial is training
             break
+    from mnist_tui.tui.widgets.tune_records import poll_trials  # the Tune view reads the study the same way
+
+    # its run folder is held by the worker: running, not taken for a trial whose tune was killed
+    assert [row["state"] for row in poll_trials(f"sqlite:///{tmp_path / 'tune.db'}", "stopme")[0]] == ["running"]
     worker.send_signal(signal.SIGINT)
     rest, err = worker.communicate(timeout=120)
     assert worker.returncode == 130, err
@@ -161,8 +165,6 @@ def test_ctrl_c_stops_the_running_trial_saved_and_exits_130(synthetic_root, tmp_
     trial = optuna.load_study(study_name="stopme", storage=f"sqlite:///{tmp_path / 'tune.db'}").trials[0]
     assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["stopped"] == "interrupted"
     assert "Traceback" not in err
-    from mnist_tui.tui.widgets.tune_records import poll_trials  # the Tune view reads the study the same way
-
     rows, _ = poll_trials(f"sqlite:///{tmp_path / 'tune.db'}", "stopme")
     assert [row["state"] for row in rows] == ["stopped"]
 
@@ -319,6 +321,9 @@ def test_a_trial_whose_worker_was_killed_completes_when_its_run_is_resumed(synth
         fcntl.flock(lock, fcntl.LOCK_EX)
     storage = f"sqlite:///{tmp_path / 'tune.db'}"
     assert [t.state.name for t in optuna.load_study(study_name="killed", storage=storage).trials] == ["RUNNING"]
+    from mnist_tui.tui.widgets.tune_records import poll_trials  # the Tune view said "running" for ever
+
+    assert [row["state"] for row in poll_trials(storage, "killed")[0]] == ["stopped"]
     resume = ["train", "--resume", started["run_dir"], "--data-dir", str(synthetic_root), "--checkpoints",
               str(tmp_path)]
     done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *resume], capture_output=True, text=True, timeout=120)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -149,6 +150,14 @@ def row_from_event(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _abandoned(run_dir: str | None) -> bool:
+    """A trial the storage says is running whose run folder, here, no process holds: its ``tune`` was
+    killed or quit on a second Ctrl+C, and no worker will ever end it (it read "running" for ever)."""
+    from ...core.run_lock import owner
+
+    return run_dir is not None and Path(run_dir).is_dir() and owner(Path(run_dir)) is None
+
+
 def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     """Every trial of ``study`` in ``storage`` as table rows, and the loaded study (Optuna imported here,
     in the caller's thread)."""
@@ -163,6 +172,8 @@ def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
                  "WAITING": "waiting"}.get(trial.state.name, trial.state.name.lower())
         if trial.user_attrs.get("stopped") == "interrupted" and state == "failed":
             state = "stopped"  # stopped by the user, last.pt saved: not a failure
+        elif state == "running" and _abandoned(trial.user_attrs.get("run_dir")):
+            state = "stopped" if (Path(trial.user_attrs["run_dir"]) / "last.pt").is_file() else "failed"
         value = trial.value
         if value is None and trial.intermediate_values:
             value = trial.intermediate_values[max(trial.intermediate_values)]
