@@ -66,6 +66,7 @@ def test_onnx_file_runs_in_onnxruntime_with_any_batch_size(trained_run, syntheti
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 def test_torchscript_file_loads_with_torch_jit(trained_run, synthetic_data, tmp_path, capsys):
     target = tmp_path / "deploy" / "digits.pt"
+    target.parent.mkdir()  # a folder that does not exist is refused (test_insight_cli)
     assert export(str(trained_run), "--format", "torchscript", "--out", str(target),
                   "--data-dir", str(tmp_path / "no-data")) == 0
     out = capsys.readouterr().out

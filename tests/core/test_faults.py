@@ -47,7 +47,8 @@ def test_cli_refuses_non_finite_float_flags(tmp_path, capsys, field, value):
                  f"{flag}={value}"])  # '=' so argparse takes '-inf' as the value, not as a flag
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
-    assert f"{field_label(field)} ({flag}) must be a finite number, got {float(value)}" in err
+    label, _, note = field_label(field).partition(" (")  # "β2 (adam)" reads "β2 (--beta2, adam)"
+    assert f"{label} ({flag}{', ' + note[:-1] if note else ''}) must be a finite number, got {float(value)}" in err
     assert not any(tmp_path.iterdir())  # refused before anything was made
 
 
