@@ -171,9 +171,8 @@ class RunsPane(Vertical):
         order = "newest first" if self.sort_column == "date" and self.sort_descending else \
             f"by {COLUMN_LABELS[self.sort_column]} {'▼' if self.sort_descending else '▲'}"
         status += f" · {order} (s)"
-        if bad:
-            status += f" · [red]{len(bad)} unreadable:[/] " + "; ".join(f"{r.name}: {_escape(r.error or '')}"
-                                                                     for r in bad)
+        if bad:  # one line: the reasons, each a path long, took 9 of 24 lines for 10 stray folders
+            status += f" · [red]{len(bad)} unreadable[/] (l on " + ("it" if len(bad) == 1 else "one") + " says why)"
         self._status = status
         self._show_status()
         if select is not None and select in (paths := [r.path for r in runs]):
