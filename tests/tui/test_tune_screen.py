@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from textual.app import App
@@ -574,3 +575,39 @@ async def test_leaving_during_a_sweep_asks_first(make_app):
         await pilot.pause()
         assert not isinstance(app.screen, (TuneScreen, ConfirmScreen))
         assert await asyncio.to_thread(screen.process.wait, 60) == 130  # stopped as Ctrl+C stops it
+
+
+async def test_starting_a_study_while_a_run_trains_asks_first(make_app):
+    """ctrl+s in Tune during a run started the study beside it, without a word: two trainings on one CPU."""
+    from tests.tui.test_app import start_paused
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await start_paused(pilot, app)  # a run is training (paused counts: it holds its memory and resumes)
+        run_name = Path(app.controller.run_dir).name
+        await pilot.press("f10")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, TuneScreen)
+        await set_input(pilot, screen, "#tune-trials", "1")
+        screen.query_one("#tune-table", DataTable).focus()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        asked = (type(app.screen).__name__, getattr(app.screen, "title_text", None),
+                 getattr(app.screen, "message", ""))
+        await pilot.press("n")  # (without the question: no key of the Tune view)
+        await pilot.pause()
+        started = screen.running
+        if started:
+            screen.action_stop()
+            await screen.tune_worker.wait()
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("f7")  # the paused run: stop it before any assert, or the app would wait for it
+        await pilot.pause()
+        await pilot.press("y")
+        await app.wait_for_event("stopped")
+    assert asked[:2] == ("ConfirmScreen", "Tune while a run trains?")
+    assert asked[2].startswith(f"{run_name} is training.") and not started

@@ -33,7 +33,7 @@ from ...core.config import TrainConfig
 from ...core.process import stderr_lines
 from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study
 from ..keys import QUIT_NOT_SHOWN
-from .tune_questions import LeaveQuestions
+from .tune_questions import LeaveQuestions, busy_question
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
 from ..widgets.tune_form import TuneForm
 from ..widgets.tune_records import (
@@ -236,6 +236,16 @@ class TuneScreen(LeaveQuestions, Screen):
     @on(Button.Pressed, "#tune-start")
     def action_start(self) -> None:
         if self.running or self.form.validation_error() is not None:
+            return
+        controller = getattr(self.app, "controller", None)
+        if controller is not None and controller.active:  # it started beside the run without a word
+            name = Path(controller.run_dir).name if controller.run_dir else "A run"
+            self.app.push_screen(busy_question(name), lambda yes: self._launch() if yes else None)
+            return
+        self._launch()
+
+    def _launch(self) -> None:
+        if self.running:
             return
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
