@@ -611,3 +611,25 @@ async def test_starting_a_study_while_a_run_trains_asks_first(make_app):
         await app.wait_for_event("stopped")
     assert asked[:2] == ("ConfirmScreen", "Tune while a run trains?")
     assert asked[2].startswith(f"{run_name} is training.") and not started
+
+
+async def test_a_storage_no_driver_opens_is_an_error_said_whole_not_a_wait(tmp_path, synthetic_root):
+    """It read "waiting for study ui… (cannot open bogus://x: … or jour)": cut at 120 characters, and
+    nothing was coming."""
+    screen = make_screen(tmp_path, synthetic_root)
+    app = Host(screen)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await set_input(pilot, screen, "#tune-storage", "bogus://x")
+        await set_input(pilot, screen, "#tune-trials", "1")
+        screen.query_one("#tune-table", DataTable).focus()
+        await pilot.press("ctrl+s")
+        await screen.tune_worker.wait()
+        # it gives up: retrying a URL no driver opens changes nothing (it polled on for ever)
+        await asyncio.wait_for(screen.poll_worker.wait(), 30)
+        for _ in range(20):
+            await pilot.pause()
+        status = screen.query_one("#tune-status", Static)
+        text = str(status.render())
+        assert status.has_class("error") and "waiting" not in text, text
+        assert "no database driver for 'bogus'" in text and text.rstrip().endswith("journal:PATH"), text

@@ -33,14 +33,14 @@ from ...core.config import TrainConfig
 from ...core.process import stderr_lines
 from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study
 from ..keys import QUIT_NOT_SHOWN
-from .tune_questions import LeaveQuestions, busy_question
+from .tune_questions import LeaveQuestions
+from ..widgets.footer import FittingFooter
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
 from ..widgets.tune_form import TuneForm
 from ..widgets.tune_records import (
-    Importances, TrialRecords, TrialTable, best_trial, merge_records, outcome_text, params_text, poll_trials,
-    progress_text, row_from_event, study_importances,
+    Importances, TrialRecords, TrialTable, best_trial, merge_records, outcome_text, params_text, poll_error_text,
+    poll_trials, progress_text, row_from_event, study_importances,
 )
-from ..widgets.footer import FittingFooter
 
 SPACE_FOR_MODEL = {"mlp": "seed-mlp", "lenet5": "lenet5", "cnn": "fast", "fastcnn": "fast", "deepcnn": "best"}
 POLL_SECONDS = 3.0
@@ -237,12 +237,7 @@ class TuneScreen(LeaveQuestions, Screen):
     def action_start(self) -> None:
         if self.running or self.form.validation_error() is not None:
             return
-        controller = getattr(self.app, "controller", None)
-        if controller is not None and controller.active:  # it started beside the run without a word
-            name = Path(controller.run_dir).name if controller.run_dir else "A run"
-            self.app.push_screen(busy_question(name), lambda yes: self._launch() if yes else None)
-            return
-        self._launch()
+        self._unless_busy(self._launch)
 
     def _launch(self) -> None:
         if self.running:
@@ -302,7 +297,11 @@ class TuneScreen(LeaveQuestions, Screen):
             except KeyError:  # Optuna's "Record does not exist.": no such study yet (a starting one is created soon)
                 self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": ""}))
             except Exception as exc:  # noqa: BLE001 - no study yet, or the storage is unreachable: say so, retry
-                self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": str(exc)}))
+                fatal = type(exc).__name__ == "TuneError"  # a URL no driver opens: retrying changes nothing
+                self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": str(exc),
+                                                                     "fatal": fatal}))
+                if fatal:
+                    return
             else:
                 self.post_message(TrialRecords(records, "poll"))
                 complete = sum(1 for r in records if r["state"] == "complete")
@@ -334,9 +333,10 @@ class TuneScreen(LeaveQuestions, Screen):
             if self.poll_worker is not None:
                 self._poll_stop.set()
                 self.action_attach()  # one last look at the storage, then keep watching
-        elif finished.get("event") == "poll_error" and not self.trials and not self._stopping and not self._quiet:
-            error = finished["error"][:120]
-            status.update(f"waiting for study {self.study_name()}…" + (f" ({error})" if error else ""))
+        elif finished.get("event") == "poll_error" and not self.trials and not self._stopping and not self._quiet \
+                and not status.has_class("error"):  # (tune's own failure, said once it exited, stays)
+            status.set_class(finished.get("fatal", False), "error")
+            status.update(poll_error_text(self.study_name(), finished))
         elif not finished and self.trials and (self.running or self.process is None) and not self._stopping \
                 and not status.has_class("error"):  # counts while it runs (or while attached); then the outcome
             status.update(progress_text(self.study_name(), self.trials, status.size.width or None))

@@ -1,8 +1,10 @@
-"""What the Tune view asks before a key would end a running study: quitting the app, or leaving the view."""
+"""What the Tune view asks before a key would end a running study (quitting the app, leaving the view), or
+start one beside a run the app trains."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from ..widgets.dialogs import ConfirmScreen
 
@@ -40,6 +42,16 @@ class LeaveQuestions:
                 self.action_stop() if self.running else self.app.exit()
 
         self.app.push_screen(quit_question(), answered)
+
+    def _unless_busy(self, then: Callable[[], object]) -> None:
+        """Run ``then``, which starts the study, at once, or while the app trains a run once the user says so
+        (it started beside the run without a word)."""
+        controller = getattr(self.app, "controller", None)
+        if controller is not None and controller.active:
+            name = Path(controller.run_dir).name if controller.run_dir else "A run"
+            self.app.push_screen(busy_question(name), lambda yes: then() if yes else None)
+        else:
+            then()
 
     def _leave(self, then: Callable[[], object]) -> None:
         """Run ``then``, which leaves the view, at once, or while a study runs once the user says stop it (it

@@ -19,6 +19,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ...core.formatting import clip
 from .tune_charts import MIN_IMPORTANCE_TRIALS
 
 STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "stopped": "yellow", "failed": "red",
@@ -89,6 +90,14 @@ def progress_text(study: str, trials: dict[int, dict[str, Any]], width: int | No
         return study + short
     room = width - len(short) - 1
     return study[:room] + "…" + short if room >= 3 else (study + short)[:width - 1] + "…"
+
+
+def poll_error_text(study: str, finished: dict[str, Any]) -> str:
+    """What the status says when the storage could not be read: a storage no driver opens is an error
+    (it read "waiting for study…", its reason cut at 120 characters mid-word); else the study is awaited."""
+    if finished.get("fatal"):
+        return f"cannot watch study {study}: {finished['error']}"
+    return f"waiting for study {study}…" + (f" ({clip(finished['error'], 160)})" if finished.get("error") else "")
 
 
 def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
@@ -199,4 +208,4 @@ def study_importances(study: Any, complete: int) -> tuple[dict[str, float] | Non
 
 
 __all__ = ["Importances", "TrialRecords", "TrialTable", "best_trial", "merge_records", "outcome_text", "params_text",
-           "poll_trials", "progress_text", "row_from_event", "study_importances"]
+           "poll_error_text", "poll_trials", "progress_text", "row_from_event", "study_importances"]
