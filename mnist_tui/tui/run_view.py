@@ -151,15 +151,16 @@ class RunView:
                 app.controller.stop()
                 app.show_run_state()
 
-        meanwhile = "It stays paused while you decide." if app.controller.state == RunState.PAUSED else \
-            "It trains on while you decide."
+        paused = app.controller.state == RunState.PAUSED
+        meanwhile = "It stays paused while you decide." if paused else "It trains on while you decide."
+        keep = "Keep it paused" if paused else "Keep training"  # n leaves a paused run paused
         if quitting:
             dialog = ConfirmScreen("Quit while training?", "The run stops at the next batch, saves a resumable "
                                    f"last.pt, and then the app quits. {meanwhile}",
-                                   yes="Stop and quit", no="Keep training")
+                                   yes="Stop and quit", no=keep)
         else:
             dialog = ConfirmScreen("Stop training?", "The run stops at the next batch and saves last.pt, which you "
-                                   f"can resume later from Runs (r). {meanwhile}", yes="Stop", no="Keep training")
+                                   f"can resume later from Runs (r). {meanwhile}", yes="Stop", no=keep)
         self.stop_question = dialog
         app.push_screen(dialog, answered)
 

@@ -75,6 +75,7 @@ async def asked_to_stop_a_paused_run(pilot, app: MnistApp, epochs: str) -> None:
     await pilot.pause()
     assert isinstance(app.screen, ConfirmScreen)
     assert app.screen.message.endswith("It stays paused while you decide.")  # not "It trains on"
+    assert app.screen.no == "Keep it paused"  # n leaves it paused: "Keep training" said otherwise
 
 
 def the_run(app: MnistApp) -> Path:
