@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from textual.widgets import DataTable, Input
@@ -415,3 +416,21 @@ async def test_deleting_the_run_the_status_line_names_updates_it_and_the_quit_me
         assert not run.exists()
         assert str(app.query_one(ProgressLine).render()).strip().startswith(f"{run.name} was deleted")
         assert app.run_view.quit_message is None
+
+
+async def test_the_draw_keys_panel_names_what_shift_arrows_do(make_app):
+    """The keys panel (?) listed shift+↑ … shift+→ with no words beside them."""
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f9")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DrawScreen)
+        await pilot.press("question_mark")
+        await settle(pilot, app)
+        from rich.console import Console
+
+        console = Console(width=60, record=True, file=open(os.devnull, "w"))
+        console.print(app.screen.query_one("HelpPanel").query_one("BindingsTable").render())
+        text = console.export_text()
+        assert all(f"Paint {way}" in text for way in ("up", "down", "left", "right")), text
