@@ -18,6 +18,7 @@ from textual.app import App
 from textual.widgets import Digits, Static
 
 from mnist_tui.core.config import CLASS_NAMES
+from mnist_tui.core.formatting import short_percent
 from mnist_tui.tui.screens.draw import DrawScreen, ProbabilityBars, find_default_model
 from mnist_tui.tui.widgets.canvas import BRUSH_RADII, INK, Canvas
 
@@ -81,7 +82,7 @@ async def test_keyboard_strokes_are_read_live_and_clear_resets(trained_run, tmp_
         assert screen.predicted_class == 1
         first = list(screen.probabilities)
         assert screen.query_one("#top-class", Digits).value == "1"
-        assert f"{first[1]:6.1%}".strip() in screen_text(screen)
+        assert short_percent(first[1]) in screen_text(screen)
 
         await pilot.press("c")
         await settle(pilot, app)
@@ -473,3 +474,24 @@ async def test_narrow_map_titles_keep_their_figures_whole(trained_run, tmp_path)
         titles = panel_lines(screen)[1]
         assert re.fullmatch(r"\s*(\S+ )?1 \d+%\s+(\S+ )?\d \d+%\s*", titles), titles
         assert shown.classes[0] == 1
+
+
+async def test_the_bars_never_round_a_reading_short_of_certain_up_to_100_percent():
+    """A confident drawing read "100.0%" at p = 0.9996, as the misclassified digit's panel did."""
+    from textual.app import App, ComposeResult
+
+    from mnist_tui.tui.screens.draw import ProbabilityBars
+
+    class BarsApp(App):
+        def compose(self) -> ComposeResult:
+            yield ProbabilityBars(id="bars")
+
+    async with BarsApp().run_test(size=(40, 12)) as pilot:
+        bars = pilot.app.query_one(ProbabilityBars)
+        bars.show([0.0002, 0.9996, 0.0002] + [0.0] * 7)
+        await pilot.pause()
+        lines = bars.render().plain.splitlines()
+        assert lines[1].endswith(">99.9%") and "100" not in bars.render().plain, lines
+        bars.show([1.0] + [0.0] * 9)
+        await pilot.pause()
+        assert bars.render().plain.splitlines()[0].endswith("100.0%")

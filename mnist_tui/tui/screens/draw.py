@@ -28,6 +28,7 @@ from textual.widget import Widget
 from textual.widgets import Digits, Static
 
 from ...core.config import CLASS_NAMES
+from ...core.formatting import short_percent
 from ...core.runs import default_model_candidates, find_default_model
 from ..keys import QUIT_NOT_SHOWN
 from ..widgets.canvas import Canvas
@@ -64,7 +65,7 @@ class ProbabilityBars(Widget):
             top = index == best
             line = Text(f"{name:>{label_width}} ", style="bold" if top else "")
             line.append(probability_bar(p, bar_width), style="bold #ffaf00" if top else "#5f87af")
-            line.append(f" {p:6.1%}" if self.probabilities else "      -", style="bold" if top else "")
+            line.append(f" {short_percent(p):>6}" if self.probabilities else "      -", style="bold" if top else "")
             lines.append(line)
         return Text("\n").join(lines)
 
@@ -267,7 +268,7 @@ class DrawScreen(Screen):
             return
         digits.update(str(best))
         label = self.class_names[best]
-        confidence = f"{self.probabilities[best]:.1%}"
+        confidence = short_percent(self.probabilities[best])  # never 100.0% short of certain
         name.update(Text.assemble((label, "bold"), f"  {confidence}") if label != str(best) else confidence)
 
     def _show_model_input(self) -> None:
