@@ -80,16 +80,11 @@ def test_a_caption_never_rounds_a_wrong_digit_up_to_certainty():
 
 async def test_the_digit_panel_never_rounds_a_wrong_digit_up_to_certainty():
     """The tile said 99% and the panel "confidence 100.0%" for the same wrong digit (p = 0.9996)."""
-    from textual.app import App, ComposeResult
-
     from mnist_tui.core.analysis import Misclassified
     from mnist_tui.tui.widgets.digit_grid import DigitDetail
+    from tests.tui.one_widget import OneWidget
 
-    class PanelApp(App):
-        def compose(self) -> ComposeResult:
-            yield DigitDetail(id="detail")
-
-    async with PanelApp().run_test(size=(40, 20)) as pilot:
+    async with OneWidget(DigitDetail).run_test(size=(40, 20)) as pilot:
         detail = pilot.app.query_one(DigitDetail)
         detail.show(Misclassified(4601, 8, 4, 0.9996, [(4, 0.9996), (8, 0.0003), (9, 0.0001)]))
         await pilot.pause()

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-
 from mnist_tui.tui.widgets.digit_map import DigitMap
-
-
-class MapApp(App):
-    def compose(self) -> ComposeResult:
-        yield DigitMap(id="map")
+from tests.tui.one_widget import OneWidget
 
 
 async def test_a_cell_marked_x_selects_its_misclassified_digit():
     # the cell showed "x" for its wrong digit, but the cursor chose the cell's first digit, read right, so the
     # wrong digits the map marks could not be opened from it
-    async with MapApp().run_test(size=(40, 12)) as pilot:
+    async with OneWidget(DigitMap).run_test(size=(40, 12)) as pilot:
         digit_map = pilot.app.query_one(DigitMap)
         xy = [(0.0, 0.0), (10.0, 10.0), (5.0, 5.0), (5.0, 5.0), (5.0, 5.0)]
         labels = [1, 2, 4, 4, 9]
@@ -35,7 +29,7 @@ async def test_the_ten_classes_reach_the_terminal_in_ten_colours():
     0, 4 and 7 (and 1/8, 3/9) looked alike, in truecolour and in a 256-colour tmux alike."""
     from rich.color import Color, ColorSystem
 
-    async with MapApp().run_test(size=(40, 12)) as pilot:
+    async with OneWidget(DigitMap).run_test(size=(40, 12)) as pilot:
         digit_map = pilot.app.query_one(DigitMap)
         digit_map.set_points([(float(d), 0.0) for d in range(10)], list(range(10)), list(range(10)))
         digit_map.cursor = (-1, -1)  # no cell under the cursor

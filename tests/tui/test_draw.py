@@ -478,15 +478,9 @@ async def test_narrow_map_titles_keep_their_figures_whole(trained_run, tmp_path)
 
 async def test_the_bars_never_round_a_reading_short_of_certain_up_to_100_percent():
     """A confident drawing read "100.0%" at p = 0.9996, as the misclassified digit's panel did."""
-    from textual.app import App, ComposeResult
+    from tests.tui.one_widget import OneWidget
 
-    from mnist_tui.tui.screens.draw import ProbabilityBars
-
-    class BarsApp(App):
-        def compose(self) -> ComposeResult:
-            yield ProbabilityBars(id="bars")
-
-    async with BarsApp().run_test(size=(40, 12)) as pilot:
+    async with OneWidget(ProbabilityBars).run_test(size=(40, 12)) as pilot:
         bars = pilot.app.query_one(ProbabilityBars)
         bars.show([0.0002, 0.9996, 0.0002] + [0.0] * 7)
         await pilot.pause()
