@@ -297,7 +297,8 @@ class TuneScreen(LeaveQuestions, Screen):
             except KeyError:  # Optuna's "Record does not exist.": no such study yet (a starting one is created soon)
                 self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": ""}))
             except Exception as exc:  # noqa: BLE001 - no study yet, or the storage is unreachable: say so, retry
-                fatal = type(exc).__name__ == "TuneError"  # a URL no driver opens: retrying changes nothing
+                from ...core.tune import TuneError  # imported by poll_trials already, in this thread
+                fatal = isinstance(exc, TuneError)  # a URL no driver opens: retrying changes nothing
                 self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": str(exc),
                                                                      "fatal": fatal}))
                 if fatal:

@@ -29,9 +29,10 @@ class ColumnTable(DataTable):
         if ahead:
             self.scroll_to(x=min(ahead) if direction > 0 else max(ahead), animate=False)
 
-    def whole_columns(self) -> tuple[int, int]:
-        """(left, right): the cells from ``left`` (after the fixed columns) to ``right`` hold whole columns;
-        a column cut by either edge (the right one, or the left once scrolled to the end) lies outside."""
+    def whole_columns(self) -> tuple[int, int, int]:
+        """(fixed, left, right): the fixed columns' width, and the cells from ``left`` to ``right`` that hold
+        whole columns; a column cut by either edge (the right one, or the left once scrolled to the end) lies
+        outside."""
         columns = list(self.columns.values())
         fixed = sum(column.get_render_width(self) for column in columns[:self.fixed_columns])
         room, x, scroll = self.size.width - fixed, 0, round(self.scroll_x)
@@ -43,14 +44,13 @@ class ColumnTable(DataTable):
                 continue
             if x - scroll > room:
                 # the first column after the scroll offset stays, cut, if it alone is wider than the room
-                return fixed + left, fixed + (shown or room)
+                return fixed, fixed + left, fixed + (shown or room)
             shown = x - scroll
-        return fixed + left, self.size.width
+        return fixed, fixed + left, self.size.width
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
-        fixed = sum(column.get_render_width(self) for column in list(self.columns.values())[:self.fixed_columns])
-        left, right = self.whole_columns()
+        fixed, left, right = self.whole_columns()
         width = self.size.width
         if left <= fixed and right >= width:
             return strip
