@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import checkpoints as ckpt
@@ -33,7 +32,7 @@ from .optim import CosineAnnealing, Optimizer, Schedule
 from .runtime import (
     RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, clean_epoch, ema_decay,
     DeviceUnavailable, ema_update, epoch_augmentation, forward_precision, keep_freed_memory, random_state,
-    restore_random_state,
+    restore_random_state, training_loss,
 )
 from .tune_rejoin import with_study_note
 
@@ -310,9 +309,9 @@ class Trainer:
         # an Ensemble stacks its members' logits, so each member learns the labels on its own;
         # loss and accuracy are the members' means, and samples count images, not members
         target = y.repeat(config.members) if config.members > 1 else y
-        loss = F.cross_entropy(logits, target, label_smoothing=config.label_smoothing)
+        objective, loss = training_loss(logits, target, config.label_smoothing)
         r.optimizer.zero_grad(set_to_none=True)
-        (loss * config.members).backward()  # each member gets the gradient it would get alone
+        (objective * config.members).backward()  # each member gets the gradient it would get alone
         if r.lr_factor != 1.0:  # steering: scale the schedule's rate for this step only
             scheduled = [group["lr"] for group in r.optimizer.param_groups]
             for group in r.optimizer.param_groups:
