@@ -192,8 +192,10 @@ async def test_the_table_keeps_its_row_labels_while_the_runs_scroll(synthetic_da
         table.focus()
         await pilot.pause()
         assert "number-2" not in table.render_line(0).text  # the third run is off-screen
+        assert table.render_line(0).text.rstrip().endswith("→ 2 more runs")  # and the header says so
         labels = [table.render_line(y).text.split()[0] for y in range(1, 4)]
         await pilot.press("right", "right")  # a column at a time
         await pilot.pause()
         assert "number-2" in table.render_line(0).text
+        assert "more run" not in table.render_line(0).text
         assert [table.render_line(y).text.split()[0] for y in range(1, 4)] == labels  # the labels stayed

@@ -246,7 +246,9 @@ class CompareScreen(Screen):
             yield CompareChart("val_loss", "Validation loss", id="compare-loss")
         yield Static("", id="compare-legend")
         # the row labels stay put while the runs' columns scroll sideways
-        yield ColumnTable(id="compare-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
+        table = ColumnTable(id="compare-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
+        table.noun = "run"
+        yield table
         yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:

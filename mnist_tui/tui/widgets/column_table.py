@@ -3,6 +3,8 @@ and which never shows part of a column at its right edge."""
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style
 from textual.strip import Strip
 from textual.widgets import DataTable
 
@@ -12,7 +14,10 @@ class ColumnTable(DataTable):
     left edge: a cell at a time, a column 25 cells away took 25 presses, and the labels scrolled off.
 
     A column cut by the right edge is left blank until it is scrolled into view: cut, the learning rate
-    0.00165301 read 0.001, and a run name lost the time that told it from its neighbour."""
+    0.00165301 read 0.001, and a run name lost the time that told it from its neighbour. The header says
+    how many columns lie beyond the right edge ("→ 1 more run") where the blank leaves room."""
+
+    noun = "column"  # what a column holds, for the header's "→ 2 more columns"
 
     def action_cursor_right(self) -> None:
         self._scroll_columns(+1)
@@ -48,6 +53,17 @@ class ColumnTable(DataTable):
             shown = x - scroll
         return fixed, fixed + left, self.size.width
 
+    def hidden_right(self) -> int:
+        """How many columns are not shown whole because they lie past the right edge."""
+        columns = list(self.columns.values())
+        fixed = sum(column.get_render_width(self) for column in columns[:self.fixed_columns])
+        end, x = round(self.scroll_x) + self.size.width - fixed, 0
+        hidden = 0
+        for column in columns[self.fixed_columns:]:
+            x += column.get_render_width(self)
+            hidden += x > end
+        return hidden
+
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
         fixed, left, right = self.whole_columns()
@@ -55,5 +71,9 @@ class ColumnTable(DataTable):
         if left <= fixed and right >= width:
             return strip
         blank = Strip.blank(left - fixed, self.rich_style)
-        return Strip.join([strip.crop(0, fixed), blank, strip.crop(left, right)]).adjust_cell_length(
-            width, self.rich_style)
+        parts = [strip.crop(0, fixed), blank, strip.crop(left, right)]
+        hidden = self.hidden_right() if y == 0 and self.show_header else 0
+        hint = f" → {hidden} more {self.noun}{'s' if hidden > 1 else ''}"
+        if hidden and width - right >= len(hint):
+            parts.append(Strip([Segment(hint, self.rich_style + Style(dim=True, italic=True))]))
+        return Strip.join(parts).adjust_cell_length(width, self.rich_style)
