@@ -21,6 +21,7 @@ from mnist_tui.core.config import CLASS_NAMES
 from mnist_tui.core.formatting import short_percent
 from mnist_tui.tui.screens.draw import DrawScreen, ProbabilityBars, find_default_model
 from mnist_tui.tui.widgets.canvas import BRUSH_RADII, INK, Canvas
+from mnist_tui.tui.widgets.footer import FittingFooter
 
 SIZE = (80, 24)
 
@@ -405,17 +406,21 @@ async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(trai
     app = DrawApp(screen)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        await pilot.press(*["up"] * 8, *["shift+down"] * 16, "s")
+        await pilot.press(*["up"] * 8, *["shift+down"] * 16, "i", "s")  # beside the model input too
         await settle(pilot, app)
         status = screen.query_one("#draw-status", Static)
         text = str(status.render())
         lines = text.splitlines()
-        assert lines[0] == f"Saved drawings/{screen.last_saved.name}"  # relative to where the app runs
+        # relative to where the app runs
+        assert lines[0] == f"Saved drawings/{screen.last_saved.name} · read it again with:"
+        assert status.region.bottom <= screen.query_one(FittingFooter).region.y  # all of it above the footer
+        assert status.region.width >= 78
         toast = list(app._notifications)[-1]
         assert (toast.title, toast.message) == ("Drawing saved", f"drawings/{screen.last_saved.name}")  # once
         assert all(len(line) <= status.content_region.width for line in lines), lines  # no line wraps
         assert len(status.render_lines(status.region.reset_offset)) >= len(lines)
         command = shlex.split(text.split(":\n", 1)[1].replace("\\\n", " "))
+        assert len(command) == 4 and len(lines) == 2  # the command on one line
     assert command[:3] == ["mnist-tui", "predict", "shapes"]
     capsys.readouterr()
     assert main([*command[1:], "--json"]) == 0

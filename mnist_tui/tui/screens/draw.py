@@ -85,10 +85,11 @@ class DrawScreen(Screen):
     #top-class { width: auto; }
     #top-row { height: 3; }
     #top-name { padding: 1 0 0 2; width: 1fr; }
-    #draw-status { height: auto; margin-top: 1; color: $text-muted; }
+    #draw-status { height: auto; max-height: 4; padding: 0 1; color: $text-muted; display: none; }
+    #draw-status.-shown { display: block; }
     #draw-explain { display: none; height: 1fr; }
     DrawScreen.explaining #draw-explain { display: block; }
-    DrawScreen.explaining #bars, DrawScreen.explaining #draw-status { display: none; }
+    DrawScreen.explaining #bars { display: none; }
     """
     BINDINGS = [
         QUIT_NOT_SHOWN,
@@ -148,7 +149,8 @@ class DrawScreen(Screen):
                     yield Static("", id="top-name")
                 yield ProbabilityBars(id="bars")
                 yield DrawingExplainer(id="draw-explain")
-                yield Static("", id="draw-status", markup=False)
+        # the width of the screen: a saved drawing's predict command reads whole beside the model input too
+        yield Static("", id="draw-status", markup=False)
         yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
@@ -167,7 +169,9 @@ class DrawScreen(Screen):
             f"⌫ erase · c clear\nbrush {self.canvas.brush} ([ smaller ] bigger)")
 
     def _status(self, text: str) -> None:
-        self.query_one("#draw-status", Static).update(text)
+        status = self.query_one("#draw-status", Static)
+        status.update(text)
+        status.set_class(bool(text), "-shown")
 
     # -- the model ------------------------------------------------------------------------------
 
@@ -341,7 +345,7 @@ class DrawScreen(Screen):
             return
         self.last_saved = path
         shown = shown_path(path)
-        self._status(f"Saved {shown}\nread it again with:\n{predict_command(self.model_path, shown)}")
+        self._status(f"Saved {shown} · read it again with:\n{predict_command(self.model_path, shown)}")
         self._saved_shown = True
         self.notify(str(shown), title="Drawing saved")
 
@@ -377,7 +381,7 @@ def shown_path(path: Path) -> str:
 
 
 def predict_command(model_path: Path | None, picture: str) -> str:
-    """The ``mnist-tui predict`` line for a saved drawing, broken with ``\\`` to fit a 47-column panel:
+    """The ``mnist-tui predict`` line for a saved drawing, broken with ``\\`` to fit 78 columns:
     the run by name when ``mnist-tui`` would find it (./checkpoints), else by its path."""
     if model_path is None:
         run = "RUN"
@@ -385,9 +389,9 @@ def predict_command(model_path: Path | None, picture: str) -> str:
         run = model_path.parent.name
     else:
         run = shown_path(model_path.parent)
-    if len(run) + len(picture) + 19 <= 46:
+    if len(run) + len(picture) + 19 <= 78:
         return f"mnist-tui predict {run} {picture}"
-    if len(run) + 20 <= 46:
+    if len(run) + 20 <= 78:
         return f"mnist-tui predict {run} \\\n  {picture}"
     return f"mnist-tui predict \\\n  {run} \\\n  {picture}"
 
