@@ -116,3 +116,26 @@ async def test_a_bad_run_name_typed_in_its_field_shows_its_message_in_view(make_
         await pilot.pause()
         assert app.focused is field and form.scrollable_content_region.contains_region(error.region)
         assert str(app.query_one(ProgressLine).render()).strip() == f"Cannot start: {wanted}"
+
+
+async def test_fields_the_chosen_model_and_optimizer_do_not_use_are_dimmed(make_app):
+    def dimmed(app) -> set[str]:
+        form = app.query_one(HParamForm)
+        rows = {name: form.query_one(f"#field-{name}").parent for name in FIELD_SPECS}
+        shown = {name for name, row in rows.items() if row.query_one(Label).styles.text_opacity < 1}
+        assert shown == {name for name, row in rows.items() if row.has_class("-unused")}
+        return shown
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app.query_one("#field-model", Select).value = "fastcnn"
+        app.query_one("#field-optimizer", Select).value = "adam"
+        await pilot.pause()
+        config, _ = app.query_one(HParamForm).read()
+        assert config.model == "fastcnn" and config.optimizer == "adam" and config.members == 1
+        assert {"hidden", "nesterov", "member_views"} <= dimmed(app) and not {"width", "beta2"} & dimmed(app)
+        app.query_one("#field-model", Select).value = "mlp"
+        app.query_one("#field-optimizer", Select).value = "sgd"
+        await pilot.pause()
+        assert {"width", "beta2"} <= dimmed(app) and not {"hidden", "nesterov"} & dimmed(app)

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
 from ...core.config import (
-    FIELD_SPECS, FIELD_TYPES, PRESETS, TrainConfig, data_errors, format_field, parse_field, validate,
+    FIELD_SPECS, FIELD_TYPES, PRESETS, TrainConfig, data_errors, field_applies, format_field, parse_field, validate,
 )
 from ...core.names import check_run_name
 
@@ -42,6 +42,8 @@ class HParamForm(VerticalScroll):
     HParamForm .field-error { color: $error; display: none; padding-left: 1; }
     HParamForm .field-error.-shown { display: block; }
     HParamForm #preset-row { margin-bottom: 1; }
+    HParamForm .field-row.-unused Label, HParamForm .field-row.-unused Input,
+    HParamForm .field-row.-unused SelectCurrent Static#label { text-opacity: 0.5; }
     """
 
     class Validated(Message):
@@ -174,6 +176,9 @@ class HParamForm(VerticalScroll):
 
     def revalidate(self) -> dict[str, str]:
         _, self.errors = self.read()
+        shown, _ = self._parsed()
+        for name in FIELD_SPECS:  # what the model, optimizer and schedule chosen do not use reads dimmed
+            self.query_one(f"#field-{name}").parent.set_class(not field_applies(name, shown), "-unused")
         for name in (*FIELD_SPECS, "run_name"):
             message = self.errors.get(name, "")
             error = self.query_one(f"#error-{name}", Static)
