@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..core.formatting import rounded
 from .common import EXIT_OK, UsageError, add_path_flags, load_models
 from .predict import IMAGE_SUFFIXES  # a picture named where the run goes
 from .dataset_split import add_split_flag, load_split
@@ -55,9 +56,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({
             "checkpoint": paths[0], "method": args.method, "index": args.index, "split": args.split if args.image is None else None,
             "image": args.image, "label": label, "prediction": explanation.prediction,
-            # + 0.0: a tiny negative value rounds to -0.0, which reads as a sign
-            "probabilities": [round(p, 6) + 0.0 for p in explanation.probabilities],
-            "maps": [{"class": c, "map": [[round(float(v), 6) + 0.0 for v in row] for row in m.tolist()]}
+            "probabilities": [rounded(p, 6) for p in explanation.probabilities],
+            "maps": [{"class": c, "map": [[rounded(float(v), 6) for v in row] for row in m.tolist()]}
                      for c, m in zip(explanation.classes, explanation.maps)],
         }))
         return EXIT_OK

@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+from ..core.formatting import rounded
 from .common import EXIT_OK, UsageError, add_path_flags, load_models, output_file
 from .dataset_split import add_split_flag, load_split
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     cache = cache_path(paths[0], f"{args.split}-{args.method}")  # UMAP and t-SNE take a minute: kept
     projection = cached_projection(embeddings.features, args.method, cache)
     xy, predictions = projection.coordinates.tolist(), embeddings.predictions.tolist()
-    rows = [(i, round(x, 5), round(y, 5), int(labels[i]), predictions[i]) for i, (x, y) in enumerate(xy)]
+    rows = [(i, rounded(x, 5), rounded(y, 5), int(labels[i]), predictions[i]) for i, (x, y) in enumerate(xy)]
     if args.json:
         print(json.dumps({"checkpoint": paths[0], "split": args.split, "method": args.method,
                           **({"explained_variance": [round(v, 5) for v in projection.explained]}

@@ -49,6 +49,11 @@ def clip(text: str, limit: int = 200) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
+def rounded(value: float, digits: int) -> float:
+    """``round(value, digits)``, but a tiny negative value gives 0.0, not -0.0 (which reads as a sign in a CSV)."""
+    return round(value, digits) + 0.0
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with NaN and infinity (not JSON) as None, through lists, tuples and dicts."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -188,3 +188,11 @@ def test_help_gives_the_exit_code_an_unwritable_out_file_gets(tiny_run, tmp_path
     epilog = " ".join(capsys.readouterr().out.split())
     assert "1 stdout not writable (a full disk), 2 bad input (an --out file that cannot be written too)" in epilog
     assert main(["map", str(tiny_run), "--out", str(tmp_path / "nowhere" / "m.csv")]) == 2
+
+
+def test_map_and_explain_figures_never_read_minus_zero():
+    # map's CSV and --json wrote a coordinate of -0.000001 as -0.0, which reads as a sign
+    from mnist_tui.core.formatting import rounded
+
+    assert str(rounded(-1e-7, 5)) == "0.0" and str(rounded(-0.123456, 5)) == "-0.12346"
+    assert str(rounded(2e-7, 6)) == "0.0"
