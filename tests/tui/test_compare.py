@@ -188,6 +188,12 @@ async def test_the_table_keeps_its_row_labels_while_the_runs_scroll(synthetic_da
     async with CompareApp(screen).run_test(size=SIZE) as pilot:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+        legend = screen.query_one("#compare-legend", Static)
+        lines = [legend.render_line(y).text.strip() for y in range(legend.region.height)]
+        # a run's colour and its name share a line: the third's swatch was left at the end of the first
+        assert [line for line in lines if line] == [
+            "━━ a-rather-long-run-name-number-0   ━━ a-rather-long-run-name-number-1",
+            "━━ a-rather-long-run-name-number-2"]
         table = screen.query_one(DataTable)
         table.focus()
         await pilot.pause()

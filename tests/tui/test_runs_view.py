@@ -436,6 +436,7 @@ async def test_a_column_cut_by_the_right_edge_is_blank_until_scrolled_to(make_ap
             header, row = lines[0], lines[1]
             assert ("0.00165301" in row) == ("lr" in header.split()), lines
             assert not re.search(r"0\.0\d*$", row) or row.endswith("0.00165301"), lines  # never part of it
+            header = re.sub(r" →( \d+ more( columns?)?)?$", "", header.rstrip())  # what lies past the edge
             assert header.split()[-1] in ("state", "model", "epochs", "val", "test", "lr", "batch", "time", "date",
                                           "▼", "▲"), lines  # the last header on screen is a whole one
             await pilot.press("right")

@@ -213,6 +213,28 @@ class CompareChart(PlotextPlot):
         self.refresh()
 
 
+class CompareLegend(Static):
+    """A run's colour and name per entry, entries packed into lines whole (a swatch was left at a line's end)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.entries: list[Text] = []
+
+    def show(self, entries: list[Text]) -> None:
+        self.entries = entries
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        width = self.content_region.width or self.size.width or 80
+        lines, line = [], Text()
+        for entry in self.entries:
+            if line and line.cell_len + 3 + entry.cell_len > width:
+                lines.append(line)
+                line = Text()
+            line = line + Text("   ") + entry if line else entry.copy()
+        return Text("\n").join([*lines, line])
+
+
 class CompareScreen(Screen):
     """Validation curves of two or more runs overlaid, and the config fields that differ."""
 
@@ -244,7 +266,7 @@ class CompareScreen(Screen):
         with Horizontal(id="compare-charts"):
             yield CompareChart("val_accuracy", "Validation accuracy %", percent=True, id="compare-accuracy")
             yield CompareChart("val_loss", "Validation loss", id="compare-loss")
-        yield Static("", id="compare-legend")
+        yield CompareLegend(id="compare-legend")
         # the row labels stay put while the runs' columns scroll sideways
         table = ColumnTable(id="compare-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
         table.noun = "run"
@@ -264,15 +286,16 @@ class CompareScreen(Screen):
             f"Compare {len(self.runs)} runs · validation per epoch · esc back")
         for chart in self.query(CompareChart):
             chart.set_runs(self.runs)
-        legend = Text()
+        entries = []
         hidden = hidden_under(self.runs)
         for index, run in enumerate(self.runs):
-            legend.append("━━ ", style=f"bold {hex_colour(run_colour(index))}")
-            legend.append(run.name + ("  (unreadable)" if run.error else ""))
+            entry = Text()
+            entry.append("━━ ", style=f"bold {hex_colour(run_colour(index))}")
+            entry.append(run.name + ("  (unreadable)" if run.error else ""))
             if index in hidden:
-                legend.append(f" (hidden: same curves as {self.runs[hidden[index]].name})", style="dim")
-            legend.append("   ")
-        self.query_one("#compare-legend", Static).update(legend)
+                entry.append(f" (hidden: same curves as {self.runs[hidden[index]].name})", style="dim")
+            entries.append(entry)
+        self.query_one(CompareLegend).show(entries)
         self._fill_table()
 
     def _fill_table(self) -> None:

@@ -73,7 +73,8 @@ class ColumnTable(DataTable):
         blank = Strip.blank(left - fixed, self.rich_style)
         parts = [strip.crop(0, fixed), blank, strip.crop(left, right)]
         hidden = self.hidden_right() if y == 0 and self.show_header else 0
-        hint = f" → {hidden} more {self.noun}{'s' if hidden > 1 else ''}"
-        if hidden and width - right >= len(hint):
+        hints = (f" → {hidden} more {self.noun}{'s' if hidden > 1 else ''}", f" → {hidden} more", " →")
+        hint = next((h for h in hints if len(h) <= width - right), None) if hidden else None
+        if hint:
             parts.append(Strip([Segment(hint, self.rich_style + Style(dim=True, italic=True))]))
         return Strip.join(parts).adjust_cell_length(width, self.rich_style)
