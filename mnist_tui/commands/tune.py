@@ -64,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
     space = parse_space(args.search, base) if args.search else default_space(args.preset)
     if args.storage is not None and (problem := storage_problem(args.storage)) is not None:
         raise UsageError(problem)
+    from ..core.tune import tune_problem
+
+    if problem := tune_problem(base, space, trials=args.trials, jobs=args.jobs, timeout_s=args.timeout,
+                               pruner=args.pruner):
+        raise UsageError(problem)  # before the data is looked for (and perhaps downloaded)
     check_checkpoints_folder(Path(args.checkpoints), writable=True)  # its trials' runs go there
     from ..core.data import load_mnist, resolve_data_dir
 

@@ -184,22 +184,26 @@ def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> o
     raise TuneError(f"could not create or load study {name!r} in {redact(storage_url)}: {reason}")
 
 
+def tune_problem(base: TrainConfig, space: list[Param], *, trials: int, jobs: int, timeout_s: float | None,
+                 pruner: str) -> str | None:
+    """What makes a study impossible before any data is read, or None (the CLI asks first: no download)."""
+    problems = [(not space, "the search space is empty: give --search FIELD=SPEC"),
+                (base.val_size <= 0, "tuning needs a validation split (the objective); set --val-size above 0"),
+                (trials < 1, f"--trials must be at least 1, got {trials}"),
+                (jobs < 1, f"--jobs must be at least 1, got {jobs}"),
+                (timeout_s is not None and timeout_s <= 0, f"--timeout must be above 0 seconds, got {timeout_s or 0:g}"),
+                (pruner not in PRUNERS, f"--pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")]
+    return next((text for failed, text in problems if failed), None)
+
+
 class Tuner:
     """One worker of a study: runs up to ``trials`` trials, ``jobs`` at a time, in ``jobs`` child processes."""
 
     def __init__(self, base: TrainConfig, space: list[Param], *, checkpoints_dir: str | Path,
                  data_dir: str | Path | None, study: str, storage: str | None = None, pruner: str = "median",
                  trials: int = 20, timeout_s: float | None = None, jobs: int = 1, sampler_seed: int | None = None):
-        if not space:
-            raise TuneError("the search space is empty: give --search FIELD=SPEC")
-        if base.val_size <= 0:
-            raise TuneError("tuning needs a validation split (the objective); set --val-size above 0")
-        if trials < 1 or jobs < 1:
-            raise TuneError(f"--trials and --jobs must be at least 1, got {trials} and {jobs}")
-        if timeout_s is not None and timeout_s <= 0:
-            raise TuneError(f"--timeout must be above 0 seconds, got {timeout_s:g}")
-        if pruner not in PRUNERS:
-            raise TuneError(f"--pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
+        if problem := tune_problem(base, space, trials=trials, jobs=jobs, timeout_s=timeout_s, pruner=pruner):
+            raise TuneError(problem)
         self.base = checked(base)
         self.space = space
         self.checkpoints_dir = Path(checkpoints_dir)

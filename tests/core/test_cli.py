@@ -423,3 +423,17 @@ def test_resume_refuses_a_run_name_it_would_ignore(tmp_path, synthetic_root, cap
     assert capsys.readouterr().err == ("mnist-tui: --resume continues the run in its own folder, under its own "
                                        "name; drop --run-name\n")
     assert not (tmp_path / "branch").exists() and (tmp_path / "done" / "result.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--trials", "0"], "--trials must be at least 1, got 0"),
+    (["--jobs", "0"], "--jobs must be at least 1, got 0"),
+    (["--timeout", "-5"], "--timeout must be above 0 seconds, got -5"),
+    (["--val-size", "0"], "tuning needs a validation split"),
+])
+def test_tune_refuses_a_bad_budget_before_it_looks_for_the_data(flags, said, tmp_path, capsys):
+    """`tune --trials 0` with no data here tried to download MNIST, then said the data was missing."""
+    assert main(["tune", "--data-dir", str(tmp_path / "nothing"), "--checkpoints", str(tmp_path / "ck"),
+                 "--preset", "fast", *flags]) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1 and not (tmp_path / "nothing").exists()
