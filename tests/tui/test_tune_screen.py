@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.worker import WorkerCancelled
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.tui.screens.tune import TuneScreen
@@ -277,8 +278,11 @@ async def test_ctrl_q_during_a_sweep_asks_first(make_app):
         await pilot.press("y")
         await pilot.pause()
         assert "stopping" in str(screen.query_one("#tune-status", Static).render())
-        await screen.tune_worker.wait()
-        await pilot.pause()
+        try:
+            await screen.tune_worker.wait()
+            await pilot.pause()
+        except WorkerCancelled:  # the app quit on the worker's last message before the worker had returned
+            pass
     assert not app.is_running
     assert screen.process.returncode == 130  # stopped as Ctrl+C stops it, not killed with the app
     assert [p.parent.name for p in app.checkpoints_dir.glob("*/last.pt")] == [f"{study}-trial000"]
