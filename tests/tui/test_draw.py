@@ -236,6 +236,10 @@ async def test_a_missing_model_is_explained_and_drawing_still_works(tmp_path):
         await pilot.press("space")
         await settle(pilot, app)
         assert not screen.canvas.is_blank and screen.probabilities is None
+        await pilot.press("i")  # what a model would be given is shown without one (it was left blank)
+        from mnist_tui.core.preprocess import prepare_digit
+
+        assert screen.model_input.any() and np.array_equal(screen.model_input, prepare_digit(screen.canvas.pixels))
         await pilot.press("escape")
         assert not isinstance(app.screen, DrawScreen)
 

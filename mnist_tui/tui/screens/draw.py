@@ -113,7 +113,7 @@ class DrawScreen(Screen):
             self.reason = reason
 
     class Predicted(Message):
-        def __init__(self, serial: int, model_input: np.ndarray, probabilities: list[float], seconds: float) -> None:
+        def __init__(self, serial: int, model_input: np.ndarray, probabilities: list[float] | None, seconds: float) -> None:
             super().__init__()
             self.serial, self.model_input, self.probabilities, self.seconds = serial, model_input, probabilities, seconds
 
@@ -230,8 +230,7 @@ class DrawScreen(Screen):
             self._show_model_input()
             self.explainer.set_drawing(None)
             return
-        if self.model is not None:
-            self.predict_in_background(pixels.copy(), self._serial)
+        self.predict_in_background(pixels.copy(), self._serial)  # without a model: the model input alone
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="draw-predict", name="predict drawing")
     def predict_in_background(self, pixels: np.ndarray, serial: int) -> None:
@@ -242,7 +241,8 @@ class DrawScreen(Screen):
 
         start = time.perf_counter()
         model_input = prepare_digit(pixels)  # exactly what `mnist-tui predict` does to a file
-        probabilities = predict_probabilities(self.model, model_input[None])[0].tolist()
+        model = self.model
+        probabilities = predict_probabilities(model, model_input[None])[0].tolist() if model is not None else None
         self.post_message(self.Predicted(serial, model_input.numpy(), probabilities, time.perf_counter() - start))
 
     def on_draw_screen_predicted(self, message: Predicted) -> None:
@@ -253,7 +253,8 @@ class DrawScreen(Screen):
         self.last_predict_seconds = message.seconds
         self._show_prediction()
         self._show_model_input()
-        self.explainer.set_drawing(self.model_input)
+        if self.model is not None:
+            self.explainer.set_drawing(self.model_input)
 
     @property
     def predicted_class(self) -> int | None:
