@@ -123,6 +123,31 @@ async def test_arrows_move_to_the_next_digit_while_why_or_nearest_is_open(run_an
         assert pane.query_one(DigitGrid).selected == 1 and "e why n near M map" in str(detail.render())
 
 
+async def test_an_open_panel_follows_the_digit_a_filter_leaves_or_closes_when_none_is_left(
+        run_and_evaluation, synthetic_data, synthetic_root):
+    # t with the Why panel open kept the maps of a digit the filter had taken out of the list
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        panel, grid = pane.query_one(InsightPanel), pane.query_one(DigitGrid)
+        await _press(pilot, "e")
+        seen = {"open": 0, "closed": 0}
+        for _ in range(11):  # any, 0, 1 ... 9: each true label in turn
+            await _press(pilot, "t")
+            if pane.true_label is not None and not pane.examples and not panel.display:
+                seen["closed"] += 1
+                assert grid.display
+                await _press(pilot, "e")  # nothing to explain: it says so and stays on the grid
+                assert not panel.display
+            elif pane.examples:
+                if not panel.display:
+                    await _press(pilot, "e")  # opened again after a filter that left nothing
+                seen["open"] += 1
+                assert panel.display and panel.content.index == grid.current.index
+            else:
+                raise AssertionError(f"true {pane.true_label}: no digit listed, yet the panel is still open")
+        assert seen["open"] >= 2 and seen["closed"] >= 1
+
+
 async def test_explain_header_fits_80_columns_after_the_method_switch(run_and_evaluation, synthetic_data,
                                                                      synthetic_root):
     """m to integrated gradients on a digit with a real test-set number (#1901; the synthetic set has 200):

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from ...core.model_cache import ModelCache
 from ..widgets.digit_grid import GRID_KEYS, PANEL_KEYS, DigitDetail, DigitGrid
 from ..widgets.fit import class_label, fit_parts
 from ..widgets.insight_panel import NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
@@ -73,7 +74,7 @@ class MisclassifiedPane(Vertical):
         self.label_errors_only = False
         self.insight: str | None = None  # "explain", "neighbours" or None (the grid is shown)
         self.method = "occlusion"  # legible at this resolution; per-pixel IG maps of a CNN are speckled
-        self._model: tuple[Any, Any] | None = None  # ((path, mtime), (model, config))
+        self._models = ModelCache()  # the evaluation's model, loaded once per checkpoint version
         self._neighbour_index: tuple[Any, Any] | None = None  # ((path, mtime), (index, train images))
         self._index_lock = threading.Lock()
         self._map_layouts: tuple[Any, dict[str, Any]] | None = None  # ((path, mtime), method -> xy) this session
@@ -130,7 +131,7 @@ class MisclassifiedPane(Vertical):
 
         worker = get_current_worker()
         try:
-            model, config, path = self._model_for(checkpoint)
+            model, config, path = self._models.get(checkpoint)
             data = load_mnist(data_dir, download=False, dataset=config.dataset)
             test = cached_embeddings(model, path, data.test_images, data.test_labels, "test",
                                      cancel=lambda: worker.is_cancelled)
@@ -176,6 +177,7 @@ class MisclassifiedPane(Vertical):
                               if not self.label_errors_only or self.label_issues is not None else
                               "Suspected label errors need the whole test set: evaluate the run with the dataset.")
         self._update_bar()
+        self._reopen_insight()  # an open Why or Nearest follows the digit a filter or the sort leaves selected
 
     def _update_bar(self) -> None:
         only, flags = " [b]only[/]" if self.label_errors_only else "", self.label_issues is not None
@@ -245,19 +247,26 @@ class MisclassifiedPane(Vertical):
 
     def action_step_insight(self, delta: int) -> None:
         """The open panel (Why or Nearest) for the previous or next digit of the grid."""
-        kind, grid = self.insight, self.query_one(DigitGrid)
-        if kind is None or not 0 <= grid.selected + delta < len(grid.examples):
+        grid = self.query_one(DigitGrid)
+        if self.insight is None or not 0 <= grid.selected + delta < len(grid.examples):
             return
         grid.action_move(delta)
-        self.insight = None
-        self.action_insight(kind)
+        self._reopen_insight()
 
     def action_toggle_method(self) -> None:
         if self.insight != "explain":
             return
         self.method = "occlusion" if self.method == "ig" else "ig"
-        self.insight = None
-        self.action_insight("explain")
+        self._reopen_insight()
+
+    def _reopen_insight(self) -> None:
+        """The open panel again, for the grid's digit now; closed when the grid has none (a filter left none)."""
+        kind = self.insight
+        if kind is not None and self.query_one(DigitGrid).current is None:
+            self.action_close_insight()
+        elif kind is not None:
+            self.insight = None
+            self.action_insight(kind)
 
     def action_close_insight(self) -> None:
         if self.insight is None:
@@ -279,20 +288,6 @@ class MisclassifiedPane(Vertical):
         if self.insight is not None:
             self.query_one(InsightPanel).show(message.content)
 
-    def _model_for(self, checkpoint: str) -> tuple[Any, Any, Any]:
-        """(model, config, checkpoint file), loaded once per checkpoint file version."""
-        from pathlib import Path
-
-        from ...core.checkpoints import checkpoint_in, load_checkpoint, model_from_checkpoint
-
-        path = Path(checkpoint)
-        path = checkpoint_in(path) if path.is_dir() else path
-        key = (str(path), path.stat().st_mtime_ns)
-        if self._model is None or self._model[0] != key:
-            self._model = (key, model_from_checkpoint(load_checkpoint(path)))
-        model, config = self._model[1]
-        return model, config, path
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="insight")
     def _compute_insight(self, kind: str, example: Any, pixels: Any) -> None:
         worker = get_current_worker()
@@ -307,7 +302,7 @@ class MisclassifiedPane(Vertical):
     def _explain(self, example: Any, pixels: Any) -> ExplainView:
         from ...core.explain import explain_digit
 
-        model, _, _ = self._model_for(self.checkpoint)
+        model, _, _ = self._models.get(self.checkpoint)
         explanation = explain_digit(model, pixels, example.true_label, self.method)
         return ExplainView(example.index, example.true_label, explanation.prediction, explanation.probabilities,
                            explanation.method, explanation.classes, explanation.maps.tolist(), pixels.tolist())
@@ -333,7 +328,7 @@ class MisclassifiedPane(Vertical):
     def _neighbours(self, example: Any, pixels: Any, worker: Any) -> NeighboursView | str:
         from ...core.embeddings import embed_digit
 
-        model, config, path = self._model_for(self.checkpoint)
+        model, config, path = self._models.get(self.checkpoint)
 
         def progress(done: int, total: int) -> None:
             if done < total:
@@ -364,7 +359,7 @@ class MisclassifiedPane(Vertical):
         from ..screens.map import test_set_map
 
         try:
-            model, config, path = self._model_for(checkpoint)
+            model, config, path = self._models.get(checkpoint)
             key = (str(path), path.stat().st_mtime_ns)
             if self._map_layouts is None or self._map_layouts[0] != key:
                 self._map_layouts = (key, {})
