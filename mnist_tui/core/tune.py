@@ -180,6 +180,9 @@ def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> o
                 sqlalchemy.exc.OperationalError, sqlalchemy.exc.ProgrammingError) as exc:
             last = exc
             time.sleep(0.1 * (attempt + 1))
+        except (sqlalchemy.exc.DatabaseError, OSError) as exc:  # not a database, a folder as journal: for good
+            last = exc
+            break
     reason = next(iter(str(last).splitlines()), "")  # sqlalchemy adds a hint and a link on lines of their own
     raise TuneError(f"could not create or load study {name!r} in {redact(storage_url)}: {reason}")
 

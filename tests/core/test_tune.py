@@ -207,6 +207,23 @@ def test_an_unreachable_database_is_one_line_on_stderr_and_no_empty_table(synthe
     assert err.count("\n") == 1 and "Connection refused" in err
 
 
+@pytest.mark.parametrize("case", ["damaged tune.db", "journal folder"])
+def test_a_damaged_study_file_or_a_folder_as_journal_is_one_line_not_a_traceback(case, synthetic_root, tmp_path,
+                                                                                 capsys):
+    # a tune.db left damaged (a crash, a full disk) gave two chained tracebacks and exit 1
+    checkpoints = tmp_path / "ck"
+    checkpoints.mkdir()
+    if case == "damaged tune.db":
+        (checkpoints / "tune.db").write_bytes(b"not a database at all" * 100)
+        extra, said = [], "file is not a database"
+    else:
+        (tmp_path / "folder").mkdir()
+        extra, said = ["--storage", f"journal:{tmp_path / 'folder'}"], "Is a directory"
+    assert main(tune_args(synthetic_root, checkpoints, "--search", "lr=1e-3:3e-2:log", *extra)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mnist-tui: could not create or load study ") and said in err and err.count("\n") == 1
+
+
 def test_specs_parse_to_ranges_and_choices():
     assert parse_param("lr=1e-4:1e-1:log") == parse_param("lr=0.0001:0.1:log")
     lr = parse_param("lr=1e-4:1e-1:log")
