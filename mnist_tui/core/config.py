@@ -289,15 +289,17 @@ def field_applies(name: str, config: TrainConfig) -> bool:
     return spec is None or spec.applies is None or spec.applies(config)
 
 
-def format_field(name: str, value: Any) -> str:
-    """A field's value as the form and the CLI write it (128,64 · on/off · 0.001)."""
+def format_field(name: str, value: Any, *, exact: bool = False) -> str:
+    """A field's value as the form and the CLI write it (128,64 · on/off · 0.001); ``exact``: a float whose
+    6 digits are not the whole of it in full (a tuned lr rounded to 6 digits trained a different run)."""
     kind = FIELD_TYPES[name]
     if kind is tuple:
         return ",".join(str(h) for h in value)
     if kind is bool:
         return "on" if value else "off"
     if isinstance(value, float):
-        return f"{value:g}"
+        short = f"{value:g}"
+        return repr(value) if exact and float(short) != value else short
     return str(value)
 
 

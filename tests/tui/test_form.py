@@ -139,3 +139,18 @@ async def test_fields_the_chosen_model_and_optimizer_do_not_use_are_dimmed(make_
         app.query_one("#field-optimizer", Select).value = "sgd"
         await pilot.pause()
         assert {"width", "beta2"} <= dimmed(app) and not {"hidden", "nesterov"} & dimmed(app)
+
+
+async def test_a_config_put_in_the_form_keeps_its_exact_values(make_app):
+    # "Use best" and Runs' f wrote a tuned lr to 6 digits (0.0179929): the run trained was another one
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        form = app.query_one(HParamForm)
+        base, _ = form.read()
+        tuned = base.replace(lr=0.017992906108979724, momentum=0.7954631444033993, weight_decay=0.0001)
+        form.set_config(tuned)
+        await pilot.pause()
+        config, errors = form.read()
+        assert errors == {} and config == tuned
+        assert app.query_one("#field-weight_decay", Input).value == "0.0001"  # short where short is exact

@@ -74,7 +74,7 @@ class HParamForm(VerticalScroll):
         for name, spec in FIELD_SPECS.items():
             with Horizontal(classes="field-row"):
                 yield Label(spec.label)
-                value = format_field(name, getattr(self._initial, name))
+                value = format_field(name, getattr(self._initial, name), exact=True)
                 if _options(name):
                     yield Select([(o, o) for o in _options(name)], value=value, allow_blank=False, compact=True,
                                  id=f"field-{name}", tooltip=spec.help)
@@ -169,7 +169,7 @@ class HParamForm(VerticalScroll):
                 self.query_one("#preset", Select).value = preset
             for name in FIELD_SPECS:
                 widget = self.query_one(f"#field-{name}")
-                widget.value = format_field(name, getattr(config, name))
+                widget.value = format_field(name, getattr(config, name), exact=True)
         self._initial = config
         self.revalidate()
         self._sync_preset_label()  # names the preset only while the values are its
