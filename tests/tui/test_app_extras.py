@@ -6,7 +6,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from textual.widgets import DataTable, Input
+import pytest
+from textual.widgets import DataTable, Input, Static
 
 from mnist_tui.tui.screens.compare import CompareScreen
 from mnist_tui.tui.screens.draw import DrawScreen
@@ -434,3 +435,21 @@ async def test_the_draw_keys_panel_names_what_shift_arrows_do(make_app):
         console.print(app.screen.query_one("HelpPanel").query_one("BindingsTable").render())
         text = console.export_text()
         assert all(f"Paint {way}" in text for way in ("up", "down", "left", "right")), text
+
+
+@pytest.mark.parametrize("schedule, said", [("constant", "the learning rate stays 0.003"),
+                                            ("onecycle", "restarts at 0.0003, a tenth of its peak")])
+async def test_train_more_epochs_says_what_this_runs_schedule_does(make_app, synthetic_data, tmp_path, schedule, said):
+    """It said the rate restarts at a tenth of its peak for every run: a constant one stays at its rate."""
+    runs = tmp_path / "runs"
+    tiny_run(runs, "done", synthetic_data, schedule=schedule)
+    app = make_app(checkpoints_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f4")
+        await settle(pilot, app)
+        await pilot.press("r")
+        await settle(pilot, app)
+        assert isinstance(app.screen, NumberScreen)
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert said in " ".join(text.split())
