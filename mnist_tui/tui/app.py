@@ -202,7 +202,8 @@ class MnistApp(App):
     def action_show_tab(self, tab: str) -> None:
         target = {"results": ConfusionTable, "misclassified": DigitGrid, "runs": DataTable}.get(tab)
         widget = self.query_one(f"#{tab}").query(target).first() if target is not None else None
-        if widget is not None and not widget.display:
+        away = self.focused is not None and self.query_one(f"#{tab}") not in self.focused.ancestors
+        if (widget is not None and not widget.display) or (widget is None and away):  # (Train has no one widget)
             # nothing to focus there (no results yet): let go first, or the hidden view's focused widget hands
             # its focus to a sibling in that view (the Runs filter), and the tabs follow it back there
             self.screen.set_focus(None)

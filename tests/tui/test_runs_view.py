@@ -492,3 +492,22 @@ async def test_stray_folders_are_counted_in_one_line_and_l_says_why(make_app, ru
         await pilot.press("l")
         await pilot.pause()
         assert str(list(app._notifications)[-1].message) == f"junk3 cannot be read: {runs_folder / 'junk3'} has no config.json"
+
+
+async def test_resuming_a_run_from_a_filtered_list_shows_train_and_keeps_the_filter(make_app, runs_folder):
+    """r with a filter on left the view on Runs with the keys in the filter: the next key replaced it."""
+    from tests.tui.test_app import run_to_completion
+
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_runs(pilot, app)
+        await pilot.press("slash", *"zeta", "enter")
+        await ready(pilot, app)
+        assert shown_names(app.query_one("#runs-table", DataTable)) == ["zeta-mlp"]
+        await pilot.press("r", "enter")  # a finished run: as many epochs more as it had
+        await run_to_completion(pilot, app)
+        assert app.query_one(TabbedContent).active == "train"
+        assert not isinstance(app.focused, Input) or app.focused.id != "runs-filter"
+        await pilot.press("f4", "j")
+        await ready(pilot, app)
+        assert app.query_one("#runs-filter", Input).value == "zeta"
