@@ -403,3 +403,22 @@ async def test_the_bar_keeps_the_filter_state_when_most_digits_are_wrong(synthet
         line = bar.render_lines(bar.region.reset_offset)[0].text.rstrip()
         assert line.endswith(f"⚑ {len(pane.label_issues)} only (l)"), line  # the filter's state is never cut
         assert f"shown {len(pane.examples)} of {pane.total_wrong} wrong" in line
+
+
+async def test_a_results_cell_or_another_model_shows_every_digit_not_only_the_suspected_labels(
+        run_and_evaluation, synthetic_data, synthetic_root):
+    # with l on, enter on a cell reading 22 showed "1 of 317", and l stayed on for the next model
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        everything = list(pane.examples)
+        await _press(pilot, "l")
+        assert pane.label_errors_only and len(pane.examples) < len(everything)
+        other = next(m for m in everything if m.index not in pane.label_issues)
+        pane.set_filter(other.true_label, other.predicted_label)  # what enter on a Results cell does
+        await pilot.pause()
+        pair = [m for m in everything if (m.true_label, m.predicted_label) == (other.true_label, other.predicted_label)]
+        assert pane.examples == pair and "only" not in str(pane.query_one("#wrong-bar").render())
+        await _press(pilot, "c", "l")
+        _, evaluation, _ = run_and_evaluation
+        pane.set_evaluation(evaluation, synthetic_data.test_images)  # another model loaded
+        assert not pane.label_errors_only and len(pane.examples) == len(everything)

@@ -102,7 +102,7 @@ class MisclassifiedPane(Vertical):
         self.evaluation, self.images = evaluation, images
         self.class_names = class_names
         self.true_label = self.predicted_label = None
-        self.label_issues = None
+        self.label_issues, self.label_errors_only = None, False  # another model: its own suspects
         if evaluation is not None:
             from ...core.label_errors import issues_for_evaluation  # fast: arithmetic on [N, 10]
 
@@ -154,7 +154,8 @@ class MisclassifiedPane(Vertical):
             self.on_digit_grid_highlighted(DigitGrid.Highlighted(grid, grid.current))
 
     def set_filter(self, true_label: int | None, predicted_label: int | None) -> None:
-        self.true_label, self.predicted_label = true_label, predicted_label
+        """Every wrong digit of this pair (a Results cell, the map): "label errors only" goes too."""
+        self.true_label, self.predicted_label, self.label_errors_only = true_label, predicted_label, False
         self.refresh_examples()
 
     def refresh_examples(self) -> None:
@@ -214,7 +215,6 @@ class MisclassifiedPane(Vertical):
         self.refresh_examples()
 
     def action_clear_filters(self) -> None:
-        self.label_errors_only = False
         self.set_filter(None, None)
 
     def action_toggle_label_errors(self) -> None:
@@ -389,6 +389,5 @@ class MisclassifiedPane(Vertical):
             self.notify(f"Test digit #{index} is read right, so it is not in this list.")
             return  # the filters stay as they were
         self.action_close_insight()
-        self.label_errors_only = False
         self.set_filter(None, None)
         self.query_one(DigitGrid).selected = next(k for k, m in enumerate(self.examples) if m.index == index)
