@@ -161,7 +161,7 @@ async def test_history_and_importance_views_draw_the_study(tmp_path, synthetic_r
         history, epochs = screen.query_one(HistoryChart), screen.query_one(EpochChart)
         assert history.region.width >= 30 and epochs.region.width >= 30  # side by side at 80 columns
         drawn = history.render().plain
-        assert "History: best 95.00%" in drawn and "o done, x pruned" in drawn
+        assert "History: best 95.00%" in drawn and "o done x pruned v 1 below 90%" in drawn  # whole at 80 columns
         assert "Val acc % by epoch" in epochs.render().plain and screen.trials[1]["curve"] == {1: pytest.approx(0.93), 2: 0.95}
         await pilot.press("f8")
         await pilot.pause()
@@ -637,3 +637,25 @@ async def test_a_storage_no_driver_opens_is_an_error_said_whole_not_a_wait(tmp_p
         text = str(status.render())
         assert status.has_class("error") and "waiting" not in text, text
         assert "no database driver for 'bogus'" in text and text.rstrip().endswith("journal:PATH"), text
+
+
+async def test_trials_below_the_charts_floor_are_marked_and_counted(tmp_path, synthetic_root):
+    # pruned trials at 86-90% sat on the bottom edge of an axis ending near 92%, drawn as if they scored that
+    storage = f"sqlite:///{tmp_path / 'low.db'}"
+    study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    for value in (0.95, 0.97):
+        study.add_trial(optuna.trial.create_trial(params={"lr": 3e-3}, distributions={"lr": lr}, value=value,
+                                                  intermediate_values={1: value}))
+    for value in (0.8766, 0.8972):
+        study.add_trial(optuna.trial.create_trial(params={"lr": 5e-2}, distributions={"lr": lr},
+                                                  state=optuna.trial.TrialState.PRUNED, intermediate_values={1: value}))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=(120, 30)) as pilot:
+        assert await asyncio.to_thread(screen.first_poll_applied.wait, 30)
+        await pilot.pause()
+        await pilot.press("f8")
+        await pilot.pause()
+        history = screen.query_one(HistoryChart).render().plain
+        assert "v 2 below 92%" in history and history.count("v") >= 3, history  # the label and two points
+        assert "2 below 92%" in screen.query_one(EpochChart).render().plain

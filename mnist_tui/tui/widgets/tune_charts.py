@@ -35,6 +35,12 @@ def _floor(values: list[float]) -> float:
     return max(min(values), max(values) - FLOOR_POINTS)
 
 
+def _below(values: list[float], floor: float) -> str:
+    """What an x label adds when values lie under the axis (drawn on its bottom edge): ", 2 below 92%"."""
+    count = sum(1 for v in values if v < floor - 1e-9)
+    return f", {count} below {floor:.0f}%" if count else ""
+
+
 def nice_ticks(low: float, high: float, max_ticks: int = 5, whole: bool = False) -> list[float]:
     """Round tick positions (steps of 1, 2 or 5 times a power of ten) inside ``low``..``high``;
     ``whole`` keeps to integers (trial numbers, epochs)."""
@@ -95,7 +101,7 @@ class TuneChart(PlotextPlot):
 
 class HistoryChart(TuneChart):
     """Each finished trial's value by trial number (complete: green o, pruned: grey x at its last
-    reported value) and the best complete value so far (a yellow line)."""
+    reported value; a v on the bottom edge when under the axis) and the best complete value so far (a yellow line)."""
 
     def draw(self, plt: Any) -> None:
         finished = [(n, t) for n, t in sorted(self.trials.items())
@@ -107,16 +113,25 @@ class HistoryChart(TuneChart):
             return
         values = [100 * t["value"] for _, t in finished]
         floor = _floor(values)
-        complete = [(n, max(100 * t["value"], floor)) for n, t in finished if t["state"] == "complete"]
-        pruned = [(n, max(100 * t["value"], floor)) for n, t in finished if t["state"] == "pruned"]
-        if pruned:
-            plt.scatter([n for n, _ in pruned], [v for _, v in pruned], marker="x", color="gray")
+        low = _below(values, floor)  # under the axis: drawn on its bottom edge as a v, and counted
+        plt.xlabel(f"trial (o done x pruned v{low.replace(',', '', 1)})" if low else "trial (o done, x pruned)")
+
+        def scatter(state: str, marker: str, colour: str) -> None:
+            points = [(n, 100 * t["value"]) for n, t in finished if t["state"] == state]
+            for under in (False, True):
+                shown = [(n, max(v, floor)) for n, v in points if (v < floor - 1e-9) == under]
+                if shown:
+                    plt.scatter([n for n, _ in shown], [v for _, v in shown], marker="v" if under else marker,
+                                color=colour)
+
+        scatter("pruned", "x", "gray")
+        complete = [(n, 100 * t["value"]) for n, t in finished if t["state"] == "complete"]
         title = "History: none complete yet"
         if complete:
-            best = best_so_far([100 * t["value"] for _, t in finished if t["state"] == "complete"])
-            plt.plot([n for n, _ in complete], best, color="yellow", marker="braille")
-            plt.scatter([n for n, _ in complete], [v for _, v in complete], marker="o", color="green")
+            best = best_so_far([v for _, v in complete])
+            plt.plot([n for n, _ in complete], [max(v, floor) for v in best], color="yellow", marker="braille")
             title = f"History: best {best[-1]:.2f}%"  # short: plotext drops a title wider than the chart
+        scatter("complete", "o", "green")
         plt.title(title)
         _axes(plt, finished[0][0], finished[-1][0], values, floor)
 
@@ -139,6 +154,8 @@ class EpochChart(TuneChart):
         if not values:
             return
         floor = _floor(values)
+        low = _below(values, floor)
+        plt.xlabel(f"epoch ({low[2:]}, on the edge)" if low else "epoch")
         # running trials last, so they are drawn on top
         for n, t in sorted(curves, key=lambda item: (item[1].get("state") == "running", item[0])):
             points = sorted((int(e), max(100 * v, floor)) for e, v in t["curve"].items() if v is not None)
