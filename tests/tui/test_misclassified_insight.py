@@ -422,3 +422,21 @@ async def test_a_results_cell_or_another_model_shows_every_digit_not_only_the_su
         _, evaluation, _ = run_and_evaluation
         pane.set_evaluation(evaluation, synthetic_data.test_images)  # another model loaded
         assert not pane.label_errors_only and len(pane.examples) == len(everything)
+
+
+async def test_the_map_opens_on_the_digit_being_looked_at(run_and_evaluation, synthetic_data, synthetic_root):
+    """M put the cursor on whatever digit lay mid-map (one read right: enter then said it is not in the list)."""
+    from mnist_tui.tui.screens.map import MapScreen
+    from mnist_tui.tui.widgets.digit_map import DigitMap
+
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        for position in range(len(pane.examples)):
+            pane.query_one(DigitGrid).selected = position
+            await pilot.pause()
+            looked_at = pane.query_one(DigitGrid).current.index
+            await _press(pilot, "M")
+            assert isinstance(pilot.app.screen, MapScreen)
+            assert pilot.app.screen.query_one(DigitMap).selected == looked_at
+            await _press(pilot, "enter")  # shows it: the same digit, still selected in the list
+            assert not isinstance(pilot.app.screen, MapScreen) and pane.query_one(DigitGrid).current.index == looked_at

@@ -377,7 +377,8 @@ class MisclassifiedPane(Vertical):
             return
         from ..screens.map import MapScreen
 
-        self.app.push_screen(MapScreen(message.data), self._open_from_map)
+        current = self.query_one(DigitGrid).current  # the map opens on the digit being looked at
+        self.app.push_screen(MapScreen(message.data, current.index if current else None), self._open_from_map)
 
     def _open_from_map(self, index: int | None) -> None:
         """Show the digit chosen on the map in the grid (clearing filters), if it is a wrong one."""

@@ -128,9 +128,9 @@ class MapScreen(Screen[int | None]):
             super().__init__()
             self.status = status
 
-    def __init__(self, data: MapData) -> None:
+    def __init__(self, data: MapData, start: int | None = None) -> None:
         super().__init__()
-        self.data = data
+        self.data, self.start = data, start  # start: the test digit the cursor starts on
         self.method = data.method
         self.placing: str | None = None  # the method being worked out
         self.selected: int | None = None
@@ -148,6 +148,7 @@ class MapScreen(Screen[int | None]):
 
     def on_mount(self) -> None:
         digit_map = self.query_one(DigitMap)
+        digit_map.start = self.start
         digit_map.set_points(self.data.layouts[self.method], self.data.labels, self.data.predictions)
         digit_map.focus()
         self._show_title()

@@ -66,15 +66,21 @@ class DigitMap(Widget, can_focus=True):
         self.selected: int | None = None
         self._cells: dict[tuple[int, int], list[int]] = {}
         self._laid_out_for: tuple[int, int] = (0, 0)
-        self._centred = False  # the cursor starts in the middle once the widget has a size
+        self._centred = False  # the cursor starts once the widget has a size: on ``start``, else mid-map
+        self.start: int | None = None  # the point the cursor starts on (the digit being looked at)
 
     def set_points(self, xy: list[tuple[float, float]], labels: list[int], predictions: list[int]) -> None:
         self.xy, self.labels, self.predictions = xy, labels, predictions
         self._laid_out_for = (0, 0)
         self._layout()
-        width, height = self._grid_size()
-        self.cursor = (width // 2, height // 2)
+        self.cursor = self._start_cell()
         self.mutate_reactive(DigitMap.cursor)
+
+    def _start_cell(self) -> tuple[int, int]:
+        if self.start is not None and 0 <= self.start < len(self.xy):
+            return self._to_cell(*self.xy[self.start])
+        width, height = self._grid_size()
+        return width // 2, height // 2
 
     def _grid_size(self) -> tuple[int, int]:
         return max(1, self.size.width), max(1, self.size.height)
@@ -102,7 +108,7 @@ class DigitMap(Widget, can_focus=True):
         width, height = self._grid_size()
         if not self._centred and width > 1 and height > 1:
             self._centred = True
-            self.cursor = (width // 2, height // 2)
+            self.cursor = self._start_cell()
         else:
             self.cursor = (min(self.cursor[0], width - 1), min(self.cursor[1], height - 1))
         self.watch_cursor(self.cursor)
@@ -116,7 +122,8 @@ class DigitMap(Widget, can_focus=True):
         col, row = self.cursor
         here = self._cells.get((col, row))
         if here:
-            return next((i for i in here if self.labels[i] != self.predictions[i]), here[0])
+            return self.start if self.start in here else next(
+                (i for i in here if self.labels[i] != self.predictions[i]), here[0])
         best, best_d = None, float("inf")
         for (c, r), members in self._cells.items():
             d = (c - col) ** 2 + ((r - row) * 2) ** 2  # a cell is about twice as tall as wide
