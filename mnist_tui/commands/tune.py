@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.json:
                     record = event.to_dict()
                     if isinstance(event, StudyFinished) and event.best_config:
-                        record["train_command"] = _best_command(event, base, args.preset)
+                        record["train_command"] = _best_command(event, base, args.preset, args)
                     lines.write(record)
                 elif isinstance(event, (TrialStarted, TrialEnded, TrialEpoch)):
                     view.update(event)
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     if view is not None and summary is not None:
-        print_summary(view.console, summary, _best_command(summary, base, args.preset))
+        print_summary(view.console, summary, _best_command(summary, base, args.preset, args))
     if lines.closed:
         return EXIT_OUTPUT_FAILED if lines.error else EXIT_OUTPUT_CLOSED
     if summary is None or summary.interrupted:
@@ -134,10 +135,13 @@ def _redacted(tuner) -> str:
     return redact(tuner.storage_url)
 
 
-def _best_command(summary, base, preset_name: str) -> str | None:
+def _best_command(summary, base, preset_name: str, args: argparse.Namespace) -> str | None:
+    """The best trial's train command, with the data and checkpoints folders the study used (absolute)."""
     from ..core.tune_space import apply, train_command
 
-    return train_command(apply(base, summary.best_params), preset_name) if summary.best_config else None
+    places = [("--data-dir", args.data_dir), ("--checkpoints", args.checkpoints)]
+    extra = tuple(part for flag, path in places if path for part in (flag, shlex.quote(str(Path(path).resolve()))))
+    return train_command(apply(base, summary.best_params), preset_name, extra) if summary.best_config else None
 
 
 def format_params(params: dict[str, Any]) -> str:

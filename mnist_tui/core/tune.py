@@ -347,7 +347,7 @@ class Tuner:
                 elif isinstance(event, Stopped) or (isinstance(event, Finished) and pruned_at is not None):
                     if pruned_at is not None:  # stopped at the epoch boundary, like a stopped run
                         outcome = (TrialState.PRUNED, "pruned", last_value,
-                                   f"pruned after epoch {pruned_at} (val accuracy {last_value:.4f})")
+                                   f"pruned after epoch {pruned_at} (val accuracy {100 * last_value:.2f}%)")
                     else:
                         trial.set_user_attr("stopped", "interrupted")
                         outcome = (TrialState.FAIL, "stopped", None,

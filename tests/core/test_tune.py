@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -39,7 +40,7 @@ def study(synthetic_root, tmp_path_factory):
     return checkpoints, code
 
 
-def test_three_trial_study_leaves_tagged_runs_and_a_best_config(study):
+def test_three_trial_study_leaves_tagged_runs_and_a_best_config(study, synthetic_root):
     checkpoints, done = study
     assert done.returncode == 0, done.stderr
     lines = json_lines(done.stdout)
@@ -58,6 +59,9 @@ def test_three_trial_study_leaves_tagged_runs_and_a_best_config(study):
     assert json.loads((best_run / "tune.json").read_text())["trial"] == last["best_trial"]
     assert TrainConfig.from_json((best_run / "config.json").read_text()).to_dict() == last["best_config"]
     assert "--lr" in last["train_command"]
+    # pasted as printed, it trained on the default data folder and wrote the run away from the study's trials
+    assert f"--data-dir {Path(synthetic_root).resolve()}" in last["train_command"]
+    assert f"--checkpoints {checkpoints.resolve()}" in last["train_command"]
     loaded = optuna.load_study(study_name="s1", storage=f"sqlite:///{checkpoints / 'tune.db'}")
     assert loaded.best_value == last["best_value"]  # a real study: optuna-dashboard can open it
 
@@ -77,7 +81,7 @@ def test_a_hopeless_trial_is_pruned_or_fails_cleanly(study, synthetic_root):
     ended = [e for e in events if e.kind == "trial_ended"]
     assert len(ended) == 1 and ended[0].number == 3 and ended[0].params["lr"] == 1e-9
     assert ended[0].state == "pruned", ended[0]  # an lr of 1e-9 learns nothing: below the median at epoch 1
-    assert "pruned after epoch 1" in ended[0].reason
+    assert re.fullmatch(r"pruned after epoch 1 \(val accuracy \d+\.\d\d%\)", ended[0].reason)  # as tables write it
     assert (Path(ended[0].run_dir) / "last.pt").is_file()  # ended like a stopped run
     assert events[-1].kind == "study_finished" and events[-1].pruned == 1 and events[-1].trials == 4
 
