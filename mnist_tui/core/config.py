@@ -303,9 +303,15 @@ def format_field(name: str, value: Any, *, exact: bool = False) -> str:
     return str(value)
 
 
+def continued_lr(config: TrainConfig) -> float:
+    """The rate epochs added to a finished run start at: a tenth of onecycle's peak (its warm-up would undo the
+    converged weights), else the configured rate."""
+    return config.lr / (10 if config.schedule == "onecycle" else 1)
+
+
 def more_epochs_lr(config: TrainConfig) -> str:
     """What the learning rate does over epochs added to a finished run (``Trainer._continue_schedule``)."""
-    return {"onecycle": f"the learning rate restarts at {config.lr / 10:g}, a tenth of its peak, and decays again",
+    return {"onecycle": f"the learning rate restarts at {continued_lr(config):g}, a tenth of its peak, and decays again",
             "cosine": f"the learning rate restarts at {config.lr:g} and decays again",
             "step": f"the step schedule starts again at {config.lr:g}"}.get(
         config.schedule, f"the learning rate stays {config.lr:g}")
@@ -348,5 +354,5 @@ def parse_field(name: str, text: str) -> Any:
 __all__ = [
     "CLASS_NAMES", "DATASET_TITLES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRECISIONS", "PRESETS", "SCHEDULES", "ConfigError",
     "FIELD_SPECS", "FIELD_TYPES", "FieldSpec", "TrainConfig", "checked", "data_errors", "field_applies", "field_flag", "field_label",
-    "field_names", "format_field", "more_epochs_lr", "parse_field", "field_types", "preset", "validate",
+    "continued_lr", "field_names", "format_field", "more_epochs_lr", "parse_field", "field_types", "preset", "validate",
 ]

@@ -21,7 +21,7 @@ from torch import nn
 from . import checkpoints as ckpt
 from . import runs
 from .analysis import EVAL_BATCH_SIZE, evaluate, save_evaluation
-from .config import ConfigError, TrainConfig, checked, data_errors, field_applies
+from .config import ConfigError, TrainConfig, checked, continued_lr, data_errors, field_applies
 from .data import MnistData, batch_order, on_device, split, training_batches
 from .events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
@@ -203,7 +203,7 @@ class Trainer:
         config = self.config
         extra = self.extra_epochs
         for group in r.optimizer.param_groups:
-            group["lr"] = config.lr / (10 if config.schedule == "onecycle" else 1)  # the new schedule's base rate
+            group["lr"] = continued_lr(config)  # the new schedule's base rate
             for key in ("max_lr", "min_lr", "base_momentum"):  # left by the one-cycle schedule that ended
                 group.pop(key, None)
         if config.schedule in ("onecycle", "cosine"):

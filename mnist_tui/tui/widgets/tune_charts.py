@@ -36,9 +36,9 @@ def _floor(values: list[float]) -> float:
 
 
 def _below(values: list[float], floor: float) -> str:
-    """What an x label adds when values lie under the axis (drawn on its bottom edge): ", 2 below 92%"."""
+    """What an x label adds when values lie under the axis (drawn on its bottom edge): "2 below 92%", else ""."""
     count = sum(1 for v in values if v < floor - 1e-9)
-    return f", {count} below {floor:.0f}%" if count else ""
+    return f"{count} below {floor:.0f}%" if count else ""
 
 
 def nice_ticks(low: float, high: float, max_ticks: int = 5, whole: bool = False) -> list[float]:
@@ -114,7 +114,7 @@ class HistoryChart(TuneChart):
         values = [100 * t["value"] for _, t in finished]
         floor = _floor(values)
         low = _below(values, floor)  # under the axis: drawn on its bottom edge as a v, and counted
-        plt.xlabel(f"trial (o done x pruned v{low.replace(',', '', 1)})" if low else "trial (o done, x pruned)")
+        plt.xlabel(f"trial (o done x pruned v {low})" if low else "trial (o done, x pruned)")
 
         def scatter(state: str, marker: str, colour: str) -> None:
             points = [(n, 100 * t["value"]) for n, t in finished if t["state"] == state]
@@ -155,7 +155,7 @@ class EpochChart(TuneChart):
             return
         floor = _floor(values)
         low = _below(values, floor)
-        plt.xlabel(f"epoch ({low[2:]}, on the edge)" if low else "epoch")
+        plt.xlabel(f"epoch ({low}, on the edge)" if low else "epoch")
         # running trials last, so they are drawn on top
         for n, t in sorted(curves, key=lambda item: (item[1].get("state") == "running", item[0])):
             points = sorted((int(e), max(100 * v, floor)) for e, v in t["curve"].items() if v is not None)
