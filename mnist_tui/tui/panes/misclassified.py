@@ -73,6 +73,7 @@ class MisclassifiedPane(Vertical):
         self.label_issues: dict[int, Any] | None = None  # None: the evaluation is not the whole test set
         self.label_errors_only = False
         self.insight: str | None = None  # "explain", "neighbours" or None (the grid is shown)
+        self._insight_index: int | None = None  # the test digit the open panel is for
         self.method = "occlusion"  # legible at this resolution; per-pixel IG maps of a CNN are speckled
         self._models = ModelCache()  # the evaluation's model, loaded once per checkpoint version
         self._neighbour_index: tuple[Any, Any] | None = None  # ((path, mtime), (index, train images))
@@ -235,7 +236,7 @@ class MisclassifiedPane(Vertical):
         if self.checkpoint is None:
             self.notify("Explaining needs the run's checkpoint: load the run from Runs (f4).", severity="warning")
             return
-        self.insight = kind
+        self.insight, self._insight_index = kind, example.index
         panel = self.query_one(InsightPanel)
         self.query_one(DigitGrid).display = False
         panel.display = True
@@ -257,14 +258,15 @@ class MisclassifiedPane(Vertical):
         if self.insight != "explain":
             return
         self.method = "occlusion" if self.method == "ig" else "ig"
-        self._reopen_insight()
+        self._reopen_insight(again=True)
 
-    def _reopen_insight(self) -> None:
-        """The open panel again, for the grid's digit now; closed when the grid has none (a filter left none)."""
-        kind = self.insight
-        if kind is not None and self.query_one(DigitGrid).current is None:
+    def _reopen_insight(self, again: bool = False) -> None:
+        """The open panel for the grid's digit now (``again``: even the same one, another method); closed when
+        the grid has none (a filter left none)."""
+        kind, current = self.insight, self.query_one(DigitGrid).current
+        if kind is not None and current is None:
             self.action_close_insight()
-        elif kind is not None:
+        elif kind is not None and (again or current.index != self._insight_index):
             self.insight = None
             self.action_insight(kind)
 

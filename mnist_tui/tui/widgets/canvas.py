@@ -45,10 +45,11 @@ class Canvas(Widget, can_focus=True):
         Binding("down", "move(0, 1)", "Down", show=False),
         Binding("left", "move(-1, 0)", "Left", show=False),
         Binding("right", "move(1, 0)", "Right", show=False),
-        Binding("shift+up", "move(0, -1, True)", "Paint up", show=False),  # the keys panel (?) names it
-        Binding("shift+down", "move(0, 1, True)", "Paint down", show=False),  # the keys panel (?) names it
-        Binding("shift+left", "move(-1, 0, True)", "Paint left", show=False),  # the keys panel (?) names it
-        Binding("shift+right", "move(1, 0, True)", "Paint right", show=False),  # the keys panel (?) names it
+        # described for the keys panel (?), which listed them bare
+        Binding("shift+up", "move(0, -1, True)", "Paint up", show=False),
+        Binding("shift+down", "move(0, 1, True)", "Paint down", show=False),
+        Binding("shift+left", "move(-1, 0, True)", "Paint left", show=False),
+        Binding("shift+right", "move(1, 0, True)", "Paint right", show=False),
         # the Draw view explains these in its help text; the footer keeps room for its own keys
         Binding("space", "paint", "Paint", show=False),
         Binding("backspace", "erase", "Erase", show=False),

@@ -175,8 +175,8 @@ class HParamForm(VerticalScroll):
         self._sync_preset_label()  # names the preset only while the values are its
 
     def revalidate(self) -> dict[str, str]:
-        _, self.errors = self.read()
-        shown, _ = self._parsed()
+        config, self.errors = self.read()
+        shown = config or self._parsed()[0]  # parsed again only when invalid
         for name in FIELD_SPECS:  # what the model, optimizer and schedule chosen do not use reads dimmed
             self.query_one(f"#field-{name}").parent.set_class(not field_applies(name, shown), "-unused")
         for name in (*FIELD_SPECS, "run_name"):
