@@ -154,3 +154,24 @@ async def test_a_config_put_in_the_form_keeps_its_exact_values(make_app):
         config, errors = form.read()
         assert errors == {} and config == tuned
         assert app.query_one("#field-weight_decay", Input).value == "0.0001"  # short where short is exact
+
+
+async def test_a_bad_value_in_a_field_the_model_does_not_use_does_not_block_the_start(make_app):
+    # an mlp has no width: "abc" left in the dimmed width field refused the start with "width: ..."
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        form = app.query_one(HParamForm)
+        app.query_one("#field-model", Select).value = "mlp"
+        await pilot.pause()
+        before, _ = form.read()
+        await set_field(pilot, app, "width", "abc")
+        await set_field(pilot, app, "step_size", "0")  # the schedule is not "step": unused too
+        config, errors = form.read()
+        assert errors == {} and config == before  # the last config's width stands in, unused
+        assert not app.query_one("#error-width", Static).has_class("-shown")
+        app.query_one("#field-model", Select).value = "cnn"  # now it is used: refused, with its message
+        await pilot.pause()
+        config, errors = form.read()
+        assert config is None and set(errors) == {"width"}
+        assert app.query_one("#error-width", Static).has_class("-shown")

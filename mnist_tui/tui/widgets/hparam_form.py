@@ -135,10 +135,14 @@ class HParamForm(VerticalScroll):
 
     def read(self, ignore: tuple[str, ...] = ()) -> tuple[TrainConfig | None, dict[str, str]]:
         """The config the form describes, or None, and every field's error message. ``ignore``: fields the
-        caller sets itself (the lr finder's and Tune's lr), whose errors are none: the last config's value stands in."""
+        caller sets itself (the lr finder's and Tune's lr), whose errors are none: the last config's value stands in
+        (as it does for a field the config does not use)."""
         config, unparsed = self._parsed()
         problems = validate(config)
-        stand_in = {name: getattr(self._initial, name) for name in ignore if name in unparsed or name in problems}
+        # a field the config does not use (an mlp's width) refuses nothing: the last config's value stands in
+        unused = [name for name in FIELD_SPECS if not field_applies(name, config)]
+        stand_in = {name: getattr(self._initial, name) for name in (*ignore, *unused)
+                    if name in unparsed or name in problems}
         if stand_in:
             config = config.replace(**stand_in)
             problems = validate(config)
