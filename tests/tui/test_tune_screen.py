@@ -414,6 +414,24 @@ async def test_tune_keeps_what_was_typed_when_it_opens_again(make_app):
         assert app.screen.study_name().startswith("mnist-seed-mlp-")  # the form's tiny config is not the preset
 
 
+async def test_a_study_name_typed_for_one_config_is_not_proposed_for_another(make_app):
+    # the typed name stayed after the Train form changed: Start then met that study's other fixed values
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tune_from_the_app(pilot, app, "lr=1e-3:1e-2:log", "3")
+        await set_input(pilot, screen, "#tune-study", "my-sweep")
+        await pilot.press("escape")
+        await pilot.pause()
+        app.query_one("#field-epochs", Input).value = "2"  # another config: another study
+        await pilot.pause()
+        await pilot.press("f10")
+        await pilot.pause()
+        again = app.screen
+        assert again.query_one("#tune-study", Input).value == again.study_name() != "my-sweep"
+        assert again.query_one("#tune-search", Input).value == "lr=1e-3:1e-2:log"  # the same search space
+        assert again.query_one("#tune-trials", Input).value == "3"
+
+
 async def test_f10_proposes_a_study_of_its_own_for_each_config(make_app):
     """Another config in the same study would mix trials that cannot be compared (and the study refuses it)."""
     app = make_app(preset="fast")

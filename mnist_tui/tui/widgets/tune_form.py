@@ -45,10 +45,13 @@ class TuneForm(Vertical):
         self.base, self.space, self.default_study = base, space, study
         self.initial_storage, self.default_storage = storage, default_storage
         # what was typed the last time Tune was open (the app keeps it while it runs); the search only
-        # for the same model family, whose default space it replaced
+        # for the same model family, whose default space it replaced; the study only for the same config
+        # (another config's study refuses this one: its fixed values differ)
         self.memory = memory if memory is not None else {}
         if self.memory.get("space") != " ".join(space):
             self.memory.pop("tune-search", None)
+        if self.memory.get("study-for") != study:
+            self.memory.pop("tune-study", None)
 
     def _defaults(self) -> dict[str, str]:
         return {"tune-search": " ".join(self.space), "tune-trials": "10", "tune-pruner": "median",
@@ -66,7 +69,7 @@ class TuneForm(Vertical):
             self.memory.pop(field, None)
         else:
             self.memory[field] = value
-            self.memory["space"] = defaults["tune-search"]
+            self.memory["space"], self.memory["study-for"] = defaults["tune-search"], self.default_study
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._remember(event.input.id, event.value)
