@@ -263,6 +263,27 @@ async def test_map_view_selects_a_wrong_digit_and_opens_it(run_and_evaluation, s
         assert not isinstance(pilot.app.screen, MapScreen)
 
 
+async def test_the_map_says_it_is_working_only_when_it_has_the_test_digits_to_embed(
+        run_and_evaluation, synthetic_data, synthetic_root):
+    # "Working out the map of the test digits…" came each time, and stayed over a map that opened at once
+    from mnist_tui.tui.screens.map import MapScreen
+
+    run = run_and_evaluation[0]
+    for cached in run.glob("embeddings-best-test*.pt"):
+        cached.unlink()
+
+    def working() -> int:
+        return sum("Working out the map" in str(n.message) for n in pilot.app._notifications)
+
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await _press(pilot, "M")
+        assert isinstance(pilot.app.screen, MapScreen) and working() == 1
+        await _press(pilot, "escape")
+        await _press(pilot, "M")  # the test digits' features are cached beside the checkpoint now
+        assert isinstance(pilot.app.screen, MapScreen) and working() == 1
+
+
 async def test_enter_on_a_digit_read_right_keeps_the_filters(run_and_evaluation, synthetic_data, synthetic_root):
     """It cleared them ("true any") before saying the digit is not in the list."""
     from mnist_tui.tui.screens.map import MapScreen

@@ -352,7 +352,10 @@ class MisclassifiedPane(Vertical):
         if self.checkpoint is None:
             self.notify("The map needs the run's checkpoint: load the run from Runs (f4).", severity="warning")
             return
-        self.notify("Working out the map of the test digits…")
+        from ...core.embeddings import cache_path
+
+        if not cache_path(self.checkpoint, "test").is_file():  # once: then the map opens at once
+            self.notify("Working out the map of the test digits…")
         self._compute_map(self.checkpoint, self.data_dir)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="map")
