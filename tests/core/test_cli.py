@@ -437,3 +437,15 @@ def test_tune_refuses_a_bad_budget_before_it_looks_for_the_data(flags, said, tmp
                  "--preset", "fast", *flags]) == 2
     err = capsys.readouterr().err
     assert said in err and err.count("\n") == 1 and not (tmp_path / "nothing").exists()
+
+
+def test_a_flag_the_config_does_not_use_is_named_in_a_note(tmp_path, synthetic_root, capsys):
+    # `train --hidden 64` trained the fast preset's fastcnn and said nothing of the 64
+    assert train(tmp_path, synthetic_root, "--epochs", "1", "--width", "64", "--nesterov", "--gamma", "0.5",
+                 "--run-name", "r") == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "ignored" in line]
+    assert notes == [
+        "mnist-tui: note: --width ignored: an mlp model has no convolutions",
+        "mnist-tui: note: --nesterov ignored: the optimizer is adam (it is sgd's)",
+        "mnist-tui: note: --gamma ignored: the schedule is constant (it is the step schedule's)",
+    ]
