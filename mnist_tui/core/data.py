@@ -39,6 +39,10 @@ class DataUnavailable(RuntimeError):
     """The dataset could not be found, downloaded or read; the message says how to fix it."""
 
 
+class DamagedData(DataUnavailable):
+    """A data file is there but is not what it should be (truncated, another format): nothing downloads over it."""
+
+
 @dataclass(frozen=True)
 class MnistData:
     train_images: torch.Tensor  # uint8 [N, 28, 28]
@@ -77,15 +81,20 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return default_data_dir()
 
 
-def _help(root: Path, dataset: str, problem: str, detail: str = "") -> str:
-    """What is wrong, then the fix, then where we looked (a dialog at 80x24 shows the fix without scrolling)."""
+def _help(root: Path, dataset: str, problem: str, detail: str = "", damaged: Path | None = None) -> str:
+    """What is wrong, then the fix, then where we looked (a dialog at 80x24 shows the fix without scrolling);
+    ``damaged``: the folder holding a damaged file (nothing downloads over it)."""
     folder = root / TORCHVISION_FOLDER[dataset] / "raw"
     names = ", ".join(name for name, _ in RAW_FILES)
+    elsewhere = f"--data-dir DIR or the {ENV_VAR} environment variable"
+    fix = (f"replace the damaged file with a good copy, or delete the folder {damaged} and run again with the "
+           f"internet so torchvision downloads it, or point the program at another folder with {elsewhere}"
+           if damaged else
+           f"point the program at a folder that holds {TORCHVISION_FOLDER[dataset]}/raw/ with {elsewhere}, "
+           "or connect to the internet so torchvision can download them")
     return (
         f"{problem}\n"
-        f"To fix: point the program at a folder that holds {TORCHVISION_FOLDER[dataset]}/raw/ with "
-        f"--data-dir DIR or the {ENV_VAR} environment variable, or connect to the internet "
-        f"so torchvision can download them.\n"
+        f"To fix: {fix}.\n"
         f"Looked in: {folder}\n"
         f"Expected there (or their .gz downloads): {names}."
         + (f"\n{detail}" if detail else "")
@@ -169,22 +178,22 @@ def _check_idx(path: Path, magic: int) -> int:
     except OSError as exc:
         raise DataUnavailable(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
     if len(header) < 8:
-        raise DataUnavailable(f"{path} is truncated ({size} bytes)")
+        raise DamagedData(f"{path} is truncated ({size} bytes)")
     found, count = struct.unpack(">II", header[:8])
     if found != magic:
-        raise DataUnavailable(f"{path} is not an MNIST file (magic number {found:#06x}, expected {magic:#06x})")
+        raise DamagedData(f"{path} is not an MNIST file (magic number {found:#06x}, expected {magic:#06x})")
     if count == 0:
-        raise DataUnavailable(f"{path} holds no digits (its header says 0 items)")
+        raise DamagedData(f"{path} holds no digits (its header says 0 items)")
     expected = 8 + count
     if magic == 0x0803:
         if len(header) < 16:
-            raise DataUnavailable(f"{path} is truncated ({size} bytes)")
+            raise DamagedData(f"{path} is truncated ({size} bytes)")
         rows, cols = struct.unpack(">II", header[8:16])
         if (rows, cols) != (28, 28):
-            raise DataUnavailable(f"{path} holds {rows}x{cols} images, expected 28x28")
+            raise DamagedData(f"{path} holds {rows}x{cols} images, expected 28x28")
         expected = 16 + count * rows * cols
     if size != expected:
-        raise DataUnavailable(f"{path} is truncated or corrupt: {size} bytes, its header says {expected}")
+        raise DamagedData(f"{path} is truncated or corrupt: {size} bytes, its header says {expected}")
     return count
 
 
@@ -201,10 +210,10 @@ def _read_idx(path: Path, magic: int, count: int) -> torch.Tensor:
 def _read_raw(raw: Path) -> tuple[torch.Tensor, ...]:
     counts = [_check_idx(raw / name, magic) for name, magic in RAW_FILES]
     if counts[0] != counts[1] or counts[2] != counts[3]:
-        raise DataUnavailable(f"{raw}: image and label files disagree on the number of digits ({counts})")
+        raise DamagedData(f"{raw}: image and label files disagree on the number of digits ({counts})")
     tensors = tuple(_read_idx(raw / name, magic, count) for (name, magic), count in zip(RAW_FILES, counts))
     if int(tensors[1].max()) > 9 or int(tensors[3].max()) > 9:
-        raise DataUnavailable(f"{raw}: label files hold values above 9")
+        raise DamagedData(f"{raw}: label files hold values above 9")
     return tensors
 
 
@@ -251,6 +260,8 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
         raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk."))
     try:
         train_x, train_y, test_x, test_y = _read_raw(raw)
+    except DamagedData as exc:
+        raise DataUnavailable(_help(root, dataset, str(exc), damaged=raw)) from exc
     except DataUnavailable as exc:
         raise DataUnavailable(_help(root, dataset, str(exc))) from exc
     except Exception as exc:  # noqa: BLE001 - any other read failure

@@ -105,6 +105,25 @@ def test_truncated_file_is_refused(copied_root):
     _assert_helpful(str(info.value), copied_root)
 
 
+def test_a_damaged_file_gets_a_fix_that_works(copied_root, synthetic_root, monkeypatch):
+    # its fix said "connect to the internet so torchvision can download them": nothing downloads over it
+    import torchvision
+
+    path = copied_root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataUnavailable) as info:
+        load_mnist(copied_root, download=True)
+    fix = next(line for line in str(info.value).splitlines() if line.startswith("To fix:"))
+    assert "replace the damaged file with a good copy" in fix and f"delete the folder {path.parent} and" in fix
+    shutil.rmtree(copied_root / "MNIST" / "raw")  # as the fix says; then the download brings it back
+
+    def download(self):
+        shutil.copytree(synthetic_root / "MNIST" / "raw", copied_root / "MNIST" / "raw")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", download)
+    assert len(load_mnist(copied_root, download=True).train_labels) == 600
+
+
 def test_wrong_magic_number_is_refused(copied_root):
     path = copied_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
     raw = bytearray(path.read_bytes())
