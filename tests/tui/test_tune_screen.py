@@ -536,15 +536,24 @@ async def test_a_long_search_error_is_shown_whole_one_at_a_time(tmp_path, synthe
         assert str(status.render()) == "lr must be a number, got 'abc'" and status.region.height == 2
 
 
-async def test_the_trials_of_the_default_search_fit_80_columns(tmp_path, synthetic_root):
-    """Four searched values a row: the params are read whole, no column cut at the screen's edge."""
+FLOAT, CHOICE, INT = (optuna.distributions.FloatDistribution, optuna.distributions.CategoricalDistribution,
+                      optuna.distributions.IntDistribution)
+
+
+@pytest.mark.parametrize("space, params, shown", [
+    ({"lr": FLOAT(2e-3, 3e-2, log=True), "batch_size": CHOICE([128, 256, 512]), "momentum": FLOAT(0.6, 0.95),
+      "width": INT(16, 40, step=8)},
+     {"lr": 0.00838192, "batch_size": 256, "momentum": 0.8961234, "width": 32}, ["0.00838", "256", "0.896", "32"]),
+    # best's: in one "params" column of name=value it ran past the right edge, weight_decay=… cut mid-word
+    ({"lr": FLOAT(1e-3, 1e-2, log=True), "dropout": FLOAT(0, 0.3), "label_smoothing": FLOAT(0, 0.1),
+      "weight_decay": FLOAT(1e-5, 1e-3, log=True)},
+     {"lr": 0.00412345, "dropout": 0.123456, "label_smoothing": 0.0512345, "weight_decay": 0.000123456},
+     ["0.00412", "0.123", "0.0512", "0.000123"]),
+], ids=["fast", "best"])
+async def test_the_trials_of_the_default_search_fit_80_columns(space, params, shown, tmp_path, synthetic_root):
+    """Four searched values a row, a column each under its name: read whole, no column cut at the screen's edge."""
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     study = optuna.create_study(study_name="mnist-fast", storage=storage, direction="maximize")
-    space = {"lr": optuna.distributions.FloatDistribution(2e-3, 3e-2, log=True),
-             "batch_size": optuna.distributions.CategoricalDistribution([128, 256, 512]),
-             "momentum": optuna.distributions.FloatDistribution(0.6, 0.95),
-             "width": optuna.distributions.IntDistribution(16, 40, step=8)}
-    params = {"lr": 0.00838192, "batch_size": 256, "momentum": 0.8961234, "width": 32}
     study.add_trial(optuna.trial.create_trial(params=params, distributions=space, value=0.991,
                                               user_attrs={"run_dir": str(tmp_path / "runs" / "mnist-fast-trial000")}))
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
@@ -554,8 +563,9 @@ async def test_the_trials_of_the_default_search_fit_80_columns(tmp_path, synthet
         table = screen.query_one(DataTable)
         assert table.row_count == 1
         assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing to scroll sideways to
-        row = "".join(s.text for s in table.render_line(1))
-        assert "lr=0.00838 batch_size=256 momentum=0.896 width=32" in row
+        header, row = ("".join(s.text for s in table.render_line(y)) for y in (0, 1))
+        assert header.split() == ["#", "state", "val", "acc", *space]
+        assert row.split() == ["0", "complete", "99.10%", *shown]
 
 
 async def test_naming_another_study_lets_the_last_ones_trials_go(tmp_path, synthetic_root):

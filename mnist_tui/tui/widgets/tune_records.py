@@ -27,9 +27,14 @@ STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "stopp
 ENDED = ("complete", "pruned", "stopped", "failed")
 
 
+def param_text(value: Any) -> str:
+    """A searched value as the trials show it: a float to 3 digits."""
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def params_text(params: dict[str, Any]) -> str:
     """``lr=0.00884 batch_size=128``: the searched values, floats to 3 digits."""
-    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+    return " ".join(f"{k}={param_text(v)}" for k, v in params.items())
 
 
 class TrialRecords(Message):
@@ -117,26 +122,45 @@ def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
 
 
 class TrialTable(DataTable):
-    """A row per trial (number, state, value, params); the best one in bold green.
+    """A row per trial (number, state, value, then a column per searched field); the best one in bold green.
 
-    No column for the run folder: it is always STUDY-trialNNN (core.tune), enter opens it, and
-    with four searched values the row already takes most of 80 columns."""
+    No column for the run folder: it is always STUDY-trialNNN (core.tune), enter opens it. A column
+    per field, headed by its name, keeps four searched values within 80 columns (one "params"
+    column of ``name=value`` ran past the edge) and lines the values up."""
+
+    FIXED = ("#", "state", "val acc")
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        self.add_columns("#", "state", "val acc", "params")
+        self._columns: tuple[str, ...] = ()
+        self._set_columns(self.FIXED)
+
+    def _set_columns(self, columns: tuple[str, ...]) -> None:
+        if columns != self._columns:
+            self.clear(columns=True)
+            for name in columns:
+                self.add_column(Text(name, justify="left" if name in ("state", "note") else "right"), key=name)
+            self._columns = columns
 
     def show_trials(self, trials: dict[int, dict[str, Any]], best: dict[str, Any] | None) -> None:
         row = self.cursor_row
+        # the searched fields in the order first seen (trials from elsewhere may have searched others)
+        names = tuple(dict.fromkeys(name for n in sorted(trials) for name in trials[n].get("params") or {}))
+        resumed = any(t.get("resumed_from") is not None for t in trials.values())
+        self._set_columns((*self.FIXED, *names, *(("note",) if resumed else ())))
         self.clear()
         for number in sorted(trials):
             t = trials[number]
             style = "bold green" if t is best else ""
             value = "-" if t.get("value") is None else f"{t['value']:.2%}"
             state = Text(t.get("state", "?"), style=style or STATE_STYLE.get(t.get("state", ""), ""))
-            self.add_row(Text(str(number), style=style), state, Text(value, style=style),
-                         Text(params_text(t.get("params") or {}) + _resumed(t), style=style), key=str(number))
+            params = t.get("params") or {}
+            cells = [Text(param_text(params[name]) if name in params else "-", style=style, justify="right")
+                     for name in names]
+            note = [Text(_resumed(t).strip(" ()"), style=style)] if resumed else []
+            self.add_row(Text(str(number), style=style, justify="right"), state,
+                         Text(value, style=style, justify="right"), *cells, *note, key=str(number))
         if trials:
             self.move_cursor(row=min(row, len(trials) - 1))
 
