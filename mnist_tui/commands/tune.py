@@ -58,11 +58,15 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.tune_space import default_space, default_study, parse_space, storage_problem
+    from ..core.tune_space import default_space, default_storage, default_study, parse_space, storage_problem
     from ..reporting import JsonLines
 
+    if args.study is not None and not args.study.strip():
+        raise UsageError("--study must not be empty (leave it out for the default name)")
     base = config_from_args(args)
     space = parse_space(args.search, base) if args.search else default_space(args.preset)
+    if args.storage == default_storage(Path(args.checkpoints)):  # as the app names it: made with the runs' folder
+        args.storage = None
     if args.storage is not None and (problem := storage_problem(args.storage)) is not None:
         raise UsageError(problem)
     from ..core.tune import tune_problem

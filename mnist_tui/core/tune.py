@@ -112,22 +112,11 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
-def _make_folder(folder: Path, url: str) -> None:
-    """The storage file's folder, or a TuneError in one line (printed, exit 2) when it cannot be made."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TuneError(f"cannot create the storage folder {folder} for {redact(url)}: "
-                        f"{exc.strerror or exc}") from None
-
-
 def open_storage(url: str):
     """An Optuna storage for ``url``: ``journal:PATH`` is a journal file, anything else an RDB URL."""
     if (problem := storage_problem(url)) is not None:
         raise TuneError(problem)
     path = storage_file(url)
-    if path is not None:
-        _make_folder(path.parent, url)
     if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 

@@ -30,12 +30,16 @@ def default_storage(checkpoints_dir: str | Path) -> str:
 
 
 def storage_problem(url: str) -> str | None:
-    """Why ``url`` is not a storage (an Optuna RDB URL or ``journal:PATH``), or None."""
+    """Why ``url`` is not a storage (an Optuna RDB URL or ``journal:PATH`` whose file's folder exists), or None."""
     if url == "journal:":
         return "journal storage needs a path: journal:/shared/folder/tune.log"
     if not url.startswith("journal:") and "://" not in url:
         return (f"--storage takes an Optuna URL (sqlite:///tune.db, postgresql://user@host/db) "
                 f"or journal:PATH, got {url!r}")
+    folder = path.parent if (path := storage_file(url)) is not None else None
+    if folder is not None and not folder.is_dir():  # a typo is refused, not made into folders
+        kind = "is not a folder" if folder.exists() else "does not exist"
+        return f"cannot open {url}: its folder {folder} {kind}"
     return None
 
 

@@ -254,6 +254,7 @@ def test_journal_storage_opens_a_study(tmp_path):
     from mnist_tui.core.tune import load_or_create_study
 
     url = f"journal:{tmp_path / 'shared' / 'tune.log'}"
+    (tmp_path / "shared").mkdir()
     first = load_or_create_study("j", url, optuna.pruners.NopPruner())
     first.enqueue_trial({"lr": 0.01})
     assert load_or_create_study("j", url, optuna.pruners.NopPruner())._study_id == first._study_id
@@ -267,14 +268,17 @@ def test_help_does_not_import_optuna():
 
 
 @pytest.mark.parametrize("scheme", ["sqlite:///", "journal:"])
-def test_a_storage_whose_folder_cannot_be_made_is_one_line_and_exit_2(scheme, synthetic_root, tmp_path):
+@pytest.mark.parametrize("folder, kind", [("a-file", "is not a folder"), ("typo/sub", "does not exist")])
+def test_a_storage_whose_folder_is_not_there_is_one_line_and_exit_2(scheme, folder, kind, synthetic_root, tmp_path):
+    # a typo in the folder (journal:/nonexistent/x.log) was made into folders, and the study landed there
     (tmp_path / "a-file").write_text("")
-    url = f"{scheme}{tmp_path / 'a-file' / 'tune.db'}"  # its folder would be inside a file
+    url = f"{scheme}{tmp_path / folder / 'tune.db'}"
     done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *tune_args(synthetic_root, tmp_path, "--storage", url,
                                                                           "--trials", "1")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert done.stderr == f"mnist-tui: cannot create the storage folder {tmp_path / 'a-file'} for {url}: File exists\n"
+    assert done.stderr == f"mnist-tui: cannot open {url}: its folder {tmp_path / folder} {kind}\n"
+    assert not (tmp_path / "typo").exists()
 
 
 def stopped_trial(root: Path, checkpoints: Path, study: str) -> dict:

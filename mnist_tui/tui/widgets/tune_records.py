@@ -195,9 +195,12 @@ def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     """Every trial of ``study`` in ``storage`` as table rows, and the loaded study (Optuna imported here,
     in the caller's thread)."""
     from ...core.tune import open_storage
+    from ...core.tune_space import storage_file
 
     import optuna
 
+    if (path := storage_file(storage)) is not None and not path.is_file():
+        raise KeyError(study)  # no study there yet (nothing is made by looking: a starting `tune` makes it)
     loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
     rows = []
     for trial in loaded.get_trials(deepcopy=False):
