@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from .common import EXIT_OK, UsageError, add_path_flags, load_models, output_file, stderr
@@ -42,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out and (other := _named_for_the_other_format(args.out, args.format)):
         raise UsageError(f"--out {args.out} names {FORMAT_NAMES[other]} file, but --format is {args.format}: "
                          f"add --format {other}, or name the file {Path(DEFAULT_FILENAMES[args.format]).suffix}")
-    if not args.tolerance >= 0:
-        raise UsageError(f"--tolerance must be >= 0, got {args.tolerance}")
+    if not 0 <= args.tolerance < math.inf:
+        raise UsageError(f"--tolerance must be a number >= 0, got {args.tolerance}")
     models, configs, paths = load_models([args.run], Path(args.checkpoints), "cpu")
     checkpoint = Path(paths[0])
     out = output_file(Path(args.out)) if args.out else checkpoint.parent / DEFAULT_FILENAMES[args.format]

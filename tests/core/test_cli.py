@@ -430,6 +430,7 @@ def test_resume_refuses_a_run_name_it_would_ignore(tmp_path, synthetic_root, cap
     (["--jobs", "0"], "--jobs must be at least 1, got 0"),
     (["--timeout", "-5"], "--timeout must be above 0 seconds, got -5"),
     (["--val-size", "0"], "tuning needs a validation split"),
+    (["--study", ""], "--study must not be empty"),  # it went on under the default name
 ])
 def test_tune_refuses_a_bad_budget_before_it_looks_for_the_data(flags, said, tmp_path, capsys):
     """`tune --trials 0` with no data here tried to download MNIST, then said the data was missing."""

@@ -195,3 +195,12 @@ def test_an_exported_file_given_as_a_checkpoint_is_named_for_what_it_is(fmt, kin
     assert err == (f"mnist-tui: {target} is {kind} (what `mnist-tui export` writes), not a checkpoint: give the "
                    "run folder or its last.pt or best.pt\n")
     assert not [w for w in recwarn if "TorchScript" in str(w.message)]
+
+
+@pytest.mark.parametrize("tolerance", ["-1", "nan", "inf"])
+def test_a_tolerance_that_is_not_a_number_at_or_above_0_is_refused(tolerance, trained_run, tmp_path, capsys):
+    # nan was read as "must be >= 0"; inf let any difference pass the check
+    assert export(str(trained_run), "--format", "torchscript", "--out", str(tmp_path / "m.pt"),
+                  "--tolerance", tolerance) == 2
+    assert capsys.readouterr().err == f"mnist-tui: --tolerance must be a number >= 0, got {float(tolerance)}\n"
+    assert not (tmp_path / "m.pt").exists()
