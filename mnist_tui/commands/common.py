@@ -101,9 +101,18 @@ def _parser_of(name: str):
     return parse
 
 
+class _GivenPreset(argparse.Action):
+    """--preset, remembering that it was typed (``args.preset_given``: --resume refuses it, as the fields)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        namespace.preset, namespace.preset_given = values, True
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (from its FieldSpec), plus --preset, all defaulting to None (= the preset's)."""
-    parser.add_argument("--preset", choices=list(PRESETS), default="fast", help="starting config (default: fast)")
+    parser.add_argument("--preset", choices=list(PRESETS), default="fast", action=_GivenPreset,
+                        help="starting config (default: fast)")
     group = parser.add_argument_group("training config (override the preset field by field)")
     for name, spec in FIELD_SPECS.items():
         kind = FIELD_TYPES[name]

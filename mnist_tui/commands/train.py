@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume:
         given = [g for g in given_config_fields(args) if g not in ("epochs", "device", "threads")]
+        given = ["preset"] * bool(getattr(args, "preset_given", False)) + given  # it went on with its own model
         if given:
             raise UsageError("--resume continues a run with its saved config; drop "
                              + ", ".join("--" + g.replace("_", "-") for g in given))

@@ -144,6 +144,9 @@ def test_bad_checkpoint_and_bad_image_exit_2(tmp_path, capsys):
 def test_resume_refuses_config_flags(tmp_path, synthetic_root, capsys):
     assert train(tmp_path, synthetic_root, "--resume", "whatever") == 2
     assert "--resume continues a run with its saved config" in capsys.readouterr().err
+    # --preset too: `--resume RUN --preset lenet5` went on training the run's own model
+    assert main(["train", "--checkpoints", str(tmp_path), "--resume", "whatever", "--preset", "lenet5"]) == 2
+    assert capsys.readouterr().err == ("mnist-tui: --resume continues a run with its saved config; drop --preset\n")
 
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
