@@ -161,6 +161,7 @@ def run() -> int:
     Python's own exit after a run frees torch's and the data's objects one by one (~0.4 s after
     `train --preset fast`, an eighth of the run); the OS drops them at once. Output is flushed first.
     """
+    _closed_streams_to_null()
     args = parse_args()
     code = _dispatch(args)
     if args.command in FAST_EXIT_COMMANDS and _nothing_left_running():
@@ -173,6 +174,20 @@ def run() -> int:
             return code
         os._exit(code)
     return code
+
+
+def _closed_streams_to_null() -> None:
+    """A standard stream the shell closed (``>&-``, ``2>&-``) is None in Python: writing to it raised a
+    traceback (and exit 1, even after success). It goes to the null device instead, which takes the closed
+    descriptor, so a child inheriting it cannot write into whatever file is opened there next."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is not None:
+            continue
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        setattr(sys, name, open(fd, mode, closefd=False))
 
 
 def _nothing_left_running() -> bool:

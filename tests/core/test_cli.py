@@ -453,3 +453,16 @@ def test_a_flag_the_config_does_not_use_is_named_in_a_note(tmp_path, synthetic_r
         "mnist-tui: note: --nesterov ignored: the optimizer is adam (it is sgd's)",
         "mnist-tui: note: --gamma ignored: the schedule is constant (it is the step schedule's)",
     ]
+
+
+@pytest.mark.parametrize("closed, argv, code", [
+    (1, ["runs"], 0), (1, ["--version"], 0), (2, ["runs"], 0), (2, ["train", "--epochs", "0"], 2),
+])
+def test_a_closed_standard_stream_is_written_to_nowhere(closed, argv, code, tmp_path):
+    # `mnist-tui runs >&-` ended in a traceback ('NoneType' object has no attribute 'write') and exit 1
+    (tmp_path / "ck").mkdir()
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *argv, *(["--checkpoints", str(tmp_path / "ck")]
+                                                                          if argv[0] != "--version" else [])],
+                          capture_output=True, text=True, preexec_fn=lambda: os.close(closed), timeout=120)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
