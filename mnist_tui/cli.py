@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_app(args: argparse.Namespace) -> int:
     check_checkpoints_folder(Path(args.checkpoints), missing_ok=True)  # a file there failed the first training
+    if not os.environ.get("TEXTUAL_DRIVER") and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # from a script or cron it drew into a file and waited for keys for ever (serve's tabs set the driver)
+        raise UsageError("the app needs a terminal; in a script use a command: train, eval, predict, runs "
+                         "(see mnist-tui --help)")
     from .tui.app import MnistApp
 
     # the form remembers the last values used; only an explicit --preset overrides them

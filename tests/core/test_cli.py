@@ -466,3 +466,13 @@ def test_a_closed_standard_stream_is_written_to_nowhere(closed, argv, code, tmp_
                           capture_output=True, text=True, preexec_fn=lambda: os.close(closed), timeout=120)
     assert done.returncode == code, done.stderr
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+
+
+def test_the_app_without_a_terminal_says_so_and_exits_2(tmp_path):
+    # from a script or cron, `mnist-tui` drew the app into the output file and waited for keys for ever
+    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_DRIVER"}
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "--checkpoints", str(tmp_path)],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("mnist-tui: the app needs a terminal; in a script use a command: train, eval, predict, "
+                           "runs (see mnist-tui --help)\n")
