@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .common import EXIT_OK, UsageError, add_path_flags
+from .common import EXIT_OK, UsageError, add_path_flags, check_checkpoints_folder
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be between 1 and 65535, got {args.port}")
     if not 1 <= args.max_sessions <= 64:
         raise UsageError(f"--max-sessions must be between 1 and 64, got {args.max_sessions}")
+    check_checkpoints_folder(Path(args.checkpoints), missing_ok=True)  # as the app does: not in every tab
     host_in_url = f"[{args.host}]" if ":" in args.host else args.host
     public_url = args.public_url if args.public_url is not None else f"http://{host_in_url}:{args.port}"
     problem = public_url_problem(public_url)

@@ -125,6 +125,15 @@ def test_max_sessions_must_be_positive(capsys):
     assert capsys.readouterr().err.strip() == "mnist-tui: --max-sessions must be between 1 and 64, got 0"
 
 
+def test_a_file_as_the_checkpoints_folder_is_refused_before_serving(monkeypatch, tmp_path, capsys):
+    # it served, and every browser tab's app then failed on it
+    made = fake_serving(monkeypatch)
+    (tmp_path / "a-file").write_text("")
+    assert main(["serve", "--checkpoints", str(tmp_path / "a-file")]) == EXIT_USAGE
+    assert capsys.readouterr().err == f"mnist-tui: {tmp_path / 'a-file'}: no such checkpoints folder (it is a file)\n"
+    assert made == []
+
+
 def test_a_port_in_use_exits_2_with_one_line_and_no_serving_banner(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
