@@ -119,6 +119,9 @@ async def test_arrows_move_to_the_next_digit_while_why_or_nearest_is_open(run_an
         assert panel.content.index == order[0]
         await _press(pilot, "e", "n", "right")  # Nearest follows the arrows too
         assert isinstance(panel.content, NeighboursView) and panel.content.index == order[1]
+        for key, shown in (("up", 0), ("down", 1), ("home", 0), ("end", 1)):  # as in the grid: they did nothing
+            await _press(pilot, key)
+            assert panel.content.index == order[shown], key
         await _press(pilot, "escape")
         assert pane.query_one(DigitGrid).selected == 1 and "e why n near M map" in str(detail.render())
 

@@ -40,9 +40,11 @@ class MisclassifiedPane(Vertical):
         Binding("m", "toggle_method", "Method", show=False),
         Binding("M", "open_map", "Map", show=False),
         Binding("escape", "close_insight", "Back", show=False),
-        # while Why or Nearest is open (the grid, when focused, moves by these itself)
-        Binding("left", "step_insight(-1)", "Previous digit", show=False),
-        Binding("right", "step_insight(1)", "Next digit", show=False),
+        # while Why or Nearest is open (the grid, when focused, moves by these itself); home and end: to either end
+        Binding("left,up", "step_insight(-1)", "Previous digit", show=False),
+        Binding("right,down", "step_insight(1)", "Next digit", show=False),
+        Binding("home", "step_insight(-1_000_000)", "First digit", show=False),
+        Binding("end", "step_insight(1_000_000)", "Last digit", show=False),
     ]
 
     class InsightReady(Message):
@@ -249,9 +251,10 @@ class MisclassifiedPane(Vertical):
     def action_step_insight(self, delta: int) -> None:
         """The open panel (Why or Nearest) for the previous or next digit of the grid."""
         grid = self.query_one(DigitGrid)
-        if self.insight is None or not 0 <= grid.selected + delta < len(grid.examples):
+        target = min(max(grid.selected + delta, 0), len(grid.examples) - 1)
+        if self.insight is None or target == grid.selected:
             return
-        grid.action_move(delta)
+        grid.action_move(target - grid.selected)
         self._reopen_insight()
 
     def action_toggle_method(self) -> None:
