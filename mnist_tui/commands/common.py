@@ -164,7 +164,7 @@ def check_checkpoints_folder(folder: Path, *, writable: bool = False, missing_ok
             "it is a file)" if existing == folder else f"{existing} is a file)"))
     if not writable:
         if existing != folder and not missing_ok:
-            raise UsageError(f"{folder}: no such checkpoints folder")
+            raise UsageError(f"{folder}: no such checkpoints folder (--checkpoints DIR says where the runs are)")
         return
     from ..core.run_lock import NotWritable, check_writable  # the app's training thread asks the same
 

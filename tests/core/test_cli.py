@@ -476,3 +476,11 @@ def test_the_app_without_a_terminal_says_so_and_exits_2(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == ("mnist-tui: the app needs a terminal; in a script use a command: train, eval, predict, "
                            "runs (see mnist-tui --help)\n")
+
+
+def test_a_missing_checkpoints_folder_says_which_flag_names_it(tmp_path, capsys, monkeypatch):
+    # `runs` in a folder with no checkpoints/ said only "checkpoints: no such checkpoints folder"
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs"]) == 2
+    assert capsys.readouterr().err == ("mnist-tui: checkpoints: no such checkpoints folder "
+                                       "(--checkpoints DIR says where the runs are)\n")
