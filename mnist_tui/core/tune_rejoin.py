@@ -25,6 +25,13 @@ def _params(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
             for name in names}
 
 
+def _curve(run_dir: Path) -> dict[int, float]:
+    """The run's validation accuracy by epoch, as a trial reports it."""
+    from .runs import read_metrics
+
+    return {int(r["epoch"]): r["val_accuracy"] for r in read_metrics(run_dir) if r.get("val_accuracy") is not None}
+
+
 def rejoin_study(run_dir: str | Path, value: float | None) -> str | None:
     """Add the finished run in ``run_dir`` to the study its ``tune.json`` names; what happened, in one line.
 
@@ -54,9 +61,14 @@ def rejoin_study(run_dir: str | Path, value: float | None) -> str | None:
         original = next((t for t in trials if t.number == number), None)
         if original is None:
             return f"not added to {where}: it has no trial #{number}"
+        curve = _curve(run_dir)  # the Tune view's "val acc by epoch" draws it, as it draws the others
         if original.state == optuna.trial.TrialState.RUNNING:
             # its tune worker died without a word (killed, or Ctrl+C twice): this finished run is that trial's,
             # and holding the run's lock to train it proved that no worker still does
+            trial = optuna.Trial(study, original._trial_id)
+            for epoch, accuracy in curve.items():
+                if epoch not in original.intermediate_values:
+                    trial.report(accuracy, epoch)
             study.tell(number, value)
             return f"trial #{number} of {where} finished after its resume ({percent(value)})"
         if original.state == optuna.trial.TrialState.COMPLETE or any(
@@ -65,7 +77,7 @@ def rejoin_study(run_dir: str | Path, value: float | None) -> str | None:
             return None
         added = optuna.trial.create_trial(
             params=_params(config, list(original.params)), distributions=original.distributions, value=value,
-            user_attrs={"run_dir": str(run_dir), "resumed_from": number})
+            intermediate_values=curve, user_attrs={"run_dir": str(run_dir), "resumed_from": number})
         study.add_trial(added)
     except (TuneError, KeyError) as exc:
         return f"not added to {where}: {exc}"

@@ -317,6 +317,9 @@ def test_a_stopped_trial_resumed_to_its_end_counts_in_its_study(synthetic_root, 
     assert resumed.params == stopped.params and resumed.value == result["best_val_accuracy"]
     assert resumed.user_attrs == {"run_dir": ended["run_dir"], "resumed_from": 0}
     assert study.best_trial.number == 1
+    metrics = [json.loads(line) for line in (Path(ended["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    # its curve too: the Tune view's "val acc by epoch" left the resumed trial out
+    assert resumed.intermediate_values == {m["epoch"]: m["val_accuracy"] for m in metrics} and len(metrics) == 2
 
     from mnist_tui.tui.widgets.tune_records import best_trial, poll_trials  # what the Tune view shows
 
@@ -357,3 +360,5 @@ def test_a_trial_whose_worker_was_killed_completes_when_its_run_is_resumed(synth
     [trial] = optuna.load_study(study_name="killed", storage=storage).trials
     result = json.loads((Path(started["run_dir"]) / "result.json").read_text())
     assert trial.state.name == "COMPLETE" and trial.value == result["best_val_accuracy"]
+    metrics = [json.loads(line) for line in (Path(started["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    assert trial.intermediate_values == {m["epoch"]: m["val_accuracy"] for m in metrics} and len(metrics) == 2
