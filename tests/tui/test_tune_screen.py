@@ -687,3 +687,12 @@ async def test_trials_below_the_charts_floor_are_marked_and_counted(tmp_path, sy
         history = screen.query_one(HistoryChart).render().plain
         assert "v 2 below 92%" in history and history.count("v") >= 3, history  # the label and two points
         assert "2 below 92%" in screen.query_one(EpochChart).render().plain
+
+
+def test_a_running_trials_hidden_sizes_read_as_a_finished_ones():
+    # trial_started gave the MLP's layers as a list: "[128, 64]" while running, "128-64" once complete
+    from mnist_tui.tui.widgets.tune_records import params_text, row_from_event
+
+    started = row_from_event({"event": "trial_started", "number": 0, "params": {"hidden": [128, 64], "lr": 0.001},
+                              "run_dir": "r"})
+    assert params_text(started["params"]) == params_text({"hidden": "128-64", "lr": 0.001}) == "hidden=128-64 lr=0.001"

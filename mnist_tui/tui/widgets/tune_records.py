@@ -28,7 +28,10 @@ ENDED = ("complete", "pruned", "stopped", "failed")
 
 
 def param_text(value: Any) -> str:
-    """A searched value as the trials show it: a float to 3 digits."""
+    """A searched value as the trials show it: a float to 3 digits, an MLP's layers as Optuna keeps them (128-64:
+    a running trial's event gave [128, 64])."""
+    if isinstance(value, (list, tuple)):
+        return "-".join(str(v) for v in value)
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
