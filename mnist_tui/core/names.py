@@ -25,5 +25,5 @@ def check_run_name(name: str) -> str | None:
         return "run name must not start with '-' (a command would read it as a flag)"
     if not RUN_NAME.fullmatch(name):  # which characters, short enough for the app's one status line
         bad = " and ".join(repr(c) for c in dict.fromkeys(c for c in name if not RUN_NAME.fullmatch("a" + c)))
-        return f"run name: {bad} not allowed; use ASCII letters, digits, . _ -"
+        return f"run name: {bad} not allowed; use A-Z a-z 0-9 . _ -"
     return None

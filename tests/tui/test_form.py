@@ -106,7 +106,7 @@ async def test_a_bad_run_name_typed_in_its_field_shows_its_message_in_view(make_
         await pilot.press(*"my run!")
         await pilot.pause()
         error = app.query_one("#error-run_name", Static)
-        wanted = "run name: ' ' and '!' not allowed; use ASCII letters, digits, . _ -"
+        wanted = "run name: ' ' and '!' not allowed; use A-Z a-z 0-9 . _ -"
         assert str(error.render()) == wanted
         assert form.scrollable_content_region.contains_region(error.region)  # on screen, not scrolled away
         form.scroll_home(animate=False)  # f5 from elsewhere in the form: the first error comes into view
