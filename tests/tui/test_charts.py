@@ -180,3 +180,18 @@ async def test_a_long_runs_curve_is_drawn_at_the_charts_resolution():
         assert len(xs) <= 4 * chart.size.width + 2 < len(chart.train.xs)  # two dots a cell, two points a dot
         assert xs[-1] == chart.train.xs[-1]  # the curve ends at the newest point
         assert "Loss" in plain(chart)
+
+
+async def test_a_chart_replotted_while_hidden_draws_its_whole_curve_once_shown():
+    # replotted at width 0 it kept two points and two x ticks ("0 … 1"): a straight line until something redrew it
+    app = ChartApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        chart = app.query_one(LossChart)
+        chart.display = False
+        await pilot.pause()
+        await plotted(pilot, chart, 1, [(i / 86, 2.3 * math.exp(-i / 5) + 0.1) for i in range(1, 87)])
+        assert chart.dirty and chart.drawn == {}  # nothing drawn at no size
+        chart.display = True
+        await pilot.pause()
+        await pilot.pause()
+        assert not chart.dirty and len(chart.drawn["train"][0]) == 86

@@ -195,8 +195,17 @@ class TrainingChart(PlotextPlot):
     def on_resize(self) -> None:
         self.replot()  # the ticks' count follows the size (a chart shown again gets its size only now)
 
+    def on_show(self) -> None:
+        if self.dirty:  # shown again (a taller terminal, the Train tab): drawn at the size it now has
+            self.replot()
+
     def replot(self) -> None:
-        """Redraw from the held series (cheap to call; the pane calls it at a bounded rate)."""
+        """Redraw from the held series (cheap to call; the pane calls it at a bounded rate). Not while the
+        chart has no size (hidden, not yet laid out): thinned to one column and two ticks, its curve stayed
+        a straight line when no resize came after; it stays dirty for its Show or Resize."""
+        if not (self.size.width and self.size.height):
+            self.dirty = True
+            return
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
