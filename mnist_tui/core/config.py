@@ -309,12 +309,16 @@ def continued_lr(config: TrainConfig) -> float:
     return config.lr / (10 if config.schedule == "onecycle" else 1)
 
 
-def more_epochs_lr(config: TrainConfig) -> str:
-    """What the learning rate does over epochs added to a finished run (``Trainer._continue_schedule``)."""
-    return {"onecycle": f"the learning rate restarts at {continued_lr(config):g}, a tenth of its peak, and decays again",
-            "cosine": f"the learning rate restarts at {config.lr:g} and decays again",
-            "step": f"the step schedule starts again at {config.lr:g}"}.get(
-        config.schedule, f"the learning rate stays {config.lr:g}")
+def more_epochs_lr(config: TrainConfig, factor: float = 1.0) -> str:
+    """What the learning rate does over epochs added to a finished run (``Trainer._continue_schedule``);
+    ``factor``: the steering the run ended with, which the added epochs keep."""
+    lr = config.lr * factor
+    steered = f" (×{factor:g} as steered)" if factor != 1 else ""
+    return {"onecycle": f"the learning rate restarts at {continued_lr(config) * factor:g}, a tenth of its peak"
+                        f"{steered}, and decays again",
+            "cosine": f"the learning rate restarts at {lr:g}{steered} and decays again",
+            "step": f"the step schedule starts again at {lr:g}{steered}"}.get(
+        config.schedule, f"the learning rate stays {lr:g}{steered}")
 
 
 def parse_field(name: str, text: str) -> Any:

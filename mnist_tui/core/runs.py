@@ -202,6 +202,12 @@ def read_lr_changes(run_dir: Path) -> list[dict[str, Any]]:
     return [r for r in _records(Path(run_dir) / "metrics.jsonl") if isinstance(r.get("lr_factor"), (int, float))]
 
 
+def steered_factor(run_dir: Path) -> float:
+    """The steering a run ended with (its last record; 1 unsteered), which epochs added to it keep."""
+    changes = read_lr_changes(run_dir)
+    return float(changes[-1]["lr_factor"]) if changes else 1.0
+
+
 def read_points(run_dir: Path) -> list[dict[str, Any]]:
     """The run's chart points: x (epochs), global_step, loss, accuracy, lr (and seconds: the run's time then)."""
     return [p for p in _records(Path(run_dir) / "points.jsonl")
@@ -391,6 +397,6 @@ __all__ = [
     "CHECKPOINT_FILES", "DEFAULT_CHECKPOINTS", "CheckpointError", "DamagedFile", "DiskFull", "RunBusy", "RunInfo",
     "after_disk_full", "append_event", "append_metrics", "append_points", "check_new_run", "config_from_dict", "default_model_candidates",
     "delete_run", "file_identity", "file_mode", "find_default_model", "list_runs", "read_config", "read_lr_changes",
-    "read_metrics", "read_points", "read_result", "read_run", "rewrite_after", "take_run", "take_run_dir",
+    "read_metrics", "read_points", "read_result", "read_run", "rewrite_after", "steered_factor", "take_run", "take_run_dir",
     "write_atomic", "write_bytes_atomic", "write_text_atomic",
 ]

@@ -437,12 +437,21 @@ async def test_the_draw_keys_panel_names_what_shift_arrows_do(make_app):
         assert all(f"Paint {way}" in text for way in ("up", "down", "left", "right")), text
 
 
-@pytest.mark.parametrize("schedule, said", [("constant", "the learning rate stays 0.003"),
-                                            ("onecycle", "restarts at 0.0003, a tenth of its peak")])
-async def test_train_more_epochs_says_what_this_runs_schedule_does(make_app, synthetic_data, tmp_path, schedule, said):
+@pytest.mark.parametrize("schedule, steered, said", [
+    ("constant", None, "the learning rate stays 0.003"),
+    ("onecycle", None, "restarts at 0.0003, a tenth of its peak"),
+    # steered x2 while it trained, it restarted at 0.0006, as the added epochs keep the steering
+    ("onecycle", 2.0, "restarts at 0.0006, a tenth of its peak (×2 as steered), and decays again"),
+])
+async def test_train_more_epochs_says_what_this_runs_schedule_does(make_app, synthetic_data, tmp_path, schedule,
+                                                                   steered, said):
     """It said the rate restarts at a tenth of its peak for every run: a constant one stays at its rate."""
+    from mnist_tui.core import runs as core_runs
+
     runs = tmp_path / "runs"
     tiny_run(runs, "done", synthetic_data, schedule=schedule)
+    if steered:  # as the engine records a steer
+        core_runs.append_event(runs / "done", {"lr_factor": steered, "epoch": 1, "step": 3, "global_step": 3})
     app = make_app(checkpoints_dir=runs)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)

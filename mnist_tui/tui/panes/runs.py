@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from ...core.config import TrainConfig, more_epochs_lr
-from ...core.runs import RunInfo, files_of_its_own, read_config
+from ...core.runs import RunInfo, files_of_its_own, read_config, steered_factor
 from ..messages import RunsListed
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
 from ..widgets.runs_table import COLUMN_LABELS, COLUMNS, RunsTable, matches, sorted_runs
@@ -266,7 +266,7 @@ class RunsPane(Vertical):
 
         self.app.push_screen(NumberScreen(
             "Train more epochs?", f"{run.name} finished its {run.epochs} epoch{'' if run.epochs == 1 else 's'}. Train it this many more "
-            f"({more_epochs_lr(read_config(run.path))}):", default=run.epochs), answered)
+            f"({more_epochs_lr(read_config(run.path), steered_factor(run.path))}):", default=run.epochs), answered)
 
     def action_compare(self) -> None:
         runs = [run for run in self.marked_runs if not run.error]
