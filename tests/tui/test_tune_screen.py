@@ -432,6 +432,22 @@ async def test_a_study_name_typed_for_one_config_is_not_proposed_for_another(mak
         assert again.query_one("#tune-trials", Input).value == "3"
 
 
+async def test_a_run_of_another_model_put_in_the_form_gets_a_study_named_for_its_model(make_app):
+    # the picker's earlier preset named it: a fastcnn config's study read "mnist-seed-mlp-f7c2"
+    from mnist_tui.core.config import PRESETS
+    from mnist_tui.tui.widgets.hparam_form import HParamForm
+
+    app = make_app(preset="seed-mlp")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.query_one(HParamForm).set_config(PRESETS["fast"].replace(epochs=2, val_size=100))  # as Runs' f does
+        await pilot.pause()
+        assert app.query_one(HParamForm).preset == "seed-mlp"  # the picker's, kept
+        await pilot.press("f10")
+        await pilot.pause()
+        assert isinstance(app.screen, TuneScreen) and app.screen.study_name().startswith("mnist-fast-")
+
+
 async def test_f10_proposes_a_study_of_its_own_for_each_config(make_app):
     """Another config in the same study would mix trials that cannot be compared (and the study refuses it)."""
     app = make_app(preset="fast")

@@ -29,7 +29,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
-from ...core.config import TrainConfig
+from ...core.config import PRESETS, TrainConfig
 from ...core.process import stderr_lines
 from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study
 from ..keys import QUIT_NOT_SHOWN
@@ -92,13 +92,15 @@ class TuneScreen(LeaveQuestions, Screen):
         super().__init__(name=name)
         self.memory = memory  # the fields as last typed, kept by the app between visits
         self.base = base
-        self.preset = preset
+        # named for a preset of the config's model, not one picked before another model's run was put in the form
+        self.preset = preset if getattr(PRESETS.get(preset), "model", None) == base.model else \
+            SPACE_FOR_MODEL.get(base.model, "fast")
         self.checkpoints_dir = Path(checkpoints_dir)
         self.data_dir = data_dir
         self.default_storage = default_storage(self.checkpoints_dir)
         self.space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(base.model, "fast")]  # the search it opens with
         # as the CLI names it: the searched fields' values do not count
-        self.initial_study = study or default_study(base, preset, tuple(spec.split("=")[0] for spec in self.space))
+        self.initial_study = study or default_study(base, self.preset, tuple(spec.split("=")[0] for spec in self.space))
         self.initial_storage = storage or ""
         self.poll_seconds = poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}
