@@ -135,6 +135,7 @@ class RunView:
                        severity="warning")
             return
         total = app.controller.steer(factor)
+        app.set_progress(lr_factor=total)  # at once: a paused run takes it only once resumed
         app.notify(f"Learning rate x{factor:g} from the next batch (now x{total:g} the schedule).")
 
     def ask_stop(self, quitting: bool = False) -> None:

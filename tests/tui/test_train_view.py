@@ -197,6 +197,8 @@ async def test_a_resumed_run_is_steered_on_from_the_factor_it_stopped_with(make_
         await set_field(pilot, app, "epochs", "2")
         await start_paused(pilot, app)
         await pilot.press("plus")  # x2, taken at the next batch: the stop's
+        await pilot.pause()
+        assert "lr×2" in str(app.query_one(ProgressLine).render())  # said at once, not only once resumed
         await pilot.press("f7")
         await pilot.pause()
         await pilot.press("y")
