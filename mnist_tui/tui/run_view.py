@@ -212,7 +212,8 @@ class RunView:
     def _started(self, event: RunStarted) -> None:
         app = self.app
         if self.form_to_save is not None:  # a config is remembered only once it has started
-            save_form(app.settings_path, *self.form_to_save)
+            if problem := save_form(app.settings_path, *self.form_to_save):
+                app.notify(problem, severity="warning", timeout=8)
             self.form_to_save = None
             app.query_one(HParamForm).query_one("#field-run_name", Input).value = ""  # a name names one run
         run_dir = Path(event.run_dir)

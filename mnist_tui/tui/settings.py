@@ -33,12 +33,14 @@ def load_form(path: Path) -> tuple[str | None, TrainConfig | None]:
     return (preset if preset in PRESETS else None), config
 
 
-def save_form(path: Path, preset: str | None, config: TrainConfig) -> None:
-    """Write atomically; a failure to save settings never stops a run."""
+def save_form(path: Path, preset: str | None, config: TrainConfig) -> str | None:
+    """Write atomically (a failure leaves no temporary file); why it could not, in one line, or None. A failure
+    to save settings never stops a run."""
+    from ..core.atomic import CheckpointError, write_text_atomic
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"preset": preset, "config": config.to_dict()}, indent=2))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+        write_text_atomic(path, json.dumps({"preset": preset, "config": config.to_dict()}, indent=2))
+    except (OSError, CheckpointError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return f"The form's values were not kept for next time: {path}: {reason}"
+    return None

@@ -175,3 +175,20 @@ async def test_a_bad_value_in_a_field_the_model_does_not_use_does_not_block_the_
         config, errors = form.read()
         assert config is None and set(errors) == {"width"}
         assert app.query_one("#error-width", Static).has_class("-shown")
+
+
+async def test_a_form_that_cannot_be_kept_says_so_and_leaves_no_temporary_file(make_app, settings_path):
+    # a folder where the settings file should be: the save failed without a word and left last-form.json.tmp
+    from tests.tui.test_app import run_to_completion
+
+    app = make_app()
+    settings_path.unlink()
+    settings_path.mkdir()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "1")
+        await pilot.press("f5")
+        await run_to_completion(pilot, app)
+        said = [str(n.message) for n in app._notifications]
+        assert any(m.startswith(f"The form's values were not kept for next time: {settings_path}: ") for m in said), said
+    assert sorted(p.name for p in settings_path.parent.iterdir()) == ["last-form.json"]
