@@ -55,7 +55,8 @@ class Views:
         self.form.set_config(message.config, None)
         self.app.action_show_tab("train")
         self.form.show_top()
-        self.app.notify(f"The form holds the best trial's config (val {percent(message.value)}): f5 trains it.")
+        when = "" if self.app.controller.allowed("start") else " once this run ends"  # the form is locked till then
+        self.app.notify(f"The form holds the best trial's config (val {percent(message.value)}): f5 trains it{when}.")
 
     def open_run(self, message: Any) -> None:
         """Tune's enter on a trial: its run in Results and Misclassified."""

@@ -712,3 +712,25 @@ def test_a_running_trials_hidden_sizes_read_as_a_finished_ones():
     started = row_from_event({"event": "trial_started", "number": 0, "params": {"hidden": [128, 64], "lr": 0.001},
                               "run_dir": "r"})
     assert params_text(started["params"]) == params_text({"hidden": "128-64", "lr": 0.001}) == "hidden=128-64 lr=0.001"
+
+
+async def test_use_best_while_a_run_trains_says_when_f5_can_train_it(make_app):
+    # the toast said "f5 trains it" while the form was locked by the run in progress
+    from tests.tui.test_app import start_paused
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await start_paused(pilot, app)
+        await pilot.press("f10")
+        await pilot.pause()
+        assert isinstance(app.screen, TuneScreen)
+        app.screen.post_message(TuneScreen.UseBest(BASE, None, 0.95))
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+        await pilot.press("f7")  # the paused run ends before anything is asserted (a failure would leave it waiting)
+        await pilot.pause()
+        await pilot.press("y")
+        await app.wait_for_event("stopped")
+    assert "The form holds the best trial's config (val 95.00%): f5 trains it once this run ends." in said, said
