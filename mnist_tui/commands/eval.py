@@ -15,7 +15,8 @@ def register(sub) -> None:
                             description="Evaluate a checkpoint (or an ensemble of several) on the test set.")
     parser.add_argument("checkpoint", nargs="+", help="checkpoint file, run folder or run name (several = ensemble)")
     add_path_flags(parser, checkpoints="folder run names are looked up in")
-    parser.add_argument("--dataset", choices=DATASETS, help="the dataset the checkpoints must have been trained on (default: theirs; another is refused)")
+    parser.add_argument("--dataset", choices=DATASETS,
+                        help="the dataset the checkpoints must have been trained on (default: theirs; another is refused)")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation: average over 1-pixel shifts")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
