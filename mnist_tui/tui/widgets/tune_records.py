@@ -143,7 +143,7 @@ class TrialTable(DataTable):
         if columns != self._columns:
             self.clear(columns=True)
             for name in columns:
-                self.add_column(Text(name, justify="left" if name in ("state", "note") else "right"), key=name)
+                self.add_column(name, key=name)
             self._columns = columns
 
     def show_trials(self, trials: dict[int, dict[str, Any]], best: dict[str, Any] | None) -> None:
@@ -159,11 +159,9 @@ class TrialTable(DataTable):
             value = "-" if t.get("value") is None else f"{t['value']:.2%}"
             state = Text(t.get("state", "?"), style=style or STATE_STYLE.get(t.get("state", ""), ""))
             params = t.get("params") or {}
-            cells = [Text(param_text(params[name]) if name in params else "-", style=style, justify="right")
-                     for name in names]
+            cells = [Text(param_text(params[name]) if name in params else "-", style=style) for name in names]
             note = [Text(_resumed(t).strip(" ()"), style=style)] if resumed else []
-            self.add_row(Text(str(number), style=style, justify="right"), state,
-                         Text(value, style=style, justify="right"), *cells, *note, key=str(number))
+            self.add_row(Text(str(number), style=style), state, Text(value, style=style), *cells, *note, key=str(number))
         if trials:
             self.move_cursor(row=min(row, len(trials) - 1))
 
