@@ -58,12 +58,13 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.tune_space import default_space, default_storage, default_study, parse_space, storage_problem
+    from ..core.tune_space import default_space, default_storage, default_study, parse_space, preset_for, storage_problem
     from ..reporting import JsonLines
 
     if args.study is not None and not args.study.strip():
         raise UsageError("--study must not be empty (leave it out for the default name)")
     base = config_from_args(args)
+    args.preset = preset_for(base, args.preset)  # `--model mlp` on the default fast preset: seed-mlp's search and name
     space = parse_space(args.search, base) if args.search else default_space(args.preset)
     if args.storage == default_storage(Path(args.checkpoints)):  # as the app names it: made with the runs' folder
         args.storage = None

@@ -231,6 +231,18 @@ DEFAULT_SPACES: dict[str, list[str]] = {
 }
 
 
+# the preset whose recipe (and so whose default space) is built around each model
+PRESET_FOR_MODEL = {"mlp": "seed-mlp", "lenet5": "lenet5", "cnn": "fast", "fastcnn": "fast", "deepcnn": "best"}
+
+
+def preset_for(config: TrainConfig, preset_name: str | None = None) -> str:
+    """``preset_name`` if it is a preset of ``config``'s model, else the preset built around that model: a study is
+    named and searched from it (a preset picked before another model's run was put in the form is not)."""
+    if preset_name in PRESETS and PRESETS[preset_name].model == config.model:
+        return preset_name
+    return PRESET_FOR_MODEL.get(config.model, "fast")
+
+
 def default_space(preset_name: str) -> list[Param]:
     """A sensible space around ``preset_name``'s recipe."""
     return parse_space(DEFAULT_SPACES[preset_name], PRESETS[preset_name])
@@ -302,7 +314,7 @@ def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[s
 
 
 __all__ = [
-    "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "Param", "SpaceError", "apply", "base_mismatch", "config_flags",
-    "default_space", "default_storage", "default_study", "parse_param", "parse_space", "storage_file", "storage_problem",
-    "train_command",
+    "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "PRESET_FOR_MODEL", "Param", "SpaceError", "apply", "base_mismatch",
+    "config_flags", "default_space", "default_storage", "default_study", "parse_param", "parse_space", "preset_for",
+    "storage_file", "storage_problem", "train_command",
 ]

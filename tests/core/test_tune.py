@@ -362,3 +362,14 @@ def test_a_trial_whose_worker_was_killed_completes_when_its_run_is_resumed(synth
     assert trial.state.name == "COMPLETE" and trial.value == result["best_val_accuracy"]
     metrics = [json.loads(line) for line in (Path(started["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
     assert trial.intermediate_values == {m["epoch"]: m["val_accuracy"] for m in metrics} and len(metrics) == 2
+
+
+def test_the_default_search_and_study_follow_the_configs_model(synthetic_root, tmp_path, capsys):
+    # `tune --model mlp` on the default fast preset searched fast's width (an mlp has none) under "mnist-fast-…"
+    args = ["tune", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), "--model", "mlp",
+            "--hidden", "16", "--val-size", "100", "--epochs", "1", "--threads", "1", "--trials", "1", "--json"]
+    assert main(args) == 0
+    events = json_lines(capsys.readouterr().out)
+    started = next(e for e in events if e["event"] == "trial_started")
+    assert set(started["params"]) == {"lr", "batch_size", "dropout", "hidden"}  # seed-mlp's search
+    assert events[0]["study"].startswith("mnist-seed-mlp-")

@@ -29,9 +29,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
-from ...core.config import PRESETS, TrainConfig
+from ...core.config import TrainConfig
 from ...core.process import stderr_lines
-from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study
+from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study, preset_for
 from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions
 from ..widgets.footer import FittingFooter
@@ -42,7 +42,6 @@ from ..widgets.tune_records import (
     poll_trials, progress_text, row_from_event, study_importances,
 )
 
-SPACE_FOR_MODEL = {"mlp": "seed-mlp", "lenet5": "lenet5", "cnn": "fast", "fastcnn": "fast", "deepcnn": "best"}
 POLL_SECONDS = 3.0
 VIEWS = {"tune-table": "Trials", "tune-history": "History", "tune-importance": "Importance"}
 
@@ -92,13 +91,11 @@ class TuneScreen(LeaveQuestions, Screen):
         super().__init__(name=name)
         self.memory = memory  # the fields as last typed, kept by the app between visits
         self.base = base
-        # named for a preset of the config's model, not one picked before another model's run was put in the form
-        self.preset = preset if getattr(PRESETS.get(preset), "model", None) == base.model else \
-            SPACE_FOR_MODEL.get(base.model, "fast")
+        self.preset = preset_for(base, preset)  # names the study and its best trial's train command
         self.checkpoints_dir = Path(checkpoints_dir)
         self.data_dir = data_dir
         self.default_storage = default_storage(self.checkpoints_dir)
-        self.space = DEFAULT_SPACES[SPACE_FOR_MODEL.get(base.model, "fast")]  # the search it opens with
+        self.space = DEFAULT_SPACES[preset_for(base)]  # the search it opens with
         # as the CLI names it: the searched fields' values do not count
         self.initial_study = study or default_study(base, self.preset, tuple(spec.split("=")[0] for spec in self.space))
         self.initial_storage = storage or ""
