@@ -1,4 +1,4 @@
-"""Run folders, read and written without torch.
+"""Run folders, read and written without torch (their record files: ``records.py``).
 
 A run is ``<checkpoints>/<run-name>/`` holding ``config.json``, ``metrics.jsonl``
 (one line per epoch), ``result.json`` (test metrics, once finished),
@@ -9,7 +9,6 @@ A run is ``<checkpoints>/<run-name>/`` holding ``config.json``, ``metrics.jsonl`
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -19,10 +18,14 @@ from typing import Any
 
 from . import run_lock
 from .atomic import (  # noqa: F401 - re-exported: callers import these from runs
-    CheckpointError, DamagedFile, DiskFull, append_text, file_mode, write_atomic, write_bytes_atomic, write_text_atomic,
+    CheckpointError, DamagedFile, DiskFull, file_mode, write_atomic, write_bytes_atomic, write_text_atomic,
 )
 from .config import TrainConfig, validate
 from .names import check_run_name
+from .records import (  # noqa: F401 - re-exported: callers read and append a run's records through runs
+    _epoch, _number, append_event, append_metrics, append_points, read_lr_changes, read_metrics, read_points,
+    read_result, rewrite_after, steered_factor,
+)
 from .run_lock import RunBusy, RunLock
 
 DEFAULT_CHECKPOINTS = Path("checkpoints")
@@ -148,94 +151,6 @@ def after_disk_full(run_dir: Path, saved_epoch: int | None) -> str:
         return ""
     shutil.rmtree(run_dir, ignore_errors=True)  # a new run with nothing to resume leaves no folder behind
     return f"; nothing was saved, so {run_dir} was removed"
-
-
-def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    append_text(Path(run_dir) / "metrics.jsonl", json.dumps(record) + "\n", sync=True)
-
-
-def append_event(run_dir: Path, record: dict[str, Any]) -> None:
-    """A mid-epoch record (a learning-rate change) in metrics.jsonl, between the epoch records."""
-    append_metrics(run_dir, record)
-
-
-def append_points(run_dir: Path, points: list[dict[str, Any]]) -> None:
-    """The chart points of part of an epoch, to ``points.jsonl`` (so a resumed run shows its whole curve)."""
-    if points:
-        append_text(Path(run_dir) / "points.jsonl", "".join(json.dumps(p) + "\n" for p in points))
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a .jsonl file; torn or foreign lines (a crash mid-write, garbage) are skipped."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-METRIC_FIGURES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
-
-
-def _epoch(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The per-epoch records of a run; a figure that is not a finite number reads as None, seconds as 0."""
-    records = []
-    for r in _records(Path(run_dir) / "metrics.jsonl"):
-        if _epoch(r.get("epoch")) and "lr_factor" not in r:
-            records.append({**r, **{k: _number(r.get(k)) for k in METRIC_FIGURES},
-                            "seconds": _number(r.get("seconds")) or 0.0})
-    return records
-
-
-def read_lr_changes(run_dir: Path) -> list[dict[str, Any]]:
-    """Learning-rate steering records: epoch, step, global_step, lr_factor."""
-    return [r for r in _records(Path(run_dir) / "metrics.jsonl") if isinstance(r.get("lr_factor"), (int, float))]
-
-
-def steered_factor(run_dir: Path) -> float:
-    """The steering a run ended with (its last record; 1 unsteered), which epochs added to it keep."""
-    changes = read_lr_changes(run_dir)
-    return float(changes[-1]["lr_factor"]) if changes else 1.0
-
-
-def read_points(run_dir: Path) -> list[dict[str, Any]]:
-    """The run's chart points: x (epochs), global_step, loss, accuracy, lr (and seconds: the run's time then)."""
-    return [p for p in _records(Path(run_dir) / "points.jsonl")
-            if all(isinstance(p.get(k), (int, float)) for k in ("x", "global_step", "loss", "accuracy", "lr"))]
-
-
-def rewrite_after(run_dir: Path, epochs: int, global_step: int) -> None:
-    """Forget what a run recorded after its checkpoint (``epochs`` done, ``global_step``): it is trained again."""
-    metrics = [r for r in _records(run_dir / "metrics.jsonl")
-               if ("lr_factor" in r and (_number(r.get("global_step")) or 0) <= global_step)
-               or ("lr_factor" not in r and _epoch(r.get("epoch")) and r["epoch"] <= epochs)]
-    write_text_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in metrics))
-    points = [p for p in read_points(run_dir) if p["global_step"] <= global_step]
-    write_text_atomic(run_dir / "points.jsonl", "".join(json.dumps(p) + "\n" for p in points))
-
-
-def read_result(run_dir: Path) -> dict[str, Any]:
-    """``result.json`` of a finished run, or {} (also when it is damaged: the run reads as not tested)."""
-    path = Path(run_dir) / "result.json"
-    try:
-        result = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-    return result if isinstance(result, dict) else {}
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
