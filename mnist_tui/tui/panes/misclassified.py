@@ -17,6 +17,7 @@ from ...core.model_cache import ModelCache
 from ..widgets.digit_grid import GRID_KEYS, PANEL_KEYS, DigitDetail, DigitGrid
 from ..widgets.fit import class_label, fit_parts
 from ..widgets.insight_panel import NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
+from .map_launch import MapLauncher
 
 
 def _next_filter(value: int | None, step: int, other: int | None) -> int | None:
@@ -25,7 +26,7 @@ def _next_filter(value: int | None, step: int, other: int | None) -> int | None:
     return order[((order.index(value) if value in order else 0) + step) % len(order)]
 
 
-class MisclassifiedPane(Vertical):
+class MisclassifiedPane(MapLauncher, Vertical):
     BINDINGS = [
         Binding("s", "toggle_sort", "Sort"),
         Binding("t", "cycle_true(1)", "True"),
@@ -54,13 +55,6 @@ class MisclassifiedPane(Vertical):
             super().__init__()
             self.content = content
 
-    class MapReady(Message):
-        """The test set's map was worked out (or why not, as a string)."""
-
-        def __init__(self, data: Any) -> None:
-            super().__init__()
-            self.data = data
-
     class LabelIssuesReady(Message):
         """Suspected label errors of the whole test set, worked out for ``evaluation``."""
 
@@ -80,7 +74,6 @@ class MisclassifiedPane(Vertical):
         self._models = ModelCache()  # the evaluation's model, loaded once per checkpoint version
         self._neighbour_index: tuple[Any, Any] | None = None  # ((path, mtime), (index, train images))
         self._index_lock = threading.Lock()
-        self._map_layouts: tuple[Any, dict[str, Any]] | None = None  # ((path, mtime), method -> xy) this session
         self.evaluation: Any = None
         self.images: Any = None
         self.sort_by = "confidence"
@@ -348,55 +341,3 @@ class MisclassifiedPane(Vertical):
         found = index.nearest(embed_digit(model, pixels), k=8)
         return NeighboursView(example.index, example.true_label, example.predicted_label, pixels.tolist(),
                               [(n.index, n.label, n.distance, train_images[n.index].tolist()) for n in found])
-
-    # --- the Map: the test digits placed by their features, as a pushed screen ---
-
-    def action_open_map(self) -> None:
-        if self.checkpoint is None:
-            self.notify("The map needs the run's checkpoint: load the run from Runs (f4).", severity="warning")
-            return
-        from ...core.embeddings import cache_path
-
-        if not cache_path(self.checkpoint, "test").is_file():  # once: then the map opens at once
-            self.notify("Working out the map of the test digits…")
-        self._compute_map(self.checkpoint, self.data_dir)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="map")
-    def _compute_map(self, checkpoint: str, data_dir: str | None) -> None:
-        from ...core.data import DataUnavailable
-        from ..screens.map import test_set_map
-
-        try:
-            model, config, path = self._models.get(checkpoint)
-            key = (str(path), path.stat().st_mtime_ns)
-            if self._map_layouts is None or self._map_layouts[0] != key:
-                self._map_layouts = (key, {})
-            result: Any = test_set_map(model, config.dataset, path, data_dir, self._map_layouts[1], lambda progress,
-                                       cancel: self._training_index(model, config, path, progress, cancel))
-        except DataUnavailable:
-            result = "The map needs the test set, which is not on disk: start the app with --data-dir."
-        except Exception as exc:  # noqa: BLE001 - shown, never a crash
-            result = f"Could not build the map: {exc}"
-        self.post_message(self.MapReady(result))
-
-    def on_misclassified_pane_map_ready(self, message: MapReady) -> None:
-        if isinstance(message.data, str):
-            self.notify(message.data, severity="warning")
-            return
-        from ..screens.map import MapScreen
-
-        current = self.query_one(DigitGrid).current  # the map opens on the digit being looked at
-        self.app.push_screen(MapScreen(message.data, current.index if current else None), self._open_from_map)
-
-    def _open_from_map(self, index: int | None) -> None:
-        """Show the digit chosen on the map in the grid (clearing filters), if it is a wrong one."""
-        if index is None:
-            return
-        from ...core.analysis import misclassified_examples
-
-        if self.evaluation is None or all(m.index != index for m in misclassified_examples(self.evaluation)):
-            self.notify(f"Test digit #{index} is read right, so it is not in this list.")
-            return  # the filters stay as they were
-        self.action_close_insight()
-        self.set_filter(None, None)
-        self.query_one(DigitGrid).selected = next(k for k, m in enumerate(self.examples) if m.index == index)
