@@ -21,8 +21,9 @@ from .formatting import percent
 
 def _params(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """The searched values as the run was trained, in Optuna's form (an MLP's hidden sizes as "128-64")."""
-    return {name: "-".join(str(v) for v in config[name]) if isinstance(config.get(name), list) else config.get(name)
-            for name in names}
+    from .tune_space import to_storable
+
+    return {name: to_storable(config.get(name)) for name in names}
 
 
 def _curve(run_dir: Path) -> dict[int, float]:

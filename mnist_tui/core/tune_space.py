@@ -70,14 +70,14 @@ class Param:
     def spec(self) -> str:
         """The ``FIELD=SPEC`` text that parses back to this Param."""
         if self.kind == "categorical":
-            return f"{self.name}=" + ",".join(_format(_to_storable(c)) for c in self.choices)
+            return f"{self.name}=" + ",".join(_format(to_storable(c)) for c in self.choices)
         tail = ":log" if self.log else (f":{_format(self.step)}" if self.step is not None else "")
         return f"{self.name}={_format(self.low)}:{_format(self.high)}{tail}"
 
     def suggest(self, trial: Any) -> Any:
         """Draw a value from an Optuna trial (duck-typed, so this module needs no Optuna)."""
         if self.kind == "categorical":
-            value = trial.suggest_categorical(self.name, [_to_storable(c) for c in self.choices])
+            value = trial.suggest_categorical(self.name, [to_storable(c) for c in self.choices])
             return _from_storable(self.name, value)
         if self.kind == "int":
             return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
@@ -102,9 +102,10 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def _to_storable(value: Any) -> Any:
-    # Optuna stores categorical choices as JSON scalars: an MLP's hidden sizes travel as "128-64"
-    return "-".join(str(v) for v in value) if isinstance(value, tuple) else value
+def to_storable(value: Any) -> Any:
+    """A searched value as Optuna keeps it: categorical choices are JSON scalars, so an MLP's hidden sizes (a tuple,
+    or a list once through JSON) travel as "128-64"."""
+    return "-".join(str(v) for v in value) if isinstance(value, (tuple, list)) else value
 
 
 def _from_storable(name: str, value: Any) -> Any:
@@ -316,5 +317,5 @@ def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[s
 __all__ = [
     "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "PRESET_FOR_MODEL", "Param", "SpaceError", "apply", "base_mismatch",
     "config_flags", "default_space", "default_storage", "default_study", "parse_param", "parse_space", "preset_for",
-    "storage_file", "storage_problem", "train_command",
+    "storage_file", "storage_problem", "to_storable", "train_command",
 ]

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ...core.formatting import clip
+from ...core.tune_space import to_storable
 from .tune_charts import MIN_IMPORTANCE_TRIALS
 
 STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "stopped": "yellow", "failed": "red",
@@ -30,8 +31,7 @@ ENDED = ("complete", "pruned", "stopped", "failed")
 def param_text(value: Any) -> str:
     """A searched value as the trials show it: a float to 3 digits, an MLP's layers as Optuna keeps them (128-64:
     a running trial's event gave [128, 64])."""
-    if isinstance(value, (list, tuple)):
-        return "-".join(str(v) for v in value)
+    value = to_storable(value)
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
