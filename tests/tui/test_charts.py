@@ -68,6 +68,26 @@ def test_linear_ticks_keep_the_data_filling_the_axis(low, high, most, expected):
     assert positions == pytest.approx(expected) and (axis_low, axis_high) == pytest.approx((expected[0], expected[-1]))
 
 
+@pytest.mark.parametrize("most", [2, 3])
+def test_a_first_epochs_loss_fills_the_chart_when_only_a_few_ticks_fit(most):
+    # at 80x24 the loss chart has room for two or three ticks: 0.05 to 2.3 got an axis to 5 or 4,
+    # the curve in the lower half of the chart
+    axis_low, axis_high, positions, labels = linear_ticks(0.05, 2.3, most)
+    assert axis_low <= 0.05 and axis_high >= 2.3 and (2.3 - 0.05) / (axis_high - axis_low) >= 0.9
+    assert 2 <= len(positions) <= most and all(axis_low <= p <= axis_high for p in positions)
+    assert [float(label) for label in labels] == pytest.approx(positions)
+
+
+@pytest.mark.parametrize("low, high", [(0.05, 2.3), (0.011, 0.47), (91.2, 99.1), (0.3, 7.7), (0.11, 0.16), (3e-4, 0.02)])
+@pytest.mark.parametrize("most", [2, 3, 4, 5, 6])
+def test_ticks_stay_on_the_axis_round_and_few_enough(low, high, most):
+    axis_low, axis_high, positions, labels = linear_ticks(low, high, most, within=(0.0, 100.0))
+    assert axis_low <= low and axis_high >= high and 2 <= len(positions) <= most
+    assert all(axis_low - 1e-9 <= p <= axis_high + 1e-9 for p in positions)
+    steps = {round(b - a, 12) for a, b in zip(positions, positions[1:])}
+    assert len(steps) == 1 and _round_step(steps.pop())
+
+
 @pytest.mark.parametrize("value", [99.1, 100.0, 0.0])
 def test_a_lone_accuracy_gets_an_axis_around_it_within_0_and_100(value):
     axis_low, axis_high, positions, labels = linear_ticks(value, value, 5, within=(0.0, 100.0))
