@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         records = [dataclasses.asdict(r) | ({"state": "unreadable", "model": None if r.model == "?" else r.model}
                                             if r.error else {}) for r in runs]
-        print(json.dumps(json_safe(records), allow_nan=False))  # unreadable, as the table says; its model if known
+        print(json.dumps(json_safe(records), allow_nan=False))  # "unreadable" as in the app (the table has
+        # room for "error" only); its model where known
         return EXIT_OK
     from ..reporting import print_runs
 
