@@ -162,6 +162,10 @@ async def test_history_and_importance_views_draw_the_study(tmp_path, synthetic_r
         assert history.region.width >= 30 and epochs.region.width >= 30  # side by side at 80 columns
         drawn = history.render().plain
         assert "History: best 95.00%" in drawn and "o done x pruned v 1 below 90%" in drawn  # whole at 80 columns
+        # the best so far is a step: flat until trial 1 beats trial 0, then flat on to the last trial (a line
+        # from point to point climbed across the trials between two complete ones)
+        assert history.best_line == ([0, 1, 1, 3], [pytest.approx(90), pytest.approx(90), pytest.approx(95),
+                                                     pytest.approx(95)])
         assert "Val acc % by epoch" in epochs.render().plain and screen.trials[1]["curve"] == {1: pytest.approx(0.93), 2: 0.95}
         await pilot.press("f8")
         await pilot.pause()

@@ -23,12 +23,23 @@ STATE_COLOUR = {"running": "yellow", "complete": "green", "pruned": "gray", "sto
                 "waiting": "gray"}
 
 
-def best_so_far(values: list[float]) -> list[float]:
-    """The running maximum of ``values``."""
-    out: list[float] = []
-    for value in values:
-        out.append(value if not out else max(out[-1], value))
-    return out
+def best_steps(points: list[tuple[int, float]], last: int | None = None) -> tuple[list[int], list[float]]:
+    """The best value so far as a step line through ``(trial, value)`` points: flat until a trial beats it,
+    then up at that trial (a line from point to point drew a climb across the trials between), on to ``last``."""
+    xs: list[int] = []
+    ys: list[float] = []
+    for n, value in points:
+        if ys and value <= ys[-1]:
+            continue
+        if ys:
+            xs.append(n)
+            ys.append(ys[-1])
+        xs.append(n)
+        ys.append(value)
+    if xs and last is not None and last > xs[-1]:
+        xs.append(last)
+        ys.append(ys[-1])
+    return xs, ys
 
 
 def _floor(values: list[float]) -> float:
@@ -77,6 +88,7 @@ class TuneChart(PlotextPlot):
         self.trials: dict[int, dict[str, Any]] = {}
         self.epochs = 1
         self.dirty = True
+        self.best_line: tuple[list[int], list[float]] = ([], [])  # HistoryChart's, as drawn
 
     def set_trials(self, trials: dict[int, dict[str, Any]], epochs: int) -> None:
         self.trials, self.epochs = trials, max(epochs, 1)
@@ -128,8 +140,9 @@ class HistoryChart(TuneChart):
         complete = [(n, 100 * t["value"]) for n, t in finished if t["state"] == "complete"]
         title = "History: none complete yet"
         if complete:
-            best = best_so_far([v for _, v in complete])
-            plt.plot([n for n, _ in complete], [max(v, floor) for v in best], color="yellow", marker="braille")
+            xs, best = best_steps(complete, last=finished[-1][0])
+            self.best_line = (xs, [max(v, floor) for v in best])
+            plt.plot(*self.best_line, color="yellow", marker="braille")
             title = f"History: best {best[-1]:.2f}%"  # short: plotext drops a title wider than the chart
         scatter("complete", "o", "green")
         plt.title(title)
@@ -203,5 +216,5 @@ def importance_text(importances: dict[str, float] | None, complete: int, seconds
     return text
 
 
-__all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "best_so_far",
+__all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "best_steps",
            "importance_text", "nice_ticks"]
