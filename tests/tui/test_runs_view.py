@@ -369,7 +369,7 @@ async def test_right_and_left_scroll_a_column_at_a_time_and_the_names_stay(make_
         await pilot.press("right")
         await ready(pilot, app)
         lines = table_lines(table)
-        assert lines[0].split()[:2] == ["run", "model"], lines  # state is scrolled past, the names stay
+        assert lines[0].split()[:3] == ["run", "←", "model"], lines  # state is scrolled past, the names stay
         assert "date" in lines[0], lines
         for line, run in zip(lines[1:], app.query_one(RunsPane).runs):
             assert re.search(rf"^ [● ] {run.name} +{run.model} +{run.epochs_done}/{run.epochs} ", line), lines
@@ -442,6 +442,29 @@ async def test_a_column_cut_by_the_right_edge_is_blank_until_scrolled_to(make_ap
             await pilot.press("right")
             await ready(pilot, app)
         assert "0.00165301" in table_lines(table)[1]
+
+
+async def test_the_header_says_when_columns_lie_past_either_edge(make_app, synthetic_data, tmp_path):
+    """With a default run name at 80 columns the header ended at "lr  batch" with no room for its →: nothing
+    said that time and date were there; once scrolled, nothing said state and model lay to the left."""
+    from mnist_tui.core.engine import Trainer
+
+    folder = tmp_path / "runs"
+    events = list(Trainer(BASE.replace(epochs=1), synthetic_data, checkpoints_dir=folder,
+                          run_name="mlp-20261204-224051").run())
+    assert events[-1].kind == "finished"
+    app = make_app(checkpoints_dir=folder)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app, rows=1)
+        seen = []
+        for presses in range(6):
+            header = table_lines(table)[0]
+            seen.append(header)
+            assert ("date" in header) != bool(re.search(r" →( \d+ more( columns?)?)?$", header.rstrip())), seen
+            assert ("state" in header) != (" ← " in header), seen
+            await pilot.press("right")
+            await ready(pilot, app)
+        assert "date" in seen[-1], seen
 
 
 async def test_f2_shows_results_from_a_filtered_runs_view_with_nothing_loaded(make_app, runs_folder):

@@ -34,47 +34,47 @@ class ColumnTable(DataTable):
         if ahead:
             self.scroll_to(x=min(ahead) if direction > 0 else max(ahead), animate=False)
 
-    def whole_columns(self) -> tuple[int, int, int]:
-        """(fixed, left, right): the fixed columns' width, and the cells from ``left`` to ``right`` that hold
-        whole columns; a column cut by either edge (the right one, or the left once scrolled to the end) lies
-        outside."""
+    def whole_columns(self) -> tuple[int, int, int, int]:
+        """(fixed, left, right, hidden): the fixed columns' width, the cells from ``left`` to ``right`` that hold
+        whole columns, and how many columns lie past the right edge. A column cut by either edge (the right
+        one, or the left once scrolled to the end) lies outside; with columns hidden, the last one shown
+        also goes where the header would have no room left for its " →" (a default run name at 80 columns
+        left none, and nothing said that time and date were there)."""
         columns = list(self.columns.values())
         fixed = sum(column.get_render_width(self) for column in columns[:self.fixed_columns])
         room, x, scroll = self.size.width - fixed, 0, round(self.scroll_x)
-        left, shown = 0, 0
+        left, ends = 0, [0]  # where each whole column shown ends
+        hidden = 0
         for column in columns[self.fixed_columns:]:
             start, x = x, x + column.get_render_width(self)
             if start < scroll:
                 left = max(left, x - scroll)  # cut by the left edge: its tail is blank too
-                continue
-            if x - scroll > room:
-                # the first column after the scroll offset stays, cut, if it alone is wider than the room
-                return fixed, fixed + left, fixed + (shown or room)
-            shown = x - scroll
-        return fixed, fixed + left, self.size.width
-
-    def hidden_right(self) -> int:
-        """How many columns are not shown whole because they lie past the right edge."""
-        columns = list(self.columns.values())
-        fixed = sum(column.get_render_width(self) for column in columns[:self.fixed_columns])
-        end, x = round(self.scroll_x) + self.size.width - fixed, 0
-        hidden = 0
-        for column in columns[self.fixed_columns:]:
-            x += column.get_render_width(self)
-            hidden += x > end
-        return hidden
+            elif hidden or x - scroll > room:
+                hidden += 1
+            else:
+                ends.append(x - scroll)
+        if not hidden:
+            return fixed, fixed + left, self.size.width, 0
+        if self.show_header and room - ends[-1] < len(" →") and len(ends) > 2:
+            ends.pop()
+            hidden += 1
+        # the first column after the scroll offset stays, cut, if it alone is wider than the room
+        return fixed, fixed + left, fixed + (ends[-1] or room), hidden
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
-        fixed, left, right = self.whole_columns()
+        fixed, left, right, hidden = self.whole_columns()
         width = self.size.width
-        if left <= fixed and right >= width:
+        header = y == 0 and self.show_header
+        scrolled = header and round(self.scroll_x) > 0 and fixed >= 2 and not strip.crop(fixed - 2, fixed).text.strip()
+        if left <= fixed and right >= width and not scrolled:
             return strip
-        blank = Strip.blank(left - fixed, self.rich_style)
-        parts = [strip.crop(0, fixed), blank, strip.crop(left, right)]
-        hidden = self.hidden_right() if y == 0 and self.show_header else 0
+        # columns scrolled past on the left: a "←" at the end of the fixed columns' header, where it is blank
+        head = Strip.join([strip.crop(0, fixed - 2), Strip([Segment(" ←", self.rich_style + Style(dim=True))])]
+                          ) if scrolled else strip.crop(0, fixed)
+        parts = [head, Strip.blank(left - fixed, self.rich_style), strip.crop(left, right)]
         hints = (f" → {hidden} more {self.noun}{'s' if hidden > 1 else ''}", f" → {hidden} more", " →")
-        hint = next((h for h in hints if len(h) <= width - right), None) if hidden else None
+        hint = next((h for h in hints if len(h) <= width - right), None) if hidden and header else None
         if hint:
             parts.append(Strip([Segment(hint, self.rich_style + Style(dim=True, italic=True))]))
         return Strip.join(parts).adjust_cell_length(width, self.rich_style)
