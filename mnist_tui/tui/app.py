@@ -199,6 +199,13 @@ class MnistApp(App):
         else:
             self.action_show_help_panel()
 
+    def action_show_help_panel(self) -> None:
+        """Textual's keys panel less the keys that only move about, which filled it at 80x24."""
+        from .widgets.keys_panel import KeysPanel
+
+        if not self.screen.query("HelpPanel"):
+            self.screen.mount(KeysPanel())
+
     def action_show_tab(self, tab: str) -> None:
         target = {"results": ConfusionTable, "misclassified": DigitGrid, "runs": DataTable}.get(tab)
         widget = self.query_one(f"#{tab}").query(target).first() if target is not None else None

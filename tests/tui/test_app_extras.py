@@ -217,6 +217,28 @@ async def test_question_mark_opens_and_closes_the_keys_panel_but_a_field_takes_i
         assert field.value.endswith("?") and not app.screen.query("HelpPanel")
 
 
+async def test_the_keys_panel_at_80x24_shows_the_views_own_keys_not_scrolling(make_app):
+    """At 80x24 "?" on the form listed Show menu, Scroll Left, Scroll Right, Scroll Home ... Page Right,
+    Focus Next, Copy: f5 Start and the rest lay below the bottom edge."""
+    from tests.tui.terminal import TerminalMirror
+
+    app = make_app(load_data_on_start=False)
+    terminal = TerminalMirror(app, SIZE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        for tab, wanted in (("f1", ("Start", "Log loss", "Quit")), ("f4", ("Load", "Resume", "Mark", "Quit"))):
+            await pilot.press(tab)
+            await settle(pilot, app)
+            await pilot.press("question_mark")
+            await settle(pilot, app)
+            left = app.screen.query_one("HelpPanel").region.x
+            text = "\n".join(line[left:] for line in terminal.lines())  # the panel, as on the terminal
+            assert all(word in text for word in wanted), text  # on screen, not below its edge
+            assert not any(word in text for word in ("Scroll", "Page", "Focus Next", "Copy")), text
+            await pilot.press("question_mark")
+            await settle(pilot, app)
+
+
 async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthetic_data, tmp_path):
     """The progress line said "Failed: /long/path/to/runs/broken/last.pt is not a usable checkpo…"."""
     from mnist_tui.tui.widgets.progress import ProgressLine

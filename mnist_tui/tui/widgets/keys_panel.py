@@ -1,0 +1,75 @@
+"""The keys panel (``?``): Textual's help panel less the keys that only move about.
+
+At 80x24 Textual's panel began with the focused widget's Scroll Left, Scroll Right, Scroll Home, Page Up,
+Page Left ... (a form's, a table's), and the view's own keys, f5 Start or l Load, lay below the bottom
+edge. Moving about (arrows, Home/End, PgUp/PgDn, tab) needs no panel; what is left fits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import groupby
+from operator import itemgetter
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import HelpPanel, KeyPanel, Markdown
+from textual.widgets._key_panel import BindingsTable
+
+MOVING = ("scroll_", "page_", "cursor_")  # action prefixes of keys that only move about
+MOVING_ACTIONS = {"focus_next", "focus_previous", "copy_text", "hide_help_panel", "toggle_keys"}
+
+
+def moves_only(binding: Binding) -> bool:
+    """Whether a key only moves the view, the cursor or the focus (or opens and closes this panel)."""
+    action = binding.action.rpartition(".")[2]  # app.focus_next, screen.copy_text
+    return action.startswith(MOVING) or action in MOVING_ACTIONS
+
+
+class ViewBindingsTable(BindingsTable):
+    """Textual's table of the active bindings, grouped as it groups them, without the moving keys."""
+
+    def render_bindings_table(self) -> Table:
+        divider_transparent = self.get_component_styles("bindings-table--divider").color.a == 0
+        table = Table(padding=(0, 0), show_header=False, box=box.SIMPLE if divider_transparent else box.HORIZONTALS,
+                      border_style=self.get_component_rich_style("bindings-table--divider"))
+        table.add_column("", justify="right")
+        key_style = self.get_component_rich_style("bindings-table--key")
+        description_style = self.get_component_rich_style("bindings-table--description")
+        for namespace, group in groupby(self.screen.active_bindings.values(), key=itemgetter(0)):
+            by_action: defaultdict[str, list[Binding]] = defaultdict(list)
+            for _, binding, _enabled, _tooltip in group:
+                if not binding.system and not moves_only(binding):
+                    by_action[binding.action].append(binding)
+            if not by_action:
+                continue
+            if namespace.BINDING_GROUP_TITLE:
+                table.add_row("", Text(namespace.BINDING_GROUP_TITLE, style=self.get_component_rich_style(
+                    "bindings-table--header"), end=""))
+            for bindings in by_action.values():
+                keys = " ".join(dict.fromkeys(self.app.get_key_display(b) for b in bindings))
+                description = Text.from_markup(bindings[0].description, end="", style=description_style)
+                if bindings[0].tooltip:
+                    description.append(" " + bindings[0].tooltip, "dim")
+                table.add_row(Text(keys, style=key_style), description)
+            table.add_section()
+        return table
+
+
+class ViewKeyPanel(KeyPanel):
+    def compose(self) -> ComposeResult:
+        yield ViewBindingsTable(shrink=True, expand=False)
+
+
+class KeysPanel(HelpPanel):
+    """Docked on the right as Textual's is (a widget's help above the keys)."""
+
+    def compose(self) -> ComposeResult:
+        yield Markdown(id="widget-help")
+        yield ViewKeyPanel(id="keys-help")
+
+
+__all__ = ["KeysPanel", "moves_only"]
