@@ -253,6 +253,8 @@ def load_labelled_models(specs: list[str], checkpoints_dir: Path, device: str):
     models, configs, paths, labels = [], [], [], []
     for spec in specs:
         path = resolve_model(spec, checkpoints_dir)
+        if str(path) in paths:  # an "ensemble" of a model with itself was reported as one, silently
+            raise UsageError(f"{spec} is {path}, given already: an ensemble needs different checkpoints")
         checkpoint = load_checkpoint(path)
         model, config = model_from_checkpoint(checkpoint, device)
         models.append(model)

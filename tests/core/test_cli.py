@@ -112,8 +112,14 @@ def test_eval_predict_and_runs(tmp_path, synthetic_root, synthetic_data, capsys)
     assert evaluation["test_size"] == 200 and evaluation["test_accuracy"] > 0.5
     assert len(evaluation["confusion"]) == 10
 
-    assert main(["eval", "r1", "r1", "--tta", "--checkpoints", str(tmp_path), "--data-dir", str(synthetic_root)]) == 0
+    assert main(["eval", "r1", str(tmp_path / "r1" / "best.pt"), "--tta", "--checkpoints", str(tmp_path),
+                 "--data-dir", str(synthetic_root)]) == 0
     assert "Test accuracy" in capsys.readouterr().out
+    # the same checkpoint twice, by its name and its folder: it was evaluated as an ensemble of two, no word said
+    assert main(["eval", "r1", str(tmp_path / "r1"), "--checkpoints", str(tmp_path),
+                 "--data-dir", str(synthetic_root)]) == 2
+    assert capsys.readouterr().err.strip() == (f"mnist-tui: {tmp_path / 'r1'} is {tmp_path / 'r1' / 'last.pt'}, "
+                                               "given already: an ensemble needs different checkpoints")
 
     # a synthetic test digit saved as a large dark-on-light PNG, as a person would draw it
     digit = synthetic_data.test_images[0].numpy()
