@@ -287,8 +287,10 @@ async def test_the_map_says_it_is_working_only_when_it_has_the_test_digits_to_em
         assert isinstance(pilot.app.screen, MapScreen) and working() == 1
 
 
-async def test_enter_on_a_digit_read_right_keeps_the_filters(run_and_evaluation, synthetic_data, synthetic_root):
-    """It cleared them ("true any") before saying the digit is not in the list."""
+async def test_enter_on_a_digit_read_right_keeps_the_map_and_the_filters(run_and_evaluation, synthetic_data,
+                                                                         synthetic_root):
+    """It cleared them ("true any") before saying the digit is not in the list; then, with the filters kept,
+    the side said "enter: show it" and enter closed the map on a list without the digit."""
     from mnist_tui.tui.screens.map import MapScreen
     from mnist_tui.tui.widgets.digit_map import DigitMap
 
@@ -304,10 +306,15 @@ async def test_enter_on_a_digit_read_right_keeps_the_filters(run_and_evaluation,
                      and digit_map._to_cell(*digit_map.xy[i]) not in {digit_map._to_cell(*digit_map.xy[w]) for w in wrong})
         digit_map.cursor = digit_map._to_cell(*digit_map.xy[right])
         await pilot.pause()
+        side = str(pilot.app.screen.query_one("#map-side").render())
+        assert f"digit #{right}" in side and "read right: not in the list" in side and "enter" not in side
         await _press(pilot, "enter")
+        assert isinstance(pilot.app.screen, MapScreen) and digit_map.cursor == digit_map._to_cell(*digit_map.xy[right])
+        assert any(f"Test digit #{right} is read right: Misclassified lists only the wrong ones." == str(n.message)
+                   for n in pilot.app._notifications)
+        await _press(pilot, "escape")
         assert not isinstance(pilot.app.screen, MapScreen)
         assert pane.true_label == 1 and [m.index for m in pane.examples] == shown
-        assert any("is read right, so it is not in this list" in str(n.message) for n in pilot.app._notifications)
 
 
 async def _open_map(pilot, run_and_evaluation, synthetic_data, synthetic_root):

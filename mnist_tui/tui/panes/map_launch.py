@@ -61,8 +61,11 @@ class MapLauncher:
             return
         from ..screens.map import MapScreen
 
+        from ...core.analysis import misclassified_examples
+
         current = self.query_one(DigitGrid).current  # the map opens on the digit being looked at
-        self.app.push_screen(MapScreen(message.data, current.index if current else None), self._open_from_map)
+        listed = {m.index for m in misclassified_examples(self.evaluation)} if self.evaluation is not None else None
+        self.app.push_screen(MapScreen(message.data, current.index if current else None, listed), self._open_from_map)
 
     def _open_from_map(self, index: int | None) -> None:
         """Show the digit chosen on the map in the grid (clearing filters), if it is a wrong one."""

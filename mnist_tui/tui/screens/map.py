@@ -128,9 +128,10 @@ class MapScreen(Screen[int | None]):
             super().__init__()
             self.status = status
 
-    def __init__(self, data: MapData, start: int | None = None) -> None:
+    def __init__(self, data: MapData, start: int | None = None, listed: set[int] | None = None) -> None:
         super().__init__()
         self.data, self.start = data, start  # start: the test digit the cursor starts on
+        self.listed = listed  # the digits Misclassified lists (its evaluation's wrong ones); None: the map's
         self.method = data.method
         self.placing: str | None = None  # the method being worked out
         self.selected: int | None = None
@@ -278,7 +279,7 @@ class MapScreen(Screen[int | None]):
             for line in digit_text(self.data.images[i]):
                 out.append_text(line)
                 out.append("\n")
-            out.append("enter: open in Misclassified\n" if label != prediction else "enter: show it\n", "dim")
+            out.append("enter: open in Misclassified\n" if self._listed(i) else "read right: not in the list\n", "dim")
             if self.neighbours is not None and self.neighbours[0] == i and self.neighbours_status == "ready":
                 self._neighbours_text(out, self.neighbours[1], side.size.height - 19, side.size.width)
             elif self.neighbours_status not in (None, "none", "ready"):
@@ -311,7 +312,15 @@ class MapScreen(Screen[int | None]):
                     out.append_text(art[row])
 
     def on_digit_map_chosen(self, message: DigitMap.Chosen) -> None:
-        self.dismiss(message.index)
+        i = message.index
+        if i is not None and not self._listed(i):  # it said "enter: show it", then closed the map on a list
+            # without it: the digit is on the side already, and the map stays
+            self.notify(f"Test digit #{i} is read right: Misclassified lists only the wrong ones.")
+            return
+        self.dismiss(i)
+
+    def _listed(self, i: int) -> bool:
+        return i in self.listed if self.listed is not None else self.data.labels[i] != self.data.predictions[i]
 
     def action_dismiss_map(self) -> None:
         self.dismiss(None)
