@@ -79,6 +79,17 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
                         lambda: in_tab("misclassified", lambda: wrong.action_cycle_predicted(1)))
     yield SystemCommand("Clear misclassified filters", "Show every wrong digit (c)",
                         lambda: in_tab("misclassified", wrong.action_clear_filters))
+    yield SystemCommand("Why was it wrong (explain, attribution)", "The pixels that pushed the model to its answer "
+                        "and from the label (e in Misclassified)",
+                        lambda: in_tab("misclassified", lambda: wrong.action_insight("explain")))
+    yield SystemCommand("Why method: occlusion / integrated gradients", "Switch how Why works it out (m in Misclassified)",
+                        lambda: in_tab("misclassified", wrong.action_toggle_method))
+    yield SystemCommand("Nearest training digits", "The training digits the model sees as closest to the selected one "
+                        "(n in Misclassified)", lambda: in_tab("misclassified", lambda: wrong.action_insight("neighbours")))
+    yield SystemCommand("Suspected label errors", "Only the wrong digits whose label looks wrong, on / off "
+                        "(l in Misclassified)", lambda: in_tab("misclassified", wrong.action_toggle_label_errors))
+    yield SystemCommand("Map of the test digits (PCA, UMAP, t-SNE)", "Every test digit placed by the model's features "
+                        "(M in Misclassified)", lambda: in_tab("misclassified", wrong.action_open_map))
     # the words people search for, as hidden aliases (found by typing, not listed)
     for title, action in (("Evaluate the selected run (load)", lambda: in_tab("runs", runs.action_load)),
                           ("Export or save: Draw's save PNG is s in Draw", app.action_draw),

@@ -445,6 +445,35 @@ async def test_palette_filters_misclassified_by_class(make_app, synthetic_data):
         assert pane.examples and all(m.predicted_label == 4 for m in pane.examples)
 
 
+async def test_the_palette_finds_the_tools_for_what_the_model_gets_wrong(make_app, synthetic_data, tmp_path, tiny_config):
+    """Typing explain, why, nearest, label or map in the palette found nothing: e, n, l and M had no entry."""
+    from mnist_tui.core.engine import Trainer
+    from mnist_tui.tui.screens.map import MapScreen
+    from tests.tui.test_snapshots import made_up_evaluation
+
+    assert list(Trainer(tiny_config.replace(epochs=1), synthetic_data, checkpoints_dir=tmp_path / "runs",
+                        run_name="tiny").run())[-1].kind == "finished"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app.show_evaluation(made_up_evaluation(synthetic_data.test_labels), synthetic_data.test_images, "made up")
+        pane = app.query_one(MisclassifiedPane)
+        pane.set_checkpoint(tmp_path / "runs" / "tiny" / "best.pt", app.data_dir)  # as a loaded run's
+        await palette(pilot, "suspected label errors")
+        assert app.query_one("#tabs").active == "misclassified" and pane.label_errors_only
+        await palette(pilot, "suspected label errors")
+        assert not pane.label_errors_only
+        await palette(pilot, "why was it wrong")
+        assert pane.insight == "explain"
+        await palette(pilot, "nearest training digits")
+        assert pane.insight == "neighbours"
+        await palette(pilot, "map of the test digits")
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert isinstance(app.screen, MapScreen), [str(n.message) for n in app._notifications]
+
+
 async def test_without_the_dataset_the_shipped_models_saved_results_are_shown(make_app, tmp_path, synthetic_data,
                                                                                tiny_config):
     from mnist_tui.core.analysis import evaluate, save_evaluation

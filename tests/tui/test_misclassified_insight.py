@@ -99,6 +99,11 @@ async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluat
         assert header.endswith("· m method · e back") and len(header) <= panel.size.width
         await pilot.press("e")  # back to the grid
         assert not panel.display and pane.query_one(DigitGrid).display
+        # outside Why, m (which the keys panel lists there) did nothing: it picks the method for the next opening
+        await _press(pilot, "m")
+        assert any(str(n.message) == "Why works with occlusion now (e opens it)." for n in pilot.app._notifications)
+        await _press(pilot, "e")
+        assert panel.content.method == "occlusion"
 
 
 async def test_arrows_move_to_the_next_digit_while_why_or_nearest_is_open(run_and_evaluation, synthetic_data,

@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 from ...core.model_cache import ModelCache
 from ..widgets.digit_grid import GRID_KEYS, PANEL_KEYS, DigitDetail, DigitGrid
 from ..widgets.fit import class_label, fit_parts
-from ..widgets.insight_panel import NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
+from ..widgets.insight_panel import METHOD_TITLES, NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
 from .map_launch import MapLauncher
 
 
@@ -251,10 +251,11 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self._reopen_insight()
 
     def action_toggle_method(self) -> None:
-        if self.insight != "explain":
-            return
         self.method = "occlusion" if self.method == "ig" else "ig"
-        self._reopen_insight(again=True)
+        if self.insight == "explain":
+            self._reopen_insight(again=True)
+        else:  # m did nothing outside Why, where the keys panel lists it: the method is for its next opening
+            self.notify(f"Why works with {METHOD_TITLES[self.method]} now (e opens it).")
 
     def _reopen_insight(self, again: bool = False) -> None:
         """The open panel for the grid's digit now (``again``: even the same one, another method); closed when
