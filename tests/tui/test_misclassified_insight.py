@@ -271,6 +271,45 @@ async def test_map_view_selects_a_wrong_digit_and_opens_it(run_and_evaluation, s
         assert not isinstance(pilot.app.screen, MapScreen)
 
 
+async def test_x_on_the_map_walks_the_wrong_digits(synthetic_data):
+    """Arrowing about the map landed on digits read right nearly every time: x goes to the next one read wrong."""
+    from textual.app import App
+
+    from mnist_tui.tui.screens.map import MapData, MapScreen
+    from mnist_tui.tui.widgets.digit_map import DigitMap
+
+    labels = [int(t) for t in synthetic_data.test_labels[:60]]
+    predictions = [(t + 1) % 10 if i % 7 == 3 else t for i, t in enumerate(labels)]  # every 7th wrong
+    xy = [(float(i % 10), float(i // 10)) for i in range(60)]  # a 10x6 grid of points
+    screen = MapScreen(MapData(xy, labels, predictions, synthetic_data.test_images[:60], (0.2, 0.1), "made up"))
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(screen)
+
+    from tests.tui.terminal import TerminalMirror
+
+    host = Host()
+    terminal = TerminalMirror(host, SIZE)
+    async with host.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        digit_map = screen.query_one(DigitMap)
+        wrong_cells = sorted({digit_map._to_cell(*xy[i]) for i in range(60) if labels[i] != predictions[i]},
+                             key=lambda cell: (cell[1], cell[0]))
+        assert len(wrong_cells) == 9
+        digit_map.cursor = (0, 0)
+        await pilot.pause()
+        visited = []
+        for _ in range(len(wrong_cells) + 1):
+            await pilot.press("x")
+            assert labels[digit_map.selected] != predictions[digit_map.selected]
+            visited.append(digit_map.cursor)
+        assert visited == wrong_cells + wrong_cells[:1]  # in reading order, and round again
+        await pilot.press("X")
+        assert digit_map.cursor == wrong_cells[-1]
+        assert "x Next wrong" in terminal.lines()[-1]  # the footer says so
+
+
 async def test_the_map_says_it_is_working_only_when_it_has_the_test_digits_to_embed(
         run_and_evaluation, synthetic_data, synthetic_root):
     # "Working out the map of the test digits…" came each time, and stayed over a map that opened at once
