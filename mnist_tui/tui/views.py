@@ -29,10 +29,13 @@ class Views:
         return self.app.query_one(HParamForm)
 
     def draw(self, model: str | None = None) -> None:
-        """Draw, read by ``model`` (a run or file) or else the shipped model."""
+        """Draw, read by ``model`` (a run or file), else by the model whose results are shown (it was the
+        shipped model while a person looked at their own run's errors), else by the shipped model."""
+        from .panes.misclassified import MisclassifiedPane
         from .screens.draw import DrawScreen  # numpy loads when the view first opens
 
         if not isinstance(self.app.screen, DrawScreen):
+            model = model or self.app.query_one(MisclassifiedPane).checkpoint
             self.app.push_screen(DrawScreen(model, checkpoints_dir=self.app.checkpoints_dir))
 
     def tune(self) -> None:

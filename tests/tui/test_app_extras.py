@@ -104,6 +104,27 @@ async def test_mark_runs_then_compare_and_draw_with_one(make_app, synthetic_data
         assert app.screen.model is not None and app.screen.model_path.parent == Path(pane.selected.path)
 
 
+async def test_f9_draws_with_the_run_whose_results_are_shown(make_app, synthetic_data, tmp_path):
+    """With a run's errors on screen, f9 opened Draw with the shipped model: not the one being looked at."""
+    runs_dir = tmp_path / "runs"
+    tiny_run(runs_dir, "alpha", synthetic_data)
+    tiny_run(runs_dir, "beta", synthetic_data, lr=1e-2)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f4")
+        await settle(pilot, app)
+        pane = app.query_one(RunsPane)
+        table = app.query_one("#runs-table", DataTable)
+        table.move_cursor(row=[run.name for run in pane.runs].index("beta"))
+        await pilot.press("l")  # its results and its wrong digits
+        await settle(pilot, app)
+        await pilot.press("f3", "f9")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DrawScreen)
+        assert app.screen.model is not None and app.screen.model_path.parent == runs_dir / "beta"
+
+
 async def test_dataset_choice_trains_and_evaluates_on_that_dataset(make_app, synthetic_root, tmp_path):
     import json
     import shutil
