@@ -42,8 +42,12 @@ class ViewBindingsTable(BindingsTable):
         for namespace, group in groupby(self.screen.active_bindings.values(), key=itemgetter(0)):
             by_action: defaultdict[str, list[Binding]] = defaultdict(list)
             for _, binding, _enabled, _tooltip in group:
-                if not binding.system and not moves_only(binding):
-                    by_action[binding.action].append(binding)
+                if binding.system or moves_only(binding):
+                    continue
+                # one row for a family of keys, the first described (Draw's 0-9 are meant(0) ... meant(9))
+                family = next((action for action in by_action if not binding.description
+                               and action.partition("(")[0] == binding.action.partition("(")[0]), binding.action)
+                by_action[family].append(binding)
             if not by_action:
                 continue
             if namespace.BINDING_GROUP_TITLE:
