@@ -137,6 +137,24 @@ async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root)
         assert app.best_configs[-1].config.lr == 3e-3
 
 
+async def test_enter_in_the_study_field_attaches_to_the_study_it_names(tmp_path, synthetic_root):
+    """Typing a study's name and pressing enter did nothing: only the Attach button (or the palette) read it."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="elsewhere", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 2e-3}, distributions={"lr": lr}, value=0.93))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        field = screen.query_one("#tune-study", Input)
+        field.focus()
+        field.value = ""
+        await pilot.press(*"elsewhere", "enter")
+        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+        await pilot.pause()
+        assert screen.query_one("#tune-table", DataTable).row_count == 1
+        assert "study elsewhere: 1 trial" in str(screen.query_one("#tune-status", Static).render())
+
+
 async def test_history_and_importance_views_draw_the_study(tmp_path, synthetic_root):
     """f8 cycles the lower area: trials, history charts (with epoch curves), importances (>= 4 complete)."""
     storage = f"sqlite:///{tmp_path / 'shared.db'}"

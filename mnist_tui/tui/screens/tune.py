@@ -261,6 +261,7 @@ class TuneScreen(LeaveQuestions, Screen):
             self.query_one("#tune-status", Static).update("stopping: the running trials save and end")
 
     @on(Button.Pressed, "#tune-attach")
+    @on(Input.Submitted, "#tune-study, #tune-storage")  # enter there did nothing
     def action_attach(self) -> None:
         self._quiet = False
         self._poll_stop.set()  # a previous poller (another study) ends
