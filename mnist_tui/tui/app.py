@@ -19,7 +19,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from ..core.config import DATASET_TITLES, PRESETS, TrainConfig
 from ..core.controller import ALLOWED, RunController, RunState
@@ -37,7 +37,6 @@ from .toasts import ToastRepainter
 from .views import Views
 from .widgets.confusion import ConfusionTable
 from .widgets.dialogs import MessageScreen
-from .widgets.digit_grid import DigitGrid
 from .widgets.footer import FittingFooter
 from .widgets.hparam_form import HParamForm
 from .widgets.progress import ProgressLine
@@ -207,8 +206,11 @@ class MnistApp(App):
             self.screen.mount(KeysPanel())
 
     def action_show_tab(self, tab: str) -> None:
-        target = {"results": ConfusionTable, "misclassified": DigitGrid, "runs": DataTable}.get(tab)
-        widget = self.query_one(f"#{tab}").query(target).first() if target is not None else None
+        # where the keys go: Misclassified's grid, or its Why / Nearest panel while one is open (the grid,
+        # hidden then, took no focus: every key was dead after f4, f3)
+        targets = {"results": "ConfusionTable", "misclassified": "DigitGrid, InsightPanel", "runs": "DataTable"}
+        shown = list(self.query_one(f"#{tab}").query(targets[tab])) if tab in targets else []
+        widget = next((w for w in shown if w.display), shown[0] if shown else None)
         away = self.focused is not None and self.query_one(f"#{tab}") not in self.focused.ancestors
         if (widget is not None and not widget.display) or (widget is None and away):  # (Train has no one widget)
             # nothing to focus there (no results yet): let go first, or the hidden view's focused widget hands

@@ -125,6 +125,34 @@ async def test_f9_draws_with_the_run_whose_results_are_shown(make_app, synthetic
         assert app.screen.model is not None and app.screen.model_path.parent == runs_dir / "beta"
 
 
+@pytest.mark.parametrize("panel", ["e", "n"])
+async def test_back_on_misclassified_with_why_or_nearest_open_the_keys_still_work(make_app, synthetic_data,
+                                                                                   tmp_path, panel):
+    """f4 then f3 with Why (or Nearest) open: the panel showed, the footer lost its keys and every key was dead."""
+    from mnist_tui.tui.panes.misclassified import MisclassifiedPane
+
+    tiny_run(tmp_path / "runs", "alpha", synthetic_data)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f4", "l")
+        await settle(pilot, app)
+        pane = app.query_one(MisclassifiedPane)
+        await pilot.press("f3", panel)
+        await settle(pilot, app)
+        assert pane.insight is not None
+        first = pane._insight_index
+        await pilot.press("f4", "f3")
+        await settle(pilot, app)
+        assert pane in app.focused.ancestors_with_self
+        await pilot.press("right")  # the next digit, in the same panel
+        await settle(pilot, app)
+        assert pane.insight is not None and pane._insight_index != first
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert pane.insight is None
+
+
 async def test_dataset_choice_trains_and_evaluates_on_that_dataset(make_app, synthetic_root, tmp_path):
     import json
     import shutil
