@@ -185,6 +185,10 @@ async def test_nearest_training_digits_panel(run_and_evaluation, synthetic_data,
         # the flipped digit's neighbours carry its real label, not the flipped one
         assert all(label == int(synthetic_data.test_labels[flipped]) for _, label, _, _ in view.neighbours)
         assert list(run_and_evaluation[0].glob("embeddings-best-train.pt"))
+        # at 80x24 the digit itself gave way to the eighth neighbour: nothing on screen showed what was compared
+        panel = pane.query_one(InsightPanel)
+        shown = "\n".join(line.text for line in panel.render_lines(panel.region.reset_offset))
+        assert "this digit" in shown and shown.count(" #") == 7, shown  # and seven neighbours
         await pilot.press("escape")
         assert not pane.query_one(InsightPanel).display
 

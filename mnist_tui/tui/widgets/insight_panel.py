@@ -156,12 +156,10 @@ class InsightPanel(Widget):
         per_row = max(1, (width + gap) // (SMALL + gap))
         card_height = 8  # caption + 7 rows of half-size art
 
-        def rows_for(count: int) -> int:
-            return -(-count // per_row)
-
-        # the digit itself leads when there is room; at 80x24 the detail panel already names it
-        fits = 1 + rows_for(len(neighbours) + 1) * card_height <= max(self.size.height, 1)
-        cards = ([("this digit", view.pixels)] if fits else []) + neighbours
+        # the digit itself leads, and the neighbours fill the rows that fit (at 80x24, two rows of four: the
+        # eighth neighbour gives way; the digit went instead, and the detail panel only names it in words)
+        rows = max(1, (max(self.size.height, 1) - 1) // card_height)
+        cards = ([("this digit", view.pixels)] + neighbours)[:max(2, rows * per_row)]
         for start in range(0, len(cards), per_row):
             row = cards[start:start + per_row]
             out.append((" " * gap).join(caption[:SMALL].ljust(SMALL) for caption, _ in row) + "\n")
