@@ -275,25 +275,31 @@ async def test_map_view_selects_a_wrong_digit_and_opens_it(run_and_evaluation, s
         assert not isinstance(pilot.app.screen, MapScreen)
 
 
-async def test_x_on_the_map_walks_the_wrong_digits(synthetic_data):
-    """Arrowing about the map landed on digits read right nearly every time: x goes to the next one read wrong."""
+def made_up_map(synthetic_data, source: str = "made up"):
+    """A MapScreen of 60 test digits on a 10x6 grid, every 7th read wrong, and a host app that shows it."""
     from textual.app import App
 
     from mnist_tui.tui.screens.map import MapData, MapScreen
-    from mnist_tui.tui.widgets.digit_map import DigitMap
 
     labels = [int(t) for t in synthetic_data.test_labels[:60]]
-    predictions = [(t + 1) % 10 if i % 7 == 3 else t for i, t in enumerate(labels)]  # every 7th wrong
-    xy = [(float(i % 10), float(i // 10)) for i in range(60)]  # a 10x6 grid of points
-    screen = MapScreen(MapData(xy, labels, predictions, synthetic_data.test_images[:60], (0.2, 0.1), "made up"))
+    predictions = [(t + 1) % 10 if i % 7 == 3 else t for i, t in enumerate(labels)]
+    xy = [(float(i % 10), float(i // 10)) for i in range(60)]
+    screen = MapScreen(MapData(xy, labels, predictions, synthetic_data.test_images[:60], (0.2, 0.1), source))
 
     class Host(App):
         def on_mount(self) -> None:
             self.push_screen(screen)
 
+    return screen, Host()
+
+
+async def test_x_on_the_map_walks_the_wrong_digits(synthetic_data):
+    """Arrowing about the map landed on digits read right nearly every time: x goes to the next one read wrong."""
+    from mnist_tui.tui.widgets.digit_map import DigitMap
     from tests.tui.terminal import TerminalMirror
 
-    host = Host()
+    screen, host = made_up_map(synthetic_data)
+    xy, labels, predictions = screen.data.xy, screen.data.labels, screen.data.predictions
     terminal = TerminalMirror(host, SIZE)
     async with host.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -312,6 +318,19 @@ async def test_x_on_the_map_walks_the_wrong_digits(synthetic_data):
         await pilot.press("X")
         assert digit_map.cursor == wrong_cells[-1]
         assert "x Next wrong" in terminal.lines()[-1]  # the footer says so
+
+
+async def test_the_map_title_keeps_the_method_at_80_columns(synthetic_data):
+    """A run's name as long as a default one cut "PCA 17%+15%" at 80 columns."""
+    screen, host = made_up_map(synthetic_data, "fastcnn-20261204-225049/last.pt")
+    async with host.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        title = screen.query_one("#map-title").render_line(0).text.rstrip()
+        assert title == "Map of 60 test digits (9 wrong) · fastcnn-20261204-225049/last.pt · PCA 20%+10%", title
+        await pilot.resize_terminal(70, 24)
+        await pilot.pause()
+        title = screen.query_one("#map-title").render_line(0).text.rstrip()
+        assert title == "Map of 60 test digits (9 wrong) · PCA 20%+10%", title
 
 
 async def test_the_map_says_it_is_working_only_when_it_has_the_test_digits_to_embed(

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -27,6 +28,7 @@ from textual.worker import get_current_worker
 from ..keys import QUIT_NOT_SHOWN
 from ..widgets.digit_art import digit_text
 from ..widgets.digit_map import CLASS_COLOURS, DigitMap
+from ..widgets.fit import fit_parts
 from ..widgets.footer import FittingFooter
 from ..widgets.insight_panel import NO_TRAINING_SET, SMALL, half_size
 
@@ -158,9 +160,14 @@ class MapScreen(Screen[int | None]):
         wrong = sum(1 for t, p in zip(self.data.labels, self.data.predictions) if t != p)
         how = (f"PCA {self.data.explained[0]:.0%}+{self.data.explained[1]:.0%}" if self.method == "pca"
                else METHOD_TITLES[self.method])
-        busy = f" · working out {METHOD_TITLES[self.placing]}…" if self.placing else ""
-        self.query_one("#map-title", Static).update(
-            f"[b]Map[/] of {len(self.data.labels):,} test digits ({wrong} wrong) · {self.data.source} · {how}{busy}")
+        busy = [(" · ", f"working out {METHOD_TITLES[self.placing]}…", 5)] if self.placing else []
+        # at 80 columns a run's name cut the method and its share of the variance: the name goes first
+        self.query_one("#map-title", Static).update(fit_parts(
+            [("", f"[b]Map[/] of {len(self.data.labels):,} test digits", 9), (" ", f"({wrong} wrong)", 4),
+             (" · ", escape(self.data.source), 1), (" · ", how, 3), *busy], self.size.width or 80))
+
+    def on_resize(self) -> None:
+        self._show_title()
 
     # -- PCA, UMAP, t-SNE ---------------------------------------------------------------------------
 
@@ -172,8 +179,6 @@ class MapScreen(Screen[int | None]):
             return
         usable = [m for m in METHODS if m == "pca" or (self.data.features is not None and method_available(m))]
         if len(usable) == 1:
-            from rich.markup import escape
-
             self.notify(escape("UMAP and t-SNE need umap-learn and openTSNE, not installed here: "
                                "pip install 'mnist-tui[map]' (about 400 MB with scipy, scikit-learn, numba)"),
                         title="Only PCA here", severity="warning", timeout=10)
