@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import TabbedContent, TabPane
 
-from ..core.config import DATASET_TITLES, PRESETS, TrainConfig
+from ..core.config import DATASET_TITLES
 from ..core.controller import ALLOWED, RunController, RunState
 from ..core.data_cache import DatasetCache
 from .messages import (
@@ -32,7 +32,7 @@ from .panes.results import ResultsPane
 from .panes.runs import RunsPane
 from .panes.train import TrainPane
 from .run_view import RunView
-from .settings import default_settings_path, load_form
+from .settings import default_settings_path, initial_form
 from .toasts import ToastRepainter
 from .views import Views
 from .widgets.confusion import ConfusionTable
@@ -80,7 +80,7 @@ class MnistApp(App):
         self.settings_path = Path(settings_path) if settings_path else default_settings_path()
         self.load_data_on_start = load_data_on_start
         self.download = download
-        self.initial_preset, self.initial_config = self._initial_form(preset)
+        self.initial_preset, self.initial_config = initial_form(preset, self.settings_path)
         self.controller = RunController(lambda events: self.post_message(EngineEvents(events)),
                                         lambda reason, unavailable: self.post_message(
                                             TrainingCrashed(reason, unavailable)),
@@ -95,15 +95,6 @@ class MnistApp(App):
         self.evaluation: Any = None
         self._run_keys_shown: tuple[bool, ...] | None = None
         self._toasts = ToastRepainter(self)
-
-    def _initial_form(self, preset: str | None) -> tuple[str | None, TrainConfig]:
-        """The preset asked for (``--preset``), as it is; else the last values used; else seed-mlp."""
-        if preset in PRESETS:
-            return preset, PRESETS[preset]
-        saved_preset, saved = load_form(self.settings_path)
-        if saved is not None:
-            return saved_preset, saved
-        return "seed-mlp", PRESETS["seed-mlp"]
 
     @property
     def run_state(self) -> str:

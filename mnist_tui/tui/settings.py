@@ -33,6 +33,16 @@ def load_form(path: Path) -> tuple[str | None, TrainConfig | None]:
     return (preset if preset in PRESETS else None), config
 
 
+def initial_form(preset: str | None, path: Path) -> tuple[str | None, TrainConfig]:
+    """The form at start: the preset asked for (``--preset``), as it is; else the last values used; else seed-mlp."""
+    if preset in PRESETS:
+        return preset, PRESETS[preset]
+    saved_preset, saved = load_form(path)
+    if saved is not None:
+        return saved_preset, saved
+    return "seed-mlp", PRESETS["seed-mlp"]
+
+
 def save_form(path: Path, preset: str | None, config: TrainConfig) -> str | None:
     """Write atomically (a failure leaves no temporary file); why it could not, in one line, or None. A failure
     to save settings never stops a run."""

@@ -99,8 +99,7 @@ class DrawScreen(Screen):
         Binding("m", "toggle_method", "Method", show=False),
         Binding("s", "save", "Save PNG"),
         Binding("c", "clear", "Clear"),
-        *[Binding(str(d), f"meant({d})", "" if d else "The digit you meant (in Explain)", show=False)
-          for d in range(10)],
+        *[Binding(str(d), f"meant({d})", "" if d else "Digit you meant (Explain)", show=False) for d in range(10)],
     ]
 
     class ModelLoaded(Message):
