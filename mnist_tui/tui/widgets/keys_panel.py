@@ -55,6 +55,8 @@ class ViewBindingsTable(BindingsTable):
                     "bindings-table--header"), end=""))
             for bindings in by_action.values():
                 keys = " ".join(dict.fromkeys(self.app.get_key_display(b) for b in bindings))
+                if len(bindings) > 2 and keys.replace(" ", "") == "0123456789"[:len(bindings)]:
+                    keys = f"0-{len(bindings) - 1}"  # Draw's ten digit keys took two lines of the key column
                 description = Text.from_markup(bindings[0].description, end="", style=description_style)
                 if bindings[0].tooltip:
                     description.append(" " + bindings[0].tooltip, "dim")
