@@ -42,7 +42,8 @@ from .config import TrainConfig, checked, validate
 from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
 from .process import TrainingProcessError
 from .runs import write_text_atomic
-from .tune_space import Param, apply, base_mismatch, default_storage, storage_file, storage_problem
+from .tune_space import (Param, apply, base_mismatch, default_storage, space_mismatch, storage_file,
+                         storage_problem)
 from .tune_worker import TrialWorker
 
 PRUNERS = ("median", "hyperband", "none")
@@ -234,6 +235,13 @@ class Tuner:
         elif problem := base_mismatch(stored, self.base, {p.name for p in self.space}):
             raise TuneError(f"study {self.study_name!r} tunes another config ({problem}): "
                             "give the same settings, or another --study")
+        recorded: dict[str, Any] = {}
+        for trial in study.get_trials(deepcopy=False):
+            for name, distribution in trial.distributions.items():
+                recorded.setdefault(name, distribution)
+        if problem := space_mismatch(recorded, self.space):
+            raise TuneError(f"study {self.study_name!r} searched another space ({problem}): "
+                            "give the same --search, or another --study")
         return study
 
     def run(self) -> Iterator[Event]:

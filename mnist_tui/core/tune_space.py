@@ -277,6 +277,27 @@ def base_mismatch(stored: dict[str, Any], base: TrainConfig, searched: set[str])
     return "; ".join(parts) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
 
 
+def space_mismatch(recorded: dict[str, Any], space: list[Param]) -> str | None:
+    """How ``space`` differs from what a study's trials searched (``recorded``: field -> Optuna distribution)
+    in a way Optuna refuses mid-study (other choices, another kind, log or not), or None; other ranges are
+    fine. Refused up front: Optuna's ValueError came from the first trial, which ended the worker."""
+    kinds = {"CategoricalDistribution": "categorical", "IntDistribution": "int", "FloatDistribution": "float"}
+    for param in space:
+        old = recorded.get(param.name)
+        if old is None:
+            continue
+        kind = kinds.get(type(old).__name__)
+        if kind == "categorical":
+            same = param.kind == kind and tuple(old.choices) == tuple(to_storable(c) for c in param.choices)
+            there = f"{param.name}=" + ",".join(_format(c) for c in old.choices)
+        else:
+            same = param.kind == kind and bool(old.log) == param.log
+            there = f"{param.name}={_format(old.low)}:{_format(old.high)}" + (":log" if old.log else "")
+        if not same:
+            return f"{there} there, {param.spec()} here"
+    return None
+
+
 def default_study(config: TrainConfig, preset_name: str, searched: tuple[str, ...] = ()) -> str:
     """``mnist-fast`` for the preset itself (``kmnist-fast`` on KMNIST); with other fixed values, a short
     digest of them after it (``mnist-fast-3fa2``), so another config never lands in the preset's study."""
@@ -317,5 +338,5 @@ def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[s
 __all__ = [
     "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "PRESET_FOR_MODEL", "Param", "SpaceError", "apply", "base_mismatch",
     "config_flags", "default_space", "default_storage", "default_study", "parse_param", "parse_space", "preset_for",
-    "storage_file", "storage_problem", "to_storable", "train_command",
+    "space_mismatch", "storage_file", "storage_problem", "to_storable", "train_command",
 ]

@@ -106,6 +106,26 @@ def test_a_worker_with_other_fixed_values_is_refused_by_the_study(study, synthet
     assert len(optuna.load_study(study_name="s1", storage=storage).trials) == before + 1
 
 
+@pytest.mark.parametrize("search, said", [
+    ("batch_size=32,64,128", "batch_size=32,64 there, batch_size=32,64,128 here"),
+    ("lr=1e-3:3e-2", "lr=0.001:0.03:log there, lr=0.001:0.03 here"),
+])
+def test_a_worker_searching_another_space_is_refused_by_the_study(study, synthetic_root, capsys, search, said):
+    """The README's second tune example in the first one's default study: Optuna's "CategoricalDistribution does
+    not support dynamic value space" failed trial -1, and the study said it was interrupted (exit 130)."""
+    checkpoints, done = study
+    assert done.returncode == 0, done.stderr
+    storage = f"sqlite:///{checkpoints / 'tune.db'}"
+    before = len(optuna.load_study(study_name="s1", storage=storage).trials)
+    capsys.readouterr()
+    other = "lr=1e-3:3e-2:log" if search.startswith("batch") else "batch_size=32,64"
+    code = main(tune_args(synthetic_root, checkpoints, "--epochs", "2", "--search", search, "--search", other,
+                          "--trials", "1", "--study", "s1"))
+    assert code == 2 and capsys.readouterr().err == (
+        f"mnist-tui: study 's1' searched another space ({said}): give the same --search, or another --study\n")
+    assert len(optuna.load_study(study_name="s1", storage=storage).trials) == before  # nothing ran
+
+
 def test_the_default_study_is_the_presets_name_only_for_the_preset_itself():
     from mnist_tui.core.config import preset
     from mnist_tui.core.tune_space import default_study
