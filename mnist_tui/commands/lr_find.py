@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 progress.update(task, completed=event.step, lr=f"{event.lr:.2e}", loss=f"{event.smoothed:.3f}")
     seconds = time.perf_counter() - started
-    print_result(console, found, config, args.preset, seconds)
+    print_result(console, found, config, args.preset, seconds, args.data_dir)
     return EXIT_OK
 
 
@@ -82,7 +82,12 @@ def curve_plot(found, width: int = PLOT_WIDTH, height: int = PLOT_HEIGHT) -> str
     return text
 
 
-def print_result(console, found, config, preset_name: str, seconds: float) -> None:
+def print_result(console, found, config, preset_name: str, seconds: float, data_dir: str | None = None) -> None:
+    """The curve, the suggestion and the train command that uses it (with the data folder given, absolute:
+    without it, run elsewhere, the command looked for MNIST in ./data)."""
+    import shlex
+    from pathlib import Path
+
     from rich.text import Text
 
     from ..core.tune_space import train_command
@@ -92,5 +97,6 @@ def print_result(console, found, config, preset_name: str, seconds: float) -> No
     console.print(f"[bold]Suggested lr[/] {suggested:g}   (lowest loss at {found.min_loss_lr:.3g})")
     console.print(f"{found.steps} steps in {seconds:.1f} s, stopped: {found.stop_reason}")
     console.print("Train with it:")
-    console.print(train_command(config.replace(lr=suggested), preset_name), markup=False, highlight=False,
+    extra = ("--data-dir", shlex.quote(str(Path(data_dir).resolve()))) if data_dir else ()
+    console.print(train_command(config.replace(lr=suggested), preset_name, extra), markup=False, highlight=False,
                   soft_wrap=True)

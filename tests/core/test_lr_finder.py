@@ -77,6 +77,8 @@ def test_cli_draws_the_curve_and_the_train_command(synthetic_root, capsys, monke
     summary = next(i for i, line in enumerate(lines) if line.startswith("Suggested lr"))
     assert lines[summary].endswith(")") and lines[summary + 1].startswith("30 steps in ")  # no word wrapped alone
     assert lines[summary + 1].split(", stopped: ")[1] and lines[summary + 2] == "Train with it:"
+    # with the data folder it was given (the tune and resume commands keep it; this one dropped it)
+    assert lines[summary + 3].startswith(f"mnist-tui train --data-dir {synthetic_root.resolve()} ")
 
 
 def test_cli_bad_range_exits_2(synthetic_root, capsys):
