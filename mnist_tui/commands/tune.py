@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         print_summary(view.console, summary, _best_command(summary, base, args.preset, args))
     if lines.closed:
         return EXIT_OUTPUT_FAILED if lines.error else EXIT_OUTPUT_CLOSED
+    if summary is not None and summary.error:
+        stderr(f"the study stopped: {summary.error}")
+        return 1
     if summary is None or summary.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if summary.best_value is not None else 1

@@ -95,8 +95,9 @@ class StudyFinished(Event):
     failed: int  # trials that failed, not the ones stopped by the user
     stopped: int  # trials interrupted by a stop (resumable); Optuna's state for them is FAIL
     run_here: int  # trials this worker ran
-    interrupted: bool
+    interrupted: bool  # stopped by the user (Ctrl+C, Stop, a closed output)
     minutes: float
+    error: str = ""  # why the study stopped by itself (the storage failed, another worker's space), else ""
 
 
 def interrupted(trial: Any) -> bool:
@@ -211,6 +212,7 @@ class Tuner:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._claimed = 0
+        self._error = ""
         self._workers: set[TrialWorker] = set()
 
     def stop(self) -> None:
@@ -284,8 +286,10 @@ class Tuner:
                     with self._lock:
                         self._workers.add(worker)
                 self._run_trial(study, events, worker)
-        except Exception as exc:  # noqa: BLE001 - a storage failure ends this worker; the study says why
-            events.put(TrialEnded(-1, "failed", None, {}, 0.0, None, f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a storage failure ends the study, which says why: it was a
+            # trial -1 "failed", then "interrupted" and exit 130 as if someone had pressed Ctrl+C
+            with self._lock:
+                self._error = self._error or f"{type(exc).__name__}: {exc}"
             self.stop()
         finally:
             if worker is not None:
@@ -380,8 +384,8 @@ class Tuner:
             best.user_attrs.get("run_dir") if best else None, best.number if best else None, best_config,
             len(finished), sum(t.state == TrialState.PRUNED for t in finished),
             sum(t.state == TrialState.FAIL and not interrupted(t) for t in finished),
-            sum(interrupted(t) for t in finished), self._claimed, self._stop.is_set(),
-            (time.monotonic() - started) / 60,
+            sum(interrupted(t) for t in finished), self._claimed, self._stop.is_set() and not self._error,
+            (time.monotonic() - started) / 60, self._error,
         )
 
 

@@ -126,6 +126,33 @@ def test_a_worker_searching_another_space_is_refused_by_the_study(study, synthet
     assert len(optuna.load_study(study_name="s1", storage=storage).trials) == before  # nothing ran
 
 
+def test_a_study_that_fails_by_itself_says_why_and_is_not_called_interrupted(synthetic_root, tmp_path, capsys,
+                                                                             monkeypatch):
+    """Another worker that joined the new study first with other batch-size choices (both saw no trials yet):
+    Optuna's ValueError was a trial -1 "failed", then "interrupted" and exit 130, as if Ctrl+C was pressed."""
+    from mnist_tui.core.tune import Tuner
+
+    opened = Tuner.open_study
+
+    def another_worker_first(self):
+        study = opened(self)
+        batch = optuna.distributions.CategoricalDistribution([32, 128])
+        study.add_trial(optuna.trial.create_trial(params={"batch_size": 128}, distributions={"batch_size": batch},
+                                                  value=0.5))
+        return study
+
+    monkeypatch.setattr(Tuner, "open_study", another_worker_first)
+    code = main(tune_args(synthetic_root, tmp_path, "--epochs", "1", "--search", "batch_size=32,64", "--trials", "1",
+                          "--study", "raced", "--json"))
+    captured = capsys.readouterr()
+    finished = json_lines(captured.out)[-1]
+    assert finished["event"] == "study_finished" and not finished["interrupted"]
+    assert finished["error"] == "ValueError: CategoricalDistribution does not support dynamic value space."
+    assert not any(line.get("number") == -1 for line in json_lines(captured.out))
+    assert code == 1 and captured.err == ("mnist-tui: the study stopped: ValueError: CategoricalDistribution does not "
+                                          "support dynamic value space.\n")
+
+
 def test_the_default_study_is_the_presets_name_only_for_the_preset_itself():
     from mnist_tui.core.config import preset
     from mnist_tui.core.tune_space import default_study
