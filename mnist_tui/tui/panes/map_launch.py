@@ -59,9 +59,8 @@ class MapLauncher:
         if isinstance(message.data, str):
             self.notify(message.data, severity="warning")
             return
-        from ..screens.map import MapScreen
-
         from ...core.analysis import misclassified_examples
+        from ..screens.map import MapScreen
 
         current = self.query_one(DigitGrid).current  # the map opens on the digit being looked at
         listed = {m.index for m in misclassified_examples(self.evaluation)} if self.evaluation is not None else None
