@@ -190,9 +190,12 @@ class MnistApp(App):
             self.action_show_help_panel()
 
     def action_show_help_panel(self) -> None:
-        """Textual's keys panel less the keys that only move about, which filled it at 80x24."""
-        from .widgets.keys_panel import KeysPanel
-
+        """Textual's keys panel less the keys that only move about, which filled it at 80x24 (Textual's own
+        where its private BindingsTable moved)."""
+        try:
+            from .widgets.keys_panel import KeysPanel
+        except ImportError:
+            return super().action_show_help_panel()
         if not self.screen.query("HelpPanel"):
             self.screen.mount(KeysPanel())
 
