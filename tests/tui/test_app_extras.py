@@ -275,7 +275,8 @@ async def test_the_keys_panel_at_80x24_shows_the_views_own_keys_not_scrolling(ma
     terminal = TerminalMirror(app, SIZE)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        for tab, wanted in (("f1", ("Start", "Log loss", "Quit")), ("f4", ("Load", "Resume", "Mark", "Quit"))):
+        for tab, wanted in (("f1", ("Start", "Log loss", "Quit", "Tune")),
+                            ("f4", ("Load", "Resume", "Mark", "Quit", "Tune", "palette"))):
             await pilot.press(tab)
             await settle(pilot, app)
             await pilot.press("question_mark")
@@ -283,7 +284,7 @@ async def test_the_keys_panel_at_80x24_shows_the_views_own_keys_not_scrolling(ma
             left = app.screen.query_one("HelpPanel").region.x
             text = "\n".join(line[left:] for line in terminal.lines())  # the panel, as on the terminal
             assert all(word in text for word in wanted), text  # on screen, not below its edge
-            assert not any(word in text for word in ("Scroll", "Page", "Focus Next", "Copy")), text
+            assert not any(word in text for word in ("Scroll", "Page", "Focus Next", "Copy", "First", "Last")), text
             await pilot.press("question_mark")
             await settle(pilot, app)
 

@@ -30,9 +30,9 @@ class MisclassifiedPane(MapLauncher, Vertical):
     BINDINGS = [
         Binding("s", "toggle_sort", "Sort"),
         Binding("t", "cycle_true(1)", "True"),
-        Binding("T", "cycle_true(-1)", "True-", show=False),
+        Binding("T", "cycle_true(-1)", "True, back", show=False),
         Binding("p", "cycle_predicted(1)", "Pred"),
-        Binding("P", "cycle_predicted(-1)", "Pred-", show=False),
+        Binding("P", "cycle_predicted(-1)", "Pred, back", show=False),
         Binding("c", "clear_filters", "Clear"),
         # kept out of the footer (it is full at 80 columns); the detail panel names them
         Binding("l", "toggle_label_errors", "Label errors", show=False),

@@ -20,13 +20,18 @@ from textual.widgets import HelpPanel, KeyPanel, Markdown
 from textual.widgets._key_panel import BindingsTable
 
 MOVING = ("scroll_", "page_", "cursor_")  # action prefixes of keys that only move about
-MOVING_ACTIONS = {"focus_next", "focus_previous", "copy_text", "hide_help_panel", "toggle_keys"}
+# (f1-f4, show_tab, are on the tab bar: in the panel they pushed the last keys below its edge at 80x24)
+MOVING_ACTIONS = {"focus_next", "focus_previous", "copy_text", "hide_help_panel", "toggle_keys", "show_tab"}
+# the keys themselves (a grid's own move(1), Runs' first and last, Why's step to the next digit): shift+arrows
+# stay, as they do more (Draw paints with them, the Map jumps 5 cells)
+MOVING_KEYS = {"up", "down", "left", "right", "home", "end", "pageup", "pagedown", "tab", "shift+tab"}
 
 
 def moves_only(binding: Binding) -> bool:
     """Whether a key only moves the view, the cursor or the focus (or opens and closes this panel)."""
-    action = binding.action.rpartition(".")[2]  # app.focus_next, screen.copy_text
-    return action.startswith(MOVING) or action in MOVING_ACTIONS
+    action = binding.action.rpartition(".")[2].partition("(")[0]  # app.focus_next, show_tab('runs')
+    keys = {key.strip() for key in binding.key.split(",")}
+    return action.startswith(MOVING) or action in MOVING_ACTIONS or keys <= MOVING_KEYS
 
 
 class ViewBindingsTable(BindingsTable):
