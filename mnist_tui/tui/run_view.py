@@ -176,12 +176,19 @@ class RunView:
     def show(self, events: list[Event]) -> None:
         app = self.app
         points = [event for event in events if isinstance(event, StepMetrics)]
-        for event in events:
+        pending: list[StepMetrics] = []  # the points before an event are drawn before it: an epoch's end
+        for event in events:  # redrew the chart, then its last half second of points came, after the redraw
             app.controller.handle(event)
-            if not isinstance(event, StepMetrics):
-                self._show_event(event)
+            if isinstance(event, StepMetrics):
+                pending.append(event)
+                continue
+            if pending:
+                app.train_pane.add_points(pending)
+                pending = []
+            self._show_event(event)
+        if pending:
+            app.train_pane.add_points(pending)
         if points:
-            app.train_pane.add_points(points)
             last = points[-1]
             app.set_progress(epoch=last.epoch, step=last.step, global_step=last.global_step,
                              samples_per_s=last.samples_per_s, elapsed_s=last.elapsed_s)

@@ -169,6 +169,20 @@ async def test_steering_while_the_run_starts_applies_from_its_first_batch(make_a
         assert chart.train.ys and all(abs(y - lr * 0.5) < 1e-12 for y in chart.train.ys)
 
 
+async def test_a_finished_runs_curve_is_drawn_to_its_last_step(make_app):
+    """An epoch's end redrew the chart before that bundle's last points were added, and the throttled redraw
+    skipped them: a finished 1-epoch run's loss curve stopped near 0.6 epochs, a 3-epoch one near 2.65."""
+    app = make_app()
+    async with app_at_80x24(app) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f5")
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+        chart = app.query_one(LossChart)
+        xs, _ = chart.drawn["train"]
+        assert xs and xs[-1] == 1.0, xs[-5:]  # the last step of the one epoch
+
+
 async def test_the_finished_toast_leaves_nothing_behind_on_the_terminal_when_it_expires(make_app):
     # Textual 8.2 forgets to redraw the area of an expiring toast when the screen's widget map was
     # rebuilt lazily in the meantime (after a run, the Results pane updates while it is hidden):
