@@ -127,6 +127,20 @@ class ChartApp(App):
         yield AccuracyChart(id="acc")
 
 
+async def test_validation_is_a_dot_per_epoch_not_a_line_over_the_train_curve():
+    """At 120x40 the val dots were joined into a line of dots that hid the train curve running beside it."""
+    app = ChartApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        chart = app.query_one(LossChart)
+        await plotted(pilot, chart, 3, [(i / 100, 0.1 + 0.002 * (i % 3)) for i in range(1, 301)])
+        for epoch in (1, 2, 3):
+            chart.add_val(epoch, 0.1)
+        chart.replot()
+        await pilot.pause()
+        drawn = plain(chart)
+        assert drawn.count("•") == 3 + 1, drawn  # three epochs, and the legend's
+
+
 async def test_loss_chart_draws_log10_with_real_tick_labels_and_smoothing_levels():
     app = ChartApp()
     async with app.run_test(size=(60, 30)) as pilot:

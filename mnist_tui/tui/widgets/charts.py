@@ -224,7 +224,8 @@ class TrainingChart(PlotextPlot):
             if name == "train":
                 plt.plot(xs, ys, marker="braille", color=TRAIN_COLOUR)
             else:
-                plt.plot(xs, ys, marker="dot" if len(xs) > 1 else "hd", color=VAL_COLOUR)
+                # points, not a line: joined, the dots covered the train curve wherever the two ran close
+                plt.scatter(xs, ys, marker="dot" if len(xs) > 1 else "hd", color=VAL_COLOUR)
         plt.xlabel(self.legend())
         ys = [y for _, values in self.drawn.values() for y in values]
         if ys:
