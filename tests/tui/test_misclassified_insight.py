@@ -320,6 +320,24 @@ async def test_x_on_the_map_walks_the_wrong_digits(synthetic_data):
         assert "x Next wrong" in terminal.lines()[-1]  # the footer says so
 
 
+async def test_the_map_keeps_its_digit_when_it_is_resized(synthetic_data):
+    """Opening the keys panel (?) narrows the map: the cursor kept its cell, which then held another digit."""
+    from mnist_tui.tui.widgets.digit_map import DigitMap
+
+    screen, host = made_up_map(synthetic_data)
+    async with host.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        digit_map = screen.query_one(DigitMap)
+        for _ in range(4):
+            await pilot.press("x")  # a wrong digit away from the map's left edge
+        chosen = digit_map.selected
+        for size in ((50, 24), (80, 24), (64, 18)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            assert digit_map.selected == chosen, size
+            assert f"digit #{chosen}" in str(screen.query_one("#map-side").render())
+
+
 async def test_the_map_title_keeps_the_method_at_80_columns(synthetic_data):
     """A run's name as long as a default one cut "PCA 17%+15%" at 80 columns."""
     screen, host = made_up_map(synthetic_data, "fastcnn-20261204-225049/last.pt")

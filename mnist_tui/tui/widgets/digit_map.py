@@ -112,6 +112,10 @@ class DigitMap(Widget, can_focus=True):
         if not self._centred and width > 1 and height > 1:
             self._centred = True
             self.cursor = self._start_cell()
+        elif self.selected is not None:  # the same digit, in its cell at the new size: the cursor's old cell
+            # (opening the keys panel narrows the map) held another digit, mostly one read right
+            self.start = self.selected
+            self.cursor = self._start_cell()
         else:
             self.cursor = (min(self.cursor[0], width - 1), min(self.cursor[1], height - 1))
         self.watch_cursor(self.cursor)
