@@ -79,8 +79,8 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
                         lambda: in_tab("misclassified", lambda: wrong.action_cycle_predicted(1)))
     yield SystemCommand("Clear misclassified filters", "Show every wrong digit (c)",
                         lambda: in_tab("misclassified", wrong.action_clear_filters))
-    yield SystemCommand("Why was it wrong (explain, attribution)", "The pixels that pushed the model to its answer "
-                        "and from the label (e in Misclassified)",
+    yield SystemCommand("Why was it wrong (explain, attribution)", "The pixels that pushed the model towards its answer "
+                        "and away from the label (e in Misclassified)",
                         lambda: in_tab("misclassified", lambda: wrong.action_insight("explain")))
     yield SystemCommand("Why method: occlusion / integrated gradients", "Switch how Why works it out (m in Misclassified)",
                         lambda: in_tab("misclassified", wrong.action_toggle_method))
