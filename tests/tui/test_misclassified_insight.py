@@ -349,6 +349,12 @@ async def test_the_map_title_keeps_the_method_at_80_columns(synthetic_data):
         await pilot.pause()
         title = screen.query_one("#map-title").render_line(0).text.rstrip()
         assert title == "Map of 60 test digits (9 wrong) · PCA 20%+10%", title
+        await pilot.resize_terminal(*SIZE)
+        host.action_show_help_panel()  # the keys panel narrows the title, not the screen
+        await pilot.pause()
+        await pilot.pause()
+        title = screen.query_one("#map-title").render_line(0).text.rstrip()
+        assert title == "Map of 60 test digits (9 wrong) · PCA 20%+10%", title
 
 
 async def test_the_map_says_it_is_working_only_when_it_has_the_test_digits_to_embed(

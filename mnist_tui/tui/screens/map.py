@@ -162,9 +162,10 @@ class MapScreen(Screen[int | None]):
                else METHOD_TITLES[self.method])
         busy = [(" · ", f"working out {METHOD_TITLES[self.placing]}…", 5)] if self.placing else []
         # at 80 columns a run's name cut the method and its share of the variance: the name goes first
-        self.query_one("#map-title", Static).update(fit_parts(
+        title = self.query_one("#map-title", Static)
+        title.update(fit_parts(
             [("", f"[b]Map[/] of {len(self.data.labels):,} test digits", 9), (" ", f"({wrong} wrong)", 4),
-             (" · ", escape(self.data.source), 1), (" · ", how, 3), *busy], self.size.width or 80))
+             (" · ", escape(self.data.source), 1), (" · ", how, 3), *busy], title.size.width or self.size.width or 80))
 
     def on_resize(self) -> None:
         self._show_title()
@@ -222,6 +223,7 @@ class MapScreen(Screen[int | None]):
 
     def on_digit_map_selected(self, message: DigitMap.Selected) -> None:
         self.selected = message.index
+        self._show_title()  # (after a resize of the map too: the keys panel narrows the title, not the screen)
         if message.index is not None:
             if self.neighbours_status is None:
                 self.neighbours_status = "looking…"
