@@ -54,6 +54,15 @@ async def attach(pilot, screen) -> None:
     await pilot.pause()
 
 
+def one_trial_study(tmp_path, name: str, lr: float, value: float) -> str:
+    """A study in tmp_path's shared.db holding one complete trial of that lr; its storage URL."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    distribution = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": lr}, distributions={"lr": distribution}, value=value))
+    return storage
+
+
 async def set_input(pilot, screen, selector: str, value: str) -> None:
     screen.query_one(selector).value = value
     await pilot.pause()
@@ -139,10 +148,7 @@ async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root)
 
 async def test_enter_in_the_study_field_attaches_to_the_study_it_names(tmp_path, synthetic_root):
     """Typing a study's name and pressing enter did nothing: only the Attach button (or the palette) read it."""
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    study = optuna.create_study(study_name="elsewhere", storage=storage, direction="maximize")
-    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
-    study.add_trial(optuna.trial.create_trial(params={"lr": 2e-3}, distributions={"lr": lr}, value=0.93))
+    storage = one_trial_study(tmp_path, "elsewhere", 2e-3, 0.93)
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
     async with Host(screen).run_test(size=SIZE) as pilot:
         field = screen.query_one("#tune-study", Input)
@@ -607,10 +613,7 @@ async def test_the_trials_of_the_default_search_fit_80_columns(space, params, sh
 
 
 async def test_naming_another_study_lets_the_last_ones_trials_go(tmp_path, synthetic_root):
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    study = optuna.create_study(study_name="first", storage=storage, direction="maximize")
-    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
-    study.add_trial(optuna.trial.create_trial(params={"lr": 3e-3}, distributions={"lr": lr}, value=0.95))
+    storage = one_trial_study(tmp_path, "first", 3e-3, 0.95)
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
     screen.initial_study = "first"
     async with Host(screen).run_test(size=SIZE) as pilot:
