@@ -101,6 +101,8 @@ def test_log_ticks_read_as_real_losses():
     assert positions == pytest.approx([math.log10(float(label)) for label in labels])
     _, _, _, labels = log_ticks(math.log10(0.05), math.log10(0.6))
     assert labels == ["0.05", "0.1", "0.2", "0.5"]
+    _, _, _, labels = log_ticks(math.log10(0.08), math.log10(2.3), 6)  # room for 1-2-5: it had 0.1 and 1 only
+    assert labels == ["0.1", "0.2", "0.5", "1", "2"]
     low, high, positions, labels = log_ticks(math.log10(0.31), math.log10(0.35))  # narrow: round values
     assert low <= math.log10(0.31) and high >= math.log10(0.35) and all(float(x) > 0 for x in labels)
 

@@ -104,14 +104,15 @@ def _real(value: float) -> str:
 def log_ticks(low: float, high: float, max_ticks: int = 5) -> tuple[float, float, list[float], list[str]]:
     """Ticks for log10 values (``low``/``high`` are log10 of the data), labelled with the real values.
 
-    Decades (0.01, 0.1, 1) when the data spans enough of them, else 1-2-5 times a decade, else (a
-    narrow range) round values of the data itself with the axis widened to them. Returns
+    1-2-5 times a decade where they fit, else decades (0.01, 0.1, 1), else (a narrow range) round values
+    of the data itself with the axis widened to them. Returns
     ``(axis_low, axis_high, positions, labels)``, all on the log10 axis.
     """
     if not (math.isfinite(low) and math.isfinite(high)):
         low, high = -1.0, 0.0
     low, high = min(low, high), max(low, high)
-    for mantissas, strides in (((1,), (1, 2, 3, 5, 10)), ((1, 2, 5), (1,))):
+    # 1-2-5 times a decade where they fit (a loss from 0.08 to 2.3 had only 0.1 and 1, nothing above 1), else decades
+    for mantissas, strides in (((1, 2, 5), (1,)), ((1,), (1, 2, 3, 5, 10))):
         for stride in strides:
             values = [m * 10.0**k for k in range(math.floor(low) - 1, math.ceil(high) + 2) if k % stride == 0
                       for m in mantissas]
