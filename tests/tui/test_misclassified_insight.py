@@ -76,6 +76,11 @@ async def test_badge_filter_and_suggested_label(run_and_evaluation, synthetic_da
         detail = str(pane.query_one(DigitDetail).render())
         true_label = int(synthetic_data.test_labels[flipped])
         assert "label looks wrong" in detail and f"model says {true_label}" in detail
+        await pilot.press("s")  # by index: the flagged digit, the most confident of all, is no longer first
+        await pilot.press("l")  # all again, still on the flagged digit (it went back to the first)
+        grid = pane.query_one(DigitGrid)
+        assert len(pane.examples) == pane.total_wrong and grid.current.index == flipped
+        assert grid.selected > 0 and f"at {grid.selected + 1}" in str(bar.render())
         await pilot.press("c")
         assert len(pane.examples) == pane.total_wrong
 

@@ -214,8 +214,16 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self.set_filter(None, None)
 
     def action_toggle_label_errors(self) -> None:
+        """Only the suspected label errors, or all again, staying on the digit looked at where the list holds it
+        (off again, the list went back to its first digit)."""
+        grid = self.query_one(DigitGrid)
+        looked_at = grid.current.index if grid.current else None
         self.label_errors_only = not self.label_errors_only
         self.refresh_examples()
+        kept = next((k for k, m in enumerate(self.examples) if m.index == looked_at), None)
+        if kept:
+            grid.selected = kept
+            self._update_bar()
 
     # --- why was it wrong: attribution maps and nearest training digits, computed in a worker ---
 
