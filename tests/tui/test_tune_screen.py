@@ -124,6 +124,19 @@ async def test_invalid_search_is_shown_inline_and_start_is_disabled(tmp_path, sy
         assert screen.check_action("start", ()) is False
 
 
+def test_a_storage_snapshot_from_before_a_trial_ended_never_undoes_its_end():
+    """Read between a trial's run letting go of its folder and Optuna being told it was complete, the storage
+    says running, read as "stopped" (no process holds the run): CI saw a finished study show it so."""
+    from mnist_tui.tui.widgets.tune_records import merge_records
+
+    trials = {0: {"number": 0, "state": "complete", "value": 0.93}, 1: {"number": 1, "state": "pruned", "value": 0.5}}
+    merge_records(trials, [{"number": 0, "state": "stopped", "value": 0.91}, {"number": 1, "state": "running"}])
+    assert trials[0]["state"] == "complete" and trials[0]["value"] == 0.93 and trials[1]["state"] == "pruned"
+    merge_records(trials, [{"number": 2, "state": "stopped"}])  # a trial really left behind still reads stopped
+    merge_records(trials, [{"number": 2, "state": "complete", "value": 0.95}])  # and completes once resumed
+    assert trials[2]["state"] == "complete"
+
+
 async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")

@@ -26,6 +26,7 @@ from .tune_charts import MIN_IMPORTANCE_TRIALS
 STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "stopped": "yellow", "failed": "red",
                "waiting": "dim"}
 ENDED = ("complete", "pruned", "stopped", "failed")
+FINAL = ("complete", "pruned")  # states a trial never leaves
 
 
 def param_text(value: Any) -> str:
@@ -64,6 +65,10 @@ def merge_records(trials: dict[int, dict[str, Any]], records: list[dict[str, Any
         known = trials.setdefault(record["number"], {})
         if known.get("state") in ENDED and record.get("state") == "running":
             continue  # a storage snapshot taken before the trial ended
+        if known.get("state") in FINAL and record.get("state") != known["state"]:
+            # the same, read between the run's end (its folder let go: "stopped") and Optuna told of it;
+            # complete and pruned never change in Optuna (CI saw a finished study show a trial "stopped")
+            continue
         for key, value in record.items():
             if key == "curve":
                 known.setdefault("curve", {}).update(value)
