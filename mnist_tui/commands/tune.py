@@ -102,9 +102,13 @@ def run(args: argparse.Namespace) -> int:
 
     lines = JsonLines(on_closed=output_closed)
     previous = signal.signal(signal.SIGINT, on_sigint)
-    if args.json:  # from here on Ctrl+C (SIGINT) stops cleanly: a front end may wait for this line to send it
-        lines.write({"event": "tune_started", "study": tuner.study_name, "storage": _redacted(tuner)})
     try:
+        try:
+            tuner.open()  # a study that refuses this worker says so alone, with no tune_started before it
+        except TuneError as exc:
+            raise UsageError(str(exc)) from None
+        if args.json:  # from here on Ctrl+C (SIGINT) stops cleanly: a front end may wait for this line to send it
+            lines.write({"event": "tune_started", "study": tuner.study_name, "storage": _redacted(tuner)})
         view = None if args.json else TrialTable(space_names=[p.name for p in space])
         summary = None
         try:

@@ -214,6 +214,7 @@ class Tuner:
         self._claimed = 0
         self._error = ""
         self._workers: set[TrialWorker] = set()
+        self._study: optuna.Study | None = None  # opened early by open(), else by run()
 
     def stop(self) -> None:
         """Stop the running trials (saved, marked failed/interrupted) and start no more. Thread-safe."""
@@ -246,11 +247,17 @@ class Tuner:
                             "give the same --search, or another --study")
         return study
 
+    def open(self) -> None:
+        """Join or create the study now (a refusal raises TuneError here, before a caller says it started)."""
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if self._study is None:
+            self.checkpoints_dir.mkdir(parents=True, exist_ok=True)  # the default tune.db is made there
+            self._study = self.open_study()
+
     def run(self) -> Iterator[Event]:
         """Run the trials, yielding TrialStarted/TrialEpoch/TrialEnded and, last, StudyFinished."""
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-        study = self.open_study()
+        self.open()
+        study = self._study
         started = time.monotonic()
         events: queue.Queue[Event | None] = queue.Queue()
         threads = [threading.Thread(target=self._worker, args=(study, events, started), name=f"trial-{i}",

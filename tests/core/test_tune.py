@@ -124,6 +124,11 @@ def test_a_worker_searching_another_space_is_refused_by_the_study(study, synthet
     assert code == 2 and capsys.readouterr().err == (
         f"mnist-tui: study 's1' searched another space ({said}): give the same --search, or another --study\n")
     assert len(optuna.load_study(study_name="s1", storage=storage).trials) == before  # nothing ran
+    # with --json, a refused worker prints no tune_started (a reader took it for a study under way): stderr alone
+    code = main(tune_args(synthetic_root, checkpoints, "--epochs", "2", "--search", search, "--search", other,
+                          "--trials", "1", "--study", "s1", "--json"))
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and "searched another space" in err
 
 
 def test_a_study_that_fails_by_itself_says_why_and_is_not_called_interrupted(synthetic_root, tmp_path, capsys,
