@@ -354,6 +354,19 @@ async def test_the_storage_placeholder_fits_at_80_columns(tmp_path, synthetic_ro
         assert screen.default_storage in str(storage.tooltip)
 
 
+async def test_a_long_study_name_and_the_storage_read_whole_at_80_columns(tmp_path, synthetic_root):
+    """A default name with a digest on Fashion-MNIST is 27 characters: the 16-column field showed 'mnist-seed-mlp-c'."""
+    name = "fashion-mnist-seed-mlp-3fa2"
+    screen = TuneScreen(BASE, checkpoints_dir=tmp_path / "runs", data_dir=synthetic_root, preset="seed-mlp",
+                        study=name)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for field, text in (("#tune-study", name), ("#tune-storage", screen.query_one("#tune-storage").placeholder)):
+            widget = screen.query_one(field, Input)
+            shown = "".join(segment.text for segment in widget.render_line(0)).strip()
+            assert shown == text, (field, shown)
+
+
 async def test_waiting_for_a_study_reads_plainly(tmp_path, synthetic_root):
     """Attached before the study exists (as just after Start): 'waiting for study ui…', not Optuna's KeyError."""
     screen = make_screen(tmp_path, synthetic_root, storage=f"sqlite:///{tmp_path / 'empty.db'}", poll_seconds=0.2)

@@ -1,6 +1,6 @@
 """The Tune view's inputs: the fields to search, trials, pruner, study name and storage.
 
-Two rows of compact fields; the screen reads them through the methods here and
+Three rows of compact fields; the screen reads them through the methods here and
 revalidates on each ``Input.Changed`` (which bubbles to it).
 """
 
@@ -26,12 +26,10 @@ class TuneForm(Vertical):
     TuneForm .tune-row { height: 1; margin: 0 1 0 0; }
     TuneForm .tune-field { width: auto; height: 1; }
     TuneForm .tune-field Label { padding: 0 1; color: $text-muted; }
-    TuneForm #search-field, TuneForm #storage-field { width: 1fr; }
-    TuneForm #tune-search { width: 1fr; }
+    TuneForm #search-field, TuneForm #study-field, TuneForm #storage-field { width: 1fr; }
+    TuneForm #tune-search, TuneForm #tune-study, TuneForm #tune-storage { width: 1fr; }
     TuneForm #tune-trials { width: 6; }
     TuneForm #tune-pruner { width: 14; }
-    TuneForm #tune-study { width: 16; }
-    TuneForm #tune-storage { width: 1fr; }
     /* focus as on the Train form: the field's label in the accent colour, its value on the primary colour */
     TuneForm .tune-field:focus-within { background: $boost; }  /* (also makes Textual restyle the label) */
     TuneForm .tune-field:focus-within Label { color: $accent; text-style: bold; }
@@ -97,10 +95,11 @@ class TuneForm(Vertical):
                 yield Select([(p, p) for p in PRUNERS], value=self._remembered("tune-pruner"),
                              allow_blank=False, id="tune-pruner",
                              compact=True)
-            with Horizontal(classes="tune-field"):
+            with Horizontal(classes="tune-field", id="study-field"):  # (digest names are up to 27 columns)
                 yield Label("study")
                 yield Input(self._remembered("tune-study"), id="tune-study", compact=True,
                             tooltip="study name")
+        with Horizontal(classes="tune-row"):  # a row of its own: a URL beside the study cut both
             with Horizontal(classes="tune-field", id="storage-field"):
                 yield Label("storage")
                 yield Input(self._remembered("tune-storage"), placeholder=self.default_storage, id="tune-storage",
