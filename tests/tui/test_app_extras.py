@@ -289,6 +289,27 @@ async def test_the_keys_panel_at_80x24_shows_the_views_own_keys_not_scrolling(ma
             await settle(pilot, app)
 
 
+async def test_the_keys_panel_says_in_words_what_the_footers_abbreviations_do(make_app):
+    """The panel repeated the footer's short labels, "d Del", "c Cmp", "i Cfg", "f Form", and wrapped
+    "^p palette Open the / command palette" over two lines at 80x24."""
+    from tests.tui.terminal import TerminalMirror
+
+    app = make_app(load_data_on_start=False)
+    terminal = TerminalMirror(app, SIZE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f4")
+        await settle(pilot, app)
+        await pilot.press("question_mark")
+        await settle(pilot, app)
+        left = app.screen.query_one("HelpPanel").region.x
+        rows = [line[left:].strip("▏ ▇") for line in terminal.lines()]
+        for row in ("d Delete the run", "c Compare marked runs", "i Show its config", "f Config to the form",
+                    "^p Command palette"):
+            assert row in rows, rows
+        assert "Del" not in rows and not any(row.startswith("command palette") for row in rows), rows
+
+
 async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthetic_data, tmp_path):
     """The progress line said "Failed: /long/path/to/runs/broken/last.pt is not a usable checkpo…"."""
     from mnist_tui.tui.widgets.progress import ProgressLine

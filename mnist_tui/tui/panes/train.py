@@ -38,9 +38,9 @@ class TrainPane(Vertical):
         # named in the chart header (the footer keeps its room for the run's keys)
         Binding("ctrl+y", "toggle_log", "Log loss", show=False),
         Binding("ctrl+t", "cycle_smoothing", "Smooth loss", show=False),
-        Binding("minus", "steer(0.5)", "lr/2", key_display="-", tooltip="Halve the running run's learning rate"),
+        Binding("minus", "steer(0.5)", "lr/2", key_display="-", tooltip="Halve the learning rate"),
         Binding("plus,equals_sign", "steer(2.0)", "lr×2", key_display="+",
-                tooltip="Double the running run's learning rate"),
+                tooltip="Double the learning rate"),
     ]
 
     def __init__(self, config: TrainConfig, preset: str | None) -> None:

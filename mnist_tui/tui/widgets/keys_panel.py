@@ -27,6 +27,17 @@ MOVING_ACTIONS = {"focus_next", "focus_previous", "copy_text", "hide_help_panel"
 MOVING_KEYS = {"up", "down", "left", "right", "home", "end", "pageup", "pagedown", "tab", "shift+tab"}
 
 
+# Textual's own palette key reads "palette" with a tooltip too long for the panel's column
+PANEL_WORDS = {"command_palette": "Command palette"}
+
+
+def in_words(binding: Binding) -> str:
+    """What the panel says a key does: a key's tooltip, the words behind a footer's short label ("Del"), when
+    it has one; else its description."""
+    action = binding.action.rpartition(".")[2].partition("(")[0]
+    return PANEL_WORDS.get(action) or binding.tooltip or binding.description
+
+
 def moves_only(binding: Binding) -> bool:
     """Whether a key only moves the view, the cursor or the focus (or opens and closes this panel)."""
     action = binding.action.rpartition(".")[2].partition("(")[0]  # app.focus_next, show_tab('runs')
@@ -62,9 +73,7 @@ class ViewBindingsTable(BindingsTable):
                 keys = " ".join(dict.fromkeys(self.app.get_key_display(b) for b in bindings))
                 if len(bindings) > 2 and keys.replace(" ", "") == "0123456789"[:len(bindings)]:
                     keys = f"0-{len(bindings) - 1}"  # Draw's ten digit keys took two lines of the key column
-                description = Text.from_markup(bindings[0].description, end="", style=description_style)
-                if bindings[0].tooltip:
-                    description.append(" " + bindings[0].tooltip, "dim")
+                description = Text.from_markup(in_words(bindings[0]), end="", style=description_style)
                 table.add_row(Text(keys, style=key_style), description)
             table.add_section()
         return table
@@ -83,4 +92,4 @@ class KeysPanel(HelpPanel):
         yield ViewKeyPanel(id="keys-help")
 
 
-__all__ = ["KeysPanel", "moves_only"]
+__all__ = ["KeysPanel", "in_words", "moves_only"]
