@@ -271,11 +271,13 @@ async def test_confusion_cell_opens_filtered_misclassified(make_app):
         assert len(pane.examples) == pane.total_wrong
         confidences = [m.confidence for m in pane.examples]
         assert confidences == sorted(confidences, reverse=True)
+        looked_at = grid.current.index
         await pilot.press("s")
         indexes = [m.index for m in pane.examples]
-        assert indexes == sorted(indexes)
+        assert indexes == sorted(indexes) and grid.current.index == looked_at  # still on the same digit
+        at = grid.selected
         await pilot.press("right")
-        assert grid.selected == min(1, len(pane.examples) - 1)
+        assert grid.selected == min(at + 1, len(pane.examples) - 1)
 
 
 async def test_load_a_run_from_runs_and_unreadable_runs_are_reported(make_app, tmp_path, synthetic_data, tiny_config):

@@ -85,6 +85,20 @@ async def test_badge_filter_and_suggested_label(run_and_evaluation, synthetic_da
         assert len(pane.examples) == pane.total_wrong
 
 
+async def test_sorting_stays_on_the_digit_looked_at(run_and_evaluation, synthetic_data, synthetic_root):
+    """s (confidence or index) went back to the first digit: the one being looked at was lost in the list."""
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        grid = pane.query_one(DigitGrid)
+        assert len(pane.examples) > 1
+        await pilot.press("right")
+        looked_at = grid.current.index
+        for _ in range(2):  # by index, then by confidence again
+            await pilot.press("s")
+            assert grid.current.index == looked_at, pane.sort_by
+            assert f"at {grid.selected + 1}" in str(pane.query_one("#wrong-bar").render())
+
+
 async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluation, synthetic_data, synthetic_root):
     async with PaneApp().run_test(size=SIZE) as pilot:
         pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)

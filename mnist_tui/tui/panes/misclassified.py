@@ -155,7 +155,10 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self.refresh_examples()
 
     def refresh_examples(self) -> None:
+        """The list again (another sort, filter or evaluation), staying on the digit looked at where it still
+        holds it (a sort went back to the first digit); else at the first."""
         grid = self.query_one(DigitGrid)
+        looked_at = grid.current.index if grid.current is not None else None
         if self.evaluation is None:
             self.examples, self.total_wrong = [], 0
             grid.set_examples([], None, "No evaluation yet: finish a run, or load one from Runs (f4).")
@@ -173,6 +176,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
             grid.set_examples(self.examples, self.images, "No misclassified digits match this filter (c clears it)."
                               if not self.label_errors_only or self.label_issues is not None else
                               "Suspected label errors need the whole test set: evaluate the run with the dataset.")
+            grid.selected = next((k for k, m in enumerate(self.examples) if m.index == looked_at), 0)
         self._update_bar()
         self._reopen_insight()  # an open Why or Nearest follows the digit a filter or the sort leaves selected
 
@@ -216,14 +220,8 @@ class MisclassifiedPane(MapLauncher, Vertical):
     def action_toggle_label_errors(self) -> None:
         """Only the suspected label errors, or all again, staying on the digit looked at where the list holds it
         (off again, the list went back to its first digit)."""
-        grid = self.query_one(DigitGrid)
-        looked_at = grid.current.index if grid.current else None
         self.label_errors_only = not self.label_errors_only
         self.refresh_examples()
-        kept = next((k for k, m in enumerate(self.examples) if m.index == looked_at), None)
-        if kept:
-            grid.selected = kept
-            self._update_bar()
 
     # --- why was it wrong: attribution maps and nearest training digits, computed in a worker ---
 
