@@ -339,7 +339,7 @@ def parse_field(name: str, text: str) -> Any:
     # Python's int() and float() also take "1_0" (10) and other scripts' digits ("١"): a typo read as a number
     plain = text.isascii() and "_" not in text
     if kind is tuple:
-        parts = text.replace(" ", "").split(",") if text else []
+        parts = [part.strip() for part in text.split(",")] if text else []  # "128 64" is no 12864
         try:
             if not plain or not all(parts):  # "128,,64" is a typo, not 128,64
                 raise ValueError

@@ -131,9 +131,11 @@ def test_bad_layer_sizes_are_shown_as_typed_not_as_a_tuple(tmp_path, capsys, typ
 
 
 @pytest.mark.parametrize("name,text", [("epochs", "1_0"), ("epochs", "١"), ("lr", "1_0"), ("lr", "٠.١"),
-                                       ("hidden", "128,,64"), ("hidden", "128,64,"), ("hidden", "１２８")])
+                                       ("hidden", "128,,64"), ("hidden", "128,64,"), ("hidden", "１２８"),
+                                       ("hidden", "128 64"), ("hidden", "12 8")])
 def test_typos_python_would_read_as_numbers_are_refused(name, text):
-    """int("1_0") is 10 and int("١") is 1: the form and the CLI took them silently."""
+    """int("1_0") is 10 and int("١") is 1: the form and the CLI took them silently. Spaces inside a size were
+    deleted: "128 64" (two layers meant) read as one of 12864, "12 8" as 128."""
     with pytest.raises(ValueError, match="must be"):
         parse_field(name, text)
 
