@@ -266,6 +266,15 @@ async def test_question_mark_opens_and_closes_the_keys_panel_but_a_field_takes_i
         assert field.value.endswith("?") and not app.screen.query("HelpPanel")
 
 
+async def keys_panel_lines(pilot, app, terminal, key: str) -> list[str]:
+    """Press ``key`` (a tab), then ?: the keys panel's lines as the terminal shows them."""
+    for pressed in (key, "question_mark"):
+        await pilot.press(pressed)
+        await settle(pilot, app)
+    left = app.screen.query_one("HelpPanel").region.x
+    return [line[left:] for line in terminal.lines()]
+
+
 async def test_the_keys_panel_at_80x24_shows_the_views_own_keys_not_scrolling(make_app):
     """At 80x24 "?" on the form listed Show menu, Scroll Left, Scroll Right, Scroll Home ... Page Right,
     Focus Next, Copy: f5 Start and the rest lay below the bottom edge."""
@@ -277,12 +286,7 @@ async def test_the_keys_panel_at_80x24_shows_the_views_own_keys_not_scrolling(ma
         await settle(pilot, app)
         for tab, wanted in (("f1", ("Start", "Log loss", "Quit", "Tune")),
                             ("f4", ("Load", "Resume", "Mark", "Quit", "Tune", "palette"))):
-            await pilot.press(tab)
-            await settle(pilot, app)
-            await pilot.press("question_mark")
-            await settle(pilot, app)
-            left = app.screen.query_one("HelpPanel").region.x
-            text = "\n".join(line[left:] for line in terminal.lines())  # the panel, as on the terminal
+            text = "\n".join(await keys_panel_lines(pilot, app, terminal, tab))
             assert all(word in text for word in wanted), text  # on screen, not below its edge
             assert not any(word in text for word in ("Scroll", "Page", "Focus Next", "Copy", "First", "Last")), text
             await pilot.press("question_mark")
@@ -298,12 +302,7 @@ async def test_the_keys_panel_says_in_words_what_the_footers_abbreviations_do(ma
     terminal = TerminalMirror(app, SIZE)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        await pilot.press("f4")
-        await settle(pilot, app)
-        await pilot.press("question_mark")
-        await settle(pilot, app)
-        left = app.screen.query_one("HelpPanel").region.x
-        rows = [line[left:].strip("▏ ▇") for line in terminal.lines()]
+        rows = [line.strip("▏ ▇") for line in await keys_panel_lines(pilot, app, terminal, "f4")]
         for row in ("d Delete the run", "c Compare marked runs", "i Show its config", "f Config to the form",
                     "^p Command palette"):
             assert row in rows, rows
