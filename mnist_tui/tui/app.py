@@ -19,7 +19,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane, Tabs
 
 from ..core.config import DATASET_TITLES
 from ..core.controller import ALLOWED, RunController, RunState
@@ -132,6 +132,8 @@ class MnistApp(App):
         yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
+        # f1-f4 switch tabs: a focused tab bar only took the keys from the view below it (^y, ^t, - and +)
+        self.query_one(TabbedContent).query_one(Tabs).can_focus = False
         if self.load_data_on_start:
             self.load_data_in_background()
         else:

@@ -60,6 +60,27 @@ async def test_log_scale_and_smoothing_keys_work_while_typing_in_the_form(make_a
         assert chart.heading() == "Loss (smoothed 0.6)"
 
 
+async def test_the_views_keys_work_as_the_app_opens_and_from_the_tab_bar(make_app):
+    """The app opened with the focus on the tab bar, outside the Train view: ^y and ^t, named in the chart's
+    header, did nothing, and the keys panel did not list them, until a field of the form was focused."""
+    from textual.widgets import Tabs
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        chart = app.query_one(LossChart)
+        assert app.query_one(HParamForm) in app.focused.ancestors  # the form's first field
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert chart.log_scale
+        await pilot.press("shift+tab")  # back from the first field: not onto the tab bar, where the keys die
+        await pilot.pause()
+        assert not isinstance(app.focused, Tabs) and app.query_one(TrainPane) in app.focused.ancestors
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert not chart.log_scale
+
+
 async def test_the_form_is_disabled_during_a_run_and_focus_goes_to_the_buttons(make_app):
     app = make_app()
     async with app_at_80x24(app) as pilot:
