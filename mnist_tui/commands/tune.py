@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.tune import tune_problem
 
     if problem := tune_problem(base, space, trials=args.trials, jobs=args.jobs, timeout_s=args.timeout,
-                               pruner=args.pruner):
+                               pruner=args.pruner, sampler_seed=args.sampler_seed):
         raise UsageError(problem)  # before the data is looked for (and perhaps downloaded)
     check_checkpoints_folder(Path(args.checkpoints), writable=True)  # its trials' runs go there
     from ..core.data import load_mnist, resolve_data_dir

@@ -24,6 +24,7 @@ to its end later joins the study as a new COMPLETE trial (core.tune_rejoin).
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import re
@@ -179,13 +180,19 @@ def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> o
 
 
 def tune_problem(base: TrainConfig, space: list[Param], *, trials: int, jobs: int, timeout_s: float | None,
-                 pruner: str) -> str | None:
+                 pruner: str, sampler_seed: int | None = None) -> str | None:
     """What makes a study impossible before any data is read, or None (the CLI asks first: no download)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     problems = [(not space, "the search space is empty: give --search FIELD=SPEC"),
                 (base.val_size <= 0, "tuning needs a validation split (the objective); set --val-size above 0"),
                 (trials < 1, f"--trials must be at least 1, got {trials}"),
                 (jobs < 1, f"--jobs must be at least 1, got {jobs}"),
+                (jobs > cpus, f"--jobs must be at most {cpus} (this machine's CPUs), got {jobs}"),
                 (timeout_s is not None and timeout_s <= 0, f"--timeout must be above 0 seconds, got {timeout_s or 0:g}"),
+                (timeout_s is not None and not math.isfinite(timeout_s),  # NaN passed the check above: no limit
+                 f"--timeout must be a finite number of seconds above 0, got {timeout_s}"),
+                (sampler_seed is not None and not 0 <= sampler_seed < 2**32,
+                 f"--sampler-seed must be between 0 and {2**32 - 1}, got {sampler_seed}"),
                 (pruner not in PRUNERS, f"--pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")]
     return next((text for failed, text in problems if failed), None)
 
@@ -196,7 +203,8 @@ class Tuner:
     def __init__(self, base: TrainConfig, space: list[Param], *, checkpoints_dir: str | Path,
                  data_dir: str | Path | None, study: str, storage: str | None = None, pruner: str = "median",
                  trials: int = 20, timeout_s: float | None = None, jobs: int = 1, sampler_seed: int | None = None):
-        if problem := tune_problem(base, space, trials=trials, jobs=jobs, timeout_s=timeout_s, pruner=pruner):
+        if problem := tune_problem(base, space, trials=trials, jobs=jobs, timeout_s=timeout_s, pruner=pruner,
+                                   sampler_seed=sampler_seed):
             raise TuneError(problem)
         self.base = checked(base)
         self.space = space

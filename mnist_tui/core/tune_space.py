@@ -198,6 +198,10 @@ def parse_param(text: str, base: TrainConfig | None = None) -> Param:
                 raise SpaceError({name: f"{name} step must be > 0, got {parts[2]!r}"})
     if not low < high:
         raise SpaceError({name: f"{name} range must have LOW < HIGH, got {spec!r}"})
+    if step is not None and abs((steps := (high - low) / step) - round(steps)) > 1e-9 * max(1.0, steps):
+        # Optuna warned (from its own file) that it would search LOW up to the last whole step instead
+        raise SpaceError({name: f"{name} range {_format(low)}:{_format(high)} is not a whole number of steps of "
+                                f"{_format(step)}: end it at {_format(low + int(steps) * step)}"})
     if log and low <= 0:
         raise SpaceError({name: f"{name} log range must start above 0, got {spec!r}"})
     _check_value(base, name, low)

@@ -438,6 +438,16 @@ def test_resume_refuses_a_run_name_it_would_ignore(tmp_path, synthetic_root, cap
     (["--trials", "0"], "--trials must be at least 1, got 0"),
     (["--jobs", "0"], "--jobs must be at least 1, got 0"),
     (["--timeout", "-5"], "--timeout must be above 0 seconds, got -5"),
+    # NaN compared false with 0 (no time limit at all); inf is no limit either
+    (["--timeout", "nan"], "--timeout must be a finite number of seconds above 0, got nan"),
+    (["--timeout", "inf"], "--timeout must be a finite number of seconds above 0, got inf"),
+    # Optuna's sampler raised "Seed must be between 0 and 2**32 - 1" as a traceback, exit 1
+    (["--sampler-seed", "-1"], "--sampler-seed must be between 0 and 4294967295, got -1"),
+    (["--sampler-seed", "4294967296"], "--sampler-seed must be between 0 and 4294967295, got 4294967296"),
+    # 100 trainings at once on 2 cores (about 500 MB each): each trial trains with its own threads
+    (["--jobs", "100"], f"--jobs must be at most {len(os.sched_getaffinity(0))} (this machine's CPUs), got 100"),
+    # Optuna warned from site-packages that it would search 16:44 instead, and went on
+    (["--search", "width=16:48:7"], "width range 16:48 is not a whole number of steps of 7: end it at 44"),
     (["--val-size", "0"], "tuning needs a validation split"),
     (["--study", ""], "--study must not be empty"),  # it went on under the default name
 ])
