@@ -468,6 +468,32 @@ async def test_tune_keeps_what_was_typed_when_it_opens_again(make_app):
         assert app.screen.study_name().startswith("mnist-seed-mlp-")  # the form's tiny config is not the preset
 
 
+async def test_the_proposed_study_follows_the_search_shown_as_the_cli_names_it(make_app):
+    """The name was worked out for the model's default search, whatever the search field held: after Use best
+    (or with a search remembered from the last visit), Start met the study of another config and was refused
+    ("study 'mnist-seed-mlp' tunes another config (--hidden 128,64 there, 512 here ...)")."""
+    from mnist_tui.core.tune_space import default_study
+    from mnist_tui.tui.widgets.hparam_form import HParamForm
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#field-hidden", Input).value = "512"  # as Use best leaves it
+        screen = await open_tune_from_the_app(pilot, app, "lr=1e-4:1e-2:log dropout=0:0.3", "3")
+        base = app.query_one(HParamForm).read()[0]
+        wanted = default_study(base, "seed-mlp", ("lr", "dropout"))  # `mnist-tui tune` with that search
+        assert screen.query_one("#tune-study", Input).value == wanted == screen.study_name()
+        await set_input(pilot, screen, "#tune-search", "lr=1e-4:1e-2:log")
+        assert screen.study_name() == default_study(base, "seed-mlp", ("lr",)) != wanted
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("f10")  # the search remembered: its name too
+        await pilot.pause()
+        assert app.screen.study_name() == default_study(base, "seed-mlp", ("lr",))
+        await set_input(pilot, app.screen, "#tune-study", "mine")  # a name typed stays, whatever the search
+        await set_input(pilot, app.screen, "#tune-search", "lr=1e-3:1e-2:log")
+        assert app.screen.study_name() == "mine"
+
+
 async def test_a_study_name_typed_for_one_config_is_not_proposed_for_another(make_app):
     # the typed name stayed after the Train form changed: Start then met that study's other fixed values
     app = make_app()
@@ -525,7 +551,7 @@ async def test_f10_proposes_a_study_of_its_own_for_each_config(make_app):
         from mnist_tui.core.tune_space import default_study
 
         base = app.query_one("HParamForm").read()[0]
-        assert name == default_study(base, "fast", ("lr", "batch_size", "momentum", "width"))
+        assert name == default_study(base, "fast", ("lr",))  # the search shown (lr), not the default one
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])

@@ -11,6 +11,7 @@ The app (tui/views.py) opens it and takes :class:`TuneScreen.UseBest` and :class
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -96,8 +97,8 @@ class TuneScreen(LeaveQuestions, Screen):
         self.data_dir = data_dir
         self.default_storage = default_storage(self.checkpoints_dir)
         self.space = DEFAULT_SPACES[preset_for(base)]  # the search it opens with
-        # as the CLI names it: the searched fields' values do not count
-        self.initial_study = study or default_study(base, self.preset, tuple(spec.split("=")[0] for spec in self.space))
+        # as the CLI names it for the search shown: the searched fields' values do not count
+        self.initial_study = study or functools.partial(default_study, base, self.preset)
         self.initial_storage = storage or ""
         self.poll_seconds = poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}

@@ -7,6 +7,7 @@ revalidates on each ``Input.Changed`` (which bubbles to it).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -37,19 +38,32 @@ class TuneForm(Vertical):
     TuneForm Select:focus > SelectCurrent Static#label { color: $text; text-style: bold; }
     """
 
-    def __init__(self, base: TrainConfig, space: list[str], study: str, storage: str, default_storage: str,
-                 *, memory: dict[str, str] | None = None, id: str | None = None) -> None:
+    def __init__(self, base: TrainConfig, space: list[str], study: str | Callable[[tuple[str, ...]], str],
+                 storage: str, default_storage: str, *, memory: dict[str, str] | None = None,
+                 id: str | None = None) -> None:
+        """``study``: a fixed name, or the name for the fields searched (as `mnist-tui tune` names it: the
+        searched fields' values do not count), which follows the search field while no name is typed."""
         super().__init__(id=id)
-        self.base, self.space, self.default_study = base, space, study
+        self.base, self.space, self.study_for = base, space, study
         self.initial_storage, self.default_storage = storage, default_storage
         # what was typed the last time Tune was open (the app keeps it while it runs); the search only
         # for the same model family, whose default space it replaced; the study only for the same config
-        # (another config's study refuses this one: its fixed values differ)
+        # and search (another config's study refuses this one: its fixed values differ)
         self.memory = memory if memory is not None else {}
         if self.memory.get("space") != " ".join(space):
             self.memory.pop("tune-search", None)
-        if self.memory.get("study-for") != study:
+        self.default_study = self._study_for_search(self.memory.get("tune-search", " ".join(space)))
+        if self.memory.get("study-for") != self.default_study:
             self.memory.pop("tune-study", None)
+
+    def _study_for_search(self, search: str) -> str:
+        if isinstance(self.study_for, str):
+            return self.study_for
+        try:
+            names = tuple(spec.split("=")[0].strip() for spec in shlex.split(search))
+        except ValueError:  # an open quote: the name stays as it was until the search reads again
+            return getattr(self, "default_study", self.study_for(()))
+        return self.study_for(names)
 
     def _defaults(self) -> dict[str, str]:
         return {"tune-search": " ".join(self.space), "tune-trials": "10", "tune-pruner": "median",
@@ -70,7 +84,17 @@ class TuneForm(Vertical):
             self.memory["space"], self.memory["study-for"] = defaults["tune-search"], self.default_study
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "tune-search":
+            self._follow_search(event.value)
         self._remember(event.input.id, event.value)
+
+    def _follow_search(self, search: str) -> None:
+        """The proposed study name for this search, in the study field unless a name of one's own is there."""
+        before, self.default_study = self.default_study, self._study_for_search(search)
+        study = self.query_one("#tune-study", Input)
+        if self.default_study != before and study.value.strip() == before:
+            with self.prevent(Input.Changed):
+                study.value = self.default_study
 
     def on_input_blurred(self, event: Input.Blurred) -> None:
         """A field left shows its start again (focus selected it all and scrolled to its end: "r=2e-3:3e-2")."""
