@@ -24,6 +24,7 @@ from textual.widgets import TabbedContent, TabPane, Tabs
 from ..core.config import DATASET_TITLES
 from ..core.controller import ALLOWED, RunController, RunState
 from ..core.data_cache import DatasetCache
+from .main_screen import MainScreen
 from .messages import (
     DataFailed, DataReady, EngineEvents, EvaluationReady, RunEnded, TrainingCrashed, while_mounted,
 )
@@ -131,9 +132,13 @@ class MnistApp(App):
         yield ProgressLine(id="progress")
         yield FittingFooter(compact=True)
 
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
+
     def on_mount(self) -> None:
         # f1-f4 switch tabs: a focused tab bar only took the keys from the view below it (^y, ^t, - and +)
         self.query_one(TabbedContent).query_one(Tabs).can_focus = False
+        self.query_one(HParamForm).query_one("Select, Input").focus()
         if self.load_data_on_start:
             self.load_data_in_background()
         else:

@@ -81,6 +81,23 @@ async def test_the_views_keys_work_as_the_app_opens_and_from_the_tab_bar(make_ap
         assert not chart.log_scale
 
 
+async def test_stop_pressed_on_its_button_stays_in_the_train_view(make_app):
+    """enter on Stop, then y: Stop, disabled while focused, left nothing focused under the dialog; Textual then
+    focused the first focusable widget of the DOM, the Results table in its hidden tab, and Results showed."""
+    app = make_app()
+    async with app_at_80x24(app) as pilot:
+        await ready(pilot, app)
+        await start_paused(pilot, app)
+        app.query_one("#stop-button", Button).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("y")
+        await app.wait_for_event("stopped")
+        await ready(pilot, app)
+        assert app.query_one("#tabs").active == "train"
+        assert app.focused is not None and app.query_one(TrainPane) in app.focused.ancestors
+
+
 async def test_the_form_is_disabled_during_a_run_and_focus_goes_to_the_buttons(make_app):
     app = make_app()
     async with app_at_80x24(app) as pilot:
