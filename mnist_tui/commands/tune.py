@@ -8,12 +8,11 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from ..core.tune_space import PRUNERS  # (Optuna-free: --help stays fast)
 from .common import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, UsageError, add_config_flags, add_path_flags,
     check_checkpoints_folder, config_from_args, stderr,
 )
-
-PRUNER_CHOICES = ("median", "hyperband", "none")  # core.tune.PRUNERS, without importing Optuna for --help
 
 EPILOG = """\
 search specs: lr=1e-4:1e-1:log (log-uniform), dropout=0:0.5 (uniform),
@@ -48,7 +47,7 @@ def register(sub) -> None:
                         "as mnist-fast-3fa2)")
     parser.add_argument("--storage", metavar="URL", help="Optuna storage URL or journal:PATH "
                         "(default: sqlite:///<checkpoints>/tune.db)")
-    parser.add_argument("--pruner", choices=PRUNER_CHOICES, default="median", help="default: median")
+    parser.add_argument("--pruner", choices=PRUNERS, default="median", help="default: median")
     parser.add_argument("--jobs", type=int, default=1, help="trials at once on this machine (default: 1)")
     parser.add_argument("--sampler-seed", type=int, help="seed of the TPE sampler (default: random)")
     parser.add_argument("--json", action="store_true", help="one JSON object per trial event; the last is "
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         args.storage = None
     if args.storage is not None and (problem := storage_problem(args.storage)) is not None:
         raise UsageError(problem)
-    from ..core.tune import tune_problem
+    from ..core.tune_space import tune_problem
 
     if problem := tune_problem(base, space, trials=args.trials, jobs=args.jobs, timeout_s=args.timeout,
                                pruner=args.pruner, sampler_seed=args.sampler_seed):

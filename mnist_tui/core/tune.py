@@ -24,7 +24,6 @@ to its end later joins the study as a new COMPLETE trial (core.tune_rejoin).
 from __future__ import annotations
 
 import json
-import math
 import os
 import queue
 import re
@@ -43,11 +42,10 @@ from .config import TrainConfig, checked, validate
 from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
 from .process import TrainingProcessError
 from .runs import write_text_atomic
-from .tune_space import (Param, apply, base_mismatch, default_storage, space_mismatch, storage_file,
-                         storage_problem)
+from .tune_space import (PRUNERS, Param, apply, base_mismatch, default_storage, space_mismatch, storage_file,
+                         storage_problem, tune_problem)
 from .tune_worker import TrialWorker
 
-PRUNERS = ("median", "hyperband", "none")
 CREATE_RETRIES = 8
 BASE_ATTR = "base_config"  # the study's user attribute: the config its trials lay their values over
 
@@ -177,24 +175,6 @@ def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> o
             break
     reason = next(iter(str(last).splitlines()), "")  # sqlalchemy adds a hint and a link on lines of their own
     raise TuneError(f"could not create or load study {name!r} in {redact(storage_url)}: {reason}")
-
-
-def tune_problem(base: TrainConfig, space: list[Param], *, trials: int, jobs: int, timeout_s: float | None,
-                 pruner: str, sampler_seed: int | None = None) -> str | None:
-    """What makes a study impossible before any data is read, or None (the CLI asks first: no download)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    problems = [(not space, "the search space is empty: give --search FIELD=SPEC"),
-                (base.val_size <= 0, "tuning needs a validation split (the objective); set --val-size above 0"),
-                (trials < 1, f"--trials must be at least 1, got {trials}"),
-                (jobs < 1, f"--jobs must be at least 1, got {jobs}"),
-                (jobs > cpus, f"--jobs must be at most {cpus} (this machine's CPUs), got {jobs}"),
-                (timeout_s is not None and timeout_s <= 0, f"--timeout must be above 0 seconds, got {timeout_s or 0:g}"),
-                (timeout_s is not None and not math.isfinite(timeout_s),  # NaN passed the check above: no limit
-                 f"--timeout must be a finite number of seconds above 0, got {timeout_s}"),
-                (sampler_seed is not None and not 0 <= sampler_seed < 2**32,
-                 f"--sampler-seed must be between 0 and {2**32 - 1}, got {sampler_seed}"),
-                (pruner not in PRUNERS, f"--pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")]
-    return next((text for failed, text in problems if failed), None)
 
 
 class Tuner:

@@ -18,11 +18,15 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import PRESETS, ConfigError, TrainConfig, field_types, validate
+
+PRUNERS = ("median", "hyperband", "none")  # Optuna's pruners the tune commands offer
+
 
 def default_storage(checkpoints_dir: str | Path) -> str:
     """Where a study lives unless told: ``tune.db`` beside the runs."""
@@ -339,8 +343,26 @@ def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[s
     return " ".join(["mnist-tui", "train", *extra, *config_flags(config, preset_name)])
 
 
+def tune_problem(base: TrainConfig, space: list[Param], *, trials: int, jobs: int, timeout_s: float | None,
+                 pruner: str, sampler_seed: int | None = None) -> str | None:
+    """What makes a study impossible before any data is read, or None (the CLI asks first: no download)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    problems = [(not space, "the search space is empty: give --search FIELD=SPEC"),
+                (base.val_size <= 0, "tuning needs a validation split (the objective); set --val-size above 0"),
+                (trials < 1, f"--trials must be at least 1, got {trials}"),
+                (jobs < 1, f"--jobs must be at least 1, got {jobs}"),
+                (jobs > cpus, f"--jobs must be at most {cpus} (this machine's CPUs), got {jobs}"),
+                (timeout_s is not None and timeout_s <= 0, f"--timeout must be above 0 seconds, got {timeout_s or 0:g}"),
+                (timeout_s is not None and not math.isfinite(timeout_s),  # NaN passed the check above: no limit
+                 f"--timeout must be a finite number of seconds above 0, got {timeout_s}"),
+                (sampler_seed is not None and not 0 <= sampler_seed < 2**32,
+                 f"--sampler-seed must be between 0 and {2**32 - 1}, got {sampler_seed}"),
+                (pruner not in PRUNERS, f"--pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")]
+    return next((text for failed, text in problems if failed), None)
+
+
 __all__ = [
-    "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "PRESET_FOR_MODEL", "Param", "SpaceError", "apply", "base_mismatch",
+    "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "PRESET_FOR_MODEL", "PRUNERS", "Param", "SpaceError", "apply", "base_mismatch",
     "config_flags", "default_space", "default_storage", "default_study", "parse_param", "parse_space", "preset_for",
-    "space_mismatch", "storage_file", "storage_problem", "to_storable", "train_command",
+    "space_mismatch", "storage_file", "storage_problem", "to_storable", "train_command", "tune_problem",
 ]

@@ -14,9 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select
 
 from ...core.config import TrainConfig
-from ...core.tune_space import SpaceError, parse_space, storage_file
+from ...core.tune_space import PRUNERS, SpaceError, parse_space, storage_file
 
-PRUNERS = ("median", "hyperband", "none")
 
 
 class TuneForm(Vertical):
