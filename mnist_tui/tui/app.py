@@ -24,6 +24,7 @@ from textual.widgets import TabbedContent, TabPane, Tabs
 from ..core.config import DATASET_TITLES
 from ..core.controller import ALLOWED, RunController, RunState
 from ..core.data_cache import DatasetCache
+from .keys import KeysPanelActions
 from .main_screen import MainScreen
 from .messages import (
     DataFailed, DataReady, EngineEvents, EvaluationReady, RunEnded, TrainingCrashed, while_mounted,
@@ -46,7 +47,7 @@ TABS = ("train", "results", "misclassified", "runs")
 RUN_ACTIONS = tuple(ALLOWED)  # the run's keys: which of them the footer offers follows the controller
 
 
-class MnistApp(App):
+class MnistApp(KeysPanelActions, App):
     """Train, watch and inspect MNIST classifiers. See the README's "The app" section for keys."""
 
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses (the tests') live elsewhere
@@ -188,23 +189,6 @@ class MnistApp(App):
             self.refresh_bindings()
 
     # -- navigation -------------------------------------------------------------------------
-
-    def action_toggle_keys(self) -> None:
-        """``?``: the keys panel of this view, or away again."""
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
-
-    def action_show_help_panel(self) -> None:
-        """Textual's keys panel less the keys that only move about, which filled it at 80x24 (Textual's own
-        where its private BindingsTable moved)."""
-        try:
-            from .widgets.keys_panel import KeysPanel
-        except ImportError:
-            return super().action_show_help_panel()
-        if not self.screen.query("HelpPanel"):
-            self.screen.mount(KeysPanel())
 
     def action_show_tab(self, tab: str) -> None:
         # where the keys go: Misclassified's grid, or its Why / Nearest panel while one is open (the grid,

@@ -11,7 +11,6 @@ The app (tui/views.py) opens it and takes :class:`TuneScreen.UseBest` and :class
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
@@ -98,7 +97,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self.default_storage = default_storage(self.checkpoints_dir)
         self.space = DEFAULT_SPACES[preset_for(base)]  # the search it opens with
         # as the CLI names it for the search shown: the searched fields' values do not count
-        self.initial_study = study or functools.partial(default_study, base, self.preset)
+        self.initial_study = study or (lambda searched: default_study(base, self.preset, searched))
         self.initial_storage = storage or ""
         self.poll_seconds = poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}
