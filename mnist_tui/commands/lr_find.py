@@ -74,9 +74,12 @@ def curve_plot(found, width: int = PLOT_WIDTH, height: int = PLOT_HEIGHT) -> str
     plt.theme("clear")
     x = [math.log10(lr) for lr in found.lrs]
     plt.plot(x, found.losses, marker="braille", label="smoothed loss")
-    plt.vline(math.log10(found.suggested_lr))
     plt.xlabel("log10(lr)")
-    plt.title(f"suggested lr {found.suggested_lr:.3g} (log10 {math.log10(found.suggested_lr):.2f})")
+    if found.suggested_lr is None:
+        plt.title("no suggestion")
+    else:
+        plt.vline(math.log10(found.suggested_lr))
+        plt.title(f"suggested lr {found.suggested_lr:.3g} (log10 {math.log10(found.suggested_lr):.2f})")
     text = plt.build()
     plt.clear_figure()
     return text
@@ -93,6 +96,11 @@ def print_result(console, found, config, preset_name: str, seconds: float, data_
     from ..core.tune_space import train_command
 
     console.print(Text.from_ansi(curve_plot(found)))
+    if found.suggested_lr is None:  # a rate read off a curve that never fell would be noise, or a diverged one
+        hint = {"diverged": "try a lower --start", "range end": "try a higher --end"}.get(found.stop_reason)
+        console.print(f"[bold]No suggestion:[/] {found.why_none}" + (f"; {hint}" if hint else ""))
+        console.print(f"{found.steps} steps in {seconds:.1f} s, stopped: {found.stop_reason}")
+        return
     suggested = float(f"{found.suggested_lr:.3g}")
     console.print(f"[bold]Suggested lr[/] {suggested:g}   (lowest loss at {found.min_loss_lr:.3g})")
     console.print(f"{found.steps} steps in {seconds:.1f} s, stopped: {found.stop_reason}")

@@ -34,6 +34,7 @@ DEFAULT_START, DEFAULT_END, DEFAULT_STEPS = 1e-6, 1.0, 100
 SMOOTHING = 0.98  # EMA factor of the loss (fastai's)
 DIVERGE_FACTOR = 4.0  # stop once the smoothed loss exceeds this multiple of its best
 SKIP_FRACTION = 0.1  # the first steps are noise (the EMA is young, the model random)
+MIN_FALL = 0.05  # no suggestion unless the smoothed loss fell this fraction below its first value
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,17 @@ class LrStep(Event):
 
 @dataclass(frozen=True)
 class LrFound(Event):
-    """The outcome: the suggested lr and the whole curve (smoothed loss per lr)."""
+    """The outcome: the suggested lr (None when the loss never fell) and the whole curve (smoothed loss per lr)."""
 
     kind: ClassVar[str] = "lr_found"
-    suggested_lr: float
+    suggested_lr: float | None
     min_loss_lr: float  # where the smoothed loss was lowest (too high to train at, usually)
-    suggested_index: int  # index into ``lrs``
+    suggested_index: int | None  # index into ``lrs``
     lrs: list[float]
     losses: list[float]  # smoothed
     steps: int  # steps taken
     stop_reason: str  # "diverged", "range end" or "stopped"
+    why_none: str = ""  # why there is no suggestion, in words ("" when there is one)
 
 
 class LrFinderError(ValueError):
@@ -83,17 +85,22 @@ def lr_at(step: int, steps: int, start: float, end: float) -> float:
     return start * (end / start) ** (step / max(steps - 1, 1))
 
 
-def suggest(lrs: list[float], losses: list[float], skip_fraction: float = SKIP_FRACTION) -> int:
+def suggest(lrs: list[float], losses: list[float], skip_fraction: float = SKIP_FRACTION) -> int | None:
     """Index of the suggested lr: the steepest descent of ``losses`` against log10(lr).
 
     The first ``skip_fraction`` of the steps is ignored, and so is everything after the
-    lowest loss (the climb towards divergence). If the curve never falls, the lr ten
-    times below the lowest loss is taken (the usual fallback).
+    lowest loss (the climb towards divergence). None when the loss never fell ``MIN_FALL``
+    below its first value: the range began too high (it climbed at once) or stayed too low,
+    and any rate read off that curve is noise (it picked the diverging 0.5 of 0.5..10).
+    If the loss fell but no central slope is negative, the lr ten times below the lowest
+    loss is taken (the usual fallback).
     """
     n = len(lrs)
     if n < 3:
-        return max(n - 1, 0)
+        return None
     lowest = min(range(n), key=lambda i: losses[i])
+    if losses[lowest] > (1 - MIN_FALL) * losses[0]:
+        return None
     first = min(max(1, int(n * skip_fraction)), max(lowest - 1, 0))
     x = [math.log10(lr) for lr in lrs]
     best_i, best_slope = None, 0.0
@@ -180,7 +187,17 @@ def find_lr(config: TrainConfig, data: MnistData, *, start: float = DEFAULT_STAR
         raise LrFinderError("the range test took no steps (stopped at once, or the first loss was not finite)")
     index = suggest(lrs, losses)
     lowest = min(range(len(losses)), key=lambda j: losses[j])
-    yield LrFound(lrs[index], lrs[lowest], index, lrs, losses, len(lrs), stop_reason)
+    yield LrFound(None if index is None else lrs[index], lrs[lowest], index, lrs, losses, len(lrs), stop_reason,
+                  "" if index is not None else why_none(stop_reason))
 
 
-__all__ = ["LrFinderError", "LrFound", "LrStep", "check_range", "find_lr", "lr_at", "suggest"]
+def why_none(stop_reason: str) -> str:
+    """Why a range test that ended with ``stop_reason`` has no suggestion, in words."""
+    if stop_reason == "diverged":
+        return "the loss climbed without falling first: the range starts too high for this model"
+    if found.stop_reason == "stopped":
+        return "stopped before the loss fell"
+    return "the loss never fell: the range ends too low for this model"
+
+
+__all__ = ["LrFinderError", "LrFound", "LrStep", "check_range", "find_lr", "lr_at", "suggest", "why_none"]

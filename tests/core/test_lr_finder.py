@@ -52,6 +52,22 @@ def test_early_noise_is_skipped():
     assert 10 ** -2.2 <= lrs[suggest(lrs, losses)] <= 10 ** -1.8
 
 
+def test_no_suggestion_when_the_loss_never_fell():
+    """A curve that climbs from its first step, or stays flat, has no rate worth trying (0.5..10 gave 0.515)."""
+    lrs = [lr_at(i, 50, 0.5, 10.0) for i in range(50)]
+    assert suggest(lrs[:2], [2.3, 204.0]) is None
+    assert suggest(lrs, [2.3 + 0.01 * i for i in range(50)]) is None
+    assert suggest(lrs, [2.3 - 0.001 * (i % 3) for i in range(50)]) is None  # noise, no fall
+    assert suggest(lrs, [2.3 - 0.05 * min(i, 20) for i in range(50)]) is not None
+
+
+def test_a_range_that_starts_too_high_gives_no_suggestion(tiny_config, synthetic_data):
+    found = list(find_lr(tiny_config, synthetic_data, start=5.0, end=10.0, steps=50))[-1]
+    assert found.stop_reason == "diverged"
+    assert found.suggested_lr is None and found.suggested_index is None
+    assert found.why_none == "the loss climbed without falling first: the range starts too high for this model"
+
+
 @pytest.mark.parametrize("start,end,steps", [(0.0, 1.0, 100), (1e-2, 1e-3, 100), (1e-6, 1.0, 3)])
 def test_bad_range_is_refused(tiny_config, synthetic_data, start, end, steps):
     with pytest.raises(LrFinderError):
@@ -79,6 +95,17 @@ def test_cli_draws_the_curve_and_the_train_command(synthetic_root, capsys, monke
     assert lines[summary + 1].split(", stopped: ")[1] and lines[summary + 2] == "Train with it:"
     # with the data folder it was given (the tune and resume commands keep it; this one dropped it)
     assert lines[summary + 3].startswith(f"mnist-tui train --data-dir {synthetic_root.resolve()} ")
+
+
+def test_cli_without_a_suggestion_offers_no_train_command(synthetic_root, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--start", "5", "--end", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "No suggestion: the loss climbed without falling first" in out and "try a lower --start" in out
+    assert "Suggested lr" not in out and "Train with it" not in out and "mnist-tui train" not in out
+    assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--start", "5", "--end", "10", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert found["suggested_lr"] is None and found["why_none"]
 
 
 def test_cli_bad_range_exits_2(synthetic_root, capsys):

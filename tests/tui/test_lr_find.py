@@ -139,6 +139,35 @@ async def test_escape_mid_test_kills_the_child(synthetic_root, tiny_config):
         assert code != 0  # killed, not finished
 
 
+async def test_no_suggestion_leaves_nothing_to_use(synthetic_root, tiny_config):
+    """A range test whose loss only climbed put its diverged rate in the form on enter."""
+    from textual.app import App
+
+    closed: list = []
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(LrFindScreen(tiny_config, data_dir=synthetic_root, steps=50, lr_range=(5.0, 10.0)),
+                             closed.append)
+
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await screen.reader.wait()
+        while screen.found is None and screen.error is None:
+            await pilot.pause()
+        assert screen.error is None and screen.suggested is None
+        shown = str(screen.query_one("#lr-result", Static).render())
+        assert shown.startswith("No suggestion: the loss climbed without falling first") and "enter" not in shown
+        assert screen.query_one("#lr-use").disabled and screen.check_action("use", ()) is False
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen and closed == []
+        await pilot.press("escape")
+        await pilot.pause()
+        assert closed == [None]
+
+
 async def test_the_header_is_shown_whole_at_80_columns(make_app):
     """fastcnn · adam · batch 256 (the tester's form): the header's last words show (it was cut mid-sentence)."""
     app = make_app()

@@ -151,11 +151,12 @@ class LrFindScreen(Screen["float | None"]):
             self.found, self.error = found, error
 
     def __init__(self, config: TrainConfig, *, data_dir: str | Path | None = None, steps: int | None = None,
-                 name: str | None = None) -> None:
+                 lr_range: tuple[float, float] | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
         self.config = config
         self.data_dir = data_dir
         self.steps = steps
+        self.lr_range = lr_range  # (start, end); the CLI's defaults without it
         self.process: subprocess.Popen | None = None
         self.reader = None  # the thread worker reading the child's output
         self.found: dict[str, Any] | None = None
@@ -165,13 +166,16 @@ class LrFindScreen(Screen["float | None"]):
     @property
     def suggested(self) -> float | None:
         """The suggested rate, rounded to 3 significant digits as shown (what "Use it" gives the form)."""
-        return float(f"{self.found['suggested_lr']:.3g}") if self.found else None
+        rate = self.found["suggested_lr"] if self.found else None
+        return None if rate is None else float(f"{rate:.3g}")
 
     def command(self) -> list[str]:
         """The child's command line: ``lr-find`` with the config as flags, JSON lines out."""
         args = [sys.executable, "-m", "mnist_tui.cli", "lr-find", *config_flags(self.config), "--json"]
         if self.steps is not None:
             args += ["--steps", str(self.steps)]
+        if self.lr_range is not None:
+            args += ["--start", repr(self.lr_range[0]), "--end", repr(self.lr_range[1])]
         if self.data_dir:
             args += ["--data-dir", str(self.data_dir)]
         return args
@@ -204,7 +208,7 @@ class LrFindScreen(Screen["float | None"]):
 
     def system_commands(self):
         """Palette entries while this screen is on top."""
-        if self.found:
+        if self.suggested is not None:
             yield SystemCommand("Use the suggested learning rate", f"Fill the form's lr with {self.suggested:g} "
                                 "(enter)", self.action_use)
         yield SystemCommand("Close the lr finder", "Back to the form (escape)", self.action_close)
@@ -250,15 +254,19 @@ class LrFindScreen(Screen["float | None"]):
             return
         found = self.found = message.found
         index = found["suggested_index"]
-        self.query_one(LrCurve).set_curve(found["lrs"], found["losses"], (found["suggested_lr"], found["losses"][index]))
+        marked = None if index is None else (found["suggested_lr"], found["losses"][index])
+        self.query_one(LrCurve).set_curve(found["lrs"], found["losses"], marked)
         self._redraw()
         seconds = found.get("seconds")
         took = f"; {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
         self.query_one("#lr-progress", Static).update(
             f"done: {found['steps']} steps, stopped: {found['stop_reason']}{took}")
-        self.query_one("#lr-result", Static).update(
-            f"[b]Suggested lr {self.suggested:g}[/] (steepest fall of the loss; lowest loss at "
-            f"{rate_label(found['min_loss_lr'])}) · enter: use it in the form, escape: close")
+        result = self.query_one("#lr-result", Static)
+        if self.suggested is None:  # nothing worth putting in the form: "Use it" stays off
+            result.update(Text.assemble(("No suggestion: ", "bold"), f"{found.get('why_none', '')} · escape: close"))
+            return
+        result.update(f"[b]Suggested lr {self.suggested:g}[/] (steepest fall of the loss; lowest loss at "
+                      f"{rate_label(found['min_loss_lr'])}) · enter: use it in the form, escape: close")
         self.query_one("#lr-use", Button).disabled = False
         self.refresh_bindings()
 
@@ -276,12 +284,12 @@ class LrFindScreen(Screen["float | None"]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "use":
-            return self.found is not None
+            return self.suggested is not None
         return True
 
     @on(Button.Pressed, "#lr-use")
     def action_use(self) -> None:
-        if self.found is not None:
+        if self.suggested is not None:
             self.dismiss(self.suggested)
 
     @on(Button.Pressed, "#lr-close")
