@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import TrainConfig, checked
+from .config import ConfigError, TrainConfig, checked, data_errors
 from .data import MnistData, batch_order, split, training_batches
 from .engine import build_optimizer, choose_device
 from .events import Event
@@ -119,12 +119,14 @@ def find_lr(config: TrainConfig, data: MnistData, *, start: float = DEFAULT_STAR
             diverge_factor: float = DIVERGE_FACTOR) -> Iterator[LrStep | LrFound]:
     """Run the range test with ``config``'s model, optimizer, batch size and training split.
 
-    ``model`` (optional) is the network to start from; it is deep-copied and left as it
+    Raises ConfigError when a batch does not fit the training split. ``model`` (optional) is the network to start from; it is deep-copied and left as it
     was. Without it, a fresh one is built from the config (seeded by ``config.seed``).
     Yields an LrStep per batch and ends with one LrFound. ``stop`` ends the test early.
     """
     check_range(start, end, steps)
     config = checked(config)
+    if problems := data_errors(config, len(data.train_labels)):  # a batch must fit the training set, as in train
+        raise ConfigError(problems)
     if config.threads:
         torch.set_num_threads(config.threads)
     device = choose_device(config.device)

@@ -108,6 +108,15 @@ def test_cli_without_a_suggestion_offers_no_train_command(synthetic_root, capsys
     assert found["suggested_lr"] is None and found["why_none"]
 
 
+def test_cli_a_batch_larger_than_the_training_split_is_refused_as_train_refuses_it(synthetic_root, capsys):
+    """--batch-size 56000 ran (and on the real data printed nothing for minutes); train says it cannot fit."""
+    args = [*TINY, "--batch-size", "600"]  # 600 digits, 100 of them for validation
+    assert main(["lr-find", "--data-dir", str(synthetic_root), *args]) == 2
+    err = capsys.readouterr().err
+    assert main(["train", "--data-dir", str(synthetic_root), *args]) == 2
+    assert err == capsys.readouterr().err and "must be at most the" in err and "Traceback" not in err
+
+
 def test_cli_bad_range_exits_2(synthetic_root, capsys):
     assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--start", "1", "--end", "0.1"]) == 2
     err = capsys.readouterr().err
