@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.config import (
     FIELD_SPECS, FIELD_TYPES, ConfigError, PRESETS, TrainConfig, checked, field_applies, field_flag, field_label, parse_field,
+    unused_because,
 )
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
@@ -186,27 +187,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     check_device(config.device)
     for name in overrides:
         if not field_applies(name, config):
-            stderr(f"note: {field_flag(name)} ignored: {_unused_because(name, config)}")
+            stderr(f"note: {field_flag(name)} ignored: {unused_because(name, config)}")
     return config
-
-
-def _unused_because(name: str, config: TrainConfig) -> str:
-    """Why a flag the user gave does nothing for ``config`` (a note, not an error: the run goes on)."""
-    if name == "hidden":
-        return f"a {config.model} model has no hidden layers (they are an mlp's)"
-    if name in ("width", "batchnorm"):
-        return "an mlp model has no convolutions" if config.model == "mlp" else f"{config.model}'s layers are fixed"
-    if name == "beta2":
-        return f"the optimizer is {config.optimizer} (it is adam's and adamw's)"
-    if name == "nesterov":
-        return f"the optimizer is {config.optimizer} (it is sgd's)"
-    if name in ("step_size", "gamma"):
-        return f"the schedule is {config.schedule} (it is the step schedule's)"
-    if name == "member_views":
-        return "it needs --members 2 or more and an augmentation (--rotate, --translate, --scale or --elastic)"
-    if name == "clean_epochs":
-        return "there is no augmentation to leave out (--rotate, --translate, --scale or --elastic)"
-    return "this config does not use it"
 
 
 def check_device(device: str, saved_in: str | None = None) -> None:

@@ -289,6 +289,26 @@ def field_applies(name: str, config: TrainConfig) -> bool:
     return spec is None or spec.applies is None or spec.applies(config)
 
 
+def unused_because(name: str, config: TrainConfig) -> str:
+    """Why ``name`` changes nothing for ``config`` (field_applies is False), in words: train notes a flag the
+    user gave (the run goes on), tune refuses to search it (every trial would train the same)."""
+    if name == "hidden":
+        return f"a {config.model} model has no hidden layers (they are an mlp's)"
+    if name in ("width", "batchnorm"):
+        return "an mlp model has no convolutions" if config.model == "mlp" else f"{config.model}'s layers are fixed"
+    if name == "beta2":
+        return f"the optimizer is {config.optimizer} (it is adam's and adamw's)"
+    if name == "nesterov":
+        return f"the optimizer is {config.optimizer} (it is sgd's)"
+    if name in ("step_size", "gamma"):
+        return f"the schedule is {config.schedule} (it is the step schedule's)"
+    if name == "member_views":
+        return "it needs --members 2 or more and an augmentation (--rotate, --translate, --scale or --elastic)"
+    if name == "clean_epochs":
+        return "there is no augmentation to leave out (--rotate, --translate, --scale or --elastic)"
+    return "this config does not use it"
+
+
 def format_field(name: str, value: Any, *, exact: bool = False) -> str:
     """A field's value as the form and the CLI write it (128,64 · on/off · 0.001); ``exact``: a float whose
     6 digits are not the whole of it in full (a tuned lr rounded to 6 digits trained a different run)."""
@@ -358,5 +378,5 @@ def parse_field(name: str, text: str) -> Any:
 __all__ = [
     "CLASS_NAMES", "DATASET_TITLES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRECISIONS", "PRESETS", "SCHEDULES", "ConfigError",
     "FIELD_SPECS", "FIELD_TYPES", "FieldSpec", "TrainConfig", "checked", "data_errors", "field_applies", "field_flag", "field_label",
-    "continued_lr", "field_names", "format_field", "more_epochs_lr", "parse_field", "field_types", "preset", "validate",
+    "unused_because", "continued_lr", "field_names", "format_field", "more_epochs_lr", "parse_field", "field_types", "preset", "validate",
 ]

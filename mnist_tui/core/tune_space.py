@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import PRESETS, ConfigError, TrainConfig, field_types, validate
+from .config import PRESETS, ConfigError, TrainConfig, field_applies, field_types, unused_because, validate
 
 PRUNERS = ("median", "hyperband", "none")  # Optuna's pruners the tune commands offer
 
@@ -358,11 +359,23 @@ def tune_problem(base: TrainConfig, space: list[Param], *, trials: int, jobs: in
                 (sampler_seed is not None and not 0 <= sampler_seed < 2**32,
                  f"--sampler-seed must be between 0 and {2**32 - 1}, got {sampler_seed}"),
                 (pruner not in PRUNERS, f"--pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")]
-    return next((text for failed, text in problems if failed), None)
+    return next((text for failed, text in problems if failed), None) or unused_search(base, space)
+
+
+def unused_search(base: TrainConfig, space: list[Param]) -> str | None:
+    """The first searched field that changes nothing in any config the space can make, in words, or None:
+    ``hidden`` on a fastcnn ran trials that all trained the same network (searching ``model`` too is fine)."""
+    for param in space:
+        others = [[(p.name, v) for v in (p.choices or (p.low, p.high))] for p in space if p is not param]
+        if not any(field_applies(param.name, base.replace(**dict(combo))) for combo in itertools.product(*others)):
+            return (f"--search {param.name} changes nothing here: {unused_because(param.name, base)}; "
+                    "every trial would train the same")
+    return None
 
 
 __all__ = [
     "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "PRESET_FOR_MODEL", "PRUNERS", "Param", "SpaceError", "apply", "base_mismatch",
     "config_flags", "default_space", "default_storage", "default_study", "parse_param", "parse_space", "preset_for",
     "space_mismatch", "storage_file", "storage_problem", "to_storable", "train_command", "tune_problem",
+    "unused_search",
 ]

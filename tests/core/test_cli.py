@@ -450,6 +450,11 @@ def test_resume_refuses_a_run_name_it_would_ignore(tmp_path, synthetic_root, cap
     (["--search", "width=16:48:7"], "width range 16:48 is not a whole number of steps of 7: end it at 44"),
     (["--val-size", "0"], "tuning needs a validation split"),
     (["--study", ""], "--study must not be empty"),  # it went on under the default name
+    # the fast preset's fastcnn has no hidden layers: every trial trained the same network
+    (["--search", "hidden=64,128"], "--search hidden changes nothing here: a fastcnn model has no hidden layers "
+                                    "(they are an mlp's); every trial would train the same"),
+    (["--search", "lr=1e-3:1e-2:log", "--search", "nesterov=on,off"],
+     "--search nesterov changes nothing here: the optimizer is adam (it is sgd's)"),
 ])
 def test_tune_refuses_a_bad_budget_before_it_looks_for_the_data(flags, said, tmp_path, capsys):
     """`tune --trials 0` with no data here tried to download MNIST, then said the data was missing."""
@@ -457,6 +462,17 @@ def test_tune_refuses_a_bad_budget_before_it_looks_for_the_data(flags, said, tmp
                  "--preset", "fast", *flags]) == 2
     err = capsys.readouterr().err
     assert said in err and err.count("\n") == 1 and not (tmp_path / "nothing").exists()
+
+
+def test_a_field_that_applies_to_some_searched_configs_may_be_searched():
+    from mnist_tui.core.config import PRESETS
+    from mnist_tui.core.tune_space import parse_space, tune_problem
+
+    fast = PRESETS["fast"]
+    for specs in (["model=mlp,fastcnn", "hidden=64,128"], ["optimizer=adam,sgd", "nesterov=on,off"]):
+        assert tune_problem(fast, parse_space(specs, fast), trials=2, jobs=1, timeout_s=None, pruner="median") is None
+    assert "hidden changes nothing" in tune_problem(fast, parse_space(["model=cnn,fastcnn", "hidden=64,128"], fast),
+                                                    trials=2, jobs=1, timeout_s=None, pruner="median")
 
 
 def test_a_flag_the_config_does_not_use_is_named_in_a_note(tmp_path, synthetic_root, capsys):
