@@ -760,6 +760,26 @@ async def test_a_storage_no_driver_opens_is_an_error_said_whole_not_a_wait(tmp_p
         assert "no database driver for 'bogus'" in text and text.rstrip().endswith("journal:PATH"), text
 
 
+async def test_attach_to_a_storage_in_a_missing_folder_says_so(tmp_path, synthetic_root):
+    """Attach to sqlite:///no/such/folder/tune.db said "waiting for study…" for ever (Start refuses it)."""
+    screen = make_screen(tmp_path, synthetic_root)
+    app = Host(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        url = f"sqlite:///{tmp_path / 'nowhere' / 'tune.db'}"
+        await set_input(pilot, screen, "#tune-storage", url)
+        screen.query_one("#tune-table", DataTable).focus()
+        screen.action_attach()
+        await asyncio.wait_for(screen.poll_worker.wait(), 30)  # it gives up: nothing will appear there
+        for _ in range(20):
+            await pilot.pause()
+        status = screen.query_one("#tune-status", Static)
+        text = " ".join(str(status.render()).split())
+        assert status.has_class("error") and "waiting" not in text, text
+        assert text.startswith("cannot watch study") and f"its folder {tmp_path / 'nowhere'} does not exist" in text
+        assert not (tmp_path / "nowhere").exists()
+
+
 async def test_trials_below_the_charts_floor_are_marked_and_counted(tmp_path, synthetic_root):
     # pruned trials at 86-90% sat on the bottom edge of an axis ending near 92%, drawn as if they scored that
     storage = f"sqlite:///{tmp_path / 'low.db'}"

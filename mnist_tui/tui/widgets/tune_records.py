@@ -200,11 +200,13 @@ def _abandoned(run_dir: str | None) -> bool:
 def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     """Every trial of ``study`` in ``storage`` as table rows, and the loaded study (Optuna imported here,
     in the caller's thread)."""
-    from ...core.tune import open_storage
-    from ...core.tune_space import storage_file
+    from ...core.tune import TuneError, open_storage
+    from ...core.tune_space import storage_file, storage_problem
 
     import optuna
 
+    if (problem := storage_problem(storage)) is not None:  # a missing folder: it waited for the study for ever
+        raise TuneError(problem)
     if (path := storage_file(storage)) is not None and not path.is_file():
         raise KeyError(study)  # no study there yet (nothing is made by looking: a starting `tune` makes it)
     loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
