@@ -46,6 +46,23 @@ def test_log_axis_ticks_read_as_rates():
     assert rate_label(1.6e-4) == "2e-4" and rate_label(3e-3) == "0.003"
 
 
+async def test_the_first_frame_reads_as_rates_over_the_whole_range():
+    """With one point the x axis read -3.0 -4.5 -6.0 -7.5 -9.0: raw exponents, running backwards."""
+    from textual.app import App
+
+    class Host(App):
+        def compose(self):
+            yield LrCurve()
+
+    async with Host().run_test(size=(80, 16)) as pilot:
+        curve = pilot.app.query_one(LrCurve)
+        curve.add_point(1e-6, 2.3)
+        curve.replot()
+        await pilot.pause()
+        axis = [line.text for line in curve.render_lines(curve.region.reset_offset)][-2].split()
+        assert axis == ["1e-6", "1e-4", "0.01", "1"]
+
+
 async def open_finder(pilot, app) -> LrFindScreen:
     await app.workers.wait_for_complete()  # the dataset is loaded, the form valid
     await pilot.pause()

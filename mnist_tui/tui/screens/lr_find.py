@@ -39,6 +39,7 @@ from ..keys import QUIT_NOT_SHOWN
 from ..widgets.footer import FittingFooter
 
 REDRAW_SECONDS = 0.25
+LR_RANGE = (1e-6, 1.0)  # the range the app tests (lr-find's own defaults)
 
 
 def log_ticks(low: float, high: float, max_ticks: int = 6) -> tuple[list[float], list[str]]:
@@ -72,8 +73,9 @@ class LrCurve(PlotextPlot):
 
     DEFAULT_CSS = "LrCurve { height: 1fr; min-height: 8; }"
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, span: tuple[float, float] = LR_RANGE, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.span = span  # the x axis: the whole range the test will cover, from its first frame
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.suggested: tuple[float, float] | None = None  # (lr, smoothed loss there)
@@ -110,12 +112,11 @@ class LrCurve(PlotextPlot):
             plt.title(f"smoothed loss · suggested lr {rate_label(self.suggested[0])}")
         else:
             plt.title("smoothed loss")
-        low, high = min(x), max(x)
-        if high > low:
-            positions, labels = log_ticks(low, high)
-            if positions:
-                plt.xticks(positions, labels)
-            plt.xlim(low, high)
+        low, high = math.log10(self.span[0]), math.log10(self.span[1])  # one point alone drew raw exponents
+        positions, labels = log_ticks(low, high)
+        if positions:
+            plt.xticks(positions, labels)
+        plt.xlim(low, high)
         self.refresh()
 
 
@@ -156,7 +157,7 @@ class LrFindScreen(Screen["float | None"]):
         self.config = config
         self.data_dir = data_dir
         self.steps = steps
-        self.lr_range = lr_range  # (start, end); the CLI's defaults without it
+        self.lr_range = lr_range or LR_RANGE  # (start, end)
         self.process: subprocess.Popen | None = None
         self.reader = None  # the thread worker reading the child's output
         self.found: dict[str, Any] | None = None
@@ -172,10 +173,9 @@ class LrFindScreen(Screen["float | None"]):
     def command(self) -> list[str]:
         """The child's command line: ``lr-find`` with the config as flags, JSON lines out."""
         args = [sys.executable, "-m", "mnist_tui.cli", "lr-find", *config_flags(self.config), "--json"]
+        args += ["--start", repr(self.lr_range[0]), "--end", repr(self.lr_range[1])]
         if self.steps is not None:
             args += ["--steps", str(self.steps)]
-        if self.lr_range is not None:
-            args += ["--start", repr(self.lr_range[0]), "--end", repr(self.lr_range[1])]
         if self.data_dir:
             args += ["--data-dir", str(self.data_dir)]
         return args
@@ -184,8 +184,9 @@ class LrFindScreen(Screen["float | None"]):
         c = self.config
         yield Static(f"[b]Find a learning rate[/] · {c.model} · {c.optimizer} · batch {c.batch_size} · "
                      "on a copy, saves nothing", id="lr-title")
-        yield Static("starting the range test: the lr grows from 1e-6 until the loss climbs…", id="lr-progress")
-        yield LrCurve(id="lr-curve")
+        yield Static(f"starting the range test: the lr grows from {rate_label(self.lr_range[0])} until the loss "
+                     "climbs…", id="lr-progress")
+        yield LrCurve(self.lr_range, id="lr-curve")
         yield Static("", id="lr-result")
         with Horizontal(id="lr-buttons"):
             for button in (Button("Use it", id="lr-use", variant="primary", compact=True, disabled=True),
