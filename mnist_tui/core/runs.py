@@ -167,7 +167,8 @@ class RunInfo:
     modified: str  # ISO date-time it last trained (its newest training file), what "newest first" orders by
     finished: bool
     error: str | None = None  # why the run could not be read, if it could not
-    state: str = "stopped"  # training (a process has it), finished, stopped (resumable) or failed; "?" when unreadable
+    state: str = "stopped"  # training (a process has it), finished, stopped (resumable), pruned (a tuning trial the
+    # pruner stopped; resumable too) or failed; "?" when unreadable
     lr: float | None = None
     batch_size: int | None = None
     train_seconds: float = 0.0
@@ -195,6 +196,8 @@ def read_run(run_dir: Path) -> RunInfo:
         epochs_done = max((m["epoch"] for m in metrics), default=0)
         finished = bool(result)
         state = "finished" if finished else ("failed" if (run_dir / "failed.json").is_file() else "stopped")
+        if state == "stopped" and _pruned_after(run_dir) == epochs_done:  # not since trained on and stopped
+            state = "pruned"
         state = "training" if owner is not None else state
         seconds = sum(m["seconds"] for m in metrics)  # whole epochs
         if not finished:  # and the epoch it stopped in, to its last chart point
@@ -216,6 +219,14 @@ def read_run(run_dir: Path) -> RunInfo:
             error = f"being created by process {owner}"
         return RunInfo(run_dir.name, str(run_dir), config.model if config else "?", 0, config.epochs if config else 0,
                        None, None, stamp, False, error=error, state="?")  # killed before its first save: its config says
+
+
+def _pruned_after(run_dir: Path) -> int | None:
+    """The epoch a tuning trial's pruner stopped this run after (its ``tune.json`` says), or None."""
+    try:
+        return json.loads((run_dir / "tune.json").read_text()).get("pruned_after")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _trained_at(run_dir: Path) -> float:

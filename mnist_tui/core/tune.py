@@ -342,6 +342,8 @@ class Tuner:
                         worker.verdict(event.epoch, go_on=not prune)
                 elif isinstance(event, Stopped) or (isinstance(event, Finished) and pruned_at is not None):
                     if pruned_at is not None:  # stopped at the epoch boundary, like a stopped run
+                        if run_dir is not None:  # Runs and `runs` say pruned, not stopped
+                            self._tag(Path(run_dir), trial.number, params, pruned_after=pruned_at)
                         outcome = (TrialState.PRUNED, "pruned", last_value,
                                    f"pruned after epoch {pruned_at} (val accuracy {100 * last_value:.2f}%)")
                     else:
@@ -363,9 +365,9 @@ class Tuner:
         name = (re.sub(r"[^A-Za-z0-9._-]", "-", self.study_name).lstrip(".-")[:80] or "study") + f"-trial{number:03d}"
         return None if (self.checkpoints_dir / name).exists() else name
 
-    def _tag(self, run_dir: Path, number: int, params: dict[str, Any]) -> None:
+    def _tag(self, run_dir: Path, number: int, params: dict[str, Any], **more: Any) -> None:
         tag = {"study": self.study_name, "trial": number, "storage": redact(self.storage_url),
-               "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}
+               "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}, **more}
         write_text_atomic(run_dir / "tune.json", json.dumps(tag, indent=2))
 
     def _summary(self, study: optuna.Study, started: float) -> StudyFinished:

@@ -84,6 +84,12 @@ def test_a_hopeless_trial_is_pruned_or_fails_cleanly(study, synthetic_root):
     assert re.fullmatch(r"pruned after epoch 1 \(val accuracy \d+\.\d\d%\)", ended[0].reason)  # as tables write it
     assert (Path(ended[0].run_dir) / "last.pt").is_file()  # ended like a stopped run
     assert events[-1].kind == "study_finished" and events[-1].pruned == 1 and events[-1].trials == 4
+    # and Runs and `runs` say so: it read "stopped", as if someone had stopped it
+    from mnist_tui.core.runs import list_runs
+
+    states = {run.name: run.state for run in list_runs(checkpoints)}
+    assert states[Path(ended[0].run_dir).name] == "pruned"
+    assert sorted(states.values()) == ["finished"] * 3 + ["pruned"]
 
 
 def test_a_worker_with_other_fixed_values_is_refused_by_the_study(study, synthetic_root, capsys):
