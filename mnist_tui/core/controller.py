@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import TrainConfig
+from .config import FIELD_SPECS, TrainConfig
 from .events import Event, Failed, Finished, Paused, Resumed, RunStarted, Stopped
 
 
@@ -122,10 +122,15 @@ class RunController:
         """Multiply the learning rate by ``factor`` on top of the schedule; returns the run's new factor."""
         if not self.allowed("steer"):
             raise RuntimeError("no run is training")
-        self.lr_factor = _clamp(self.lr_factor * factor)
+        self.lr_factor = self._clamp(self.lr_factor * factor)
         if not self._resuming:  # a resumed run's own factor is known once it has started: held till then
             self._send("lr_factor", self.lr_factor)
         return self.lr_factor
+
+    def _clamp(self, factor: float) -> float:
+        """``factor`` within 1e-4..1e4, and never taking the lr above the form's limit (x1e4 made 0.01 into 100)."""
+        top = FIELD_SPECS["lr"].high / self.config.lr if self.config is not None else 1e4
+        return min(max(factor, 1e-4), top, 1e4)
 
     def _send(self, command: str, value: float | None = None) -> None:
         with self._lock:
@@ -147,7 +152,7 @@ class RunController:
             self.config = TrainConfig.from_dict(event.config)
             if self._resuming:  # it goes on with the steering it stopped with, times any given since
                 steered, self._resuming = self.lr_factor != 1.0, False
-                self.lr_factor = _clamp(event.lr_factor * self.lr_factor)
+                self.lr_factor = self._clamp(event.lr_factor * self.lr_factor)
                 if steered:
                     self._send("lr_factor", self.lr_factor)
             if self.state == RunState.STARTING:
@@ -202,8 +207,6 @@ def _run_folder(resume: str) -> Path:
     return path.parent if path.suffix == ".pt" else path
 
 
-def _clamp(factor: float) -> float:
-    return min(max(factor, 1e-4), 1e4)
 
 
 __all__ = ["ACTIVE", "ALLOWED", "RunController", "RunState"]

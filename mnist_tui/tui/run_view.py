@@ -134,9 +134,13 @@ class RunView:
             app.notify("No run is training: the learning rate of a run is steered while it trains.",
                        severity="warning")
             return
+        before = app.controller.lr_factor
         total = app.controller.steer(factor)
         app.set_progress(lr_factor=total)  # at once: a paused run takes it only once resumed
-        app.notify(f"Learning rate x{factor:g} from the next batch (now x{total:g} the schedule).")
+        if total == before:  # at a limit: x1e-4, or the lr at the form's 10
+            app.notify(f"The learning rate is at its limit: x{total:g} the schedule.", severity="warning")
+        else:
+            app.notify(f"Learning rate x{total / before:.3g} from the next batch (now x{total:g} the schedule).")
 
     def ask_stop(self, quitting: bool = False) -> None:
         """Confirm, then stop the run at the next batch (and quit once it has, if ``quitting``)."""

@@ -102,3 +102,16 @@ def test_steering_a_resumed_run_before_it_starts_goes_on_from_its_own_factor(tin
     assert started.lr_factor == 2.0 and controller.lr_factor == 1.0  # halved from x2
     recorder.until(None)
     assert [c["lr_factor"] for c in read_lr_changes(runs / "r")] == [2.0, 1.0]  # never x0.5
+
+
+def test_steering_never_takes_the_lr_above_the_forms_limit(tiny_config, synthetic_root, tmp_path):
+    """x10 four times made an lr of 0.01 into 100 (the form refuses anything above 10)."""
+    recorder = Recorder(synthetic_root, tmp_path / "runs")
+    controller = recorder.controller
+    controller.start(tiny_config.replace(epochs=30, lr=0.01))
+    controller.pause()
+    recorder.until(Paused)
+    assert [controller.steer(10.0) for _ in range(4)] == [10.0, 100.0, 1000.0, 1000.0]  # lr 0.1, 1, 10, 10
+    assert controller.steer(0.5) == 500.0
+    controller.stop()
+    recorder.until(None)
