@@ -79,9 +79,21 @@ class Views:
         def use(lr: float | None) -> None:
             if lr is not None:
                 form.set_config(config.replace(lr=lr), None)
-                self.app.notify(f"learning rate {lr:.3g} in the form: f5 trains with it.")
+                when = "" if self.app.controller.allowed("start") else " once this run ends"  # the form is locked
+                self.app.notify(f"learning rate {lr:.3g} in the form: f5 trains with it{when}.")
 
-        self.app.push_screen(LrFindScreen(config, data_dir=self.app.data_dir), use)
+        def find() -> None:
+            self.app.push_screen(LrFindScreen(config, data_dir=self.app.data_dir), use)
+
+        controller = self.app.controller
+        if controller.active:  # it started beside the run without a word, both at half speed
+            from .screens.tune_questions import busy_question
+
+            name = Path(controller.run_dir).name if controller.run_dir else "A run"
+            question = busy_question(name, "Find a learning rate while a run trains?", "The range test")
+            self.app.push_screen(question, lambda yes: find() if yes else None)
+        else:
+            find()
 
 
 __all__ = ["Views"]

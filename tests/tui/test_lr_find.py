@@ -235,3 +235,36 @@ async def test_the_finder_and_tune_open_over_an_empty_or_bad_learning_rate(make_
         await pilot.press("ctrl+l")
         await pilot.pause()
         assert not isinstance(app.screen, LrFindScreen)
+
+
+async def test_finding_a_rate_while_a_run_trains_asks_first(make_app):
+    """ctrl+l during a run started the range test beside it, without a word: two trainings on one CPU."""
+    from pathlib import Path
+
+    from mnist_tui.tui.widgets.dialogs import ConfirmScreen
+    from tests.tui.test_app import start_paused
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await start_paused(pilot, app)
+        run_name = Path(app.controller.run_dir).name
+        seen = []
+        for answer in ("n", "y"):
+            await pilot.press("ctrl+l")
+            await pilot.pause()
+            seen.append((type(app.screen).__name__, getattr(app.screen, "title_text", None),
+                         getattr(app.screen, "message", "")[:len(run_name) + 48]))
+            if isinstance(app.screen, ConfirmScreen):
+                await pilot.press(answer)
+                await pilot.pause()
+            seen.append(type(app.screen).__name__)
+            if isinstance(app.screen, LrFindScreen):
+                await pilot.press("escape")
+                await pilot.pause()
+        app.controller.stop()  # the paused run, before any assert: the app would wait for it
+        await app.wait_for_event("stopped")
+    asked = ("ConfirmScreen", "Find a learning rate while a run trains?",
+             f"{run_name} is training. The range test would share the CPU")
+    assert seen == [asked, "MainScreen", asked, "LrFindScreen"], seen

@@ -21,10 +21,12 @@ def leave_question() -> ConfirmScreen:
                          no="Keep tuning")
 
 
-def busy_question(run_name: str) -> ConfirmScreen:
-    """Start pressed while the app trains a run: the study would share the machine with it."""
-    return ConfirmScreen("Tune while a run trains?", f"{run_name} is training. The study's trials would share "
-                         "the CPU with it, and both would run slower.", yes="Start anyway", no="Wait")
+def busy_question(run_name: str, title: str = "Tune while a run trains?", who: str = "The study's trials") \
+        -> ConfirmScreen:
+    """Start pressed while the app trains a run: the study (or the lr finder's range test) would share the
+    machine with it."""
+    return ConfirmScreen(title, f"{run_name} is training. {who} would share the CPU with it, and both would run "
+                         "slower.", yes="Start anyway", no="Wait")
 
 
 class LeaveQuestions:
