@@ -235,6 +235,17 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
 
 
+def fold_name(name: str, width: int) -> list[str]:
+    """``name`` in lines of at most ``width``, broken after a hyphen where one is in reach (kmnist-fast-9a1b- over
+    trial0104, not kmnist-fast-9a1b-trial010 over 4)."""
+    lines = []
+    while len(name) > width:
+        cut = name.rfind("-", 0, width) + 1 or width
+        lines.append(name[:cut])
+        name = name[cut:]
+    return [*lines, name]
+
+
 def print_runs(runs, folder: str, console: Console | None = None) -> None:
     """The runs as a table that reads at 80 columns: names are never cut (people type them; one too long
     for the room the values leave folds onto a second line), short values keep their width, the date (and
@@ -262,8 +273,9 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
     longest = max(len(r.name) for r in runs)
     room = max(console.width - others, 12)  # the date on two lines
     one_line_date = room - (len("MM-DD HH:MM") - widths[-1])
-    if longest <= one_line_date or (longest > room and one_line_date >= len("fastcnn-20261203-091011")):
-        room = one_line_date  # every name fits beside a one-line date, or one folds anyway (an automatic one fits)
+    if longest <= one_line_date or one_line_date >= len("fastcnn-20261203-091011"):
+        room = one_line_date  # every name fits beside a one-line date, or an automatic one does and longer ones
+        # fold (a study's trial names, mnist-seed-mlp-c3fa-trial0012, wrapped every row's date instead)
     table = Table(title=f"Runs in {folder}", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, collapse_padding=True, padding=0)
     table.add_column("name", no_wrap=True, min_width=min(longest, room))
@@ -275,7 +287,7 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
     table.add_column("time", no_wrap=True, min_width=widths[5], justify="right")
     table.add_column("date", min_width=widths[6])  # MM-DD HH:MM, on two lines when narrow
     for r, row in zip(runs, rows):
-        name = "\n".join(r.name[i:i + room] for i in range(0, len(r.name), room))
+        name = "\n".join(fold_name(r.name, room))
         test = Text(row[4], justify="right") if row[4] == "-" else row[4]  # under the figures' ends, like val's
         table.add_row(name, "[red]error[/]" if r.error else row[0], *row[1:4], test, *row[5:])
     console.print(table)

@@ -80,6 +80,22 @@ def test_a_name_too_long_for_80_columns_folds_and_every_column_stays_on_screen(s
     assert run["modified"][11:16] in out and f"{run['test_accuracy']:.2%}" in lines[row]
 
 
+def test_a_study_trial_name_folds_and_every_date_stays_on_one_line(synthetic_data, tmp_path):
+    """A 29-character trial name fitted beside a date on two lines: every row's date wrapped."""
+    name = "mnist-seed-mlp-c3fa-trial0012"
+    train_tiny_run(synthetic_data, tmp_path, name)
+    train_tiny_run(synthetic_data, tmp_path, LONG_NAME)
+    out = cli_at_80_columns("runs", "--checkpoints", str(tmp_path))
+    listed = json.loads(cli_at_80_columns("runs", "--checkpoints", str(tmp_path), "--json"))
+    lines = out.splitlines()
+    for run in listed:
+        row = next(line for line in lines if line.startswith(run["name"][:20]))
+        assert row.endswith(run["modified"][5:16].replace("T", " ")), out
+    assert len(lines) == len(listed) + 5, out  # title, two header lines, the rule, and one folded name
+    folded = lines.index(next(line for line in lines if line.startswith("mnist-seed-mlp-")))
+    assert lines[folded].split()[0] == "mnist-seed-mlp-c3fa-" and lines[folded + 1].strip() == "trial0012"
+
+
 def test_eval_fits_80_columns_with_every_accuracy_whole(runs_folder, synthetic_root):
     common = [str(runs_folder / LONG_NAME), "--checkpoints", str(runs_folder), "--data-dir", str(synthetic_root)]
     summary = json.loads(cli_at_80_columns("eval", *common, "--json"))
