@@ -68,6 +68,17 @@ async def set_input(pilot, screen, selector: str, value: str) -> None:
     await pilot.pause()
 
 
+async def test_the_view_proposes_as_many_trials_as_the_cli_runs(tmp_path, synthetic_root):
+    """The view said 10 and `mnist-tui tune` 20; neither said so."""
+    from mnist_tui.cli import build_parser
+
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        trials = screen.query_one("#tune-trials").value
+    assert trials == str(build_parser().parse_args(["tune"]).trials) == "20"
+
+
 async def test_start_shows_the_trials_and_use_best_sends_the_config(tmp_path, synthetic_root):
     screen = make_screen(tmp_path, synthetic_root)
     app = Host(screen)

@@ -65,7 +65,7 @@ class TuneForm(Vertical):
         return self.study_for(names)
 
     def _defaults(self) -> dict[str, str]:
-        return {"tune-search": " ".join(self.space), "tune-trials": "10", "tune-pruner": "median",
+        return {"tune-search": " ".join(self.space), "tune-trials": "20", "tune-pruner": "median",
                 "tune-study": self.default_study, "tune-storage": self.initial_storage}
 
     def _remembered(self, field: str) -> str:
