@@ -40,6 +40,17 @@ def stderr_lines(file: Any) -> list[str]:
     except (AttributeError, ValueError, OSError):
         return []
 
+
+def cli_message(file: Any) -> str:
+    """The message a ``mnist-tui`` child ended with, from its stderr file: from its last "mnist-tui: " line on
+    (a message may span lines: the missing dataset's says where it looked), prefix dropped; else the last line
+    (a traceback's). Only the last line was shown: "The download said: …", without what was missing."""
+    lines = stderr_lines(file)
+    starts = [i for i, line in enumerate(lines) if line.startswith("mnist-tui: ")]
+    kept = lines[starts[-1]:] if starts else lines[-1:]
+    return "\n".join(kept).removeprefix("mnist-tui: ")
+
+
 class TrainingProcessError(RuntimeError):
     """The child could not train: ``data_unavailable`` tells a missing dataset from other failures."""
 

@@ -771,6 +771,31 @@ async def test_a_storage_no_driver_opens_is_an_error_said_whole_not_a_wait(tmp_p
         assert "no database driver for 'bogus'" in text and text.rstrip().endswith("journal:PATH"), text
 
 
+async def test_a_refused_start_says_the_whole_message_in_the_views_words(tmp_path, synthetic_root):
+    """Only the CLI's last line was shown ("The download said: …", not that MNIST was missing), and a refusal
+    spoke of --study, a flag, where the view has a study field."""
+    screen = TuneScreen(BASE, checkpoints_dir=tmp_path / "runs", data_dir=tmp_path / "nowhere", preset="seed-mlp",
+                        study="ui")
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        await set_input(pilot, screen, "#tune-trials", "1")
+        screen.query_one("#tune-table", DataTable).focus()
+        await pilot.press("ctrl+s")
+        await screen.tune_worker.wait()
+        for _ in range(10):
+            await pilot.pause()
+        said = str(screen.query_one("#tune-status", Static).render())
+    assert said.startswith("tune exited with code 2: MNIST is not on disk"), said
+    assert f"Looked in: {tmp_path / 'nowhere'}" in said
+
+
+def test_a_tune_refusal_names_the_views_fields_not_flags():
+    from mnist_tui.tui.widgets.tune_records import outcome_text
+
+    text, failed = outcome_text("ui", {}, 0, 2, lambda: "study 'ui' tunes another config (--epochs 2 there, 1 "
+                                "here): give the same settings, or another --study")
+    assert failed and text.endswith("or another study") and "--epochs 2 there" in text
+
+
 async def test_attach_to_a_storage_in_a_missing_folder_says_so(tmp_path, synthetic_root):
     """Attach to sqlite:///no/such/folder/tune.db said "waiting for study…" for ever (Start refuses it)."""
     screen = make_screen(tmp_path, synthetic_root)

@@ -33,7 +33,7 @@ from textual.widgets import Button, Static
 from textual_plotext import PlotextPlot
 
 from ...core.config import TrainConfig
-from ...core.process import stderr_lines
+from ...core.process import cli_message
 from ...core.tune_space import config_flags
 from ..keys import QUIT_NOT_SHOWN
 from ..widgets.footer import FittingFooter
@@ -234,11 +234,7 @@ class LrFindScreen(Screen["float | None"]):
         return code
 
     def _stderr_tail(self) -> str:
-        lines = stderr_lines(self._stderr)
-        # the CLI's own message (exit 2: "mnist-tui: ..."), which may span lines; a traceback's last line
-        starts = [i for i, line in enumerate(lines) if line.startswith("mnist-tui: ")]
-        kept = lines[starts[-1]:] if starts else lines[-1:]
-        return "\n".join(kept).removeprefix("mnist-tui: ")
+        return cli_message(self._stderr)
 
     def on_lr_find_screen_progress(self, message: Progress) -> None:
         r = message.record

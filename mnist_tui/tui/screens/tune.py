@@ -30,7 +30,7 @@ from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
 from ...core.config import TrainConfig
-from ...core.process import stderr_lines
+from ...core.process import cli_message
 from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study, preset_for
 from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions
@@ -346,8 +346,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self._redraw()
 
     def _stderr_tail(self) -> str:
-        lines = stderr_lines(self._stderr)
-        return lines[-1] if lines else ""
+        return cli_message(self._stderr)
 
     # -- the table and the best trial ------------------------------------------------------
 

@@ -9,6 +9,7 @@ thread worker: Optuna is imported there, never at module level).
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -113,6 +114,12 @@ def poll_error_text(study: str, finished: dict[str, Any]) -> str:
     return f"waiting for study {study}…" + (f" ({clip(finished['error'], 160)})" if finished.get("error") else "")
 
 
+def in_view_words(message: str) -> str:
+    """A ``tune`` message as the Tune view says it: its fields' names for the CLI's flags ("or another
+    --study" means the study field here)."""
+    return re.sub(r"--(search|trials|pruner|study|storage)\b", r"\1", message)
+
+
 def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
                  stderr_tail: Callable[[], str]) -> tuple[str, bool]:
     """What the status says once ``tune`` has exited with ``code``, and whether that is a failure.
@@ -125,7 +132,7 @@ def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
     if code in (130, -signal.SIGINT):
         return text + "; stopped", False
     if code != 0:
-        return f"tune exited with code {code}: {stderr_tail()}", True
+        return f"tune exited with code {code}: {in_view_words(stderr_tail())}", True
     return text, False
 
 
