@@ -197,7 +197,7 @@ def why_none(stop_reason: str) -> str:
     """Why a range test that ended with ``stop_reason`` has no suggestion, in words."""
     if stop_reason == "diverged":
         return "the loss climbed without falling first: the range starts too high for this model"
-    if found.stop_reason == "stopped":
+    if stop_reason == "stopped":
         return "stopped before the loss fell"
     return "the loss never fell: the range ends too low for this model"
 

@@ -68,6 +68,12 @@ def test_a_range_that_starts_too_high_gives_no_suggestion(tiny_config, synthetic
     assert found.why_none == "the loss climbed without falling first: the range starts too high for this model"
 
 
+def test_a_range_that_ends_too_low_gives_no_suggestion_and_says_why(tiny_config, synthetic_data):
+    found = list(find_lr(tiny_config, synthetic_data, start=1e-9, end=1e-8, steps=30))[-1]
+    assert found.stop_reason == "range end" and found.suggested_lr is None
+    assert found.why_none == "the loss never fell: the range ends too low for this model"
+
+
 @pytest.mark.parametrize("start,end,steps", [(0.0, 1.0, 100), (1e-2, 1e-3, 100), (1e-6, 1.0, 3)])
 def test_bad_range_is_refused(tiny_config, synthetic_data, start, end, steps):
     with pytest.raises(LrFinderError):
