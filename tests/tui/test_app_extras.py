@@ -309,6 +309,38 @@ async def test_the_keys_panel_says_in_words_what_the_footers_abbreviations_do(ma
         assert "Del" not in rows and not any(row.startswith("command palette") for row in rows), rows
 
 
+async def test_the_keys_panel_offers_the_views_escape_and_what_enter_does_there(make_app, synthetic_data, tmp_path):
+    """Compare's panel said "⏎ Select" (enter does nothing there) and no view's panel said "esc Back": the app's
+    escape, which closes the panel, stood in for it."""
+    from tests.tui.terminal import TerminalMirror
+
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        tiny_run(runs, name, synthetic_data)
+    app = make_app(checkpoints_dir=runs, load_data_on_start=False)
+    terminal = TerminalMirror(app, SIZE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        rows = [line.strip("▏ ▇") for line in await keys_panel_lines(pilot, app, terminal, "f4")]
+        assert "⏎ Load" in rows and "⏎ Select" not in rows, rows  # the Runs table: enter loads, as l does
+        await pilot.press("question_mark")
+        for key in ("m", "down", "m", "c"):
+            await pilot.press(key)
+            await settle(pilot, app)
+        assert type(app.screen).__name__ == "CompareScreen"
+        await pilot.press("question_mark")
+        await settle(pilot, app)
+        left = app.screen.query_one("HelpPanel").region.x
+        rows = [line[left:].strip("▏ ▇") for line in terminal.lines()]
+        assert "esc Back" in rows and not any("Select" in row for row in rows), rows
+        await pilot.press("escape")  # the first closes the panel, the second goes back
+        await settle(pilot, app)
+        assert type(app.screen).__name__ == "CompareScreen" and not app.screen.query("HelpPanel")
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert type(app.screen).__name__ != "CompareScreen"
+
+
 async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthetic_data, tmp_path):
     """The progress line said "Failed: /long/path/to/runs/broken/last.pt is not a usable checkpo…"."""
     from mnist_tui.tui.widgets.progress import ProgressLine

@@ -269,6 +269,7 @@ class CompareScreen(Screen):
         yield CompareLegend(id="compare-legend")
         # the row labels stay put while the runs' columns scroll sideways
         table = ColumnTable(id="compare-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
+        table.selectable = False  # the facts of the runs: nothing to open
         table.noun = "run"
         yield table
         yield FittingFooter(compact=True)

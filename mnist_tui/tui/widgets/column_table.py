@@ -18,6 +18,12 @@ class ColumnTable(DataTable):
     how many columns lie beyond the right edge ("→ 1 more run") where the blank leaves room."""
 
     noun = "column"  # what a column holds, for the header's "→ 2 more columns"
+    selectable = True  # False: enter does nothing here, and the keys panel does not offer "⏎ Select"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_cursor" and not self.selectable:
+            return False
+        return super().check_action(action, parameters)
 
     def action_cursor_right(self) -> None:
         self._scroll_columns(+1)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -40,6 +41,8 @@ def accuracy_style(accuracy: float) -> str:
 
 class ConfusionTable(DataTable):
     """Rows are true classes, columns predicted classes; enter on a cell posts :class:`PairChosen`."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open its digits", show=False)]  # (DataTable's read "Select")
 
     DEFAULT_CSS = """
     ConfusionTable { height: auto; max-height: 100%; width: auto; max-width: 100%; }

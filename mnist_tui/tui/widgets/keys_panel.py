@@ -55,7 +55,7 @@ class ViewBindingsTable(BindingsTable):
         table.add_column("", justify="right")
         key_style = self.get_component_rich_style("bindings-table--key")
         description_style = self.get_component_rich_style("bindings-table--description")
-        for namespace, group in groupby(self.screen.active_bindings.values(), key=itemgetter(0)):
+        for namespace, group in groupby(self._shown_bindings(), key=itemgetter(0)):
             by_action: defaultdict[str, list[Binding]] = defaultdict(list)
             for _, binding, _enabled, _tooltip in group:
                 if binding.system or moves_only(binding):
@@ -77,6 +77,20 @@ class ViewBindingsTable(BindingsTable):
                 table.add_row(Text(keys, style=key_style), description)
             table.add_section()
         return table
+
+
+    def _shown_bindings(self) -> list[tuple]:
+        """The active bindings, escape as the view means it: while this panel is open the app's escape closes
+        it, and the view's own (Back) was missing from every view's panel."""
+        bindings_now = self.screen.active_bindings  # computed afresh on each read: read once
+        active, escape = list(bindings_now.values()), bindings_now.get("escape")
+        if escape is None or not escape.binding.action.endswith("hide_help_panel"):
+            return active
+        for node, bindings in self.screen._modal_binding_chain:  # Textual's: the chain active_bindings reads
+            views = [b for b in bindings.key_to_bindings.get("escape", ()) if node is not self.app]
+            if views and self.app._check_action_state(views[0].action, node) is not False:
+                return [(node, views[0], True, views[0].tooltip) if entry is escape else entry for entry in active]
+        return active
 
 
 class ViewKeyPanel(KeyPanel):

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.binding import Binding
 
 from ...core.formatting import test_cell
 from ...core.runs import RunInfo
@@ -60,12 +61,14 @@ def run_cells(run: RunInfo, marked: bool, training: bool) -> tuple[Text | str, .
 
 
 class RunsTable(ColumnTable):
-    """Rows of runs, keyed by their paths.
+    """Rows of runs, keyed by their paths (enter loads one, as l does).
 
     Each fill gives the columns the width of their widest cell at once: left to the table's
     auto width, a refill drawn before the table measured its new rows kept the header-wide
     drawing (the columns collapsed after a filter change until ctrl+r).
     """
+
+    BINDINGS = [Binding("enter", "select_cursor", "Load", show=False)]  # (DataTable's read "Select")
 
     def show_runs(self, runs: list[RunInfo], sort_column: str, descending: bool, marked: set[str],
                   training: str | None) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -144,6 +145,7 @@ class TrialTable(DataTable):
     column of ``name=value`` ran past the edge) and lines the values up."""
 
     FIXED = ("#", "state", "val acc")
+    BINDINGS = [Binding("enter", "select_cursor", "Open its run", show=False)]  # (DataTable's read "Select")
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
