@@ -581,3 +581,29 @@ async def test_the_map_opens_on_the_digit_being_looked_at(run_and_evaluation, sy
             assert pilot.app.screen.query_one(DigitMap).selected == looked_at
             await _press(pilot, "enter")  # shows it: the same digit, still selected in the list
             assert not isinstance(pilot.app.screen, MapScreen) and pane.query_one(DigitGrid).current.index == looked_at
+
+
+async def test_a_map_left_open_when_another_run_is_loaded_says_so(run_and_evaluation, synthetic_data, synthetic_root,
+                                                                 tmp_path):
+    """A run finished behind the map: the map kept the old model's wrong digits, named no run at 80 columns, and
+    enter said its "wrong" digit was "read right"."""
+    from mnist_tui.tui.widgets.digit_map import DigitMap
+
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        screen = await _open_map(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        title = screen.query_one("#map-title")
+        run = run_and_evaluation[0]
+        assert "loaded now" not in str(title.render())
+        pane = pilot.app.query_one(MisclassifiedPane)
+        pane.set_checkpoint(tmp_path / "newer" / "best.pt", synthetic_root)  # another run's results arrive
+        await pilot.pause()
+        shown = str(title.render())
+        assert shown.startswith(f"Map of {run.name}/best.pt · newer is loaded now"), shown
+        digit_map = screen.query_one(DigitMap)
+        wrong = next(i for i, (t, p) in enumerate(zip(digit_map.labels, digit_map.predictions)) if t != p)
+        digit_map.cursor = digit_map._to_cell(*digit_map.xy[wrong])
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        said = [str(n.message) for n in pilot.app._notifications]
+        assert said[-1] == "That map was of another run than the one loaded now: M opens this one's.", said

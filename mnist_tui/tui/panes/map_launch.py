@@ -17,15 +17,16 @@ from ..widgets.digit_grid import DigitGrid
 class MapReady(Message):
     """The test set's map was worked out (or why not, as a string)."""
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, checkpoint: str) -> None:
         super().__init__()
-        self.data = data
+        self.data, self.checkpoint = data, checkpoint
 
 
 class MapLauncher:
     """M on the pane: work out the map in a thread, push it, and show the digit chosen on it in the grid."""
 
     _map_layouts: tuple[Any, dict[str, Any]] | None = None  # ((path, mtime), method -> xy) this session
+    _map_of: str | None = None  # the checkpoint of the map on screen
 
     def action_open_map(self) -> None:
         if self.checkpoint is None:
@@ -53,7 +54,7 @@ class MapLauncher:
             result = "The map needs the test set, which is not on disk: start the app with --data-dir."
         except Exception as exc:  # noqa: BLE001 - shown, never a crash
             result = f"Could not build the map: {exc}"
-        self.post_message(MapReady(result))
+        self.post_message(MapReady(result, checkpoint))
 
     def on_map_ready(self, message: MapReady) -> None:
         if isinstance(message.data, str):
@@ -64,13 +65,31 @@ class MapLauncher:
 
         current = self.query_one(DigitGrid).current  # the map opens on the digit being looked at
         listed = {m.index for m in misclassified_examples(self.evaluation)} if self.evaluation is not None else None
+        self._map_of = message.checkpoint
         self.app.push_screen(MapScreen(message.data, current.index if current else None, listed), self._open_from_map)
+
+    def supersede_map(self) -> None:
+        """Another checkpoint is loaded behind an open map: it says so (it showed the earlier model's wrong
+        digits, unnamed at 80 columns, and enter then contradicted it)."""
+        from pathlib import Path
+
+        from ..screens.map import MapScreen
+
+        maps = [screen for screen in self.app.screen_stack if isinstance(screen, MapScreen)]
+        if maps and self._map_of != self.checkpoint:
+            now = Path(self.checkpoint).parent.name if self.checkpoint else "no run"
+            maps[-1].supersede(f"{now} is loaded now")
 
     def _open_from_map(self, index: int | None) -> None:
         """Show the digit chosen on the map in the grid (clearing filters), if it is a wrong one."""
         if index is None:
             return
         from ...core.analysis import misclassified_examples
+
+        if self._map_of != self.checkpoint:
+            self.notify("That map was of another run than the one loaded now: M opens this one's.",
+                        severity="warning")
+            return
 
         if self.evaluation is None or all(m.index != index for m in misclassified_examples(self.evaluation)):
             self.notify(f"Test digit #{index} is read right, so it is not in this list.")

@@ -113,6 +113,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self.checkpoint = str(checkpoint) if checkpoint else None
         self.data_dir = str(data_dir) if data_dir else None
         self._find_label_issues_if_needed()
+        self.supersede_map()
 
     def _find_label_issues_if_needed(self) -> None:
         """A saved evaluation holds only the wrong digits: rank labels from the whole test set instead."""

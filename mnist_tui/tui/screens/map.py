@@ -136,6 +136,7 @@ class MapScreen(Screen[int | None]):
         self.listed = listed  # the digits Misclassified lists (its evaluation's wrong ones); None: the map's
         self.method = data.method
         self.placing: str | None = None  # the method being worked out
+        self.superseded: str | None = None  # why this map is no longer of the run loaded behind it
         self.selected: int | None = None
         self.neighbours: tuple[int, list[tuple[int, int, float, Any]] | str] | None = None
         # None: not asked yet; "ready"; otherwise progress or why there are none
@@ -163,9 +164,18 @@ class MapScreen(Screen[int | None]):
         busy = [(" · ", f"working out {METHOD_TITLES[self.placing]}…", 5)] if self.placing else []
         # at 80 columns a run's name cut the method and its share of the variance: the name goes first
         title = self.query_one("#map-title", Static)
-        title.update(fit_parts(
-            [("", f"[b]Map[/] of {len(self.data.labels):,} test digits", 9), (" ", f"({wrong} wrong)", 4),
-             (" · ", escape(self.data.source), 1), (" · ", how, 3), *busy], title.size.width or self.size.width or 80))
+        if self.superseded:  # which model this map is of matters more than its method now
+            parts = [("", f"[b]Map[/] of {escape(self.data.source)}", 9),
+                     (" · ", f"[yellow]{escape(self.superseded)}[/]", 8), (" ", f"({wrong} wrong here)", 4)]
+        else:
+            parts = [("", f"[b]Map[/] of {len(self.data.labels):,} test digits", 9), (" ", f"({wrong} wrong)", 4),
+                     (" · ", escape(self.data.source), 1), (" · ", how, 3), *busy]
+        title.update(fit_parts(parts, title.size.width or self.size.width or 80))
+
+    def supersede(self, why: str) -> None:
+        """Another model is loaded behind this map: the title names this one's and says so."""
+        self.superseded = why
+        self._show_title()
 
     def on_resize(self) -> None:
         self._show_title()
