@@ -264,6 +264,13 @@ class RunView:
             self._said = None
             self.app.set_progress(state="idle", message=f"{gone.name} was deleted · f5 start · ctrl+p commands")
 
+    def run_loaded(self) -> None:
+        """Another run is shown in Results: a "RUN was deleted" status stops standing over it (it stayed for
+        minutes, over another run's digits)."""
+        line = self.app.query_one(ProgressLine).progress
+        if line.state == "idle" and line.message.endswith(" was deleted · f5 start · ctrl+p commands"):
+            self.app.set_progress(state="idle", message="Ready · f5 start · ctrl+p commands")
+
     def crashed(self, reason: str, data_unavailable: bool) -> None:
         """The run could not start or its process died."""
         app = self.app

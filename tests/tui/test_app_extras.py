@@ -516,7 +516,7 @@ async def test_a_missing_datasets_failure_goes_once_the_form_changes(make_app):
         assert "the dataset is missing" not in line.progress.message  # it came back here
 
 
-async def test_deleting_the_run_the_status_line_names_updates_it_and_the_quit_message(make_app):
+async def test_deleting_the_run_the_status_line_names_updates_it_and_the_quit_message(make_app, synthetic_data):
     """Deleted in Runs, a stopped run still headed the status line ("Stopped ... f5"), and quitting printed
     how to resume it."""
     from mnist_tui.tui.widgets.progress import ProgressLine
@@ -541,6 +541,12 @@ async def test_deleting_the_run_the_status_line_names_updates_it_and_the_quit_me
         assert not run.exists()
         assert str(app.query_one(ProgressLine).render()).strip().startswith(f"{run.name} was deleted")
         assert app.run_view.quit_message is None
+        # and once another run is loaded it stops standing over that run's results (it stayed for minutes)
+        tiny_run(app.checkpoints_dir, "another", synthetic_data)
+        for key in ("ctrl+r", "l"):
+            await pilot.press(key)
+            await ready(pilot, app)
+        assert str(app.query_one(ProgressLine).render()).strip().startswith("Ready · f5 start")
 
 
 async def test_the_draw_keys_panel_names_what_shift_arrows_do(make_app):
