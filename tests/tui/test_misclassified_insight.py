@@ -4,6 +4,7 @@ nearest-digit panels, on the synthetic data with a tiny real run (the pane hoste
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from textual.app import App, ComposeResult
@@ -207,7 +208,11 @@ async def test_nearest_training_digits_panel(run_and_evaluation, synthetic_data,
         # at 80x24 the digit itself gave way to the eighth neighbour: nothing on screen showed what was compared
         panel = pane.query_one(InsightPanel)
         shown = "\n".join(line.text for line in panel.render_lines(panel.region.reset_offset))
-        assert "this digit" in shown and shown.count(" #") == 7, shown  # and seven neighbours
+        assert "this digit" in shown and len(re.findall(r"\d d\d+\.\d #\d+", shown)) == 7, shown  # seven neighbours
+        # which it said nowhere, nor what a caption's "2 d3.3 #35112" was
+        assert shown.splitlines()[0].startswith(f"#{flipped} label ") and "· 7 of the 8 nearest training digits" \
+            in shown.splitlines()[0], shown
+        assert "caption: label, d distance, #index in the training set" in shown, shown
         await pilot.press("escape")
         assert not pane.query_one(InsightPanel).display
 

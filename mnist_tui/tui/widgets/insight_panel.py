@@ -149,7 +149,6 @@ class InsightPanel(Widget):
     def _neighbours(self, view: NeighboursView) -> Text:
         out = Text(no_wrap=True, overflow="crop")
         head = f"predicted {view.prediction}" if view.label is None else f"label {view.label} → {view.prediction}"
-        out.append(f"#{view.index} {head} · nearest training digits · n back\n", "bold")
         neighbours = [(f"{label} d{distance:.1f} #{index}", pixels) for index, label, distance, pixels in view.neighbours]
         width = max(self.size.width, SMALL)
         gap = 1 if width >= 4 * SMALL + 3 else 0  # four to a row in 58 columns (80 minus the detail panel)
@@ -160,6 +159,10 @@ class InsightPanel(Widget):
         # eighth neighbour gives way; the digit went instead, and the detail panel only names it in words)
         rows = max(1, (max(self.size.height, 1) - 1) // card_height)
         cards = ([("this digit", view.pixels)] + neighbours)[:max(2, rows * per_row)]
+        shown = len(cards) - 1  # the cards left out were said nowhere: "7 of the 8 nearest" says so
+        count = f"the {shown} nearest" if shown == len(neighbours) else f"{shown} of the {len(neighbours)} nearest"
+        title = f"#{view.index} {head} · {count} training digits"
+        out.append(title + (" · n back" if len(title) + 9 <= width else "") + "\n", "bold")
         for start in range(0, len(cards), per_row):
             row = cards[start:start + per_row]
             out.append((" " * gap).join(caption[:SMALL].ljust(SMALL) for caption, _ in row) + "\n")
@@ -170,4 +173,6 @@ class InsightPanel(Widget):
                         out.append(" " * gap)
                     out.append_text(art[line])
                 out.append("\n")
+        if self.size.height > 1 + card_height * -(-len(cards) // per_row):  # a spare line: what a caption says
+            out.append("caption: label, d distance, #index in the training set", "dim")
         return out
