@@ -594,3 +594,22 @@ async def test_train_more_epochs_says_what_this_runs_schedule_does(make_app, syn
         assert isinstance(app.screen, NumberScreen)
         text = " ".join(str(s.render()) for s in app.screen.query(Static))
         assert said in " ".join(text.split())
+
+
+async def test_a_toast_leaves_the_status_line_readable(make_app):
+    """A toast covered the right half of the status line (and what the run was doing) for its 5 seconds."""
+    from tests.tui.terminal import TerminalMirror
+
+    from mnist_tui.tui.widgets.progress import ProgressLine
+
+    app = make_app(load_data_on_start=False)
+    terminal = TerminalMirror(app, SIZE)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot, app)
+        app.set_progress(state="idle", message="Ready · a status line that runs all the way to the right edge ....")
+        app.notify("A toast with enough words in it to take two lines of its box, or more, at 80 columns.")
+        await settle(pilot, app)
+        line = app.query_one(ProgressLine)
+        row = terminal.lines()[line.region.y]
+        assert row.strip() == str(line.render()).strip() and "right edge" in row, terminal.text()
+        assert "A toast with enough" in terminal.text()  # shown, above the line
