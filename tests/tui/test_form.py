@@ -169,12 +169,18 @@ async def test_a_bad_value_in_a_field_the_model_does_not_use_does_not_block_the_
         await set_field(pilot, app, "step_size", "0")  # the schedule is not "step": unused too
         config, errors = form.read()
         assert errors == {} and config == before  # the last config's width stands in, unused
-        assert not app.query_one("#error-width", Static).has_class("-shown")
+        # and the form says so, as a note: "abc" sat in the dimmed field without a word
+        note = app.query_one("#error-width", Static)
+        assert note.has_class("-shown", "-note") and str(note.render()).endswith(
+            f"(unused now: {before.width} stands in)"), str(note.render())
+        step = app.query_one("#error-step_size", Static)
+        assert step.has_class("-note") and str(step.render()).endswith(f"(unused now: {before.step_size} stands in)")
         app.query_one("#field-model", Select).value = "cnn"  # now it is used: refused, with its message
         await pilot.pause()
         config, errors = form.read()
         assert config is None and set(errors) == {"width"}
         assert app.query_one("#error-width", Static).has_class("-shown")
+        assert not app.query_one("#error-width", Static).has_class("-note")  # an error now, in its colour
 
 
 async def test_a_form_that_cannot_be_kept_says_so_and_leaves_no_temporary_file(make_app, settings_path):

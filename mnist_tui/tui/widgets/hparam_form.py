@@ -41,6 +41,7 @@ class HParamForm(VerticalScroll):
     HParamForm .field-row Input, HParamForm .field-row Select { width: 1fr; }
     HParamForm .field-error { color: $error; display: none; padding-left: 1; }
     HParamForm .field-error.-shown { display: block; }
+    HParamForm .field-error.-note { color: $warning; }
     HParamForm #preset-row { margin-bottom: 1; }
     HParamForm .field-row.-unused Label, HParamForm .field-row.-unused Input,
     HParamForm .field-row.-unused SelectCurrent Static#label { text-opacity: 0.5; }
@@ -180,13 +181,19 @@ class HParamForm(VerticalScroll):
 
     def revalidate(self) -> dict[str, str]:
         config, self.errors = self.read()
-        shown = config or self._parsed()[0]  # parsed again only when invalid
+        parsed, unparsed = self._parsed()
+        shown, bad = config or parsed, {**validate(parsed), **unparsed}
         for name in FIELD_SPECS:  # what the model, optimizer and schedule chosen do not use reads dimmed
             self.query_one(f"#field-{name}").parent.set_class(not field_applies(name, shown), "-unused")
         for name in (*FIELD_SPECS, "run_name"):
             message = self.errors.get(name, "")
+            # a dimmed field refuses nothing, but what it holds is not taken without a word ("abc" sat there)
+            note = not message and name in bad and not field_applies(name, shown)
+            if note:
+                message = f"{bad[name]} (unused now: {format_field(name, getattr(shown, name))} stands in)"
             error = self.query_one(f"#error-{name}", Static)
             error.update(message)
+            error.set_class(note, "-note")
             error.set_class(bool(message), "-shown")
             field = self.query_one(f"#field-{name}")
             field.set_class(bool(message), "-invalid")
