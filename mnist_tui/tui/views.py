@@ -82,18 +82,10 @@ class Views:
                 when = "" if self.app.controller.allowed("start") else " once this run ends"  # the form is locked
                 self.app.notify(f"learning rate {lr:.3g} in the form: f5 trains with it{when}.")
 
-        def find() -> None:
-            self.app.push_screen(LrFindScreen(config, data_dir=self.app.data_dir), use)
+        from .screens.tune_questions import unless_busy
 
-        controller = self.app.controller
-        if controller.active:  # it started beside the run without a word, both at half speed
-            from .screens.tune_questions import busy_question
-
-            name = Path(controller.run_dir).name if controller.run_dir else "A run"
-            question = busy_question(name, "Find a learning rate while a run trains?", "The range test")
-            self.app.push_screen(question, lambda yes: find() if yes else None)
-        else:
-            find()
+        unless_busy(self.app, lambda: self.app.push_screen(LrFindScreen(config, data_dir=self.app.data_dir), use),
+                    "Find a learning rate while a run trains?", "The range test")
 
 
 __all__ = ["Views"]

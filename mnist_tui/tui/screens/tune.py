@@ -33,7 +33,7 @@ from ...core.config import TrainConfig
 from ...core.process import cli_message
 from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study, preset_for
 from ..keys import QUIT_NOT_SHOWN
-from .tune_questions import LeaveQuestions
+from .tune_questions import LeaveQuestions, unless_busy
 from ..widgets.footer import FittingFooter
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
 from ..widgets.tune_form import TuneForm
@@ -236,7 +236,7 @@ class TuneScreen(LeaveQuestions, Screen):
     def action_start(self) -> None:
         if self.running or self.form.validation_error() is not None:
             return
-        self._unless_busy(self._launch)
+        unless_busy(self.app, self._launch)
 
     def _launch(self) -> None:
         if self.running:

@@ -29,6 +29,18 @@ def busy_question(run_name: str, title: str = "Tune while a run trains?", who: s
                          "slower.", yes="Start anyway", no="Wait")
 
 
+def unless_busy(app, then: Callable[[], object], title: str = "Tune while a run trains?",
+                who: str = "The study's trials") -> None:
+    """Run ``then``, which starts a training beside the app's (a study, the lr finder's range test), at once, or
+    while the app trains a run once the user says so (they started beside the run without a word)."""
+    controller = getattr(app, "controller", None)
+    if controller is not None and controller.active:
+        name = Path(controller.run_dir).name if controller.run_dir else "A run"
+        app.push_screen(busy_question(name, title, who), lambda yes: then() if yes else None)
+    else:
+        then()
+
+
 class LeaveQuestions:
     """The Tune screen's questions before a key ends its running study (mixed into TuneScreen)."""
 
@@ -44,16 +56,6 @@ class LeaveQuestions:
                 self.action_stop() if self.running else self.app.exit()
 
         self.app.push_screen(quit_question(), answered)
-
-    def _unless_busy(self, then: Callable[[], object]) -> None:
-        """Run ``then``, which starts the study, at once, or while the app trains a run once the user says so
-        (it started beside the run without a word)."""
-        controller = getattr(self.app, "controller", None)
-        if controller is not None and controller.active:
-            name = Path(controller.run_dir).name if controller.run_dir else "A run"
-            self.app.push_screen(busy_question(name), lambda yes: then() if yes else None)
-        else:
-            then()
 
     def _leave(self, then: Callable[[], object]) -> None:
         """Run ``then``, which leaves the view, at once, or while a study runs once the user says stop it (it
