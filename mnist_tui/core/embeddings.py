@@ -11,6 +11,7 @@ unreadable cache file is ignored and rebuilt.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,13 @@ def features_and_probabilities(model: nn.Module, x: torch.Tensor) -> tuple[torch
     """(float32 [B, D] penultimate features, float32 [B, 10] probabilities) for normalised x [B, 1, 28, 28]."""
     model.eval()
     captured: list[torch.Tensor] = []
-    hooks = [layer.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0].detach()))
-             for layer in last_linear_layers(model)]
+    me = threading.get_ident()  # the app's workers share one loaded model: each keeps its own forward's features
+
+    def keep(_module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+        if threading.get_ident() == me:  # (the map's and Why's passes at once: 384 = two threads' 192 features)
+            captured.append(inputs[0].detach())
+
+    hooks = [layer.register_forward_hook(keep) for layer in last_linear_layers(model)]
     try:
         probabilities = F.softmax(model(x).float(), dim=1)
     finally:

@@ -20,6 +20,19 @@ def model(run_dir):
     return model_from_checkpoint(load_checkpoint(run_dir / "best.pt"))[0]
 
 
+def test_two_threads_embedding_with_one_model_each_get_their_own_features(model, synthetic_data):
+    """The app's Map and Why workers share the loaded model: each one's hook also kept the other's batches
+    ("Sizes of tensors must match ... Expected size 192 but got size 384")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    images, labels = synthetic_data.train_images, synthetic_data.train_labels
+    alone = compute_embeddings(model, images, labels, batch_size=8)
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda _: compute_embeddings(model, images, labels, batch_size=8), range(4)))
+    for emb in together:
+        assert emb.features.shape == alone.features.shape and torch.equal(emb.features, alone.features)
+
+
 def test_features_are_the_penultimate_layer_in_batches_with_progress(model, synthetic_data):
     seen = []
     emb = compute_embeddings(model, synthetic_data.train_images, synthetic_data.train_labels,
