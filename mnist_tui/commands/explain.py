@@ -22,7 +22,9 @@ def register(sub) -> None:
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="a PNG or JPEG of a digit (instead of --index)")
     parser.add_argument("--index", type=int, help="position of the digit in the dataset split")
     add_split_flag(parser, "split --index refers to (default: test)")
-    parser.add_argument("--method", choices=list(METHOD_NAMES), default="ig", help="attribution method (default: ig)")
+    # as the app's views open: occlusion's maps point at strokes, IG's are speckled (README, "What they show")
+    parser.add_argument("--method", choices=list(METHOD_NAMES), default="occlusion",
+                        help="attribution method (default: occlusion, as the app)")
     add_path_flags(parser, checkpoints="folder run names are looked up in")
     parser.add_argument("--json", action="store_true", help="print one JSON object holding the 28x28 maps")
     parser.set_defaults(handler=run)

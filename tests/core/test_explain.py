@@ -80,10 +80,18 @@ def test_explain_json_and_art(tiny_run, synthetic_root, capsys):
     assert out["method"] == "occlusion" and out["index"] == 3 and 0 <= out["label"] <= 9
     assert out["maps"][0]["class"] == out["prediction"]
     assert len(out["maps"][0]["map"]) == 28 and all(len(row) == 28 for row in out["maps"][0]["map"])
-    assert main(base) == 0
+    assert main([*base, "--method", "ig"]) == 0
     art = capsys.readouterr().out.splitlines()
     assert "predicted" in art[0] and "integrated gradients" in art[0]
     assert "towards the class" in art[-1]  # the legend
+
+
+def test_explain_opens_on_the_method_the_apps_views_open_on(tiny_run, synthetic_root, capsys):
+    """`explain` gave IG's speckled map where the app showed occlusion's, for the same digit."""
+    from mnist_tui.tui.panes.misclassified import MisclassifiedPane
+
+    assert main(["explain", str(tiny_run), "--index", "3", "--data-dir", str(synthetic_root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["method"] == MisclassifiedPane().method == "occlusion"
 
 
 def test_explain_an_image_file(tiny_run, tmp_path, capsys):
@@ -93,7 +101,7 @@ def test_explain_an_image_file(tiny_run, tmp_path, capsys):
     pixels = torch.zeros(28, 28, dtype=torch.uint8)
     pixels[6:22, 12:15] = 255
     Image.fromarray(pixels.numpy()).save(path)
-    assert main(["explain", str(tiny_run), str(path), "--json"]) == 0
+    assert main(["explain", str(tiny_run), str(path), "--json", "--method", "ig"]) == 0
     text = capsys.readouterr().out
     out = json.loads(text)
     assert out["label"] is None and len(out["maps"]) == 2
