@@ -161,8 +161,8 @@ def check_checkpoints_folder(folder: Path, *, writable: bool = False, missing_ok
     except OSError as exc:  # a parent that may not be looked into
         raise UsageError(f"{folder}: cannot use the checkpoints folder: {exc.strerror}") from None
     if not existing.is_dir():
-        raise UsageError(f"{folder}: no such checkpoints folder (" + (
-            "it is a file)" if existing == folder else f"{existing} is a file)"))
+        raise UsageError(f"{folder} is a file, not a checkpoints folder" if existing == folder else
+                         f"{folder}: cannot be a checkpoints folder ({existing} is a file)")
     if not writable:
         if existing != folder and not missing_ok:
             raise UsageError(f"{folder}: no such checkpoints folder (--checkpoints DIR says where the runs are)")

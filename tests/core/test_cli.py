@@ -211,9 +211,9 @@ def test_train_refuses_an_unwritable_checkpoints_folder_before_the_data_loads(tm
     a_file = tmp_path / "some_file.png"
     a_file.write_bytes(b"not a folder")
     if kind == "file":
-        folder, why = a_file, f"{a_file}: no such checkpoints folder (it is a file)"
+        folder, why = a_file, f"{a_file} is a file, not a checkpoints folder"  # "no such ... (it is a file)"
     elif kind == "under-a-file":
-        folder, why = a_file / "runs", f"{a_file / 'runs'}: no such checkpoints folder ({a_file} is a file)"
+        folder, why = a_file / "runs", f"{a_file / 'runs'}: cannot be a checkpoints folder ({a_file} is a file)"
     elif os.geteuid() == 0:  # root writes through file modes: /proc takes no new files from anyone
         folder, why = Path("/proc/mnist-tui-runs"), "/proc/mnist-tui-runs: cannot write in the checkpoints folder (/proc"
     else:
@@ -343,7 +343,7 @@ def test_the_app_refuses_a_file_as_its_checkpoints_folder(tmp_path, capsys):
     """The app opened on it (Runs: 'No runs in … yet') and the first f5 failed with FileExistsError."""
     (tmp_path / "one.png").write_bytes(b"not a folder")
     assert main(["--checkpoints", str(tmp_path / "one.png")]) == 2
-    assert capsys.readouterr().err == f"mnist-tui: {tmp_path / 'one.png'}: no such checkpoints folder (it is a file)\n"
+    assert capsys.readouterr().err == f"mnist-tui: {tmp_path / 'one.png'} is a file, not a checkpoints folder\n"
 
 
 @pytest.mark.parametrize("command", [["train"], ["runs"], []], ids=lambda c: c[0] if c else "app")

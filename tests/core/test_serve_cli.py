@@ -130,7 +130,7 @@ def test_a_file_as_the_checkpoints_folder_is_refused_before_serving(monkeypatch,
     made = fake_serving(monkeypatch)
     (tmp_path / "a-file").write_text("")
     assert main(["serve", "--checkpoints", str(tmp_path / "a-file")]) == EXIT_USAGE
-    assert capsys.readouterr().err == f"mnist-tui: {tmp_path / 'a-file'}: no such checkpoints folder (it is a file)\n"
+    assert capsys.readouterr().err == f"mnist-tui: {tmp_path / 'a-file'} is a file, not a checkpoints folder\n"
     assert made == []
 
 
