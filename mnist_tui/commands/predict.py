@@ -17,7 +17,10 @@ def register(sub) -> None:
                                   + " " * 25 + "[MODEL] IMAGE [IMAGE ...]",
                             description="Classify pictures of digits: any size up to 40 megapixels (JPEGs, decoded at a reduced "
                             "size, up to 178 megapixels), dark-on-light "
-                            "or light-on-dark. A file without a digit, or unreadable, gets a line on stderr; the others "
+                            "or light-on-dark. Each is prepared as MNIST's digits were: cropped to its ink, fitted in "
+                            "20x20 and centred by mass in 28x28 (so a test digit saved as a picture may score a little "
+                            "differently from `eval`, which reads it as it is). "
+                            "A file without a digit, or unreadable, gets a line on stderr; the others "
                             "are still classified, and the exit code is 2.")
     parser.add_argument("inputs", nargs="+", metavar="[MODEL] IMAGE",
                         help="a checkpoint file, run folder or run name (default: the shipped model), then PNG or "
