@@ -68,6 +68,15 @@ async def set_input(pilot, screen, selector: str, value: str) -> None:
     await pilot.pause()
 
 
+def test_the_history_charts_value_axis_has_at_least_three_labels():
+    """Trials at 98.98-99.12% got labels at 99.0 and 99.1 alone: the upper third of the chart was unlabelled."""
+    from mnist_tui.tui.widgets.tune_charts import nice_ticks, tick_labels
+
+    assert nice_ticks(98.93, 99.17, 5) == [98.95, 99.0, 99.05, 99.1, 99.15]
+    assert nice_ticks(90, 100, 5) == [90, 95, 100] and nice_ticks(0, 7, 6, whole=True) == [0, 2, 4, 6]
+    assert tick_labels([98.95, 99.0, 99.05]) == ["98.95", "99.00", "99.05"] and tick_labels([90, 95]) == ["90", "95"]
+
+
 async def test_the_view_proposes_as_many_trials_as_the_cli_runs(tmp_path, synthetic_root):
     """The view said 10 and `mnist-tui tune` 20; neither said so."""
     from mnist_tui.cli import build_parser

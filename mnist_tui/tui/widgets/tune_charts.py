@@ -53,25 +53,39 @@ def _below(values: list[float], floor: float) -> str:
 
 
 def nice_ticks(low: float, high: float, max_ticks: int = 5, whole: bool = False) -> list[float]:
-    """Round tick positions (steps of 1, 2 or 5 times a power of ten) inside ``low``..``high``;
-    ``whole`` keeps to integers (trial numbers, epochs)."""
+    """Round tick positions (steps of 1, 2 or 5 times a power of ten) inside ``low``..``high``, at most
+    ``max_ticks`` and, where a finer round step allows, at least three (98.93..99.17 got 99.0 and 99.1 alone,
+    the upper rows unlabelled); ``whole`` keeps to integers (trial numbers, epochs)."""
     span = high - low
     if not (math.isfinite(span) and span > 0):
         return [round(low, 6)]
     raw = span / max(max_ticks - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
-    if whole:
-        step = max(1, round(step))
-    first = math.ceil(low / step - 1e-9)
-    return [round(k * step, 6) for k in range(first, math.floor(high / step + 1e-9) + 1)]
+    steps = [m * power for m in (10, 5, 2, 1, 0.5)]  # coarse to fine
+    ticks: list[float] = []
+    for step in steps[[i for i, s in enumerate(steps) if s >= raw * (1 - 1e-9)][-1]:]:
+        if whole:
+            step = max(1, round(step))
+        first = math.ceil(low / step - 1e-9)
+        finer = [round(k * step, 6) for k in range(first, math.floor(high / step + 1e-9) + 1)]
+        if ticks and (len(finer) > max_ticks or len(ticks) >= 3 or whole):
+            break
+        ticks = finer
+    return ticks
+
+
+def tick_labels(ticks: list[float]) -> list[str]:
+    """The ticks with as many decimals as the finest needs, all alike (plotext wrote 99.150, 99.100)."""
+    decimals = max((len(f"{t:g}".partition(".")[2]) for t in ticks), default=0)
+    return [f"{t:.{decimals}f}" for t in ticks]
 
 
 def _axes(plt: Any, x_low: float, x_high: float, y_values: list[float], floor: float) -> None:
     """Axis limits with a little room, integer x ticks and round y ticks."""
     y_low, y_high = floor - 0.05, max(y_values) + 0.05
     plt.ylim(y_low, y_high)
-    plt.yticks(nice_ticks(y_low, y_high, 5))
+    ys = nice_ticks(y_low, y_high, 5)
+    plt.yticks(ys, tick_labels(ys))
     if x_high <= x_low:  # one point: room beside it, no negative trial or epoch
         x_low, x_high = max(0, x_low - 1), x_high + 1
     plt.xlim(x_low, x_high)
