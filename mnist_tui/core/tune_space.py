@@ -340,7 +340,11 @@ def config_flags(config: TrainConfig, preset_name: str = "fast") -> list[str]:
 
 
 def train_command(config: TrainConfig, preset_name: str = "fast", extra: tuple[str, ...] = ()) -> str:
-    """The ``mnist-tui train`` command line that trains ``config``: the preset plus each field that differs."""
+    """The ``mnist-tui train`` command line that trains ``config``: the preset plus each field that differs and
+    changes something (a study searching model and hidden printed ``--hidden 128`` for a fastcnn, which train
+    then noted as ignored)."""
+    start = PRESETS[preset_name]
+    config = config.replace(**{name: getattr(start, name) for name in field_types() if not field_applies(name, config)})
     return " ".join(["mnist-tui", "train", *extra, *config_flags(config, preset_name)])
 
 

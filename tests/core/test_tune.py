@@ -302,10 +302,24 @@ def test_specs_parse_to_ranges_and_choices():
 
 
 def test_train_command_reproduces_the_config():
-    config = apply(TrainConfig(), {"lr": 0.0123456789, "batch_size": 512, "batchnorm": False, "hidden": "256-128"})
-    command = train_command(config, "fast")
+    from mnist_tui.core.config import PRESETS
+
+    config = apply(PRESETS["seed-mlp"], {"lr": 0.0123456789, "batch_size": 512, "hidden": "256-128"})
+    command = train_command(config, "seed-mlp")
     args = build_parser().parse_args(shlex.split(command)[1:])
     assert config_from_args(args) == config
+
+
+def test_train_command_leaves_out_what_the_config_does_not_use(capsys):
+    """A study searching model and hidden printed `--hidden 256,128` for a fastcnn: train noted it as ignored."""
+    from mnist_tui.core.config import field_applies
+
+    config = apply(TrainConfig(model="fastcnn"), {"lr": 0.0123456789, "batchnorm": False, "hidden": "256-128"})
+    command = train_command(config, "fast")
+    assert "--hidden" not in command and "--no-batchnorm" in command
+    again = config_from_args(build_parser().parse_args(shlex.split(command)[1:]))
+    assert "ignored" not in capsys.readouterr().err
+    assert all(getattr(again, name) == getattr(config, name) for name in config.to_dict() if field_applies(name, config))
 
 
 def test_journal_storage_opens_a_study(tmp_path):
