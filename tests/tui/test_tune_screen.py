@@ -601,7 +601,9 @@ async def test_a_new_study_opens_quietly_and_makes_no_storage_file(tmp_path, syn
     screen = make_screen(tmp_path, synthetic_root)
     async with Host(screen).run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert screen.poll_worker is None and str(screen.query_one("#tune-status", Static).render()) == ""
+        # no "waiting for study…"; and not a blank line either, where a new user looked for what comes next
+        said = str(screen.query_one("#tune-status", Static).render())
+        assert screen.poll_worker is None and said == "study ui: ctrl+s starts it, Attach watches it"
     assert not (tmp_path / "runs").exists()
 
 

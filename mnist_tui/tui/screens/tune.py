@@ -193,8 +193,8 @@ class TuneScreen(LeaveQuestions, Screen):
         status.set_class(error is not None, "error")
         if error is not None:
             status.update(error)
-        elif event is not None:
-            status.update("")
+        elif event is not None or not self.trials:  # it opened on a blank line: say what comes next
+            status.update("" if self.running else f"study {self.study_name()}: ctrl+s starts it, Attach watches it")
         self.query_one("#tune-start", Button).disabled = error is not None or self.running
         if event is not None and event.input.id in ("tune-study", "tune-storage") and not self.running:
             self._forget_study()
