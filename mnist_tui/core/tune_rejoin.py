@@ -19,11 +19,13 @@ from .events import Finished
 from .formatting import percent
 
 
-def _params(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """The searched values as the run was trained, in Optuna's form (an MLP's hidden sizes as "128-64")."""
-    from .tune_space import to_storable
+def _params(config: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
+    """The searched values as the run was trained, in Optuna's form (an MLP's hidden sizes as "128-64"); the
+    stopped trial's own where they are what it trained (Optuna keeps a float whole, the run trained it tidied)."""
+    from .tune_space import tidy, to_storable
 
-    return {name: to_storable(config.get(name)) for name in names}
+    trained = {name: to_storable(config.get(name)) for name in original}
+    return {name: value if tidy(original[name]) != value else original[name] for name, value in trained.items()}
 
 
 def _curve(run_dir: Path) -> dict[int, float]:
@@ -77,7 +79,7 @@ def rejoin_study(run_dir: str | Path, value: float | None) -> str | None:
                 and t.state == optuna.trial.TrialState.COMPLETE for t in trials):
             return None
         added = optuna.trial.create_trial(
-            params=_params(config, list(original.params)), distributions=original.distributions, value=value,
+            params=_params(config, original.params), distributions=original.distributions, value=value,
             intermediate_values=curve, user_attrs={"run_dir": str(run_dir), "resumed_from": number})
         study.add_trial(added)
     except (TuneError, KeyError) as exc:

@@ -86,7 +86,7 @@ class Param:
             return _from_storable(self.name, value)
         if self.kind == "int":
             return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.name, float(self.low), float(self.high), step=self.step, log=self.log)
+        return tidy(trial.suggest_float(self.name, float(self.low), float(self.high), step=self.step, log=self.log))
 
 
 class SpaceError(ConfigError):
@@ -258,9 +258,16 @@ def default_space(preset_name: str) -> list[Param]:
     return parse_space(DEFAULT_SPACES[preset_name], PRESETS[preset_name])
 
 
+def tidy(value: Any) -> Any:
+    """A searched float to 4 significant digits (the trial trains it, the form and the printed command show it:
+    Use best put lr 0.00664411297689613 in the form); anything else as it is."""
+    return float(f"{value:.4g}") if type(value) is float else value
+
+
 def apply(base: TrainConfig, values: dict[str, Any]) -> TrainConfig:
-    """``base`` with the searched values laid over it (hidden sizes as a tuple)."""
-    return base.replace(**{k: _from_storable(k, v) for k, v in values.items()})
+    """``base`` with the searched values laid over it (hidden sizes as a tuple, floats tidied: Optuna keeps a
+    trial's float whole, and its run trained the tidied one)."""
+    return base.replace(**{k: tidy(_from_storable(k, v)) for k, v in values.items()})
 
 
 # fields that differ from machine to machine and leave the result alone: workers may differ in them
@@ -380,6 +387,6 @@ def unused_search(base: TrainConfig, space: list[Param]) -> str | None:
 __all__ = [
     "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "PRESET_FOR_MODEL", "PRUNERS", "Param", "SpaceError", "apply", "base_mismatch",
     "config_flags", "default_space", "default_storage", "default_study", "parse_param", "parse_space", "preset_for",
-    "space_mismatch", "storage_file", "storage_problem", "to_storable", "train_command", "tune_problem",
+    "space_mismatch", "storage_file", "storage_problem", "tidy", "to_storable", "train_command", "tune_problem",
     "unused_search",
 ]

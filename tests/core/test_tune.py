@@ -301,6 +301,19 @@ def test_specs_parse_to_ranges_and_choices():
     assert set(info.value.errors) == {"lr", "dropout"}
 
 
+def test_a_searched_float_is_trained_shown_and_printed_with_four_significant_digits():
+    """Use best put lr 0.00664411297689613 in the form, and the train command printed it so."""
+    class Trial:  # Optuna's suggest_float hands back the whole float
+        def suggest_float(self, name, low, high, step=None, log=False):
+            return 0.00664411297689613
+
+    lr = parse_param("lr=1e-3:3e-2:log")
+    assert lr.suggest(Trial()) == 0.006644
+    config = apply(TrainConfig(), {"lr": 0.00664411297689613, "momentum": 0.7476000046677357, "batch_size": 256})
+    assert (config.lr, config.momentum, config.batch_size) == (0.006644, 0.7476, 256)
+    assert "--lr 0.006644 " in train_command(config, "fast") + " "
+
+
 def test_train_command_reproduces_the_config():
     from mnist_tui.core.config import PRESETS
 
