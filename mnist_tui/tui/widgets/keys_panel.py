@@ -78,7 +78,6 @@ class ViewBindingsTable(BindingsTable):
             table.add_section()
         return table
 
-
     def _shown_bindings(self) -> list[tuple]:
         """The active bindings, escape as the view means it: while this panel is open the app's escape closes
         it, and the view's own (Back) was missing from every view's panel."""
