@@ -378,5 +378,6 @@ def parse_field(name: str, text: str) -> Any:
 __all__ = [
     "CLASS_NAMES", "DATASET_TITLES", "DATASETS", "DEVICES", "MODELS", "OPTIMIZERS", "PRECISIONS", "PRESETS", "SCHEDULES", "ConfigError",
     "FIELD_SPECS", "FIELD_TYPES", "FieldSpec", "TrainConfig", "checked", "data_errors", "field_applies", "field_flag", "field_label",
-    "unused_because", "continued_lr", "field_names", "format_field", "more_epochs_lr", "parse_field", "field_types", "preset", "validate",
+    "unused_because", "continued_lr", "field_names", "format_field", "more_epochs_lr", "parse_field", "field_types",
+    "preset", "validate",
 ]

@@ -119,9 +119,10 @@ def find_lr(config: TrainConfig, data: MnistData, *, start: float = DEFAULT_STAR
             diverge_factor: float = DIVERGE_FACTOR) -> Iterator[LrStep | LrFound]:
     """Run the range test with ``config``'s model, optimizer, batch size and training split.
 
-    Raises ConfigError when a batch does not fit the training split. ``model`` (optional) is the network to start from; it is deep-copied and left as it
+    ``model`` (optional) is the network to start from; it is deep-copied and left as it
     was. Without it, a fresh one is built from the config (seeded by ``config.seed``).
     Yields an LrStep per batch and ends with one LrFound. ``stop`` ends the test early.
+    Raises ConfigError when a batch does not fit the training split.
     """
     check_range(start, end, steps)
     config = checked(config)

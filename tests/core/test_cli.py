@@ -333,7 +333,8 @@ def test_predict_help_says_how_a_picture_is_prepared(monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "200")
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
-    assert "cropped to its ink, fitted in 20x20 and centred by mass in 28x28" in " ".join(capsys.readouterr().out.split())
+    said = " ".join(capsys.readouterr().out.split())
+    assert "cropped to its ink, fitted in 20x20 and centred by mass in 28x28" in said
 
 
 @pytest.mark.parametrize("more", ["0", "-1"])

@@ -332,7 +332,8 @@ def test_train_command_leaves_out_what_the_config_does_not_use(capsys):
     assert "--hidden" not in command and "--no-batchnorm" in command
     again = config_from_args(build_parser().parse_args(shlex.split(command)[1:]))
     assert "ignored" not in capsys.readouterr().err
-    assert all(getattr(again, name) == getattr(config, name) for name in config.to_dict() if field_applies(name, config))
+    used = [name for name in config.to_dict() if field_applies(name, config)]
+    assert all(getattr(again, name) == getattr(config, name) for name in used)
 
 
 def test_journal_storage_opens_a_study(tmp_path):
