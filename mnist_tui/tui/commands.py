@@ -79,6 +79,8 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
                         lambda: in_tab("misclassified", lambda: wrong.action_cycle_predicted(1)))
     yield SystemCommand("Clear misclassified filters", "Show every wrong digit (c)",
                         lambda: in_tab("misclassified", wrong.action_clear_filters))
+    yield SystemCommand("Small or large misclassified digits", "Half-size digits, three times as many to a page "
+                        "at 80x24, or full size (z)", lambda: in_tab("misclassified", wrong.action_toggle_small))
     yield SystemCommand("Why was it wrong (explain, attribution)", "The pixels that pushed the model towards its answer "
                         "and away from the label (e in Misclassified)",
                         lambda: in_tab("misclassified", lambda: wrong.action_insight("explain")))

@@ -612,3 +612,23 @@ async def test_a_map_left_open_when_another_run_is_loaded_says_so(run_and_evalua
         await pilot.pause()
         said = [str(n.message) for n in pilot.app._notifications]
         assert said[-1] == "That map was of another run than the one loaded now: M opens this one's.", said
+
+
+async def test_z_shows_small_digits_three_times_as_many_to_a_page(run_and_evaluation, synthetic_data, synthetic_root):
+    """At 80x24 a page held two digits (28x14 each) over a half-empty pane: 80 wrong digits were 40 pages."""
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        grid = pane.query_one(DigitGrid)
+        grid.focus()
+        await pilot.pause()
+        large = grid.layout_counts()
+        await pilot.press("z")
+        small = grid.layout_counts()
+        assert small[0] * small[1] >= 3 * large[0] * large[1], (large, small)
+        shown = [line.text for line in grid.render_lines(grid.region.reset_offset)]
+        captions = [m.group() for line in shown for m in re.finditer(r"#\d+ \d→\d", line)]
+        assert len(captions) == min(small[0] * small[1], len(pane.examples)), shown  # (the tiny run has 2)
+        await pilot.press("pagedown")  # a page is the small page now
+        assert grid.selected == min(small[0] * small[1], len(pane.examples) - 1)
+        await pilot.press("z")
+        assert grid.layout_counts() == large

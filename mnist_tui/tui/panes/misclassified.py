@@ -40,6 +40,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
         Binding("n", "insight('neighbours')", "Nearest", show=False),
         Binding("m", "toggle_method", "Method", show=False),
         Binding("M", "open_map", "Map", show=False),
+        Binding("z", "toggle_small", "Small digits", show=False, tooltip="Small or large digits (more to a page)"),
         Binding("escape", "close_insight", "Back", show=False),
         # while Why or Nearest is open (the grid, when focused, moves by these itself); home and end: to either end
         Binding("left,up", "step_insight(-1)", "Previous digit", show=False),
@@ -256,6 +257,10 @@ class MisclassifiedPane(MapLauncher, Vertical):
             return
         grid.action_move(target - grid.selected)
         self._reopen_insight()
+
+    def action_toggle_small(self) -> None:
+        grid = self.query_one(DigitGrid)
+        grid.small = not grid.small
 
     def action_toggle_method(self) -> None:
         self.method = "occlusion" if self.method == "ig" else "ig"

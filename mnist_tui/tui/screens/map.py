@@ -26,11 +26,11 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from ..keys import QUIT_NOT_SHOWN
-from ..widgets.digit_art import digit_text
+from ..widgets.digit_art import digit_text, half_size
 from ..widgets.digit_map import CLASS_COLOURS, DigitMap
 from ..widgets.fit import fit_parts
 from ..widgets.footer import FittingFooter
-from ..widgets.insight_panel import NO_TRAINING_SET, SMALL, half_size
+from ..widgets.insight_panel import NO_TRAINING_SET, SMALL
 
 # (progress(done, total), cancelled()) -> None when the training digits' index is ready, else why not
 PrepareNeighbours = Callable[[Callable[[int, int], None], Callable[[], bool]], "str | None"]

@@ -89,6 +89,13 @@ def probability_bar(probability: float, width: int) -> str:
     return bar.ljust(width)
 
 
+def half_size(pixels: Any) -> list[list[int]]:
+    """28x28 -> 14x14 by the brightest pixel of each 2x2 block (thin strokes survive)."""
+    rows = pixel_rows(pixels)
+    return [[max(rows[y][x], rows[y][x + 1], rows[y + 1][x], rows[y + 1][x + 1]) for x in range(0, len(rows[0]) - 1, 2)]
+            for y in range(0, len(rows) - 1, 2)]
+
+
 def caption(index: int, true_label: int, predicted_label: int, confidence: float, width: int = 28) -> str:
     """``#index true→pred conf%`` fitted to ``width`` columns."""
     text = f"#{index} {true_label}→{predicted_label} {whole_percent(confidence)}"
@@ -96,5 +103,5 @@ def caption(index: int, true_label: int, predicted_label: int, confidence: float
 
 
 __all__: Sequence[str] = (
-    "caption", "digit_lines", "digit_text", "large_digit_lines", "pixel_rows", "probability_bar",
+    "caption", "digit_lines", "digit_text", "half_size", "large_digit_lines", "pixel_rows", "probability_bar",
 )

@@ -11,10 +11,11 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...core.formatting import short_percent, whole_percent
-from .digit_art import caption, digit_text, large_digit_lines, probability_bar
+from .digit_art import caption, digit_text, half_size, large_digit_lines, probability_bar
 
 CARD_WIDTH = 28
 CARD_HEIGHT = 15  # caption + 14 rows of art
+SMALL_CARD = (14, 8)  # z: half-size digits, caption + 7 rows (6 a page at 80x24, where 2 were)
 GAP = 1
 GRID_KEYS = "e why n near M map"
 PANEL_KEYS = "←→ digit esc back"  # while Why or Nearest is open
@@ -38,6 +39,7 @@ class DigitGrid(Widget, can_focus=True):
     ]
 
     selected: reactive[int] = reactive(0)
+    small: reactive[bool] = reactive(False)  # half-size cards: more digits a page, less detail
 
     class Highlighted(Message):
         """The selection moved to ``example`` (None when the grid is empty)."""
@@ -70,11 +72,20 @@ class DigitGrid(Widget, can_focus=True):
     def current(self) -> Any | None:
         return self.examples[self.selected] if self.examples else None
 
+    @property
+    def card(self) -> tuple[int, int]:
+        """(width, height) of a card: its caption and its art."""
+        return SMALL_CARD if self.small else (CARD_WIDTH, CARD_HEIGHT)
+
     def layout_counts(self) -> tuple[int, int]:
         """(columns, rows) of cards that fit the widget's size."""
-        columns = max(1, (self.size.width + GAP) // (CARD_WIDTH + GAP))
-        rows = max(1, (self.size.height + GAP) // (CARD_HEIGHT + GAP))
+        width, height = self.card
+        columns = max(1, (self.size.width + GAP) // (width + GAP))
+        rows = max(1, (self.size.height + GAP) // (height + GAP))
         return columns, rows
+
+    def watch_small(self) -> None:
+        self.refresh()
 
     def watch_selected(self, selected: int) -> None:
         self.post_message(self.Highlighted(self, self.current))
@@ -97,11 +108,12 @@ class DigitGrid(Widget, can_focus=True):
         self.selected = self._clamp(index if index >= 0 else len(self.examples) - 1)
 
     def _art(self, index: int) -> list[Text]:
-        if index not in self._art_cache:
+        key = -1 - index if self.small else index
+        if key not in self._art_cache:
             if len(self._art_cache) > 256:
                 self._art_cache.clear()
-            self._art_cache[index] = digit_text(self.images[index])
-        return self._art_cache[index]
+            self._art_cache[key] = digit_text(half_size(self.images[index]) if self.small else self.images[index])
+        return self._art_cache[key]
 
     def render(self) -> Text:
         if not self.examples:
@@ -111,7 +123,8 @@ class DigitGrid(Widget, can_focus=True):
         start = (self.selected // per_page) * per_page
         page = self.examples[start:start + per_page]
         out = Text(no_wrap=True, overflow="crop")
-        blank = " " * CARD_WIDTH
+        width, height = self.card
+        blank = " " * width
         for row in range(rows):
             cards = page[row * columns:(row + 1) * columns]
             if not cards:
@@ -122,14 +135,14 @@ class DigitGrid(Widget, can_focus=True):
                 if column:
                     out.append(" " * GAP)
                 chosen = start + row * columns + column == self.selected
-                label = caption(example.index, example.true_label, example.predicted_label, example.confidence)
-                if example.index in self.flagged:  # suspected label error
-                    label = (label.rstrip() + " ⚑label?")[:CARD_WIDTH].ljust(CARD_WIDTH)
+                label = caption(example.index, example.true_label, example.predicted_label, example.confidence, width)
+                if example.index in self.flagged:  # suspected label error (a small card: the flag alone)
+                    label = (label.rstrip() + (" ⚑label?" if width == CARD_WIDTH else "⚑"))[:width].ljust(width)
                 style = "bold reverse" if chosen else "bold"
                 if chosen and not self.has_focus:
                     style = "bold underline"
                 out.append(label, style)
-            for line in range(CARD_HEIGHT - 1):
+            for line in range(height - 1):
                 out.append("\n")
                 for column, example in enumerate(cards):
                     if column:

@@ -17,7 +17,7 @@ from textual.widget import Widget
 from ...core.formatting import whole_percent
 from .attribution_art import (LEGEND_MARKUP, LEGEND_SHORT_MARKUP, attribution_text, map_scale, shown_columns,
                               side_by_side)
-from .digit_art import digit_text, pixel_rows
+from .digit_art import digit_text, half_size
 
 SMALL = 14  # columns of a half-size digit
 METHOD_TITLES = {"ig": "integrated gradients", "occlusion": "occlusion"}
@@ -61,13 +61,6 @@ class NeighboursView:
     prediction: int
     pixels: Any
     neighbours: list[tuple[int, int, float, Any]]  # (training index, label, distance, pixels)
-
-
-def half_size(pixels: Any) -> list[list[int]]:
-    """28x28 -> 14x14 by the brightest pixel of each 2x2 block (thin strokes survive)."""
-    rows = pixel_rows(pixels)
-    return [[max(rows[y][x], rows[y][x + 1], rows[y + 1][x], rows[y + 1][x + 1]) for x in range(0, len(rows[0]) - 1, 2)]
-            for y in range(0, len(rows) - 1, 2)]
 
 
 class InsightPanel(Widget):
