@@ -40,7 +40,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
         Binding("n", "insight('neighbours')", "Nearest", show=False),
         Binding("m", "toggle_method", "Method", show=False),
         Binding("M", "open_map", "Map", show=False),
-        Binding("z", "toggle_small", "Small digits", show=False, tooltip="Small or large digits (more to a page)"),
+        Binding("z", "toggle_small", "Small digits", show=False, tooltip="Small or large digits"),
         Binding("escape", "close_insight", "Back", show=False),
         # while Why or Nearest is open (the grid, when focused, moves by these itself); home and end: to either end
         Binding("left,up", "step_insight(-1)", "Previous digit", show=False),
