@@ -280,7 +280,7 @@ class Trainer:
                 now = time.perf_counter()
                 mean_loss, accuracy = window.means()
                 if _diverging(mean_loss):
-                    yield self._diverged(epoch, step, mean_loss, r.optimizer)
+                    yield self._diverged(epoch, step, mean_loss, r.optimizer, r.lr_factor)
                     return True
                 active_s += now - window_start
                 point = StepMetrics(epoch, step, r.steps_per_epoch, r.global_step, mean_loss, accuracy,
@@ -345,7 +345,7 @@ class Trainer:
             "lr": r.optimizer.param_groups[0]["lr"] * r.lr_factor, "seconds": seconds,
         }
         if _diverging(train_loss) or (val is not None and _diverging(val.loss)):
-            yield self._diverged(epoch, r.steps_per_epoch, train_loss, r.optimizer)
+            yield self._diverged(epoch, r.steps_per_epoch, train_loss, r.optimizer, r.lr_factor)
             return True
         r.history.append(record)
         runs.append_metrics(self.run_dir, record)
@@ -377,14 +377,14 @@ class Trainer:
                                         test.accuracy, test.per_class_accuracy, r.best_val),
                                resumed=self.restored is not None)  # a stopped tuning trial counts again
 
-    def _diverged(self, epoch: int, step: int, loss: float, optimizer: Optimizer) -> Failed:
-        lr = optimizer.param_groups[0]["lr"]
-        kept = f"; the best checkpoint so far is kept at {self.best_path}" if self.best_path else ""
+    def _diverged(self, epoch: int, step: int, loss: float, optimizer: Optimizer, factor: float) -> Failed:
+        lr = optimizer.param_groups[0]["lr"]  # the schedule's; steering multiplied it (x1e4 read "lr 0.001")
+        kept, how = (f"; the best checkpoint so far is kept at {self.best_path}" if self.best_path else "",
+                     f"the schedule's {lr:.3g} steered x{factor:g}" if factor != 1 else f"configured {self.config.lr:g}")
         return Failed(
-            f"training diverged at epoch {epoch}, step {step}: loss is {loss:.3g} with lr {lr:.3g} "
-            f"(configured learning rate {self.config.lr:g}); try a lower learning rate{kept}",
-            epoch, str(self.run_dir), self.best_path,
-        )
+            f"training diverged at epoch {epoch}, step {step}: loss is {loss:.3g} with lr {lr * factor:.3g} "
+            f"({how}); try a lower learning rate{' or less steering' if factor > 1 else ''}{kept}",
+            epoch, str(self.run_dir), self.best_path)
 
 
 def _member_views(config: TrainConfig, epoch: int) -> bool:

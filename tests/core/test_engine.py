@@ -109,6 +109,20 @@ def test_a_diverging_run_fails_and_says_why(synthetic_data, tiny_config, tmp_pat
     assert not any(isinstance(e, Finished) for e in events)
 
 
+def test_a_run_steered_into_divergence_names_the_rate_it_trained_at(synthetic_data, tiny_config, tmp_path):
+    """Steered x10000 from 0.001 it said "with lr 0.001 (configured learning rate 0.001); try a lower learning
+    rate": the rate it diverged at was 10."""
+    from mnist_tui.core.runtime import RunControl
+
+    control = RunControl()
+    control.set_lr_factor(10000.0)
+    config = tiny_config.replace(optimizer="sgd", lr=1e-3, momentum=0.99, epochs=5, schedule="constant")
+    failed = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, points_per_epoch=1000), control)[-1]
+    assert isinstance(failed, Failed), failed
+    assert "with lr 10 (the schedule's 0.001 steered x10000); try a lower learning rate or less steering" \
+        in failed.reason, failed.reason
+
+
 def _final_weights(run_dir):
     return load_checkpoint(run_dir / "last.pt")["model_state"]
 
