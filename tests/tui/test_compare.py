@@ -205,3 +205,31 @@ async def test_the_table_keeps_its_row_labels_while_the_runs_scroll(synthetic_da
         assert "number-2" in table.render_line(0).text
         assert "more run" not in table.render_line(0).text
         assert [table.render_line(y).text.split()[0] for y in range(1, 4)] == labels  # the labels stayed
+
+
+async def test_the_more_runs_hint_is_not_cut_by_a_vertical_scrollbar():
+    """With more rows than fit, the scrollbar took two columns and the header read "→ 1 more ru"."""
+    from textual.app import App
+
+    from mnist_tui.tui.widgets.column_table import ColumnTable
+
+    class Host(App):
+        def compose(self):
+            table = ColumnTable(cursor_type="row", fixed_columns=1)
+            table.noun = "run"
+            yield table
+
+        def on_mount(self) -> None:
+            table = self.query_one(ColumnTable)
+            table.add_column("", width=15)
+            for name in ("fastcnn-20261205-083049", "fastcnn-20261205-081439", "fastcnn-20261205-080000"):
+                table.add_column(name, width=len(name))
+            for row in range(30):  # more rows than the 10 shown: a vertical scrollbar
+                table.add_row(f"row {row}", "98.62%", "99.22%", "99.00%")
+
+    async with Host().run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        table = pilot.app.query_one(ColumnTable)
+        assert table.scrollable_content_region.width < 80  # the scrollbar is there
+        shown = table.render_line(0).text[:table.scrollable_content_region.width].rstrip()
+        assert shown.endswith(("→ 1 more run", "→ 1 more")), shown  # whole words, never "→ 1 more ru"

@@ -48,7 +48,7 @@ class ColumnTable(DataTable):
         left none, and nothing said that time and date were there)."""
         columns = list(self.columns.values())
         fixed = sum(column.get_render_width(self) for column in columns[:self.fixed_columns])
-        room, x, scroll = self.size.width - fixed, 0, round(self.scroll_x)
+        room, x, scroll = self.scrollable_content_region.width - fixed, 0, round(self.scroll_x)
         left, ends = 0, [0]  # where each whole column shown ends
         hidden = 0
         for column in columns[self.fixed_columns:]:
@@ -60,7 +60,7 @@ class ColumnTable(DataTable):
             else:
                 ends.append(x - scroll)
         if not hidden:
-            return fixed, fixed + left, self.size.width, 0
+            return fixed, fixed + left, self.scrollable_content_region.width, 0
         if self.show_header and room - ends[-1] < len(" →") and len(ends) > 2:
             ends.pop()
             hidden += 1
@@ -70,7 +70,7 @@ class ColumnTable(DataTable):
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
         fixed, left, right, hidden = self.whole_columns()
-        width = self.size.width
+        width = self.scrollable_content_region.width
         header = y == 0 and self.show_header
         scrolled = header and round(self.scroll_x) > 0 and fixed >= 2 and not strip.crop(fixed - 2, fixed).text.strip()
         if left <= fixed and right >= width and not scrolled:
