@@ -381,10 +381,10 @@ class Trainer:
         lr = optimizer.param_groups[0]["lr"]  # the schedule's; steering multiplied it (x1e4 read "lr 0.001")
         kept, how = (f"; the best checkpoint so far is kept at {self.best_path}" if self.best_path else "",
                      f"the schedule's {lr:.3g} steered x{factor:g}" if factor != 1 else f"configured {self.config.lr:g}")
-        return Failed(
-            f"training diverged at epoch {epoch}, step {step}: loss is {loss:.3g} with lr {lr * factor:.3g} "
-            f"({how}); try a lower learning rate{' or less steering' if factor > 1 else ''}{kept}",
-            epoch, str(self.run_dir), self.best_path)
+        reason = (f"training diverged at epoch {epoch}, step {step}: loss is {loss:.3g} with lr {lr * factor:.3g} "
+                  f"({how}); try a lower learning rate{' or less steering' if factor > 1 else ''}{kept}")
+        runs.mark_failed(self.run_dir, reason, epoch)  # `runs` says failed, not stopped
+        return Failed(reason, epoch, str(self.run_dir), self.best_path)
 
 
 def _member_views(config: TrainConfig, epoch: int) -> bool:

@@ -241,10 +241,16 @@ def _trained_at(run_dir: Path) -> float:
     return max(times) if times else run_dir.stat().st_mtime
 
 
+def mark_failed(run_dir: Path, reason: str, epoch: int) -> None:
+    """Say that the run failed (it diverged), so `runs` and the Runs view call it failed, not stopped; it stays
+    resumable from its last checkpoint, and training it again drops the mark (drop_outputs)."""
+    write_text_atomic(Path(run_dir) / "failed.json", json.dumps({"reason": reason, "epoch": epoch}, indent=2))
+
+
 def drop_outputs(run_dir: Path) -> None:
     """Remove what was made of a run's weights, before it trains further: its result (it is no longer
-    finished) and `export`'s files in its folder (export again)."""
-    for name in ("result.json", *EXPORT_FILES):
+    finished), its failure mark and `export`'s files in its folder (export again)."""
+    for name in ("result.json", "failed.json", *EXPORT_FILES):
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 

@@ -123,6 +123,25 @@ def test_a_run_steered_into_divergence_names_the_rate_it_trained_at(synthetic_da
         in failed.reason, failed.reason
 
 
+def test_a_diverged_run_is_listed_as_failed_until_it_trains_again(synthetic_data, tiny_config, tmp_path):
+    """`runs` and the Runs view called a diverged run "stopped": nothing wrote the failed.json they read."""
+    from mnist_tui.core.runs import read_run
+
+    config = tiny_config.replace(epochs=1, optimizer="sgd", lr=1e-3, momentum=0.99, schedule="constant")
+    assert isinstance(run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="d"))[-1], Finished)
+    control = RunControl()
+    control.set_lr_factor(10000.0)
+    failed = run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "d", extra_epochs=1),
+                     control)[-1]
+    assert isinstance(failed, Failed), failed
+    assert read_run(tmp_path / "d").state == "failed"
+    assert "diverged" in json.loads((tmp_path / "d" / "failed.json").read_text())["reason"]
+    again = run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "d"))[-1]
+    assert isinstance(again, Finished), again
+    assert read_run(tmp_path / "d").state == "finished"
+    assert not (tmp_path / "d" / "failed.json").exists()
+
+
 def _final_weights(run_dir):
     return load_checkpoint(run_dir / "last.pt")["model_state"]
 
