@@ -180,7 +180,8 @@ class MnistApp(KeysPanelActions, App):
         """Buttons, bindings and the progress line's state, all from the controller."""
         state = self.controller.state
         self.train_pane.show_run_state(state, not self.form_errors)
-        self.query_one(RunsPane).training = self.controller.run_dir if self.controller.active else None
+        self.query_one(RunsPane).show_training(self.controller.run_dir if self.controller.active else None,
+                                               "paused" if state == RunState.PAUSED else "training")
         if state != RunState.IDLE:
             self.set_progress(state=state.value)
         keys = tuple(self.controller.allowed(action) for action in RUN_ACTIONS)

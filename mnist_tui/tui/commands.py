@@ -59,7 +59,7 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
     yield SystemCommand("Load checkpoint", "Its test results in Results (l in Runs)",
                         lambda: in_tab("runs", runs.action_load))
     yield SystemCommand("Resume run", "Continue it (r in Runs)",
-                        lambda: in_tab("runs", runs.action_resume))
+                        lambda: in_tab("runs", runs.action_resume_run))
     yield SystemCommand("Delete run", "Delete its folder (d in Runs)",
                         lambda: in_tab("runs", runs.action_delete))
     yield SystemCommand("Refresh runs", "Re-read the checkpoints folder (ctrl+r)", runs.refresh_runs)
@@ -97,7 +97,8 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
                           ("Export or save: Draw's save PNG is s in Draw", app.action_draw),
                           ("Preset: pick one in the Train form", lambda: in_tab("train", train.query_one("#form").show_top)),
                           ("Help: keys of this view (?)", app.action_show_help_panel),
-                          ("Train more epochs of the selected finished run", lambda: in_tab("runs", runs.action_resume))):
+                          ("Train more epochs of the selected finished run",
+                           lambda: in_tab("runs", runs.action_resume_run))):
         yield SystemCommand(title, "", action, discover=False)
     # one command per class, found by typing ("true 7", "predicted 3") rather than listed
     for label in range(10):

@@ -535,3 +535,30 @@ async def test_resuming_a_run_from_a_filtered_list_shows_train_and_keeps_the_fil
         await pilot.press("f4", "j")
         await ready(pilot, app)
         assert app.query_one("#runs-filter", Input).value == "zeta"
+
+
+async def test_a_paused_run_reads_paused_and_the_footer_keeps_the_run_keys(make_app, runs_folder):
+    """Runs called a paused run "training", and its footer, filled with the view's keys, left out f6 and f7
+    although both worked there."""
+    from textual.widgets._footer import FooterKey
+    from tests.tui.test_app import run_to_completion, set_field, start_paused
+
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        await start_paused(pilot, app)
+        await pilot.press("f4")
+        await app.query_one(RunsPane).refresh_runs().wait()
+        await pilot.pause()
+        table = app.query_one("#runs-table", DataTable)
+        states = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        shown = [key.key_display for key in app.screen.query(FooterKey) if key.display]
+        await pilot.press("f6")  # resumed (the run must end before the app can)
+        await app.wait_for_event("resumed")
+        await pilot.pause()
+        resumed = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        await run_to_completion(pilot, app)
+        assert sorted(states) == ["finished"] * len(RUNS) + ["paused"], states
+        assert "f6" in shown and "f7" in shown and shown[0] == "l", shown
+        assert "training" in resumed, resumed

@@ -279,7 +279,7 @@ async def test_a_resumed_run_is_steered_on_from_the_factor_it_stopped_with(make_
         await ready(pilot, app)
         await pilot.press("f4")
         await ready(pilot, app)
-        app.query_one(RunsPane).action_resume()  # as r does; paused before its first batch
+        app.query_one(RunsPane).action_resume_run()  # as r does; paused before its first batch
         await pilot.pause()
         assert app.run_state == "starting"  # the child is still importing torch
         app.action_pause()

@@ -29,7 +29,7 @@ OTHERS_POLL_S = 2.0  # how often the list is read again while another process tr
 class RunsPane(Vertical):
     BINDINGS = [
         Binding("l", "load", "Load"),
-        Binding("r", "resume", "Resume"),
+        Binding("r", "resume_run", "Resume"),  # (named as the app's f6 resume, the footer showed one of the two)
         Binding("d", "delete", "Del", tooltip="Delete the run"),
         Binding("m,space", "toggle_mark", "Mark", key_display="m"),
         Binding("c", "compare", "Cmp", tooltip="Compare marked runs"),
@@ -87,6 +87,7 @@ class RunsPane(Vertical):
         self.marked: set[str] = set()  # paths of the runs marked for comparison
         self.folder = ""
         self.training: str | None = None  # the path of the run being trained here, if any
+        self.training_word = "training"  # its state cell: "paused" while it is
         self.sort_column, self.sort_descending = "date", True
         self.filter_text = ""
         self._status = ""
@@ -99,8 +100,17 @@ class RunsPane(Vertical):
         yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
 
     def on_mount(self) -> None:
-        self.query_one(RunsTable).show_runs([], self.sort_column, self.sort_descending, self.marked, self.training)
+        self.query_one(RunsTable).show_runs([], self.sort_column, self.sort_descending, self.marked, self.training,
+                                             self.training_word)
         self.set_interval(OTHERS_POLL_S, self._relist_if_the_folder_changed)
+
+    def show_training(self, path: str | None, word: str) -> None:
+        """The run this app trains (None: none) and its state cell, "training" or "paused" (it read "training"
+        while paused)."""
+        if (path, word) != (self.training, self.training_word):
+            self.training, self.training_word = path, word
+            if self.is_mounted:
+                self._fill()
 
     def _folder_stamp(self) -> tuple[tuple[str, int], ...] | None:
         """The run folders and their mtimes: one made or removed, or a file saved in one (a run another
@@ -162,7 +172,7 @@ class RunsPane(Vertical):
         runs = sorted_runs([r for r in self.all_runs if matches(r, self.filter_text)], self.sort_column,
                            self.sort_descending)
         self.runs = runs
-        table.show_runs(runs, self.sort_column, self.sort_descending, self.marked, self.training)
+        table.show_runs(runs, self.sort_column, self.sort_descending, self.marked, self.training, self.training_word)
         bad = [r for r in runs if r.error]
         total, folder = len(self.all_runs), _escape(self.folder)
         status = f"{total} run{'s' if total != 1 else ''} in {folder}" if total else f"No runs in {folder} yet."
@@ -245,7 +255,7 @@ class RunsPane(Vertical):
         if (run := self._usable()) is not None:
             self.post_message(self.DrawRequested(run))
 
-    def action_resume(self) -> None:
+    def action_resume_run(self) -> None:
         from ...core.run_lock import NotWritable, check_writable
 
         run = self._usable()

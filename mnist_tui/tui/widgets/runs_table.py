@@ -49,13 +49,13 @@ def name_cell(run: RunInfo, marked: bool) -> Text:
     return mark + Text(run.name, style="red" if run.error else "")
 
 
-def run_cells(run: RunInfo, marked: bool, training: bool) -> tuple[Text | str, ...]:
-    """One row's cells, in COLUMNS' order."""
+def run_cells(run: RunInfo, marked: bool, training: str | None = None) -> tuple[Text | str, ...]:
+    """One row's cells, in COLUMNS' order; ``training``: its state while this app trains it ("paused")."""
     date = run.modified[5:16].replace("T", " ")
     if run.error:
         return name_cell(run, marked), Text("unreadable", style="red"), run.model, "", "", "", "", "", "", date
     test = test_cell(run.test_accuracy, run.test_checkpoint, run.epochs_done)  # as `runs` writes it
-    return (name_cell(run, marked), "training" if training else run.state, run.model,
+    return (name_cell(run, marked), training or run.state, run.model,
             f"{run.epochs_done}/{run.epochs}", percent(run.best_val_accuracy), test, f"{run.lr:g}",
             str(run.batch_size), format_duration(run.train_seconds), date)
 
@@ -71,9 +71,9 @@ class RunsTable(ColumnTable):
     BINDINGS = [Binding("enter", "select_cursor", "Load", show=False)]  # (DataTable's read "Select")
 
     def show_runs(self, runs: list[RunInfo], sort_column: str, descending: bool, marked: set[str],
-                  training: str | None) -> None:
+                  training: str | None, training_word: str = "training") -> None:
         """Fill the table with ``runs`` in their order; the sorted column's header carries an arrow."""
-        rows = [run_cells(run, run.path in marked, run.path == training) for run in runs]
+        rows = [run_cells(run, run.path in marked, training_word if run.path == training else None) for run in runs]
         self.clear(columns=True)
         for index, (key, label, _, _) in enumerate(COLUMNS):
             arrow = (" ▼" if descending else " ▲") if key == sort_column else ""
