@@ -233,3 +233,32 @@ async def test_the_more_runs_hint_is_not_cut_by_a_vertical_scrollbar():
         assert table.scrollable_content_region.width < 80  # the scrollbar is there
         shown = table.render_line(0).text[:table.scrollable_content_region.width].rstrip()
         assert shown.endswith(("→ 1 more run", "→ 1 more")), shown  # whole words, never "→ 1 more ru"
+
+
+async def test_a_run_that_trains_while_compared_is_read_again_and_marked_training(two_runs, synthetic_data, tmp_path):
+    """Compare kept a marked run's figures from when it opened while that run trained on (F5: "1/3" and no
+    test figure after it had finished, until ctrl+r), and nothing said the run was training."""
+    import asyncio
+    import shutil
+
+    from mnist_tui.core import run_lock
+    from mnist_tui.core.engine import Trainer
+
+    for run in two_runs:
+        shutil.copytree(run, tmp_path / run.name)
+    runs = [tmp_path / run.name for run in two_runs]
+    held = run_lock.acquire(runs[1])  # as the process that trains it holds it
+    screen = CompareScreen(runs)
+    app = CompareApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        assert table_cells(table)["epochs done"] == ["2/2", "3/3 training"]
+        held.release()
+        events = list(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=runs[1], extra_epochs=1).run())
+        assert events[-1].kind == "finished"
+        async with asyncio.timeout(30):
+            while table_cells(table)["epochs done"] != ["2/2", "4/4"]:  # no key pressed
+                await pilot.pause(0.1)
+        assert screen.runs[1].epochs == [1, 2, 3, 4]

@@ -6,6 +6,7 @@ The run folders are read by the core's readers (core.runs) in a thread worker, o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from ..widgets.ticks import linear_ticks
 # distinct in dark and light themes; plotext takes the RGB tuple, Rich the hex
 RUN_COLOURS = ((0, 175, 255), (255, 135, 0), (95, 215, 95), (255, 95, 175), (215, 215, 0), (175, 135, 255),
                (0, 215, 215), (255, 95, 95))
+POLL_S = 2.0  # how often the compared run folders are looked at for a run that trains on
 NOT_APPLICABLE = "–"  # a field that changes nothing for that run (width for an mlp)
 
 
@@ -54,6 +56,7 @@ class ComparedRun:
     test_checkpoint: str | None = None  # the checkpoint the test figure is of, "last (epoch 3)"
     train_seconds: float | None = None
     error: str | None = None
+    state: str = "stopped"  # as Runs says it: training while a process trains it
 
     @property
     def best_val_accuracy(self) -> float | None:
@@ -84,8 +87,22 @@ def compared_run(run_dir: str | Path) -> ComparedRun:
         val_accuracy=[r.get("val_accuracy") for r in records],
         val_loss=[r.get("val_loss") for r in records],
         test_accuracy=info.test_accuracy, test_checkpoint=info.test_checkpoint,
-        train_seconds=info.train_seconds if not info.error else None, error=info.error,
+        train_seconds=info.train_seconds if not info.error else None, error=info.error, state=info.state,
     )
+
+
+def folder_stamp(run_dirs: list[Path]) -> tuple:
+    """Each run folder's files, their sizes and times: a run that trains on (here, in another app or
+    `mnist-tui train`) changes it at each epoch and at its end (not its chart points, every half second)."""
+    stamp = []
+    for run_dir in run_dirs:
+        try:
+            with os.scandir(run_dir) as entries:
+                stamp.append(tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries
+                                          if e.name != "points.jsonl")))
+        except OSError:
+            stamp.append(None)
+    return tuple(stamp)
 
 
 def _curves(run: ComparedRun) -> list[tuple[int, float | None, float | None]]:
@@ -138,7 +155,7 @@ def comparison_rows(runs: list[ComparedRun]) -> list[tuple[str, list[str]]]:
         ("test acc", [percent(r.test_accuracy) for r in runs]),
         ("tested", [r.test_checkpoint or "-" for r in runs]),
         ("epochs done", ["?" if r.config is None else f"{r.epochs[-1] if r.epochs else 0}/{r.config.epochs}"
-                         for r in runs]),
+                         + (" training" if r.state == "training" else "") for r in runs]),
         ("train time", ["-" if r.train_seconds is None else f"{r.train_seconds:.0f}s" for r in runs]),
     ]
     fields = config_cells(runs)
@@ -275,11 +292,24 @@ class CompareScreen(Screen):
         yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
+        self._stamp: tuple | None = None
         self.load_runs()
+        self.set_interval(POLL_S, self._read_again_if_changed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare", name="read runs")
     def load_runs(self) -> None:
+        self._stamp = folder_stamp(self.run_dirs)  # before reading: a change meanwhile is seen next time
         self.post_message(self.RunsLoaded([compared_run(p) for p in self.run_dirs]))
+
+    def _read_again_if_changed(self) -> None:
+        """A compared run that trains on is read again: its column kept the figures of when Compare opened."""
+        if self.is_current:
+            self._check_the_folders()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compare-poll", name="check compared runs")
+    def _check_the_folders(self) -> None:
+        if self._stamp is not None and folder_stamp(self.run_dirs) != self._stamp:
+            self.app.call_from_thread(self.load_runs)
 
     def on_compare_screen_runs_loaded(self, message: RunsLoaded) -> None:
         self.runs = message.runs
@@ -301,12 +331,15 @@ class CompareScreen(Screen):
 
     def _fill_table(self) -> None:
         table = self.query_one(DataTable)
+        cursor, scrolled = table.cursor_coordinate, table.scroll_offset  # kept when a training run is read again
         table.clear(columns=True)
         table.add_column("", key="label")
         for index, run in enumerate(self.runs):
             table.add_column(Text(run.name, style=f"bold {hex_colour(run_colour(index))}"), key=run.path)
         for label, cells in comparison_rows(self.runs):
             table.add_row(Text(label, style="bold"), *cells, key=label)
+        table.cursor_coordinate = cursor
+        self.call_after_refresh(table.scroll_to, *scrolled, animate=False)
 
     def action_reload(self) -> None:
         self.load_runs()
