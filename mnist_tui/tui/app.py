@@ -112,6 +112,10 @@ class MnistApp(KeysPanelActions, App):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
         self._toasts.watch(self.NOTIFICATION_TIMEOUT if timeout is None else timeout)
 
+    def notify_in_place(self, key: str, message: str, severity: Any = "information") -> None:
+        """As notify, replacing the last toast of ``key`` still shown (steering's, one per key press)."""
+        self._toasts.replace(key, message, severity, self.NOTIFICATION_TIMEOUT)
+
     def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
                            time_format: str | None = None) -> str | None:
         """The palette's "Screenshot": into the folder the app runs in (Textual's default, ~/Downloads, may

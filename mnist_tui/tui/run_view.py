@@ -138,9 +138,10 @@ class RunView:
         total = app.controller.steer(factor)
         app.set_progress(lr_factor=total)  # at once: a paused run takes it only once resumed
         if total == before:  # at a limit: x1e-4, or the lr at the form's 10
-            app.notify(f"The learning rate is at its limit: x{total:g} the schedule.", severity="warning")
-        else:
-            app.notify(f"Learning rate x{total / before:.3g} from the next batch (now x{total:g} the schedule).")
+            app.notify_in_place("steer", f"The learning rate is at its limit: x{total:g} the schedule.", "warning")
+        else:  # one toast, replaced by the next key's: the status line keeps the factor too
+            app.notify_in_place("steer", f"Learning rate x{total:g} the schedule from the next batch "
+                                         f"(x{total / before:.3g} by this key).")
 
     def ask_stop(self, quitting: bool = False) -> None:
         """Confirm, then stop the run at the next batch (and quit once it has, if ``quitting``)."""

@@ -25,6 +25,19 @@ class ToastRepainter:
         self.until = 0.0  # watch at least until then: a toast is mounted a little after notify()
         self.shown: set[object] = set()
         self.timer: Timer | None = None
+        self.keyed: dict[str, object] = {}  # the last toast of each kind that replaces its own
+
+    def replace(self, key: str, message: str, severity: str, timeout: float) -> None:
+        """A toast in place of the last one of ``key`` if it is still up: each steering key stacked its own,
+        and twenty presses hid the LR chart for ten seconds. (Textual has no public way to withdraw one.)"""
+        from textual.notifications import Notification, Notify
+
+        old = self.keyed.get(key)
+        if old is not None and old in self.app._notifications:
+            self.app._unnotify(old)
+        self.keyed[key] = notification = Notification(message, "", severity, timeout)
+        self.app.post_message(Notify(notification))
+        self.watch(timeout)
 
     def watch(self, timeout: float) -> None:
         """A toast was asked for, to stay ``timeout`` seconds."""

@@ -156,21 +156,24 @@ async def test_steering_keys_halve_the_running_lr_and_it_shows_in_the_chart_and_
         assert field.value.endswith("-")
 
 
-async def test_steering_up_stops_at_the_forms_lr_limit_and_says_so(make_app):
+async def test_steering_up_stops_at_the_forms_lr_limit_and_says_so_in_one_toast(make_app):
+    """Each key press stacked a toast: twenty of them hid the LR chart for ten seconds (walk20 F7)."""
     app = make_app()
     async with app_at_80x24(app) as pilot:
         await ready(pilot, app)
         await set_field(pilot, app, "lr", "2")
         await set_field(pilot, app, "epochs", "2")
         await start_paused(pilot, app)
-        await pilot.press("plus", "plus", "plus")  # x2 each: lr 4, 8, then 10 (x5), not 16
-        await pilot.pause()
-        assert app.controller.lr_factor == 5.0
-        assert notifications(app)[-3:] == [f"Learning rate x{a} from the next batch (now x{b} the schedule)."
-                                           for a, b in (("2", "2"), ("2", "4"), ("1.25", "5"))]
         await pilot.press("plus")
         await pilot.pause()
-        assert notifications(app)[-1] == "The learning rate is at its limit: x5 the schedule."
+        assert notifications(app) == ["Learning rate x2 the schedule from the next batch (x2 by this key)."]
+        await pilot.press("plus", "plus")  # x2 each: lr 4, 8, then 10 (x5), not 16
+        await pilot.pause()
+        assert app.controller.lr_factor == 5.0
+        assert notifications(app) == ["Learning rate x5 the schedule from the next batch (x1.25 by this key)."]
+        await pilot.press("plus")
+        await pilot.pause()
+        assert notifications(app) == ["The learning rate is at its limit: x5 the schedule."]
         await pilot.press("f7")
         await pilot.pause()
         await pilot.press("y")
