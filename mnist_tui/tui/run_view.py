@@ -40,6 +40,7 @@ class RunView:
     def __init__(self, app: MnistApp) -> None:
         self.app = app
         self.form_to_save: tuple[str | None, TrainConfig] | None = None  # remembered once the run has started
+        self.form_draft: tuple[TrainConfig, str | None] | None = None  # the form a resumed run's config covers
         self._stopped: Stopped | None = None  # the last run stopped and not since finished (see quit_message)
         self._said: str | None = None  # the run folder the idle status line names (finished, stopped, failed)
         self.quit_when_stopped = False
@@ -200,6 +201,9 @@ class RunView:
 
     def _show_event(self, event: Event) -> None:
         app = self.app
+        if isinstance(event, (Stopped, Finished, Failed)) and self.form_draft is not None:
+            app.query_one(HParamForm).set_config(*self.form_draft)  # a resumed run's config gives way
+            self.form_draft = None
         if isinstance(event, RunStarted):
             self._started(event)
         elif isinstance(event, EpochEnd):
@@ -218,6 +222,8 @@ class RunView:
             self._not_started()
             app.notify(event.reason, title="Training failed", severity="error", timeout=10)
             app.set_progress(state="failed", message=f"Failed: {self._in_checkpoints(event.reason)}")
+            if event.run_dir:
+                app.query_one(ResultsPane).note_training(Path(event.run_dir).name, ended="failed")
             self._said = event.run_dir
         # Paused and Resumed: the controller's state says it
 
@@ -229,11 +235,16 @@ class RunView:
             self.form_to_save = None
             app.query_one(HParamForm).query_one("#field-run_name", Input).value = ""  # a name names one run
         run_dir = Path(event.run_dir)
+        app.query_one(ResultsPane).note_training(run_dir.name)
         resumed = event.start_epoch or event.start_step
         history = read_metrics(run_dir)[:event.start_epoch] if resumed else []
         app.train_pane.run_started(event, read_points(run_dir) if resumed else [], history)
-        if resumed:  # the form shows the run's own config
-            app.query_one(HParamForm).set_config(TrainConfig.from_dict(event.config), None)
+        if resumed:  # the form shows the run's own config while it trains, then the user's again
+            form = app.query_one(HParamForm)
+            if self.form_draft is None:
+                self.form_draft = form.draft()
+                app.notify(f"The form shows {run_dir.name}'s config while it trains; yours comes back when it ends.")
+            form.set_config(TrainConfig.from_dict(event.config), None)
         start_step = event.start_epoch * event.steps_per_epoch + event.start_step
         app.set_progress(state="running", epoch=min(event.start_epoch + 1, event.epochs), epochs=event.epochs,
                          step=event.start_step, steps_per_epoch=event.steps_per_epoch, global_step=start_step,

@@ -550,3 +550,26 @@ async def test_the_stop_question_says_the_run_trains_on_meanwhile(make_app):
         await pilot.pause()
         await pilot.press("y")
         await app.wait_for_event("stopped")
+
+
+async def test_results_during_a_new_run_say_they_are_another_runs(make_app):
+    """Results showed the last run's matrix while a new run trained, with nothing to say whose (walk20 F9)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f5")
+        await run_to_completion(pilot, app)
+        first = the_run(app)
+        app.events_seen.clear()
+        await set_field(pilot, app, "epochs", "2")
+        await start_paused(pilot, app)
+        second = next(p for p in app.checkpoints_dir.iterdir() if p.is_dir() and p != first)
+        await pilot.press("f2")
+        await pilot.pause()
+        note = app.query_one("#results-note", Static)
+        shown = note.display, str(note.render())
+        await pilot.press("f6")
+        await run_to_completion(pilot, app)
+        assert shown == (True, f"{second.name} is training: these are not its results; its own show here when it "
+                               "ends."), shown
+        assert second.name in str(app.query_one("#results-summary", Static).render()) and not note.display

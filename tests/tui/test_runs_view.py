@@ -562,3 +562,27 @@ async def test_a_paused_run_reads_paused_and_the_footer_keeps_the_run_keys(make_
         assert sorted(states) == ["finished"] * len(RUNS) + ["paused"], states
         assert "f6" in shown and "f7" in shown and shown[0] == "l", shown
         assert "training" in resumed, resumed
+
+
+async def test_resuming_a_run_shows_its_config_while_it_trains_then_gives_the_form_back(make_app, runs_folder):
+    """r put the run's config in the form without a word and left it there: the user's own edits were gone,
+    and f5 then trained a new run of the resumed one's total epochs (walk20 F3)."""
+    from tests.tui.test_app import run_to_completion, set_field
+
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "lr", "0.0042")
+        table = await open_runs(pilot, app)
+        table.move_cursor(row=names(app).index("zeta-mlp"))
+        await pilot.press("r", "enter")  # finished: as many epochs more as it had
+        app.action_pause()  # before its first batch, as start_paused does
+        await app.wait_for_event("paused")
+        await pilot.pause()
+        during = app.query_one("#field-lr", Input).value
+        said = [str(n.message) for n in app._notifications]
+        await pilot.press("f6")
+        await run_to_completion(pilot, app)
+        assert during == "0.01"  # the run's, while it trains
+        assert any("zeta-mlp's config while it trains" in text for text in said), said
+        assert app.query_one("#field-lr", Input).value == "0.0042"

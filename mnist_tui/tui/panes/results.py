@@ -102,6 +102,14 @@ class ResultsPane(Vertical):
 
     # -- showing --------------------------------------------------------------------------
 
+    def note_training(self, run_name: str, ended: str | None = None) -> None:
+        """A run trains (or ``ended``: "failed"): the results shown, if any, are another run's (nothing said so)."""
+        note = self.query_one("#results-note", Static)
+        if self.query_one("#confusion").display:
+            note.update(f"[b]{run_name}[/] {ended or 'is training'}: these are not its results"
+                        + ("." if ended else "; its own show here when it ends."))
+            note.display = True
+
     def note_stopped(self, run_name: str) -> None:
         """A run stopped before its test: what is shown is another run's, and how to see this one's."""
         note = self.query_one("#results-note", Static)

@@ -164,6 +164,11 @@ class HParamForm(VerticalScroll):
         self.query("Select, Input").first().focus(scroll_visible=False)
         self.scroll_home(animate=False)
 
+    def draft(self) -> tuple[TrainConfig, str | None]:
+        """The fields as they stand (unvalidated; a field that does not parse keeps its last value) and the
+        preset, for set_config to put back."""
+        return self._parsed()[0], self._preset
+
     def set_config(self, config: TrainConfig, preset: str | None = None) -> None:
         """Fill every field from ``config`` (and the preset picker: ``preset``, else the preset ``config`` is, if any)."""
         if preset is None:  # a run's config (Runs' f, a resumed run, Tune's best) may be a preset as it is
