@@ -149,7 +149,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         if isinstance(exc, (UsageError, CheckpointError, DataUnavailable, ImageError)):
             stderr(str(exc))
             return EXIT_USAGE
+        if _caused_by_interrupt(exc):  # torch.onnx's exporter turns Ctrl+C into its own error
+            stderr("interrupted")
+            return EXIT_INTERRUPTED
         raise
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in the exception's chain (raised from it, or while handling it)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 # headless commands whose files are written and closed (checkpoints fsynced) when they return and

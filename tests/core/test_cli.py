@@ -525,3 +525,27 @@ def test_a_missing_checkpoints_folder_says_which_flag_names_it(tmp_path, capsys,
     assert main(["runs"]) == 2
     assert capsys.readouterr().err == ("mnist-tui: checkpoints: no such checkpoints folder "
                                        "(--checkpoints DIR says where the runs are)\n")
+
+
+def test_an_interrupt_a_library_wraps_in_its_own_error_still_reads_interrupted(capsys):
+    """Ctrl+C during `export --format onnx`: torch.onnx turned the KeyboardInterrupt into its TorchExportError,
+    and a 121-line traceback ended with exit 1 (walk21 F1)."""
+    import argparse
+
+    from mnist_tui.cli import EXIT_INTERRUPTED, _dispatch
+
+    def exporting(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise RuntimeError("Failed to export the model with torch.export") from interrupt
+
+    def wrapped_later(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise AttributeError("partially initialized module 'torch._dynamo'")  # raised while handling it
+
+    for handler in (exporting, wrapped_later):
+        assert _dispatch(argparse.Namespace(command="export", handler=handler)) == EXIT_INTERRUPTED
+        assert capsys.readouterr().err == "mnist-tui: interrupted\n"
