@@ -204,7 +204,7 @@ class RichReporter:
                 self.console.print(f"Tuning: {last.study_note}", soft_wrap=True, markup=False)
         elif isinstance(last, Stopped):
             self.console.print(
-                f"[yellow]Stopped[/] in epoch {last.epoch} after step {last.step}; saved {last.checkpoint}.\n"
+                f"[yellow]Stopped[/] {last.place}; saved {last.checkpoint}.\n"
                 f"Resume with: {self.resume_command.format(run_dir=shlex.quote(str(Path(last.run_dir).resolve())))}", soft_wrap=True,
             )
         elif isinstance(last, Failed):

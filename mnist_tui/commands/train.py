@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from .common import (
     check_checkpoints_folder, check_device, config_from_args,
     given_config_fields, stderr,
 )
+
+CTRL_C_BURST_S = 1.0  # a second Ctrl+C this soon after the first is the same press repeated, not "quit now"
 
 
 def register(sub) -> None:
@@ -103,14 +106,20 @@ def run(args: argparse.Namespace) -> int:
         trainer = Trainer(config, data, checkpoints_dir=Path(args.checkpoints), run_name=args.run_name)
     control = RunControl()
 
-    stopped_by: list[int] = []
+    stopped_by: list[tuple[int, float]] = []
 
     def on_stop_signal(signum: int, frame: Any) -> None:
         # first Ctrl+C (or SIGTERM, or SIGHUP from a closed SSH session): stop at the next batch and save;
-        # a second Ctrl+C interrupts at once
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        stopped_by.append(signum)
+        # a second Ctrl+C interrupts at once, unless it comes within a second (a burst of presses interrupted
+        # the save and left a run that could not be resumed)
+        if stopped_by:
+            if signum == signal.SIGINT and time.monotonic() - stopped_by[0][1] > CTRL_C_BURST_S:
+                raise KeyboardInterrupt
+            return
+        stopped_by.append((signum, time.monotonic()))
         control.stop()
+        if signum == signal.SIGINT:
+            stderr("stopping at the next batch and saving; Ctrl+C again quits unsaved")
 
     stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {signum: signal.signal(signum, on_stop_signal) for signum in stop_signals}
@@ -136,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
             stderr(f"{why}; the run finished and is saved in {outcome.run_dir}")
         return EXIT_OUTPUT_FAILED if error else EXIT_OUTPUT_CLOSED
     if outcome.kind == "stopped":  # 128 + the signal, as a shell reports it: 130 Ctrl+C, 143 SIGTERM, 129 SIGHUP
-        return 128 + stopped_by[0] if stopped_by else EXIT_INTERRUPTED
+        if args.json:  # the table's last line says it without --json
+            hint = resume_command(args).format(run_dir=shlex.quote(str(Path(outcome.run_dir).resolve())))
+            stderr(f"stopped {outcome.place} and saved {outcome.checkpoint}; resume with: {hint}")
+        return 128 + stopped_by[0][0] if stopped_by else EXIT_INTERRUPTED
     if outcome.kind == "failed":
         if args.json:  # the event says it on stdout; the terminal gets the same one line as without --json
             stderr(f"run failed: {outcome.reason}")

@@ -111,6 +111,13 @@ class Stopped(Event):
     checkpoint: str
     run_dir: str
 
+    @property
+    def place(self) -> str:
+        """Where, in words: "after epoch 3" at an epoch's end ("in epoch 4 after step 0" followed a table of
+        three epochs), else "in epoch 4 after step 120"."""
+        return f"after epoch {self.epoch - 1}" if self.step == 0 and self.epoch > 1 else \
+            f"in epoch {self.epoch} after step {self.step}"
+
 
 @dataclass(frozen=True)
 class Finished(Event):

@@ -331,7 +331,7 @@ def name_problem(checkpoints_dir: Path, run_name: str) -> str | None:
 
 
 def _where_stopped(event: Stopped) -> str:
-    return (f"Stopped {Path(event.run_dir).name} at epoch {event.epoch}, step {event.step} · saved "
+    return (f"Stopped {Path(event.run_dir).name} {event.place} · saved "
             f"{event.checkpoint} · resume from Runs (r)")
 
 

@@ -338,3 +338,10 @@ def test_the_train_loss_is_plain_cross_entropy_as_the_validation_loss_is(synthet
     assert last.train_loss < 1.2 and abs(last.train_loss - last.val_loss) < 0.4
     points = [e for e in events if isinstance(e, StepMetrics)]
     assert points[-1].loss < 1.2
+
+
+def test_a_run_stopped_at_an_epochs_end_says_after_that_epoch():
+    """"Stopped in epoch 4 after step 0" followed a table of three epochs."""
+    assert Stopped(4, 0, "last.pt", "r").place == "after epoch 3"
+    assert Stopped(4, 120, "last.pt", "r").place == "in epoch 4 after step 120"
+    assert Stopped(1, 0, "last.pt", "r").place == "in epoch 1 after step 0"

@@ -52,3 +52,27 @@ def test_signal_stops_train_with_a_resumable_checkpoint(tmp_path, synthetic_root
     started = events[0]
     assert started["event"] == "started" and started["run_dir"] == str(tmp_path / "r")
     assert events[-1]["event"] == "stopped"
+
+
+def test_a_burst_of_ctrl_c_still_saves_and_says_how_to_resume(tmp_path, synthetic_root):
+    """Three Ctrl+C 50 ms apart left a run with only its config.json (the second interrupted the save), and
+    nothing was said after the first; with --json the resume command was not printed either (walk21 F5, F8)."""
+    process = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", "train", "--json", "--every-point",
+                                "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY,
+                                "--run-name", "r"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        for line in process.stdout:
+            if json.loads(line)["event"] == "step":
+                for _ in range(3):
+                    process.send_signal(signal.SIGINT)
+                break
+        events = [json.loads(line) for line in process.stdout]
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    err = process.stderr.read()
+    assert code == 130 and events[-1]["event"] == "stopped", err
+    assert "Traceback" not in err and "Ctrl+C again" in err and "resume with:" in err, err
+    assert load_checkpoint(tmp_path / "r" / "last.pt")["config"]["epochs"] == 1000
