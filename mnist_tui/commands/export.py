@@ -30,11 +30,21 @@ def register(sub) -> None:
     parser.add_argument("run", metavar="RUN", help="checkpoint file, run folder or run name")
     parser.add_argument("--format", choices=FORMATS, default="onnx", help="file format (default: onnx)")
     parser.add_argument("--out", metavar="FILE",
-                        help="where to write (default: model.onnx / model.torchscript.pt in the run folder)")
+                        help="where to write (default: model.onnx / model.torchscript.pt in the run folder; "
+                             "for a shipped model, RUN-model.onnx here)")
     parser.add_argument("--tolerance", type=float, default=1e-4, metavar="P",
                         help="fail if any probability differs from PyTorch's by more (default: 1e-4)")
     add_path_flags(parser, checkpoints="folder run names are looked up in")
     parser.set_defaults(handler=run)
+
+
+def default_out(run_dir: Path, fmt: str) -> Path:
+    """Beside the weights, or, for a model shipped in the source tree, in the current folder."""
+    from ..core.runs import is_shipped
+
+    if is_shipped(run_dir):
+        return Path(f"{run_dir.name}-{DEFAULT_FILENAMES[fmt]}")
+    return run_dir / DEFAULT_FILENAMES[fmt]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--tolerance must be a number >= 0, got {args.tolerance}")
     models, configs, paths = load_models([args.run], Path(args.checkpoints), "cpu")
     checkpoint = Path(paths[0])
-    out = output_file(Path(args.out)) if args.out else checkpoint.parent / DEFAULT_FILENAMES[args.format]
+    out = output_file(Path(args.out)) if args.out else default_out(checkpoint.parent, args.format)
     digits = check_digits(checkpoint.parent, args.data_dir, configs[0].dataset)
     try:
         result = export_model(models[0], out, args.format, digits, tolerance=args.tolerance)

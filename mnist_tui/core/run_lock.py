@@ -40,6 +40,12 @@ def check_writable(checkpoints_dir: Path, run_dir: Path | None = None) -> None:
     made in) or, given ``run_dir``, that run can be resumed in place: a file is made and removed, nothing else."""
     folder = Path(run_dir if run_dir is not None else checkpoints_dir)
     what = "the run folder" if run_dir is not None else "the checkpoints folder"
+    from .runs import is_shipped  # (runs imports this module)
+
+    if run_dir is not None and is_shipped(folder):  # a run name found nowhere else resolves to these
+        copy = Path(checkpoints_dir) / f"{folder.name}-more"
+        raise NotWritable(f"{folder.name} is a model shipped with mnist-tui ({folder}), not trained in place; to "
+                          f"train it on, copy it (cp -r {folder} {copy}) and resume the copy")
     try:
         existing = folder if run_dir is not None else next((p for p in (folder, *folder.parents) if p.exists()), None)
         if existing is None or not existing.is_dir():  # a missing run, or a file: said where it is read

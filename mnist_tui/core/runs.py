@@ -32,6 +32,13 @@ DEFAULT_CHECKPOINTS = Path("checkpoints")
 CHECKPOINT_FILES = ("best.pt", "last.pt")
 DEFAULT_MODEL_RUN = "strong-pretrained"  # the model shipped in checkpoints/
 REPO_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+SHIPPED_RUNS = ("fast-pretrained", DEFAULT_MODEL_RUN)  # in REPO_CHECKPOINTS: trained on only as a copy
+
+
+def is_shipped(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is one of the runs shipped in the source tree's checkpoints folder."""
+    run_dir = Path(run_dir).resolve()
+    return run_dir.parent == REPO_CHECKPOINTS and run_dir.name in SHIPPED_RUNS
 # the files a training process writes (their temp files, left by a kill, are removed by the next one)
 TRAINER_FILES = ("config.json", "metrics.jsonl", "points.jsonl", "result.json", "misclassified.pt", *CHECKPOINT_FILES)
 EXPORT_FILES = ("model.onnx", "model.torchscript.pt")  # `export`'s default files: the weights they were made of

@@ -204,3 +204,27 @@ def test_a_tolerance_that_is_not_a_number_at_or_above_0_is_refused(tolerance, tr
                   "--tolerance", tolerance) == 2
     assert capsys.readouterr().err == f"mnist-tui: --tolerance must be a number >= 0, got {float(tolerance)}\n"
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_shipped_run_exports_into_the_current_folder(tmp_path, monkeypatch, capsys):
+    """`export fast-pretrained` wrote model.onnx into the source tree's shipped run (walk21 F2)."""
+    from mnist_tui.core.runs import REPO_CHECKPOINTS
+
+    monkeypatch.chdir(tmp_path)
+    assert export("fast-pretrained", "--format", "torchscript", "--checkpoints", str(tmp_path),
+                  "--data-dir", str(tmp_path)) == 0
+    assert (tmp_path / "fast-pretrained-model.torchscript.pt").is_file()
+    assert not (REPO_CHECKPOINTS / "fast-pretrained" / "model.torchscript.pt").exists()
+    assert "fast-pretrained-model.torchscript.pt" in capsys.readouterr().out
+
+
+def test_train_resume_says_it_removes_the_runs_exported_files(synthetic_data, synthetic_root, tmp_path, capsys):
+    """The exported file vanished without a word: found missing only once deployed (walk21 F4)."""
+    list(Trainer(TINY.replace(epochs=1), synthetic_data, checkpoints_dir=tmp_path, run_name="r").run())
+    assert export(str(tmp_path / "r"), "--format", "torchscript", "--data-dir", str(synthetic_root)) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "r", "--epochs", "1", "--checkpoints", str(tmp_path), "--json",
+                 "--data-dir", str(synthetic_root)]) == 0
+    assert ("mnist-tui: r's model.torchscript.pt describes its weights before this training: it is removed "
+            "(export again after)\n") in capsys.readouterr().err
+    assert not (tmp_path / "r" / "model.torchscript.pt").exists()

@@ -237,3 +237,20 @@ def test_check_writable_names_the_folder_that_takes_no_files(tmp_path, read_only
         run_lock.check_writable(runs, run)
     run_lock.check_writable(runs, runs / "missing")  # a run that is not there is said where it is read
     assert sorted(p.name for p in runs.iterdir()) == ["r"] and not any(run.iterdir())
+
+
+def test_a_shipped_run_is_not_trained_in_place(tmp_path, synthetic_root, capsys):
+    """`train --resume fast-pretrained` found the run shipped in the source tree and trained it there: what
+    `predict` and `explain` use by default would have changed (walk21 F2)."""
+    from mnist_tui.core.runs import REPO_CHECKPOINTS
+
+    shipped = REPO_CHECKPOINTS / "fast-pretrained"
+    before = {p.name: p.stat().st_mtime_ns for p in shipped.iterdir()}
+    with pytest.raises(run_lock.NotWritable, match="fast-pretrained is a model shipped with mnist-tui"):
+        run_lock.check_writable(tmp_path, shipped)
+    assert main(["train", "--resume", "fast-pretrained", "--epochs", "1", "--checkpoints", str(tmp_path),
+                 "--data-dir", str(synthetic_root)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("mnist-tui: fast-pretrained is a model shipped with mnist-tui") and "cp -r" in said, said
+    assert said.count("\n") == 1
+    assert {p.name: p.stat().st_mtime_ns for p in shipped.iterdir()} == before
