@@ -102,6 +102,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             unknown = _intermixed(parser, args, sys.argv[1:] if argv is None else argv, unknown)
         if unknown:  # argparse would show mnist-tui's usage, not the command's
             (args.command_parsers.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+        if args.command not in (None, "serve") and _before_command("--preset", sys.argv[1:] if argv is None else argv,
+                                                                   args.command):
+            # `mnist-tui --preset seed-mlp train` trained `fast` (train's own --preset default) without a word
+            own = "--preset" in args.command_parsers[args.command]._option_string_actions
+            parser.error(f"--preset before {args.command} is the app's; "
+                         + (f"put it after: mnist-tui {args.command} --preset NAME" if own else
+                            f"{args.command} takes none"))
         return args
     except SystemExit as exc:
         printed, sys.stdout = sys.stdout.getvalue(), stdout
@@ -119,6 +126,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise
     finally:
         sys.stdout = stdout
+
+
+def _before_command(flag: str, argv: list[str], command: str) -> bool:
+    """Whether ``flag`` is among mnist-tui's own options, before ``command``."""
+    for token in argv:
+        if token == flag or token.startswith(flag + "="):
+            return True
+        if token == command:
+            return False
+    return False
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -549,3 +549,16 @@ def test_an_interrupt_a_library_wraps_in_its_own_error_still_reads_interrupted(c
     for handler in (exporting, wrapped_later):
         assert _dispatch(argparse.Namespace(command="export", handler=handler)) == EXIT_INTERRUPTED
         assert capsys.readouterr().err == "mnist-tui: interrupted\n"
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--preset", "seed-mlp", "train"], "--preset before train is the app's; put it after: mnist-tui train --preset NAME"),
+    (["--preset=best", "tune"], "--preset before tune is the app's; put it after: mnist-tui tune --preset NAME"),
+    (["--preset", "fast", "runs"], "--preset before runs is the app's; runs takes none"),
+])
+def test_the_apps_preset_before_a_command_is_refused(argv, said, capsys):
+    """`mnist-tui --preset seed-mlp train` trained the fast model without a word (walk21 F3)."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == f"mnist-tui: error: {said} (see mnist-tui --help)\n"
