@@ -177,6 +177,7 @@ class GuardedServer(Server):
             raise ValueError(f"public URL {self.public_url!r}: {problem}")
         self.token = token or new_token()
         self.max_sessions = max_sessions
+        self.stopped_by: int | None = None  # the signal that ended serve(), if one did
         self.quit_grace, self.term_grace = quit_grace, term_grace
         self.sessions: set[GuardedAppService] = set()
         self.origins = allowed_origins(self.public_url)
@@ -208,9 +209,13 @@ class GuardedServer(Server):
         self.debug = debug
         self.initialize_logging()
         loop = asyncio.new_event_loop()
-        loop.add_signal_handler(signal.SIGINT, self.request_exit)
-        loop.add_signal_handler(signal.SIGTERM, self.request_exit)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._stop_on, signum)
         web.run_app(self._make_app(), sock=self.sockets, handle_signals=False, loop=loop, print=lambda *args: None)
+
+    def _stop_on(self, signum: int) -> None:
+        self.stopped_by = signum  # `serve` exits 128 + it, as the shell says: 130 for Ctrl+C
+        self.request_exit()
 
     @property
     def page_url(self) -> str:

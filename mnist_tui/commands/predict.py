@@ -51,6 +51,9 @@ def _model_and_images(inputs: list[str], checkpoints: Path) -> tuple[str, list[s
     if len(inputs) == 1 and (kind := _model_kind(first, checkpoints)):
         raise UsageError(f"{first} is a {kind}, not an image; name the images after it: "
                          f"mnist-tui predict {first} IMAGE...")
+    # `predict seven.png RUN`: the run read as a missing image, and the shipped model read the rest
+    if len(inputs) > 1 and (kind := _model_kind(inputs[-1], checkpoints)):
+        raise UsageError(f"{inputs[-1]} is a {kind}; name it first: mnist-tui predict {inputs[-1]} IMAGE...")
     from ..core.runs import default_model_candidates, find_default_model
 
     shipped = find_default_model(checkpoints)

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot serve on {host_in_url}:{args.port}: {exc.strerror or exc}") from None
     print(start_banner(args, server.page_url, shutil.get_terminal_size().columns), flush=True)
     server.serve()  # adds "Press Ctrl+C to quit." once it listens
-    return EXIT_OK
+    return 128 + server.stopped_by if server.stopped_by else EXIT_OK
 
 
 def start_banner(args: argparse.Namespace, page_url: str, width: int) -> str:

@@ -51,6 +51,8 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:  # said "is not a readable image: [Errno 21] Is a directory: ..."
+        raise ImageError(f"{path} is a folder, not an image") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{path} is too large to decode safely; predict reads pictures up to "
                          f"{MAX_PIXELS // 1_000_000} megapixels (JPEGs up to {MAX_JPEG_PIXELS // 1_000_000})") from None

@@ -287,6 +287,9 @@ def test_predict_with_only_a_run_asks_for_an_image_after_it(tmp_path, synthetic_
                                            f"it: mnist-tui predict {given} IMAGE...\n")
     assert main(["predict", "--checkpoints", str(tmp_path), "missing"]) == 2  # neither a run nor a file
     assert "not an image" not in capsys.readouterr().err
+    # the run after the images: it read as a missing image and the shipped model read them (walk21 F12)
+    assert main(["predict", "--checkpoints", str(tmp_path), "seven.png", "f1"]) == 2
+    assert capsys.readouterr().err == "mnist-tui: f1 is a run; name it first: mnist-tui predict f1 IMAGE...\n"
 
 
 @pytest.mark.parametrize("device", _missing_devices())

@@ -196,3 +196,10 @@ def test_serve_answers_on_localhost(tmp_path):
         assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws/{token}"' in page
         assert "<div>mnist-tui</div>" in page  # the splash shown while the tab's app process starts
         assert fetch(f"http://127.0.0.1:{port}/") is None  # no token, no page (403)
+
+
+def test_ctrl_c_ends_serve_with_130_as_its_help_says(tmp_path):
+    """It exited 0: `mnist-tui --help` gives 130 for interrupted (walk21 F17)."""
+    with serving(tmp_path, "--port", str(free_port())) as (server, printed):
+        assert "Press Ctrl+C to quit." in printed[-1]
+    assert server.returncode == 130
