@@ -6,6 +6,7 @@ import argparse
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 from ..core.formatting import rounded
@@ -22,7 +23,7 @@ def register(sub) -> None:
                         help="pca (instant, default); umap (umap-learn) or tsne (openTSNE) if installed, "
                         "tens of seconds for 10,000 digits")
     out = parser.add_mutually_exclusive_group(required=True)
-    out.add_argument("--out", metavar="FILE.csv", help="write a CSV file: index,x,y,label,prediction")
+    out.add_argument("--out", metavar="FILE.csv", help="write a CSV file: index,x,y,label,prediction (- for the standard output)")
     out.add_argument("--json", action="store_true", help="print one JSON object instead")
     add_split_flag(parser, "digits to map (default: test)")
     add_path_flags(parser, checkpoints="folder run names are looked up in")
@@ -32,7 +33,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.projection import cached_projection, method_available, unavailable_reason
 
-    out = output_file(Path(args.out), example="map.csv") if args.out else None
+    out = output_file(Path(args.out), example="map.csv") if args.out and args.out != "-" else None
     if not method_available(args.method):
         raise UsageError(f"--method {args.method}: {unavailable_reason(args.method)}")
     models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
@@ -56,12 +57,15 @@ def run(args: argparse.Namespace) -> int:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("index", "x", "y", "label", "prediction"))
     writer.writerows(rows)
+    if out is None:  # --out -: the CSV on the standard output
+        sys.stdout.write(buffer.getvalue())
+        return EXIT_OK
     try:
         write_text_atomic(out, buffer.getvalue())
     except OSError as exc:
         raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     wrong = sum(1 for row in rows if row[3] != row[4])
-    print(f"wrote {len(rows)} points ({wrong} misclassified) to {args.out}" + (
+    print(f"wrote {len(rows):,} points ({wrong:,} misclassified) to {args.out}" + (
         f"; PCA axes explain {projection.explained[0]:.0%} and {projection.explained[1]:.0%} of the variance"
         if args.method == "pca" else f" ({projection.title})"))
     return EXIT_OK

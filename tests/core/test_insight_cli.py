@@ -58,7 +58,7 @@ def test_label_errors_on_the_training_split_cross_validates(tiny_run, synthetic_
     assert "fold 2 of 2 done" in captured.err
 
 
-def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys):
+def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys, monkeypatch):
     out = tmp_path / "map.csv"
     assert main(["map", str(tiny_run), "--out", str(out), "--data-dir", str(synthetic_root)]) == 0
     assert "wrote 200 points" in capsys.readouterr().out
@@ -68,6 +68,10 @@ def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys):
     points = json.loads(capsys.readouterr().out)["points"]
     assert [p["index"] for p in points] == list(range(200))
     assert points[7]["x"] == pytest.approx(float(rows[7]["x"]), abs=1e-4)
+    # `--out -` made a file named "-" (walk21 F9): it is the standard output, as for other tools
+    monkeypatch.chdir(tmp_path)
+    assert main(["map", str(tiny_run), "--out", "-", "--data-dir", str(synthetic_root)]) == 0
+    assert capsys.readouterr().out == out.read_text() and not (tmp_path / "-").exists()
 
 
 @pytest.mark.parametrize("argv,message", [
