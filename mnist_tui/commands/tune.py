@@ -189,7 +189,9 @@ class TrialTable:
             row["epoch"] = f"epoch {event.epoch}/{event.epochs}"
             row["value"] = event.val_accuracy
         else:
-            row.update(state=event.state, value=event.value, params=event.params or row["params"],
+            # a stopped or failed trial has no value of its own: its last epoch's accuracy stays in sight
+            row.update(state=event.state, value=row["value"] if event.value is None else event.value,
+                       params=event.params or row["params"],
                        minutes=event.minutes, epoch=event.reason if event.state != "complete" else "")
         if not self.started:
             self.started = True
@@ -223,8 +225,9 @@ class TrialTable:
 def print_summary(console, summary, command: str | None) -> None:
     stopped = f", {summary.stopped} stopped" if summary.stopped else ""
     trials = f"{summary.trials} trial" + ("" if summary.trials == 1 else "s")
-    console.print(f"Study [bold]{summary.study}[/] in {summary.storage}: {trials} finished "
-                  f"({summary.pruned} pruned, {summary.failed} failed{stopped}), {summary.run_here} run here in "
+    complete = summary.trials - summary.pruned - summary.failed - summary.stopped
+    console.print(f"Study [bold]{summary.study}[/] in {summary.storage}: {trials} ({complete} complete, "
+                  f"{summary.pruned} pruned, {summary.failed} failed{stopped}), {summary.run_here} run here in "
                   f"{summary.minutes:.1f} min" + ("; interrupted" if summary.interrupted else ""))
     if summary.best_value is None:
         console.print("No trial has completed yet.")

@@ -459,3 +459,30 @@ def test_the_default_search_and_study_follow_the_configs_model(synthetic_root, t
     started = next(e for e in events if e["event"] == "trial_started")
     assert set(started["params"]) == {"lr", "batch_size", "dropout", "hidden"}  # seed-mlp's search
     assert events[0]["study"].startswith("mnist-seed-mlp-")
+
+
+def test_a_stopped_trial_keeps_its_last_accuracy_and_is_not_called_finished():
+    """After Ctrl+C the table's 98.44% of the stopped trial read "-", and the summary said "1 trial finished
+    (0 pruned, 0 failed, 1 stopped)" above "No trial has completed yet" (walk21 F15)."""
+    from types import SimpleNamespace as Event
+
+    from rich.console import Console
+
+    from mnist_tui.commands.tune import TrialTable, print_summary
+
+    table = TrialTable(["lr"])
+    table.console = Console(width=80, record=True, file=open(os.devnull, "w"))
+    table.live.console = table.console
+    table.update(Event(kind="trial_started", number=0, params={"lr": 0.01}))
+    table.update(Event(kind="trial_epoch", number=0, epoch=1, epochs=5, val_accuracy=0.9844))
+    table.update(Event(kind="trial_ended", number=0, state="stopped", value=None, params={"lr": 0.01},
+                       minutes=0.2, reason="interrupted"))
+    table.close()
+    row = next(line for line in table.console.export_text().splitlines() if "stopped" in line)
+    assert "98.44%" in row, row
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))
+    summary = Event(study="s", storage="sqlite:///t.db", trials=1, pruned=0, failed=0, stopped=1, run_here=1,
+                    minutes=0.3, interrupted=True, best_value=None)
+    print_summary(console, summary, None)
+    said = " ".join(console.export_text().split())
+    assert "1 trial (0 complete, 0 pruned, 0 failed, 1 stopped)" in said and "finished" not in said, said
