@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import sys
 from pathlib import Path
 
 from ..core.formatting import json_safe
 from .common import EXIT_OK, add_path_flags, check_checkpoints_folder
+
+PIPED_WIDTH = 400  # columns for `runs` into a pipe or file: the table takes only what it needs
 
 
 def register(sub) -> None:
@@ -30,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(json_safe(records), allow_nan=False))  # "unreadable" as in the app (the table has
         # room for "error" only); its model where known
         return EXIT_OK
-    from ..reporting import print_runs
+    from ..reporting import OutputConsole, print_runs
 
-    print_runs(runs, args.checkpoints)
+    # piped with no width asked for (COLUMNS): each name on one line, as `runs | grep NAME` needs; folded to
+    # fit an 80-column terminal, a long one was not found
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    print_runs(runs, args.checkpoints, OutputConsole(width=PIPED_WIDTH) if piped else None)
     return EXIT_OK
 

@@ -173,3 +173,17 @@ def test_a_stopped_runs_missing_figures_line_up_with_the_others(runs_folder, syn
     ends = {name: [m.end() for m in re.finditer(r"\S+", line)] for name, line in rows.items()}
     assert rows["halted"].split()[4:6] == ["-", "-"] and rows["f1"].split()[5].endswith("%")
     assert ends["halted"][4:6] == ends["f1"][4:6], out.getvalue()  # each dash ends where the figures above it end
+
+
+def test_runs_piped_keeps_a_long_name_on_one_line_for_grep(runs_folder, tmp_path, synthetic_data):
+    """Piped, `runs` folded a long name over three lines as for an 80-column terminal: `runs | grep` missed it."""
+    import shutil
+
+    name = "a-very-long-run-name-that-someone-typed-for-their-experiment-number-42"
+    shutil.copytree(runs_folder / "f1", tmp_path / name)
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "runs", "--checkpoints", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if "number-42" in line]
+    assert line.startswith(name) and "finished" in line, done.stdout
