@@ -262,7 +262,7 @@ async def test_confusion_cell_opens_filtered_misclassified(make_app):
         assert (pane.true_label, pane.predicted_label) == (true_label, predicted)
         assert len(pane.examples) == confusion[true_label][predicted]
         assert all((m.true_label, m.predicted_label) == (true_label, predicted) for m in pane.examples)
-        assert f"shown {len(pane.examples)} of {pane.total_wrong} wrong" in str(
+        assert f"{len(pane.examples)} of {pane.total_wrong} wrong" in str(
             app.query_one("#wrong-bar", Static).render())
         grid = app.query_one(DigitGrid)
         assert app.focused is grid

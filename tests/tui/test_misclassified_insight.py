@@ -7,9 +7,11 @@ import dataclasses
 import re
 
 import pytest
+from rich.text import Text
 from textual.app import App, ComposeResult
 
 from mnist_tui.tui.panes.misclassified import MisclassifiedPane
+from mnist_tui.tui.widgets.fit import fit_parts
 from mnist_tui.tui.widgets.digit_grid import DigitDetail, DigitGrid
 from mnist_tui.tui.widgets.insight_panel import ExplainView, InsightPanel, NeighboursView
 
@@ -548,7 +550,7 @@ async def test_the_bar_keeps_the_filter_state_when_most_digits_are_wrong(synthet
         await pilot.press("end")
         line = bar.render_lines(bar.region.reset_offset)[0].text.rstrip()
         assert line.endswith(f"⚑ {len(pane.label_issues)} only (l)"), line  # the filter's state is never cut
-        assert f"shown {len(pane.examples)} of {pane.total_wrong} wrong" in line
+        assert f"{len(pane.examples)} of {pane.total_wrong} wrong" in line
 
 
 async def test_a_results_cell_or_another_model_shows_every_digit_not_only_the_suspected_labels(
@@ -632,3 +634,28 @@ async def test_z_shows_small_digits_three_times_as_many_to_a_page(run_and_evalua
         assert grid.selected == min(small[0] * small[1], len(pane.examples) - 1)
         await pilot.press("z")
         assert grid.layout_counts() == large
+
+
+async def test_the_place_in_a_long_list_stays_in_the_bar(run_and_evaluation, synthetic_data, synthetic_root):
+    """With 216 wrong and 17 flags "at N" was the first part dropped at 80 columns: no way to see where one was
+    (walk20 F8)."""
+    import torch
+
+    from mnist_tui.core.analysis import summarize
+
+    run, evaluation, flipped = run_and_evaluation
+    generator = torch.Generator().manual_seed(0)
+    probabilities = torch.rand(len(synthetic_data.test_labels), 10, generator=generator).softmax(1)
+    many_wrong = summarize(probabilities, synthetic_data.test_labels)
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, (run, many_wrong, flipped), synthetic_data, synthetic_root)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        pane.label_issues = {m.index: None for m in pane.examples[:17]}  # as many flags as walk20 saw
+        pane.total_wrong = 216
+        await pilot.press("right", "right")
+        listed = list(pane.examples)
+        for shown in (len(listed), 216):  # some filtered out, or all shown
+            pane.examples = (listed * 2)[:shown]
+            text = Text.from_markup(fit_parts(pane.bar_parts(), 78)).plain  # the bar's width in the app
+            assert " · at 3" in text and "⚑ 17" in text, text

@@ -182,20 +182,27 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self._update_bar()
         self._reopen_insight()  # an open Why or Nearest follows the digit a filter or the sort leaves selected
 
-    def _update_bar(self) -> None:
+    def bar_parts(self) -> list[tuple[str, str, int]]:
+        """The bar's parts: (separator, markup, rank); the lowest rank goes first when the bar is too narrow."""
         only, flags = " [b]only[/]" if self.label_errors_only else "", self.label_issues is not None
-        parts = [  # the lowest rank goes first when the bar is too narrow
+        # "216 wrong" while none is filtered out, else "5 of 216 wrong": "shown 216 of 216 wrong" pushed "at N" off
+        shown = len(self.examples)
+        parts = [
             ("", f"sort [b]{self.sort_by}[/]", 9),
             (" · ", f"true [b]{class_label(self.true_label, self.class_names)}[/]", 9),
             (" · ", f"pred [b]{class_label(self.predicted_label, self.class_names)}[/]", 9),
-            (" · ", f"shown [b]{len(self.examples)}[/] of {self.total_wrong} wrong", 8),
+            (" · ", f"[b]{shown}[/] wrong" if shown == self.total_wrong else
+             f"[b]{shown}[/] of {self.total_wrong} wrong", 8),
             (" · ", f"at {self.query_one(DigitGrid).selected + 1}", 0) if self.examples else None,
             (" · ", f"⚑ {len(self.label_issues or ())}{only}", 9) if flags
             else (" ", "[b]label errors only[/]" if only else "", 9),
             (" ", "(l)", 1) if flags else None,  # the key to the filter
         ]
+        return [p for p in parts if p and p[1]]
+
+    def _update_bar(self) -> None:
         bar = self.query_one("#wrong-bar", Static)
-        bar.update(fit_parts([p for p in parts if p and p[1]], bar.content_size.width or 78))
+        bar.update(fit_parts(self.bar_parts(), bar.content_size.width or 78))
 
     def on_digit_grid_highlighted(self, event: DigitGrid.Highlighted) -> None:
         example = event.example
