@@ -176,6 +176,8 @@ def resolve_checkpoint(spec: str | os.PathLike[str], checkpoints_dir: Path = DEF
             return path / prefer
         return checkpoint_in(path)
     if not path.is_file():
+        if Path(checkpoints_dir).is_file() and len(Path(spec).parts) == 1:  # as train, runs and tune say it
+            raise CheckpointError(f"{spec}: no run of that name: {checkpoints_dir} is a file, not a checkpoints folder")
         raise CheckpointError(f"{spec}: no such checkpoint file, run folder, or run in {checkpoints_dir}")
     return path
 

@@ -565,3 +565,13 @@ def test_the_apps_preset_before_a_command_is_refused(argv, said, capsys):
         main(argv)
     assert exited.value.code == 2
     assert capsys.readouterr().err == f"mnist-tui: error: {said} (see mnist-tui --help)\n"
+
+
+@pytest.mark.parametrize("command", [["eval", "f1"], ["predict", "f1", "seven.png"], ["export", "f1"]])
+def test_a_file_as_the_checkpoints_folder_of_a_run_name_is_named(command, tmp_path, capsys):
+    """`eval f1 --checkpoints FILE` said "f1: no such checkpoint file, run folder, or run in FILE", where train,
+    runs and tune say the file is not a checkpoints folder (walk21 F18)."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("hi")
+    assert main([*command, "--checkpoints", str(a_file)]) == 2
+    assert capsys.readouterr().err == f"mnist-tui: f1: no run of that name: {a_file} is a file, not a checkpoints folder\n"
