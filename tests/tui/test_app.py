@@ -52,6 +52,13 @@ async def run_to_completion(pilot, app: MnistApp) -> None:
     await pilot.pause()
 
 
+async def a_finished_run(pilot, app: MnistApp) -> None:
+    """The ready app's form run to its end with f5 (its evaluation included)."""
+    await ready(pilot, app)
+    await pilot.press("f5")
+    await run_to_completion(pilot, app)
+
+
 async def start_paused(pilot, app: MnistApp) -> None:
     """Start (f5) and pause (f6) before the first batch.
 
@@ -243,9 +250,7 @@ async def test_quitting_during_a_run_asks_then_stops_and_saves(make_app):
 async def test_confusion_cell_opens_filtered_misclassified(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await pilot.press("f5")
-        await run_to_completion(pilot, app)
+        await a_finished_run(pilot, app)
         confusion = app.evaluation.confusion
         true_label, predicted = max(((t, p) for t in range(10) for p in range(10) if t != p),
                                     key=lambda tp: confusion[tp[0]][tp[1]])
@@ -510,9 +515,7 @@ async def test_without_the_dataset_the_shipped_models_saved_results_are_shown(ma
 async def test_results_after_a_stopped_run_say_they_are_another_runs_and_how_to_see_its_own(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await pilot.press("f5")
-        await run_to_completion(pilot, app)
+        await a_finished_run(pilot, app)
         first = next(p for p in app.checkpoints_dir.iterdir() if p.is_dir())
         app.events_seen.clear()  # the next run's events (waiting for "paused" after a "finished" refuses)
         await asked_to_stop_a_paused_run(pilot, app, "2")
@@ -556,9 +559,7 @@ async def test_results_during_a_new_run_say_they_are_another_runs(make_app):
     """Results showed the last run's matrix while a new run trained, with nothing to say whose (walk20 F9)."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await pilot.press("f5")
-        await run_to_completion(pilot, app)
+        await a_finished_run(pilot, app)
         first = the_run(app)
         app.events_seen.clear()
         await set_field(pilot, app, "epochs", "2")
