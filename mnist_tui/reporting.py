@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import select
 import shlex
+import stat
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -64,6 +68,7 @@ class JsonLines:
         self.on_closed = on_closed
         self.closed = False
         self.error: OutputError | None = None
+        self._lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
         if self.closed:
@@ -75,8 +80,34 @@ class JsonLines:
             discard_stdout()
             if self.on_closed is None:
                 raise
+            self._close()
+
+    def _close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
             self.closed = True
-            self.on_closed()
+        self.on_closed()
+
+    def watch_reader(self, every_s: float = 0.5) -> None:
+        """Notice a pipe's reader leaving while nothing is written (a tuning trial's epoch takes minutes: it
+        trained on to the next line): the write end of a pipe with no reader reports POLLERR."""
+        try:
+            fd = sys.stdout.fileno()
+            if self.on_closed is None or not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return
+        except (OSError, ValueError):  # no real stdout (a test's capture)
+            return
+
+        def watch() -> None:
+            poller = select.poll()
+            poller.register(fd, 0)  # errors and hang-ups are reported whatever is asked for
+            while not self.closed:
+                if poller.poll(every_s * 1000):
+                    self._close()
+                    return
+
+        threading.Thread(target=watch, name="stdout reader", daemon=True).start()
 
 
 class JsonReporter:

@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         tuner.stop()
 
     lines = JsonLines(on_closed=output_closed)
+    if args.json:
+        lines.watch_reader()
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         try:

@@ -486,3 +486,27 @@ def test_a_stopped_trial_keeps_its_last_accuracy_and_is_not_called_finished():
     print_summary(console, summary, None)
     said = " ".join(console.export_text().split())
     assert "1 trial (0 complete, 0 pruned, 0 failed, 1 stopped)" in said and "finished" not in said, said
+
+
+def test_a_reader_that_leaves_stops_the_trial_before_its_epoch_ends(synthetic_root, tmp_path):
+    """`tune --json | head -2` trained on to the end of the epoch (minutes for `best`) before it noticed, at its
+    next line, that nobody read it (walk21 F16); the Tune view's child outlived its app the same way."""
+    import os
+    from mnist_tui.core.runs import read_metrics
+
+    read_end, write_end = os.pipe()
+    args = ["tune", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), "--preset", "best",
+            "--epochs", "3", "--batch-size", "1", "--val-size", "100", "--threads", "1", "--trials", "1",
+            "--search", "lr=1e-3:3e-3:log", "--study", "gone", "--json"]  # an epoch of 500 steps: seconds
+    worker = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        assert json.loads(reader.readline())["event"] == "tune_started"
+        assert json.loads(reader.readline())["event"] == "trial_started"  # a trial trains: the reader goes
+    err = worker.communicate(timeout=120)[1]
+    assert worker.returncode == 141, err
+    assert "output closed: stopping" in err and "Traceback" not in err
+    [run] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert read_metrics(run) == [], "it trained a whole epoch after its reader had gone"
+    assert (run / "last.pt").is_file()  # stopped and saved, as on Ctrl+C
