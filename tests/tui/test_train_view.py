@@ -291,7 +291,8 @@ async def test_a_resumed_run_is_steered_on_from_the_factor_it_stopped_with(make_
         assert "lr×2" in str(app.query_one(ProgressLine).render())  # it trains on at x2, and says so
         await pilot.press("minus")
         await pilot.pause()
-        assert any("now x1 the schedule" in text for text in notifications(app)), notifications(app)
+        said = notifications(app)
+        assert any("x1 the schedule from the next batch (x0.5 by this key)" in text for text in said), said
         await pilot.press("f6")
         await app.wait_for_event("finished")
         await run_to_completion(pilot, app)
