@@ -101,12 +101,19 @@ def check_digits(run_dir: str | os.PathLike[str] | None, data_dir: str | os.Path
 
 def require_onnx() -> None:
     """Raise MissingDependency unless onnx, onnxscript and onnxruntime all import."""
+    import importlib
     import importlib.util
 
     missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None]
     if missing:
         raise MissingDependency(f"ONNX export needs {', '.join(missing)}: {ONNX_EXTRA} "
                                 f"(or export with --format torchscript)")
+    for name in ("onnx", "onnxscript", "onnxruntime"):  # installed, but a library of theirs may not load
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise MissingDependency(f"{name} is installed but does not import ({exc}): reinstall it: "
+                                    f"{ONNX_EXTRA.replace('install', 'install --force-reinstall')}") from None
 
 
 def torch_probabilities(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

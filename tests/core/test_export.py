@@ -228,3 +228,19 @@ def test_train_resume_says_it_removes_the_runs_exported_files(synthetic_data, sy
     assert ("mnist-tui: r's model.torchscript.pt describes its weights before this training: it is removed "
             "(export again after)\n") in capsys.readouterr().err
     assert not (tmp_path / "r" / "model.torchscript.pt").exists()
+
+
+def test_an_onnx_package_that_is_installed_but_broken_is_one_line(trained_run, monkeypatch, tmp_path, capsys):
+    """An onnxruntime whose library does not load gave a traceback: only a missing one was looked for (walk21 F6)."""
+    pytest.importorskip("onnxscript")
+    broken = tmp_path / "site" / "onnxruntime"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('libonnxruntime.so.1: cannot open shared object file')\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "onnxruntime", raising=False)
+    target = tmp_path / "m.onnx"
+    assert export(str(trained_run), "--out", str(target)) == 2
+    err = capsys.readouterr().err
+    assert err == ("mnist-tui: onnxruntime is installed but does not import (libonnxruntime.so.1: cannot open shared "
+                   "object file): reinstall it: pip install --force-reinstall 'mnist-tui[onnx]'\n"), err
+    assert not target.exists()
