@@ -187,3 +187,14 @@ def test_runs_piped_keeps_a_long_name_on_one_line_for_grep(runs_folder, tmp_path
     assert done.returncode == 0, done.stderr
     [line] = [line for line in done.stdout.splitlines() if "number-42" in line]
     assert line.startswith(name) and "finished" in line, done.stdout
+
+
+def test_the_progress_bar_keeps_its_step_count_whole_at_80_columns():
+    """At 80 columns a 10-epoch run's bar read "2150/21…": the step count was cut (walk21 F7)."""
+    from mnist_tui.reporting import progress_bar
+
+    console = Console(width=80, file=io.StringIO(), force_terminal=True)
+    progress = progress_bar(console)
+    progress.add_task("epoch 10/10", total=2150, completed=2150, loss="0.0959", acc="100.00%", speed="32,073/s")
+    bar = "".join(segment.text for segment in console.render_lines(progress.get_renderable(), console.options)[0])
+    assert "2150/2150 loss 0.0959 acc 100.00% 32,073/s" in bar and "…" not in bar, bar
