@@ -30,6 +30,28 @@ class RunEnded(Message):
         self.serial = serial
 
 
+class DrawModelLoaded(Message):
+    """Draw's model, loaded in a worker."""
+
+    def __init__(self, model: Any, config: Any, path: Any) -> None:
+        super().__init__()
+        self.model, self.config, self.path = model, config, path
+
+
+class DrawModelFailed(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class DrawPredicted(Message):
+    """The model input of drawing ``serial`` and the model's reading of it (None: no model yet), from a worker."""
+
+    def __init__(self, serial: int, model_input: Any, probabilities: list[float] | None, seconds: float) -> None:
+        super().__init__()
+        self.serial, self.model_input, self.probabilities, self.seconds = serial, model_input, probabilities, seconds
+
+
 class DataReady(Message):
     """MNIST (and torch) finished loading in a worker."""
 
@@ -106,6 +128,6 @@ def while_mounted(handler):
 
 
 __all__ = [
-    "DataFailed", "DataReady", "EngineEvents", "EvaluationFailed", "EvaluationProgress", "EvaluationReady",
+    "DataFailed", "DataReady", "DrawModelFailed", "DrawModelLoaded", "DrawPredicted", "EngineEvents", "EvaluationFailed", "EvaluationProgress", "EvaluationReady",
     "RunEnded", "RunsListed", "TrainingCrashed", "while_mounted",
 ]

@@ -198,6 +198,16 @@ async def test_model_input_toggle_shows_the_preprocessed_digit(trained_run, tmp_
         assert rows.min() >= 3 and rows.max() <= 24 and rows.max() - rows.min() >= 15  # fitted to 20 rows
         await pilot.press("i")
         assert not box.display
+        # the maps take the input's place at 80 columns; it came back only with another i (walk19 notes)
+        await pilot.press("i", "e")
+        await settle(pilot, app)
+        assert screen.explaining and not box.display
+        await pilot.press("e")
+        await settle(pilot, app)
+        assert not screen.explaining and box.display
+        await pilot.press("e", "i")  # i while the maps show: the input instead of them, and they stay off
+        await settle(pilot, app)
+        assert not screen.explaining and box.display
 
 
 async def test_saved_png_is_read_by_predict_with_the_same_answer(trained_run, tmp_path, capsys):

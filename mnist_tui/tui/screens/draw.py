@@ -22,7 +22,6 @@ from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Digits, Static
@@ -31,6 +30,7 @@ from ...core.config import CLASS_NAMES
 from ...core.formatting import short_percent
 from ...core.runs import default_model_candidates, find_default_model
 from ..keys import QUIT_NOT_SHOWN
+from ..messages import DrawModelFailed, DrawModelLoaded, DrawPredicted
 from ..widgets.canvas import Canvas
 from ..widgets.digit_art import digit_text, probability_bar
 from ..widgets.drawing_explainer import DrawingExplainer
@@ -102,21 +102,6 @@ class DrawScreen(Screen):
         *[Binding(str(d), f"meant({d})", "" if d else "Digit you meant (Explain)", show=False) for d in range(10)],
     ]
 
-    class ModelLoaded(Message):
-        def __init__(self, model: Any, config: Any, path: Path) -> None:
-            super().__init__()
-            self.model, self.config, self.path = model, config, path
-
-    class ModelFailed(Message):
-        def __init__(self, reason: str) -> None:
-            super().__init__()
-            self.reason = reason
-
-    class Predicted(Message):
-        def __init__(self, serial: int, model_input: np.ndarray, probabilities: list[float] | None, seconds: float) -> None:
-            super().__init__()
-            self.serial, self.model_input, self.probabilities, self.seconds = serial, model_input, probabilities, seconds
-
     def __init__(self, model: str | Path | None = None, *, checkpoints_dir: str | Path = "checkpoints",
                  save_dir: str | Path = "drawings") -> None:
         super().__init__()
@@ -132,6 +117,7 @@ class DrawScreen(Screen):
         self._saved_shown = False  # the status line says where the drawing was saved
         self.last_predict_seconds: float | None = None
         self._serial = 0  # predictions from older drawings are dropped when they arrive late
+        self._input_covered = False  # the model input was shown when the maps took its place
 
     def compose(self) -> ComposeResult:
         yield Static("Draw a digit · loading the model…", id="draw-title")
@@ -185,18 +171,18 @@ class DrawScreen(Screen):
                 run = find_default_model(self.checkpoints_dir)
                 if run is None:
                     places = ", ".join(str(p) for p in default_model_candidates(self.checkpoints_dir))
-                    self.post_message(self.ModelFailed(
+                    self.post_message(DrawModelFailed(
                         f"No model to read drawings: no {places}. Train one (f5), then open Draw from Runs (w)."))
                     return
                 path = resolve_checkpoint(run)
             else:
                 path = resolve_checkpoint(self.model_spec, self.checkpoints_dir)
             model, config = model_from_checkpoint(load_checkpoint(path), "cpu")
-            self.post_message(self.ModelLoaded(model, config, path))
+            self.post_message(DrawModelLoaded(model, config, path))
         except Exception as exc:  # noqa: BLE001 - shown on screen; drawing still works
-            self.post_message(self.ModelFailed(str(exc) or repr(exc)))
+            self.post_message(DrawModelFailed(str(exc) or repr(exc)))
 
-    def on_draw_screen_model_loaded(self, message: ModelLoaded) -> None:
+    def on_draw_model_loaded(self, message: DrawModelLoaded) -> None:
         self.model, self.model_path = message.model, message.path
         self.class_names = CLASS_NAMES.get(message.config.dataset, CLASS_NAMES["mnist"])
         self.query_one(ProbabilityBars).show(None, self.class_names)
@@ -207,7 +193,7 @@ class DrawScreen(Screen):
             f"{message.config.dataset}")
         self._predict(self.canvas.pixels)
 
-    def on_draw_screen_model_failed(self, message: ModelFailed) -> None:
+    def on_draw_model_failed(self, message: DrawModelFailed) -> None:
         self.query_one("#draw-title", Static).update("Draw · no model loaded")
         self._status(message.reason)
         self.explainer.show(f"Nothing to explain without a model. {message.reason}")
@@ -243,9 +229,9 @@ class DrawScreen(Screen):
         model_input = prepare_digit(pixels)  # exactly what `mnist-tui predict` does to a file
         model = self.model
         probabilities = predict_probabilities(model, model_input[None])[0].tolist() if model is not None else None
-        self.post_message(self.Predicted(serial, model_input.numpy(), probabilities, time.perf_counter() - start))
+        self.post_message(DrawPredicted(serial, model_input.numpy(), probabilities, time.perf_counter() - start))
 
-    def on_draw_screen_predicted(self, message: Predicted) -> None:
+    def on_draw_predicted(self, message: DrawPredicted) -> None:
         if message.serial != self._serial:
             return  # the drawing changed since; a newer prediction is on its way
         self.probabilities = message.probabilities
@@ -290,10 +276,12 @@ class DrawScreen(Screen):
         return self.has_class("explaining")
 
     def action_explain(self) -> None:
-        """Show (or hide) the attribution maps in place of the probability bars."""
+        """Show (or hide) the attribution maps in place of the probability bars, and of the model input they are
+        drawn over (side by side they do not fit 80 columns): it comes back when they go."""
+        box = self.query_one("#model-input-box")
+        self._input_covered = box.has_class("shown") if not self.explaining else self._input_covered
         self.set_class(not self.explaining, "explaining")
-        if self.explaining:
-            self.query_one("#model-input-box").remove_class("shown")  # the maps are drawn over the model input
+        box.set_class(not self.explaining and self._input_covered, "shown")
         self.explainer.set_active(self.explaining)
 
     def action_toggle_method(self) -> None:
@@ -311,10 +299,11 @@ class DrawScreen(Screen):
     # -- actions ----------------------------------------------------------------------------------
 
     def action_toggle_input(self) -> None:
-        box = self.query_one("#model-input-box")
-        box.toggle_class("shown")
-        if box.has_class("shown") and self.explaining:
-            self.action_explain()  # the two do not fit side by side at 80 columns
+        if self.explaining:  # the input in place of the maps (side by side they do not fit 80 columns)
+            self._input_covered = True
+            self.action_explain()
+        else:
+            self.query_one("#model-input-box").toggle_class("shown")
 
     def action_clear(self) -> None:
         self.canvas.clear()
