@@ -205,9 +205,15 @@ async def test_model_input_toggle_shows_the_preprocessed_digit(trained_run, tmp_
         await pilot.press("e")
         await settle(pilot, app)
         assert not screen.explaining and box.display
-        await pilot.press("e", "i")  # i while the maps show: the input instead of them, and they stay off
+        await pilot.press("i", "e", "i")  # i while the maps show: the input in their place
         await settle(pilot, app)
         assert not screen.explaining and box.display
+        await pilot.press("i")  # and the maps come back when it goes
+        await settle(pilot, app)
+        assert screen.explaining and not box.display
+        await pilot.press("e")  # then nothing: the input was put away
+        await settle(pilot, app)
+        assert not screen.explaining and not box.display
 
 
 async def test_saved_png_is_read_by_predict_with_the_same_answer(trained_run, tmp_path, capsys):

@@ -118,6 +118,7 @@ class DrawScreen(Screen):
         self.last_predict_seconds: float | None = None
         self._serial = 0  # predictions from older drawings are dropped when they arrive late
         self._input_covered = False  # the model input was shown when the maps took its place
+        self._maps_covered = False  # the maps were shown when the model input took their place
 
     def compose(self) -> ComposeResult:
         yield Static("Draw a digit · loading the model…", id="draw-title")
@@ -280,6 +281,7 @@ class DrawScreen(Screen):
         drawn over (side by side they do not fit 80 columns): it comes back when they go."""
         box = self.query_one("#model-input-box")
         self._input_covered = box.has_class("shown") if not self.explaining else self._input_covered
+        self._maps_covered = False
         self.set_class(not self.explaining, "explaining")
         box.set_class(not self.explaining and self._input_covered, "shown")
         self.explainer.set_active(self.explaining)
@@ -299,11 +301,16 @@ class DrawScreen(Screen):
     # -- actions ----------------------------------------------------------------------------------
 
     def action_toggle_input(self) -> None:
+        box = self.query_one("#model-input-box")
         if self.explaining:  # the input in place of the maps (side by side they do not fit 80 columns)
             self._input_covered = True
             self.action_explain()
+            self._maps_covered = True
+        elif self._maps_covered and box.has_class("shown"):  # the maps it took the place of come back
+            box.remove_class("shown")
+            self.action_explain()
         else:
-            self.query_one("#model-input-box").toggle_class("shown")
+            box.toggle_class("shown")
 
     def action_clear(self) -> None:
         self.canvas.clear()
