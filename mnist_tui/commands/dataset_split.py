@@ -20,8 +20,10 @@ def load_split(args: argparse.Namespace, dataset: str, split: str, purpose: str)
     try:
         data = load_mnist(getattr(args, "data_dir", None), dataset=dataset)
     except DataUnavailable as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UsageError(f"{purpose} needs the {dataset} {split} set: {first.rstrip('.')}; "
+        first, *rest = str(exc).strip().splitlines()
+        looked = next((f"; looked in {line.removeprefix('Looked in: ')}" for line in rest
+                       if line.startswith("Looked in: ")), "")  # as train and eval say it
+        raise UsageError(f"{purpose} needs the {dataset} {split} set: {first.rstrip('.')}{looked}; "
                          "point --data-dir or MNIST_TUI_DATA at a folder holding it") from None
     if split == "train":
         return data.train_images, data.train_labels

@@ -81,6 +81,8 @@ def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys, mon
     (["map", "RUN", "--out", "DIR"], "is a folder"),
     (["label-errors", "RUN", "--data-dir", "MISSING"], "label-errors needs the mnist test set"),
     (["map", "RUN", "--json", "--data-dir", "MISSING"], "map needs the mnist test set"),
+    # where it looked, as train and eval say it (walk21 F18)
+    (["explain", "RUN", "--index", "3", "--data-dir", "MISSING"], "looked in MISSING/MNIST/raw; point --data-dir"),
     (["label-errors", "no-such-run"], "no such checkpoint"),
 ])
 def test_bad_input_exits_2_with_one_line(tiny_run, tmp_path, capsys, argv, message):
@@ -88,7 +90,8 @@ def test_bad_input_exits_2_with_one_line(tiny_run, tmp_path, capsys, argv, messa
             if a == "MISSING" else a for a in argv]
     assert main([*argv, "--checkpoints", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    message = message.replace("MISSING", str(tmp_path / "none"))
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_map_needs_an_output(tiny_run, capsys):
