@@ -68,9 +68,12 @@ def _written_by_us(name: str) -> bool:
 
 
 def no_checkpoint_why(path: Path) -> str:
-    """Why a run folder has no best.pt or last.pt: killed before its first save, or its checkpoints deleted."""
+    """Why a run folder has no best.pt or last.pt: killed or diverged before its first save, or its checkpoints
+    deleted."""
     finished = any((Path(path) / name).is_file() for name in ("result.json", "misclassified.pt"))
-    return "its checkpoints were deleted" if finished else "it stopped before its first save"
+    if finished:
+        return "its checkpoints were deleted"
+    return f"it {'diverged' if (Path(path) / 'failed.json').is_file() else 'stopped'} before its first save"
 
 
 def check_new_run(checkpoints_dir: Path, run_name: str) -> str | None:

@@ -345,3 +345,15 @@ def test_a_run_stopped_at_an_epochs_end_says_after_that_epoch():
     assert Stopped(4, 0, "last.pt", "r").place == "after epoch 3"
     assert Stopped(4, 120, "last.pt", "r").place == "in epoch 4 after step 120"
     assert Stopped(1, 0, "last.pt", "r").place == "in epoch 1 after step 0"
+
+
+def test_a_run_that_diverged_before_its_first_save_says_so(synthetic_data, tiny_config, tmp_path):
+    """`runs` said "no checkpoint: it stopped before its first save" of a run that diverged at step 9."""
+    from mnist_tui.core.runs import read_run
+
+    config = tiny_config.replace(optimizer="sgd", lr=10.0, momentum=0.99, epochs=5)
+    failed = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, points_per_epoch=1000,
+                             run_name="boom"))[-1]
+    assert isinstance(failed, Failed) and failed.epoch == 1
+    error = read_run(tmp_path / "boom").error
+    assert error.startswith("no checkpoint: it diverged before its first save") and "reuses the folder" in error, error
