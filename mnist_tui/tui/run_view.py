@@ -201,9 +201,8 @@ class RunView:
 
     def _show_event(self, event: Event) -> None:
         app = self.app
-        if isinstance(event, (Stopped, Finished, Failed)) and self.form_draft is not None:
-            app.query_one(HParamForm).set_config(*self.form_draft)  # a resumed run's config gives way
-            self.form_draft = None
+        if isinstance(event, (Stopped, Finished, Failed)):
+            self._give_the_form_back()
         if isinstance(event, RunStarted):
             self._started(event)
         elif isinstance(event, EpochEnd):
@@ -283,9 +282,16 @@ class RunView:
         if line.state == "idle" and line.message.endswith(" was deleted · f5 start · ctrl+p commands"):
             self.app.set_progress(state="idle", message="Ready · f5 start · ctrl+p commands")
 
+    def _give_the_form_back(self) -> None:
+        """The user's form again, where a resumed run's config covered it while it trained."""
+        if self.form_draft is not None:
+            self.app.query_one(HParamForm).set_config(*self.form_draft)
+            self.form_draft = None
+
     def crashed(self, reason: str, data_unavailable: bool) -> None:
         """The run could not start or its process died."""
         app = self.app
+        self._give_the_form_back()
         self._not_started()
         if data_unavailable:
             app.set_progress(state="failed", message=MISSING_DATA)

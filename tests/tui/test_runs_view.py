@@ -586,3 +586,24 @@ async def test_resuming_a_run_shows_its_config_while_it_trains_then_gives_the_fo
         assert during == "0.01"  # the run's, while it trains
         assert any("zeta-mlp's config while it trains" in text for text in said), said
         assert app.query_one("#field-lr", Input).value == "0.0042"
+
+
+async def test_a_resumed_run_whose_process_dies_gives_the_form_back_too(make_app, runs_folder):
+    """The form came back when a resumed run ended, stopped or failed, but not when its process was killed."""
+    from tests.tui.test_app import set_field
+
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "lr", "0.0042")
+        table = await open_runs(pilot, app)
+        table.move_cursor(row=names(app).index("zeta-mlp"))
+        await pilot.press("r", "enter")
+        app.action_pause()
+        await app.wait_for_event("paused")
+        await pilot.pause()
+        assert app.query_one("#field-lr", Input).value == "0.01"
+        app.controller._process._process.kill()  # the training child dies (OOM killer, a kill -9)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.run_state == "idle" and app.query_one("#field-lr", Input).value == "0.0042"
