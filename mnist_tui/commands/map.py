@@ -23,7 +23,8 @@ def register(sub) -> None:
                         help="pca (instant, default); umap (umap-learn) or tsne (openTSNE) if installed, "
                         "tens of seconds for 10,000 digits")
     out = parser.add_mutually_exclusive_group(required=True)
-    out.add_argument("--out", metavar="FILE.csv", help="write a CSV file: index,x,y,label,prediction (- for the standard output)")
+    out.add_argument("--out", metavar="FILE.csv",
+                     help="write a CSV file: index,x,y,label,prediction (- for the standard output)")
     out.add_argument("--json", action="store_true", help="print one JSON object instead")
     add_split_flag(parser, "digits to map (default: test)")
     add_path_flags(parser, checkpoints="folder run names are looked up in")

@@ -128,6 +128,7 @@ def while_mounted(handler):
 
 
 __all__ = [
-    "DataFailed", "DataReady", "DrawModelFailed", "DrawModelLoaded", "DrawPredicted", "EngineEvents", "EvaluationFailed", "EvaluationProgress", "EvaluationReady",
+    "DataFailed", "DataReady", "DrawModelFailed", "DrawModelLoaded", "DrawPredicted", "EngineEvents",
+    "EvaluationFailed", "EvaluationProgress", "EvaluationReady",
     "RunEnded", "RunsListed", "TrainingCrashed", "while_mounted",
 ]

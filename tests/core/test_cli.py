@@ -555,7 +555,8 @@ def test_an_interrupt_a_library_wraps_in_its_own_error_still_reads_interrupted(c
 
 
 @pytest.mark.parametrize("argv, said", [
-    (["--preset", "seed-mlp", "train"], "--preset before train is the app's; put it after: mnist-tui train --preset NAME"),
+    (["--preset", "seed-mlp", "train"],
+     "--preset before train is the app's; put it after: mnist-tui train --preset NAME"),
     (["--preset=best", "tune"], "--preset before tune is the app's; put it after: mnist-tui tune --preset NAME"),
     (["--preset", "fast", "runs"], "--preset before runs is the app's; runs takes none"),
 ])
@@ -574,4 +575,5 @@ def test_a_file_as_the_checkpoints_folder_of_a_run_name_is_named(command, tmp_pa
     a_file = tmp_path / "afile"
     a_file.write_text("hi")
     assert main([*command, "--checkpoints", str(a_file)]) == 2
-    assert capsys.readouterr().err == f"mnist-tui: f1: no run of that name: {a_file} is a file, not a checkpoints folder\n"
+    said = capsys.readouterr().err
+    assert said == f"mnist-tui: f1: no run of that name: {a_file} is a file, not a checkpoints folder\n"

@@ -233,7 +233,8 @@ UNREADABLE = {"huge png": "is 13300x13300 pixels; predict reads pictures up to 4
               "bomb jpeg": "is too large to decode safely; predict reads pictures up to 40 megapixels (JPEGs up "
                            "to 178)",
               "truncated png": "is not a readable image", "text": "is not a readable image",
-              "missing": "no such file", "folder": "is a folder, not an image", "empty": "is an empty file, not an image"}
+              "missing": "no such file", "folder": "is a folder, not an image",
+              "empty": "is an empty file, not an image"}
 
 
 @pytest.mark.parametrize("kind", NO_DIGIT + list(UNREADABLE))
