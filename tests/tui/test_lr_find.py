@@ -268,3 +268,31 @@ async def test_finding_a_rate_while_a_run_trains_asks_first(make_app):
     asked = ("ConfirmScreen", "Find a learning rate while a run trains?",
              f"{run_name} is training. The range test would share the CPU")
     assert seen == [asked, "MainScreen", asked, "LrFindScreen"], seen
+
+
+async def test_a_run_that_ends_while_the_busy_question_waits_answers_it(make_app):
+    """"Tune while a run trains?" (and the lr finder's) stayed up, saying the run trained, after it had ended
+    (walk22 F2): the reason to ask is gone, so what was asked for starts."""
+    from mnist_tui.tui.widgets.dialogs import ConfirmScreen
+    from tests.tui.test_app import start_paused
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await start_paused(pilot, app)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        asked = isinstance(app.screen, ConfirmScreen)
+        app.controller.stop()  # the run ends under the question
+        await app.wait_for_event("stopped")
+        await app.workers.wait_for_complete([w for w in app.workers if w.group == "training"])
+        await pilot.pause()
+        await pilot.pause()
+        shown = type(app.screen).__name__
+        if isinstance(app.screen, ConfirmScreen):
+            await pilot.press("n")
+        elif isinstance(app.screen, LrFindScreen):
+            await pilot.press("escape")
+        await pilot.pause()
+    assert asked and shown == "LrFindScreen", shown

@@ -36,9 +36,17 @@ def unless_busy(app, then: Callable[[], object], title: str = "Tune while a run 
     controller = getattr(app, "controller", None)
     if controller is not None and controller.active:
         name = Path(controller.run_dir).name if controller.run_dir else "A run"
-        app.push_screen(busy_question(name, title, who), lambda yes: then() if yes else None)
+        app.busy_question = busy_question(name, title, who)
+        app.push_screen(app.busy_question, lambda yes: then() if yes else None)
     else:
         then()
+
+
+def busy_question_answered(app) -> None:
+    """The run ended while the busy question was open: it said the run trained; what was asked for starts."""
+    dialog, app.busy_question = getattr(app, "busy_question", None), None
+    if dialog is not None and app.screen is dialog:
+        dialog.dismiss(True)
 
 
 class LeaveQuestions:
