@@ -200,7 +200,8 @@ def read_run(run_dir: Path) -> RunInfo:
         metrics = read_metrics(run_dir)
         result = read_result(run_dir) if owner is None else {}
         vals = [v for v in (m["val_accuracy"] for m in metrics) if v is not None]
-        if owner is None and not any((run_dir / n).is_file() for n in CHECKPOINT_FILES):
+        if owner is None and not any((run_dir / n).is_file() for n in CHECKPOINT_FILES) \
+                and not (run_dir / "failed.json").is_file():  # one that diverged before its first save: failed
             raise CheckpointError(f"no checkpoint: {no_checkpoint_why(run_dir)} (--run-name {run_dir.name} "
                                   "reuses the folder)")
         epochs_done = max((m["epoch"] for m in metrics), default=0)

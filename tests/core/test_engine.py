@@ -355,5 +355,10 @@ def test_a_run_that_diverged_before_its_first_save_says_so(synthetic_data, tiny_
     failed = run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, points_per_epoch=1000,
                              run_name="boom"))[-1]
     assert isinstance(failed, Failed) and failed.epoch == 1
-    error = read_run(tmp_path / "boom").error
-    assert error.startswith("no checkpoint: it diverged before its first save") and "reuses the folder" in error, error
+    info = read_run(tmp_path / "boom")  # failed, as Runs and `runs` say it (it read "unreadable", walk22 F1)
+    assert (info.state, info.error, info.epochs_done) == ("failed", None, 0), info
+    from mnist_tui.commands.train import resume_path
+    from mnist_tui.commands.common import UsageError
+
+    with pytest.raises(UsageError, match="has no checkpoint .it diverged before its first save., so there is nothing"):
+        resume_path("boom", tmp_path)
