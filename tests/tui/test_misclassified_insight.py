@@ -659,3 +659,15 @@ async def test_the_place_in_a_long_list_stays_in_the_bar(run_and_evaluation, syn
             pane.examples = (listed * 2)[:shown]
             text = Text.from_markup(fit_parts(pane.bar_parts(), 78)).plain  # the bar's width in the app
             assert " · at 3" in text and "⚑ 17" in text, text
+
+
+async def test_another_runs_digits_open_at_the_first(run_and_evaluation, synthetic_data, synthetic_root):
+    """After a new run, Misclassified opened at "at 174" of 338: the old run's digit, kept by its test index."""
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await pilot.press("right", "right")
+        grid = pane.query_one(DigitGrid)
+        assert grid.selected > 0
+        pane.set_evaluation(run_and_evaluation[1], synthetic_data.test_images)  # as another run's arrives
+        await pilot.pause()
+        assert grid.selected == 0 and " · at 1" in str(pane.query_one("#wrong-bar").render())

@@ -106,7 +106,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
             self.label_issues = issues_for_evaluation(evaluation.probabilities, evaluation.labels)
         self.query_one(DigitGrid).flagged = set(self.label_issues or ())
         self.action_close_insight()
-        self.refresh_examples()
+        self.refresh_examples(keep_place=False)  # another run's digits: from the first (a new run's opened mid-list)
         self._find_label_issues_if_needed()
 
     def set_checkpoint(self, checkpoint: str | None, data_dir: str | None = None) -> None:
@@ -156,11 +156,11 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self.true_label, self.predicted_label, self.label_errors_only = true_label, predicted_label, False
         self.refresh_examples()
 
-    def refresh_examples(self) -> None:
+    def refresh_examples(self, keep_place: bool = True) -> None:
         """The list again (another sort, filter or evaluation), staying on the digit looked at where it still
-        holds it (a sort went back to the first digit); else at the first."""
+        holds it (a sort went back to the first digit); else (or not ``keep_place``) at the first."""
         grid = self.query_one(DigitGrid)
-        looked_at = grid.current.index if grid.current is not None else None
+        looked_at = grid.current.index if grid.current is not None and keep_place else None
         if self.evaluation is None:
             self.examples, self.total_wrong = [], 0
             grid.set_examples([], None, "No evaluation yet: finish a run, or load one from Runs (f4).")
