@@ -564,21 +564,29 @@ async def test_a_paused_run_reads_paused_and_the_footer_keeps_the_run_keys(make_
         assert "paused" not in resumed, resumed  # training again (or, on this tiny set, already finished)
 
 
+async def resumed_paused_over_an_edited_form(pilot, app) -> None:
+    """The form's lr edited to 0.0042, then the finished zeta-mlp resumed (r) for as many epochs more as it had,
+    paused before its first batch, as start_paused does."""
+    from tests.tui.test_app import set_field
+
+    await ready(pilot, app)
+    await set_field(pilot, app, "lr", "0.0042")
+    table = await open_runs(pilot, app)
+    table.move_cursor(row=names(app).index("zeta-mlp"))
+    await pilot.press("r", "enter")
+    app.action_pause()
+    await app.wait_for_event("paused")
+    await pilot.pause()
+
+
 async def test_resuming_a_run_shows_its_config_while_it_trains_then_gives_the_form_back(make_app, runs_folder):
     """r put the run's config in the form without a word and left it there: the user's own edits were gone,
     and f5 then trained a new run of the resumed one's total epochs (walk20 F3)."""
-    from tests.tui.test_app import run_to_completion, set_field
+    from tests.tui.test_app import run_to_completion
 
     app = make_app(checkpoints_dir=runs_folder)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await set_field(pilot, app, "lr", "0.0042")
-        table = await open_runs(pilot, app)
-        table.move_cursor(row=names(app).index("zeta-mlp"))
-        await pilot.press("r", "enter")  # finished: as many epochs more as it had
-        app.action_pause()  # before its first batch, as start_paused does
-        await app.wait_for_event("paused")
-        await pilot.pause()
+        await resumed_paused_over_an_edited_form(pilot, app)
         during = app.query_one("#field-lr", Input).value
         said = [str(n.message) for n in app._notifications]
         await pilot.press("f6")
@@ -590,18 +598,9 @@ async def test_resuming_a_run_shows_its_config_while_it_trains_then_gives_the_fo
 
 async def test_a_resumed_run_whose_process_dies_gives_the_form_back_too(make_app, runs_folder):
     """The form came back when a resumed run ended, stopped or failed, but not when its process was killed."""
-    from tests.tui.test_app import set_field
-
     app = make_app(checkpoints_dir=runs_folder)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await set_field(pilot, app, "lr", "0.0042")
-        table = await open_runs(pilot, app)
-        table.move_cursor(row=names(app).index("zeta-mlp"))
-        await pilot.press("r", "enter")
-        app.action_pause()
-        await app.wait_for_event("paused")
-        await pilot.pause()
+        await resumed_paused_over_an_edited_form(pilot, app)
         assert app.query_one("#field-lr", Input).value == "0.01"
         app.controller._process._process.kill()  # the training child dies (OOM killer, a kill -9)
         await app.workers.wait_for_complete()
