@@ -515,7 +515,11 @@ async def test_stray_folders_are_counted_in_one_line_and_l_says_why(make_app, ru
         table.move_cursor(row=[r.name for r in app.query_one(RunsPane).runs].index("junk3"))
         await pilot.press("l")
         await pilot.pause()
-        assert str(list(app._notifications)[-1].message) == f"junk3 cannot be read: {runs_folder / 'junk3'} has no config.json"
+        said = f"junk3 cannot be read: {runs_folder / 'junk3'} has no config.json"
+        assert [str(n.message) for n in app._notifications] == [said]
+        await pilot.press("w", "r", "i")  # the same words once, not a stack over the list (walk22 F7)
+        await pilot.pause()
+        assert [str(n.message) for n in app._notifications] == [said]
 
 
 async def test_resuming_a_run_from_a_filtered_list_shows_train_and_keeps_the_filter(make_app, runs_folder):

@@ -214,8 +214,8 @@ class RunsPane(Vertical):
             self.notify(f"No run holds “{self.filter_text}” (esc clears the filter).", severity="warning")
         elif run is None:
             self.notify("No run selected: train one first (f5).", severity="warning")
-        elif run.error:
-            self.notify(f"{run.name} cannot be read: {run.error}", severity="error")
+        elif run.error:  # one toast, whatever key asked (w, r, i stacked three over the list)
+            self.app.notify_in_place("unreadable", f"{run.name} cannot be read: {run.error}", "error")
             return None
         return run
 
