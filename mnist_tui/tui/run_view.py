@@ -40,7 +40,8 @@ class RunView:
     def __init__(self, app: MnistApp) -> None:
         self.app = app
         self.form_to_save: tuple[str | None, TrainConfig] | None = None  # remembered once the run has started
-        self.form_draft: tuple[TrainConfig, str | None] | None = None  # the form a resumed run's config covers
+        self.form_draft: tuple[TrainConfig, str | None, dict[str, str]] | None = None  # what a resumed run covers
+        self._resuming = False
         self._stopped: Stopped | None = None  # the last run stopped and not since finished (see quit_message)
         self._said: str | None = None  # the run folder the idle status line names (finished, stopped, failed)
         self.quit_when_stopped = False
@@ -120,6 +121,7 @@ class RunView:
         if config is None and not app.controller.allowed("start"):
             app.notify("Stop the current run before resuming another.", severity="warning")
             return
+        self._resuming = config is None  # its config covers the form, even from epoch 0 step 0
         if config is None:
             self.form_to_save = None  # a resumed run keeps its own config: the form is not remembered
         app.train_pane.clear_charts(config.epochs if config else None, "starting…")
@@ -238,7 +240,7 @@ class RunView:
         resumed = event.start_epoch or event.start_step
         history = read_metrics(run_dir)[:event.start_epoch] if resumed else []
         app.train_pane.run_started(event, read_points(run_dir) if resumed else [], history)
-        if resumed:  # the form shows the run's own config while it trains, then the user's again
+        if self._resuming:  # the form shows the run's own config while it trains, then the user's again
             form = app.query_one(HParamForm)
             if self.form_draft is None:
                 self.form_draft = form.draft()
@@ -285,7 +287,7 @@ class RunView:
     def _give_the_form_back(self) -> None:
         """The user's form again, where a resumed run's config covered it while it trained."""
         if self.form_draft is not None:
-            self.app.query_one(HParamForm).set_config(*self.form_draft)
+            self.app.query_one(HParamForm).restore(self.form_draft)
             self.form_draft = None
 
     def crashed(self, reason: str, data_unavailable: bool) -> None:

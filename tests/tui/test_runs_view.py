@@ -610,3 +610,61 @@ async def test_a_resumed_run_whose_process_dies_gives_the_form_back_too(make_app
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.run_state == "idle" and app.query_one("#field-lr", Input).value == "0.0042"
+
+
+async def test_resuming_over_an_invalid_form_shows_the_runs_config_and_gives_the_text_back(make_app, runs_folder):
+    """With lr typed as "0.0042abc" (refused), r resumed the run but the locked form kept the invalid text and its
+    error, with no word of the run's config (walk23 F7); the typed text, error and all, comes back at the end."""
+    from tests.tui.test_app import run_to_completion, set_field
+
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "lr", "0.0042abc")
+        table = await open_runs(pilot, app)
+        table.move_cursor(row=names(app).index("zeta-mlp"))
+        await pilot.press("r", "enter")
+        app.action_pause()
+        await app.wait_for_event("paused")
+        await pilot.pause()
+        during = app.query_one("#field-lr", Input).value
+        said = [str(n.message) for n in app._notifications]
+        await pilot.press("f6")
+        await run_to_completion(pilot, app)
+        assert during == "0.01", during  # the run's, while it trains
+        assert any("zeta-mlp's config while it trains" in text for text in said), said
+        assert app.query_one("#field-lr", Input).value == "0.0042abc"
+        assert "must be a number" in str(app.query_one("#error-lr").render())
+
+
+async def test_a_run_stopped_before_its_first_batch_resumes_under_its_own_config_too(make_app, runs_folder,
+                                                                                     synthetic_data):
+    """A run stopped at step 0 (a tuning trial stopped as it began) resumed under the user's form, invalid field and
+    all, with no word: the form's swap went by where the run started (epoch 0, step 0), not by its being resumed
+    (walk23 F7)."""
+    from mnist_tui.core.engine import Trainer
+    from mnist_tui.core.runtime import RunControl
+    from tests.tui.test_app import run_to_completion, set_field
+
+    control = RunControl()
+    control.stop()
+    events = list(Trainer(BASE.replace(lr=0.02), synthetic_data, checkpoints_dir=runs_folder,
+                          run_name="early-stop").run(control))
+    assert events[-1].kind == "stopped" and events[-1].epoch == 1 and events[-1].step == 0, events[-1]
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "lr", "0.0042abc")
+        table = await open_runs(pilot, app, rows=len(RUNS) + 1)
+        table.move_cursor(row=names(app).index("early-stop"))
+        await pilot.press("r")
+        app.action_pause()
+        await app.wait_for_event("paused")
+        await pilot.pause()
+        during = app.query_one("#field-lr", Input).value
+        said = [str(n.message) for n in app._notifications]
+        await pilot.press("f6")
+        await run_to_completion(pilot, app)
+        assert during == "0.02", during
+        assert any("early-stop's config while it trains" in text for text in said), said
+        assert app.query_one("#field-lr", Input).value == "0.0042abc"

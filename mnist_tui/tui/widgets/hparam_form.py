@@ -164,10 +164,22 @@ class HParamForm(VerticalScroll):
         self.query("Select, Input").first().focus(scroll_visible=False)
         self.scroll_home(animate=False)
 
-    def draft(self) -> tuple[TrainConfig, str | None]:
-        """The fields as they stand (unvalidated; a field that does not parse keeps its last value) and the
-        preset, for set_config to put back."""
-        return self._parsed()[0], self._preset
+    def draft(self) -> tuple[TrainConfig, str | None, dict[str, str]]:
+        """The form as it stands, for restore to put back: the last config set, the preset and each field's text
+        as typed (a refused "0.001abc" comes back with its error, not as the value it stood over)."""
+        return self._initial, self._preset, {name: self._text(name) for name in FIELD_SPECS}
+
+    def restore(self, draft: tuple[TrainConfig, str | None, dict[str, str]]) -> None:
+        """The form as ``draft`` took it."""
+        config, preset, texts = draft
+        self.set_config(config, preset)
+        with self.prevent(Select.Changed, Input.Changed):
+            for name, text in texts.items():
+                widget = self.query_one(f"#field-{name}")
+                if not isinstance(widget, Select) or text:
+                    widget.value = text
+        self.revalidate()
+        self._sync_preset_label()
 
     def set_config(self, config: TrainConfig, preset: str | None = None) -> None:
         """Fill every field from ``config`` (and the preset picker: ``preset``, else the preset ``config`` is, if any)."""
