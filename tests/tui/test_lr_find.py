@@ -266,7 +266,7 @@ async def test_finding_a_rate_while_a_run_trains_asks_first(make_app):
         app.controller.stop()  # the paused run, before any assert: the app would wait for it
         await app.wait_for_event("stopped")
     asked = ("ConfirmScreen", "Find a learning rate while a run trains?",
-             f"{run_name} is training. The range test would share the CPU")
+             f"{run_name} is paused. The range test would share the CPU w")  # it said "training" (walk23 F7)
     assert seen == [asked, "MainScreen", asked, "LrFindScreen"], seen
 
 

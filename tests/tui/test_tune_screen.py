@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 import pytest
@@ -340,7 +341,9 @@ async def test_ctrl_q_during_a_sweep_asks_first(make_app):
         await pilot.pause()
         await pilot.press("y")
         await pilot.pause()
-        assert "stopping" in str(screen.query_one("#tune-status", Static).render())
+        # it looked idle for seconds before the app went (walk23 F4): the line says the app quits, Start is gone
+        assert "then the app quits" in str(screen.query_one("#tune-status", Static).render())
+        assert "ctrl+s" not in {b.binding.key for b in app.active_bindings.values() if b.enabled}  # (footer)
         try:
             await screen.tune_worker.wait()
             await pilot.pause()
@@ -759,7 +762,7 @@ async def test_starting_a_study_while_a_run_trains_asks_first(make_app):
         await pilot.press("y")
         await app.wait_for_event("stopped")
     assert asked[:2] == ("ConfirmScreen", "Tune while a run trains?")
-    assert asked[2].startswith(f"{run_name} is training.") and not started
+    assert asked[2].startswith(f"{run_name} is paused.") and not started
 
 
 async def test_a_storage_no_driver_opens_is_an_error_said_whole_not_a_wait(tmp_path, synthetic_root):
@@ -880,3 +883,29 @@ async def test_use_best_while_a_run_trains_says_when_f5_can_train_it(make_app):
         await pilot.press("y")
         await app.wait_for_event("stopped")
     assert "The form holds the best trial's config (val 95.00%): f5 trains it once this run ends." in said, said
+
+
+@pytest.mark.parametrize("key, title", [("escape", "Leave while tuning?"), ("ctrl+q", "Quit while tuning?")])
+async def test_a_question_about_stopping_the_study_goes_when_the_study_ends_under_it(make_app, key, title):
+    """"Leave (Quit) while tuning?" stayed up after the study had ended, still saying it would stop it (walk23 F6):
+    with nothing left to stop, what the key asked for is done."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tune_from_the_app(pilot, app, "lr=5e-3:2e-2:log", "2", epochs="1000")
+        await pilot.press("ctrl+s")
+        while not any(t.get("state") == "running" for t in screen.trials.values()):
+            await pilot.pause()  # trial 0 is training
+        await pilot.press(key)
+        await pilot.pause()
+        assert title in str(app.screen.query_one(".dialog-title", Static).render())
+        screen.process.send_signal(signal.SIGINT)  # the study ends by itself (from another terminal, say)
+        try:
+            await screen.tune_worker.wait()
+            for _ in range(5):
+                await pilot.pause()
+        except WorkerCancelled:  # the app quit on the worker's last message
+            pass
+        if key == "escape":
+            assert app.is_running and not isinstance(app.screen, (TuneScreen, ConfirmScreen))
+        else:
+            assert app.return_code == 0  # it quit

@@ -57,8 +57,7 @@ class TuneScreen(LeaveQuestions, Screen):
     TuneScreen #tune-status { height: auto; min-height: 2; max-height: 5; padding: 0 1; }
     TuneScreen #tune-status.error { color: $error; }
     TuneScreen #tune-lower { height: 1fr; }
-    TuneScreen DataTable { height: 1fr; }
-    TuneScreen #tune-history { height: 1fr; }
+    TuneScreen DataTable, TuneScreen #tune-history { height: 1fr; }
     """
 
     BINDINGS = [
@@ -102,8 +101,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self.poll_seconds = poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}
         self.process: subprocess.Popen | None = None
-        self.tune_worker = None
-        self.poll_worker = None
+        self.tune_worker = self.poll_worker = None
         self._poll_stop = threading.Event()
         self.first_poll_applied, self.last_finished = threading.Event(), None
         self._stopping = self._ready = False  # Stop pressed; the CLI has installed its SIGINT handler
@@ -213,7 +211,7 @@ class TuneScreen(LeaveQuestions, Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":
-            return not self.running and self.form.validation_error() is None
+            return not self.running and not self._quit_when_stopped and self.form.validation_error() is None
         if action == "stop":
             return self.running
         return True  # use_best too: without a complete trial it says so
@@ -327,13 +325,15 @@ class TuneScreen(LeaveQuestions, Screen):
             text, failed = outcome_text(self.study_name(), self.last_finished or {}, len(self.trials),
                                         finished["code"], self._stderr_tail)
             status.set_class(failed, "error")
-            status.update(text)
+            status.update(f"{text} · quitting" if self._quit_when_stopped else text)
             if self._quit_when_stopped:
+                self._poll_stop.set()  # the app's exit waits for its thread
                 self.app.exit(message=text)
                 return
             if self.poll_worker is not None:
                 self._poll_stop.set()
                 self.action_attach()  # one last look at the storage, then keep watching
+            self._study_ended_under_question()
         elif finished.get("event") == "poll_error" and not self.trials and not self._stopping and not self._quiet \
                 and not status.has_class("error"):  # (tune's own failure, said once it exited, stays)
             status.set_class(finished.get("fatal", False), "error")

@@ -21,12 +21,14 @@ def leave_question() -> ConfirmScreen:
                          no="Keep tuning")
 
 
-def busy_question(run_name: str, title: str = "Tune while a run trains?", who: str = "The study's trials") \
-        -> ConfirmScreen:
+def busy_question(run_name: str, title: str = "Tune while a run trains?", who: str = "The study's trials",
+                  paused: bool = False) -> ConfirmScreen:
     """Start pressed while the app trains a run: the study (or the lr finder's range test) would share the
-    machine with it."""
-    return ConfirmScreen(title, f"{run_name} is training. {who} would share the CPU with it, and both would run "
-                         "slower.", yes="Start anyway", no="Wait")
+    machine with it (a paused run shares it once resumed)."""
+    now = "is paused. {who} would share the CPU with it once it resumes" if paused else \
+        "is training. {who} would share the CPU with it"
+    return ConfirmScreen(title, f"{run_name} {now.format(who=who)}, and both would run slower.", yes="Start anyway",
+                         no="Wait")
 
 
 def unless_busy(app, then: Callable[[], object], title: str = "Tune while a run trains?",
@@ -36,7 +38,7 @@ def unless_busy(app, then: Callable[[], object], title: str = "Tune while a run 
     controller = getattr(app, "controller", None)
     if controller is not None and controller.active:
         name = Path(controller.run_dir).name if controller.run_dir else "A run"
-        app.busy_question = busy_question(name, title, who)
+        app.busy_question = busy_question(name, title, who, paused=controller.state.value == "paused")
         app.push_screen(app.busy_question, lambda yes: then() if yes else None)
     else:
         then()
@@ -61,14 +63,28 @@ class LeaveQuestions:
         def answered(yes: bool | None) -> None:
             if yes:
                 self._quit_when_stopped = True
-                self.action_stop() if self.running else self.app.exit()
+                if not self.running:
+                    self.app.exit()
+                    return
+                self.action_stop()  # the app quits once the study's process has ended (seconds): say so meanwhile
+                self.query_one("#tune-status").update("stopping: the running trials save and end, then the app quits")
+                self.refresh_bindings()  # no Start into a window about to go
 
-        self.app.push_screen(quit_question(), answered)
+        self._question = quit_question()
+        self.app.push_screen(self._question, answered)
 
     def _leave(self, then: Callable[[], object]) -> None:
         """Run ``then``, which leaves the view, at once, or while a study runs once the user says stop it (it
         stopped without a word on escape, enter on a trial and Use best)."""
         if self.running:
-            self.app.push_screen(leave_question(), lambda yes: then() if yes else None)
+            self._question = leave_question()
+            self.app.push_screen(self._question, lambda yes: then() if yes else None)
         else:
             then()
+
+    def _study_ended_under_question(self) -> None:
+        """The study ended while "Quit (or Leave) while tuning?" was open: nothing is left to stop, so what the key
+        asked for is done (the question stayed up, saying the study would stop)."""
+        dialog, self._question = getattr(self, "_question", None), None
+        if dialog is not None and self.app.screen is dialog:
+            dialog.dismiss(True)
