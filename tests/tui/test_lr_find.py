@@ -86,6 +86,7 @@ async def test_ctrl_l_finds_a_rate_and_enter_puts_it_in_the_form(make_app):
         assert 1e-6 <= suggested <= 1 and suggested == float(f"{screen.found['suggested_lr']:.3g}")
         result = str(screen.query_one("#lr-result", Static).render())
         assert f"Suggested lr {suggested:g}" in result
+        assert f"lowest loss at lr {rate_label(screen.found['min_loss_lr'])}" in result  # "at 0.248" read as a loss
         curve = screen.query_one(LrCurve)
         assert curve.suggested[0] == screen.found["suggested_lr"] and len(curve.lrs) == screen.found["steps"]
         drawn = curve.render().plain  # what the chart shows: the title and the rate ticks
@@ -108,6 +109,38 @@ async def test_escape_closes_without_touching_the_form(make_app):
         await pilot.pause()
         assert not isinstance(app.screen, LrFindScreen)
         assert app.query_one("#field-lr", Input).value == before
+
+
+async def test_tab_reaches_close_and_enter_there_closes_without_touching_the_form(make_app):
+    """Tab showed nothing on the buttons and enter then used the rate anyway (walk23 F2)."""
+    from textual.widgets import Button
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        before = app.query_one("#field-lr", Input).value
+        screen = await open_finder(pilot, app)
+        assert screen.focused is screen.query_one("#lr-use", Button)  # enter uses it, as the result line says
+        await pilot.press("tab")
+        assert screen.focused is screen.query_one("#lr-close", Button)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, LrFindScreen)
+        assert app.query_one("#field-lr", Input).value == before
+
+
+async def test_the_first_line_fits_80_columns_and_says_where_the_test_ends(synthetic_root, tiny_config):
+    """It ended in "…" ("until the loss climbs…"), read as a sentence cut short at 80 columns (walk23 F1)."""
+    from textual.app import App
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(LrFindScreen(tiny_config, data_dir=synthetic_root, steps=10_000))
+
+    async with Host().run_test(size=SIZE) as pilot:
+        line = pilot.app.screen.query_one("#lr-progress", Static)
+        text = str(line.render())
+        assert not text.endswith("…") and "1e-6 to 1" in text and len(text) <= line.content_region.width
+        pilot.app.screen.action_close()
 
 
 async def test_a_missing_dataset_is_shown_in_the_screen(make_app, tmp_path):

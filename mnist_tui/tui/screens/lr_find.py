@@ -184,14 +184,14 @@ class LrFindScreen(Screen["float | None"]):
         c = self.config
         yield Static(f"[b]Find a learning rate[/] · {c.model} · {c.optimizer} · batch {c.batch_size} · "
                      "on a copy, saves nothing", id="lr-title")
-        yield Static(f"starting the range test: the lr grows from {rate_label(self.lr_range[0])} until the loss "
-                     "climbs…", id="lr-progress")
+        yield Static(f"starting: the lr grows from {rate_label(self.lr_range[0])} to {rate_label(self.lr_range[1])} "
+                     "(or until the loss blows up)", id="lr-progress")
         yield LrCurve(self.lr_range, id="lr-curve")
         yield Static("", id="lr-result")
         with Horizontal(id="lr-buttons"):
             for button in (Button("Use it", id="lr-use", variant="primary", compact=True, disabled=True),
                            Button("Close", id="lr-close", compact=True)):
-                button.can_focus = False  # enter and escape are the screen's keys; the buttons are for the mouse
+                button.can_focus = False  # until the test is done: enter before then must not close it
                 yield button
         yield FittingFooter()
 
@@ -263,8 +263,11 @@ class LrFindScreen(Screen["float | None"]):
             result.update(Text.assemble(("No suggestion: ", "bold"), f"{found.get('why_none', '')} · escape: close"))
             return
         result.update(f"[b]Suggested lr {self.suggested:g}[/] (steepest fall of the loss; lowest loss at "
-                      f"{rate_label(found['min_loss_lr'])}) · enter: use it in the form, escape: close")
+                      f"lr {rate_label(found['min_loss_lr'])}) · enter: use it in the form, escape: close")
+        for button in self.query(Button):  # Tab goes between them, enter presses the one focused
+            button.can_focus = True
         self.query_one("#lr-use", Button).disabled = False
+        self.query_one("#lr-use", Button).focus()
         self.refresh_bindings()
 
     def _show_error(self, text: str) -> None:
