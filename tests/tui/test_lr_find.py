@@ -329,3 +329,18 @@ async def test_a_run_that_ends_while_the_busy_question_waits_answers_it(make_app
             await pilot.press("escape")
         await pilot.pause()
     assert asked and shown == "LrFindScreen", shown
+
+
+async def test_ctrl_l_opens_the_finder_from_tune_as_its_palette_entry_says(make_app):
+    """The palette in Tune offered "Find learning rate ... (ctrl+l)", but ctrl+l there did nothing (walk23 F8)."""
+    from tests.tui.test_tune_screen import open_tune_from_the_app
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tune_from_the_app(pilot, app, "lr=5e-3:2e-2:log", "2")
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert isinstance(app.screen, LrFindScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "TuneScreen"
