@@ -646,15 +646,22 @@ async def test_the_history_of_one_trial_has_no_negative_trial_number(tmp_path, s
         assert "History: best 95.00%" in drawn and "-1" not in drawn, drawn
 
 
-async def test_a_long_search_error_is_shown_whole_one_at_a_time(tmp_path, synthetic_root):
-    """An unknown field lists every field (three lines at 80 columns): the status shows it whole, then the next."""
+async def test_search_errors_are_shown_whole_each_while_they_fit_else_the_rest_named(tmp_path, synthetic_root):
+    """Two errors that fit show one a line; "(and 1 more)" said nothing of what or where (walk23 F5). An unknown
+    field lists every field (four lines at 80 columns): it is shown whole, and the other fields in error named."""
     screen = make_screen(tmp_path, synthetic_root)
     async with Host(screen).run_test(size=SIZE) as pilot:
-        await set_input(pilot, screen, "#tune-search", "nosuch=1:2 lr=abc")
+        await set_input(pilot, screen, "#tune-search", "lr=1:0 dropout=0:2")
         status = screen.query_one("#tune-status", Static)
+        lines = status.render().plain.splitlines()
+        assert lines[0].startswith("lr range must have LOW < HIGH") and lines[1].startswith("dropout"), lines
+        await set_input(pilot, screen, "#tune-search", "nosuch=1:2 lr=abc")
         text = " ".join(line.strip() for line in status.render().plain.splitlines())
-        assert text.startswith("'nosuch' is not a config field; fields: dataset,") and "threads (and 1 more)" in text
+        assert text.startswith("'nosuch' is not a config field; fields: dataset,") and "threads (and 1 more: lr)" in text
         assert status.region.height > 2 and len(text) <= status.region.height * status.content_size.width  # not cut
+        await set_input(pilot, screen, "#tune-search", "nosuch=1:2 lr=abc dropout=0:2 momentum=x")
+        text = " ".join(line.strip() for line in status.render().plain.splitlines())
+        assert text.endswith("(and 3 more: lr, dropout, momentum)"), text
         await set_input(pilot, screen, "#tune-search", "lr=abc")
         assert str(status.render()) == "lr must be a number, got 'abc'" and status.region.height == 2
 

@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, Select
 from ...core.config import TrainConfig
 from ...core.tune_space import PRUNERS, SpaceError, parse_space, storage_file
 
+STATUS_LINES, STATUS_WIDTH = 5, 78  # the Tune status line's most lines, and its width at 80 columns
 
 
 class TuneForm(Vertical):
@@ -162,9 +163,11 @@ class TuneForm(Vertical):
         try:
             if not parse_space(self.space_specs(), self.base):
                 return "give at least one FIELD=SPEC to search"
-        except SpaceError as exc:  # the first, whole; fixing it shows the next
-            first, *others = exc.errors.values()
-            return first + (f" (and {len(others)} more)" if others else "")
+        except SpaceError as exc:  # each whole, one a line, while they fit the status (5 lines); else the rest named
+            messages = list(exc.errors.values())
+            if sum(-(-len(message) // STATUS_WIDTH) for message in messages) <= STATUS_LINES:
+                return "\n".join(messages)
+            return messages[0] + f" (and {len(messages) - 1} more: {', '.join(list(exc.errors)[1:])})"
         except ValueError as exc:  # unbalanced quotes
             return str(exc)
         trials = self.trials()
