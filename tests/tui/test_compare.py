@@ -235,6 +235,45 @@ async def test_the_more_runs_hint_is_not_cut_by_a_vertical_scrollbar():
         assert shown.endswith(("→ 1 more run", "→ 1 more")), shown  # whole words, never "→ 1 more ru"
 
 
+async def test_the_more_runs_hint_goes_in_the_labels_blank_header_rather_than_cost_a_run():
+    """Four runs at 80 columns showed two, and the right third blank but for "→ 2 more runs", though three fit:
+    the last whole column made way for the hint (walk22 F6)."""
+    from textual.app import App
+
+    from mnist_tui.tui.widgets.column_table import ColumnTable
+
+    names = [f"mlp-20261205-13{minute:02}20" for minute in (7, 2, 1, 0)]
+
+    class Host(App):
+        def compose(self):
+            table = ColumnTable(cursor_type="row", fixed_columns=1)
+            table.noun = "run"
+            yield table
+
+        def on_mount(self) -> None:
+            table = self.query_one(ColumnTable)
+            table.add_column("", width=15)
+            for name in names:
+                table.add_column(name, width=len(name))
+            for row in range(3):
+                table.add_row(f"row {row}", "98.62%", "99.22%", "99.00%", "97.00%")
+
+    async with Host().run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = pilot.app.query_one(ColumnTable)
+        header = table.render_line(0).text
+        assert all(name in header for name in names[:3]) and names[3] not in header, header
+        assert header[:17] == "    1 more run → ", header
+        await pilot.press("right")
+        await pilot.pause()
+        header = table.render_line(0).text
+        assert names[3] in header and header[:17].rstrip().endswith("←") and "more" not in header, header
+        table.add_column("mlp-20261205-125900", width=19)  # a fifth: runs both sides of those shown
+        await pilot.pause()
+        header = table.render_line(0).text
+        assert header[:17] == "  ← 1 more run → " and names[3] in header, header
+
+
 async def test_a_run_that_trains_while_compared_is_read_again_and_marked_training(two_runs, synthetic_data, tmp_path):
     """Compare kept a marked run's figures from when it opened while that run trained on (F5: "1/3" and no
     test figure after it had finished, until ctrl+r), and nothing said the run was training."""

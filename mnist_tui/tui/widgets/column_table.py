@@ -61,11 +61,25 @@ class ColumnTable(DataTable):
                 ends.append(x - scroll)
         if not hidden:
             return fixed, fixed + left, self.scrollable_content_region.width, 0
-        if self.show_header and room - ends[-1] < len(" →") and len(ends) > 2:
-            ends.pop()
+        if self.show_header and room - ends[-1] < len(" →") and len(ends) > 2 and not self._hints_in_head(hidden):
+            ends.pop()  # (the row labels' blank header holds the hint where it fits: a whole column was lost to it)
             hidden += 1
         # the first column after the scroll offset stays, cut, if it alone is wider than the room
         return fixed, fixed + left, fixed + (ends[-1] or room), hidden
+
+    def _hints(self, hidden: int) -> tuple[str, ...]:
+        """" → 2 more runs", shorter where that does not fit."""
+        return f" → {hidden} more {self.noun}{'s' if hidden > 1 else ''}", f" → {hidden} more", " →"
+
+    def _hints_in_head(self, hidden: int, scrolled: bool = True) -> list[str]:
+        """The hints that fit the fixed columns' header where it is blank (the row labels'): "1 more run →",
+        "← 1 more run →" once columns are scrolled past too."""
+        fixed = list(self.columns.values())[:self.fixed_columns]
+        if not fixed or any(str(column.label).strip() for column in fixed):
+            return []
+        room = sum(column.get_render_width(self) for column in fixed) - 1
+        hints = (f"{hidden} more {self.noun}{'s' if hidden > 1 else ''} → ", f"{hidden} more → ", "→ ")
+        return [("← " if scrolled else "") + hint for hint in hints if len(hint) + 2 * scrolled <= room]
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
@@ -73,14 +87,17 @@ class ColumnTable(DataTable):
         width = self.scrollable_content_region.width
         header = y == 0 and self.show_header
         scrolled = header and round(self.scroll_x) > 0 and fixed >= 2 and not strip.crop(fixed - 2, fixed).text.strip()
-        if left <= fixed and right >= width and not scrolled:
+        if left <= fixed and right >= width and not scrolled and not hidden:
             return strip
         # columns scrolled past on the left: a "←" at the end of the fixed columns' header, where it is blank
-        head = Strip.join([strip.crop(0, fixed - 2), Strip([Segment(" ←", self.rich_style + Style(dim=True))])]
-                          ) if scrolled else strip.crop(0, fixed)
+        hint = next((h for h in self._hints(hidden) if len(h) <= width - right), None) if hidden and header else None
+        in_head = next(iter(self._hints_in_head(hidden, scrolled)), None) if hidden and header and not hint else None
+        head = strip.crop(0, fixed - (2 if scrolled and not in_head else 0) - len(in_head or ""))
+        if in_head:
+            head = Strip.join([head, Strip([Segment(in_head, self.rich_style + Style(dim=True, italic=True))])])
+        elif scrolled:
+            head = Strip.join([head, Strip([Segment(" ←", self.rich_style + Style(dim=True))])])
         parts = [head, Strip.blank(left - fixed, self.rich_style), strip.crop(left, right)]
-        hints = (f" → {hidden} more {self.noun}{'s' if hidden > 1 else ''}", f" → {hidden} more", " →")
-        hint = next((h for h in hints if len(h) <= width - right), None) if hidden and header else None
         if hint:
             parts.append(Strip([Segment(hint, self.rich_style + Style(dim=True, italic=True))]))
         return Strip.join(parts).adjust_cell_length(width, self.rich_style)
