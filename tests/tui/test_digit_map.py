@@ -44,3 +44,21 @@ async def test_the_ten_classes_reach_the_terminal_in_ten_colours():
         assert len(set(colours.values())) == 10, colours
         in_256 = {Color.from_rgb(*rgb).downgrade(ColorSystem.EIGHT_BIT).number for rgb in colours.values()}
         assert len(in_256) == 10, colours
+
+
+async def test_x_and_shift_x_visit_every_wrong_digit_even_two_in_one_cell():
+    """x stepped cell by cell: of two wrong digits sharing a cell, one was never reached (walk24 5: #4201)."""
+    async with OneWidget(DigitMap).run_test(size=(40, 12)) as pilot:
+        digit_map = pilot.app.query_one(DigitMap)
+        xy = [(0.0, 0.0), (5.0, 5.0), (5.0, 5.0), (5.0, 5.0), (10.0, 10.0)]
+        labels = [3, 4, 9, 7, 5]
+        predictions = [8, 4, 4, 1, 6]  # wrong: 0, 2 and 3 (sharing a cell with 1), 4
+        digit_map.set_points(xy, labels, predictions)
+        await pilot.pause()
+        seen = {"x": [], "X": []}
+        for key in seen:
+            for _ in range(8):
+                await pilot.press(key)
+                seen[key].append(digit_map.selected)
+        assert set(seen["x"]) == set(seen["X"]) == {0, 2, 3, 4}, seen
+        assert len(set(seen["x"][:4])) == len(set(seen["X"][:4])) == 4, seen  # each once a round

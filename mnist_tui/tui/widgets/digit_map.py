@@ -149,18 +149,21 @@ class DigitMap(Widget, can_focus=True):
         self.cursor = (max(0, min(width - 1, col + dx)), max(0, min(height - 1, row + dy)))
 
     def action_next_wrong(self, step: int) -> None:
-        """The cursor to the next (``step`` 1) or previous cell showing ``x``, in reading order, round again."""
+        """The next (``step`` 1) or previous wrong digit, by its cell in reading order, round again: each of a
+        cell's wrong digits in turn (stepping by cells, one of two in a cell was never reached)."""
         self._layout()
-        wrong = sorted((row, col) for (col, row), members in self._cells.items()
-                       if any(self.labels[i] != self.predictions[i] for i in members))
+        wrong = sorted((row, col, i) for (col, row), members in self._cells.items() for i in members
+                       if self.labels[i] != self.predictions[i])
         if not wrong:
             self.notify("No digit on this map is read wrong.")
             return
-        here = (self.cursor[1], self.cursor[0])
+        here = (self.cursor[1], self.cursor[0], -1 if self.selected is None else self.selected)
         if step > 0:
-            row, col = next((cell for cell in wrong if cell > here), wrong[0])
+            row, col, self.start = next((w for w in wrong if w > here), wrong[0])
         else:
-            row, col = next((cell for cell in reversed(wrong) if cell < here), wrong[-1])
+            row, col, self.start = next((w for w in reversed(wrong) if w < here), wrong[-1])
+        if self.cursor == (col, row):  # another of this cell's digits: the cursor stays, the selection moves
+            self.watch_cursor(self.cursor)
         self.cursor = (col, row)
 
     def action_choose(self) -> None:
