@@ -671,3 +671,17 @@ async def test_another_runs_digits_open_at_the_first(run_and_evaluation, synthet
         pane.set_evaluation(run_and_evaluation[1], synthetic_data.test_images)  # as another run's arrives
         await pilot.pause()
         assert grid.selected == 0 and " · at 1" in str(pane.query_one("#wrong-bar").render())
+
+
+async def test_m_without_umap_says_only_pca_once_not_a_toast_a_press(synthetic_data, monkeypatch):
+    """Each m stacked another "Only PCA here" toast over the map, its title and the digit (walk24 6)."""
+    import mnist_tui.core.projection as projection
+
+    monkeypatch.setattr(projection, "method_available", lambda method: method == "pca")  # as without the extra
+    screen, host = made_up_map(synthetic_data)
+    async with host.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for _ in range(3):
+            await pilot.press("m")
+        said = [n for n in host._notifications if "UMAP and t-SNE need" in str(n.message)]
+        assert len(said) == 1, said

@@ -10,6 +10,7 @@ digits on a small CPU, in a thread worker, and are cached beside the checkpoint.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,7 @@ class MapScreen(Screen[int | None]):
     def __init__(self, data: MapData, start: int | None = None, listed: set[int] | None = None) -> None:
         super().__init__()
         self.data, self.start = data, start  # start: the test digit the cursor starts on
+        self._only_pca_until = 0.0  # "Only PCA here" is on screen until then (m pressed again says nothing more)
         self.listed = listed  # the digits Misclassified lists (its evaluation's wrong ones); None: the map's
         self.method = data.method
         self.placing: str | None = None  # the method being worked out
@@ -190,6 +192,9 @@ class MapScreen(Screen[int | None]):
             return
         usable = [m for m in METHODS if m == "pca" or (self.data.features is not None and method_available(m))]
         if len(usable) == 1:
+            if time.monotonic() < self._only_pca_until:  # said, and still on screen: not a toast a press
+                return
+            self._only_pca_until = time.monotonic() + 10
             self.notify(escape("UMAP and t-SNE need umap-learn and openTSNE, not installed here: "
                                "pip install 'mnist-tui[map]' (about 400 MB with scipy, scikit-learn, numba)"),
                         title="Only PCA here", severity="warning", timeout=10)
