@@ -497,7 +497,7 @@ async def test_narrow_map_titles_keep_their_figures_whole(trained_run, tmp_path)
         await pilot.press("e", *["up"] * 8, *["shift+down"] * 16)
         shown = await app.explanation(pilot, lambda e: e.prediction == 1)
         titles = panel_lines(screen)[1]
-        assert re.fullmatch(r"\s*(\S+ )?1 \d+%\s+(\S+ )?\d \d+%\s*", titles), titles
+        assert re.fullmatch(r"\s*(\S+ )?1 >?[\d.]+%\s+(\S+ )?\d >?[\d.]+%\s*", titles), titles  # whole figures
         assert shown.classes[0] == 1
 
 

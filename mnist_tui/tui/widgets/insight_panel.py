@@ -14,7 +14,7 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from ...core.formatting import whole_percent
+from ...core.formatting import short_percent
 from .attribution_art import (LEGEND_MARKUP, LEGEND_SHORT_MARKUP, attribution_text, map_scale, shown_columns,
                               side_by_side)
 from .digit_art import digit_text, half_size
@@ -98,7 +98,7 @@ class InsightPanel(Widget):
         titles = []
         for c in view.classes:
             role = "predicted" if c == view.prediction else ("label" if c == view.label else "runner-up")
-            titles.append(f"{role} {c} ({whole_percent(view.probabilities[c])})"[:28].ljust(28))
+            titles.append(f"{role} {c} ({short_percent(view.probabilities[c])})"[:28].ljust(28))
         gap = 3 if self.size.width >= 59 else 1  # two maps fit a 58-column panel (80 minus the detail)
         out.append((" " * gap).join(titles) + "\n")
         scale = map_scale(*view.maps)
@@ -127,7 +127,7 @@ class InsightPanel(Widget):
         for c in view.classes:
             role = "predicted" if c == view.prediction else ("meant" if c == view.meant else "runner-up")
             # narrow maps drop words before the figure is cut: "97%" cut to "9" reads as a digit
-            shown = whole_percent(view.probabilities[c])
+            shown = short_percent(view.probabilities[c])  # as the panels beside it: ">99.9%", not "99%"
             title = next((t for t in (f"{role} {name(c)} {shown}", f"{name(c)} {shown}", f"{c} {shown}")
                           if len(t) <= map_width), f"{c}")
             titles.append(title[:map_width].ljust(map_width))
