@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
                      for c, m in zip(explanation.classes, explanation.maps)],
         }))
         return EXIT_OK
-    print_explanation(explanation, pixels, args.index if args.image is None else args.image)
+    source = args.image if args.image is not None else \
+        (args.index if args.split == "test" else f"train #{args.index}")  # a training digit says so
+    print_explanation(explanation, pixels, source)
     return EXIT_OK
 
 

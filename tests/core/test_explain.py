@@ -84,6 +84,9 @@ def test_explain_json_and_art(tiny_run, synthetic_root, capsys):
     art = capsys.readouterr().out.splitlines()
     assert "predicted" in art[0] and "integrated gradients" in art[0]
     assert "towards the class" in art[-1]  # the legend
+    assert art[0].startswith("#3 · label")
+    assert main([*base, "--split", "train"]) == 0  # its header read "#3 · label ..." too (walk24 2)
+    assert capsys.readouterr().out.startswith("train #3 · label")
 
 
 def test_explain_opens_on_the_method_the_apps_views_open_on(tiny_run, synthetic_root, capsys):
