@@ -81,7 +81,10 @@ def print_explanation(explanation, pixels, source) -> None:
     probs, prediction = explanation.probabilities, explanation.prediction
     given = "" if explanation.label is None else f" · label {explanation.label}"
     where = f"#{source}" if isinstance(source, int) else str(source)
-    console.print(f"{where}{given} · predicted {prediction} ({probs[prediction]:.1%}) · {METHOD_NAMES[explanation.method]}")
+    head = f"{where}{given} · predicted {prediction} ({probs[prediction]:.1%})"
+    method = METHOD_NAMES[explanation.method]
+    fits = len(head) + 3 + len(method) <= console.width  # else the method on its own line, not cut mid-phrase
+    console.print(f"{head} · {method}" if fits else f"{head}\n{method}")
     titles = []
     for c in explanation.classes:
         role = "predicted" if c == prediction else ("label" if c == explanation.label else "runner-up")

@@ -140,3 +140,22 @@ def test_explain_without_the_dataset_says_so_in_one_line(tiny_run, tmp_path, cap
     assert main(["explain", str(tiny_run), "--index", "1", "--data-dir", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "needs the mnist test set" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_image_explained_at_80_columns_folds_its_header_between_parts(tiny_run, synthetic_root, tmp_path,
+                                                                         capsys, monkeypatch):
+    """"... · occlusion (4x4 blank patch, stride" then "2)" on a line of its own (walk24 1)."""
+    from PIL import Image
+
+    image, picture = tmp_path / "a-digit-with-a-long-name.png", Image.new("L", (28, 28))
+    pixels = picture.load()
+    for y in range(5, 23):  # a bold 1
+        for x in range(12, 16):
+            pixels[x, y] = 255
+    picture.save(image)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)
+    assert main(["explain", str(tiny_run), image.name, "--method", "occlusion"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines), lines
+    assert lines[1].startswith("occlusion (") and lines[1].endswith(")"), lines[:2]
