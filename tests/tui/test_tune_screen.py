@@ -916,3 +916,18 @@ async def test_a_question_about_stopping_the_study_goes_when_the_study_ends_unde
             assert app.is_running and not isinstance(app.screen, (TuneScreen, ConfirmScreen))
         else:
             assert app.return_code == 0  # it quit
+
+
+async def test_tab_into_a_field_does_not_select_it_all_for_one_key_to_wipe(tmp_path, synthetic_root):
+    """Tab into search selected its whole text, so one backspace wiped the search (walk22 F10); the Train form's
+    fields keep their text on focus too."""
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        search = screen.query_one("#tune-search", Input)
+        before = search.value
+        screen.query_one("#tune-table", DataTable).focus()
+        await pilot.pause()
+        while screen.focused is not search:
+            await pilot.press("tab")
+        await pilot.press("backspace")  # a character at most (where the cursor was), not the whole search
+        assert before and search.value in (before, before[:-1]), (before, search.value)

@@ -107,13 +107,13 @@ class TuneForm(Vertical):
         with Horizontal(classes="tune-row"):
             with Horizontal(classes="tune-field", id="search-field"):
                 yield Label("search")
-                yield Input(self._remembered("tune-search"), id="tune-search", compact=True,
+                yield Input(self._remembered("tune-search"), id="tune-search", select_on_focus=False, compact=True,
                             tooltip="FIELD=SPEC ... e.g. lr=1e-4:1e-1:log batch_size=64,128")
         with Horizontal(classes="tune-row"):
             with Horizontal(classes="tune-field"):
                 yield Label("trials")
-                yield Input(self._remembered("tune-trials"), id="tune-trials", type="integer", compact=True,
-                            tooltip="trials")
+                yield Input(self._remembered("tune-trials"), id="tune-trials", select_on_focus=False, type="integer",
+                            compact=True, tooltip="trials")
             with Horizontal(classes="tune-field"):
                 yield Label("pruner")
                 yield Select([(p, p) for p in PRUNERS], value=self._remembered("tune-pruner"),
@@ -121,13 +121,13 @@ class TuneForm(Vertical):
                              compact=True)
             with Horizontal(classes="tune-field", id="study-field"):  # (digest names are up to 27 columns)
                 yield Label("study")
-                yield Input(self._remembered("tune-study"), id="tune-study", compact=True,
+                yield Input(self._remembered("tune-study"), id="tune-study", select_on_focus=False, compact=True,
                             tooltip="study name")
         with Horizontal(classes="tune-row"):  # a row of its own: a URL beside the study cut both
             with Horizontal(classes="tune-field", id="storage-field"):
                 yield Label("storage")
                 yield Input(self._remembered("tune-storage"), placeholder=self.default_storage, id="tune-storage",
-                            compact=True,
+                            compact=True, select_on_focus=False,
                             tooltip=f"storage URL; empty: the default, {self.default_storage}")
 
     def on_resize(self) -> None:
