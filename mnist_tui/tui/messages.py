@@ -6,6 +6,7 @@ Workers only ever ``post_message`` these (thread-safe); handlers on the app do t
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any
 
 from textual.css.query import NoMatches
@@ -113,14 +114,30 @@ class RunsListed(Message):
 
 
 def while_mounted(handler):
-    """Drop a worker's late message that arrives while the app is shutting down (its views are gone)."""
+    """Drop a worker's late message that arrives while the app is shutting down (its views are gone); an async
+    handler too (its NoMatches came when awaited, past the guard: a run ending as a test's app closed)."""
+
+    def closing(self) -> bool:
+        return bool(self._exit or self._closing or not self.is_running or not self.screen_stack)
+
+    if inspect.iscoroutinefunction(handler):
+        @functools.wraps(handler)
+        async def awaited(self, *args, **kwargs):
+            try:
+                return await handler(self, *args, **kwargs)
+            except NoMatches:
+                if closing(self):
+                    return None
+                raise
+
+        return awaited
 
     @functools.wraps(handler)
     def wrapper(self, *args, **kwargs):
         try:
             return handler(self, *args, **kwargs)
         except NoMatches:
-            if self._exit or self._closing or not self.is_running or not self.screen_stack:
+            if closing(self):
                 return None
             raise
 

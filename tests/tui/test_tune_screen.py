@@ -658,7 +658,8 @@ async def test_search_errors_are_shown_whole_each_while_they_fit_else_the_rest_n
         assert lines[0].startswith("lr range must have LOW < HIGH") and lines[1].startswith("dropout"), lines
         await set_input(pilot, screen, "#tune-search", "nosuch=1:2 lr=abc")
         text = " ".join(line.strip() for line in status.render().plain.splitlines())
-        assert text.startswith("'nosuch' is not a config field; fields: dataset,") and "threads (and 1 more: lr)" in text
+        assert text.startswith("'nosuch' is not a config field; fields: dataset,")
+        assert "threads (and 1 more: lr)" in text
         assert status.region.height > 2 and len(text) <= status.region.height * status.content_size.width  # not cut
         await set_input(pilot, screen, "#tune-search", "nosuch=1:2 lr=abc dropout=0:2 momentum=x")
         text = " ".join(line.strip() for line in status.render().plain.splitlines())
