@@ -154,7 +154,7 @@ class RunsPane(Vertical):
         self.marked &= {run.path for run in runs}
         # a run that appeared since the last listing (the one just trained) gets the cursor
         self._fill(max(fresh, key=lambda r: r.modified).path if fresh and known else None)
-        if any(run.state in ("training", "paused") and run.path != self.training for run in runs):
+        if any(run.state == "training" and run.path != self.training for run in runs):
             self.set_timer(OTHERS_POLL_S, self._relist_while_shown)
 
     def _relist_while_shown(self) -> None:
