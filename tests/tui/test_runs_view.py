@@ -568,16 +568,17 @@ async def test_a_paused_run_reads_paused_and_the_footer_keeps_the_run_keys(make_
         assert "paused" not in resumed, resumed  # training again (or, on this tiny set, already finished)
 
 
-async def resumed_paused_over_an_edited_form(pilot, app) -> None:
-    """The form's lr edited to 0.0042, then the finished zeta-mlp resumed (r) for as many epochs more as it had,
-    paused before its first batch, as start_paused does."""
+async def resumed_paused_over_an_edited_form(pilot, app, lr: str = "0.0042", run: str = "zeta-mlp",
+                                             keys: tuple[str, ...] = ("r", "enter"), rows: int = len(RUNS)) -> None:
+    """The form's lr edited to ``lr``, then ``run`` resumed (r; a finished one for as many epochs more as it had,
+    enter), paused before its first batch, as start_paused does."""
     from tests.tui.test_app import set_field
 
     await ready(pilot, app)
-    await set_field(pilot, app, "lr", "0.0042")
-    table = await open_runs(pilot, app)
-    table.move_cursor(row=names(app).index("zeta-mlp"))
-    await pilot.press("r", "enter")
+    await set_field(pilot, app, "lr", lr)
+    table = await open_runs(pilot, app, rows=rows)
+    table.move_cursor(row=names(app).index(run))
+    await pilot.press(*keys)
     app.action_pause()
     await app.wait_for_event("paused")
     await pilot.pause()
@@ -615,18 +616,11 @@ async def test_a_resumed_run_whose_process_dies_gives_the_form_back_too(make_app
 async def test_resuming_over_an_invalid_form_shows_the_runs_config_and_gives_the_text_back(make_app, runs_folder):
     """With lr typed as "0.0042abc" (refused), r resumed the run but the locked form kept the invalid text and its
     error, with no word of the run's config (walk23 F7); the typed text, error and all, comes back at the end."""
-    from tests.tui.test_app import run_to_completion, set_field
+    from tests.tui.test_app import run_to_completion
 
     app = make_app(checkpoints_dir=runs_folder)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await set_field(pilot, app, "lr", "0.0042abc")
-        table = await open_runs(pilot, app)
-        table.move_cursor(row=names(app).index("zeta-mlp"))
-        await pilot.press("r", "enter")
-        app.action_pause()
-        await app.wait_for_event("paused")
-        await pilot.pause()
+        await resumed_paused_over_an_edited_form(pilot, app, "0.0042abc")
         during = app.query_one("#field-lr", Input).value
         said = [str(n.message) for n in app._notifications]
         await pilot.press("f6")
@@ -644,7 +638,7 @@ async def test_a_run_stopped_before_its_first_batch_resumes_under_its_own_config
     (walk23 F7)."""
     from mnist_tui.core.engine import Trainer
     from mnist_tui.core.runtime import RunControl
-    from tests.tui.test_app import run_to_completion, set_field
+    from tests.tui.test_app import run_to_completion
 
     control = RunControl()
     control.stop()
@@ -653,14 +647,7 @@ async def test_a_run_stopped_before_its_first_batch_resumes_under_its_own_config
     assert events[-1].kind == "stopped" and events[-1].epoch == 1 and events[-1].step == 0, events[-1]
     app = make_app(checkpoints_dir=runs_folder)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await set_field(pilot, app, "lr", "0.0042abc")
-        table = await open_runs(pilot, app, rows=len(RUNS) + 1)
-        table.move_cursor(row=names(app).index("early-stop"))
-        await pilot.press("r")
-        app.action_pause()
-        await app.wait_for_event("paused")
-        await pilot.pause()
+        await resumed_paused_over_an_edited_form(pilot, app, "0.0042abc", "early-stop", ("r",), len(RUNS) + 1)
         during = app.query_one("#field-lr", Input).value
         said = [str(n.message) for n in app._notifications]
         await pilot.press("f6")
