@@ -322,15 +322,21 @@ async def open_tune_from_the_app(pilot, app, search: str, trials: str, epochs: s
     return screen
 
 
+async def a_trial_training(pilot, app) -> TuneScreen:
+    """Tune opened from the app and a two-trial study of long trials started (ctrl+s): trial 0 is training."""
+    screen = await open_tune_from_the_app(pilot, app, "lr=5e-3:2e-2:log", "2", epochs="1000")
+    await pilot.press("ctrl+s")
+    while not any(t.get("state") == "running" for t in screen.trials.values()):
+        await pilot.pause()
+    return screen
+
+
 async def test_ctrl_q_during_a_sweep_asks_first(make_app):
     """ctrl+q while a study runs asks like training does: n keeps it running; y stops it cleanly, then quits."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_tune_from_the_app(pilot, app, "lr=5e-3:2e-2:log", "2", epochs="1000")
+        screen = await a_trial_training(pilot, app)
         study = screen.study_name()
-        await pilot.press("ctrl+s")
-        while not any(t.get("state") == "running" for t in screen.trials.values()):
-            await pilot.pause()  # trial 0 is training
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen) and app.is_running
@@ -719,10 +725,7 @@ async def test_leaving_during_a_sweep_asks_first(make_app):
     """escape (and enter on a trial, Use best) stopped the running study without a word."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_tune_from_the_app(pilot, app, "lr=5e-3:2e-2:log", "2", epochs="1000")
-        await pilot.press("ctrl+s")
-        while not any(t.get("state") == "running" for t in screen.trials.values()):
-            await pilot.pause()  # trial 0 is training
+        screen = await a_trial_training(pilot, app)
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -900,10 +903,7 @@ async def test_a_question_about_stopping_the_study_goes_when_the_study_ends_unde
     with nothing left to stop, what the key asked for is done."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_tune_from_the_app(pilot, app, "lr=5e-3:2e-2:log", "2", epochs="1000")
-        await pilot.press("ctrl+s")
-        while not any(t.get("state") == "running" for t in screen.trials.values()):
-            await pilot.pause()  # trial 0 is training
+        screen = await a_trial_training(pilot, app)
         await pilot.press(key)
         await pilot.pause()
         assert title in str(app.screen.query_one(".dialog-title", Static).render())
