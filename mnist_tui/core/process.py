@@ -197,12 +197,14 @@ def _child_main(events: Connection, commands: Connection) -> None:
         config = TrainConfig.from_dict(settings["config"]) if settings["config"] is not None else None
         trainer = Trainer(config, data, checkpoints_dir=settings["checkpoints_dir"], resume=settings["resume"],
                           extra_epochs=settings["extra_epochs"], run_name=settings["run_name"])
-        from .events import StepMetrics
+        from .events import Paused, Resumed, StepMetrics
 
         bundle: list[Event] = []
         sent_at = time.monotonic()
         for event in trainer.run(control):  # a point waits for the next bundle; anything else goes at once
             bundle.append(event)
+            if isinstance(event, (Paused, Resumed)) and trainer.lock is not None:
+                trainer.lock.mark_paused(isinstance(event, Paused))  # for `runs` and Compare, other processes
             if not isinstance(event, StepMetrics) or time.monotonic() - sent_at >= SEND_INTERVAL_S:
                 send(("events", bundle))
                 bundle, sent_at = [], time.monotonic()

@@ -71,6 +71,15 @@ class RunLock:
     def held(self) -> bool:
         return self._file is not None
 
+    def mark_paused(self, paused: bool) -> None:
+        """Say in the lock file whether the run is paused (``runs`` and Compare read it; the lock's end ends it)."""
+        if self._file is not None:
+            try:
+                os.ftruncate(self._file.fileno(), 0)
+                os.pwrite(self._file.fileno(), f"{os.getpid()}\n{'paused' if paused else ''}".encode(), 0)
+            except OSError:  # a full disk: it reads "training"
+                pass
+
     def release(self) -> None:
         if self._file is not None:
             self._file.close()  # closing the file drops the flock
@@ -79,10 +88,19 @@ class RunLock:
 
 def _pid_in(fd: int) -> int | None:
     try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").split("\n")[0].strip()
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+def paused(run_dir: Path) -> bool:
+    """Whether the process training into ``run_dir`` has paused it (RunLock.mark_paused); False when none is."""
+    try:
+        return owner(run_dir) is not None and \
+            (Path(run_dir) / LOCK_FILE).read_text("ascii", "replace").split("\n")[1:2] == ["paused"]
+    except OSError:
+        return False
 
 
 def acquire(run_dir: Path, wait_s: float = WAIT_S) -> RunLock:
@@ -148,4 +166,5 @@ def remove_leftovers(run_dir: Path, names: tuple[str, ...]) -> int:
     return removed
 
 
-__all__ = ["LOCK_FILE", "NotWritable", "RunBusy", "RunLock", "acquire", "check_writable", "owner", "remove_leftovers"]
+__all__ = ["LOCK_FILE", "NotWritable", "RunBusy", "RunLock", "acquire", "check_writable", "owner", "paused",
+           "remove_leftovers"]

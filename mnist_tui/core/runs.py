@@ -209,7 +209,7 @@ def read_run(run_dir: Path) -> RunInfo:
         state = "finished" if finished else ("failed" if (run_dir / "failed.json").is_file() else "stopped")
         if state == "stopped" and _pruned_after(run_dir) == epochs_done:  # not since trained on and stopped
             state = "pruned"
-        state = "training" if owner is not None else state
+        state = ("paused" if run_lock.paused(run_dir) else "training") if owner is not None else state
         seconds = sum(m["seconds"] for m in metrics)  # whole epochs
         if not finished:  # and the epoch it stopped in, to its last chart point
             seconds = max([seconds, *(p["seconds"] for p in read_points(run_dir)[-1:]

@@ -655,3 +655,51 @@ async def test_a_run_stopped_before_its_first_batch_resumes_under_its_own_config
         assert during == "0.02", during
         assert any("early-stop's config while it trains" in text for text in said), said
         assert app.query_one("#field-lr", Input).value == "0.0042abc"
+
+
+async def test_a_paused_run_reads_paused_in_the_runs_command_and_in_compare(make_app, runs_folder):
+    """Runs said "paused", but `mnist-tui runs` (another process) and Compare said "training" (walk22 F4)."""
+    import json
+    import subprocess
+    import sys
+
+    from mnist_tui.tui.screens.compare import compared_run, comparison_rows
+    from tests.tui.test_app import run_to_completion, set_field, start_paused
+
+    def listed() -> dict[str, str]:
+        done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "runs", "--json", "--checkpoints",
+                               str(runs_folder)], capture_output=True, text=True, timeout=120)
+        return {run["name"]: run["state"] for run in json.loads(done.stdout)}
+
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        await start_paused(pilot, app)
+        run_dir = Path(app.controller.run_dir)
+        while_paused = listed()[run_dir.name]
+        compared = dict(comparison_rows([compared_run(run_dir), compared_run(runs_folder / "zeta-mlp")]))
+        app.action_resume()
+        await app.wait_for_event("resumed")
+        after = listed()[run_dir.name]
+        await run_to_completion(pilot, app)
+    assert while_paused == "paused" and after in ("training", "finished"), (while_paused, after)
+    assert compared["epochs done"][0] == "0/2 paused", compared
+
+
+async def test_a_run_that_ended_here_does_not_read_paused_from_a_listing_made_while_it_was(make_app, runs_folder):
+    """The listing made while the app's run was paused said "paused" (as `runs` does); once the run ended here,
+    its row fell back on that listing and read "paused" until the next one (a CI failure of walk22 F4's fix)."""
+    from dataclasses import replace
+
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        pane = app.query_one(RunsPane)
+        run = pane.all_runs[0]
+        pane.show_training(run.path, "paused")
+        pane.set_runs([replace(run, state="paused"), *pane.all_runs[1:]], pane.folder)
+        paused = str(table.get_row_at(names(app).index(run.name))[1])
+        pane.show_training(None, "training")  # it resumed and ended before the folder was read again
+        ended = str(table.get_row_at(names(app).index(run.name))[1])
+    assert paused == "paused" and ended == "training", (paused, ended)

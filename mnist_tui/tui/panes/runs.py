@@ -8,6 +8,7 @@ requests, since the app owns evaluation, the run controller and the form.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from rich.markup import escape
@@ -47,12 +48,13 @@ class RunsPane(Vertical):
         Binding("ctrl+r", "refresh", "Refresh", show=False),  # the list also refreshes when shown
     ]
 
-    class LoadRequested(Message):
-        """Show this run's test results in Results and Misclassified."""
-
+    class RunMessage(Message):
         def __init__(self, run: RunInfo) -> None:
             super().__init__()
             self.run = run
+
+    class LoadRequested(RunMessage):
+        """Show this run's test results in Results and Misclassified."""
 
     class ResumeRequested(Message):
         """Continue this run (``extra_epochs`` > 0: train a finished run that many more epochs)."""
@@ -61,17 +63,11 @@ class RunsPane(Vertical):
             super().__init__()
             self.run, self.extra_epochs = run, extra_epochs
 
-    class Deleted(Message):
+    class Deleted(RunMessage):
         """This run's folder is gone (d): what shows its results shows them no more."""
 
-        def __init__(self, run: RunInfo) -> None:
-            super().__init__()
-            self.run = run
-
-    class DrawRequested(Message):
-        def __init__(self, run: RunInfo) -> None:
-            super().__init__()
-            self.run = run
+    class DrawRequested(RunMessage):
+        """Open Draw with this run's model."""
 
     class ConfigRequested(Message):
         """Fill the Train form with this run's config (to train a new run like it)."""
@@ -107,8 +103,10 @@ class RunsPane(Vertical):
 
     def show_training(self, path: str | None, word: str) -> None:
         """The run this app trains (None: none) and its state cell, "training" or "paused" (it read "training"
-        while paused)."""
+        while paused). Until the next listing, a run that ended here reads "training", not "paused" as listed."""
         if (path, word) != (self.training, self.training_word):
+            self.all_runs = [replace(r, state="training") if r.path == self.training != path and r.state == "paused"
+                             else r for r in self.all_runs]
             self.training, self.training_word = path, word
             if self.is_mounted:
                 self._fill()
@@ -154,7 +152,7 @@ class RunsPane(Vertical):
         self.marked &= {run.path for run in runs}
         # a run that appeared since the last listing (the one just trained) gets the cursor
         self._fill(max(fresh, key=lambda r: r.modified).path if fresh and known else None)
-        if any(run.state == "training" and run.path != self.training for run in runs):
+        if any(run.state in ("training", "paused") and run.path != self.training for run in runs):
             self.set_timer(OTHERS_POLL_S, self._relist_while_shown)
 
     def _relist_while_shown(self) -> None:

@@ -56,7 +56,7 @@ class ComparedRun:
     test_checkpoint: str | None = None  # the checkpoint the test figure is of, "last (epoch 3)"
     train_seconds: float | None = None
     error: str | None = None
-    state: str = "stopped"  # as Runs says it: training while a process trains it
+    state: str = "stopped"  # as Runs says it: training (or paused) while a process trains it
 
     @property
     def best_val_accuracy(self) -> float | None:
@@ -155,7 +155,7 @@ def comparison_rows(runs: list[ComparedRun]) -> list[tuple[str, list[str]]]:
         ("test acc", [percent(r.test_accuracy) for r in runs]),
         ("tested", [r.test_checkpoint or "-" for r in runs]),
         ("epochs done", ["?" if r.config is None else f"{r.epochs[-1] if r.epochs else 0}/{r.config.epochs}"
-                         + (" training" if r.state == "training" else "") for r in runs]),
+                         + (f" {r.state}" if r.state in ("training", "paused") else "") for r in runs]),
         ("train time", ["-" if r.train_seconds is None else f"{r.train_seconds:.0f}s" for r in runs]),
     ]
     fields = config_cells(runs)
