@@ -60,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
               "each predicting the digits it did not see", file=sys.stderr, flush=True)
         probabilities = cross_validated_probabilities(config, images, labels, folds=args.folds,
                                                       epochs=args.cv_epochs, progress=progress)
-    issues = find_label_issues(probabilities, labels, args.filter_by, include_unflagged=args.candidates)
+    issues = find_label_issues(probabilities, labels, args.filter_by, include_unflagged=True)
     flagged = sum(1 for i in issues if i.flagged)
+    others = len(issues) - flagged  # predicted otherwise, not flagged: --candidates lists them too
+    issues = issues if args.candidates else issues[:flagged]
     shown = issues if args.top == 0 else issues[:args.top]
     if args.json:
         print(json.dumps([{"index": i.index, "given_label": i.given_label, "suggested_label": i.suggested_label,
@@ -74,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     # the heading apart, in lines that fit 80 columns (a table's title wraps at the table's width)
     heading = (f"{flagged:,} of {len(labels):,} {args.split} digits flagged ({args.filter_by})"
-               + (f", {len(issues) - flagged} more predicted otherwise" if args.candidates else "")
+               + (f"\n{others:,} more predicted otherwise, not flagged" if others else "")
+               + ("" if args.candidates or not others else " (--candidates lists them)")
                + f"\n{len(shown)} shown, the most disputed first:")
     table = Table()
     columns = ("index", "given", "suggested", "score", "P(given)", "P(suggested)") + (("flagged",) if args.candidates else ())

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     wrong = sum(1 for row in rows if row[3] != row[4])
-    print(f"wrote {len(rows):,} points ({wrong:,} misclassified) to {args.out}" + (
-        f"; PCA axes explain {projection.explained[0]:.0%} and {projection.explained[1]:.0%} of the variance"
+    print(f"wrote {len(rows):,} points ({wrong:,} misclassified) to {args.out}" + (  # two lines: 80 columns
+        f"\nPCA axes explain {projection.explained[0]:.0%} and {projection.explained[1]:.0%} of the variance"
         if args.method == "pca" else f" ({projection.title})"))
     return EXIT_OK

@@ -32,9 +32,14 @@ def test_label_errors_json_and_table(tiny_run, synthetic_root, capsys):
     assert out.splitlines()[-2:] == ["score = 1 - P(given label); see a digit with:",
                                      f"mnist-tui explain {tiny_run.resolve()} --data-dir {synthetic_root.resolve()} "
                                      "--index N"]
-    flagged = sum(flags)  # the heading fits 80 columns; it wrapped at the narrower table's width
-    assert out.splitlines()[:2] == [f"{flagged} of 200 test digits flagged (prune_by_noise_rate)",
+    flagged, others = sum(flags), len(flags) - sum(flags)  # the heading fits 80 columns (it wrapped at the
+    assert others  # narrower table's width, then at 80), and says that --candidates lists the other mistakes
+    assert out.splitlines()[:3] == [f"{flagged} of 200 test digits flagged (prune_by_noise_rate)",
+                                    f"{others} more predicted otherwise, not flagged (--candidates lists them)",
                                     f"{flagged} shown, the most disputed first:"], out
+    assert main([*base, "--candidates", "--top", "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:3] == [f"{others} more predicted otherwise, not flagged",
+                                                         f"{min(2, len(flags))} shown, the most disputed first:"]
     assert list(tiny_run.glob("embeddings-*-test.pt"))  # the test probabilities come from the cache
 
 
@@ -61,7 +66,8 @@ def test_label_errors_on_the_training_split_cross_validates(tiny_run, synthetic_
 def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys, monkeypatch):
     out = tmp_path / "map.csv"
     assert main(["map", str(tiny_run), "--out", str(out), "--data-dir", str(synthetic_root)]) == 0
-    assert "wrote 200 points" in capsys.readouterr().out
+    said = capsys.readouterr().out.splitlines()  # in two lines: one was 104 columns
+    assert said[0].startswith("wrote 200 points") and said[1].startswith("PCA axes explain"), said
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 200 and set(rows[0]) == {"index", "x", "y", "label", "prediction"}
     assert main(["map", str(tiny_run), "--json", "--data-dir", str(synthetic_root)]) == 0
