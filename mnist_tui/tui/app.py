@@ -360,6 +360,7 @@ class MnistApp(KeysPanelActions, App):
         if misclassified.checkpoint and Path(misclassified.checkpoint).parent == Path(message.run.path):
             self._forget_evaluation()
             self.query_one(ResultsPane).show_deleted(message.run.name)
+            misclassified.show_deleted(message.run.name)
 
     def load_run(self, path: Path) -> None:
         """Results and Misclassified for a run folder's test checkpoint."""

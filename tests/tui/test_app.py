@@ -340,6 +340,9 @@ async def test_load_a_run_from_runs_and_unreadable_runs_are_reported(make_app, t
         await pilot.pause()
         misclassified = app.query_one(MisclassifiedPane)
         assert misclassified.checkpoint is None and misclassified.examples == []
+        from mnist_tui.tui.widgets.digit_grid import DigitGrid  # it said "No evaluation yet" (walk24 11)
+
+        assert "good was deleted, and its digits with it" in str(misclassified.query_one(DigitGrid).render())
 
 
 async def test_missing_data_is_shown_in_a_dialog_and_the_app_stays_up(make_app, tmp_path):

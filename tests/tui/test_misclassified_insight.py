@@ -612,10 +612,13 @@ async def test_a_map_left_open_when_another_run_is_loaded_says_so(run_and_evalua
         wrong = next(i for i, (t, p) in enumerate(zip(digit_map.labels, digit_map.predictions)) if t != p)
         digit_map.cursor = digit_map._to_cell(*digit_map.xy[wrong])
         await pilot.pause()
-        await pilot.press("enter")
+        side = str(screen.query_one("#map-side").render())  # it said "enter: open in Misclassified" (walk24 7)
+        assert "esc, M: the loaded run's map" in side and "enter" not in side, side
+        await pilot.press("enter")  # it closed the map, then said it opened nothing
         await pilot.pause()
         said = [str(n.message) for n in pilot.app._notifications]
-        assert said[-1] == "That map was of another run than the one loaded now: M opens this one's.", said
+        assert pilot.app.screen is screen
+        assert said[-1] == "This map is of another run (newer is loaded now): esc, then M maps that one.", said
 
 
 async def test_z_shows_small_digits_three_times_as_many_to_a_page(run_and_evaluation, synthetic_data, synthetic_root):
@@ -687,3 +690,33 @@ async def test_m_without_umap_says_only_pca_once_not_a_toast_a_press(synthetic_d
             await pilot.press("m")
         said = [n for n in host._notifications if "UMAP and t-SNE need" in str(n.message)]
         assert len(said) == 1, said
+
+
+async def test_e_on_an_empty_filter_and_l_without_the_test_set_say_why(run_and_evaluation, synthetic_data,
+                                                                      synthetic_root, tmp_path):
+    """e and n on a filter that left no digit said "Select a misclassified digit first"; without the test set,
+    l hid every digit behind an empty "label errors only" filter (walk24 8, 9)."""
+    from mnist_tui.core.analysis import save_evaluation, saved_evaluation
+
+    run, evaluation, _ = run_and_evaluation
+    save_evaluation(tmp_path, evaluation, synthetic_data.test_images, "best.pt")
+    saved, images = saved_evaluation(tmp_path)  # only the wrong digits: the labels need the whole test set
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(MisclassifiedPane)
+        pane.set_evaluation(saved, images)
+        pane.set_checkpoint(str(run / "best.pt"), str(tmp_path / "no-data"))
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = len(pane.examples)
+        await pilot.press("l")
+        await pilot.pause()
+        said = [str(n.message) for n in pilot.app._notifications]
+        assert not pane.label_errors_only and len(pane.examples) == shown > 0
+        assert said[-1].startswith("Suspected label errors need the whole test set, which is not on disk"), said
+        pairs = {(m.true_label, m.predicted_label) for m in pane.examples}
+        pane.set_filter(*next((t, p) for t in range(10) for p in range(10) if t != p and (t, p) not in pairs))
+        await pilot.pause()
+        assert pane.examples == []
+        await pilot.press("e")
+        await pilot.pause()
+        assert str(list(pilot.app._notifications)[-1].message) == "No digit matches this filter: c clears it."

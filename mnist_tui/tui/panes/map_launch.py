@@ -86,10 +86,6 @@ class MapLauncher:
             return
         from ...core.analysis import misclassified_examples
 
-        if self._map_of != self.checkpoint:
-            self.notify("That map was of another run than the one loaded now: M opens this one's.",
-                        severity="warning")
-            return
         if self.evaluation is None or all(m.index != index for m in misclassified_examples(self.evaluation)):
             self.notify(f"Test digit #{index} is read right, so it is not in this list.")
             return  # the filters stay as they were

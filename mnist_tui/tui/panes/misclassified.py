@@ -19,6 +19,9 @@ from ..widgets.fit import class_label, fit_parts
 from ..widgets.insight_panel import METHOD_TITLES, NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
 from .map_launch import MapLauncher
 
+NO_TEST_SET = ("Suspected label errors need the whole test set, which is not on disk: start the app with "
+               "--data-dir (or MNIST_TUI_DATA) pointing at it.")
+
 
 def _next_filter(value: int | None, step: int, other: int | None) -> int | None:
     """Cycle any -> 0 -> 1 ... -> 9 -> any (or backwards), past ``other`` (the other filter: true 3, pred 3 is no error)."""
@@ -59,7 +62,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
     class LabelIssuesReady(Message):
         """Suspected label errors of the whole test set, worked out for ``evaluation``."""
 
-        def __init__(self, evaluation: Any, issues: dict[int, Any]) -> None:
+        def __init__(self, evaluation: Any, issues: dict[int, Any] | None) -> None:  # None: no test set
             super().__init__()
             self.evaluation, self.issues = evaluation, issues
 
@@ -68,6 +71,8 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self.checkpoint: str | None = None  # set_checkpoint: the evaluation's checkpoint file, and
         self.data_dir: str | None = None  # the data folder (None: the default)
         self.label_issues: dict[int, Any] | None = None  # None: the evaluation is not the whole test set
+        self.no_test_set = False  # and the test set to rank the labels on is not on disk
+        self._none_yet = "No evaluation yet: finish a run, or load one from Runs (f4)."  # the grid without one
         self.label_errors_only = False
         self.insight: str | None = None  # "explain", "neighbours" or None (the grid is shown)
         self._insight_index: int | None = None  # the test digit the open panel is for
@@ -99,7 +104,9 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self.evaluation, self.images = evaluation, images
         self.class_names = class_names
         self.true_label = self.predicted_label = None
-        self.label_issues, self.label_errors_only = None, False  # another model: its own suspects
+        self.label_issues, self.label_errors_only, self.no_test_set = None, False, False  # another model's suspects
+        if evaluation is not None:
+            self._none_yet = "No evaluation yet: finish a run, or load one from Runs (f4)."
         if evaluation is not None:
             from ...core.label_errors import issues_for_evaluation  # fast: arithmetic on [N, 10]
 
@@ -133,8 +140,11 @@ class MisclassifiedPane(MapLauncher, Vertical):
             data = load_mnist(data_dir, download=False, dataset=config.dataset)
             test = cached_embeddings(model, path, data.test_images, data.test_labels, "test",
                                      cancel=lambda: worker.is_cancelled)
-        except (DataUnavailable, InterruptedError, OSError):
-            return  # no test set here: no badges (the bar shows no label count)
+        except DataUnavailable:  # no test set here: no badges (the bar shows no label count), l says why
+            self.post_message(self.LabelIssuesReady(evaluation, None))
+            return
+        except (InterruptedError, OSError):
+            return
         if len(test.labels) == len(evaluation.labels) and not worker.is_cancelled:
             issues = {issue.index: issue for issue in find_label_issues(test.probabilities, test.labels)}
             self.post_message(self.LabelIssuesReady(evaluation, issues))
@@ -142,6 +152,11 @@ class MisclassifiedPane(MapLauncher, Vertical):
     def on_misclassified_pane_label_issues_ready(self, message: LabelIssuesReady) -> None:
         if message.evaluation is not self.evaluation:
             return  # an older evaluation's answer
+        if message.issues is None:
+            self.no_test_set = True
+            if self.label_errors_only:
+                self.refresh_examples()
+            return
         self.label_issues = message.issues
         grid = self.query_one(DigitGrid)
         grid.flagged = set(message.issues)
@@ -163,7 +178,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
         looked_at = grid.current.index if grid.current is not None and keep_place else None
         if self.evaluation is None:
             self.examples, self.total_wrong = [], 0
-            grid.set_examples([], None, "No evaluation yet: finish a run, or load one from Runs (f4).")
+            grid.set_examples([], None, self._none_yet)
         else:
             from ...core.analysis import misclassified_examples  # torch is loaded once an evaluation exists
 
@@ -176,8 +191,8 @@ class MisclassifiedPane(MapLauncher, Vertical):
                 and (not self.label_errors_only or m.index in (self.label_issues or {}))
             ]
             grid.set_examples(self.examples, self.images, "No misclassified digits match this filter (c clears it)."
-                              if not self.label_errors_only or self.label_issues is not None else
-                              "Suspected label errors need the whole test set: evaluate the run with the dataset.")
+                              if not self.label_errors_only or self.label_issues is not None else NO_TEST_SET
+                              if self.no_test_set else "Working out the suspected label errors from the whole test set…")
             grid.selected = next((k for k, m in enumerate(self.examples) if m.index == looked_at), 0)
         self._update_bar()
         self._reopen_insight()  # an open Why or Nearest follows the digit a filter or the sort leaves selected
@@ -229,7 +244,16 @@ class MisclassifiedPane(MapLauncher, Vertical):
     def action_toggle_label_errors(self) -> None:
         """Only the suspected label errors, or all again, staying on the digit looked at where the list holds it
         (off again, the list went back to its first digit)."""
+        if not self.label_errors_only and self.label_issues is None and (self.no_test_set or not self.checkpoint):
+            self.notify(NO_TEST_SET if self.no_test_set else "Suspected label errors need the run's checkpoint: "
+                        "load the run from Runs (f4).", severity="warning")  # it filtered every digit out for nothing
+            return
         self.label_errors_only = not self.label_errors_only
+        self.refresh_examples()
+
+    def show_deleted(self, run_name: str) -> None:
+        """The loaded run was deleted (its evaluation is forgotten): the grid says so, as Results does."""
+        self._none_yet = f"{run_name} was deleted, and its digits with it: finish a run, or load one from Runs (f4)."
         self.refresh_examples()
 
     # --- why was it wrong: attribution maps and nearest training digits, computed in a worker ---
@@ -241,7 +265,8 @@ class MisclassifiedPane(MapLauncher, Vertical):
             return
         example = self.query_one(DigitGrid).current
         if example is None or self.images is None:
-            self.notify("Select a misclassified digit first.", severity="warning")
+            self.notify("No digit matches this filter: c clears it." if self.total_wrong else
+                        "Select a misclassified digit first.", severity="warning")
             return
         if self.checkpoint is None:
             self.notify("Explaining needs the run's checkpoint: load the run from Runs (f4).", severity="warning")

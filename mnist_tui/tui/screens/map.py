@@ -178,6 +178,7 @@ class MapScreen(Screen[int | None]):
         """Another model is loaded behind this map: the title names this one's and says so."""
         self.superseded = why
         self._show_title()
+        self._show_side()
 
     def on_resize(self) -> None:
         self._show_title()
@@ -301,7 +302,8 @@ class MapScreen(Screen[int | None]):
             for line in digit_text(self.data.images[i]):
                 out.append_text(line)
                 out.append("\n")
-            out.append("enter: open in Misclassified\n" if self._listed(i) else "read right: not in the list\n", "dim")
+            out.append("esc, M: the loaded run's map\n" if self.superseded else  # enter opens nothing then
+                       "enter: open in Misclassified\n" if self._listed(i) else "read right: not in the list\n", "dim")
             if self.neighbours is not None and self.neighbours[0] == i and self.neighbours_status == "ready":
                 self._neighbours_text(out, self.neighbours[1], side.size.height - 19, side.size.width)
             elif self.neighbours_status not in (None, "none", "ready"):
@@ -335,6 +337,10 @@ class MapScreen(Screen[int | None]):
 
     def on_digit_map_chosen(self, message: DigitMap.Chosen) -> None:
         i = message.index
+        if self.superseded:  # it closed the map, and Misclassified then said that enter did nothing
+            self.notify(f"This map is of another run ({self.superseded}): esc, then M maps that one.",
+                        severity="warning")
+            return
         if i is not None and not self._listed(i):  # it said "enter: show it", then closed the map on a list
             # without it: the digit is on the side already, and the map stays
             self.notify(f"Test digit #{i} is read right: Misclassified lists only the wrong ones.")
