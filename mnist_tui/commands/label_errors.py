@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .common import EXIT_OK, UsageError, add_path_flags, load_models
+from .common import EXIT_OK, UsageError, add_path_flags, load_models, stderr
 from .dataset_split import add_split_flag, load_split
 
 
@@ -23,8 +23,9 @@ def register(sub) -> None:
     parser.add_argument("checkpoint", metavar="RUN", help="checkpoint file, run folder or run name")
     add_split_flag(parser, "digits to rank (default: test; train runs a k-fold cross-validation)")
     parser.add_argument("--top", type=int, default=30, help="rows to show (default: 30; 0 = all flagged)")
-    parser.add_argument("--folds", type=int, default=4, help="cross-validation folds for --split train (default: 4)")
-    parser.add_argument("--cv-epochs", type=int, default=1, help="epochs of each cross-validation run (default: 1)")
+    parser.add_argument("--folds", type=int, default=None, help="cross-validation folds for --split train (default: 4)")
+    parser.add_argument("--cv-epochs", type=int, default=None,
+                        help="epochs of each cross-validation run, for --split train (default: 1)")
     parser.add_argument("--filter-by", choices=["prune_by_noise_rate", "confident_learning"], metavar="FILTER",
                         default="prune_by_noise_rate", help="cleanlab's filter: prune_by_noise_rate (the default) "
                         "or confident_learning")
@@ -39,10 +40,16 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise UsageError(f"--top must be 0 (all) or more, got {args.top}")
+    given = [flag for flag, value in (("--folds", args.folds), ("--cv-epochs", args.cv_epochs)) if value is not None]
+    args.folds = 4 if args.folds is None else args.folds
+    args.cv_epochs = 1 if args.cv_epochs is None else args.cv_epochs
     if not 2 <= args.folds <= 20:
         raise UsageError(f"--folds must be between 2 and 20, got {args.folds}")
     if not 1 <= args.cv_epochs <= 100:
         raise UsageError(f"--cv-epochs must be between 1 and 100, got {args.cv_epochs}")
+    if given and args.split != "train":  # it was silently ignored
+        stderr(f"note: {' and '.join(given)} ignored: the test split uses the model's own probabilities "
+               "(cross-validation is for --split train)")
     models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
     model, config = models[0], configs[0]
     images, labels = load_split(args, config.dataset, args.split, "label-errors")

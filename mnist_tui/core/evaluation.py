@@ -54,6 +54,8 @@ def checkpoint_label(path: str | os.PathLike[str], epoch: int, step: int = 0) ->
 
 def resolve_model(spec: str | os.PathLike[str], checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> Path:
     """A checkpoint file as given, or a run (folder or name) resolved by :func:`run_checkpoint`."""
+    if not str(spec).strip():  # Path("") is the current folder: ". holds no best.pt or last.pt"
+        raise CheckpointError("the run named is empty: give a run name, a run folder or a checkpoint file")
     path = Path(spec)
     if not path.exists() and (checkpoints_dir / path).exists():
         path = checkpoints_dir / path

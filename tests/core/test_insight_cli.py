@@ -55,6 +55,14 @@ def test_the_explain_command_label_errors_suggests_works_when_pasted(tiny_run, s
     assert "predicted" in capsys.readouterr().out
 
 
+def test_folds_on_the_test_split_are_noted_as_ignored(tiny_run, synthetic_root, capsys):
+    """--folds without --split train changed nothing, silently (walk24 12)."""
+    assert main(["label-errors", str(tiny_run), "--folds", "3", "--cv-epochs", "2", "--data-dir",
+                 str(synthetic_root)]) == 0
+    assert capsys.readouterr().err == ("mnist-tui: note: --folds and --cv-epochs ignored: the test split uses the "
+                                       "model's own probabilities (cross-validation is for --split train)\n")
+
+
 def test_label_errors_on_the_training_split_cross_validates(tiny_run, synthetic_root, capsys):
     assert main(["label-errors", str(tiny_run), "--split", "train", "--folds", "2", "--json",
                  "--data-dir", str(synthetic_root)]) == 0
@@ -90,9 +98,12 @@ def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys, mon
     # where it looked, as train and eval say it (walk21 F18)
     (["explain", "RUN", "--index", "3", "--data-dir", "MISSING"], "looked in MISSING/MNIST/raw; point --data-dir"),
     (["label-errors", "no-such-run"], "no such checkpoint"),
+    # it said ". holds no best.pt or last.pt", and a run's config.json was "corrupt or truncated" (walk24 12)
+    (["explain", "", "--index", "3"], "the run named is empty: give a run name, a run folder or a checkpoint file"),
+    (["explain", "RUN/config.json", "--index", "3"], "config.json is not a checkpoint (a .pt file): give the run"),
 ])
 def test_bad_input_exits_2_with_one_line(tiny_run, tmp_path, capsys, argv, message):
-    argv = [str(tiny_run) if a == "RUN" else str(tmp_path) if a == "DIR" else str(tmp_path / "none")
+    argv = [a.replace("RUN", str(tiny_run)) if a.startswith("RUN") else str(tmp_path) if a == "DIR" else str(tmp_path / "none")
             if a == "MISSING" else a for a in argv]
     assert main([*argv, "--checkpoints", str(tmp_path)]) == 2
     err = capsys.readouterr().err
