@@ -21,6 +21,13 @@ def _named_for_the_other_format(out: str, fmt: str) -> str | None:
     return other if other not in (None, fmt) else None
 
 
+def _an_export(path: Path, fmt: str) -> bool:
+    """Whether ``path`` is a file ``export`` may write over: an earlier export in ``fmt`` (not a checkpoint)."""
+    from ..core.checkpoints import export_kind
+
+    return export_kind(path) == f"{FORMAT_NAMES[fmt]} export"
+
+
 def register(sub) -> None:
     parser = sub.add_parser(
         "export", help="export a model as ONNX or TorchScript",
@@ -58,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
     models, configs, paths = load_models([args.run], Path(args.checkpoints), "cpu")
     checkpoint = Path(paths[0])
     out = output_file(Path(args.out)) if args.out else default_out(checkpoint.parent, args.format)
+    if out.is_file() and out.stat().st_size and not _an_export(out, args.format):  # a notes.txt, a last.pt: replaced
+        raise UsageError(f"--out {args.out or out} exists and is not {FORMAT_NAMES[args.format]} export: give "
+                         "another name, or delete it first")
     digits = check_digits(checkpoint.parent, args.data_dir, configs[0].dataset)
+    if args.data_dir and not digits.test_set:  # the folder named holds no test set: said, not quietly worked round
+        stderr(f"note: no {configs[0].dataset} test set in {args.data_dir}: checking on {digits.source}")
     try:
         result = export_model(models[0], out, args.format, digits, tolerance=args.tolerance)
     except (MissingDependency, OutputUnwritable) as exc:

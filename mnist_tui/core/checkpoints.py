@@ -63,7 +63,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         path = checkpoint_in(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    if export := _export_kind(path):  # beside last.pt in a run folder once exported: easily given instead
+    if export := export_kind(path):  # beside last.pt in a run folder once exported: easily given instead
         raise CheckpointError(f"{path} is {export} (what `mnist-tui export` writes), not a checkpoint: give the "
                               "run folder or its last.pt or best.pt")
     try:
@@ -91,7 +91,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     return checkpoint
 
 
-def _export_kind(path: Path) -> str | None:
+def export_kind(path: Path) -> str | None:
     """"a TorchScript export" or "an ONNX export" when the file is one, else None (torch.load would call either
     corrupt, and warn about TorchScript first)."""
     if path.suffix.lower() == ".onnx":

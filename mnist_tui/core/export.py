@@ -60,6 +60,7 @@ class Deployable(nn.Module):
 class CheckDigits:
     images: torch.Tensor  # uint8 [N, 28, 28]
     source: str  # what they are, for the user: "1000 MNIST test digits", ...
+    test_set: bool = False  # from the test set on disk (else saved or random digits)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def check_digits(run_dir: str | os.PathLike[str] | None, data_dir: str | os.Path
     try:
         data = load_mnist(data_dir, download=False, dataset=dataset)
         images = data.test_images[:count]
-        return CheckDigits(images, f"{len(images):,} test digits from {data.source}")
+        return CheckDigits(images, f"{len(images):,} test digits from {data.source}", test_set=True)
     except DataUnavailable:
         pass
     if run_dir is not None and (Path(run_dir) / "misclassified.pt").is_file():

@@ -69,8 +69,11 @@ def test_torchscript_file_loads_with_torch_jit(trained_run, synthetic_data, tmp_
     target.parent.mkdir()  # a folder that does not exist is refused (test_insight_cli)
     assert export(str(trained_run), "--format", "torchscript", "--out", str(target),
                   "--data-dir", str(tmp_path / "no-data")) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "misclassified test digits saved with the run" in out  # no test set on disk: says what it used
+    # and, the folder having been named, on stderr that it held none (it went on quietly: walk21 F19)
+    assert captured.err.startswith(f"mnist-tui: note: no mnist test set in {tmp_path / 'no-data'}: checking on ")
     loaded = torch.jit.load(str(target))
     digits = synthetic_data.test_images[:5]
     with torch.no_grad():
@@ -244,3 +247,20 @@ def test_an_onnx_package_that_is_installed_but_broken_is_one_line(trained_run, m
     assert err == ("mnist-tui: onnxruntime is installed but does not import (libonnxruntime.so.1: cannot open shared "
                    "object file): reinstall it: pip install --force-reinstall 'mnist-tui[onnx]'\n"), err
     assert not target.exists()
+
+
+@pytest.mark.parametrize("name,fmt,content", [("notes", "onnx", b"lr 3e-3 looked best"), ("last.pt", "torchscript", None)])
+def test_an_out_that_holds_another_file_is_not_written_over(name, fmt, content, trained_run, tmp_path, capsys):
+    """`--out notes` replaced a text file with the ONNX model, and `--format torchscript --out RUN/last.pt`
+    would have replaced the run's checkpoint (walk21 F10); an earlier export is written over."""
+    target = tmp_path / name
+    target.write_bytes(content if content is not None else (trained_run / "last.pt").read_bytes())
+    before = target.read_bytes()
+    assert export(str(trained_run), "--format", fmt, "--out", str(target)) == 2
+    kind = "an ONNX" if fmt == "onnx" else "a TorchScript"
+    assert capsys.readouterr().err == (f"mnist-tui: --out {target} exists and is not {kind} export: give another "
+                                       "name, or delete it first\n")
+    assert target.read_bytes() == before
+    again = tmp_path / "model.pt"
+    assert export(str(trained_run), "--format", "torchscript", "--out", str(again)) == 0
+    assert export(str(trained_run), "--format", "torchscript", "--out", str(again)) == 0
