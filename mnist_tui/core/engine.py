@@ -270,7 +270,7 @@ class Trainer:
                 path = self._save(r, "last.pt", epoch - 1, step - 1, {
                     "rng": random_state(r.device, aug_gen),
                     "epoch_sums": r.epoch_sums, "epoch_seconds": r.epoch_seconds})
-                yield CheckpointSaved(path, epoch - 1, "stopped")
+                yield CheckpointSaved(path, epoch, "stopped", step - 1)  # as Stopped says it (the file: epoch - 1)
                 yield Stopped(epoch, step - 1, path, str(self.run_dir))
                 return True
             loss, correct, n = self._step(r, next(batches), views)

@@ -72,8 +72,9 @@ class EpochEnd(Event):
 class CheckpointSaved(Event):
     kind: ClassVar[str] = "checkpoint"
     path: str
-    epoch: int
+    epoch: int  # the epoch it was saved at the end of, or (reason "stopped") in, as Stopped says it
     reason: str  # "last", "best" or "stopped"
+    step: int = 0  # stopped: the steps of that epoch it holds
 
 
 @dataclass(frozen=True)

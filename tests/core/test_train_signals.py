@@ -43,6 +43,8 @@ def test_signal_stops_train_with_a_resumable_checkpoint(tmp_path, synthetic_root
     code, events, err = train_until_first_step([*common, *TINY, "--run-name", "r"], signum)
     assert code == 128 + signum, err  # 143 and 129, as a shell says a process ended by them (130 is Ctrl+C's)
     assert events[-1]["event"] == "stopped" and "Traceback" not in err
+    saved, stopped = events[-2], events[-1]  # the same place, said the same way ("epoch": 0, then 1: walk21 F8)
+    assert saved["event"] == "checkpoint" and (saved["epoch"], saved["step"]) == (stopped["epoch"], stopped["step"])
     checkpoint = load_checkpoint(tmp_path / "r" / "last.pt")
     assert checkpoint["config"]["epochs"] == 1000
 
