@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out} names {FORMAT_NAMES[other]} file, but --format is {args.format}: "
                          f"add --format {other}, or name the file {Path(DEFAULT_FILENAMES[args.format]).suffix}")
     if not 0 <= args.tolerance < math.inf:
-        raise UsageError(f"--tolerance must be a number >= 0, got {args.tolerance}")
+        raise UsageError(f"--tolerance must be a number >= 0, got {args.tolerance:g}")  # -1, not -1.0
     models, configs, paths = load_models([args.run], Path(args.checkpoints), "cpu")
     checkpoint = Path(paths[0])
     out = output_file(Path(args.out)) if args.out else default_out(checkpoint.parent, args.format)
