@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
     model, config = models[0], configs[0]
     images, labels = load_split(args, config.dataset, args.split, "label-errors")
-    from ..core.label_errors import cross_validated_probabilities, find_label_issues
+    from ..core.label_errors import cross_validated_probabilities, find_label_issues, too_weak
 
     if args.split == "test":
         from ..core.embeddings import cached_embeddings
@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
               "each predicting the digits it did not see", file=sys.stderr, flush=True)
         probabilities = cross_validated_probabilities(config, images, labels, folds=args.folds,
                                                       epochs=args.cv_epochs, progress=progress)
+    if (accuracy := too_weak(probabilities, labels)) is not None:  # it flagged nearly every mistake
+        stderr(f"note: the model reads only {accuracy:.0%} of these digits right, too few for its doubts to point "
+               "at wrong labels: none is flagged (train it further, or give a better run)")
     issues = find_label_issues(probabilities, labels, args.filter_by, include_unflagged=True)
     flagged = sum(1 for i in issues if i.flagged)
     others = len(issues) - flagged  # predicted otherwise, not flagged: --candidates lists them too

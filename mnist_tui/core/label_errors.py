@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 FILTERS = ("prune_by_noise_rate", "confident_learning")
+MIN_ACCURACY = 0.5  # below it the model is too weak to judge labels: see too_weak
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,21 @@ def temperature_scaled(probabilities: torch.Tensor, labels: torch.Tensor) -> tor
     return F.softmax(probabilities.float().clamp_min(1e-12).log() / temperature, dim=1)
 
 
+def too_weak(probabilities: torch.Tensor, labels: torch.Tensor) -> float | None:
+    """The model's accuracy on these digits when it is below MIN_ACCURACY, else None. Confident learning
+    measures each label against the model's own confidence in it: a model near chance disputes nearly
+    every label (one at 11% accuracy flagged 8,856 of its 8,865 mistakes), so such a model flags none."""
+    accuracy = float((probabilities.argmax(dim=1) == labels).float().mean()) if len(labels) else 1.0
+    return accuracy if accuracy < MIN_ACCURACY else None
+
+
 def flag_label_issues(probabilities: torch.Tensor, labels: torch.Tensor,
                       filter_by: str = "prune_by_noise_rate", calibrate: bool = True) -> torch.Tensor:
     """Bool [N]: digits whose given label the model confidently disputes (after temperature scaling
-    unless ``calibrate`` is False)."""
+    unless ``calibrate`` is False); none when the model is too weak to judge them (:func:`too_weak`)."""
     probabilities, labels = probabilities.float(), labels.long()
+    if too_weak(probabilities, labels) is not None:
+        return torch.zeros(len(labels), dtype=torch.bool)
     if calibrate and len(labels):
         probabilities = temperature_scaled(probabilities, labels)
     joint, confident = confident_joint(probabilities, labels)

@@ -221,3 +221,20 @@ def test_map_and_explain_figures_never_read_minus_zero():
 
     assert str(rounded(-1e-7, 5)) == "0.0" and str(rounded(-0.123456, 5)) == "-0.12346"
     assert str(rounded(2e-7, 6)) == "0.0"
+
+
+def test_a_model_near_chance_is_told_it_flags_nothing(synthetic_root, tmp_path, capsys):
+    """An untrained network reads about a tenth of the digits right: it disputed nearly every label (walk22 F5)."""
+    import torch
+
+    from mnist_tui.core.checkpoints import save_checkpoint
+    from mnist_tui.core.models import build_model
+    from tests.core.tiny_runs import TINY
+
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(tmp_path / "untrained" / "best.pt", model_state=build_model(TINY).state_dict(),
+                                 config=TINY, epoch=1)
+    assert main(["label-errors", str(checkpoint), "--data-dir", str(synthetic_root)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("0 of 200 test digits flagged"), out
+    assert err.startswith("mnist-tui: note: the model reads only ") and "none is flagged" in err, err

@@ -111,3 +111,14 @@ def test_an_under_confident_model_is_calibrated_before_its_labels_are_judged():
     assert [i.index for i in issues] == [3] and issues[0].suggested_label == 1
     assert issues[0].score == pytest.approx(1 - float(soft[3, 0]))  # scored on the model's own probabilities
     assert calibration_temperature(sharp, given) == pytest.approx(1, abs=0.2)  # a confident model is left alone
+
+
+@pytest.mark.parametrize("filter_by", ["prune_by_noise_rate", "confident_learning"])
+def test_a_model_near_chance_flags_no_label(filter_by):
+    """A run at 11% accuracy had 8,856 of its 8,865 mistakes flagged, "label looks wrong" at 14% (walk22 F5)."""
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (2000,), generator=generator)
+    probabilities = torch.softmax(torch.randn(2000, 10, generator=generator), dim=1)  # a guess, whatever the digit
+    assert float((probabilities.argmax(dim=1) == labels).float().mean()) == pytest.approx(0.1, abs=0.03)
+    assert not flag_label_issues(probabilities, labels, filter_by).any()
+    assert all(not issue.flagged for issue in find_label_issues(probabilities, labels, filter_by, include_unflagged=True))

@@ -531,17 +531,19 @@ async def test_t_and_p_cycle_past_the_class_the_other_filter_holds(run_and_evalu
 
 
 async def test_the_bar_keeps_the_filter_state_when_most_digits_are_wrong(synthetic_data):
-    """An untrained model's 180-odd wrong digits: with the cursor on the last and the l filter on,
+    """A weak model's 180-odd wrong digits: with the cursor on the last and the l filter on,
     the bar still says the filter is on and its key; the cursor's position makes room for them."""
     import torch
 
     from mnist_tui.core.analysis import summarize
 
-    logits = torch.randn(len(synthetic_data.test_labels), 10, generator=torch.Generator().manual_seed(0))
-    evaluation = summarize(torch.softmax(logits * 3, dim=1), synthetic_data.test_labels)
+    labels = torch.cat([synthetic_data.test_labels] * 2)  # 400 digits, 55% read right (under half flags none)
+    logits = torch.randn(len(labels), 10, generator=torch.Generator().manual_seed(0))
+    logits[torch.arange(220), labels[:220]] += 3
+    evaluation = summarize(torch.softmax(logits * 3, dim=1), labels)
     async with PaneApp().run_test(size=SIZE) as pilot:
         pane = pilot.app.query_one(MisclassifiedPane)
-        pane.set_evaluation(evaluation, synthetic_data.test_images)
+        pane.set_evaluation(evaluation, torch.cat([synthetic_data.test_images] * 2))
         await pilot.pause()
         assert pane.total_wrong >= 100 and pane.label_issues
         bar = pane.query_one("#wrong-bar")
