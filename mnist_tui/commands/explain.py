@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..core.formatting import rounded
-from .common import EXIT_OK, UsageError, add_path_flags, load_models
+from .common import EXIT_OK, UsageError, add_path_flags, load_models, stderr
 from .predict import IMAGE_SUFFIXES  # a picture named where the run goes
 from .dataset_split import add_split_flag, load_split
 
@@ -47,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
         except NoDigit:
             raise UsageError(f"no digit found in {args.image}") from None
     else:
-        images, labels = load_split(args, config.dataset, args.split, "explain --index")
+        try:
+            images, labels = load_split(args, config.dataset, args.split, "explain --index")
+        except UsageError as missing:  # offline, as the app's Misclassified: a wrong digit saved with the run
+            images, labels = saved_wrong_digit(Path(paths[0]).parent, args, missing)
         if not 0 <= args.index < len(labels):
             raise UsageError(f"--index must be between 0 and {len(labels) - 1} for the {args.split} set, got {args.index}")
         pixels, label = images[args.index], int(labels[args.index])
@@ -67,6 +70,23 @@ def run(args: argparse.Namespace) -> int:
         (args.index if args.split == "test" else f"train #{args.index}")  # a training digit says so
     print_explanation(explanation, pixels, source)
     return EXIT_OK
+
+
+def saved_wrong_digit(run_dir: Path, args: argparse.Namespace, missing: UsageError):
+    """(images, labels) of the test set as the run saved it (its wrong digits, the rest blank) when
+    ``--index`` is one of those; else ``missing`` (the data is not on disk), saying what could be explained."""
+    from ..core.analysis import saved_evaluation
+
+    saved = saved_evaluation(run_dir) if args.split == "test" else None
+    if saved is None:
+        raise missing
+    evaluation, images = saved
+    wrong = (evaluation.predictions != evaluation.labels).nonzero().flatten().tolist()
+    if args.index not in wrong:
+        raise UsageError(f"{missing}; without it only the {len(wrong)} misclassified digits saved with the run can "
+                         f"be explained (#{wrong[0]}, ...), and #{args.index} is not one") from None
+    stderr(f"note: the test set is not on disk: #{args.index} is one of the misclassified digits saved with the run")
+    return images, evaluation.labels
 
 
 def print_explanation(explanation, pixels, source) -> None:

@@ -238,3 +238,22 @@ def test_a_model_near_chance_is_told_it_flags_nothing(synthetic_root, tmp_path, 
     out, err = capsys.readouterr()
     assert out.startswith("0 of 200 test digits flagged"), out
     assert err.startswith("mnist-tui: note: the model reads only ") and "none is flagged" in err, err
+
+
+def test_explain_index_without_the_data_uses_the_wrong_digits_saved_with_the_run(tiny_run, tmp_path, capsys):
+    """The app's Misclassified explains the saved wrong digits offline; `explain --index` refused them (walk24 12)."""
+    from mnist_tui.core.analysis import saved_evaluation
+
+    evaluation, _ = saved_evaluation(tiny_run)
+    wrong = (evaluation.predictions != evaluation.labels).nonzero().flatten().tolist()
+    right = next(i for i in range(len(evaluation.labels)) if i not in wrong)
+    offline = ["--data-dir", str(tmp_path / "none")]
+    assert main(["explain", str(tiny_run), "--index", str(wrong[0]), *offline]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"#{wrong[0]} · label {int(evaluation.labels[wrong[0]])} · predicted "), out
+    assert err == (f"mnist-tui: note: the test set is not on disk: #{wrong[0]} is one of the misclassified digits "
+                   "saved with the run\n")
+    assert main(["explain", str(tiny_run), "--index", str(right), *offline]) == 2
+    err = capsys.readouterr().err
+    assert f"only the {len(wrong)} misclassified digits saved with the run can be explained" in err, err
+    assert len(err.strip().splitlines()) == 1
