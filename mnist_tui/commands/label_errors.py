@@ -6,6 +6,7 @@ import argparse
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from .common import EXIT_OK, UsageError, add_path_flags, load_models, stderr
@@ -37,6 +38,10 @@ def register(sub) -> None:
     parser.set_defaults(handler=run)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise UsageError(f"--top must be 0 (all) or more, got {args.top}")
@@ -60,8 +65,13 @@ def run(args: argparse.Namespace) -> int:
 
         probabilities = cached_embeddings(model, paths[0], images, labels, "test").probabilities
     else:
-        def progress(done: int, total: int) -> None:
-            print(f"mnist-tui: cross-validation fold {done} of {total} done", file=sys.stderr, flush=True)
+        started = time.monotonic()
+
+        def progress(done: int, total: int) -> None:  # with the time left: the four folds take minutes
+            spent = time.monotonic() - started
+            left = f", about {_minutes(spent / done * (total - done))} left" if done < total else ""
+            print(f"mnist-tui: cross-validation fold {done} of {total} done ({_minutes(spent)}{left})",
+                  file=sys.stderr, flush=True)
 
         print(f"mnist-tui: training {args.folds} {config.model} networks for {args.cv_epochs} epoch(s) each, "
               "each predicting the digits it did not see", file=sys.stderr, flush=True)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import shlex
 import os
 import stat
@@ -69,6 +70,9 @@ def test_label_errors_on_the_training_split_cross_validates(tiny_run, synthetic_
     captured = capsys.readouterr()
     assert isinstance(json.loads(captured.out), list)
     assert "fold 2 of 2 done" in captured.err
+    # the time it took, and after the first fold what is left: four folds of a deepcnn take minutes (walk24 12)
+    assert re.search(r"fold 1 of 2 done \(\d+ s, about \d+ s left\)\n", captured.err), captured.err
+    assert re.search(r"fold 2 of 2 done \(\d+ s\)\n", captured.err), captured.err
 
 
 def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys, monkeypatch):
