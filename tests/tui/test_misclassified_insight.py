@@ -722,3 +722,23 @@ async def test_e_on_an_empty_filter_and_l_without_the_test_set_say_why(run_and_e
         await pilot.press("e")
         await pilot.pause()
         assert str(list(pilot.app._notifications)[-1].message) == "No digit matches this filter: c clears it."
+
+
+async def test_l_on_a_model_near_chance_says_why_no_label_is_flagged(synthetic_data):
+    """An untrained model flags no label (it disputed nearly all): l said nothing and showed an empty list."""
+    import torch
+
+    from mnist_tui.core.analysis import summarize
+
+    logits = torch.randn(len(synthetic_data.test_labels), 10, generator=torch.Generator().manual_seed(0))
+    evaluation = summarize(torch.softmax(logits, dim=1), synthetic_data.test_labels)
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(MisclassifiedPane)
+        pane.set_evaluation(evaluation, synthetic_data.test_images)
+        await pilot.pause()
+        shown = len(pane.examples)
+        await pilot.press("l")
+        await pilot.pause()
+        said = str(list(pilot.app._notifications)[-1].message)
+        assert pane.label_issues == {} and not pane.label_errors_only and len(pane.examples) == shown
+        assert said.startswith(f"No label is flagged: the model reads only {evaluation.accuracy:.0%} of the digits"), said
