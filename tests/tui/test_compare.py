@@ -207,42 +207,11 @@ async def test_the_table_keeps_its_row_labels_while_the_runs_scroll(synthetic_da
         assert [table.render_line(y).text.split()[0] for y in range(1, 4)] == labels  # the labels stayed
 
 
-async def test_the_more_runs_hint_is_not_cut_by_a_vertical_scrollbar():
-    """With more rows than fit, the scrollbar took two columns and the header read "→ 1 more ru"."""
+def column_table_app(names: list[str], rows: int):
+    """An app holding only a ColumnTable: a 15-column label column, a column per name, ``rows`` rows."""
     from textual.app import App
 
     from mnist_tui.tui.widgets.column_table import ColumnTable
-
-    class Host(App):
-        def compose(self):
-            table = ColumnTable(cursor_type="row", fixed_columns=1)
-            table.noun = "run"
-            yield table
-
-        def on_mount(self) -> None:
-            table = self.query_one(ColumnTable)
-            table.add_column("", width=15)
-            for name in ("fastcnn-20261205-083049", "fastcnn-20261205-081439", "fastcnn-20261205-080000"):
-                table.add_column(name, width=len(name))
-            for row in range(30):  # more rows than the 10 shown: a vertical scrollbar
-                table.add_row(f"row {row}", "98.62%", "99.22%", "99.00%")
-
-    async with Host().run_test(size=(80, 10)) as pilot:
-        await pilot.pause()
-        table = pilot.app.query_one(ColumnTable)
-        assert table.scrollable_content_region.width < 80  # the scrollbar is there
-        shown = table.render_line(0).text[:table.scrollable_content_region.width].rstrip()
-        assert shown.endswith(("→ 1 more run", "→ 1 more")), shown  # whole words, never "→ 1 more ru"
-
-
-async def test_the_more_runs_hint_goes_in_the_labels_blank_header_rather_than_cost_a_run():
-    """Four runs at 80 columns showed two, and the right third blank but for "→ 2 more runs", though three fit:
-    the last whole column made way for the hint (walk22 F6)."""
-    from textual.app import App
-
-    from mnist_tui.tui.widgets.column_table import ColumnTable
-
-    names = [f"mlp-20261205-13{minute:02}20" for minute in (7, 2, 1, 0)]
 
     class Host(App):
         def compose(self):
@@ -255,10 +224,32 @@ async def test_the_more_runs_hint_goes_in_the_labels_blank_header_rather_than_co
             table.add_column("", width=15)
             for name in names:
                 table.add_column(name, width=len(name))
-            for row in range(3):
-                table.add_row(f"row {row}", "98.62%", "99.22%", "99.00%", "97.00%")
+            for row in range(rows):
+                table.add_row(f"row {row}", *("98.62%", "99.22%", "99.00%", "97.00%")[:len(names)])
 
-    async with Host().run_test(size=SIZE) as pilot:
+    return Host()
+
+
+async def test_the_more_runs_hint_is_not_cut_by_a_vertical_scrollbar():
+    """With more rows than fit, the scrollbar took two columns and the header read "→ 1 more ru"."""
+    from mnist_tui.tui.widgets.column_table import ColumnTable
+
+    names = ["fastcnn-20261205-083049", "fastcnn-20261205-081439", "fastcnn-20261205-080000"]
+    async with column_table_app(names, rows=30).run_test(size=(80, 10)) as pilot:  # more rows than the 10 shown
+        await pilot.pause()
+        table = pilot.app.query_one(ColumnTable)
+        assert table.scrollable_content_region.width < 80  # the scrollbar is there
+        shown = table.render_line(0).text[:table.scrollable_content_region.width].rstrip()
+        assert shown.endswith(("→ 1 more run", "→ 1 more")), shown  # whole words, never "→ 1 more ru"
+
+
+async def test_the_more_runs_hint_goes_in_the_labels_blank_header_rather_than_cost_a_run():
+    """Four runs at 80 columns showed two, and the right third blank but for "→ 2 more runs", though three fit:
+    the last whole column made way for the hint (walk22 F6)."""
+    from mnist_tui.tui.widgets.column_table import ColumnTable
+
+    names = [f"mlp-20261205-13{minute:02}20" for minute in (7, 2, 1, 0)]
+    async with column_table_app(names, rows=3).run_test(size=SIZE) as pilot:
         await pilot.pause()
         table = pilot.app.query_one(ColumnTable)
         header = table.render_line(0).text
