@@ -56,6 +56,11 @@ async def test_the_first_frame_reads_as_rates_over_the_whole_range():
 
     async with Host().run_test(size=(80, 16)) as pilot:
         curve = pilot.app.query_one(LrCurve)
+        curve.replot()  # before the first batches: the box was empty, no ticks (walk23 F1)
+        await pilot.pause()
+        lines = [line.text for line in curve.render_lines(curve.region.reset_offset)]
+        assert lines[-2].split() == ["1e-6", "1e-4", "0.01", "1"], lines
+        assert "waiting for the first batches" in lines[0], lines
         curve.add_point(1e-6, 2.3)
         curve.replot()
         await pilot.pause()

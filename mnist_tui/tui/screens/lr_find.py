@@ -99,20 +99,19 @@ class LrCurve(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         plt.xlabel("learning rate (log scale)")
-        if not self.lrs:
+        low, high = math.log10(self.span[0]), math.log10(self.span[1])  # one point alone drew raw exponents
+        if not self.lrs:  # the axis and its ticks from the first frame: plotext draws ticks only for data
             plt.title("waiting for the first batches…")
-            self.refresh()
-            return
-        x = [math.log10(lr) for lr in self.lrs]
-        plt.plot(x, self.losses, marker="braille", color="cyan")
-        if self.suggested is not None:
+            plt.scatter([low, high], [0, 0], marker=" ")
+            plt.yticks([])
+        else:
+            plt.plot([math.log10(lr) for lr in self.lrs], self.losses, marker="braille", color="cyan")
+            plt.title("smoothed loss")
+        if self.lrs and self.suggested is not None:
             sx = math.log10(self.suggested[0])
             plt.vline(sx, "green")
             plt.scatter([sx], [self.suggested[1]], marker="●", color="green")
             plt.title(f"smoothed loss · suggested lr {rate_label(self.suggested[0])}")
-        else:
-            plt.title("smoothed loss")
-        low, high = math.log10(self.span[0]), math.log10(self.span[1])  # one point alone drew raw exponents
         positions, labels = log_ticks(low, high)
         if positions:
             plt.xticks(positions, labels)
