@@ -61,31 +61,40 @@ def run(args: argparse.Namespace) -> int:
             else:
                 progress.update(task, completed=event.step, lr=f"{event.lr:.2e}", loss=f"{event.smoothed:.3f}")
     seconds = time.perf_counter() - started
-    print_result(console, found, config, args.preset, seconds, args.data_dir)
+    print_result(console, found, config, args.preset, seconds, args.data_dir, (args.start, args.end))
     return EXIT_OK
 
 
-def curve_plot(found, width: int = PLOT_WIDTH, height: int = PLOT_HEIGHT) -> str:
-    """The smoothed loss against log10(lr) as plotext text, the suggestion marked by a vertical line."""
+def curve_plot(found, span: tuple[float, float], width: int = PLOT_WIDTH, height: int = PLOT_HEIGHT) -> str:
+    """The smoothed loss against the lr on a log axis over the range asked (``span``; it spanned only the
+    steps taken) with ticks as rates (1e-6 ... 1, as the app has them), the suggestion marked by a line."""
     import plotext as plt
+
+    from ..core.formatting import rate_label, rate_ticks
 
     plt.clear_figure()
     plt.plotsize(width, height)
     plt.theme("clear")
     x = [math.log10(lr) for lr in found.lrs]
     plt.plot(x, found.losses, marker="braille", label="smoothed loss")
-    plt.xlabel("log10(lr)")
+    plt.xlabel("learning rate (log scale)")
+    low, high = math.log10(span[0]), math.log10(span[1])
+    positions, labels = rate_ticks(low, high)
+    if positions:
+        plt.xticks(positions, labels)
+    plt.xlim(low, high)
     if found.suggested_lr is None:
         plt.title("no suggestion")
     else:
         plt.vline(math.log10(found.suggested_lr))
-        plt.title(f"suggested lr {found.suggested_lr:.3g} (log10 {math.log10(found.suggested_lr):.2f})")
+        plt.title(f"suggested lr {rate_label(found.suggested_lr)}")
     text = plt.build()
     plt.clear_figure()
     return text
 
 
-def print_result(console, found, config, preset_name: str, seconds: float, data_dir: str | None = None) -> None:
+def print_result(console, found, config, preset_name: str, seconds: float, data_dir: str | None = None,
+                 span: tuple[float, float] = (1e-6, 1.0)) -> None:
     """The curve, the suggestion and the train command that uses it (with the data folder given, absolute:
     without it, run elsewhere, the command looked for MNIST in ./data)."""
     import shlex
@@ -95,7 +104,7 @@ def print_result(console, found, config, preset_name: str, seconds: float, data_
 
     from ..core.tune_space import train_command
 
-    console.print(Text.from_ansi(curve_plot(found)))
+    console.print(Text.from_ansi(curve_plot(found, span)))
     if found.suggested_lr is None:  # a rate read off a curve that never fell would be noise, or a diverged one
         hint = {"diverged": "try a lower --start", "range end": "try a higher --end"}.get(found.stop_reason)
         console.print(f"[bold]No suggestion:[/] {found.why_none}" + (f"; {hint}" if hint else ""))

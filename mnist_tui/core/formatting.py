@@ -65,4 +65,30 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-__all__ = ["clip", "json_safe", "percent", "short_percent", "test_cell", "whole_percent"]
+def rate_ticks(low: float, high: float, max_ticks: int = 6) -> tuple[list[float], list[str]]:
+    """Tick positions on a log10 axis spanning ``low``..``high`` (log10 values) and their labels as rates.
+
+    Whole decades (1e-6, 1e-4, 0.01, 1) when the range holds at least two, every other one
+    when there are too many; else the 1-2-5 steps inside the range.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [], []
+    decades = list(range(math.ceil(low - 1e-9), math.floor(high + 1e-9) + 1))
+    if len(decades) >= 2:
+        stride = max(1, math.ceil(len(decades) / max_ticks))
+        positions = [float(k) for k in decades[::stride]]
+    else:
+        positions = [math.log10(m) + k for k in range(math.floor(low) - 1, math.ceil(high) + 1) for m in (1, 2, 5)
+                     if low - 1e-9 <= math.log10(m) + k <= high + 1e-9]
+    return positions, [rate_label(10 ** p) for p in positions]
+
+
+def rate_label(rate: float) -> str:
+    """A learning rate as people write it: 1e-04 -> 1e-4, 0.01, 1."""
+    if 1e-3 <= rate < 100:
+        return f"{rate:.3g}"
+    mantissa, exponent = f"{rate:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+__all__ = ["clip", "json_safe", "percent", "rate_label", "rate_ticks", "short_percent", "test_cell", "whole_percent"]

@@ -97,6 +97,8 @@ def test_cli_draws_the_curve_and_the_train_command(synthetic_root, capsys, monke
     assert "Suggested lr" in out and "mnist-tui train" in out and "--lr" in out
     lines = out.splitlines()
     summary = next(i for i, line in enumerate(lines) if line.startswith("Suggested lr"))
+    axis = next(line for line in lines if "learning rate (log scale)" in line)  # it read "log10(lr)",
+    assert lines[lines.index(axis) - 1].split() == ["1e-6", "1e-4", "0.01", "1"], out  # ticks -6.0 ... 0.0
     assert lines[summary].endswith(")") and lines[summary + 1].startswith("30 steps in ")  # no word wrapped alone
     assert lines[summary + 1].split(", stopped: ")[1] and lines[summary + 2] == "Train with it:"
     # with the data folder it was given (the tune and resume commands keep it; this one dropped it)
@@ -109,6 +111,8 @@ def test_cli_without_a_suggestion_offers_no_train_command(synthetic_root, capsys
     out = capsys.readouterr().out
     assert "No suggestion: the loss climbed without falling first" in out and "try a lower --start" in out
     assert "Suggested lr" not in out and "Train with it" not in out and "mnist-tui train" not in out
+    ticks = out.splitlines()[next(i for i, line in enumerate(out.splitlines()) if "(log scale)" in line) - 1]
+    assert ticks.split()[0] == "5" and ticks.split()[-1] == "10", out  # the range asked, not the steps taken
     assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--start", "5", "--end", "10", "--json"]) == 0
     found = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert found["suggested_lr"] is None and found["why_none"]

@@ -12,7 +12,8 @@ from mnist_tui.cli import build_parser
 from mnist_tui.commands.common import config_from_args
 from mnist_tui.core.config import PRESETS, TrainConfig
 from mnist_tui.core.tune_space import config_flags
-from mnist_tui.tui.screens.lr_find import LrCurve, LrFindScreen, log_ticks, rate_label
+from mnist_tui.core.formatting import rate_label, rate_ticks
+from mnist_tui.tui.screens.lr_find import LrCurve, LrFindScreen
 from mnist_tui.tui.widgets.dialogs import MessageScreen
 
 SIZE = (80, 24)
@@ -38,10 +39,10 @@ def test_config_flags_read_back_as_the_same_config(config):
 
 
 def test_log_axis_ticks_read_as_rates():
-    positions, labels = log_ticks(-6, 0)
+    positions, labels = rate_ticks(-6, 0)
     assert labels == ["1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1", "1"][::math.ceil(7 / 6)]
     assert positions == [float(p) for p in range(-6, 1, 2)]
-    positions, labels = log_ticks(math.log10(2e-3), math.log10(6e-3))  # inside one decade: 1-2-5 steps
+    positions, labels = rate_ticks(math.log10(2e-3), math.log10(6e-3))  # inside one decade: 1-2-5 steps
     assert labels == ["0.002", "0.005"]
     assert rate_label(1.6e-4) == "2e-4" and rate_label(3e-3) == "0.003"
 

@@ -33,6 +33,7 @@ from textual.widgets import Button, Static
 from textual_plotext import PlotextPlot
 
 from ...core.config import TrainConfig
+from ...core.formatting import rate_label, rate_ticks
 from ...core.process import cli_message
 from ...core.tune_space import config_flags
 from ..keys import QUIT_NOT_SHOWN
@@ -40,32 +41,6 @@ from ..widgets.footer import FittingFooter
 
 REDRAW_SECONDS = 0.25
 LR_RANGE = (1e-6, 1.0)  # the range the app tests (lr-find's own defaults)
-
-
-def log_ticks(low: float, high: float, max_ticks: int = 6) -> tuple[list[float], list[str]]:
-    """Tick positions on a log10 axis spanning ``low``..``high`` (log10 values) and their labels as rates.
-
-    Whole decades (1e-6, 1e-4, 0.01, 1) when the range holds at least two, every other one
-    when there are too many; else the 1-2-5 steps inside the range.
-    """
-    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
-        return [], []
-    decades = list(range(math.ceil(low - 1e-9), math.floor(high + 1e-9) + 1))
-    if len(decades) >= 2:
-        stride = max(1, math.ceil(len(decades) / max_ticks))
-        positions = [float(k) for k in decades[::stride]]
-    else:
-        positions = [math.log10(m) + k for k in range(math.floor(low) - 1, math.ceil(high) + 1) for m in (1, 2, 5)
-                     if low - 1e-9 <= math.log10(m) + k <= high + 1e-9]
-    return positions, [rate_label(10 ** p) for p in positions]
-
-
-def rate_label(rate: float) -> str:
-    """A learning rate as people write it: 1e-04 -> 1e-4, 0.01, 1."""
-    if 1e-3 <= rate < 100:
-        return f"{rate:.3g}"
-    mantissa, exponent = f"{rate:.0e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
 
 
 class LrCurve(PlotextPlot):
@@ -112,7 +87,7 @@ class LrCurve(PlotextPlot):
             plt.vline(sx, "green")
             plt.scatter([sx], [self.suggested[1]], marker="●", color="green")
             plt.title(f"smoothed loss · suggested lr {rate_label(self.suggested[0])}")
-        positions, labels = log_ticks(low, high)
+        positions, labels = rate_ticks(low, high)
         if positions:
             plt.xticks(positions, labels)
         plt.xlim(low, high)
@@ -307,4 +282,4 @@ class LrFindScreen(Screen["float | None"]):
         self._kill()
 
 
-__all__ = ["LrCurve", "LrFindScreen", "log_ticks", "rate_label"]
+__all__ = ["LrCurve", "LrFindScreen"]
