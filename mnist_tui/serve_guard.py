@@ -49,6 +49,20 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+class TokenRedactor(logging.Filter):
+    """Each access-log line held the token (`GET /?token=T`, `/ws/T`): a pasted log let its reader in."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "[token]"), ()
+        return True
+
+
 def origin_of(url: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) of a URL or an Origin header, default ports filled in; None if it has no host."""
     try:
@@ -200,6 +214,10 @@ class GuardedServer(Server):
                 sock.close()
             raise
         self.sockets = sockets
+
+    def initialize_logging(self) -> None:
+        super().initialize_logging()
+        logging.getLogger("aiohttp.access").addFilter(TokenRedactor(self.token))
 
     def serve(self, debug: bool = False) -> None:
         """textual-serve's serve(), on the sockets bind() took when it was called."""

@@ -158,6 +158,30 @@ def test_page_needs_the_token_and_points_its_socket_at_it(tmp_path):
     run(check())
 
 
+def test_the_access_log_never_holds_the_token(tmp_path, caplog):
+    """Each access-log line (`GET /?token=T`, `/ws/T`) gave whoever read the log the way in (walk25 F7)."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+
+    async def check():
+        async with Running(tmp_path, POLITE_APP) as running:
+            running.server.initialize_logging()
+            async with running.http.get(running.server.page_url) as response:
+                assert response.status == 200
+            return running.server.token
+
+    access = logging.getLogger("aiohttp.access")
+    try:
+        token = run(check())
+    finally:
+        for redactor in access.filters[:]:
+            access.removeFilter(redactor)
+    lines = [record.getMessage() for record in caplog.records if record.name == "aiohttp.access"]
+    assert any("GET /?token=[token] " in line for line in lines), lines
+    assert not any(token in line for line in lines), lines
+
+
 @pytest.mark.parametrize("origin, token", [
     ("https://evil.example", ""),  # a page elsewhere, even with the token
     ("http://127.0.0.1:1", ""),  # another port on this machine is another origin
