@@ -20,6 +20,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import os
 import secrets
 import signal
@@ -296,6 +297,8 @@ class GuardedServer(Server):
             "application": {"name": self.title},
         }
         response = aiohttp_jinja2.render_template("app_index.html", request, context)
+        # the template's Roboto Mono came from fonts.googleapis.com on each load (the fallback is monospace)
+        response.text = re.sub(r"<link[^>]*fonts\.googleapis\.com[^>]*>", "", response.text)
         response.headers["Referrer-Policy"] = "no-referrer"  # the token stays out of Referer headers
         response.headers["Cache-Control"] = "no-store"
         return response

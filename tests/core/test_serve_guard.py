@@ -154,6 +154,7 @@ def test_page_needs_the_token_and_points_its_socket_at_it(tmp_path):
                 page = await response.text()
                 assert response.status == 200 and response.headers["Referrer-Policy"] == "no-referrer"
             assert f'data-session-websocket-url="{running.ws_url()}"' in page
+            assert "googleapis" not in page and "xterm.css" in page  # nothing fetched from elsewhere (walk25 F8)
 
     run(check())
 
