@@ -151,6 +151,8 @@ class DrawScreen(Screen):
         return self.query_one(Canvas)
 
     def _show_help(self) -> None:
+        """The keys and the brush (whole again: a "Saved …" note took its last rows, and [ ] showed nothing)."""
+        self._clear_saved()
         self.query_one("#draw-help", Static).update(
             "drag: draw · right-drag: erase\narrows move, space paints,\nshift+arrows paint as they go\n"
             f"⌫ erase · c clear\nbrush {self.canvas.brush} ([ smaller ] bigger)")
@@ -203,10 +205,13 @@ class DrawScreen(Screen):
     # -- predicting -----------------------------------------------------------------------------
 
     def on_canvas_changed(self, message: Canvas.Changed) -> None:
-        if self._saved_shown:  # "Saved …" names the drawing as it was
+        self._clear_saved()  # "Saved …" names the drawing as it was
+        self._predict(message.pixels)
+
+    def _clear_saved(self) -> None:
+        if self._saved_shown:
             self._saved_shown = False
             self._status("")
-        self._predict(message.pixels)
 
     def _predict(self, pixels: np.ndarray) -> None:
         self._serial += 1
@@ -343,8 +348,7 @@ class DrawScreen(Screen):
         self.last_saved = path
         shown = shown_path(path)
         self._status(f"Saved {shown} · read it again with:\n{predict_command(self.model_path, shown)}")
-        self._saved_shown = True
-        self.notify(str(shown), title="Drawing saved")
+        self._saved_shown = True  # no toast as well: it covered the command's end for 5 s
 
     def system_commands(self) -> Iterable[SystemCommand]:
         """Draw's own actions in the command palette while the view is open."""
