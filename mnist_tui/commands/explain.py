@@ -78,10 +78,10 @@ def saved_wrong_digit(run_dir: Path, args: argparse.Namespace, missing: UsageErr
     from ..core.analysis import saved_evaluation
 
     saved = saved_evaluation(run_dir) if args.split == "test" else None
-    if saved is None:
+    wrong = [] if saved is None else (saved[0].predictions != saved[0].labels).nonzero().flatten().tolist()
+    if not wrong:
         raise missing
     evaluation, images = saved
-    wrong = (evaluation.predictions != evaluation.labels).nonzero().flatten().tolist()
     if args.index not in wrong:
         raise UsageError(f"{missing}; without it only the {len(wrong)} misclassified digits saved with the run can "
                          f"be explained (#{wrong[0]}, ...), and #{args.index} is not one") from None

@@ -72,7 +72,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         text = str(exc)
         if "GLOBAL" in text or "Unsupported global" in text:
             first = "it contains pickled code or objects, which are never loaded"
-        elif path.suffix.lower() != ".pt":  # config.json, metrics.jsonl...: read as a damaged checkpoint
+        elif path.suffix.lower() not in (".pt", ".pth"):  # config.json, metrics.jsonl: read as a damaged checkpoint
             raise CheckpointError(f"{path} is not a checkpoint (a .pt file): give the run folder or its last.pt "
                                   "or best.pt") from None
         else:  # bad opcodes, a missing zip directory, an early end: damaged, not malicious

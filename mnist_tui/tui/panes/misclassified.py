@@ -107,7 +107,6 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self.label_issues, self.label_errors_only, self.no_test_set = None, False, False  # another model's suspects
         if evaluation is not None:
             self._none_yet = "No evaluation yet: finish a run, or load one from Runs (f4)."
-        if evaluation is not None:
             from ...core.label_errors import issues_for_evaluation  # fast: arithmetic on [N, 10]
 
             self.label_issues = issues_for_evaluation(evaluation.probabilities, evaluation.labels)
