@@ -231,6 +231,10 @@ async def test_saved_png_is_read_by_predict_with_the_same_answer(trained_run, tm
         saved = screen.last_saved
         assert saved is not None and saved.parent == tmp_path / "drawings"
         assert str(saved) in str(screen.query_one("#draw-status", Static).render())
+        canvas = screen.query_one(Canvas)  # the last stroke's message, handled after a quick s: the note
+        canvas.post_message(Canvas.Changed(canvas, canvas.pixels.copy()))  # went, and nothing said where the
+        await settle(pilot, app)  # drawing was saved (walk25 F9)
+        assert str(saved) in str(screen.query_one("#draw-status", Static).render())
         live, predicted = list(screen.probabilities), screen.predicted_class
         await pilot.press("c")  # the drawing it named is gone: so is the message (it stayed over the next one)
         await settle(pilot, app)

@@ -114,7 +114,7 @@ class DrawScreen(Screen):
         self.probabilities: list[float] | None = None
         self.model_input = np.zeros((28, 28), dtype=np.uint8)
         self.last_saved: Path | None = None
-        self._saved_shown = False  # the status line says where the drawing was saved
+        self._saved_pixels: np.ndarray | None = None  # the drawing as saved, while the status line says where
         self.last_predict_seconds: float | None = None
         self._serial = 0  # predictions from older drawings are dropped when they arrive late
         self._input_covered = False  # the model input was shown when the maps took its place
@@ -205,12 +205,13 @@ class DrawScreen(Screen):
     # -- predicting -----------------------------------------------------------------------------
 
     def on_canvas_changed(self, message: Canvas.Changed) -> None:
-        self._clear_saved()  # "Saved …" names the drawing as it was
+        if not np.array_equal(message.pixels, self._saved_pixels):  # a stroke's message after a quick s: still it
+            self._clear_saved()  # "Saved …" names the drawing as it was
         self._predict(message.pixels)
 
     def _clear_saved(self) -> None:
-        if self._saved_shown:
-            self._saved_shown = False
+        if self._saved_pixels is not None:
+            self._saved_pixels = None
             self._status("")
 
     def _predict(self, pixels: np.ndarray) -> None:
@@ -348,7 +349,7 @@ class DrawScreen(Screen):
         self.last_saved = path
         shown = shown_path(path)
         self._status(f"Saved {shown} · read it again with:\n{predict_command(self.model_path, shown)}")
-        self._saved_shown = True  # no toast as well: it covered the command's end for 5 s
+        self._saved_pixels = self.canvas.pixels.copy()  # no toast as well: it covered the command's end
 
     def system_commands(self) -> Iterable[SystemCommand]:
         """Draw's own actions in the command palette while the view is open."""
