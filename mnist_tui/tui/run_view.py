@@ -18,7 +18,9 @@ from textual.widgets import Input
 
 from ..core.config import TrainConfig
 from ..core.controller import RunState
-from ..core.events import EpochEnd, Event, Failed, Finished, LrChanged, RunStarted, StepMetrics, Stopped
+from ..core.events import (
+    EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics, Stopped,
+)
 from ..core.formatting import percent
 from ..core.runs import read_metrics, read_points
 from .panes.results import ResultsPane
@@ -216,6 +218,8 @@ class RunView:
         elif isinstance(event, Stopped):
             self._stopped, self._said = event, event.run_dir
             app.set_progress(state="idle", message=_where_stopped(event))
+            if len(app.screen_stack) > 1:  # Draw, Compare, Tune cover the status line: nothing said it stopped
+                app.notify_in_place("run-state", _where_stopped(event))
             app.query_one(ResultsPane).note_stopped(Path(event.run_dir).name)
         elif isinstance(event, Finished):
             self._finished(event)
@@ -226,7 +230,9 @@ class RunView:
             if event.run_dir:
                 app.query_one(ResultsPane).note_training(Path(event.run_dir).name, ended="failed")
             self._said = event.run_dir
-        # Paused and Resumed: the controller's state says it
+        elif isinstance(event, (Paused, Resumed)) and len(app.screen_stack) > 1:  # else the status line says it
+            app.notify_in_place("run-state", f"{Path(app.controller.run_dir or '').name} is "
+                                + ("paused · f6 resumes" if isinstance(event, Paused) else "training again"))
 
     def _started(self, event: RunStarted) -> None:
         app = self.app

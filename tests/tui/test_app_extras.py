@@ -613,3 +613,33 @@ async def test_a_toast_leaves_the_status_line_readable(make_app):
         row = terminal.lines()[line.region.y]
         assert row.strip() == str(line.render()).strip() and "right edge" in row, terminal.text()
         assert "A toast with enough" in terminal.text()  # shown, above the line
+
+
+async def test_a_run_paused_resumed_or_stopped_under_draw_says_so_there(make_app):
+    """In Draw, f6 and f7 changed only the footer's key: nothing said the run was paused, or had stopped, until
+    escape showed the status line (walk25 F12)."""
+    from tests.tui.test_app import ready, set_field, start_paused
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "50")
+        await start_paused(pilot, app)
+        name = Path(app.controller.run_dir).name
+        await pilot.press("f9")
+        await pilot.pause()
+        assert isinstance(app.screen, DrawScreen)
+        app.action_resume()
+        await app.wait_for_event("resumed")
+        app.action_pause()
+        await app.wait_for_event("paused", count=2)
+        await pilot.pause()
+        paused = [str(n.message) for n in app._notifications]
+        await pilot.press("f7", "y")  # "Stop training?" over Draw
+        await app.wait_for_event("stopped")
+        await pilot.pause()
+        stopped = [str(n.message) for n in app._notifications]
+        assert isinstance(app.screen, DrawScreen)
+    assert paused[-1:] == [f"{name} is paused · f6 resumes"], paused
+    assert f"{name} is training again" not in paused  # replaced, not stacked
+    assert stopped[-1].startswith(f"Stopped {name} in epoch "), stopped
