@@ -278,8 +278,8 @@ class GuardedServer(Server):
         return None
 
     def _full_text(self) -> str:
-        plural = "s are" if self.max_sessions != 1 else " is"
-        return (f"All {self.max_sessions} session{plural} in use (each browser tab runs its own app). "
+        taken = f"All {self.max_sessions} sessions are" if self.max_sessions != 1 else "The one session is"
+        return (f"{taken} in use (each browser tab runs its own app). "
                 "Close another tab of this app, then reload this page.")
 
     async def handle_index(self, request: web.Request) -> web.Response:

@@ -250,3 +250,9 @@ def test_an_app_that_floods_its_pipe_and_ignores_quit_and_sigterm_is_killed(tmp_
                         "the stuck app to be killed")
 
     run(check())
+
+
+def test_a_one_session_server_says_its_one_session_is_taken():
+    """With --max-sessions 1 the next tab read "All 1 session is in use" (walk25 F14)."""
+    assert GuardedServer("true", host="127.0.0.1", port=8765, max_sessions=1)._full_text().startswith(
+        "The one session is in use (each browser tab runs its own app).")

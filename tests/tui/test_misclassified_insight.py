@@ -742,3 +742,11 @@ async def test_l_on_a_model_near_chance_says_why_no_label_is_flagged(synthetic_d
         said = str(list(pilot.app._notifications)[-1].message)
         assert pane.label_issues == {} and not pane.label_errors_only and len(pane.examples) == shown
         assert said.startswith(f"No label is flagged: the model reads only {evaluation.accuracy:.0%} of the digits"), said
+
+
+async def test_the_bar_counts_no_wrong_digit_before_an_evaluation():
+    """Before any evaluation the bar said "0 wrong", which read as a perfect model (walk25 F13)."""
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        bar = str(pilot.app.query_one("#wrong-bar").render())
+        assert "wrong" not in bar and bar.startswith("sort confidence"), bar
