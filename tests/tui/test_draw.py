@@ -19,7 +19,8 @@ from textual.widgets import Digits, Static
 
 from mnist_tui.core.config import CLASS_NAMES
 from mnist_tui.core.formatting import short_percent
-from mnist_tui.tui.screens.draw import DrawScreen, ProbabilityBars, find_default_model
+from mnist_tui.tui.screens.draw import DrawScreen, find_default_model
+from mnist_tui.tui.widgets.probability_bars import ProbabilityBars
 from mnist_tui.tui.widgets.canvas import BRUSH_RADII, INK, Canvas
 from mnist_tui.tui.widgets.footer import FittingFooter
 
@@ -523,3 +524,28 @@ async def test_the_bars_never_round_a_reading_short_of_certain_up_to_100_percent
         bars.show([1.0] + [0.0] * 9)
         await pilot.pause()
         assert bars.render().plain.splitlines()[0].endswith("100.0%")
+
+
+async def test_below_80_columns_the_model_input_gives_way_to_the_reading(trained_run, tmp_path):
+    """At 60 columns with the model input shown (i), the top class and the ten bars went off the right edge and
+    nothing said so (walk25 F3): the reading stays, the input returns at 80 columns, i says why it does not show."""
+    screen = make_screen(tmp_path, trained_run)
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*["up"] * 8, *["shift+down"] * 16, "i")
+        await settle(pilot, app)
+        box, bars = screen.query_one("#model-input-box"), screen.query_one(ProbabilityBars)
+        assert box.display and bars.region.right <= 80
+        await pilot.resize_terminal(60, 20)
+        await settle(pilot, app)
+        narrow = (box.display, bars.region.width, bars.region.right)
+        await pilot.press("i")
+        await settle(pilot, app)
+        said = [str(n.message) for n in app._notifications]
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot, app)
+        wide_again = box.display
+    assert not narrow[0] and narrow[1] >= 18 and narrow[2] <= 60, narrow
+    assert said[-1:] == ["The model input shows from 80 columns wide (60 here)."], said
+    assert wide_again

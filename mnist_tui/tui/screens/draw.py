@@ -23,7 +23,6 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Digits, Static
 
 from ...core.config import CLASS_NAMES
@@ -32,46 +31,16 @@ from ...core.runs import default_model_candidates, find_default_model
 from ..keys import QUIT_NOT_SHOWN
 from ..messages import DrawModelFailed, DrawModelLoaded, DrawPredicted
 from ..widgets.canvas import Canvas
-from ..widgets.digit_art import digit_text, probability_bar
+from ..widgets.digit_art import digit_text
 from ..widgets.drawing_explainer import DrawingExplainer
 from ..widgets.footer import FittingFooter
-
-class ProbabilityBars(Widget):
-    """Ten rows ``name ████▌ 97.1%``; the most probable class is highlighted."""
-
-    DEFAULT_CSS = """
-    ProbabilityBars { height: 10; width: 1fr; }
-    """
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.names: tuple[str, ...] = CLASS_NAMES["mnist"]
-        self.probabilities: list[float] | None = None
-
-    def show(self, probabilities: list[float] | None, names: tuple[str, ...] | None = None) -> None:
-        if names is not None:
-            self.names = names
-        self.probabilities = probabilities
-        self.refresh()
-
-    def render(self) -> Text:
-        label_width = max(len(name) for name in self.names)
-        bar_width = max(4, self.size.width - label_width - 8)
-        best = None if not self.probabilities else max(range(len(self.probabilities)),
-                                                        key=self.probabilities.__getitem__)
-        lines = []
-        for index, name in enumerate(self.names):
-            p = self.probabilities[index] if self.probabilities else 0.0
-            top = index == best
-            line = Text(f"{name:>{label_width}} ", style="bold" if top else "")
-            line.append(probability_bar(p, bar_width), style="bold #ffaf00" if top else "#5f87af")
-            line.append(f" {short_percent(p):>6}" if self.probabilities else "      -", style="bold" if top else "")
-            lines.append(line)
-        return Text("\n").join(lines)
+from ..widgets.probability_bars import ProbabilityBars
 
 
 class DrawScreen(Screen):
     """Draw a digit with the mouse or keyboard and watch a model's probabilities change."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
 
     DEFAULT_CSS = """
     DrawScreen { layout: vertical; }
@@ -81,6 +50,7 @@ class DrawScreen(Screen):
     #draw-help { height: auto; color: $text-muted; }
     #model-input-box { width: 30; height: 16; display: none; border: round $foreground 40%; background: #000000; }
     #model-input-box.shown { display: block; }
+    DrawScreen.-narrow #model-input-box.shown { display: none; }  /* it pushed the reading off the right edge */
     #prediction { width: 1fr; padding: 0 1; }
     #top-class { width: auto; }
     #top-row { height: 3; }
@@ -308,7 +278,9 @@ class DrawScreen(Screen):
 
     def action_toggle_input(self) -> None:
         box = self.query_one("#model-input-box")
-        if self.explaining:  # the input in place of the maps (side by side they do not fit 80 columns)
+        if self.has_class("-narrow"):  # hidden there (its "shown" kept for when the terminal widens)
+            self.notify(f"The model input shows from 80 columns wide ({self.size.width} here).", severity="warning")
+        elif self.explaining:  # the input in place of the maps (side by side they do not fit 80 columns)
             self._input_covered = True
             self.action_explain()
             self._maps_covered = True
