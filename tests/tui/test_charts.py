@@ -231,3 +231,21 @@ async def test_a_chart_replotted_while_hidden_draws_its_whole_curve_once_shown()
         await pilot.pause()
         await pilot.pause()
         assert not chart.dirty and len(chart.drawn["train"][0]) == 86
+
+
+async def test_a_narrow_loss_chart_keeps_a_short_title_rather_than_none():
+    """At 60 columns (charts side by side) the log view's "Loss (log10, smoothed 0.9)" was as wide as its plot,
+    and plotext drew no title at all: nothing said the axis was log10 (walk25 F11)."""
+    app = ChartApp()
+    async with app.run_test(size=(25, 16)) as pilot:
+        chart = app.query_one(LossChart)
+        chart.reset(1)
+        for i in range(1, 50):
+            chart.add_train(i / 50, 2.3 / i)
+        chart.toggle_log_scale()
+        chart.cycle_smoothing()
+        chart.replot()
+        await pilot.pause()
+        drawn = plain(chart)
+    assert chart.heading() == "Loss (log10, smoothed 0.9)"
+    assert "Loss (log10, s 0.9)" in drawn, drawn

@@ -169,10 +169,15 @@ class TrainingChart(PlotextPlot):
     def transform(self, y: float) -> float:
         return y
 
-    def heading(self) -> str:
-        """The title, with how the curve is drawn: "Loss (log10, smoothed 0.9)"."""
-        notes = (["log10"] if self.log_scale else []) + ([f"smoothed {self.smoothing:g}"] if self.smoothing else [])
-        return f"{self.title} ({', '.join(notes)})" if notes else self.title
+    def heading(self, width: int = 0) -> str:
+        """The title, with how the curve is drawn: "Loss (log10, smoothed 0.9)"; narrower than ``width`` (plotext
+        drops a title as wide as the plot: at 60 columns the log view lost its whole title) as "Loss (log10, s 0.9)"."""
+        for smoothing in (f"smoothed {self.smoothing:g}", f"s {self.smoothing:g}"):
+            notes = (["log10"] if self.log_scale else []) + ([smoothing] if self.smoothing else [])
+            title = f"{self.title} ({', '.join(notes)})" if notes else self.title
+            if not width or len(title) < width:
+                break
+        return title
 
     def legend(self) -> str:
         """Under the x axis, so it never covers the curves."""
@@ -209,7 +214,7 @@ class TrainingChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self.heading())
+        plt.title(self.heading(self.size.width))
         self.drawn = {}
         width, height = self.size
         if self.train:
