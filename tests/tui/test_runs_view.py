@@ -124,8 +124,12 @@ async def test_i_shows_every_config_field_under_the_forms_labels(make_app, runs_
         dialog = screen.query_one("RunConfigScreen > Vertical")
         assert app.screen.region.contains_region(dialog.region)  # fits 80x24, buttons included
         assert dialog.region.contains_region(screen.query_one("#close").region)
+        await pilot.resize_terminal(60, 20)  # the fields' 17 rows pushed the buttons off it (walk25 F10)
+        await pilot.pause()
+        narrow = [screen.query_one(part).region for part in ("#close", "#to-form", "#config-note")]
         await pilot.press("escape")
         assert not isinstance(app.screen, RunConfigScreen)
+    assert all(region.bottom <= 20 and region.height for region in narrow), narrow
 
 
 async def test_f_loads_the_runs_config_into_the_form(make_app, runs_folder):

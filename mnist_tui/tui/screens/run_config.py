@@ -84,6 +84,12 @@ class RunConfigScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
 
+    def on_resize(self) -> None:
+        """The fields scroll in what the rows leave (at 60x20 their 17 rows pushed the buttons off the screen):
+        the borders, title, note (two lines when narrow) and buttons take 7."""
+        note = 1 if self.size.width >= 80 else 2
+        self.query_one(VerticalScroll).styles.max_height = max(3, min(17, self.size.height - 5 - note))
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "to-form")
 
