@@ -9,6 +9,7 @@ import functools
 import inspect
 from typing import Any
 
+from textual.app import ScreenStackError
 from textual.css.query import NoMatches
 from textual.message import Message
 
@@ -125,7 +126,7 @@ def while_mounted(handler):
         async def awaited(self, *args, **kwargs):
             try:
                 return await handler(self, *args, **kwargs)
-            except NoMatches:
+            except (NoMatches, ScreenStackError):  # a query, or app.screen once the screens have gone
                 if closing(self):
                     return None
                 raise
@@ -136,7 +137,7 @@ def while_mounted(handler):
     def wrapper(self, *args, **kwargs):
         try:
             return handler(self, *args, **kwargs)
-        except NoMatches:
+        except (NoMatches, ScreenStackError):  # a query, or app.screen once the screens have gone
             if closing(self):
                 return None
             raise

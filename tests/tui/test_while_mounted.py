@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from textual.app import ScreenStackError
 from textual.css.query import NoMatches
 
 from mnist_tui.tui.messages import while_mounted
@@ -28,6 +29,10 @@ class Handlers:
     async def asynchronous(self):  # as on_run_ended: NoMatches came when awaited, past the guard (CI, 5 Dec)
         raise NoMatches("No nodes match 'ProgressLine'")
 
+    @while_mounted
+    async def screen_read(self):  # on_run_ended read app.screen once the screens had gone (CI, 5 Dec, again)
+        raise ScreenStackError("No screens on stack")
+
 
 class ClosingApp(Handlers, Closing):
     pass
@@ -44,3 +49,6 @@ def test_a_late_message_is_dropped_while_the_app_closes_and_raises_while_it_runs
         RunningApp().sync()
     with pytest.raises(NoMatches):
         asyncio.run(RunningApp().asynchronous())
+    assert asyncio.run(ClosingApp().screen_read()) is None
+    with pytest.raises(ScreenStackError):
+        asyncio.run(RunningApp().screen_read())
