@@ -5,6 +5,7 @@ Workers only ever ``post_message`` these (thread-safe); handlers on the app do t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from typing import Any
@@ -118,29 +119,26 @@ def while_mounted(handler):
     """Drop a worker's late message that arrives while the app is shutting down (its views are gone); an async
     handler too (its NoMatches came when awaited, past the guard: a run ending as a test's app closed)."""
 
-    def closing(self) -> bool:
-        return bool(self._exit or self._closing or not self.is_running or not self.screen_stack)
+    @contextlib.contextmanager
+    def dropped_when_closing(app):
+        try:
+            yield
+        except (NoMatches, ScreenStackError):  # a query, or app.screen once the screens have gone
+            if not (app._exit or app._closing or not app.is_running or not app.screen_stack):
+                raise
 
     if inspect.iscoroutinefunction(handler):
         @functools.wraps(handler)
         async def awaited(self, *args, **kwargs):
-            try:
+            with dropped_when_closing(self):
                 return await handler(self, *args, **kwargs)
-            except (NoMatches, ScreenStackError):  # a query, or app.screen once the screens have gone
-                if closing(self):
-                    return None
-                raise
 
         return awaited
 
     @functools.wraps(handler)
     def wrapper(self, *args, **kwargs):
-        try:
+        with dropped_when_closing(self):
             return handler(self, *args, **kwargs)
-        except (NoMatches, ScreenStackError):  # a query, or app.screen once the screens have gone
-            if closing(self):
-                return None
-            raise
 
     return wrapper
 

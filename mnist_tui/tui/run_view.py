@@ -218,8 +218,7 @@ class RunView:
         elif isinstance(event, Stopped):
             self._stopped, self._said = event, event.run_dir
             app.set_progress(state="idle", message=_where_stopped(event))
-            if len(app.screen_stack) > 1:  # Draw, Compare, Tune cover the status line: nothing said it stopped
-                app.notify_in_place("run-state", _where_stopped(event))
+            self._say_over_screens(_where_stopped(event))
             app.query_one(ResultsPane).note_stopped(Path(event.run_dir).name)
         elif isinstance(event, Finished):
             self._finished(event)
@@ -230,9 +229,14 @@ class RunView:
             if event.run_dir:
                 app.query_one(ResultsPane).note_training(Path(event.run_dir).name, ended="failed")
             self._said = event.run_dir
-        elif isinstance(event, (Paused, Resumed)) and len(app.screen_stack) > 1:  # else the status line says it
-            app.notify_in_place("run-state", f"{Path(app.controller.run_dir or '').name} is "
-                                + ("paused · f6 resumes" if isinstance(event, Paused) else "training again"))
+        elif isinstance(event, (Paused, Resumed)):
+            self._say_over_screens(f"{Path(app.controller.run_dir or '').name} is "
+                                   + ("paused · f6 resumes" if isinstance(event, Paused) else "training again"))
+
+    def _say_over_screens(self, text: str) -> None:
+        """A toast for a change of the run's state while Draw, Compare or Tune covers the status line that says it."""
+        if len(self.app.screen_stack) > 1:
+            self.app.notify_in_place("run-state", text)
 
     def _started(self, event: RunStarted) -> None:
         app = self.app

@@ -247,10 +247,11 @@ class MisclassifiedPane(MapLauncher, Vertical):
             self.notify(NO_TEST_SET if self.no_test_set else "Suspected label errors need the run's checkpoint: "
                         "load the run from Runs (f4).", severity="warning")  # it filtered every digit out for nothing
             return
-        from ...core.label_errors import MIN_ACCURACY  # torch is loaded once an evaluation exists
+        from ...core.label_errors import too_weak  # torch is loaded once an evaluation exists
 
-        if not self.label_errors_only and self.label_issues == {} and self.evaluation.accuracy < MIN_ACCURACY:
-            self.notify(f"No label is flagged: the model reads only {self.evaluation.accuracy:.0%} of the digits right, "
+        if not self.label_errors_only and self.label_issues == {} and (
+                accuracy := too_weak(self.evaluation.probabilities, self.evaluation.labels)) is not None:
+            self.notify(f"No label is flagged: the model reads only {accuracy:.0%} of the digits right, "
                         "too few for its doubts to point at wrong labels.", severity="warning")
             return
         self.label_errors_only = not self.label_errors_only
