@@ -112,7 +112,7 @@ class DrawScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(Canvas).focus()
-        self.watch(self.canvas, "brush", lambda _: self._show_help())
+        self.watch(self.canvas, "brush", self._brush_changed)
         self._show_model_input()
         self.load_model_in_background()
 
@@ -120,8 +120,8 @@ class DrawScreen(Screen):
     def canvas(self) -> Canvas:
         return self.query_one(Canvas)
 
-    def _show_help(self) -> None:
-        """The keys and the brush (whole again: a "Saved …" note took its last rows, and [ ] showed nothing)."""
+    def _brush_changed(self, _brush: int) -> None:
+        """[ or ]: the help shows the new brush, whole again (a "Saved …" note took its last rows)."""
         self._clear_saved()
         self.query_one("#draw-help", Static).update(
             "drag: draw · right-drag: erase\narrows move, space paints,\nshift+arrows paint as they go\n"
