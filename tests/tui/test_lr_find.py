@@ -350,3 +350,21 @@ async def test_ctrl_l_opens_the_finder_from_tune_as_its_palette_entry_says(make_
         await pilot.press("escape")
         await pilot.pause()
         assert type(app.screen).__name__ == "TuneScreen"
+
+
+async def test_the_footer_names_what_enter_does_on_the_focused_button(make_app):
+    """With a button focused its own enter binding (hidden) hid the screen's "enter Use it" from the footer."""
+    from textual.widgets._footer import FooterKey
+
+    def enter_in_footer(screen) -> list[str]:
+        return [key.description for key in screen.query(FooterKey) if key.key == "enter"]
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_finder(pilot, app)
+        await pilot.pause()
+        on_use = enter_in_footer(screen)
+        await pilot.press("tab")
+        await pilot.pause()
+        on_close = enter_in_footer(screen)
+    assert on_use == ["Use it"] and on_close == ["Close"]

@@ -94,6 +94,16 @@ class LrCurve(PlotextPlot):
         self.refresh()
 
 
+class SaidButton(Button):
+    """A button whose enter the footer names by the button's label (a focused Button's own enter binding is
+    hidden, and it hid the screen's "enter Use it")."""
+
+    def __init__(self, label: str, **kwargs) -> None:
+        super().__init__(label, **kwargs)
+        self._bindings.key_to_bindings.pop("enter", None)  # (this instance's own copy of the class's map)
+        self._bindings.bind("enter", "press", label)
+
+
 class LrFindScreen(Screen["float | None"]):
     """Run the range test for ``config``; dismissed with the suggested lr (enter) or None (escape)."""
 
@@ -163,8 +173,8 @@ class LrFindScreen(Screen["float | None"]):
         yield LrCurve(self.lr_range, id="lr-curve")
         yield Static("", id="lr-result")
         with Horizontal(id="lr-buttons"):
-            for button in (Button("Use it", id="lr-use", variant="primary", compact=True, disabled=True),
-                           Button("Close", id="lr-close", compact=True)):
+            for button in (SaidButton("Use it", id="lr-use", variant="primary", compact=True, disabled=True),
+                           SaidButton("Close", id="lr-close", compact=True)):
                 button.can_focus = False  # until the test is done: enter before then must not close it
                 yield button
         yield FittingFooter()
