@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import signal
 from pathlib import Path
@@ -28,7 +29,7 @@ optuna-dashboard <storage URL> and
 optuna.load_study(study_name=..., storage=...) open the study.
 
 Ctrl+C: the running trials stop (last.pt saved; shown as "stopped", FAIL to
-Optuna); exit 130.
+Optuna); exit 130. SIGTERM and SIGHUP do the same (exit 143, 129).
 """
 
 
@@ -88,10 +89,18 @@ def run(args: argparse.Namespace) -> int:
     except TuneError as exc:
         raise UsageError(str(exc)) from None
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        # first Ctrl+C: stop the running trials (they save) and start no more; a second one exits at once
+    stopped_by: list[int] = []
+
+    def on_stop_signal(signum: int, frame: Any) -> None:
+        # the first Ctrl+C, SIGTERM (a scheduler preempting this worker) or SIGHUP (its SSH session closed): stop
+        # the running trials (they save) and start no more; a Ctrl+C after that exits at once
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        stderr("stopping: running trials save last.pt and are marked stopped; Ctrl+C again to quit now")
+        if stopped_by:
+            return
+        stopped_by.append(signum)
+        again = "; Ctrl+C again to quit now" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
+        with contextlib.suppress(OSError):  # a closed SSH session's terminal
+            stderr(f"stopping: running trials save last.pt and are marked stopped{again}")
         tuner.stop()
 
     def output_closed() -> None:  # `| head` (or a full disk): the running trials stop and save, as on Ctrl+C
@@ -102,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     lines = JsonLines(on_closed=output_closed)
     if args.json:
         lines.watch_reader()
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {signum: signal.signal(signum, on_stop_signal) for signum in (signal.SIGINT, signal.SIGTERM,
+                                                                             signal.SIGHUP)}
     try:
         try:
             tuner.open()  # a study that refuses this worker says so alone, with no tune_started before it
@@ -129,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
             if view is not None:
                 view.close()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if view is not None and summary is not None:
         print_summary(view.console, summary, _best_command(summary, base, args.preset, args))
     if lines.closed:
@@ -137,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
     if summary is not None and summary.error:
         stderr(f"the study stopped: {summary.error}")
         return 1
-    if summary is None or summary.interrupted:
-        return EXIT_INTERRUPTED
+    if summary is None or summary.interrupted:  # 128 + the signal, as a shell reports it (and train exits)
+        return 128 + stopped_by[0] if stopped_by else EXIT_INTERRUPTED
     return EXIT_OK if summary.best_value is not None else 1
 
 

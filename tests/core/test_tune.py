@@ -202,7 +202,11 @@ def test_two_workers_started_together_join_one_study(synthetic_root, tmp_path):
     assert len(optuna.get_all_study_names(f"sqlite:///{tmp_path / 'tune.db'}")) == 1
 
 
-def test_ctrl_c_stops_the_running_trial_saved_and_exits_130(synthetic_root, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "term", "hup"])
+def test_ctrl_c_sigterm_or_sighup_stops_the_running_trial_saved_and_exits_128_plus_it(synthetic_root, tmp_path,
+                                                                                       signum):
+    """SIGTERM (a scheduler preempting a worker) and SIGHUP (its SSH session closing) did not stop cleanly: the
+    worker died (143, 129) with its trial left running in the study (walk26 F2)."""
     args = tune_args(synthetic_root, tmp_path, "--epochs", "1000", "--search", "lr=1e-3:3e-2:log",
                      "--trials", "5", "--study", "stopme", "--json")
     worker = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
@@ -214,9 +218,10 @@ def test_ctrl_c_stops_the_running_trial_saved_and_exits_130(synthetic_root, tmp_
 
     # its run folder is held by the worker: running, not taken for a trial whose tune was killed
     assert [row["state"] for row in poll_trials(f"sqlite:///{tmp_path / 'tune.db'}", "stopme")[0]] == ["running"]
-    worker.send_signal(signal.SIGINT)
+    worker.send_signal(signum)
     rest, err = worker.communicate(timeout=120)
-    assert worker.returncode == 130, err
+    assert worker.returncode == 128 + signum, err
+    assert "stopping: running trials save last.pt" in err
     lines = json_lines(rest)
     ended = [e for e in lines if e["event"] == "trial_ended"]
     # stopped by the user, not failed: its last.pt resumes it (Optuna's state is FAIL so nothing learns from it)
@@ -376,9 +381,10 @@ def stopped_trial(root: Path, checkpoints: Path, study: str) -> dict:
     for line in worker.stdout:
         if json.loads(line)["event"] == "trial_started":
             break
-    worker.send_signal(signal.SIGINT)
+    worker.send_signal(signum)
     rest, err = worker.communicate(timeout=120)
-    assert worker.returncode == 130, err
+    assert worker.returncode == 128 + signum, err
+    assert "stopping: running trials save last.pt" in err
     [ended] = [e for e in json_lines(rest) if e["event"] == "trial_ended"]
     assert ended["state"] == "stopped", ended
     return ended
