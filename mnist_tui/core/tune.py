@@ -23,6 +23,7 @@ to its end later joins the study as a new COMPLETE trial (core.tune_rejoin).
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import queue
@@ -97,6 +98,9 @@ class StudyFinished(Event):
     interrupted: bool  # stopped by the user (Ctrl+C, Stop, a closed output)
     minutes: float
     error: str = ""  # why the study stopped by itself (the storage failed, another worker's space), else ""
+
+
+STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}  # finished
 
 
 def interrupted(trial: Any) -> bool:
@@ -252,14 +256,15 @@ class Tuner:
                                     daemon=True) for i in range(self.jobs)]
         for thread in threads:
             thread.start()
-        running = len(threads)
+        running, ended = len(threads), []
         while running:
             event = events.get()
             if event is None:
                 running -= 1
             else:
+                ended += [event] if isinstance(event, TrialEnded) else []
                 yield event
-        yield self._summary(study, started)
+        yield self._summary(study, started, ended)
 
     def _claim(self, started: float) -> bool:
         with self._lock:
@@ -284,7 +289,7 @@ class Tuner:
         except Exception as exc:  # noqa: BLE001 - a storage failure ends the study, which says why: it was a
             # trial -1 "failed", then "interrupted" and exit 130 as if someone had pressed Ctrl+C
             with self._lock:
-                self._error = self._error or f"{type(exc).__name__}: {exc}"
+                self._error = self._error or failure(exc)
             self.stop()
         finally:
             if worker is not None:
@@ -370,20 +375,29 @@ class Tuner:
                "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}, **more}
         write_text_atomic(run_dir / "tune.json", json.dumps(tag, indent=2))
 
-    def _summary(self, study: optuna.Study, started: float) -> StudyFinished:
-        finished = study.get_trials(deepcopy=False,
-                                    states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
-        complete = [t for t in finished if t.state == TrialState.COMPLETE]
-        best = max(complete, key=lambda t: t.value) if complete else None
-        best_config = apply(self.base, best.params).to_dict() if best else None
+    def _summary(self, study: optuna.Study, started: float, ended: list[TrialEnded]) -> StudyFinished:
+        """The study's finished trials, every worker's; this worker's own if the storage cannot be read."""
+        try:
+            finished = study.get_trials(deepcopy=False, states=tuple(STATES))
+            trials = [TrialEnded(t.number, "stopped" if interrupted(t) else STATES[t.state], t.value, t.params, 0,
+                                 t.user_attrs.get("run_dir")) for t in finished]
+        except Exception as exc:  # noqa: BLE001 - the server went away: said once, as the study's error
+            self._error, trials = self._error or failure(exc), ended
+        best = max((t for t in trials if t.state == "complete"), key=lambda t: t.value, default=None)
+        count = collections.Counter(t.state for t in trials)
         return StudyFinished(
-            self.study_name, redact(self.storage_url), best.value if best else None, dict(best.params) if best else {},
-            best.user_attrs.get("run_dir") if best else None, best.number if best else None, best_config,
-            len(finished), sum(t.state == TrialState.PRUNED for t in finished),
-            sum(t.state == TrialState.FAIL and not interrupted(t) for t in finished),
-            sum(interrupted(t) for t in finished), self._claimed, self._stop.is_set() and not self._error,
-            (time.monotonic() - started) / 60, self._error,
+            self.study_name, redact(self.storage_url), best and best.value, dict(best.params) if best else {},
+            best and best.run_dir, best and best.number, apply(self.base, best.params).to_dict() if best else None,
+            len(trials), count["pruned"], count["failed"], count["stopped"], self._claimed,
+            self._stop.is_set() and not self._error, (time.monotonic() - started) / 60, self._error,
         )
+
+
+def failure(exc: BaseException) -> str:
+    """What went wrong, from the first cause: Optuna wraps a lost server as "invalid data in the commit"."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    return f"{type(exc).__name__}: " + (str(exc).strip().splitlines() or [""])[0]
 
 
 __all__ = [

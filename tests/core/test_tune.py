@@ -381,10 +381,9 @@ def stopped_trial(root: Path, checkpoints: Path, study: str) -> dict:
     for line in worker.stdout:
         if json.loads(line)["event"] == "trial_started":
             break
-    worker.send_signal(signum)
+    worker.send_signal(signal.SIGINT)
     rest, err = worker.communicate(timeout=120)
-    assert worker.returncode == 128 + signum, err
-    assert "stopping: running trials save last.pt" in err
+    assert worker.returncode == 130, err
     [ended] = [e for e in json_lines(rest) if e["event"] == "trial_ended"]
     assert ended["state"] == "stopped", ended
     return ended

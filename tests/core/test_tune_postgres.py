@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,13 @@ def _quote(text: str) -> str:
 
 
 @pytest.fixture
-def postgres_url():
+def postgres_url(postgres_server):
+    return postgres_server.url
+
+
+@pytest.fixture
+def postgres_server():
+    """A running server: ``.url`` to reach it, ``.stop()`` to take it down (a server gone mid-sweep)."""
     bin_dir = _postgres_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (Debian: apt-get install postgresql)")
@@ -75,11 +82,15 @@ def postgres_url():
         result = subprocess.run(start, capture_output=True, text=True, timeout=90)
         assert result.returncode == 0, result.stdout + result.stderr + (log.read_text() if log.exists() else "")
         started = True
-        yield f"postgresql://mnist@/postgres?host={folder}"
+
+        def stop() -> None:
+            command, _ = _as_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+            subprocess.run(command, capture_output=True, timeout=60)
+
+        yield types.SimpleNamespace(url=f"postgresql://mnist@/postgres?host={folder}", stop=stop)
     finally:
         if started:
-            stop, _ = _as_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
-            subprocess.run(stop, capture_output=True, timeout=60)
+            stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -134,3 +145,24 @@ def test_a_worker_that_loses_the_race_to_create_the_tables_joins_the_study(postg
         other.dispose()
     assert raced, "the version table was never created: the race was not staged"
     assert optuna.get_all_study_names(postgres_url) == ["raced"] and study.study_name == "raced"
+
+
+def test_a_server_that_goes_down_mid_sweep_ends_the_study_with_one_line_and_exit_1(postgres_server, synthetic_root,
+                                                                                    tmp_path):
+    """It died with three chained tracebacks (the summary read the study from the server that had gone), and the
+    last said "invalid data in the commit, e.g. exceeding max length" (walk26 F3)."""
+    args = ["tune", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY, "--epochs", "1000",
+            "--search", "lr=1e-3:3e-2:log", "--trials", "3", "--study", "down", "--storage", postgres_server.url,
+            "--pruner", "none", "--json"]
+    worker = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    for line in worker.stdout:
+        if json.loads(line)["event"] == "trial_epoch":  # its next epoch reports to the server
+            break
+    postgres_server.stop()
+    rest, err = worker.communicate(timeout=120)
+    last = json_lines(rest)[-1]
+    assert worker.returncode == 1, err
+    assert "Traceback" not in err and "exceeding max length" not in err
+    assert err.startswith("mnist-tui: the study stopped:") and len(err.strip().splitlines()) == 1, err
+    assert last["event"] == "study_finished" and "connection" in last["error"].lower()
