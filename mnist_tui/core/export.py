@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .atomic import file_mode
+from .atomic import FULL_DISK_ERRNOS, DiskFull, file_mode
 from .data import MEAN, STD
 from .runs import EXPORT_FILES
 
@@ -142,7 +142,8 @@ def torchscript_probabilities(path: str | os.PathLike[str], images: torch.Tensor
         return loaded(images)
 
 
-def _write_onnx(deployable: Deployable, path: str) -> int:
+def _onnx_bytes(deployable: Deployable) -> tuple[bytes, int]:
+    """The ONNX file, serialised in memory (with its opset): written by plain writes, a full disk says so."""
     example = torch.zeros(2, 28, 28, dtype=torch.uint8)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
@@ -150,16 +151,28 @@ def _write_onnx(deployable: Deployable, path: str) -> int:
             deployable, (example,), input_names=["pixels"], output_names=["probabilities"],
             dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, verbose=False,
         )
-        program.save(path, external_data=False)  # one self-contained file
-    return int(program.model.opset_imports[""])
+        return program.model_proto.SerializeToString(), int(program.model.opset_imports[""])  # one file, no
+        # external data
 
 
-def _write_torchscript(deployable: Deployable, path: str) -> None:
+def _torchscript_bytes(deployable: Deployable) -> bytes:
+    """The TorchScript file in memory: torch's own file writer aborts the process in C++ on a full disk."""
     example = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # FutureWarning: torch.jit is deprecated
-        traced = torch.jit.trace(deployable, example)
-        traced.save(path)
+        torch.jit.save(torch.jit.trace(deployable, example), buffer)
+    return buffer.getvalue()
+
+
+def _write(tmp: str, data: bytes, folder: Path) -> None:
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        if exc.errno in FULL_DISK_ERRNOS:
+            raise DiskFull(folder, len(data)) from None
+        raise
 
 
 def _temporary_beside(out: Path) -> str:
@@ -188,15 +201,11 @@ def export_model(model: nn.Module, out: str | os.PathLike[str], fmt: str, digits
     deployable = Deployable(model).eval()
     expected = torch_probabilities(model, digits.images)
     out = Path(out)
+    data, opset = _onnx_bytes(deployable) if fmt == "onnx" else (_torchscript_bytes(deployable), None)
     tmp = _temporary_beside(out)
     try:
-        opset = None
-        if fmt == "onnx":
-            opset = _write_onnx(deployable, tmp)
-            got = onnx_probabilities(tmp, digits.images)
-        else:
-            _write_torchscript(deployable, tmp)
-            got = torchscript_probabilities(tmp, digits.images)
+        _write(tmp, data, out.parent)
+        got = (onnx_probabilities if fmt == "onnx" else torchscript_probabilities)(tmp, digits.images)
         difference = float((got.float() - expected).abs().max()) if len(expected) else 0.0
         agreeing = int((got.argmax(1) == expected.argmax(1)).sum())
         if not difference <= tolerance:  # also catches nan

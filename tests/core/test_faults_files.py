@@ -363,3 +363,19 @@ if __name__ == "__main__":  # python -m tests.core.test_faults_files
     for group, n in counts.items():
         print(f"{n:5d}  {group}")
     print(f"{sum(counts.values()):5d}  cases in all")
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_to_a_full_disk_is_one_line_and_leaves_no_temp_file(tmp_path, base, synthetic_root, fmt):
+    """ONNX died with a traceback, and TorchScript's writer aborted in C++ (exit 134) leaving its temp file
+    (walk26 F5)."""
+    if fmt == "onnx":
+        pytest.importorskip("onnx")
+        pytest.importorskip("onnxscript")
+    out = tmp_path / "out" / f"model.{fmt}"
+    out.parent.mkdir()
+    code, _, err = finish(cli("export", str(base[0]), "--format", fmt, "--out", str(out), "--data-dir",
+                              str(synthetic_root), limit=LIMIT))
+    assert code == 2 and one_clear_line(err), err
+    assert f"no space left on {out.parent} (needs about" in err
+    assert list(out.parent.iterdir()) == []
