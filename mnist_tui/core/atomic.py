@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 FULL_DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # EFBIG: over a file-size limit (ulimit -f)
+DISK_FULL = "no space left on"  # how DiskFull's message starts (a run's Failed reason, read by tune)
 
 
 class CheckpointError(RuntimeError):
@@ -30,7 +31,7 @@ class DiskFull(CheckpointError):
     """A write failed for lack of space (or over a file-size limit); the old file, if any, is intact."""
 
     def __init__(self, folder: Path, needed: int):
-        super().__init__(f"no space left on {folder} (needs about {_size(needed)})")
+        super().__init__(f"{DISK_FULL} {folder} (needs about {_size(needed)})")
         self.needed = needed
 
 
@@ -115,6 +116,6 @@ def append_text(path: Path, text: str, sync: bool = False) -> None:
 
 
 __all__ = [
-    "FULL_DISK_ERRNOS", "CheckpointError", "DamagedFile", "DiskFull", "append_text", "file_mode", "write_atomic",
+    "DISK_FULL", "FULL_DISK_ERRNOS", "CheckpointError", "DamagedFile", "DiskFull", "append_text", "file_mode", "write_atomic",
     "write_bytes_atomic", "write_text_atomic",
 ]

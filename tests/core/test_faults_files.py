@@ -379,3 +379,18 @@ def test_export_to_a_full_disk_is_one_line_and_leaves_no_temp_file(tmp_path, bas
     assert code == 2 and one_clear_line(err), err
     assert f"no space left on {out.parent} (needs about" in err
     assert list(out.parent.iterdir()) == []
+
+
+def test_tune_on_a_full_disk_stops_after_the_first_trial_that_cannot_save(tmp_path, synthetic_root):
+    """A full disk is not the trial's hyperparameters: each later trial trained its epochs to fail the same way
+    (walk26 F6)."""
+    storage = f"journal:{tmp_path / 'tune.log'}"  # small: SQLite's file alone would pass the limit
+    code, out, err = finish(cli("tune", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY,
+                                "--epochs", "1", "--search", "lr=1e-3:3e-2:log", "--trials", "3", "--storage",
+                                storage, "--pruner", "none", "--json", limit=LIMIT))
+    events = [json.loads(line) for line in out.splitlines()]
+    ended = [e for e in events if e["event"] == "trial_ended"]
+    assert code == 1 and "Traceback" not in err, err
+    assert [e["state"] for e in ended] == ["failed"] and "no space left on" in ended[0]["reason"]
+    assert events[-1]["event"] == "study_finished" and "no space left on" in events[-1]["error"]
+    assert err.startswith("mnist-tui: the study stopped: no space left on") and err.count("\n") == 1, err

@@ -1,0 +1,97 @@
+"""Where a study lives: opening its Optuna storage (an RDB URL or a journal file), joining or creating the
+study when several workers start at once, and saying what went wrong with it in one line."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import optuna
+
+from .tune_space import PRUNERS, storage_file, storage_problem
+
+CREATE_RETRIES = 8
+
+
+class TuneError(ValueError):
+    """Bad tuning settings (storage URL, pruner, counts): printed as one line, exit 2."""
+
+
+def redact(url: str) -> str:
+    """The storage URL without its password (it goes into tune.json and the output)."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def open_storage(url: str):
+    """An Optuna storage for ``url``: ``journal:PATH`` is a journal file, anything else an RDB URL."""
+    if (problem := storage_problem(url)) is not None:
+        raise TuneError(problem)
+    path = storage_file(url)
+    if url.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(str(path)))
+    kwargs: dict[str, Any] = {}
+    if url.startswith(("postgresql://", "postgres://")):
+        # name the driver the postgres extra installs (SQLAlchemy before 2.1 would look for psycopg2)
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several workers write one file
+    import sqlalchemy.exc
+
+    try:
+        return optuna.storages.RDBStorage(url, **kwargs)
+    except ImportError as exc:
+        hint = " (pip install 'mnist-tui[postgres]')" if url.startswith("postgres") else ""
+        raise TuneError(f"cannot open {redact(url)}: {exc}{hint}") from None
+    except sqlalchemy.exc.ArgumentError:  # an unknown scheme (NoSuchModuleError) or a malformed URL
+        raise TuneError(f"cannot open {redact(url)}: no database driver for {url.split(':', 1)[0]!r}; --storage "
+                        "takes sqlite:///FILE, postgresql://USER@HOST/DB or journal:PATH") from None
+
+
+def make_pruner(name: str, epochs: int):
+    if name == "median":
+        # prune from epoch 1 once 3 trials have finished: the first epoch already ranks MNIST runs well
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1), reduction_factor=3)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise TuneError(f"--pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
+
+
+def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> optuna.Study:
+    """Join study ``name`` or create it; two workers starting at once both end up in one study.
+
+    Creating the tables or the study can race between processes (IntegrityError,
+    DuplicatedStudyError, "table already exists": an OperationalError on SQLite, a
+    ProgrammingError on PostgreSQL); the loser retries and loads.
+    """
+    import sqlalchemy.exc
+
+    last: Exception | None = None
+    for attempt in range(CREATE_RETRIES):
+        try:
+            storage = open_storage(storage_url)
+            return optuna.create_study(study_name=name, storage=storage, direction="maximize", pruner=pruner,
+                                       sampler=sampler, load_if_exists=True)
+        except (optuna.exceptions.DuplicatedStudyError, sqlalchemy.exc.IntegrityError,
+                sqlalchemy.exc.OperationalError, sqlalchemy.exc.ProgrammingError) as exc:
+            last = exc
+            time.sleep(0.1 * (attempt + 1))
+        except (sqlalchemy.exc.DatabaseError, OSError) as exc:  # not a database, a folder as journal: for good
+            last = exc
+            break
+    reason = next(iter(str(last).splitlines()), "")  # sqlalchemy adds a hint and a link on lines of their own
+    raise TuneError(f"could not create or load study {name!r} in {redact(storage_url)}: {reason}")
+
+
+def failure(exc: BaseException) -> str:
+    """What went wrong, from the first cause: Optuna wraps a lost server as "invalid data in the commit"."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    return f"{type(exc).__name__}: " + (str(exc).strip().splitlines() or [""])[0]
+
+
+__all__ = ["TuneError", "failure", "load_or_create_study", "make_pruner", "open_storage", "redact"]
