@@ -40,7 +40,7 @@ def rejoin_study(run_dir: str | Path, value: float | None) -> str | None:
 
     None when the run is no trial, or its trial already counts (it was complete, or a finished
     resume of it was added before)."""
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).absolute()  # as tune records its trials: a view opened elsewhere finds it
     try:
         tag = json.loads((run_dir / "tune.json").read_text())
         study_name, number, storage_url = tag["study"], int(tag["trial"]), tag["storage"]

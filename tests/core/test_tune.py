@@ -397,8 +397,11 @@ def test_a_stopped_trial_resumed_to_its_end_counts_in_its_study(synthetic_root, 
     storage = f"sqlite:///{tmp_path / 'tune.db'}"
     assert optuna.load_study(study_name="later", storage=storage).best_trials == []
 
-    resume = ["train", "--resume", ended["run_dir"], "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path)]
-    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *resume], capture_output=True, text=True, timeout=120)
+    # named relative to the working folder: the study keeps the absolute path, as for its other trials (walk26 F8)
+    relative = str(Path(ended["run_dir"]).relative_to(tmp_path))
+    resume = ["train", "--resume", relative, "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path)]
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *resume], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Tuning: trial #0 of study 'later' finished after its resume: added to the study as trial #1" in done.stdout
     result = json.loads((Path(ended["run_dir"]) / "result.json").read_text())
@@ -419,7 +422,7 @@ def test_a_stopped_trial_resumed_to_its_end_counts_in_its_study(synthetic_root, 
     assert best_trial({row["number"]: row for row in rows})["run_dir"] == ended["run_dir"]
 
     more = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *resume, "--epochs", "1"], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=tmp_path)
     assert more.returncode == 0 and "Tuning:" not in more.stdout, more.stdout + more.stderr
     assert len(optuna.load_study(study_name="later", storage=storage).trials) == 2
 
