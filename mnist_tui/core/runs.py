@@ -204,6 +204,8 @@ def read_run(run_dir: Path) -> RunInfo:
                 and not (run_dir / "failed.json").is_file():  # one that diverged before its first save: failed
             raise CheckpointError(f"no checkpoint: {no_checkpoint_why(run_dir)} (--run-name {run_dir.name} "
                                   "reuses the folder)")
+        if owner is None and (cut := next((n for n in CHECKPOINT_FILES if _truncated(run_dir / n)), None)):
+            raise DamagedFile(f"{run_dir / cut} is not a usable checkpoint: corrupt or truncated")  # as its readers say
         epochs_done = max((m["epoch"] for m in metrics), default=0)
         finished = bool(result)
         state = "finished" if finished else ("failed" if (run_dir / "failed.json").is_file() else "stopped")
@@ -230,6 +232,13 @@ def read_run(run_dir: Path) -> RunInfo:
             error = f"being created by process {owner}"
         return RunInfo(run_dir.name, str(run_dir), config.model if config else "?", 0, config.epochs if config else 0,
                        None, None, stamp, False, error=error, state="?")  # killed before its first save: its config says
+
+
+def _truncated(path: Path) -> bool:
+    """A checkpoint (a zip file) cut short: its central directory, at the end, is gone. Read without torch."""
+    import zipfile
+
+    return path.is_file() and not zipfile.is_zipfile(path)
 
 
 def _pruned_after(run_dir: Path) -> int | None:

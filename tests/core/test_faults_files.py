@@ -394,3 +394,15 @@ def test_tune_on_a_full_disk_stops_after_the_first_trial_that_cannot_save(tmp_pa
     assert [e["state"] for e in ended] == ["failed"] and "no space left on" in ended[0]["reason"]
     assert events[-1]["event"] == "study_finished" and "no space left on" in events[-1]["error"]
     assert err.startswith("mnist-tui: the study stopped: no space left on") and err.count("\n") == 1, err
+
+
+def test_runs_calls_a_run_with_a_truncated_checkpoint_unreadable(tmp_path, base, capsys):
+    """It was listed as a healthy finished run while every command that reads its weights refused it
+    (walk26 F10)."""
+    shutil.copytree(base[0], tmp_path / "r")
+    path = tmp_path / "r" / "last.pt"
+    path.write_bytes(path.read_bytes()[:5000])
+    assert main(["runs", "--checkpoints", str(tmp_path), "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["state"] == "unreadable"
+    assert listed["error"] == f"{path} is not a usable checkpoint: corrupt or truncated"

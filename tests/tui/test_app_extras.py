@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -348,7 +349,8 @@ async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthet
     runs = tmp_path / "a-checkpoints-folder-somewhere-deep-in-the-tree"
     tiny_run(runs, "broken", synthetic_data)
     (runs / "broken" / "best.pt").unlink()
-    (runs / "broken" / "last.pt").write_bytes(b"PK\x03\x04 not a checkpoint any more")
+    with zipfile.ZipFile(runs / "broken" / "last.pt", "w") as damaged:  # whole as a zip (listed), no checkpoint
+        damaged.writestr("archive/data.pkl", b"not a checkpoint any more")
     app = make_app(checkpoints_dir=runs)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)

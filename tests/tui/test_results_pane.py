@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 from textual.widgets import DataTable, Static
 
 from mnist_tui.core.engine import RunControl, Trainer
@@ -69,8 +71,9 @@ async def test_a_run_with_damaged_saved_results_is_tested_again_and_a_failed_one
     damaged = train_tiny_run(synthetic_data, runs, "b-damaged", TINY.replace(epochs=1))
     (damaged / "misclassified.pt").write_bytes((damaged / "misclassified.pt").read_bytes()[:100])
     broken = train_tiny_run(synthetic_data, runs, "c-broken", TINY.replace(epochs=1))
-    for name in ("misclassified.pt", "last.pt"):
-        (broken / name).write_bytes((broken / name).read_bytes()[:100])
+    (broken / "misclassified.pt").write_bytes((broken / "misclassified.pt").read_bytes()[:100])
+    with zipfile.ZipFile(broken / "last.pt", "w") as zipped:  # whole as a zip (listed as a run), no checkpoint
+        zipped.writestr("archive/data.pkl", b"not a checkpoint any more")
 
     app = make_app(checkpoints_dir=runs)
     async with app.run_test(size=SIZE) as pilot:
