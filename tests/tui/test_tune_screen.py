@@ -183,6 +183,30 @@ async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root)
         assert app.best_configs[-1].config.lr == 3e-3
 
 
+async def test_a_watched_study_whose_storage_goes_away_says_so_and_recovers(tmp_path, synthetic_root):
+    """Its counts stayed on screen as if current, with no sign the storage could no longer be read (walk26 F4)."""
+    storage = one_trial_study(tmp_path, "ui", 1e-3, 0.91)
+    database = tmp_path / "shared.db"
+    screen = make_screen(tmp_path, synthetic_root, storage=storage, poll_seconds=0.2)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await attach(pilot, screen)
+        status = screen.query_one("#tune-status", Static)
+        before = str(status.render())
+        kept = database.read_bytes()
+        database.write_bytes(b"not a database any more" * 200)  # the server gone, as far as this reader can tell
+        while "cannot read" not in str(status.render()):
+            await pilot.pause()  # the poller (every 0.2 s) says so
+        lost, rows = str(status.render()), screen.query_one("#tune-table", DataTable).row_count
+        database.write_bytes(kept)
+        while "cannot read" in str(status.render()):
+            await pilot.pause()
+        back = str(status.render())
+    assert "1 complete" in before and "best 91.00%" in before
+    assert lost.startswith("study ui: cannot read the storage since ") and "as last read" in lost, lost
+    assert rows == 1  # the trials as last read stay
+    assert back == before
+
+
 async def test_enter_in_the_study_field_attaches_to_the_study_it_names(tmp_path, synthetic_root):
     """Typing a study's name and pressing enter did nothing: only the Attach button (or the palette) read it."""
     storage = one_trial_study(tmp_path, "elsewhere", 2e-3, 0.93)

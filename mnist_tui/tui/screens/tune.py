@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self._stopping = self._ready = False  # Stop pressed; the CLI has installed its SIGINT handler
         self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
         self._quiet = False  # watching the study the view opened on: "waiting for study" is not said
+        self._lost_since: str | None = None  # the watched study's storage could not be read from then (HH:MM:SS)
 
     def compose(self) -> ComposeResult:
         yield TuneForm(self.base, list(self.space), self.initial_study, self.initial_storage, self.default_storage,
@@ -292,13 +294,12 @@ class TuneScreen(LeaveQuestions, Screen):
         while not stop.is_set():
             try:
                 records, loaded = poll_trials(storage, study)
-            except KeyError:  # Optuna's "Record does not exist.": no such study yet (a starting one is created soon)
-                self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": ""}))
-            except Exception as exc:  # noqa: BLE001 - no study yet, or the storage is unreachable: say so, retry
+            except Exception as exc:  # noqa: BLE001 - no study yet (KeyError: Optuna's "Record does not exist.", a
+                # starting one is created soon), or the storage is unreachable: say so, retry
                 from ...core.tune import TuneError  # imported by poll_trials already, in this thread
                 fatal = isinstance(exc, TuneError)  # a URL no driver opens: retrying changes nothing
-                self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "error": str(exc),
-                                                                     "fatal": fatal}))
+                self.post_message(TrialRecords([], "poll", finished={
+                    "event": "poll_error", "error": "" if isinstance(exc, KeyError) else str(exc), "fatal": fatal}))
                 if fatal:
                     return
             else:
@@ -334,6 +335,9 @@ class TuneScreen(LeaveQuestions, Screen):
                 self._poll_stop.set()
                 self.action_attach()  # one last look at the storage, then keep watching
             self._study_ended_under_question()
+        elif finished.get("event") == "poll_error" and self.trials and self.process is None:  # read before: lost
+            self._lost_since = self._lost_since or time.strftime("%H:%M:%S")
+            status.update(poll_error_text(self.study_name(), finished, self._lost_since))
         elif finished.get("event") == "poll_error" and not self.trials and not self._stopping and not self._quiet \
                 and not status.has_class("error"):  # (tune's own failure, said once it exited, stays)
             status.set_class(finished.get("fatal", False), "error")
@@ -343,6 +347,7 @@ class TuneScreen(LeaveQuestions, Screen):
             status.update(progress_text(self.study_name(), self.trials, status.size.width or None))
         if message.source == "poll" and not finished:
             self.first_poll_applied.set()
+            self._lost_since = None
         self._redraw()
 
     def _stderr_tail(self) -> str:

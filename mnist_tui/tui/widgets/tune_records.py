@@ -107,9 +107,13 @@ def progress_text(study: str, trials: dict[int, dict[str, Any]], width: int | No
     return study[:room] + "…" + short if room >= 3 else (study + short)[:width - 1] + "…"
 
 
-def poll_error_text(study: str, finished: dict[str, Any]) -> str:
+def poll_error_text(study: str, finished: dict[str, Any], since: str | None = None) -> str:
     """What the status says when the storage could not be read: a storage no driver opens is an error
-    (it read "waiting for study…", its reason cut at 120 characters mid-word); else the study is awaited."""
+    (it read "waiting for study…", its reason cut at 120 characters mid-word); else the study is awaited.
+    ``since``: the study was read before, and not since then (its server went away)."""
+    if since is not None:
+        why = clip((finished.get("error") or "the study is gone").splitlines()[0], 100)  # (SQLAlchemy adds SQL)
+        return f"study {study}: cannot read the storage since {since} ({why}); the trials as last read"
     if finished.get("fatal"):
         return f"cannot watch study {study}: {finished['error']}"
     return f"waiting for study {study}…" + (f" ({clip(finished['error'], 160)})" if finished.get("error") else "")
