@@ -45,7 +45,8 @@ from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
 from .process import TrainingProcessError
 from .runs import write_text_atomic
 from .tune_space import PRUNERS, Param, apply, base_mismatch, default_storage, space_mismatch, tune_problem
-from .tune_storage import TuneError, failure, load_or_create_study, make_pruner, open_storage, redact
+from .tune_storage import (TuneError, failure, load_or_create_study, make_pruner, open_storage, redact,
+                           trial_state)
 from .tune_worker import TrialWorker
 
 BASE_ATTR = "base_config"  # the study's user attribute: the config its trials lay their values over
@@ -98,14 +99,6 @@ class StudyFinished(Event):
     interrupted: bool  # stopped by the user (Ctrl+C, Stop, a closed output)
     minutes: float
     error: str = ""  # why the study stopped by itself (the storage failed, another worker's space), else ""
-
-
-STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}  # finished
-
-
-def interrupted(trial: Any) -> bool:
-    """A FAIL trial that was stopped by the user (Ctrl+C, Stop), not one that went wrong."""
-    return trial.state.name == "FAIL" and trial.user_attrs.get("stopped") == "interrupted"
 
 
 class Tuner:
@@ -309,9 +302,9 @@ class Tuner:
     def _summary(self, study: optuna.Study, started: float, ended: list[TrialEnded]) -> StudyFinished:
         """The study's finished trials, every worker's; this worker's own if the storage cannot be read."""
         try:
-            finished = study.get_trials(deepcopy=False, states=tuple(STATES))
-            trials = [TrialEnded(t.number, "stopped" if interrupted(t) else STATES[t.state], t.value, t.params, 0,
-                                 t.user_attrs.get("run_dir")) for t in finished]
+            trials = [TrialEnded(t.number, state, t.value, t.params, 0, t.user_attrs.get("run_dir"))
+                      for t in study.get_trials(deepcopy=False)  # those that killed workers left running too
+                      if (state := trial_state(t)) in ("complete", "pruned", "failed", "stopped")]
         except Exception as exc:  # noqa: BLE001 - the server went away: said once, as the study's error
             self._error, trials = self._error or failure(exc), ended
         best = max((t for t in trials if t.state == "complete"), key=lambda t: t.value, default=None)

@@ -1,10 +1,11 @@
 """Where a study lives: opening its Optuna storage (an RDB URL or a journal file), joining or creating the
-study when several workers start at once, and saying what went wrong with it in one line."""
+study when several workers start at once, reading its trials' states, and saying what went wrong in one line."""
 
 from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -87,6 +88,22 @@ def load_or_create_study(name: str, storage_url: str, pruner, sampler=None) -> o
     raise TuneError(f"could not create or load study {name!r} in {redact(storage_url)}: {reason}")
 
 
+def trial_state(trial: Any) -> str:
+    """A trial as tune's summary and the Tune view say it: complete, pruned, failed, running, waiting, or stopped:
+    by the user (last.pt saved; FAIL to Optuna, so nothing learns from it), or left running by a ``tune`` that was
+    killed (its run folder, here, held by no process: no worker will ever end it; failed if it saved nothing)."""
+    from .run_lock import owner
+
+    state = {"RUNNING": "running", "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
+             "WAITING": "waiting"}.get(trial.state.name, trial.state.name.lower())
+    run_dir = trial.user_attrs.get("run_dir")
+    if state == "failed" and trial.user_attrs.get("stopped") == "interrupted":
+        return "stopped"
+    if state == "running" and run_dir is not None and Path(run_dir).is_dir() and owner(Path(run_dir)) is None:
+        return "stopped" if (Path(run_dir) / "last.pt").is_file() else "failed"
+    return state
+
+
 def failure(exc: BaseException) -> str:
     """What went wrong, from the first cause: Optuna wraps a lost server as "invalid data in the commit"."""
     while exc.__cause__ is not None or exc.__context__ is not None:
@@ -94,4 +111,4 @@ def failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: " + (str(exc).strip().splitlines() or [""])[0]
 
 
-__all__ = ["TuneError", "failure", "load_or_create_study", "make_pruner", "open_storage", "redact"]
+__all__ = ["TuneError", "failure", "load_or_create_study", "make_pruner", "open_storage", "redact", "trial_state"]

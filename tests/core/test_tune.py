@@ -427,13 +427,14 @@ def test_a_stopped_trial_resumed_to_its_end_counts_in_its_study(synthetic_root, 
     assert len(optuna.load_study(study_name="later", storage=storage).trials) == 2
 
 
-def test_a_trial_whose_worker_was_killed_completes_when_its_run_is_resumed(synthetic_root, tmp_path):
-    """SIGKILL leaves the trial RUNNING in the storage for ever (the Tune view said "running"); its
-    run, saved by the worker's child as it noticed, resumed to its end completes that same trial."""
+KILLED = ["--epochs", "2", "--batch-size", "8", "--search", "lr=1e-3:3e-2:log", "--study", "killed", "--json"]
+
+
+def killed_trial(synthetic_root, tmp_path) -> dict:
+    """The trial_started event of study "killed"'s first trial, its tune killed (SIGKILL) as it started."""
     import fcntl
 
-    args = tune_args(synthetic_root, tmp_path, "--epochs", "2", "--batch-size", "8", "--search",
-                     "lr=1e-3:3e-2:log", "--trials", "3", "--study", "killed", "--json")
+    args = tune_args(synthetic_root, tmp_path, *KILLED, "--trials", "3")
     worker = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", *args], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     started = next(e for e in map(json.loads, worker.stdout) if e["event"] == "trial_started")
@@ -441,6 +442,22 @@ def test_a_trial_whose_worker_was_killed_completes_when_its_run_is_resumed(synth
     worker.communicate(timeout=60)
     with open(Path(started["run_dir"]) / ".lock") as lock:  # the trial's child saves last.pt and lets go
         fcntl.flock(lock, fcntl.LOCK_EX)
+    return started
+
+
+def test_a_trial_left_running_by_a_killed_worker_counts_as_stopped_in_the_next_summary(synthetic_root, tmp_path,
+                                                                                      capsys):
+    """tune's summary left it out ("1 trial") while the Tune view counted it as stopped (walk26 F7)."""
+    killed_trial(synthetic_root, tmp_path)
+    assert main(tune_args(synthetic_root, tmp_path, *KILLED, "--trials", "1")) == 0
+    summary = json_lines(capsys.readouterr().out)[-1]
+    assert (summary["trials"], summary["stopped"], summary["run_here"]) == (2, 1, 1), summary
+
+
+def test_a_trial_whose_worker_was_killed_completes_when_its_run_is_resumed(synthetic_root, tmp_path):
+    """SIGKILL leaves the trial RUNNING in the storage for ever (the Tune view said "running"); its
+    run, saved by the worker's child as it noticed, resumed to its end completes that same trial."""
+    started = killed_trial(synthetic_root, tmp_path)
     storage = f"sqlite:///{tmp_path / 'tune.db'}"
     assert [t.state.name for t in optuna.load_study(study_name="killed", storage=storage).trials] == ["RUNNING"]
     from mnist_tui.tui.widgets.tune_records import poll_trials  # the Tune view said "running" for ever

@@ -13,7 +13,6 @@ import re
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -202,19 +201,11 @@ def row_from_event(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _abandoned(run_dir: str | None) -> bool:
-    """A trial the storage says is running whose run folder, here, no process holds: its ``tune`` was
-    killed or quit on a second Ctrl+C, and no worker will ever end it (it read "running" for ever)."""
-    from ...core.run_lock import owner
-
-    return run_dir is not None and Path(run_dir).is_dir() and owner(Path(run_dir)) is None
-
-
 def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     """Every trial of ``study`` in ``storage`` as table rows, and the loaded study (Optuna imported here,
     in the caller's thread)."""
-    from ...core.tune import TuneError, open_storage
     from ...core.tune_space import storage_file, storage_problem
+    from ...core.tune_storage import TuneError, open_storage, trial_state
 
     import optuna
 
@@ -225,12 +216,7 @@ def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
     rows = []
     for trial in loaded.get_trials(deepcopy=False):
-        state = {"RUNNING": "running", "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
-                 "WAITING": "waiting"}.get(trial.state.name, trial.state.name.lower())
-        if trial.user_attrs.get("stopped") == "interrupted" and state == "failed":
-            state = "stopped"  # stopped by the user, last.pt saved: not a failure
-        elif state == "running" and _abandoned(trial.user_attrs.get("run_dir")):
-            state = "stopped" if (Path(trial.user_attrs["run_dir"]) / "last.pt").is_file() else "failed"
+        state = trial_state(trial)  # as tune's summary counts it
         value = trial.value
         if value is None and trial.intermediate_values:
             value = trial.intermediate_values[max(trial.intermediate_values)]
