@@ -30,6 +30,8 @@ optuna.load_study(study_name=..., storage=...) open the study.
 
 Ctrl+C: the running trials stop (last.pt saved; shown as "stopped", FAIL to
 Optuna); exit 130. SIGTERM and SIGHUP do the same (exit 143, 129).
+Exit 0 once a trial of the study has completed; 1 if none has, or the study
+stopped by itself (its storage failed, a full disk); 2 for bad input.
 """
 
 
@@ -245,7 +247,9 @@ def print_summary(console, summary, command: str | None) -> None:
     if summary.best_value is None:
         console.print("No trial has completed yet.")
         return
+    elsewhere = "" if summary.best_run_dir and Path(summary.best_run_dir).is_dir() else \
+        " on the worker that trained it (not on this machine)"  # another machine's folder, not a path here
     console.print(f"Best: trial {summary.best_trial}, validation accuracy [bold]{summary.best_value:.2%}[/] "
-                  f"({format_params(summary.best_params)}); run {summary.best_run_dir}")
+                  f"({format_params(summary.best_params)}); run {summary.best_run_dir}{elsewhere}")
     console.print("Train it again:")
     console.print(command, markup=False, highlight=False, soft_wrap=True)

@@ -513,6 +513,25 @@ def test_a_stopped_trial_keeps_its_last_accuracy_and_is_not_called_finished():
     assert "1 trial (0 complete, 0 pruned, 0 failed, 1 stopped)" in said and "finished" not in said, said
 
 
+def test_the_summary_says_when_the_best_run_is_on_another_machine(tmp_path):
+    """A worker's summary named another machine's run folder as if it were here (walk26 F1)."""
+    from types import SimpleNamespace as Event
+
+    from rich.console import Console
+
+    from mnist_tui.commands.tune import print_summary
+
+    said = []
+    for run_dir in (tmp_path, "/elsewhere/sweep-trial000"):
+        console = Console(width=200, record=True, file=open(os.devnull, "w"))
+        print_summary(console, Event(study="s", storage="postgresql://db", trials=4, pruned=0, failed=0, stopped=0,
+                                     run_here=2, minutes=2.2, interrupted=False, best_value=0.99, best_trial=0,
+                                     best_params={"lr": 0.007}, best_run_dir=str(run_dir)), "mnist-tui train")
+        said.append(" ".join(console.export_text().split()))
+    assert f"(lr=0.007); run {tmp_path} Train" in said[0]
+    assert "(lr=0.007); run /elsewhere/sweep-trial000 on the worker that trained it (not on this machine)" in said[1]
+
+
 def test_a_reader_that_leaves_stops_the_trial_before_its_epoch_ends(synthetic_root, tmp_path):
     """`tune --json | head -2` trained on to the end of the epoch (minutes for `best`) before it noticed, at its
     next line, that nobody read it (walk21 F16); the Tune view's child outlived its app the same way."""
