@@ -31,12 +31,20 @@ class DiskFull(CheckpointError):
     """A write failed for lack of space (or over a file-size limit); the old file, if any, is intact."""
 
     def __init__(self, folder: Path, needed: int):
-        super().__init__(f"{DISK_FULL} {folder} (needs about {_size(needed)})")
+        super().__init__(f"{DISK_FULL} {folder}" + (f" (needs about {_size(needed)})" if needed else ""))
         self.needed = needed
 
 
 def _size(n: int) -> str:
     return f"{max(n, 1) / 1e3:.0f} KB" if n < 1e6 else f"{n / 1e6:.{1 if n < 1e7 else 0}f} MB"
+
+
+def _old_size(path: Path) -> int:
+    """The size of the file a write replaces (about what the new one needs), 0 if none."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -70,7 +78,7 @@ def write_atomic(path: Path, write: Callable[[str], Any], size: int | None = Non
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         if exc.errno in FULL_DISK_ERRNOS:
-            raise DiskFull(path.parent, size or 0) from None
+            raise DiskFull(path.parent, size or _old_size(path)) from None
         raise
     try:
         os.fchmod(fd, file_mode())
@@ -85,7 +93,7 @@ def write_atomic(path: Path, write: Callable[[str], Any], size: int | None = Non
         written = Path(tmp).stat().st_size if Path(tmp).is_file() else 0
         Path(tmp).unlink(missing_ok=True)
         if _is_disk_full(exc):
-            raise DiskFull(path.parent, size or written) from None
+            raise DiskFull(path.parent, size or max(written, _old_size(path))) from None
         raise
 
 

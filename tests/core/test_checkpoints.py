@@ -97,6 +97,25 @@ def test_a_crash_mid_write_leaves_the_old_file_and_no_debris(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
 
+def test_a_full_disk_names_the_size_it_needed_never_0_kb(tmp_path):
+    """Saving over a 970 KB last.pt on a full disk said "needs about 0 KB": nothing had been written yet
+    (walk26 F11). The file it replaces tells the size; with none, no size is guessed."""
+    import errno
+
+    from mnist_tui.core.atomic import DiskFull
+
+    def full(tmp):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    (tmp_path / "last.pt").write_bytes(bytes(970_000))
+    with pytest.raises(DiskFull) as replacing:
+        write_atomic(tmp_path / "last.pt", full)
+    with pytest.raises(DiskFull) as new:
+        write_atomic(tmp_path / "best.pt", full)
+    assert str(replacing.value) == f"no space left on {tmp_path} (needs about 970 KB)"
+    assert str(new.value) == f"no space left on {tmp_path}"
+
+
 def test_weights_that_do_not_fit_the_model_are_refused(tmp_path):
     config = TrainConfig(model="mlp")
     state = build_model(TrainConfig(model="lenet5")).state_dict()
