@@ -434,6 +434,20 @@ async def test_waiting_for_a_study_reads_plainly(tmp_path, synthetic_root):
         assert str(status.render()) == "waiting for study ui…"
 
 
+async def test_waiting_for_a_misspelt_study_names_the_studies_the_storage_holds(tmp_path, synthetic_root):
+    """A study name typed wrong waited for ever with no hint that the storage held others (walk26 F11)."""
+    storage = one_trial_study(tmp_path, "sweep", 1e-3, 0.91)
+    optuna.create_study(study_name="other", storage=storage)
+    screen = make_screen(tmp_path, synthetic_root, storage=storage, poll_seconds=0.2)  # study "ui"
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.click("#tune-attach")
+        status = screen.query_one("#tune-status", Static)
+        while "waiting" not in str(status.render()):
+            await pilot.pause()
+        shown = str(status.render())
+    assert shown == "waiting for study ui… (this storage holds other, sweep)", shown
+
+
 async def test_the_epoch_chart_counts_running_trials_as_the_status_does(tmp_path, synthetic_root):
     """A trial that has not finished its first epoch is running: the chart's title says so, as the status line does."""
     storage = f"sqlite:///{tmp_path / 'shared.db'}"

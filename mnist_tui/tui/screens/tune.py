@@ -164,9 +164,8 @@ class TuneScreen(LeaveQuestions, Screen):
                                 self.action_use_best)
 
     def _redraw_charts(self) -> None:
-        if self.view == "tune-history":
-            for chart in self.query(TuneChart):
-                chart.replot()
+        for chart in self.query(TuneChart) if self.view == "tune-history" else ():
+            chart.replot()
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -214,9 +213,7 @@ class TuneScreen(LeaveQuestions, Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":
             return not self.running and not self._quit_when_stopped and self.form.validation_error() is None
-        if action == "stop":
-            return self.running
-        return True  # use_best too: without a complete trial it says so
+        return self.running if action == "stop" else True  # use_best too: without a complete trial it says so
 
     # -- running a study ----------------------------------------------------------------
 
@@ -298,8 +295,8 @@ class TuneScreen(LeaveQuestions, Screen):
                 # starting one is created soon), or the storage is unreachable: say so, retry
                 from ...core.tune import TuneError  # imported by poll_trials already, in this thread
                 fatal = isinstance(exc, TuneError)  # a URL no driver opens: retrying changes nothing
-                self.post_message(TrialRecords([], "poll", finished={
-                    "event": "poll_error", "error": "" if isinstance(exc, KeyError) else str(exc), "fatal": fatal}))
+                self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "fatal": fatal, "error": (
+                    exc.args[0] if isinstance(exc, KeyError) else str(exc))}))  # (a KeyError's: the studies there)
                 if fatal:
                     return
             else:

@@ -203,7 +203,7 @@ def row_from_event(record: dict[str, Any]) -> dict[str, Any]:
 
 def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     """Every trial of ``study`` in ``storage`` as table rows, and the loaded study (Optuna imported here,
-    in the caller's thread)."""
+    in the caller's thread). KeyError when there is no such study, its text the studies there are."""
     from ...core.tune_space import storage_file, storage_problem
     from ...core.tune_storage import TuneError, open_storage, trial_state
 
@@ -212,8 +212,13 @@ def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     if (problem := storage_problem(storage)) is not None:  # a missing folder: it waited for the study for ever
         raise TuneError(problem)
     if (path := storage_file(storage)) is not None and not path.is_file():
-        raise KeyError(study)  # no study there yet (nothing is made by looking: a starting `tune` makes it)
-    loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
+        raise KeyError("")  # no study there yet (nothing is made by looking: a starting `tune` makes it)
+    opened = open_storage(storage)
+    try:
+        loaded = optuna.load_study(study_name=study, storage=opened)
+    except KeyError:  # not yet, or a name typed wrong: say which the storage holds
+        names = sorted(optuna.get_all_study_names(opened))
+        raise KeyError(f"this storage holds {', '.join(names)}" if names else "") from None
     rows = []
     for trial in loaded.get_trials(deepcopy=False):
         state = trial_state(trial)  # as tune's summary counts it
