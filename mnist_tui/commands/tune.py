@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from ..core.formatting import params_text
 from ..core.tune_space import PRUNERS  # (Optuna-free: --help stays fast)
 from .common import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, UsageError, add_config_flags, add_path_flags,
@@ -170,15 +171,6 @@ def _best_command(summary, base, preset_name: str, args: argparse.Namespace) -> 
     return train_command(apply(base, summary.best_params), preset_name, extra) if summary.best_config else None
 
 
-def format_params(params: dict[str, Any]) -> str:
-    def one(value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:.3g}"
-        return "-".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-    return " ".join(f"{k}={one(v)}" for k, v in params.items())
-
-
 STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "stopped": "yellow", "failed": "red"}
 
 
@@ -228,7 +220,7 @@ class TrialTable:
             minutes = "-" if r["minutes"] is None else f"{r['minutes']:.1f}"
             style = "bold green" if number == best else None
             table.add_row(str(number), f"[{STATE_STYLE.get(r['state'], '')}]{r['state']}[/]", value,
-                          format_params(r["params"]), minutes, r["epoch"], style=style)
+                          params_text(r["params"]), minutes, r["epoch"], style=style)
         return table
 
     def close(self) -> None:
@@ -250,6 +242,6 @@ def print_summary(console, summary, command: str | None) -> None:
     elsewhere = "" if summary.best_run_dir and Path(summary.best_run_dir).is_dir() else \
         " on the worker that trained it (not on this machine)"  # another machine's folder, not a path here
     console.print(f"Best: trial {summary.best_trial}, validation accuracy [bold]{summary.best_value:.2%}[/] "
-                  f"({format_params(summary.best_params)}); run {summary.best_run_dir}{elsewhere}")
+                  f"({params_text(summary.best_params)}); run {summary.best_run_dir}{elsewhere}")
     console.print("Train it again:")
     console.print(command, markup=False, highlight=False, soft_wrap=True)

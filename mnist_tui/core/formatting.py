@@ -91,4 +91,26 @@ def rate_label(rate: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-__all__ = ["clip", "json_safe", "percent", "rate_label", "rate_ticks", "short_percent", "test_cell", "whole_percent"]
+def tidy(value: Any) -> Any:
+    """A searched float to 4 significant digits (the trial trains it, the form and the printed command show it:
+    Use best put lr 0.00664411297689613 in the form); anything else as it is."""
+    return float(f"{value:.4g}") if type(value) is float else value
+
+
+def param_text(value: Any) -> str:
+    """A searched value as a trial's run trains it: a float tidied, an MLP's layers as Optuna keeps them (128-64:
+    a running trial's event gave [128, 64])."""
+    if isinstance(value, (list, tuple)):
+        return "-".join(map(str, value))
+    return f"{tidy(value):g}" if type(value) is float else str(value)
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """``lr=0.008844 batch_size=128``: the searched values, as the command that trains them again gives them."""
+    return " ".join(f"{k}={param_text(v)}" for k, v in params.items())
+
+
+__all__ = [
+    "clip", "json_safe", "param_text", "params_text", "percent", "rate_label", "rate_ticks", "short_percent", "test_cell",
+    "tidy", "whole_percent",
+]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PRESETS, ConfigError, TrainConfig, field_applies, field_types, unused_because, validate
+from .formatting import tidy
 
 PRUNERS = ("median", "hyperband", "none")  # Optuna's pruners the tune commands offer
 
@@ -256,12 +257,6 @@ def preset_for(config: TrainConfig, preset_name: str | None = None) -> str:
 def default_space(preset_name: str) -> list[Param]:
     """A sensible space around ``preset_name``'s recipe."""
     return parse_space(DEFAULT_SPACES[preset_name], PRESETS[preset_name])
-
-
-def tidy(value: Any) -> Any:
-    """A searched float to 4 significant digits (the trial trains it, the form and the printed command show it:
-    Use best put lr 0.00664411297689613 in the form); anything else as it is."""
-    return float(f"{value:.4g}") if type(value) is float else value
 
 
 def apply(base: TrainConfig, values: dict[str, Any]) -> TrainConfig:

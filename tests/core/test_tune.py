@@ -532,6 +532,29 @@ def test_the_summary_says_when_the_best_run_is_on_another_machine(tmp_path):
     assert "(lr=0.007); run /elsewhere/sweep-trial000 on the worker that trained it (not on this machine)" in said[1]
 
 
+def test_the_trials_show_a_searched_float_as_the_run_trains_it():
+    """The table and the Tune view said lr=0.0125 for a trial trained (and reproduced) at --lr 0.01252 (walk26 F1)."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from mnist_tui.commands.tune import TrialTable
+    from mnist_tui.core.config import preset
+    from mnist_tui.core.tune_space import apply
+    from mnist_tui.tui.widgets.tune_records import params_text
+
+    params = {"lr": 0.012518936, "batch_size": 128}
+    assert apply(preset("fast"), params).lr == 0.01252
+    assert params_text(params) == "lr=0.01252 batch_size=128"
+    table = TrialTable(["lr", "batch_size"])
+    table.console = Console(width=120, record=True, file=open(os.devnull, "w"))
+    table.live.console = table.console
+    table.update(SimpleNamespace(kind="trial_ended", number=0, state="complete", value=0.99, params=params, minutes=0.2,
+                                 reason=""))
+    table.close()
+    assert "lr=0.01252 batch_size=128" in table.console.export_text()
+
+
 def test_a_reader_that_leaves_stops_the_trial_before_its_epoch_ends(synthetic_root, tmp_path):
     """`tune --json | head -2` trained on to the end of the epoch (minutes for `best`) before it noticed, at its
     next line, that nobody read it (walk21 F16); the Tune view's child outlived its app the same way."""

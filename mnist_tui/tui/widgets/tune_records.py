@@ -20,26 +20,13 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ...core.formatting import clip
-from ...core.tune_space import to_storable
+from ...core.formatting import clip, param_text, params_text
 from .tune_charts import MIN_IMPORTANCE_TRIALS
 
 STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "stopped": "yellow", "failed": "red",
                "waiting": "dim"}
 ENDED = ("complete", "pruned", "stopped", "failed")
 FINAL = ("complete", "pruned")  # states a trial never leaves
-
-
-def param_text(value: Any) -> str:
-    """A searched value as the trials show it: a float to 3 digits, an MLP's layers as Optuna keeps them (128-64:
-    a running trial's event gave [128, 64])."""
-    value = to_storable(value)
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def params_text(params: dict[str, Any]) -> str:
-    """``lr=0.00884 batch_size=128``: the searched values, floats to 3 digits."""
-    return " ".join(f"{k}={param_text(v)}" for k, v in params.items())
 
 
 class TrialRecords(Message):
