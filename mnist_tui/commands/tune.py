@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
             tuner.open()  # a study that refuses this worker says so alone, with no tune_started before it
         except TuneError as exc:
             raise UsageError(str(exc)) from None
+        for note in tuner.notes:
+            stderr(f"note: {note}")
         if args.json:  # from here on Ctrl+C (SIGINT) stops cleanly: a front end may wait for this line to send it
             lines.write({"event": "tune_started", "study": tuner.study_name, "storage": _redacted(tuner)})
         view = None if args.json else TrialTable(space_names=[p.name for p in space])

@@ -125,6 +125,7 @@ class Tuner:
         self._lock = threading.Lock()
         self._claimed = 0
         self._error = ""
+        self.notes: list[str] = []  # what a person should know about the study joined (open() fills it)
         self._workers: set[TrialWorker] = set()
         self._study: optuna.Study | None = None  # opened early by open(), else by run()
 
@@ -157,6 +158,12 @@ class Tuner:
         if problem := space_mismatch(recorded, self.space):
             raise TuneError(f"study {self.study_name!r} searched another space ({problem}): "
                             "give the same --search, or another --study")
+        searched = [p.name for p in self.space]
+        if recorded and set(recorded) != set(searched):  # Optuna mixes them; one sweep spread over machines rarely does
+            fixed = ", ".join(f"{name} fixed at {getattr(self.base, name)}" for name in recorded
+                              if name not in searched)
+            self.notes.append(f"study {self.study_name!r} searched {', '.join(recorded)}; this worker searches "
+                              f"{', '.join(searched)}" + (f" ({fixed})" if fixed else ""))
         return study
 
     def open(self) -> None:

@@ -555,6 +555,17 @@ def test_the_trials_show_a_searched_float_as_the_run_trains_it():
     assert "lr=0.01252 batch_size=128" in table.console.export_text()
 
 
+def test_a_worker_searching_other_fields_than_its_study_is_told(synthetic_root, tmp_path, capsys):
+    """A worker searching batch_size joined a study that had searched lr without a word, its trials at the fixed
+    lr mixed with the others (walk26 F12). It still joins (Optuna can mix them), and says so."""
+    common = ("--epochs", "1", "--trials", "1", "--study", "mixed", "--pruner", "none", "--json")
+    assert main(tune_args(synthetic_root, tmp_path, *common, "--search", "lr=1e-3:3e-2:log")) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert main(tune_args(synthetic_root, tmp_path, *common, "--search", "batch_size=8,16")) == 0
+    err = capsys.readouterr().err
+    assert "note: study 'mixed' searched lr; this worker searches batch_size (lr fixed at " in err, err
+
+
 def test_a_reader_that_leaves_stops_the_trial_before_its_epoch_ends(synthetic_root, tmp_path):
     """`tune --json | head -2` trained on to the end of the epoch (minutes for `best`) before it noticed, at its
     next line, that nobody read it (walk21 F16); the Tune view's child outlived its app the same way."""
