@@ -124,6 +124,6 @@ def append_text(path: Path, text: str, sync: bool = False) -> None:
 
 
 __all__ = [
-    "DISK_FULL", "FULL_DISK_ERRNOS", "CheckpointError", "DamagedFile", "DiskFull", "append_text", "file_mode", "write_atomic",
-    "write_bytes_atomic", "write_text_atomic",
+    "DISK_FULL", "FULL_DISK_ERRNOS", "CheckpointError", "DamagedFile", "DiskFull", "append_text", "file_mode",
+    "write_atomic", "write_bytes_atomic", "write_text_atomic",
 ]

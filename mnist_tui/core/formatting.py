@@ -111,6 +111,6 @@ def params_text(params: dict[str, Any]) -> str:
 
 
 __all__ = [
-    "clip", "json_safe", "param_text", "params_text", "percent", "rate_label", "rate_ticks", "short_percent", "test_cell",
-    "tidy", "whole_percent",
+    "clip", "json_safe", "param_text", "params_text", "percent", "rate_label", "rate_ticks", "short_percent",
+    "test_cell", "tidy", "whole_percent",
 ]

@@ -105,9 +105,10 @@ def trial_state(trial: Any) -> str:
 
 
 def failure(exc: BaseException) -> str:
-    """What went wrong, from the first cause: Optuna wraps a lost server as "invalid data in the commit"."""
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__
+    """What went wrong, from the first cause (as a traceback would show it last): Optuna wraps a lost server as
+    "invalid data in the commit"."""
+    while (cause := exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)) is not None:
+        exc = cause
     return f"{type(exc).__name__}: " + (str(exc).strip().splitlines() or [""])[0]
 
 
