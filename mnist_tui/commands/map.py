@@ -14,6 +14,18 @@ from .common import EXIT_OK, UsageError, add_path_flags, load_models, output_fil
 from .dataset_split import add_split_flag, load_split
 
 
+COLUMNS = ("index", "x", "y", "label", "prediction")
+
+
+def _a_map(path: Path) -> bool:
+    """Whether ``path`` is a file ``map`` may write over: an earlier map's CSV (not a checkpoint, not notes)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.readline().rstrip(b"\r\n") == ",".join(COLUMNS).encode()
+    except OSError:
+        return False
+
+
 def register(sub) -> None:
     parser = sub.add_parser("map", help="2-D map (PCA, UMAP, t-SNE) of what the network learned, as CSV or JSON",
                             description="Project each digit's penultimate-layer features to 2-D and "
@@ -35,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from ..core.projection import cached_projection, method_available, unavailable_reason
 
     out = output_file(Path(args.out), example="map.csv") if args.out and args.out != "-" else None
+    if out is not None and out.is_file() and out.stat().st_size and not _a_map(out):  # a run's last.pt: kept
+        raise UsageError(f"--out {args.out} exists and is not a map ({','.join(COLUMNS)}): give another name, or "
+                         "delete it first")
     if not method_available(args.method):
         raise UsageError(f"--method {args.method}: {unavailable_reason(args.method)}")
     models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
@@ -50,13 +65,13 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"checkpoint": paths[0], "split": args.split, "method": args.method,
                           **({"explained_variance": [round(v, 5) for v in projection.explained]}
                              if args.method == "pca" else {}),
-                          "points": [dict(zip(("index", "x", "y", "label", "prediction"), row)) for row in rows]}))
+                          "points": [dict(zip(COLUMNS, row)) for row in rows]}))
         return EXIT_OK
     from ..core.runs import write_text_atomic
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("index", "x", "y", "label", "prediction"))
+    writer.writerow(COLUMNS)
     writer.writerows(rows)
     if out is None:  # --out -: the CSV on the standard output
         sys.stdout.write(buffer.getvalue())

@@ -92,6 +92,24 @@ def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys, mon
     assert capsys.readouterr().out == out.read_text() and not (tmp_path / "-").exists()
 
 
+def test_map_writes_over_an_earlier_map_only(tiny_run, synthetic_root, tmp_path, capsys):
+    """--out last.pt in a run folder replaced the run's weights with a CSV, exit 0 (walk27 F4): refused, as export
+    refuses a file that is not an earlier export."""
+    out = tmp_path / "map.csv"
+    assert main(["map", str(tiny_run), "--out", str(out), "--data-dir", str(synthetic_root)]) == 0
+    assert main(["map", str(tiny_run), "--out", str(out), "--data-dir", str(synthetic_root)]) == 0  # a map: again
+    capsys.readouterr()
+    weights = (tiny_run / "last.pt").read_bytes()
+    for name in ("last.pt", "config.json"):
+        before = (tiny_run / name).read_bytes()
+        assert main(["map", str(tiny_run), "--out", str(tiny_run / name), "--data-dir", str(synthetic_root)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"mnist-tui: --out {tiny_run / name} exists and is not a map (index,x,y,label,prediction): " \
+                      "give another name, or delete it first\n", err
+        assert (tiny_run / name).read_bytes() == before
+    assert (tiny_run / "last.pt").read_bytes() == weights
+
+
 @pytest.mark.parametrize("argv,message", [
     (["label-errors", "RUN", "--top", "-1"], "--top must be 0 (all) or more"),
     (["label-errors", "RUN", "--folds", "1"], "--folds must be between 2 and 20, got 1"),
