@@ -28,6 +28,14 @@ def test_long_messages_keep_their_key_hints_and_drop_the_least_important_parts()
     assert fit_message(failure, 78) == failure  # no hint to keep: the end is cut by the widget
 
 
+def test_a_cut_headline_keeps_its_words_and_shortens_the_run_name():
+    """At 80 columns the stop line read "Stopped fastcnn-20261205-230326 in e…h 1 after step 179" (walk27 F2)."""
+    message = ("Stopped fastcnn-20261205-230326 in epoch 1 after step 179 · saved last.pt · resume from Runs (r)")
+    fitted = fit_message(message, 76)
+    assert len(fitted) <= 76 and fitted.endswith("resume from Runs (r)"), fitted
+    assert "in epoch 1 after step 179" in fitted and fitted.startswith("Stopped fastcnn-"), fitted
+
+
 def resumed_run() -> RunProgress:
     """A run resumed at step 100 of 200 after 60 s of training; this session runs 2 steps a second."""
     progress = RunProgress()

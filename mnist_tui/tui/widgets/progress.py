@@ -107,8 +107,15 @@ def _file_names(part: str) -> str:
 
 
 def _cut_middle(text: str, length: int) -> str:
+    """``text`` in ``length`` characters, cut inside its longest word (a run's name) while that holds the cut:
+    "in e…h 1" read as a typo; else in its middle."""
     if len(text) <= length:
         return text
+    word = max(text.split(" "), key=len)
+    start, keep = text.index(word), len(word) - (len(text) - length) - 1  # the word's characters left, beside "…"
+    if keep >= 8:
+        tail = keep // 3
+        return text[:start] + word[: keep - tail] + "…" + word[len(word) - tail:] + text[start + len(word):]
     tail = (length - 1) // 3
     return text[: length - 1 - tail] + "…" + (text[len(text) - tail:] if tail else "")
 
