@@ -904,6 +904,24 @@ async def test_trials_below_the_charts_floor_are_marked_and_counted(tmp_path, sy
         assert "2 below 92%" in screen.query_one(EpochChart).render().plain
 
 
+async def test_one_epoch_trials_are_charted_over_epoch_1_alone(tmp_path, synthetic_root):
+    """A study of one-epoch trials had its epoch axis run 0, 1, 2: half the plot an axis with nothing to show
+    (walk27 F6). The one point keeps room beside it; the ticks name only epochs there are."""
+    storage = one_trial_study(tmp_path, "ui", 1e-3, 0.91)
+    study = optuna.load_study(study_name="ui", storage=storage)
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 2e-3}, distributions={"lr": lr}, value=0.93,
+                                              intermediate_values={1: 0.93}))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await attach(pilot, screen)
+        await pilot.press("f8")
+        await pilot.pause()
+        lines = screen.query_one(EpochChart).render().plain.splitlines()
+    ticks = lines[next(i for i, line in enumerate(lines) if "└" in line) + 1]
+    assert ticks.split() == ["1"], lines
+
+
 def test_a_running_trials_hidden_sizes_read_as_a_finished_ones():
     # trial_started gave the MLP's layers as a list: "[128, 64]" while running, "128-64" once complete
     from mnist_tui.tui.widgets.tune_records import params_text, row_from_event

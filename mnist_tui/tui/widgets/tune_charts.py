@@ -86,10 +86,11 @@ def _axes(plt: Any, x_low: float, x_high: float, y_values: list[float], floor: f
     plt.ylim(y_low, y_high)
     ys = nice_ticks(y_low, y_high, 5)
     plt.yticks(ys, tick_labels(ys))
+    ticks = nice_ticks(x_low, x_high, 6, whole=True) if x_high > x_low else [x_low]  # only trials or epochs there are
     if x_high <= x_low:  # one point: room beside it, no negative trial or epoch
         x_low, x_high = max(0, x_low - 1), x_high + 1
     plt.xlim(x_low, x_high)
-    plt.xticks(nice_ticks(x_low, x_high, 6, whole=True))
+    plt.xticks(ticks)
 
 
 class TuneChart(PlotextPlot):
