@@ -40,7 +40,7 @@ from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, Tune
 from ..widgets.tune_form import TuneForm
 from ..widgets.tune_records import (
     Importances, TrialRecords, TrialTable, best_trial, merge_records, outcome_text, params_text, poll_error_text,
-    poll_trials, progress_text, row_from_event, study_importances,
+    progress_text, row_from_event, watch_storage,
 )
 
 POLL_SECONDS = 3.0
@@ -287,25 +287,7 @@ class TuneScreen(LeaveQuestions, Screen):
 
     @work(thread=True, group="poll", exit_on_error=False)
     def _poll_storage(self, storage: str, study: str, stop: threading.Event) -> None:
-        importance_done = -1  # complete trials the last importances were computed over
-        while not stop.is_set():
-            try:
-                records, loaded = poll_trials(storage, study)
-            except Exception as exc:  # noqa: BLE001 - no study yet (KeyError: Optuna's "Record does not exist.", a
-                # starting one is created soon), or the storage is unreachable: say so, retry
-                from ...core.tune import TuneError  # imported by poll_trials already, in this thread
-                fatal = isinstance(exc, TuneError)  # a URL no driver opens: retrying changes nothing
-                self.post_message(TrialRecords([], "poll", finished={"event": "poll_error", "fatal": fatal, "error": (
-                    exc.args[0] if isinstance(exc, KeyError) else str(exc))}))  # (a KeyError's: the studies there)
-                if fatal:
-                    return
-            else:
-                self.post_message(TrialRecords(records, "poll"))
-                complete = sum(1 for r in records if r["state"] == "complete")
-                if complete != importance_done:
-                    importance_done = complete
-                    self.post_message(Importances(*study_importances(loaded, complete)))
-            stop.wait(self.poll_seconds)
+        watch_storage(storage, study, stop, self.poll_seconds, self.post_message)
 
     def on_trial_records(self, message: TrialRecords) -> None:
         merge_records(self.trials, message.records)

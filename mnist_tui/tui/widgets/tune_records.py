@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -218,6 +219,31 @@ def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     return rows, loaded
 
 
+def watch_storage(storage: str, study: str, stop: threading.Event, every: float,
+                  post: Callable[[Message], Any]) -> None:
+    """Read ``study`` every ``every`` s until ``stop`` (in a worker thread): its trials, its importances when the
+    complete ones change, or why it could not be read, each ``post``ed as a message."""
+    importance_done = -1  # complete trials the last importances were computed over
+    while not stop.is_set():
+        try:
+            records, loaded = poll_trials(storage, study)
+        except Exception as exc:  # noqa: BLE001 - no study yet (KeyError: Optuna's "Record does not exist.", a
+            # starting one is created soon), or the storage is unreachable: say so, retry
+            from ...core.tune_storage import TuneError  # imported by poll_trials already, in this thread
+            fatal = isinstance(exc, TuneError)  # a URL no driver opens: retrying changes nothing
+            post(TrialRecords([], "poll", finished={"event": "poll_error", "fatal": fatal, "error": (
+                exc.args[0] if isinstance(exc, KeyError) else str(exc))}))  # (a KeyError's: the studies there)
+            if fatal:
+                return
+        else:
+            post(TrialRecords(records, "poll"))
+            complete = sum(1 for r in records if r["state"] == "complete")
+            if complete != importance_done:
+                importance_done = complete
+                post(Importances(*study_importances(loaded, complete)))
+        stop.wait(every)
+
+
 def study_importances(study: Any, complete: int) -> tuple[dict[str, float] | None, int, float | None, str | None]:
     """(importances, complete trials, seconds, error) of ``study``: Optuna's default evaluator (PED-ANOVA),
     only once MIN_IMPORTANCE_TRIALS trials are complete."""
@@ -234,4 +260,4 @@ def study_importances(study: Any, complete: int) -> tuple[dict[str, float] | Non
 
 
 __all__ = ["Importances", "TrialRecords", "TrialTable", "best_trial", "merge_records", "outcome_text", "params_text",
-           "poll_error_text", "poll_trials", "progress_text", "row_from_event", "study_importances"]
+           "poll_error_text", "poll_trials", "progress_text", "row_from_event", "study_importances", "watch_storage"]
