@@ -308,7 +308,7 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
               for i, header in enumerate(("state", "model", "epochs", "best", "test", "time", "date"))]
     others = sum(widths) + len(widths)  # a space before each value column
     longest = max(len(r.name) for r in runs)
-    room = max(console.width - others, 12)  # the date on two lines
+    room = max(console.width - others, 8)  # the date on two lines; a name folds at 8 (12 pushed the date off at 60)
     one_line_date = room - (len("MM-DD HH:MM") - widths[-1])
     if longest <= one_line_date or one_line_date >= len("fastcnn-20261203-091011"):
         room = one_line_date  # every name fits beside a one-line date, or an automatic one does and longer ones

@@ -198,3 +198,21 @@ def test_the_progress_bar_keeps_its_step_count_whole_at_80_columns():
     progress.add_task("epoch 10/10", total=2150, completed=2150, loss="0.0959", acc="100.00%", speed="32,073/s")
     bar = "".join(segment.text for segment in console.render_lines(progress.get_renderable(), console.options)[0])
     assert "2150/2150 loss 0.0959 acc 100.00% 32,073/s" in bar and "…" not in bar, bar
+
+
+@pytest.mark.parametrize("width", [56, 60, 64])
+def test_runs_in_a_narrow_terminal_keeps_every_date_whole(runs_folder, width):
+    """At 60 columns every date read "12-0" over "23:0": the name kept 12 columns the table did not have
+    (walk27 F3). Down to the width the value columns need and a few for the name, nothing is cut."""
+    from mnist_tui.core.runs import list_runs
+    from mnist_tui.reporting import print_runs
+
+    runs = list_runs(runs_folder)
+    out = io.StringIO()
+    print_runs(runs, str(runs_folder), Console(file=out, width=width))
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width and "…" not in text, text
+    cells = text.split()
+    for run in runs:
+        assert run.modified[5:10] in cells and run.modified[11:16] in cells, text
+    assert "".join(line.split()[0] for line in text.splitlines()[4:] if line.strip()).count(LONG_NAME) == 1, text
