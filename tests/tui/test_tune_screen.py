@@ -989,3 +989,20 @@ async def test_tab_into_a_field_does_not_select_it_all_for_one_key_to_wipe(tmp_p
             await pilot.press("tab")
         await pilot.press("backspace")  # a character at most (where the cursor was), not the whole search
         assert before and search.value in (before, before[:-1]), (before, search.value)
+
+
+async def test_attaching_with_an_invalid_search_shows_the_study_and_why_start_is_off(tmp_path, synthetic_root):
+    """After an invalid search, attaching drew the study's trials but the status kept only the search's error,
+    as if the study were not there (walk26 F11): now the study's line, and the error under it."""
+    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await set_input(pilot, screen, "#tune-search", "xr=1:2")
+        before = str(screen.query_one("#tune-status", Static).render())
+        await attach(pilot, screen)
+        after = str(screen.query_one("#tune-status", Static).render())
+        rows = screen.query_one("#tune-table", DataTable).row_count
+        start_off = screen.query_one("#tune-start", Button).disabled
+    assert "'xr' is not a config field" in before
+    assert rows == 1 and after.startswith("study ui: 1 trial") and "best 95.00% (#0)" in after, after
+    assert "'xr' is not a config field" in after and start_off, after

@@ -26,6 +26,7 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
@@ -37,7 +38,7 @@ from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions, unless_busy
 from ..widgets.footer import FittingFooter
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
-from ..widgets.tune_form import TuneForm
+from ..widgets.tune_form import STATUS_LINES, STATUS_WIDTH, TuneForm, clip_lines
 from ..widgets.tune_records import (
     Importances, TrialRecords, TrialTable, best_trial, merge_records, outcome_text, params_text, poll_error_text,
     progress_text, row_from_event, watch_storage,
@@ -189,8 +190,11 @@ class TuneScreen(LeaveQuestions, Screen):
     def _revalidate(self, event: Input.Changed | None = None) -> None:
         error = self.form.validation_error()
         status = self.query_one("#tune-status", Static)
-        status.set_class(error is not None, "error")
-        if error is not None:
+        status.set_class(error is not None and not self.trials, "error")
+        status.set_class(False, "failed")
+        if error is not None and self.trials:
+            self._show_progress(status)
+        elif error is not None:
             status.update(error)
         elif event is not None or not self.trials:  # it opened on a blank line: say what comes next
             status.update("" if self.running else f"study {self.study_name()}: ctrl+s starts it, Attach watches it")
@@ -304,7 +308,7 @@ class TuneScreen(LeaveQuestions, Screen):
             self._stopping = False
             text, failed = outcome_text(self.study_name(), self.last_finished or {}, len(self.trials),
                                         finished["code"], self._stderr_tail)
-            status.set_class(failed, "error")
+            status.set_class(failed, "error", "failed")
             status.update(f"{text} · quitting" if self._quit_when_stopped else text)
             if self._quit_when_stopped:
                 self._poll_stop.set()  # the app's exit waits for its thread
@@ -322,12 +326,21 @@ class TuneScreen(LeaveQuestions, Screen):
             status.set_class(finished.get("fatal", False), "error")
             status.update(poll_error_text(self.study_name(), finished))
         elif not finished and self.trials and (self.running or self.process is None) and not self._stopping \
-                and not status.has_class("error"):  # counts while it runs (or while attached); then the outcome
-            status.update(progress_text(self.study_name(), self.trials, status.size.width or None))
+                and not status.has_class("failed"):  # counts while it runs (or while attached); then the outcome
+            self._show_progress(status)
         if message.source == "poll" and not finished:
             self.first_poll_applied.set()
             self._lost_since = None
         self._redraw()
+
+    def _show_progress(self, status: Static) -> None:
+        """The study's counts; under them, while the form is invalid, why Start is off (the error alone hid a
+        study just attached to, walk26 F11)."""
+        text = progress_text(self.study_name(), self.trials, status.size.width or None)
+        error = self.form.validation_error()
+        status.set_class(False, "error")
+        status.update(text if error is None else Content.assemble(
+            text, "\n", (clip_lines(error, status.content_size.width or STATUS_WIDTH, STATUS_LINES - 1), "$text-error")))
 
     def _stderr_tail(self) -> str:
         return cli_message(self._stderr)

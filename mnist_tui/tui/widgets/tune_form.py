@@ -7,6 +7,7 @@ revalidates on each ``Input.Changed`` (which bubbles to it).
 from __future__ import annotations
 
 import shlex
+import textwrap
 from collections.abc import Callable
 
 from textual.app import ComposeResult
@@ -17,6 +18,12 @@ from ...core.config import TrainConfig
 from ...core.tune_space import PRUNERS, SpaceError, parse_space, storage_file
 
 STATUS_LINES, STATUS_WIDTH = 5, 78  # the Tune status line's most lines, and its width at 80 columns
+
+
+def clip_lines(text: str, width: int, most: int) -> str:
+    """``text`` wrapped at ``width`` in at most ``most`` lines, the last ending "…" when some were left out."""
+    lines = [part for line in text.splitlines() for part in textwrap.wrap(line, width)]
+    return "\n".join(lines[:most]) + ("…" if len(lines) > most else "")
 
 
 class TuneForm(Vertical):
@@ -176,4 +183,4 @@ class TuneForm(Vertical):
         return None
 
 
-__all__ = ["PRUNERS", "TuneForm"]
+__all__ = ["PRUNERS", "TuneForm", "clip_lines"]
