@@ -115,7 +115,7 @@ async def test_invalid_value_shows_inline_error_and_disables_start(make_app):
         assert app.run_state == "idle" and not app.checkpoints_dir.exists()
         assert "Cannot start: learning rate must be > 0" in str(app.query_one(ProgressLine).render())
         assert app.focused is app.query_one("#field-lr", Input)
-        await set_field(pilot, app, "epochs", "two")
+        await set_field(pilot, app, "epochs", "-")
         assert "epochs must be a whole number" in str(app.query_one("#error-epochs", Static).render())
         await set_field(pilot, app, "lr", "0.003")
         await set_field(pilot, app, "epochs", "2")

@@ -260,11 +260,16 @@ async def test_question_mark_opens_and_closes_the_keys_panel_but_a_field_takes_i
             assert not app.screen.query("HelpPanel"), tab
         await pilot.press("f1")
         await settle(pilot, app)
-        field = app.query_one("#field-epochs", Input)
+        field = app.query_one("#field-run_name", Input)
         field.focus()
         await pilot.press("end", "question_mark")
         await settle(pilot, app)
         assert field.value.endswith("?") and not app.screen.query("HelpPanel")
+        epochs = app.query_one("#field-epochs", Input)
+        epochs.focus()
+        await pilot.press("end", "question_mark")  # a number field refuses it, and it does not open the panel
+        await settle(pilot, app)
+        assert epochs.value == "1" and not app.screen.query("HelpPanel")
 
 
 async def keys_panel_lines(pilot, app, terminal, key: str) -> list[str]:

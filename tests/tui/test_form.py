@@ -165,7 +165,7 @@ async def test_a_bad_value_in_a_field_the_model_does_not_use_does_not_block_the_
         app.query_one("#field-model", Select).value = "mlp"
         await pilot.pause()
         before, _ = form.read()
-        await set_field(pilot, app, "width", "abc")
+        await set_field(pilot, app, "width", "-")
         await set_field(pilot, app, "step_size", "0")  # the schedule is not "step": unused too
         config, errors = form.read()
         assert errors == {} and config == before  # the last config's width stands in, unused
@@ -198,3 +198,21 @@ async def test_a_form_that_cannot_be_kept_says_so_and_leaves_no_temporary_file(m
         said = [str(n.message) for n in app._notifications]
         assert any(m.startswith(f"The form's values were not kept for next time: {settings_path}: ") for m in said), said
     assert sorted(p.name for p in settings_path.parent.iterdir()) == ["last-form.json"]
+
+
+async def test_a_number_field_takes_only_what_can_be_part_of_a_number(make_app):
+    """As a run ended the keys went back to the learning rate, and "+" meant for steering was typed into it:
+    "0.5+++++" (walk22 F10). Number fields now refuse a key that cannot be part of a number."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "lr", "0.5")
+        await pilot.press("plus", "equals_sign", "minus", "x", "space")
+        lr = app.query_one("#field-lr", Input).value
+        await set_field(pilot, app, "lr", "-1e-3")  # a sign, a point and an exponent still go in
+        typed = app.query_one("#field-lr", Input).value
+        await set_field(pilot, app, "epochs", "2.5x")  # a whole number: no point
+        epochs = app.query_one("#field-epochs", Input).value
+        await set_field(pilot, app, "run_name", "a+b")  # a text field takes anything
+        name = app.query_one("#field-run_name", Input).value
+    assert lr == "0.5" and typed == "-1e-3" and epochs == "25" and name == "a+b"

@@ -626,20 +626,20 @@ async def test_a_resumed_run_whose_process_dies_gives_the_form_back_too(make_app
 
 
 async def test_resuming_over_an_invalid_form_shows_the_runs_config_and_gives_the_text_back(make_app, runs_folder):
-    """With lr typed as "0.0042abc" (refused), r resumed the run but the locked form kept the invalid text and its
+    """With lr typed as "0.0042e" (refused), r resumed the run but the locked form kept the invalid text and its
     error, with no word of the run's config (walk23 F7); the typed text, error and all, comes back at the end."""
     from tests.tui.test_app import run_to_completion
 
     app = make_app(checkpoints_dir=runs_folder)
     async with app.run_test(size=SIZE) as pilot:
-        await resumed_paused_over_an_edited_form(pilot, app, "0.0042abc")
+        await resumed_paused_over_an_edited_form(pilot, app, "0.0042e")
         during = app.query_one("#field-lr", Input).value
         said = [str(n.message) for n in app._notifications]
         await pilot.press("f6")
         await run_to_completion(pilot, app)
         assert during == "0.01", during  # the run's, while it trains
         assert any("zeta-mlp's config while it trains" in text for text in said), said
-        assert app.query_one("#field-lr", Input).value == "0.0042abc"
+        assert app.query_one("#field-lr", Input).value == "0.0042e"
         assert "must be a number" in str(app.query_one("#error-lr").render())
 
 
@@ -659,14 +659,14 @@ async def test_a_run_stopped_before_its_first_batch_resumes_under_its_own_config
     assert events[-1].kind == "stopped" and events[-1].epoch == 1 and events[-1].step == 0, events[-1]
     app = make_app(checkpoints_dir=runs_folder)
     async with app.run_test(size=SIZE) as pilot:
-        await resumed_paused_over_an_edited_form(pilot, app, "0.0042abc", "early-stop", ("r",), len(RUNS) + 1)
+        await resumed_paused_over_an_edited_form(pilot, app, "0.0042e", "early-stop", ("r",), len(RUNS) + 1)
         during = app.query_one("#field-lr", Input).value
         said = [str(n.message) for n in app._notifications]
         await pilot.press("f6")
         await run_to_completion(pilot, app)
         assert during == "0.02", during
         assert any("early-stop's config while it trains" in text for text in said), said
-        assert app.query_one("#field-lr", Input).value == "0.0042abc"
+        assert app.query_one("#field-lr", Input).value == "0.0042e"
 
 
 async def test_a_paused_run_reads_paused_in_the_runs_command_and_in_compare(make_app, runs_folder):

@@ -20,6 +20,11 @@ def _options(name: str) -> tuple[str, ...]:
     return ("off", "on") if FIELD_TYPES[name] is bool else FIELD_SPECS[name].choices
 
 
+# what a number field lets be typed: a key that cannot be part of a number is refused there, not typed in (as a
+# run ended the keys went back to the learning rate, and "+" meant for steering made it "0.5+++++": walk22 F10)
+NUMBER_KEYS = {int: r"[-+]?\d*", float: r"[-+]?(\d+\.?\d*|\.\d*)?([eE][-+]?\d*)?"}
+
+
 def parse_value(name: str, text: str) -> tuple[Any, str | None]:
     """(value, None) or (None, readable message) for one field's text."""
     try:
@@ -80,7 +85,8 @@ class HParamForm(VerticalScroll):
                     yield Select([(o, o) for o in _options(name)], value=value, allow_blank=False, compact=True,
                                  id=f"field-{name}", tooltip=spec.help)
                 else:
-                    yield Input(value, compact=True, id=f"field-{name}", select_on_focus=False, tooltip=spec.help)
+                    yield Input(value, compact=True, id=f"field-{name}", select_on_focus=False, tooltip=spec.help,
+                                restrict=NUMBER_KEYS.get(FIELD_TYPES[name]))
             yield Static("", classes="field-error", id=f"error-{name}")
         with Horizontal(classes="field-row"):
             yield Label("run name")
