@@ -339,8 +339,9 @@ class TuneScreen(LeaveQuestions, Screen):
         text = progress_text(self.study_name(), self.trials, status.size.width or None)
         error = self.form.validation_error()
         status.set_class(False, "error")
-        status.update(text if error is None else Content.assemble(
-            text, "\n", (clip_lines(error, status.content_size.width or STATUS_WIDTH, STATUS_LINES - 1), "$text-error")))
+        if error is not None:  # in the lines the counts leave
+            error = clip_lines(error, status.content_size.width or STATUS_WIDTH, STATUS_LINES - 1)
+        status.update(text if error is None else Content.assemble(text, "\n", (error, "$text-error")))
 
     def _stderr_tail(self) -> str:
         return cli_message(self._stderr)
