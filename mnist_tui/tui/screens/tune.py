@@ -165,8 +165,9 @@ class TuneScreen(LeaveQuestions, Screen):
                                 self.action_use_best)
 
     def _redraw_charts(self) -> None:
-        for chart in self.query(TuneChart) if self.view == "tune-history" else ():
-            chart.replot()
+        if self.view == "tune-history":
+            for chart in self.query(TuneChart):
+                chart.replot()
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -193,7 +194,7 @@ class TuneScreen(LeaveQuestions, Screen):
         status.set_class(error is not None and not self.trials, "error")
         status.set_class(False, "failed")
         if error is not None and self.trials:
-            self._show_progress(status)
+            self._show_progress(status, error)
         elif error is not None:
             status.update(error)
         elif event is not None or not self.trials:  # it opened on a blank line: say what comes next
@@ -327,17 +328,16 @@ class TuneScreen(LeaveQuestions, Screen):
             status.update(poll_error_text(self.study_name(), finished))
         elif not finished and self.trials and (self.running or self.process is None) and not self._stopping \
                 and not status.has_class("failed"):  # counts while it runs (or while attached); then the outcome
-            self._show_progress(status)
+            self._show_progress(status, self.form.validation_error())
         if message.source == "poll" and not finished:
             self.first_poll_applied.set()
             self._lost_since = None
         self._redraw()
 
-    def _show_progress(self, status: Static) -> None:
-        """The study's counts; under them, while the form is invalid, why Start is off (the error alone hid a
-        study just attached to, walk26 F11)."""
+    def _show_progress(self, status: Static, error: str | None) -> None:
+        """The study's counts; under them, while the form is invalid (``error``), why Start is off (the error
+        alone hid a study just attached to, walk26 F11)."""
         text = progress_text(self.study_name(), self.trials, status.size.width or None)
-        error = self.form.validation_error()
         status.set_class(False, "error")
         if error is not None:  # in the lines the counts leave
             error = clip_lines(error, status.content_size.width or STATUS_WIDTH, STATUS_LINES - 1)
