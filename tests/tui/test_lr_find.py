@@ -359,12 +359,18 @@ async def test_the_footer_names_what_enter_does_on_the_focused_button(make_app):
     def enter_in_footer(screen) -> list[str]:
         return [key.description for key in screen.query(FooterKey) if key.key == "enter"]
 
+    async def footer_settles(pilot, screen, expected: list[str]) -> list[str]:
+        """The footer rebuilds itself a few frames after focus moves: wait (bounded) for it to say `expected`."""
+        for _ in range(100):
+            await pilot.pause()
+            if enter_in_footer(screen) == expected:
+                break
+        return enter_in_footer(screen)
+
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_finder(pilot, app)
-        await pilot.pause()
-        on_use = enter_in_footer(screen)
+        on_use = await footer_settles(pilot, screen, ["Use it"])
         await pilot.press("tab")
-        await pilot.pause()
-        on_close = enter_in_footer(screen)
+        on_close = await footer_settles(pilot, screen, ["Close"])
     assert on_use == ["Use it"] and on_close == ["Close"]
