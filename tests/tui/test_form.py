@@ -216,3 +216,26 @@ async def test_a_number_field_takes_only_what_can_be_part_of_a_number(make_app):
         await set_field(pilot, app, "run_name", "a+b")  # a text field takes anything
         name = app.query_one("#field-run_name", Input).value
     assert lr == "0.5" and typed == "-1e-3" and epochs == "25" and name == "a+b"
+
+
+async def test_a_number_pasted_with_spaces_around_it_goes_in_without_them(make_app):
+    """A number copied from a terminal comes with a space or a newline around it; the number field refused the
+    whole paste (its first line, " 0.01", cannot be part of a number), so nothing went in."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        field = app.query_one("#field-lr", Input)
+        field.focus()
+        field.value = ""
+        await pilot.pause()
+        field.post_message(events.Paste("  0.01\n"))
+        await pilot.pause()
+        pasted = field.value
+        field.value = "0.5"
+        field.cursor_position = len(field.value)
+        field.post_message(events.Paste(" abc "))  # still refused: not part of a number
+        await pilot.pause()
+        refused = field.value
+    assert pasted == "0.01" and refused == "0.5"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -23,6 +24,15 @@ def _options(name: str) -> tuple[str, ...]:
 # what a number field lets be typed: a key that cannot be part of a number is refused there, not typed in (as a
 # run ended the keys went back to the learning rate, and "+" meant for steering made it "0.5+++++": walk22 F10)
 NUMBER_KEYS = {int: r"[-+]?\d*", float: r"[-+]?(\d+\.?\d*|\.\d*)?([eE][-+]?\d*)?"}
+
+
+class NumberInput(Input):
+    """A number field: a paste loses the spaces and newlines around the number (a number copied from a terminal
+    has them, and the field refused the whole paste for them)."""
+
+    def _on_paste(self, event: events.Paste) -> None:
+        super()._on_paste(events.Paste(event.text.strip()))
+        event.stop()
 
 
 def parse_value(name: str, text: str) -> tuple[Any, str | None]:
@@ -85,8 +95,9 @@ class HParamForm(VerticalScroll):
                     yield Select([(o, o) for o in _options(name)], value=value, allow_blank=False, compact=True,
                                  id=f"field-{name}", tooltip=spec.help)
                 else:
-                    yield Input(value, compact=True, id=f"field-{name}", select_on_focus=False, tooltip=spec.help,
-                                restrict=NUMBER_KEYS.get(FIELD_TYPES[name]))
+                    kind = NumberInput if FIELD_TYPES[name] in NUMBER_KEYS else Input
+                    yield kind(value, compact=True, id=f"field-{name}", select_on_focus=False, tooltip=spec.help,
+                               restrict=NUMBER_KEYS.get(FIELD_TYPES[name]))
             yield Static("", classes="field-error", id=f"error-{name}")
         with Horizontal(classes="field-row"):
             yield Label("run name")
