@@ -1006,3 +1006,15 @@ async def test_attaching_with_an_invalid_search_shows_the_study_and_why_start_is
     assert "'xr' is not a config field" in before
     assert rows == 1 and after.startswith("study ui: 1 trial") and "best 95.00% (#0)" in after, after
     assert "'xr' is not a config field" in after and start_off, after
+
+
+def test_a_clipped_error_ends_with_its_ellipsis_within_the_width():
+    """The "…" that says lines were left out went after the last kept line: one column over when that line was
+    the status's whole width, so the status wrapped it onto a line of its own."""
+    from mnist_tui.tui.widgets.tune_form import clip_lines
+
+    text = "abcd efgh " * 6  # wraps at 9 columns into lines of exactly 9: "abcd efgh"
+    clipped = clip_lines(text, 9, 2).splitlines()
+    short = clip_lines("ab cd ef", 5, 1)  # "ab cd" is 5 columns: the "…" takes the last
+    assert clipped == ["abcd efgh", "abcd efg…"] and short == "ab c…"
+    assert clip_lines("ab cd", 9, 1) == "ab cd"  # nothing left out: no "…"

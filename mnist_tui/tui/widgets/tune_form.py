@@ -23,7 +23,9 @@ STATUS_LINES, STATUS_WIDTH = 5, 78  # the Tune status line's most lines, and its
 def clip_lines(text: str, width: int, most: int) -> str:
     """``text`` wrapped at ``width`` in at most ``most`` lines, the last ending "…" when some were left out."""
     lines = [part for line in text.splitlines() for part in textwrap.wrap(line, width)]
-    return "\n".join(lines[:most]) + ("…" if len(lines) > most else "")
+    if len(lines) <= most:
+        return "\n".join(lines)
+    return "\n".join(lines[:most - 1] + [lines[most - 1][:width - 1] + "…"])  # the "…" within the width
 
 
 class TuneForm(Vertical):
