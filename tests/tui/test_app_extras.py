@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -649,4 +650,5 @@ async def test_a_run_paused_resumed_or_stopped_under_draw_says_so_there(make_app
         assert isinstance(app.screen, DrawScreen)
     assert paused[-1:] == [f"{name} is paused · f6 resumes"], paused
     assert f"{name} is training again" not in paused  # replaced, not stacked
-    assert stopped[-1].startswith(f"Stopped {name} in epoch "), stopped
+    # (in epoch N, or after epoch N when the pause fell on an epoch's end, as on a busy machine)
+    assert re.match(rf"Stopped {name} (in epoch \d+ after step \d+|after epoch \d+) · saved ", stopped[-1]), stopped
