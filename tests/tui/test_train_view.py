@@ -288,7 +288,8 @@ async def test_a_resumed_run_is_steered_on_from_the_factor_it_stopped_with(make_
         await ready(pilot, app)
         app.query_one(RunsPane).action_resume_run()  # as r does; paused before its first batch
         await pilot.pause()
-        assert app.run_state == "starting"  # the child is still importing torch
+        shown = [str(n.message) for n in app._notifications], str(app.query_one(ProgressLine).render())
+        assert app.run_state == "starting", (app.run_state, shown)  # the child is still importing torch
         app.action_pause()
         await app.wait_for_event("paused", count=2)
         await pilot.pause()
