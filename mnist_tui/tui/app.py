@@ -34,7 +34,6 @@ from .panes.results import ResultsPane
 from .panes.runs import RunsPane
 from .panes.train import TrainPane
 from .run_view import RunView
-from .screens.tune_questions import busy_question_answered
 from .settings import default_settings_path, initial_form
 from .toasts import ToastRepainter
 from .views import Views
@@ -309,14 +308,9 @@ class MnistApp(KeysPanelActions, App):
 
     @while_mounted
     async def on_run_ended(self, message: RunEnded) -> None:
-        self.controller.handle_end(message.serial)
-        self.run_view.close_stop_question()
-        busy_question_answered(self)  # "Tune while a run trains?" is moot: the study starts
-        if self.query_one(ProgressLine).progress.state in ("starting", "running", "paused", "stopping"):
-            self.set_progress(state="idle", message="Run ended.")
-        self.show_run_state()
         self.query_one(RunsPane).refresh_runs()
-        if self.run_view.quit_when_stopped:  # once the training worker has returned, so nothing is cancelled
+        if self.run_view.ended(message.serial) and self.run_view.quit_when_stopped:
+            # once the training worker has returned, so nothing is cancelled
             await self.workers.wait_for_complete([w for w in self.workers if w.group == "training"])
             self.exit(message=self.run_view.quit_message)
 

@@ -24,6 +24,7 @@ from ..core.events import (
 from ..core.formatting import percent
 from ..core.runs import read_metrics, read_points
 from .panes.results import ResultsPane
+from .screens.tune_questions import busy_question_answered
 from .settings import save_form
 from .widgets.dialogs import ConfirmScreen, MessageScreen
 from .widgets.hparam_form import HParamForm
@@ -174,6 +175,20 @@ class RunView:
                                    f"can resume later from Runs (r). {meanwhile}", yes="Stop", no=keep)
         self.stop_question = dialog
         app.push_screen(dialog, answered)
+
+    def ended(self, serial: int) -> bool:
+        """Run ``serial``'s child is gone: the app is idle again. False, and nothing changed, for a stopped run's
+        child gone only after the next run started (it said "Run ended." and closed that run's stop question)."""
+        app = self.app
+        if serial != app.controller.serial:
+            return False
+        app.controller.handle_end(serial)
+        self.close_stop_question()
+        busy_question_answered(app)  # "Tune while a run trains?" is moot: the study starts
+        if app.query_one(ProgressLine).progress.state in ("starting", "running", "paused", "stopping"):
+            app.set_progress(state="idle", message="Run ended.")
+        app.show_run_state()
+        return True
 
     def close_stop_question(self) -> None:
         """The run ended while "Stop training?" (or "Quit while training?") was open: the question is moot."""

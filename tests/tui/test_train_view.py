@@ -321,3 +321,24 @@ async def test_the_run_keys_fit_the_footer_of_draw_and_tune_while_a_run_trains(m
         await pilot.press("f7", "y")
         await app.wait_for_event("stopped")
         await ready(pilot, app)
+
+
+async def test_the_end_of_an_earlier_runs_child_leaves_the_new_runs_line_alone(make_app):
+    """A run stopped, then resumed before its child had exited: that child's end said "Run ended." over the new
+    run's line, and closed its stop question."""
+    from mnist_tui.tui.messages import RunEnded
+
+    app = make_app()
+    async with app_at_80x24(app) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "2")
+        await start_paused(pilot, app)
+        before = str(app.query_one(ProgressLine).render())
+        await pilot.press("f7")  # "Stop training?" is up
+        await pilot.pause()
+        app.post_message(RunEnded(app.controller.serial - 1))  # the earlier run's child is gone, only now
+        await pilot.pause()
+        after, state, asking = str(app.query_one(ProgressLine).render()), app.run_state, type(app.screen).__name__
+        await pilot.press("n")
+    assert "paused" in before.lower() and after == before and state == "paused", (before, after, state)
+    assert asking == "ConfirmScreen", asking
