@@ -95,3 +95,11 @@ def test_any_picture_becomes_an_mnist_style_digit():
 
 def test_a_blank_picture_is_all_background():
     assert prepare_digit(Image.new("L", (50, 50), 255)).sum() == 0
+
+
+def test_accuracies_are_the_exact_fractions_json_shows():
+    """float32's mean made 99.1% `0.9909999966621399` in `eval --json` and in each run's files."""
+    labels = torch.tensor([0, 1, 1, 2, 2, 2])
+    probs = torch.nn.functional.one_hot(torch.tensor([0, 1, 0, 2, 2, 1]), 10).float()
+    result = summarize(probs, labels)
+    assert result.accuracy == 4 / 6 and result.per_class_accuracy[1] == 1 / 2 and result.per_class_accuracy[2] == 2 / 3
