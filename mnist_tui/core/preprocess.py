@@ -35,6 +35,8 @@ HIGH_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open a picture, decoded small enough to prepare (see MAX_PIXELS); ImageError saying why not."""
+    if not os.fspath(path):  # said ": no such file"
+        raise ImageError("an empty path names no picture")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked below

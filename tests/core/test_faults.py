@@ -252,6 +252,12 @@ def test_bad_images_get_a_line_each_and_the_good_one_is_still_predicted(tmp_path
     assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
 
 
+def test_an_empty_image_path_is_named_as_such(tiny_run, capsys):
+    """`predict RUN ""` said "mnist-tui: : no such file"."""
+    code = main(["predict", str(tiny_run), ""])
+    assert (code, capsys.readouterr().err) == (2, "mnist-tui: an empty path names no picture\n")
+
+
 def test_sixteen_bit_pictures_keep_their_polarity():
     eight, sixteen = _seven(96), _seven(96, dtype=np.uint16)
     for dark_on_light in (True, False):
