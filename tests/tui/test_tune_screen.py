@@ -146,6 +146,9 @@ async def test_invalid_search_is_shown_inline_and_start_is_disabled(tmp_path, sy
         assert "learning rate must be > 0 and <= 10, got 0" in str(screen.query_one("#tune-status", Static).render())
         assert screen.query_one("#tune-start", Button).disabled
         assert screen.check_action("start", ()) is False
+        await set_input(pilot, screen, "#tune-search", "x")  # said "--search takes FIELD=SPEC": the field is "search"
+        shown = str(screen.query_one("#tune-status", Static).render())
+    assert shown.startswith("search takes FIELD=SPEC (e.g. lr=1e-4:1e-1:log), got 'x'"), shown
 
 
 def test_a_storage_snapshot_from_before_a_trial_ended_never_undoes_its_end():

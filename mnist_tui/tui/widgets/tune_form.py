@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, Select
 
 from ...core.config import TrainConfig
 from ...core.tune_space import PRUNERS, SpaceError, parse_space, storage_file
+from .tune_records import in_view_words
 
 STATUS_LINES, STATUS_WIDTH = 5, 78  # the Tune status line's most lines, and its width at 80 columns
 
@@ -173,7 +174,7 @@ class TuneForm(Vertical):
             if not parse_space(self.space_specs(), self.base):
                 return "give at least one FIELD=SPEC to search"
         except SpaceError as exc:  # each whole, one a line, while they fit the status (5 lines); else the rest named
-            messages = list(exc.errors.values())
+            messages = [in_view_words(message) for message in exc.errors.values()]  # "search", not "--search"
             if sum(-(-len(message) // STATUS_WIDTH) for message in messages) <= STATUS_LINES:
                 return "\n".join(messages)
             return messages[0] + f" (and {len(messages) - 1} more: {', '.join(list(exc.errors)[1:])})"
