@@ -1011,6 +1011,23 @@ async def test_attaching_with_an_invalid_search_shows_the_study_and_why_start_is
     assert "'xr' is not a config field" in after and start_off, after
 
 
+async def test_editing_the_search_keeps_the_studys_counts_and_says_what_start_adds(tmp_path, synthetic_root):
+    """Edit the search of a study with trials: the status said "ctrl+s starts it, Attach watches it" over its
+    listed trials, as if it were new, and not that Start adds trials to it (walk28 F1)."""
+    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await attach(pilot, screen)
+        await set_input(pilot, screen, "#tune-trials", "2")
+        await set_input(pilot, screen, "#tune-search", "lr=1e-3:1e-2:log")
+        edited = str(screen.query_one("#tune-status", Static).render())
+        await set_input(pilot, screen, "#tune-trials", "1")
+        one = str(screen.query_one("#tune-status", Static).render())
+    assert edited.splitlines() == ["study ui: 1 trial · 1 complete · best 95.00% (#0)",
+                                   "ctrl+s runs 2 more trials in it"]
+    assert one.endswith("\nctrl+s runs 1 more trial in it"), one
+
+
 def test_a_clipped_error_ends_with_its_ellipsis_within_the_width():
     """The "…" that says lines were left out went after the last kept line: one column over when that line was
     the status's whole width, so the status wrapped it onto a line of its own."""

@@ -193,11 +193,13 @@ class TuneScreen(LeaveQuestions, Screen):
         status = self.query_one("#tune-status", Static)
         status.set_class(error is not None and not self.trials, "error")
         status.set_class(False, "failed")
-        if error is not None and self.trials:
-            self._show_progress(status, error)
+        if self.trials:  # the study's counts stay (they gave way to "ctrl+s starts it" over its listed trials)
+            more = self.form.trials()
+            self._show_progress(status, error, None if error or self.running else
+                                f"ctrl+s runs {more} more trial{'' if more == '1' else 's'} in it")
         elif error is not None:
             status.update(error)
-        elif event is not None or not self.trials:  # it opened on a blank line: say what comes next
+        else:  # it opened on a blank line: say what comes next
             status.update("" if self.running else f"study {self.study_name()}: ctrl+s starts it, Attach watches it")
         self.query_one("#tune-start", Button).disabled = error is not None or self.running
         if event is not None and event.input.id in ("tune-study", "tune-storage") and not self.running:
@@ -334,14 +336,15 @@ class TuneScreen(LeaveQuestions, Screen):
             self._lost_since = None
         self._redraw()
 
-    def _show_progress(self, status: Static, error: str | None) -> None:
+    def _show_progress(self, status: Static, error: str | None, note: str | None = None) -> None:
         """The study's counts; under them, while the form is invalid (``error``), why Start is off (the error
-        alone hid a study just attached to, walk26 F11)."""
+        alone hid a study just attached to, walk26 F11), or else ``note``."""
         text = progress_text(self.study_name(), self.trials, status.size.width or None)
         status.set_class(False, "error")
         if error is not None:  # in the lines the counts leave
             error = clip_lines(error, status.content_size.width or STATUS_WIDTH, STATUS_LINES - 1)
-        status.update(text if error is None else Content.assemble(text, "\n", (error, "$text-error")))
+        under = (error, "$text-error") if error is not None else (note, "$text-muted") if note else None
+        status.update(text if under is None else Content.assemble(text, "\n", under))
 
     def _stderr_tail(self) -> str:
         return cli_message(self._stderr)
