@@ -484,7 +484,8 @@ async def test_the_status_line_fits_one_line_at_80_columns(tmp_path, synthetic_r
         await attach(pilot, screen)
         status = screen.query_one("#tune-status", Static)
         lines = ["".join(s.text for s in status.render_line(y)).strip() for y in range(status.size.height)]
-        assert lines[0].startswith("walkstudy") and lines[0].endswith("best 97.00% (#1)") and lines[1] == ""
+        assert lines[0].startswith("walkstudy") and lines[0].endswith("best 97.00% (#1)")
+        assert lines[1] == "ctrl+s runs 20 more trials in it"  # not the counts' remainder
         assert "1 running" in lines[0] and "1 pruned" in lines[0] and "1 failed" in lines[0]
 
 
@@ -1013,16 +1014,19 @@ async def test_attaching_with_an_invalid_search_shows_the_study_and_why_start_is
 
 async def test_editing_the_search_keeps_the_studys_counts_and_says_what_start_adds(tmp_path, synthetic_root):
     """Edit the search of a study with trials: the status said "ctrl+s starts it, Attach watches it" over its
-    listed trials, as if it were new, and not that Start adds trials to it (walk28 F1)."""
+    listed trials, as if it were new, and nowhere that Start adds trials to it (walk28 F1)."""
     storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)
     screen = make_screen(tmp_path, synthetic_root, storage=storage)
     async with Host(screen).run_test(size=SIZE) as pilot:
         await attach(pilot, screen)
+        attached = str(screen.query_one("#tune-status", Static).render())
         await set_input(pilot, screen, "#tune-trials", "2")
         await set_input(pilot, screen, "#tune-search", "lr=1e-3:1e-2:log")
         edited = str(screen.query_one("#tune-status", Static).render())
         await set_input(pilot, screen, "#tune-trials", "1")
         one = str(screen.query_one("#tune-status", Static).render())
+    assert attached.splitlines() == ["study ui: 1 trial · 1 complete · best 95.00% (#0)",
+                                     "ctrl+s runs 20 more trials in it"]
     assert edited.splitlines() == ["study ui: 1 trial · 1 complete · best 95.00% (#0)",
                                    "ctrl+s runs 2 more trials in it"]
     assert one.endswith("\nctrl+s runs 1 more trial in it"), one

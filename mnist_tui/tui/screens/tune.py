@@ -194,9 +194,7 @@ class TuneScreen(LeaveQuestions, Screen):
         status.set_class(error is not None and not self.trials, "error")
         status.set_class(False, "failed")
         if self.trials:  # the study's counts stay (they gave way to "ctrl+s starts it" over its listed trials)
-            more = self.form.trials()
-            self._show_progress(status, error, None if error or self.running else
-                                f"ctrl+s runs {more} more trial{'' if more == '1' else 's'} in it")
+            self._show_progress(status, error)
         elif error is not None:
             status.update(error)
         else:  # it opened on a blank line: say what comes next
@@ -336,13 +334,15 @@ class TuneScreen(LeaveQuestions, Screen):
             self._lost_since = None
         self._redraw()
 
-    def _show_progress(self, status: Static, error: str | None, note: str | None = None) -> None:
+    def _show_progress(self, status: Static, error: str | None) -> None:
         """The study's counts; under them, while the form is invalid (``error``), why Start is off (the error
-        alone hid a study just attached to, walk26 F11), or else ``note``."""
+        alone hid a study just attached to, walk26 F11), else while it is not running what Start adds to it."""
         text = progress_text(self.study_name(), self.trials, status.size.width or None)
         status.set_class(False, "error")
         if error is not None:  # in the lines the counts leave
             error = clip_lines(error, status.content_size.width or STATUS_WIDTH, STATUS_LINES - 1)
+        more = self.form.trials()
+        note = None if self.running else f"ctrl+s runs {more} more trial{'' if more == '1' else 's'} in it"
         under = (error, "$text-error") if error is not None else (note, "$text-muted") if note else None
         status.update(text if under is None else Content.assemble(text, "\n", under))
 
