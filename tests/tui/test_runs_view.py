@@ -383,6 +383,20 @@ async def test_right_and_left_scroll_a_column_at_a_time_and_the_names_stay(make_
         assert table_lines(table)[0].split()[:3] == ["run", "state", "model"]
 
 
+async def test_sorting_keeps_the_columns_scrolled_to(make_app, runs_folder):
+    """Scrolled right, s sorted and the view jumped back to the first columns (walk28 F9)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        await pilot.press("right")
+        await ready(pilot, app)
+        before = table_lines(table)[0].split()[:3]
+        await pilot.press("s")
+        await ready(pilot, app)
+        after = [word for word in table_lines(table)[0].split() if word not in "▲▼"][:3]  # sorted by run name
+    assert before == after == ["run", "←", "model"], (before, after)
+
+
 async def test_a_run_another_process_starts_appears_without_ctrl_r(make_app, runs_folder, synthetic_data):
     """`mnist-tui train` in another terminal: its run never showed in the open view until ctrl+r."""
     import asyncio

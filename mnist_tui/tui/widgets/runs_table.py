@@ -74,6 +74,7 @@ class RunsTable(ColumnTable):
                   training: str | None, training_word: str = "training") -> None:
         """Fill the table with ``runs`` in their order; the sorted column's header carries an arrow."""
         rows = [run_cells(run, run.path in marked, training_word if run.path == training else None) for run in runs]
+        scrolled = self.scroll_x  # a sort keeps the columns scrolled to (they jumped back to the first)
         self.clear(columns=True)
         for index, (key, label, _, _) in enumerate(COLUMNS):
             arrow = (" ▼" if descending else " ▲") if key == sort_column else ""
@@ -82,6 +83,8 @@ class RunsTable(ColumnTable):
             self.add_column(header, key=key, width=width)
         for run, cells in zip(runs, rows):
             self.add_row(*cells, key=run.path)
+        if scrolled:
+            self.scroll_to(x=scrolled, animate=False, immediate=True)
 
     def show_mark(self, run: RunInfo, marked: bool) -> None:
         self.update_cell(run.path, "name", name_cell(run, marked))
