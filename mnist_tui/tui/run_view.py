@@ -178,7 +178,7 @@ class RunView:
 
     def ended(self, serial: int) -> bool:
         """Run ``serial``'s child is gone: the app is idle again. False, and nothing changed, for a stopped run's
-        child gone only after the next run started (it said "Run ended." and closed that run's stop question)."""
+        child gone only after the next run started (it closed that run's "Stop training?")."""
         app = self.app
         if serial != app.controller.serial:
             return False
