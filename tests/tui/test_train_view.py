@@ -323,9 +323,9 @@ async def test_the_run_keys_fit_the_footer_of_draw_and_tune_while_a_run_trains(m
         await ready(pilot, app)
 
 
-async def test_the_end_of_an_earlier_runs_child_leaves_the_new_runs_line_alone(make_app):
-    """A run stopped, then resumed before its child had exited: that child's end said "Run ended." over the new
-    run's line, and closed its stop question."""
+async def test_the_end_of_an_earlier_runs_child_leaves_the_new_run_alone(make_app):
+    """A run stopped, then resumed before its child had exited: that child's end closed the new run's "Stop
+    training?" as if the new run had ended; its line and state stay too."""
     from mnist_tui.tui.messages import RunEnded
 
     app = make_app()
