@@ -164,10 +164,13 @@ class RunController:
         elif isinstance(event, (Finished, Stopped, Failed)):
             self.state = RunState.IDLE
 
-    def handle_end(self, serial: int) -> None:
-        """Run ``serial``'s child process is gone (after its last event, or without one)."""
-        if serial == self.serial:
-            self.state = RunState.IDLE
+    def handle_end(self, serial: int) -> bool:
+        """Run ``serial``'s child process is gone (after its last event, or without one). False for an earlier
+        run's child, gone only after the next run started: nothing changes."""
+        if serial != self.serial:
+            return False
+        self.state = RunState.IDLE
+        return True
 
     # -- the reader thread ---------------------------------------------------------------------
 

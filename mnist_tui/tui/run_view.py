@@ -180,9 +180,8 @@ class RunView:
         """Run ``serial``'s child is gone: the app is idle again. False, and nothing changed, for a stopped run's
         child gone only after the next run started (it closed that run's "Stop training?")."""
         app = self.app
-        if serial != app.controller.serial:
+        if not app.controller.handle_end(serial):
             return False
-        app.controller.handle_end(serial)
         self.close_stop_question()
         busy_question_answered(app)  # "Tune while a run trains?" is moot: the study starts
         if app.query_one(ProgressLine).progress.state in ("starting", "running", "paused", "stopping"):
