@@ -95,9 +95,10 @@ class HParamForm(VerticalScroll):
                     yield Select([(o, o) for o in _options(name)], value=value, allow_blank=False, compact=True,
                                  id=f"field-{name}", tooltip=spec.help)
                 else:
-                    kind = NumberInput if FIELD_TYPES[name] in NUMBER_KEYS else Input
-                    yield kind(value, compact=True, id=f"field-{name}", select_on_focus=False, tooltip=spec.help,
-                               restrict=NUMBER_KEYS.get(FIELD_TYPES[name]))
+                    restrict = NUMBER_KEYS.get(FIELD_TYPES[name])  # None: a text field (hidden sizes)
+                    yield (NumberInput if restrict else Input)(value, compact=True, id=f"field-{name}",
+                                                               select_on_focus=False, tooltip=spec.help,
+                                                               restrict=restrict)
             yield Static("", classes="field-error", id=f"error-{name}")
         with Horizontal(classes="field-row"):
             yield Label("run name")
