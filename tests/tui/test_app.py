@@ -17,6 +17,7 @@ from mnist_tui.tui.widgets.confusion import ConfusionTable
 from mnist_tui.tui.widgets.dialogs import ConfirmScreen, MessageScreen
 from mnist_tui.tui.widgets.hparam_form import HParamForm as HParamFormType
 from mnist_tui.tui.widgets.digit_grid import DigitGrid
+from tests.tui.workers import workers_done
 
 SIZE = (80, 24)
 
@@ -30,7 +31,7 @@ async def set_field(pilot, app: MnistApp, name: str, text: str) -> None:
 
 
 async def ready(pilot, app: MnistApp) -> None:
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
 
 
@@ -46,9 +47,9 @@ async def palette(pilot, command: str) -> None:
 
 async def run_to_completion(pilot, app: MnistApp) -> None:
     """Wait for the training worker, then for the evaluation it starts."""
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
 
 
@@ -241,7 +242,7 @@ async def test_quitting_during_a_run_asks_then_stops_and_saves(make_app):
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await app.wait_for_event("stopped")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
     assert not app.is_running
     assert (the_run(app) / "last.pt").is_file()
@@ -479,7 +480,7 @@ async def test_the_palette_finds_the_tools_for_what_the_model_gets_wrong(make_ap
         assert pane.insight == "neighbours"
         await palette(pilot, "map of the test digits")
         for _ in range(3):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
         assert isinstance(app.screen, MapScreen), [str(n.message) for n in app._notifications]
 
@@ -536,7 +537,7 @@ async def test_results_after_a_stopped_run_say_they_are_another_runs_and_how_to_
         await ready(pilot, app)
         assert app.query_one(RunsPane).selected.path == str(stopped)
         await pilot.press("l")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert stopped.name in str(app.query_one("#results-summary", Static).render()) and not note.display
 

@@ -16,6 +16,7 @@ from mnist_tui.tui.screens.draw import DrawScreen
 from mnist_tui.tui.panes.runs import RunsPane
 from mnist_tui.tui.widgets.dialogs import NumberScreen
 from tests.tui.test_app import palette
+from tests.tui.workers import workers_done
 
 SIZE = (80, 24)
 
@@ -34,7 +35,7 @@ def tiny_run(folder: Path, name: str, synthetic_data, **changes) -> Path:
 
 async def settle(pilot, app) -> None:
     for _ in range(3):
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
 
 
@@ -449,7 +450,7 @@ async def test_palette_entries_say_or_show_what_they_did(make_app, tmp_path, mon
         await palette(pilot, "resume training")
         assert "No run is paused" in str(list(app._notifications)[-1].message)
         await palette(pilot, "screenshot")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         async with asyncio.timeout(30):
             while not list(tmp_path.glob("*.svg")):
                 await pilot.pause(0.1)

@@ -16,6 +16,7 @@ from mnist_tui.tui.screens import compare
 from mnist_tui.tui.screens.compare import (
     NOT_APPLICABLE, CompareChart, ComparedRun, CompareScreen, comparison_rows, config_cells, hex_colour, run_colour,
 )
+from tests.tui.workers import workers_done
 
 SIZE = (80, 24)
 
@@ -55,7 +56,7 @@ async def test_compare_screen_overlays_curves_and_tabulates_differences(two_runs
     screen = CompareScreen(two_runs)
     app = CompareApp(screen)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         legend = str(screen.query_one("#compare-legend", Static).render())
         assert "slow" in legend and "quick" in legend
@@ -107,7 +108,7 @@ async def test_an_unreadable_run_is_shown_not_fatal(two_runs, tmp_path):
     screen = CompareScreen([two_runs[0], broken])
     app = CompareApp(screen)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert "unreadable" in str(screen.query_one("#compare-legend", Static).render())
         cells = table_cells(screen.query_one(DataTable))
@@ -123,7 +124,7 @@ async def test_a_run_whose_curves_another_draws_over_says_so_in_the_legend(two_r
     screen = CompareScreen([two_runs[0], two_runs[1], copy])
     app = CompareApp(screen)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         legend = str(screen.query_one("#compare-legend", Static).render())
         assert "slow (hidden: same curves as slow-copy)" in legend
@@ -162,7 +163,7 @@ async def test_a_one_epoch_run_beside_a_deleted_one_keeps_its_axis_within_100_pe
     screen = CompareScreen([tmp_path / "one", tmp_path / "gone"])
     app = CompareApp(screen)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert table_cells(screen.query_one(DataTable))["error"][1] == "the run folder no longer exists"
         chart = next(c for c in screen.query(CompareChart) if c.percent)
@@ -186,7 +187,7 @@ async def test_the_table_keeps_its_row_labels_while_the_runs_scroll(synthetic_da
         paths.append(tmp_path / name)
     screen = CompareScreen(paths)
     async with CompareApp(screen).run_test(size=SIZE) as pilot:
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         legend = screen.query_one("#compare-legend", Static)
         lines = [legend.render_line(y).text.strip() for y in range(legend.region.height)]
@@ -281,7 +282,7 @@ async def test_a_run_that_trains_while_compared_is_read_again_and_marked_trainin
     screen = CompareScreen(runs)
     app = CompareApp(screen)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         table = screen.query_one(DataTable)
         assert table_cells(table)["epochs done"] == ["2/2", "3/3 training"]

@@ -23,6 +23,7 @@ from mnist_tui.tui.screens.draw import DrawScreen, find_default_model
 from mnist_tui.tui.widgets.probability_bars import ProbabilityBars
 from mnist_tui.tui.widgets.canvas import BRUSH_RADII, INK, Canvas
 from mnist_tui.tui.widgets.footer import FittingFooter
+from tests.tui.workers import workers_done
 
 SIZE = (80, 24)
 
@@ -55,7 +56,7 @@ class DrawApp(App):
 async def settle(pilot, app: App) -> None:
     """Wait for the model load / prediction workers and the messages they post."""
     for _ in range(3):
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
 
 
@@ -334,7 +335,7 @@ class ExplainHost(DrawApp):
 
         async def arrived() -> None:
             while True:
-                await self.workers.wait_for_complete()
+                await workers_done(self)
                 await pilot.pause()
                 if explainer.explanation is not None and current(explainer.explanation):
                     return
@@ -461,7 +462,7 @@ async def test_draw_actions_are_in_the_command_palette(make_app, tmp_path, monke
     monkeypatch.chdir(tmp_path)  # Save PNG writes ./drawings
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         await pilot.press("f9")
         await settle(pilot, app)
@@ -472,7 +473,7 @@ async def test_draw_actions_are_in_the_command_palette(make_app, tmp_path, monke
             await pilot.press("ctrl+p")
             await pilot.pause()
             await pilot.press(*words)
-            await app.workers.wait_for_complete()  # the palette searches in a worker
+            await workers_done(app)  # the palette searches in a worker
             await pilot.pause()
             await pilot.press("enter")
             await settle(pilot, app)

@@ -15,6 +15,7 @@ from mnist_tui.core.tune_space import config_flags
 from mnist_tui.core.formatting import rate_label, rate_ticks
 from mnist_tui.tui.screens.lr_find import LrCurve, LrFindScreen
 from mnist_tui.tui.widgets.dialogs import MessageScreen
+from tests.tui.workers import workers_done
 
 SIZE = (80, 24)
 
@@ -70,7 +71,7 @@ async def test_the_first_frame_reads_as_rates_over_the_whole_range():
 
 
 async def open_finder(pilot, app) -> LrFindScreen:
-    await app.workers.wait_for_complete()  # the dataset is loaded, the form valid
+    await workers_done(app)  # the dataset is loaded, the form valid
     await pilot.pause()
     await pilot.press("ctrl+l")
     await pilot.pause()
@@ -152,7 +153,7 @@ async def test_the_first_line_fits_80_columns_and_says_where_the_test_ends(synth
 async def test_a_missing_dataset_is_shown_in_the_screen(make_app, tmp_path):
     app = make_app(data_dir=tmp_path / "nowhere")
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         if isinstance(app.screen, MessageScreen):  # the app says so at start; dismiss it
             await pilot.press("enter")
@@ -228,7 +229,7 @@ async def test_the_header_is_shown_whole_at_80_columns(make_app):
     """fastcnn · adam · batch 256 (the tester's form): the header's last words show (it was cut mid-sentence)."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         app.query_one("#field-model", Select).value = "fastcnn"
         app.query_one("#field-batch_size", Input).value = "256"
@@ -251,7 +252,7 @@ async def test_the_finder_and_tune_open_over_an_empty_or_bad_learning_rate(make_
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         lr = app.query_one("#field-lr", Input)
         for text in ("", "0"):
             lr.value = text
@@ -260,7 +261,7 @@ async def test_the_finder_and_tune_open_over_an_empty_or_bad_learning_rate(make_
             await pilot.pause()
             assert isinstance(app.screen, LrFindScreen), text
             await pilot.press("escape")
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
             await pilot.press("f10")
             await pilot.pause()
@@ -285,7 +286,7 @@ async def test_finding_a_rate_while_a_run_trains_asks_first(make_app):
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         await start_paused(pilot, app)
         run_name = Path(app.controller.run_dir).name
@@ -317,7 +318,7 @@ async def test_a_run_that_ends_while_the_busy_question_waits_answers_it(make_app
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         await start_paused(pilot, app)
         await pilot.press("ctrl+l")
@@ -325,7 +326,7 @@ async def test_a_run_that_ends_while_the_busy_question_waits_answers_it(make_app
         asked = isinstance(app.screen, ConfirmScreen)
         app.controller.stop()  # the run ends under the question
         await app.wait_for_event("stopped")
-        await app.workers.wait_for_complete([w for w in app.workers if w.group == "training"])
+        await workers_done(app, [w for w in app.workers if w.group == "training"])
         await pilot.pause()
         await pilot.pause()
         shown = type(app.screen).__name__

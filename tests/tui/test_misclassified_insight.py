@@ -14,6 +14,7 @@ from mnist_tui.tui.panes.misclassified import MisclassifiedPane
 from mnist_tui.tui.widgets.fit import fit_parts
 from mnist_tui.tui.widgets.digit_grid import DigitDetail, DigitGrid
 from mnist_tui.tui.widgets.insight_panel import ExplainView, InsightPanel, NeighboursView
+from tests.tui.workers import workers_done
 
 SIZE = (80, 24)
 
@@ -61,7 +62,7 @@ async def _press(pilot, *keys):
     """Press each key and wait for the work it started (an attribution map is computed in a worker)."""
     for key in keys:
         await pilot.press(key)
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
 
 
@@ -201,7 +202,7 @@ async def test_nearest_training_digits_panel(run_and_evaluation, synthetic_data,
         pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
         await _select(pilot, pane, flipped)
         await pilot.press("n")
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         view = pane.query_one(InsightPanel).content
         assert isinstance(view, NeighboursView), view
@@ -231,7 +232,7 @@ async def test_without_checkpoint_or_training_data_it_says_why(run_and_evaluatio
         pane.checkpoint = str(run_and_evaluation[0] / "last.pt")
         pane.data_dir = str(tmp_path / "no-data")
         await pilot.press("n")
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         panel = pane.query_one(InsightPanel)
         assert "training set, which is not on disk" in panel.content
@@ -261,7 +262,7 @@ async def test_a_saved_evaluation_gets_its_badges_from_the_whole_test_set(run_an
         pane.set_evaluation(saved, images)
         assert pane.label_issues is None  # not guessed from placeholders
         pane.set_checkpoint(str(run / "best.pt"), str(data_root))
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         assert pane.label_issues is not None and flipped in pane.label_issues
         assert flipped in pane.query_one(DigitGrid).flagged
@@ -275,7 +276,7 @@ async def test_map_view_selects_a_wrong_digit_and_opens_it(run_and_evaluation, s
     async with PaneApp().run_test(size=SIZE) as pilot:
         pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
         await pilot.press("M")
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         assert isinstance(pilot.app.screen, MapScreen)
         digit_map = pilot.app.screen.query_one(DigitMap)
@@ -296,7 +297,7 @@ async def test_map_view_selects_a_wrong_digit_and_opens_it(run_and_evaluation, s
         current = pane.query_one(DigitGrid).current
         assert current is not None and current.index == chosen
         await pilot.press("M")
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         await pilot.press("escape")
         await pilot.pause()
@@ -441,7 +442,7 @@ async def _open_map(pilot, run_and_evaluation, synthetic_data, synthetic_root):
 
     await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
     await pilot.press("M")
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
     assert isinstance(pilot.app.screen, MapScreen)
     return pilot.app.screen
@@ -449,7 +450,7 @@ async def _open_map(pilot, run_and_evaluation, synthetic_data, synthetic_root):
 
 async def _settle(pilot) -> None:
     for _ in range(3):  # the index is built, then the lookup runs, then its message lands
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
 
 
@@ -656,7 +657,7 @@ async def test_the_place_in_a_long_list_stays_in_the_bar(run_and_evaluation, syn
     many_wrong = summarize(probabilities, synthetic_data.test_labels)
     async with PaneApp().run_test(size=SIZE) as pilot:
         pane, _ = await _open(pilot, (run, many_wrong, flipped), synthetic_data, synthetic_root)
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         pane.label_issues = {m.index: None for m in pane.examples[:17]}  # as many flags as walk20 saw
         pane.total_wrong = 216
@@ -707,7 +708,7 @@ async def test_e_on_an_empty_filter_and_l_without_the_test_set_say_why(run_and_e
         pane = pilot.app.query_one(MisclassifiedPane)
         pane.set_evaluation(saved, images)
         pane.set_checkpoint(str(run / "best.pt"), str(tmp_path / "no-data"))
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         shown = len(pane.examples)
         await pilot.press("l")

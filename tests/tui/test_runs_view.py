@@ -13,6 +13,7 @@ from mnist_tui.core.config import TrainConfig, field_label
 from mnist_tui.tui.panes.runs import RunsPane
 from mnist_tui.tui.screens.run_config import UNUSED, RunConfigScreen
 from tests.tui.test_app import SIZE, palette, ready
+from tests.tui.workers import workers_done
 
 BASE = TrainConfig(model="mlp", hidden=(16,), epochs=1, batch_size=64, optimizer="adam", lr=3e-3, schedule="constant",
                    weight_decay=0.0, dropout=0.0, val_size=100, seed=1, threads=1)
@@ -635,7 +636,7 @@ async def test_a_resumed_run_whose_process_dies_gives_the_form_back_too(make_app
         await resumed_paused_over_an_edited_form(pilot, app)
         assert app.query_one("#field-lr", Input).value == "0.01"
         app.controller._process._process.kill()  # the training child dies (OOM killer, a kill -9)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert app.run_state == "idle" and app.query_one("#field-lr", Input).value == "0.0042"
 

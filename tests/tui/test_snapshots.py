@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from mnist_tui.core.analysis import summarize
+from tests.tui.workers import workers_done
 
 SIZE = (80, 24)
 
@@ -30,7 +31,7 @@ def made_up_evaluation(labels: torch.Tensor):
 
 
 async def settle(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
 
 

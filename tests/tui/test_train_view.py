@@ -14,6 +14,7 @@ from mnist_tui.tui.widgets.hparam_form import HParamForm
 from mnist_tui.tui.widgets.progress import ProgressLine
 from tests.tui.test_app import SIZE, palette, ready, run_to_completion, set_field, start_paused, the_run
 from tests.tui.terminal import TerminalMirror
+from tests.tui.workers import workers_done
 
 
 @contextlib.asynccontextmanager
@@ -25,7 +26,7 @@ async def app_at_80x24(app):
         finally:
             if app.controller.active:
                 app.controller.stop()
-                await app.workers.wait_for_complete()
+                await workers_done(app)
 
 
 def notifications(app) -> list[str]:

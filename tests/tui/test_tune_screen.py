@@ -17,6 +17,7 @@ from mnist_tui.tui.screens.tune import TuneScreen
 from mnist_tui.tui.widgets.dialogs import ConfirmScreen
 from mnist_tui.tui.widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars
 from mnist_tui.tui.widgets.tune_form import TuneForm
+from tests.tui.workers import workers_done
 
 optuna = pytest.importorskip("optuna")
 
@@ -279,7 +280,7 @@ async def test_f10_study_from_the_app_and_use_best_fills_the_form(make_app):
     """Through the real app: f10, start a 2-trial study, watch its rows, switch to History, ctrl+b."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         await pilot.press("f10")
         await pilot.pause()
@@ -335,7 +336,7 @@ async def test_the_stop_key_works_while_a_field_has_focus(tmp_path, synthetic_ro
 
 async def open_tune_from_the_app(pilot, app, search: str, trials: str, epochs: str | None = None) -> TuneScreen:
     """f10 on the ready app (the form's epochs set first, when given), the search and trials filled in."""
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
     if epochs is not None:
         app.query_one("#field-epochs", Input).value = epochs
@@ -593,7 +594,7 @@ async def test_a_run_of_another_model_put_in_the_form_gets_a_study_named_for_its
 
     app = make_app(preset="seed-mlp")
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         app.query_one(HParamForm).set_config(PRESETS["fast"].replace(epochs=2, val_size=100))  # as Runs' f does
         await pilot.pause()
         assert app.query_one(HParamForm).preset == "seed-mlp"  # the picker's, kept
@@ -606,7 +607,7 @@ async def test_f10_proposes_a_study_of_its_own_for_each_config(make_app):
     """Another config in the same study would mix trials that cannot be compared (and the study refuses it)."""
     app = make_app(preset="fast")
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         app.query_one("#field-val_size", Input).value = "100"  # the synthetic set holds 600 training digits
         await open_tune_from_the_app(pilot, app, "lr=1e-3:1e-2:log", "3")
         first = app.screen.study_name()
@@ -665,7 +666,7 @@ async def test_f10_with_an_invalid_form_is_refused_like_f5(make_app):
     """A study of the last valid config (not what the form shows) would surprise: f10 says what is wrong."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         app.query_one("#field-epochs", Input).value = "abc"  # not the lr: every search sets that itself
         await pilot.pause()
         await pilot.press("f10")
@@ -789,7 +790,7 @@ async def test_starting_a_study_while_a_run_trains_asks_first(make_app):
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         await start_paused(pilot, app)  # a run is training (paused counts: it holds its memory and resumes)
         run_name = Path(app.controller.run_dir).name
@@ -941,7 +942,7 @@ async def test_use_best_while_a_run_trains_says_when_f5_can_train_it(make_app):
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         await start_paused(pilot, app)
         await pilot.press("f10")
