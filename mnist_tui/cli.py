@@ -102,6 +102,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             unknown = _intermixed(parser, args, sys.argv[1:] if argv is None else argv, unknown)
         if unknown:  # argparse would show mnist-tui's usage, not the command's
             (args.command_parsers.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+        command_parser = args.command_parsers.get(args.command)
+        _refuse_empty_values(command_parser or parser, [parser, command_parser], args)
         if args.command not in (None, "serve") and _before_command("--preset", sys.argv[1:] if argv is None else argv,
                                                                    args.command):
             # `mnist-tui --preset seed-mlp train` trained `fast` (train's own --preset default) without a word
@@ -126,6 +128,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise
     finally:
         sys.stdout = stdout
+
+
+def _refuse_empty_values(reporter: argparse.ArgumentParser, parsers: list, args: argparse.Namespace) -> None:
+    """A flag given an empty value (`--resume ""`, `--out ""`, a variable that was never set) is an error:
+    taken as left out, `train --resume ""` trained a whole new run, and `export --out ""` wrote the default file."""
+    for action in (a for p in parsers if p is not None for a in p._actions if a.option_strings):
+        if getattr(args, action.dest, None) == "":
+            reporter.error(f"{action.option_strings[0]} must not be empty: give a value, or leave the flag out")
 
 
 def _before_command(flag: str, argv: list[str], command: str) -> bool:

@@ -462,7 +462,7 @@ def test_resume_refuses_a_run_name_it_would_ignore(tmp_path, synthetic_root, cap
     # Optuna warned from site-packages that it would search 16:44 instead, and went on
     (["--search", "width=16:48:7"], "width range 16:48 is not a whole number of steps of 7: end it at 44"),
     (["--val-size", "0"], "tuning needs a validation split"),
-    (["--study", ""], "--study must not be empty"),  # it went on under the default name
+    (["--study", "  "], "--study must not be empty"),  # blank, as "" is (which the parser refuses)
     # the fast preset's fastcnn has no hidden layers: every trial trained the same network
     (["--search", "hidden=64,128"], "--search hidden changes nothing here: a fastcnn model has no hidden layers "
                                     "(they are an mlp's); every trial would train the same"),
@@ -578,3 +578,25 @@ def test_a_file_as_the_checkpoints_folder_of_a_run_name_is_named(command, tmp_pa
     assert main([*command, "--checkpoints", str(a_file)]) == 2
     said = capsys.readouterr().err
     assert said == f"mnist-tui: f1: no run of that name: {a_file} is a file, not a checkpoints folder\n"
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--resume", ""],  # it trained a whole new run and exited 0 (walk29 F1)
+    ["export", "r1", "--out", ""],  # wrote runs/r1/model.onnx, as if --out were left out
+    ["map", "r1", "--out", ""],  # wrote the CSV to stdout
+    ["runs", "--checkpoints", ""],  # "No runs in " (a blank name), exit 0
+    ["lr-find", "--data-dir", ""],  # looked in the cache folder without a word
+    ["--data-dir", "", "runs"],  # mnist-tui's own flag
+    ["train", "--run-name", ""],
+    ["tune", "--storage", ""],
+    ["tune", "--study", ""],  # it went on under the default name
+])
+def test_an_empty_value_for_a_flag_is_refused_not_taken_as_its_default(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    err = capsys.readouterr().err
+    assert done.value.code == 2
+    flag = argv[argv.index("") - 1]
+    assert f"{flag} must not be empty" in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []  # nothing trained, written or made
