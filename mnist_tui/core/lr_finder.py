@@ -70,9 +70,12 @@ class LrFinderError(ValueError):
 
 def check_range(start: float, end: float, steps: int) -> None:
     """Raise LrFinderError with a readable message when the range is unusable."""
-    if not math.isfinite(start) or start <= 0:
+    for flag, value in (("--start", start), ("--end", end)):
+        if not math.isfinite(value):
+            raise LrFinderError(f"{flag} must be a finite number, got {value:g}")
+    if start <= 0:
         raise LrFinderError(f"--start must be a positive number, got {start:g}")
-    if not math.isfinite(end) or end <= start:
+    if end <= start:
         raise LrFinderError(f"--end must be above --start ({start:g}), got {end:g}")
     if end > 10:
         raise LrFinderError(f"--end must be <= 10, got {end:g}")

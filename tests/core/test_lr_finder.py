@@ -133,8 +133,9 @@ def test_cli_bad_range_exits_2(synthetic_root, capsys):
     assert "--end must be above --start" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("end", ["nan", "inf"])
-def test_cli_a_bad_end_is_named_as_the_end(end, synthetic_root, capsys):
-    """--end nan said '--start must be a positive number, got 1e-06'."""
-    assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--end", end]) == 2
-    assert capsys.readouterr().err == f"mnist-tui: --end must be above --start (1e-06), got {end}\n"
+@pytest.mark.parametrize("flag, value", [("--end", "nan"), ("--end", "inf"), ("--start", "nan"), ("--start", "inf")])
+def test_cli_a_bad_end_is_named_as_the_end(flag, value, synthetic_root, capsys):
+    """--end nan said '--start must be a positive number, got 1e-06'; then '--end must be above --start (1e-06),
+    got nan', which nan cannot be made to be (walk29 F7)."""
+    assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, flag, value]) == 2
+    assert capsys.readouterr().err == f"mnist-tui: {flag} must be a finite number, got {value}\n"
