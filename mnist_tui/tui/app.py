@@ -91,6 +91,7 @@ class MnistApp(KeysPanelActions, App):
                                         spawn=lambda loop: self.run_worker(loop, name="training", group="training",
                                                                            thread=True, exit_on_error=False))
         self.dataset_cache = DatasetCache(data_dir, download)
+        self.data_failed: str | None = None  # the dataset that could not be loaded, until one has been
         self.run_view = RunView(self)
         self.views = Views(self)
         self.form_errors: dict[str, str] = {}
@@ -249,11 +250,12 @@ class MnistApp(KeysPanelActions, App):
     # -- data -------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data", name="load data")
-    def load_data_in_background(self) -> None:
+    def load_data_in_background(self, dataset: str | None = None) -> None:
+        dataset = dataset or self.initial_config.dataset
         try:
-            self.post_message(DataReady(self.dataset_cache.get(self.initial_config.dataset)))
+            self.post_message(DataReady(self.dataset_cache.get(dataset)))
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
-            self.post_message(DataFailed(str(exc)))
+            self.post_message(DataFailed(str(exc), dataset))
 
     @while_mounted
     def on_data_ready(self, message: DataReady) -> None:
@@ -265,9 +267,13 @@ class MnistApp(KeysPanelActions, App):
             self.set_progress(state="idle", message=(
                 f"Ready · {DATASET_TITLES[data.dataset]} {len(data.train_labels):,} train / "
                 f"{len(data.test_labels):,} test · f5 start · ctrl+p commands"))
+        self.data_failed = None
+        self.run_view.data_loaded()
 
     @while_mounted
     def on_data_failed(self, message: DataFailed) -> None:
+        self.data_failed = message.dataset
+        self.run_view.data_unavailable()
         self.set_progress(state="failed", message="The dataset is not available: see the message.")
         self.push_screen(MessageScreen("The dataset could not be loaded", message.message))
         if self.evaluation is None:

@@ -64,11 +64,11 @@ class DataReady(Message):
 
 
 class DataFailed(Message):
-    """The data could not be loaded; ``message`` is the core's explanation."""
+    """``dataset`` could not be loaded; ``message`` is the core's explanation."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, dataset: str) -> None:
         super().__init__()
-        self.message = message
+        self.message, self.dataset = message, dataset
 
 
 class TrainingCrashed(Message):

@@ -52,6 +52,7 @@ class RunView:
         # the "Cannot start" message on the progress line and the (state, message) it replaced
         self._refusal: tuple[str, tuple[str, str]] | None = None
         self._refused = "start"  # what was refused: "start", "tune", "find a learning rate"
+        self._start_once_loaded: tuple[str | None, TrainConfig, str | None] | None = None  # f5 on missing data
 
     @property
     def quit_message(self) -> str | None:
@@ -84,8 +85,24 @@ class RunView:
             app.action_show_tab("train")
             form.query_one("#field-run_name").focus()
             return
+        if app.data_failed == config.dataset:  # looked for again here, where it is quick: a run's process
+            # said "Form locked while the run trains" (and offered pause and stop) until it failed the same way
+            self._start_once_loaded = (form.preset, config, form.run_name)
+            app.set_progress(state="idle", message="Looking for the dataset again…")
+            app.load_data_in_background(config.dataset)
+            return
         self.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
         self.start(config, run_name=form.run_name)
+
+    def data_loaded(self) -> None:
+        """The dataset is there now: the run f5 asked for while it was missing starts."""
+        if self._start_once_loaded is not None:
+            preset, config, run_name = self._start_once_loaded
+            self._start_once_loaded, self.form_to_save = None, (preset, config)
+            self.start(config, run_name=run_name)
+
+    def data_unavailable(self) -> None:
+        self._start_once_loaded = None  # still missing: the app says so, and nothing starts
 
     def refuse(self, errors: dict[str, str], what: str = "start") -> None:
         """Say on the progress line why the form cannot ``what`` (f5, f10, the finder); it follows the form."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from textual.widgets import Button, DataTable, Input, Select, Static
@@ -357,9 +358,31 @@ async def test_missing_data_is_shown_in_a_dialog_and_the_app_stays_up(make_app, 
         assert "Error" not in lines[0]  # and no class names
         await pilot.press("enter")
         await pilot.press("f5")  # starting still reports the problem instead of crashing
+        await pilot.pause()
+        # the dataset is looked for again, here: no run's process is started only to fail the same way (the line
+        # said "Form locked while the run trains" and the footer offered pause and stop until it had; walk29 F6)
+        said_at_once = app.run_state, app.query_one(ProgressLine).progress.message
+        await ready(pilot, app)
+        assert isinstance(app.screen, MessageScreen) and "Looked in" in app.screen.message
+        assert app.run_state == "idle" and app.is_running
+        assert app.controller.serial == 0, said_at_once  # no run was started
+    assert said_at_once[0] == "idle" and said_at_once[1] in ("Looking for the dataset again…",
+                                                             "The dataset is not available: see the message.")
+
+
+async def test_a_dataset_put_in_place_after_it_was_missing_trains_at_the_first_f5(make_app, tmp_path, synthetic_root):
+    folder = tmp_path / "later"
+    app = make_app(data_dir=folder)
+    async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
         assert isinstance(app.screen, MessageScreen)
-        assert app.run_state == "idle" and app.is_running
+        await pilot.press("enter")
+        shutil.copytree(synthetic_root, folder)  # fixed in another terminal
+        await pilot.press("f5")
+        await ready(pilot, app)
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+    assert app.controller.serial == 1 and (the_run(app) / "result.json").is_file()
 
 
 async def test_command_palette_lists_every_action_and_starts_training(make_app):
