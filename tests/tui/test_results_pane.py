@@ -123,3 +123,32 @@ async def test_a_narrow_matrix_scrolls_to_the_accuracy_column_and_keeps_the_true
         header = table.render_line(0).text
         assert header.split()[:1] == ["true"] and header.split()[-1] == "acc", header
         assert table.render_line(1).text.split()[0] == "0" and "%" in table.render_line(1).text
+
+
+async def test_a_run_being_evaluated_hides_the_matrix_shown_before(make_app, synthetic_data, tiny_config, tmp_path):
+    """While a second run was evaluated, the first one's matrix stayed under "Evaluating second…", and the bar
+    counted "0 / 1 test digits" until the first chunk (walk29 F2)."""
+    from mnist_tui.tui.panes.results import ResultsPane
+
+    runs = tmp_path / "runs"
+    for name in ("first", "second"):
+        assert list(Trainer(tiny_config, synthetic_data, checkpoints_dir=runs, run_name=name).run())[-1].kind == "finished"
+    (runs / "second" / "misclassified.pt").unlink()  # its figures are worked out again, on the test set
+
+    app = make_app(checkpoints_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        pane = app.query_one(ResultsPane)
+        pane.load_run(runs / "first", app.dataset_cache)
+        await ready(pilot, app)
+        shown_first = pane.query_one("#confusion").display
+        pane.load_run(runs / "second", app.dataset_cache)  # no await: as drawn before the evaluation's first chunk
+        during = (pane.query_one("#confusion").display, pane.query_one("#results-help").display,
+                  str(pane.query_one("#eval-progress", Static).render()),
+                  str(pane.query_one("#results-summary", Static).render()))
+        await ready(pilot, app)
+        summary = str(pane.query_one("#results-summary", Static).render())
+    assert shown_first
+    assert during[:2] == (False, False), during
+    assert "/ 1 test digits" not in during[2] and "Evaluating second · last.pt" in during[3], during
+    assert summary.startswith("second"), summary

@@ -67,7 +67,7 @@ class ResultsPane(Vertical):
             if shown is None and run_dir:  # what it saved cannot be read: its checkpoint is tested again
                 from ...core.evaluation import evaluate_checkpoint
 
-                self.post_message(EvaluationProgress(0, 1))
+                self.post_message(EvaluationProgress(0, 0))
                 shown = evaluate_checkpoint(folder / "last.pt", data.get,
                                             lambda done, total: self.post_message(EvaluationProgress(done, total)))
             if shown is not None:
@@ -85,7 +85,7 @@ class ResultsPane(Vertical):
             self.show_saved(str(path), data, path.parent)
             return
         name = "last.pt" if finished else next((n for n in CHECKPOINT_FILES if (path / n).is_file()), "last.pt")
-        self.show_progress(0, 1, f"{path.name} · {name}")
+        self.show_progress(0, 0, f"{path.name} · {name}")
         self.evaluate(str(path / name), data)
 
     def on_evaluation_progress(self, message: EvaluationProgress) -> None:
@@ -128,11 +128,14 @@ class ResultsPane(Vertical):
         note.display = True
 
     def show_progress(self, done: int, total: int, source: str | None = None) -> None:
+        """``total`` 0: not known yet (the model and the test digits are loading)."""
         bar = self.query_one("#eval-progress", Static)
         bar.display = True
-        bar.update(f"{text_bar(done / total if total else 0.0, 30)} {done:,} / {total:,} test digits")
-        if source:
-            self.query_one("#results-note").display = False
+        bar.update(f"{text_bar(done / total if total else 0.0, 30)} "
+                   + (f"{done:,} / {total:,} test digits" if total else "loading the model and the test digits…"))
+        if source:  # another run's matrix would read as this one's until its own comes
+            for part in ("#results-note", "#confusion", "#results-help"):
+                self.query_one(part).display = False
             self.query_one("#results-summary", Static).update(f"Evaluating {source} on the test set…")
 
     def show_failure(self, reason: str) -> None:
