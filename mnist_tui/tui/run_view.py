@@ -47,6 +47,7 @@ class RunView:
         self._resuming = False
         self._stopped: Stopped | None = None  # the last run stopped and not since finished (see quit_message)
         self._said: str | None = None  # the run folder the idle status line names (finished, stopped, failed)
+        self._charted: str | None = None  # the run folder whose curves Train's charts show
         self.quit_when_stopped = False
         self.stop_question: ConfirmScreen | None = None  # "Stop training?" while it waits for an answer
         # the "Cannot start" message on the progress line and the (state, message) it replaced
@@ -281,6 +282,7 @@ class RunView:
         resumed = event.start_epoch or event.start_step
         history = read_metrics(run_dir)[:event.start_epoch] if resumed else []
         app.train_pane.run_started(event, read_points(run_dir) if resumed else [], history)
+        self._charted = event.run_dir
         if self._resuming:  # the form shows the run's own config while it trains, then the user's again
             form = app.query_one(HParamForm)
             if self.form_draft is None:
@@ -309,14 +311,17 @@ class RunView:
         self._said = event.run_dir
 
     def run_deleted(self, run_dir: str) -> None:
-        """A run was deleted in Runs: the status line and the quit message stop pointing at it (the status
-        kept saying "Finished RUN · f2 Results", and quitting printed how to resume a stopped run now gone)."""
+        """A run was deleted in Runs: the status line, the quit message and Train's charts stop pointing at it (the
+        status kept saying "Finished RUN · f2 Results", and quitting printed how to resume a stopped run now gone)."""
         gone = Path(run_dir).resolve()
         if self._stopped is not None and Path(self._stopped.run_dir).resolve() == gone:
             self._stopped = None
         if self._said is not None and Path(self._said).resolve() == gone and not self.app.controller.active:
             self._said = None
             self.app.set_progress(state="idle", message=f"{gone.name} was deleted · f5 start · ctrl+p commands")
+        if self._charted is not None and Path(self._charted).resolve() == gone and not self.app.controller.active:
+            self._charted = None  # its curves stayed, under a title that names no run
+            self.app.train_pane.clear_charts(None, f"{gone.name} was deleted")
 
     def run_loaded(self) -> None:
         """Another run is shown in Results: a "RUN was deleted" status stops standing over it (it stayed for

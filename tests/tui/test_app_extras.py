@@ -550,6 +550,9 @@ async def test_deleting_the_run_the_status_line_names_updates_it_and_the_quit_me
         assert not run.exists()
         assert str(app.query_one(ProgressLine).render()).strip().startswith(f"{run.name} was deleted")
         assert app.run_view.quit_message is None
+        # Train's charts let its curves go too (they stayed, under a title naming no run; walk29 F5)
+        charted = [(len(chart.train), chart.waiting) for chart in app.train_pane.charts]
+        assert charted == [(0, f"{run.name} was deleted")] * 3, charted
         # and once another run is loaded it stops standing over that run's results (it stayed for minutes)
         tiny_run(app.checkpoints_dir, "another", synthetic_data)
         for key in ("ctrl+r", "l"):

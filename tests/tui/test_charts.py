@@ -249,3 +249,16 @@ async def test_a_narrow_loss_chart_keeps_a_short_title_rather_than_none():
         drawn = plain(chart)
     assert chart.heading() == "Loss (log10, smoothed 0.9)"
     assert "Loss (log10, s 0.9)" in drawn, drawn
+
+
+async def test_an_empty_charts_message_wider_than_the_plot_is_cut_with_a_sign_rather_than_dropped():
+    """plotext drops a title as wide as its plot: at 60 columns the idle chart said nothing (walk29 F10), and
+    "RUN was deleted ..." was lost at 80."""
+    app = ChartApp()
+    async with app.run_test(size=(30, 16)) as pilot:
+        chart = app.query_one(LossChart)
+        chart.reset(None, "no run yet: f5 starts one, or load one from Runs")
+        chart.replot()
+        await pilot.pause()
+        drawn = plain(chart)
+    assert "no run yet: f5 starts…" in drawn, drawn

@@ -13,6 +13,7 @@ import math
 
 from textual_plotext import PlotextPlot
 
+from ...core.formatting import clip
 from .ticks import linear_ticks, log_ticks
 
 SMOOTHING_LEVELS = (0.0, 0.6, 0.9)  # off, light, heavy: EMA weights for the train curve
@@ -246,7 +247,8 @@ class TrainingChart(PlotextPlot):
         if not ys:
             plt.ylim(0, 1)
             plt.yticks([])
-            plt.title(self.waiting or "no run yet: f5 starts one")
+            # cut to fit, with a sign: plotext drops a title as wide as the plot
+            plt.title(clip(self.waiting or "no run yet: f5 starts one", max(width - 4, 8)))
         self.dirty = False
         self.refresh()
 
