@@ -1043,3 +1043,19 @@ def test_a_clipped_error_ends_with_its_ellipsis_within_the_width():
     short = clip_lines("ab cd ef", 5, 1)  # "ab cd" is 5 columns: the "…" takes the last
     assert clipped == ["abcd efgh", "abcd efg…"] and short == "ab c…"
     assert clip_lines("ab cd", 9, 1) == "ab cd"  # nothing left out: no "…"
+
+
+async def test_tune_opens_in_its_search_with_no_study_yet_and_on_the_trials_with_one(tmp_path, synthetic_root):
+    """With no study, the keys were on the empty trials table: nothing showed them, enter did nothing, and the search
+    was a tab away (walk29 F8). A study that is there opens on its trials, to read them."""
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        fresh = screen.focused.id if screen.focused else None, screen.query_one("#tune-search", Input).cursor_position
+    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        existing = screen.focused.id if screen.focused else None
+    assert fresh == ("tune-search", 0)  # the start of the search shows at 80 columns
+    assert existing == "tune-table"

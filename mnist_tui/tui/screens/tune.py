@@ -186,6 +186,8 @@ class TuneScreen(LeaveQuestions, Screen):
         if self.form.storage_exists():  # the study in the fields comes back as it was left (or as others fed it)
             self.action_attach()
             self._quiet = True
+        else:  # no trials to read: the keys go to the search (on the empty table, nothing showed where they were)
+            self.query_one("#tune-search", Input).focus()
 
     @on(Input.Changed)
     def _revalidate(self, event: Input.Changed | None = None) -> None:
