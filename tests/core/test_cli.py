@@ -590,6 +590,7 @@ def test_a_file_as_the_checkpoints_folder_of_a_run_name_is_named(command, tmp_pa
     ["train", "--run-name", ""],
     ["tune", "--storage", ""],
     ["tune", "--study", ""],  # it went on under the default name
+    ["serve", "--public-url", ""],
 ])
 def test_an_empty_value_for_a_flag_is_refused_not_taken_as_its_default(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

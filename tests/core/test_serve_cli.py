@@ -109,7 +109,6 @@ def test_a_bad_public_url_exits_2_with_one_line_before_taking_the_port(tmp_path)
     ("http://localhost:0", "(and a port 1-65535)"),
     ("localhost:9000", "give an http:// or https:// URL"),
     ("http://", "with a host"),
-    ("", "with a host"),
     ("http://localhost:9000/?x=1", "without a ?query"),
 ])
 def test_public_urls_browsers_could_not_use_are_usage_errors(monkeypatch, capsys, url, why):
