@@ -273,7 +273,7 @@ class MnistApp(KeysPanelActions, App):
     @while_mounted
     def on_data_failed(self, message: DataFailed) -> None:
         self.data_failed = message.dataset
-        self.run_view.data_unavailable()
+        self.run_view.data_loaded(False)
         self.set_progress(state="failed", message="The dataset is not available: see the message.")
         self.push_screen(MessageScreen("The dataset could not be loaded", message.message))
         if self.evaluation is None:

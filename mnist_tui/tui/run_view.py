@@ -95,15 +95,12 @@ class RunView:
         self.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
         self.start(config, run_name=form.run_name)
 
-    def data_loaded(self) -> None:
-        """The dataset is there now: the run f5 asked for while it was missing starts."""
-        if self._start_once_loaded is not None:
-            preset, config, run_name = self._start_once_loaded
-            self._start_once_loaded, self.form_to_save = None, (preset, config)
-            self.start(config, run_name=run_name)
-
-    def data_unavailable(self) -> None:
-        self._start_once_loaded = None  # still missing: the app says so, and nothing starts
+    def data_loaded(self, loaded: bool = True) -> None:
+        """The dataset is there now: the run f5 asked for while it was missing starts (not ``loaded``: it is not)."""
+        asked, self._start_once_loaded = self._start_once_loaded, None
+        if asked is not None and loaded:
+            self.form_to_save = asked[:2]
+            self.start(asked[1], run_name=asked[2])
 
     def refuse(self, errors: dict[str, str], what: str = "start") -> None:
         """Say on the progress line why the form cannot ``what`` (f5, f10, the finder); it follows the form."""
@@ -126,6 +123,10 @@ class RunView:
         line = self.app.query_one(ProgressLine).progress
         if line.message == MISSING_DATA:
             self.app.set_progress(state="idle", message="Ready · f5 start · ctrl+p commands")
+            line = self.app.query_one(ProgressLine).progress
+        if errors and self._refusal is None and line.state == "idle" and line.message.startswith("Ready"):
+            self.refuse(errors)  # said at once: "Ready · f5 start" stood over a field in error until f5
+            return
         if self._refusal is None or line.message != self._refusal[0]:
             self._refusal = None  # something else has been said since
             return

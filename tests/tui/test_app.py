@@ -111,6 +111,8 @@ async def test_invalid_value_shows_inline_error_and_disables_start(make_app):
         error = app.query_one("#error-lr", Static)
         assert error.display and "learning rate must be > 0" in str(error.render())  # the row's label
         assert start.disabled
+        # the line says so at once ("Ready · f5 start" stood over the field in error until f5; walk29 F11)
+        said_before_f5 = str(app.query_one(ProgressLine).render())
         app.query_one("#field-epochs", Input).focus()
         await pilot.press("f5")  # says what is wrong and goes there (it once did nothing at all)
         await pilot.pause()
@@ -123,6 +125,9 @@ async def test_invalid_value_shows_inline_error_and_disables_start(make_app):
         await set_field(pilot, app, "epochs", "2")
         assert not app.query_one("#error-lr", Static).display
         assert not start.disabled and app.check_action("start", ()) is True
+        said_once_fixed = str(app.query_one(ProgressLine).render())
+    assert "Cannot start: learning rate must be > 0" in said_before_f5, said_before_f5
+    assert said_once_fixed.strip().startswith("Ready · "), said_once_fixed
 
 
 async def test_preset_picker_fills_the_fields(make_app):
