@@ -656,3 +656,24 @@ async def test_a_run_paused_resumed_or_stopped_under_draw_says_so_there(make_app
     assert f"{name} is training again" not in paused  # replaced, not stacked
     # (in epoch N, or after epoch N when the pause fell on an epoch's end, as on a busy machine)
     assert re.match(rf"Stopped {name} (in epoch \d+ after step \d+|after epoch \d+) · saved ", stopped[-1]), stopped
+
+
+async def test_misclassifieds_sort_and_filter_keys_show_once_there_are_digits(make_app, synthetic_data, tmp_path):
+    """With nothing loaded, its footer offered s Sort, t True, p Pred and c Clear, which did nothing (walk29 F13)."""
+    from tests.tui.terminal import TerminalMirror
+
+    run = tiny_run(tmp_path / "runs", "r1", synthetic_data)
+    app = make_app()
+    terminal = TerminalMirror(app, SIZE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f3")
+        await pilot.pause()
+        empty = terminal.lines()[-1]
+        app.load_run(run)
+        await settle(pilot, app)
+        await pilot.press("f3")
+        await settle(pilot, app)
+        loaded = terminal.lines()[-1]
+    assert "Sort" not in empty and "Clear" not in empty and "Quit" in empty, empty
+    assert "s Sort" in loaded and "t True" in loaded and "c Clear" in loaded, loaded

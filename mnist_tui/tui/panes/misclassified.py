@@ -113,6 +113,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self.query_one(DigitGrid).flagged = set(self.label_issues or ())
         self.action_close_insight()
         self.refresh_examples(keep_place=False)  # another run's digits: from the first (a new run's opened mid-list)
+        self.refresh_bindings()
         self._find_label_issues_if_needed()
 
     def set_checkpoint(self, checkpoint: str | None, data_dir: str | None = None) -> None:
@@ -224,6 +225,11 @@ class MisclassifiedPane(MapLauncher, Vertical):
         issue = (self.label_issues or {}).get(example.index) if example is not None else None
         self.query_one(DigitDetail).show(example, pixels, self.class_names, issue)
         self._update_bar()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle_sort", "cycle_true", "cycle_predicted", "clear_filters") and self.evaluation is None:
+            return False  # no digits to sort or filter: the footer offered the keys, and they did nothing
+        return super().check_action(action, parameters)
 
     def action_toggle_sort(self) -> None:
         self.sort_by = "index" if self.sort_by == "confidence" else "confidence"
