@@ -226,15 +226,9 @@ class TuneScreen(LeaveQuestions, Screen):
 
     def command(self) -> list[str]:
         """The ``mnist-tui tune ... --json`` command line the Start button runs."""
-        base_flags = config_flags(self.base, self.preset)
-        args = [sys.executable, "-m", "mnist_tui.cli", "tune", "--json", "--checkpoints", str(self.checkpoints_dir),
-                *base_flags, "--trials", self.form.trials(), "--pruner", self.form.pruner(), "--study", self.study_name(),
-                "--storage", self.form.storage_url()]
-        if self.data_dir:
-            args += ["--data-dir", str(self.data_dir)]
-        for spec in self.form.space_specs():
-            args += ["--search", spec]
-        return args
+        data = ["--data-dir", str(self.data_dir)] if self.data_dir else []
+        return [sys.executable, "-m", "mnist_tui.cli", "tune", "--json", "--checkpoints", str(self.checkpoints_dir),
+                *data, *config_flags(self.base, self.preset), *self.form.tune_flags()]
 
     @on(Button.Pressed, "#tune-start")
     def action_start(self) -> None:

@@ -168,6 +168,11 @@ class TuneForm(Vertical):
     def pruner(self) -> str:
         return str(self.query_one("#tune-pruner", Select).value)
 
+    def tune_flags(self) -> list[str]:
+        """The study's fields as ``mnist-tui tune`` flags."""
+        return ["--trials", self.trials(), "--pruner", self.pruner(), "--study", self.study_name(),
+                "--storage", self.storage_url(), *(flag for spec in self.space_specs() for flag in ("--search", spec))]
+
     def validation_error(self) -> str | None:
         """The search spec's problems (the core's messages), or None when it can run."""
         try:
