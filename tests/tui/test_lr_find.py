@@ -28,9 +28,9 @@ SIZE = (80, 24)
 ], ids=[*PRESETS, "custom-mlp", "fast-edited"])
 def test_config_flags_read_back_as_the_same_config(config):
     screen = LrFindScreen(config, data_dir="/data", steps=50)
-    command = screen.command()
-    assert command[2:4] == ["mnist_tui.cli", "lr-find"] and command[-4:] == ["--steps", "50", "--data-dir", "/data"]
-    args = build_parser().parse_args(command[3:])
+    command = screen.args()
+    assert command[0] == "lr-find" and command[-4:] == ["--steps", "50", "--data-dir", "/data"]
+    args = build_parser().parse_args(command)
     assert config_from_args(args) == config
     assert args.json and args.steps == 50
     # the same flags, from any preset, through a shell
@@ -192,7 +192,7 @@ async def test_escape_mid_test_kills_the_child(synthetic_root, tiny_config):
         await pilot.press("escape")
         await pilot.pause()
         assert closed == [None]
-        code = await asyncio.to_thread(screen.process.wait, 30)
+        code = await asyncio.to_thread(screen.child.wait, 30)
         assert code != 0  # killed, not finished
 
 

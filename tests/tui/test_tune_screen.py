@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 
@@ -385,7 +386,7 @@ async def test_ctrl_q_during_a_sweep_asks_first(make_app):
         except WorkerCancelled:  # the app quit on the worker's last message before the worker had returned
             pass
     assert not app.is_running
-    assert screen.process.returncode == 130  # stopped as Ctrl+C stops it, not killed with the app
+    assert screen.child.returncode == 130  # stopped as Ctrl+C stops it, not killed with the app
     assert [p.parent.name for p in app.checkpoints_dir.glob("*/last.pt")] == [f"{study}-trial000"]
 
 
@@ -781,7 +782,7 @@ async def test_leaving_during_a_sweep_asks_first(make_app):
         await pilot.press("y")
         await pilot.pause()
         assert not isinstance(app.screen, (TuneScreen, ConfirmScreen))
-        assert await asyncio.to_thread(screen.process.wait, 60) == 130  # stopped as Ctrl+C stops it
+        assert await asyncio.to_thread(screen.child.wait, 60) == 130  # stopped as Ctrl+C stops it
 
 
 async def test_starting_a_study_while_a_run_trains_asks_first(make_app):
@@ -968,7 +969,7 @@ async def test_a_question_about_stopping_the_study_goes_when_the_study_ends_unde
         await pilot.press(key)
         await pilot.pause()
         assert title in str(app.screen.query_one(".dialog-title", Static).render())
-        screen.process.send_signal(signal.SIGINT)  # the study ends by itself (from another terminal, say)
+        os.kill(screen.child.pid, signal.SIGINT)  # the study ends by itself (from another terminal, say)
         try:
             await screen.tune_worker.wait()
             for _ in range(5):

@@ -1,8 +1,8 @@
 """The learning-rate finder: ``mnist-tui lr-find --json`` in a child process, its curve on a log-lr axis.
 
 The range test trains (a copy of the model, for a few batches), so it runs in its own
-process like every run: ``python -m mnist_tui.cli lr-find <the form's config as flags>
---json``. A thread worker reads its JSON lines and posts them as messages; the curve
+process like every run: ``mnist-tui lr-find <the form's config as flags> --json`` (a
+:class:`~mnist_tui.core.cli_child.CliChild`). A thread worker reads its JSON lines and posts them as messages; the curve
 (smoothed loss against log10 lr, ticks labelled as real rates) grows as the steps
 arrive and the suggestion is marked once it is found. Enter ("Use it") dismisses the
 screen with the suggested rate; escape closes it (the child is killed: it saves nothing).
@@ -12,13 +12,7 @@ The app opens it with ``push_screen(LrFindScreen(config, data_dir=...), callback
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +26,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Static
 from textual_plotext import PlotextPlot
 
+from ...core.cli_child import CliChild
 from ...core.config import TrainConfig
 from ...core.formatting import rate_label, rate_ticks
-from ...core.process import cli_message
 from ...core.tune_space import config_flags
 from ..keys import QUIT_NOT_SHOWN
 from ..widgets.footer import FittingFooter
@@ -142,11 +136,10 @@ class LrFindScreen(Screen["float | None"]):
         self.data_dir = data_dir
         self.steps = steps
         self.lr_range = lr_range or LR_RANGE  # (start, end)
-        self.process: subprocess.Popen | None = None
+        self.child: CliChild | None = None  # the ``lr-find`` process
         self.reader = None  # the thread worker reading the child's output
         self.found: dict[str, Any] | None = None
         self.error: str | None = None
-        self._stderr = None
 
     @property
     def suggested(self) -> float | None:
@@ -154,9 +147,9 @@ class LrFindScreen(Screen["float | None"]):
         rate = self.found["suggested_lr"] if self.found else None
         return None if rate is None else float(f"{rate:.3g}")
 
-    def command(self) -> list[str]:
-        """The child's command line: ``lr-find`` with the config as flags, JSON lines out."""
-        args = [sys.executable, "-m", "mnist_tui.cli", "lr-find", *config_flags(self.config), "--json"]
+    def args(self) -> list[str]:
+        """The child's arguments: ``lr-find`` with the config as flags, JSON lines out."""
+        args = ["lr-find", *config_flags(self.config), "--json"]
         args += ["--start", repr(self.lr_range[0]), "--end", repr(self.lr_range[1])]
         if self.steps is not None:
             args += ["--steps", str(self.steps)]
@@ -180,15 +173,12 @@ class LrFindScreen(Screen["float | None"]):
         yield FittingFooter()
 
     def on_mount(self) -> None:
-        self._stderr = tempfile.TemporaryFile()
         try:
-            self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                            stderr=self._stderr, text=True, start_new_session=True,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.child = CliChild(self.args())
         except OSError as exc:
             self._show_error(f"cannot start the range test: {exc}")
             return
-        self.reader = self._read_output(self.process)
+        self.reader = self._read_output(self.child)
         self.set_interval(REDRAW_SECONDS, self._redraw)
 
     def system_commands(self):
@@ -199,26 +189,19 @@ class LrFindScreen(Screen["float | None"]):
         yield SystemCommand("Close the lr finder", "Back to the form (escape)", self.action_close)
 
     @work(thread=True, exclusive=True, group="lr-find", exit_on_error=False)
-    def _read_output(self, process: subprocess.Popen) -> int:
+    def _read_output(self, child: CliChild) -> int:
         found = None
-        for line in process.stdout:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+        for record in child.records():
             if record.get("event") == "lr_found":
                 found = record
             elif record.get("event") == "lr_step":
                 self.post_message(self.Progress(record))
-        code = process.wait()
+        code = child.wait()
         error = None
         if found is None:
-            error = self._stderr_tail() or f"the range test ended with exit code {code}"
+            error = child.message() or f"the range test ended with exit code {code}"
         self.post_message(self.Ended(found, error))
         return code
-
-    def _stderr_tail(self) -> str:
-        return cli_message(self._stderr)
 
     def on_lr_find_screen_progress(self, message: Progress) -> None:
         r = message.record
@@ -282,11 +265,8 @@ class LrFindScreen(Screen["float | None"]):
         self.dismiss(None)
 
     def _kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # it saves nothing; its own session, so its group
-            except (ProcessLookupError, PermissionError):
-                self.process.kill()
+        if self.child is not None:
+            self.child.kill()  # it saves nothing
 
     def on_unmount(self) -> None:
         self._kill()

@@ -1,7 +1,8 @@
 """The Tune screen: run ``mnist-tui tune --json`` as a subprocess and watch its trials, or attach to a study.
 
-The search runs in its own process (``python -m mnist_tui.cli tune ... --json``), whose trials train in a
-worker child, so the app stays responsive; a thread worker reads its JSON lines and posts them as messages.
+The search runs in its own process (``mnist-tui tune ... --json``, a :class:`~mnist_tui.core.cli_child.CliChild`),
+whose trials train in a worker child, so the app stays responsive; a thread worker reads its JSON lines and posts
+them as messages.
 Another polls the storage (Optuna, imported there) so trials from other machines feeding the same study show
 too, and computes parameter importances. Nothing here imports torch. f8 (or the palette) switches the lower
 area between the trials table, the history charts and the importances.
@@ -11,12 +12,6 @@ The app (tui/views.py) opens it and takes :class:`TuneScreen.UseBest` and :class
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,8 +26,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
+from ...core.cli_child import CliChild
 from ...core.config import TrainConfig
-from ...core.process import cli_message
 from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study, preset_for
 from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions, unless_busy
@@ -102,11 +97,10 @@ class TuneScreen(LeaveQuestions, Screen):
         self.initial_storage = storage or ""
         self.poll_seconds = poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}
-        self.process: subprocess.Popen | None = None
+        self.child: CliChild | None = None  # the study's ``tune`` process, once started
         self.tune_worker = self.poll_worker = None
         self._poll_stop = threading.Event()
         self.first_poll_applied, self.last_finished = threading.Event(), None
-        self._stopping = self._ready = False  # Stop pressed; the CLI has installed its SIGINT handler
         self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
         self._quiet = False  # watching the study the view opened on: "waiting for study" is not said
         self._lost_since: str | None = None  # the watched study's storage could not be read from then (HH:MM:SS)
@@ -215,7 +209,12 @@ class TuneScreen(LeaveQuestions, Screen):
 
     @property
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.child is not None and self.child.running
+
+    @property
+    def _stopping(self) -> bool:
+        """Stop was pressed and the study has not ended yet."""
+        return self.running and self.child.interrupted
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":
@@ -224,11 +223,11 @@ class TuneScreen(LeaveQuestions, Screen):
 
     # -- running a study ----------------------------------------------------------------
 
-    def command(self) -> list[str]:
-        """The ``mnist-tui tune ... --json`` command line the Start button runs."""
+    def args(self) -> list[str]:
+        """The ``mnist-tui tune ... --json`` arguments the Start button runs."""
         data = ["--data-dir", str(self.data_dir)] if self.data_dir else []
-        return [sys.executable, "-m", "mnist_tui.cli", "tune", "--json", "--checkpoints", str(self.checkpoints_dir),
-                *data, *config_flags(self.base, self.preset), *self.form.tune_flags()]
+        return ["tune", "--json", "--checkpoints", str(self.checkpoints_dir), *data,
+                *config_flags(self.base, self.preset), *self.form.tune_flags()]
 
     @on(Button.Pressed, "#tune-start")
     def action_start(self) -> None:
@@ -239,23 +238,22 @@ class TuneScreen(LeaveQuestions, Screen):
     def _launch(self) -> None:
         if self.running:
             return
-        self._stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=self._stderr, text=True, start_new_session=True,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.query_one("#tune-status", Static).update(f"study {self.study_name()} in {self.form.storage_url()}: starting")
+        status = self.query_one("#tune-status", Static)
+        try:
+            self.child = CliChild(self.args(), ready_event="tune_started")
+        except OSError as exc:
+            status.set_class(True, "error")
+            status.update(f"cannot start the study: {exc}")
+            return
+        status.update(f"study {self.study_name()} in {self.form.storage_url()}: starting")
         self._set_running(True)
-        self._stopping = self._ready = False
-        self.tune_worker = self._read_tune_output(self.process)
+        self.tune_worker = self._read_tune_output(self.child)
         self.action_attach()  # other machines' trials, and ours while they train
 
     @on(Button.Pressed, "#tune-stop")
     def action_stop(self) -> None:
         """Like Ctrl+C on the CLI: the running trials stop, save and are marked failed (interrupted)."""
-        if self.running and not self._stopping:  # once: a second SIGINT tells the CLI to quit at once
-            self._stopping = True
-            if self._ready:  # else sent once the CLI says it takes SIGINT (an early one is lost or kills it)
-                self.process.send_signal(signal.SIGINT)
+        if self.running and self.child.interrupt():  # once, and once the CLI takes SIGINT (an early one kills it)
             self.query_one("#tune-status", Static).update("stopping: the running trials save and end")
 
     @on(Button.Pressed, "#tune-attach")
@@ -272,17 +270,13 @@ class TuneScreen(LeaveQuestions, Screen):
         self.refresh_bindings()
 
     @work(thread=True, exclusive=True, group="tune", exit_on_error=False)
-    def _read_tune_output(self, process: subprocess.Popen) -> int:
-        for line in process.stdout:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if record.get("event") in ("study_finished", "tune_started"):
+    def _read_tune_output(self, child: CliChild) -> int:
+        for record in child.records():
+            if record.get("event") == "study_finished":
                 self.post_message(TrialRecords([], "tune", finished=record))
             elif record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
                 self.post_message(TrialRecords([row_from_event(record)], "tune"))
-        code = process.wait()
+        code = child.wait()
         self.post_message(TrialRecords([], "tune", finished={"event": "exited", "code": code}))
         return code
 
@@ -294,17 +288,12 @@ class TuneScreen(LeaveQuestions, Screen):
         merge_records(self.trials, message.records)
         status = self.query_one("#tune-status", Static)
         finished = message.finished or {}
-        if finished.get("event") == "tune_started":
-            self._ready = True
-            if self._stopping and self.running:
-                self.process.send_signal(signal.SIGINT)
-        elif finished.get("event") == "study_finished":
+        if finished.get("event") == "study_finished":
             self.last_finished = finished
         elif finished.get("event") == "exited":
             self._set_running(False)
-            self._stopping = False
             text, failed = outcome_text(self.study_name(), self.last_finished or {}, len(self.trials),
-                                        finished["code"], self._stderr_tail)
+                                        finished["code"], self.child.message)
             status.set_class(failed, "error", "failed")
             status.update(f"{text} · quitting" if self._quit_when_stopped else text)
             if self._quit_when_stopped:
@@ -315,14 +304,14 @@ class TuneScreen(LeaveQuestions, Screen):
                 self._poll_stop.set()
                 self.action_attach()  # one last look at the storage, then keep watching
             self._study_ended_under_question()
-        elif finished.get("event") == "poll_error" and self.trials and self.process is None:  # read before: lost
+        elif finished.get("event") == "poll_error" and self.trials and self.child is None:  # read before: lost
             self._lost_since = self._lost_since or time.strftime("%H:%M:%S")
             status.update(poll_error_text(self.study_name(), finished, self._lost_since))
         elif finished.get("event") == "poll_error" and not self.trials and not self._stopping and not self._quiet \
                 and not status.has_class("error"):  # (tune's own failure, said once it exited, stays)
             status.set_class(finished.get("fatal", False), "error")
             status.update(poll_error_text(self.study_name(), finished))
-        elif not finished and self.trials and (self.running or self.process is None) and not self._stopping \
+        elif not finished and self.trials and (self.running or self.child is None) and not self._stopping \
                 and not status.has_class("failed"):  # counts while it runs (or while attached); then the outcome
             self._show_progress(status, self.form.validation_error())
         if message.source == "poll" and not finished:
@@ -341,9 +330,6 @@ class TuneScreen(LeaveQuestions, Screen):
         note = None if self.running else f"ctrl+s runs {more} more trial{'' if more == '1' else 's'} in it"
         under = (error, "$text-error") if error is not None else (note, "$text-muted") if note else None
         status.update(text if under is None else Content.assemble(text, "\n", under))
-
-    def _stderr_tail(self) -> str:
-        return cli_message(self._stderr)
 
     # -- the table and the best trial ------------------------------------------------------
 
@@ -390,7 +376,7 @@ class TuneScreen(LeaveQuestions, Screen):
     def on_unmount(self) -> None:
         self._poll_stop.set()
         if self.running:  # leaving the screen stops the search cleanly (trials saved, marked interrupted)
-            self.process.send_signal(signal.SIGINT)
+            self.child.interrupt(at_once=True)
 
 
 __all__ = ["TuneScreen"]
