@@ -193,7 +193,7 @@ class Trainer:
         r.train_seconds = float(sum(h.get("seconds", 0.0) for h in r.history)) + r.epoch_seconds
         r.best_val = max((h["val_accuracy"] for h in r.history if h.get("val_accuracy") is not None), default=None)
         self.best_path = str(self.run_dir / "best.pt") if (self.run_dir / "best.pt").is_file() else None
-        runs.write_text_atomic(self.run_dir / "config.json", config.to_json())
+        runs.write_resumed_config(self.run_dir, config, self.extra_epochs)
         runs.drop_outputs(self.run_dir)  # the weights are about to change
         return r
 

@@ -39,6 +39,12 @@ def test_cell(accuracy: float | None, checkpoint: str | None, epochs_done: int) 
     return f"{percent(accuracy)} {kind}·e{epoch.rstrip(')')}" if epoch else f"{percent(accuracy)} {kind}"
 
 
+def schedules_text(schedules: tuple[int, ...]) -> str:
+    """A run trained more epochs, as its schedules: (2, 1) -> "2 epochs, then 1 more"."""
+    first, *more = schedules
+    return f"{first} epoch{'' if first == 1 else 's'}, then {' + '.join(map(str, more))} more"
+
+
 def clip(text: str, limit: int = 200) -> str:
     """``text`` within ``limit`` characters, cut after a whole word and ended with "…" when it was longer."""
     if len(text) <= limit:

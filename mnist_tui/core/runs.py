@@ -40,7 +40,9 @@ def is_shipped(run_dir: Path) -> bool:
     run_dir = Path(run_dir).resolve()
     return run_dir.parent == REPO_CHECKPOINTS and run_dir.name in SHIPPED_RUNS
 # the files a training process writes (their temp files, left by a kill, are removed by the next one)
-TRAINER_FILES = ("config.json", "metrics.jsonl", "points.jsonl", "result.json", "misclassified.pt", *CHECKPOINT_FILES)
+TRAINER_FILES = ("config.json", "metrics.jsonl", "points.jsonl", "result.json", "misclassified.pt", "schedule.json",
+                 *CHECKPOINT_FILES)
+SCHEDULE_FILE = "schedule.json"  # a run trained more epochs: each schedule's epochs ({"epochs": [3, 2]})
 EXPORT_FILES = ("model.onnx", "model.torchscript.pt")  # `export`'s default files: the weights they were made of
 # all a run folder without a checkpoint may hold to be reused by the next run of its name: what a run killed
 # before its first save leaves, or a finished run whose checkpoints were deleted (nothing else is lost)
@@ -183,6 +185,7 @@ class RunInfo:
     batch_size: int | None = None
     train_seconds: float = 0.0
     test_checkpoint: str | None = None  # e.g. "last (epoch 3)"
+    schedules: tuple[int, ...] = ()  # trained more epochs: each schedule's epochs, (3, 2); () for one schedule
 
     @property
     def config_path(self) -> Path:
@@ -224,7 +227,7 @@ def read_run(run_dir: Path) -> RunInfo:
             name=run_dir.name, path=str(run_dir), model=config.model, epochs_done=epochs_done, epochs=config.epochs,
             best_val_accuracy=max(vals) if vals else None, test_accuracy=_number(result.get("test_accuracy")),
             modified=stamp, finished=finished, state=state, lr=config.lr, batch_size=config.batch_size,
-            train_seconds=seconds, test_checkpoint=test_checkpoint,
+            train_seconds=seconds, test_checkpoint=test_checkpoint, schedules=read_schedules(run_dir),
         )
     except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
         error = str(exc) or repr(exc)
@@ -232,6 +235,25 @@ def read_run(run_dir: Path) -> RunInfo:
             error = f"being created by process {owner}"
         return RunInfo(run_dir.name, str(run_dir), config.model if config else "?", 0, config.epochs if config else 0,
                        None, None, stamp, False, error=error, state="?")  # killed before its first save: its config says
+
+
+def write_resumed_config(run_dir: Path, config: TrainConfig, extra_epochs: int) -> None:
+    """A resumed run's config.json; trained ``extra_epochs`` more (its config now says the total),
+    schedule.json adds them to its schedules, so the total is not taken for one schedule."""
+    if extra_epochs:
+        schedules = list(read_schedules(run_dir)) or [config.epochs - extra_epochs]
+        write_text_atomic(run_dir / SCHEDULE_FILE, json.dumps({"epochs": [*schedules, extra_epochs]}) + "\n")
+    write_text_atomic(run_dir / "config.json", config.to_json())
+
+
+def read_schedules(run_dir: Path) -> tuple[int, ...]:
+    """Each schedule's epochs of a run trained more epochs, (3, 2): 3 epochs, then 2 more. () if unrecorded."""
+    try:
+        epochs = json.loads((Path(run_dir) / SCHEDULE_FILE).read_text())["epochs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+    ok = isinstance(epochs, list) and all(type(e) is int and e > 0 for e in epochs)
+    return tuple(epochs) if ok else ()
 
 
 def _truncated(path: Path) -> bool:

@@ -374,7 +374,7 @@ class MnistApp(KeysPanelActions, App):
         form.set_config(message.config, None)
         self.action_show_tab("train")
         form.show_top()
-        self.notify(f"The form holds {message.name}'s config: f5 trains a new run with it.")
+        self.notify(f"The form holds {message.name}'s config{message.note}: f5 trains a new run with it.")
 
     def on_runs_pane_resume_requested(self, message: RunsPane.ResumeRequested) -> None:
         self.run_view.start(None, message.run.path, message.extra_epochs)

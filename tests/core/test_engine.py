@@ -310,6 +310,18 @@ def test_a_finished_run_trains_more_epochs(synthetic_data, tiny_config, tmp_path
     assert max(lrs) <= config.lr / 10 + 1e-12 and lrs[-1] < lrs[0]  # a gentle cosine, no second warm-up
 
 
+def test_a_run_trained_more_epochs_records_its_schedules(synthetic_data, tiny_config, tmp_path):
+    """Its config says 4 epochs, the total: read as one schedule, "train it again" made another run (walk29 F15)."""
+    from mnist_tui.core.runs import read_run
+
+    run_all(Trainer(tiny_config.replace(epochs=1), synthetic_data, checkpoints_dir=tmp_path, run_name="more"))
+    assert read_run(tmp_path / "more").schedules == ()
+    for extra in (2, 1):
+        run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "more", extra_epochs=extra))
+    info = read_run(tmp_path / "more")
+    assert info.epochs == 4 and info.schedules == (1, 2, 1) and info.finished
+
+
 def test_a_run_stopped_while_training_more_epochs_resumes_where_it_stopped(synthetic_data, tiny_config, tmp_path):
     config = tiny_config.replace(epochs=1, schedule="onecycle")
     for name in ("straight", "split"):

@@ -155,6 +155,31 @@ async def test_f_loads_the_runs_config_into_the_form(make_app, runs_folder):
         assert app.query_one("#field-model").value == "cnn" and app.query_one("#field-width", Input).value == "4"
 
 
+async def test_f_on_a_run_trained_more_epochs_gives_the_form_its_first_schedule(make_app, runs_folder,
+                                                                               synthetic_data):
+    """Its config's epochs are the total: the form took 3 for zeta-mlp (2 epochs, then 1 more), one schedule
+    that trains another run (walk29 F15). The form gets the first schedule's 2, and the notice says why."""
+    from mnist_tui.core.engine import Trainer
+
+    list(Trainer(None, synthetic_data, checkpoints_dir=runs_folder, resume=runs_folder / "zeta-mlp",
+                 extra_epochs=1).run())
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        table.move_cursor(row=names(app).index("zeta-mlp"))
+        await pilot.press("i")
+        await pilot.pause()
+        title = str(app.screen.query_one(".dialog-title", Static).render())
+        await pilot.press("f")
+        await pilot.pause()
+        epochs = app.query_one("#field-epochs", Input).value
+        said = [str(n.message) for n in app._notifications]
+    assert title == "zeta-mlp: config (2 epochs, then 1 more)"
+    assert epochs == "2"
+    assert any("zeta-mlp's config with its first 2 epochs (it then trained 1 more: r in Runs does that)" in text
+               for text in said), said
+
+
 def test_config_requested_carries_the_config_and_the_name():
     message = RunsPane.ConfigRequested(BASE, "alpha-mlp")
     assert message.config is BASE and message.name == "alpha-mlp"

@@ -72,9 +72,9 @@ class RunsPane(Vertical):
     class ConfigRequested(Message):
         """Fill the Train form with this run's config (to train a new run like it)."""
 
-        def __init__(self, config: TrainConfig, name: str) -> None:
+        def __init__(self, config: TrainConfig, name: str, note: str = "") -> None:
             super().__init__()
-            self.config, self.name = config, name
+            self.config, self.name, self.note = config, name, note  # note: what the form holds of it, if not all
 
     def __init__(self, checkpoints_dir: Path) -> None:
         super().__init__(id="runs-pane")
@@ -382,7 +382,7 @@ class RunsPane(Vertical):
             if to_form:
                 self._request_config(run, config)
 
-        self.app.push_screen(RunConfigScreen(run.name, config), answered)
+        self.app.push_screen(RunConfigScreen(run.name, config, run.schedules), answered)
 
     def action_config_to_form(self) -> None:
         run = self._usable()
@@ -394,4 +394,7 @@ class RunsPane(Vertical):
         if self.training is not None:
             self.notify("A run is training: the form keeps its config until it ends.", severity="warning")
             return
-        self.post_message(self.ConfigRequested(config, run.name))
+        first = run.schedules[0] if len(run.schedules) > 1 else None  # its epochs are the total (walk29 F15)
+        note = "" if first is None else (f" with its first {first} epoch{'s' * (first != 1)} (it then trained "
+                                         f"{sum(run.schedules[1:])} more: r in Runs does that)")
+        self.post_message(self.ConfigRequested(config.replace(epochs=first or config.epochs), run.name, note))

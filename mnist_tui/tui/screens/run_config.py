@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ...core.config import TrainConfig, field_applies, field_label, field_names, format_field
+from ...core.formatting import schedules_text
 
 UNUSED = "·"  # marks a field that does not apply to this run
 
@@ -67,13 +68,15 @@ class RunConfigScreen(ModalScreen[bool]):
         Binding("f", "to_form", "To form"),
     ]
 
-    def __init__(self, name: str, config: TrainConfig) -> None:
+    def __init__(self, name: str, config: TrainConfig, schedules: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.run_name, self.config = name, config
+        self.schedules = schedules  # trained more epochs: its epochs are the total of these
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"{self.run_name}: config", classes="dialog-title")
+            trained = f" ({schedules_text(self.schedules)})" if len(self.schedules) > 1 else ""
+            yield Static(f"{self.run_name}: config{trained}", classes="dialog-title")
             with VerticalScroll(id="config-fields"):
                 yield Static(config_table(self.config), id="config-table")
             yield Static(f"{UNUSED} dim: not used by this run's model, optimizer or schedule", id="config-note")
