@@ -152,3 +152,30 @@ async def test_a_run_being_evaluated_hides_the_matrix_shown_before(make_app, syn
     assert during[:2] == (False, False), during
     assert "/ 1 test digits" not in during[2] and "Evaluating second · last.pt" in during[3], during
     assert summary.startswith("second"), summary
+
+
+async def test_a_run_whose_saved_results_are_read_hides_the_matrix_shown_before(make_app, synthetic_data,
+                                                                                 tiny_config, tmp_path):
+    """Loading a finished run read its saved results with the previous run's matrix still up; when they could not
+    be read, its model was tested again under the previous run's matrix."""
+    from mnist_tui.tui.panes.results import ResultsPane
+
+    runs = tmp_path / "runs"
+    for name in ("first", "second"):
+        assert list(Trainer(tiny_config, synthetic_data, checkpoints_dir=runs, run_name=name).run())[-1].kind == "finished"
+    (runs / "second" / "misclassified.pt").write_bytes(b"damaged")  # its model is tested again
+
+    app = make_app(checkpoints_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        pane = app.query_one(ResultsPane)
+        pane.load_run(runs / "first", app.dataset_cache)
+        await ready(pilot, app)
+        shown_first = pane.query_one("#confusion").display
+        pane.load_run(runs / "second", app.dataset_cache)  # no await: as drawn before its saved results are read
+        during = (pane.query_one("#confusion").display, str(pane.query_one("#results-summary", Static).render()))
+        await ready(pilot, app)
+        summary = str(pane.query_one("#results-summary", Static).render())
+    assert shown_first
+    assert during == (False, "Reading second's saved results…"), during
+    assert summary.startswith("second · last (epoch"), summary

@@ -67,7 +67,7 @@ class ResultsPane(Vertical):
             if shown is None and run_dir:  # what it saved cannot be read: its checkpoint is tested again
                 from ...core.evaluation import evaluate_checkpoint
 
-                self.post_message(EvaluationProgress(0, 0))
+                self.app.call_from_thread(self.show_progress, 0, 0, f"{folder.name} · last.pt")
                 shown = evaluate_checkpoint(folder / "last.pt", data.get,
                                             lambda done, total: self.post_message(EvaluationProgress(done, total)))
             if shown is not None:
@@ -82,6 +82,7 @@ class ResultsPane(Vertical):
         self._keys_to_matrix = True  # Runs' table, which had the keys, is hidden now
         finished = bool(read_result(path)) and (path / "last.pt").is_file()  # {}: not finished
         if finished and (path / "misclassified.pt").is_file():
+            self._hide_shown(f"Reading {path.name}'s saved results…")
             self.show_saved(str(path), data, path.parent)
             return
         name = "last.pt" if finished else next((n for n in CHECKPOINT_FILES if (path / n).is_file()), "last.pt")
@@ -133,10 +134,14 @@ class ResultsPane(Vertical):
         bar.display = True
         bar.update(f"{text_bar(done / total if total else 0.0, 30)} "
                    + (f"{done:,} / {total:,} test digits" if total else "loading the model and the test digits…"))
-        if source:  # another run's matrix would read as this one's until its own comes
-            for part in ("#results-note", "#confusion", "#results-help"):
-                self.query_one(part).display = False
-            self.query_one("#results-summary", Static).update(f"Evaluating {source} on the test set…")
+        if source:
+            self._hide_shown(f"Evaluating {source} on the test set…")
+
+    def _hide_shown(self, summary: str) -> None:
+        """Another run's figures go while this one's come: its matrix would read as this one's."""
+        for part in ("#results-note", "#confusion", "#results-help"):
+            self.query_one(part).display = False
+        self.query_one("#results-summary", Static).update(summary)
 
     def show_failure(self, reason: str) -> None:
         """No figures: the previous run's matrix would read as this one's."""
