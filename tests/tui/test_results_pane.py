@@ -116,13 +116,22 @@ async def test_a_narrow_matrix_scrolls_to_the_accuracy_column_and_keeps_the_true
             await ready(pilot, app)
         table = app.query_one("#confusion", DataTable)
         assert app.focused is table
-        header = table.render_line(0).text
-        assert "true" in header and "→9" in header and "acc" not in header  # too narrow for all twelve columns
-        await pilot.press(*["right"] * 10)  # from →0 to acc
+        header, row = table.render_line(0).text, table.render_line(1).text
+        shown_first = header.split(), row.split()
+        await pilot.press(*["right"] * 9)  # from →0 to →9
+        await ready(pilot, app)
+        at_nine = table.render_line(0).text.split(), table.cursor_coordinate.column
+        await pilot.press("right")  # to acc
         await ready(pilot, app)
         header = table.render_line(0).text
         assert header.split()[:1] == ["true"] and header.split()[-1] == "acc", header
         assert table.render_line(1).text.split()[0] == "0" and "%" in table.render_line(1).text
+    # too narrow for all twelve columns: the ones past the edge are blank, not cut (a cut "→9" read "→"), and the
+    # header says there are more; every number shown is whole (a column of the row's cells per header label)
+    assert shown_first[0][0] == "true" and shown_first[0][-2:] == ["→8", "→"], shown_first
+    assert len(shown_first[1]) == len(shown_first[0]) - 1, shown_first
+    # →9 comes in whole, with the hint after it (acc is still past the edge), by whole columns from the left
+    assert at_nine[1] == 10 and at_nine[0][-2:] == ["→9", "→"] and at_nine[0][1].startswith("→"), at_nine
 
 
 async def test_a_run_being_evaluated_hides_the_matrix_shown_before(make_app, synthetic_data, tiny_config, tmp_path):

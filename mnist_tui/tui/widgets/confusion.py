@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from .column_table import ColumnTable
 from .fit import class_label
 
 PREDICTED_COLUMNS = 10
@@ -39,8 +40,11 @@ def accuracy_style(accuracy: float) -> str:
     return "bold red"
 
 
-class ConfusionTable(DataTable):
-    """Rows are true classes, columns predicted classes; enter on a cell posts :class:`PairChosen`."""
+class ConfusionTable(ColumnTable):
+    """Rows are true classes, columns predicted classes; enter on a cell posts :class:`PairChosen`.
+
+    Narrower than its 60 columns, a column cut by the right edge is left blank and the header says how many
+    lie past it, as in Runs (cut, "→9" read "→" and 99.4% read "99"); ← and → move the cell cursor."""
 
     BINDINGS = [Binding("enter", "select_cursor", "Open its digits", show=False)]  # (DataTable's read "Select")
 
@@ -59,6 +63,29 @@ class ConfusionTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         # narrower than the table (60 columns), it scrolls to the cursor and the true class stays put
         super().__init__(id=id, cursor_type="cell", zebra_stripes=False, fixed_columns=1)
+
+    def action_cursor_right(self) -> None:  # a cell at a time (ColumnTable's move whole columns for a row cursor)
+        DataTable.action_cursor_right(self)
+
+    def action_cursor_left(self) -> None:
+        DataTable.action_cursor_left(self)
+
+    def _scroll_cursor_into_view(self, animate: bool = False) -> None:
+        """Sideways by whole columns (DataTable's scrolled by characters, cutting the columns at the left): the
+        cursor's column comes in whole, the scroll stops at a column's start, and while columns lie past the
+        right edge the header keeps room for its " →", where the cursor's column would have been blanked."""
+        super()._scroll_cursor_into_view(animate)  # and up and down
+        widths = [column.get_render_width(self) for column in self.columns.values()]
+        column, fixed = self.cursor_coordinate.column, self.fixed_columns
+        room = self.scrollable_content_region.width - sum(widths[:fixed])
+        if column < fixed or room <= 0:
+            return
+        starts = [sum(widths[fixed:i]) for i in range(fixed, len(widths))]  # each scrolling column's x
+        start = starts[column - fixed]
+        end = start + widths[column] + (len(" →") if column < len(widths) - 1 else 0)
+        x = min(start, round(self.scroll_x))
+        x = min([s for s in starts if x <= s <= start and end - s <= room] or [start])
+        self.scroll_to(x=x, animate=False, force=True)
 
     def on_mount(self) -> None:
         self.add_column(Text("true", style="bold"), key="true")
