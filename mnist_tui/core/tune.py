@@ -45,11 +45,9 @@ from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
 from .process import TrainingProcessError
 from .runs import write_text_atomic
 from .tune_space import PRUNERS, Param, apply, base_mismatch, default_storage, space_mismatch, tune_problem
-from .tune_storage import (TuneError, failure, load_or_create_study, make_pruner, open_storage, redact,
+from .tune_storage import (BASE_ATTR, TuneError, failure, load_or_create_study, make_pruner, open_storage, redact,
                            trial_state)
 from .tune_worker import TrialWorker
-
-BASE_ATTR = "base_config"  # the study's user attribute: the config its trials lay their values over
 
 
 @dataclass(frozen=True)

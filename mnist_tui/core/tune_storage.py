@@ -10,7 +10,10 @@ from typing import Any
 
 import optuna
 
+from .config import TrainConfig
 from .tune_space import PRUNERS, storage_file, storage_problem
+
+BASE_ATTR = "base_config"  # the study's user attribute: the config its trials lay their values over
 
 CREATE_RETRIES = 8
 
@@ -112,4 +115,14 @@ def failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: " + (str(exc).strip().splitlines() or [""])[0]
 
 
-__all__ = ["TuneError", "failure", "load_or_create_study", "make_pruner", "open_storage", "redact", "trial_state"]
+def study_base(study: Any) -> TrainConfig | None:
+    """The config a study's trials lay their searched values over (its first worker's), or None if unreadable."""
+    from .runs import config_from_dict
+
+    try:
+        return config_from_dict(study.user_attrs.get(BASE_ATTR), f"study {study.study_name}")
+    except ValueError:
+        return None
+
+
+__all__ = ["BASE_ATTR", "TuneError", "failure", "study_base", "load_or_create_study", "make_pruner", "open_storage", "redact", "trial_state"]

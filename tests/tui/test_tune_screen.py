@@ -188,6 +188,22 @@ async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root)
         assert app.best_configs[-1].config.lr == 3e-3
 
 
+async def test_use_best_on_a_study_started_elsewhere_gives_its_fixed_fields_too(tmp_path, synthetic_root):
+    """The searched values were laid over the Train form's config: a study started with batch 32 and a hidden
+    layer of 24 sent batch 64 and 16 with its best lr, a config no trial trained, as "the best trial's config"
+    (walk30 F1). Where the trials ran (device, threads) stays this machine's."""
+    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)
+    started = BASE.replace(batch_size=32, hidden=(24,), threads=2)
+    optuna.load_study(study_name="ui", storage=storage).set_user_attr("base_config", started.to_dict())
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await attach(pilot, screen)
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+    assert app.best_configs[-1].config == started.replace(lr=3e-3, threads=BASE.threads)
+
+
 async def test_a_watched_study_whose_storage_goes_away_says_so_and_recovers(tmp_path, synthetic_root):
     """Its counts stayed on screen as if current, with no sign the storage could no longer be read (walk26 F4)."""
     storage = one_trial_study(tmp_path, "ui", 1e-3, 0.91)

@@ -28,7 +28,9 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
 from ...core.cli_child import CliChild
 from ...core.config import TrainConfig
-from ...core.tune_space import DEFAULT_SPACES, apply, config_flags, default_storage, default_study, preset_for
+from ...core.tune_space import (
+    DEFAULT_SPACES, MACHINE_FIELDS, apply, config_flags, default_storage, default_study, preset_for,
+)
 from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions, unless_busy
 from ..widgets.footer import FittingFooter
@@ -97,6 +99,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self.initial_storage = storage or ""
         self.poll_seconds = poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}
+        self.study_base: TrainConfig | None = None  # the config the watched study's trials lay their values over
         self.child: CliChild | None = None  # the study's ``tune`` process, once started
         self.tune_worker = self.poll_worker = None
         self._poll_stop = threading.Event()
@@ -203,7 +206,7 @@ class TuneScreen(LeaveQuestions, Screen):
         """The fields name another study: the trials shown were the last one's (Attach or Start shows it)."""
         self._poll_stop.set()
         self.trials.clear()
-        self.last_finished = None
+        self.last_finished = self.study_base = None
         self.query_one(ImportanceBars).show_importances(None, 0)
         self._redraw()
 
@@ -286,6 +289,7 @@ class TuneScreen(LeaveQuestions, Screen):
 
     def on_trial_records(self, message: TrialRecords) -> None:
         merge_records(self.trials, message.records)
+        self.study_base = message.base or self.study_base
         status = self.query_one("#tune-status", Static)
         finished = message.finished or {}
         if finished.get("event") == "study_finished":
@@ -356,7 +360,10 @@ class TuneScreen(LeaveQuestions, Screen):
         if best is None:
             self.notify("No finished trial yet: Use best needs a complete trial.", severity="warning")
             return
-        config = apply(self.base, best.get("params") or {})
+        # over the fields the study fixed (the form's may differ: walk30 F1), on this machine's device and threads
+        base = self.base if self.study_base is None else self.study_base.replace(
+            **{name: getattr(self.base, name) for name in MACHINE_FIELDS})
+        config = apply(base, best.get("params") or {})
 
         def send() -> None:
             self.post_message(self.UseBest(config, best.get("run_dir"), best["value"]))

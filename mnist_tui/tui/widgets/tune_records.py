@@ -32,11 +32,13 @@ FINAL = ("complete", "pruned")  # states a trial never leaves
 
 class TrialRecords(Message):
     """Trial records for the Tune screen, from the ``tune`` child ("tune") or the storage ("poll");
-    ``finished`` carries tune_started, study_finished, exited (with its code) or poll_error."""
+    ``finished`` carries study_finished, exited (with its code) or poll_error; ``base``, read from the
+    storage, the config the study's trials lay their values over."""
 
-    def __init__(self, records: list[dict[str, Any]], source: str, finished: dict[str, Any] | None = None):
+    def __init__(self, records: list[dict[str, Any]], source: str, finished: dict[str, Any] | None = None,
+                 base: Any = None):
         super().__init__()
-        self.records, self.source, self.finished = records, source, finished
+        self.records, self.source, self.finished, self.base = records, source, finished, base
 
 
 class Importances(Message):
@@ -236,7 +238,9 @@ def watch_storage(storage: str, study: str, stop: threading.Event, every: float,
             if fatal:
                 return
         else:
-            post(TrialRecords(records, "poll"))
+            from ...core.tune_storage import study_base
+
+            post(TrialRecords(records, "poll", base=study_base(loaded)))
             complete = sum(1 for r in records if r["state"] == "complete")
             if complete != importance_done:
                 importance_done = complete
