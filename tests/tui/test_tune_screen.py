@@ -801,6 +801,52 @@ async def test_leaving_during_a_sweep_asks_first(make_app):
         assert await asyncio.to_thread(screen.child.wait, 60) == 130  # stopped as Ctrl+C stops it
 
 
+async def test_enter_on_the_training_trial_opens_its_run_once_the_study_has_stopped_and_saved_it(make_app):
+    """Enter on the running trial, then y: Results looked for its last.pt before the stopping trial had written
+    it, and said "Evaluation failed: … no such checkpoint file" (walk30 F2)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await a_trial_training(pilot, app)
+        table = screen.query_one("#tune-table", DataTable)
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        waiting = app.screen is screen, str(screen.query_one("#tune-status", Static).render())
+        assert await asyncio.to_thread(screen.child.wait, 60) == 130
+        while app.screen is screen:
+            await pilot.pause()
+        await workers_done(app)
+        await pilot.pause()
+        summary = str(app.query_one("#results-summary", Static).render())
+    assert waiting == (True, "stopping: the running trials save and end, then trial 0's run opens"), waiting
+    assert summary.startswith(Path(screen.trials[0]["run_dir"]).name), summary
+
+
+async def test_the_lr_finder_asks_first_while_a_study_trains(make_app):
+    """ctrl+l in Tune with a trial training started the range test beside it without a word: three trainings
+    shared two cores (walk30 F4). The Train view asks the same while a run trains."""
+    from mnist_tui.tui.screens.lr_find import LrFindScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await a_trial_training(pilot, app)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        asked = isinstance(app.screen, ConfirmScreen) and str(app.screen.query_one(".dialog-title", Static).render())
+        body = app.screen.message if asked else ""
+        await pilot.press("n")
+        await pilot.pause()
+        after = app.screen is screen and screen.running
+        screen.action_stop()
+        await asyncio.to_thread(screen.child.wait, 60)
+    assert asked == "Find a learning rate while a study trains?", asked
+    assert body.startswith("Study ") and "is training. The range test would share the CPU with it" in body, body
+    assert after and not any(isinstance(s, LrFindScreen) for s in app.screen_stack)
+
+
 async def test_starting_a_study_while_a_run_trains_asks_first(make_app):
     """ctrl+s in Tune during a run started the study beside it, without a word: two trainings on one CPU."""
     from tests.tui.test_app import start_paused

@@ -307,7 +307,7 @@ class TuneScreen(LeaveQuestions, Screen):
             if self.poll_worker is not None:
                 self._poll_stop.set()
                 self.action_attach()  # one last look at the storage, then keep watching
-            self._study_ended_under_question()
+            self._study_ended()
         elif finished.get("event") == "poll_error" and self.trials and self.child is None:  # read before: lost
             self._lost_since = self._lost_since or time.strftime("%H:%M:%S")
             status.update(poll_error_text(self.study_name(), finished, self._lost_since))
@@ -374,7 +374,12 @@ class TuneScreen(LeaveQuestions, Screen):
     @on(DataTable.RowSelected, "#tune-table")
     def _open_trial(self, event: DataTable.RowSelected) -> None:
         trial = self.trials.get(int(event.row_key.value))
-        if trial and trial.get("run_dir"):
+        if not (trial and trial.get("run_dir")):
+            return
+        if self.running and trial.get("state") == "running":  # its run is whole once the study has stopped
+            self._leave_once_stopped(lambda: self.post_message(self.OpenRun(trial["run_dir"])),
+                                     f"trial {trial['number']}'s run opens")
+        else:
             self._leave(lambda: self.post_message(self.OpenRun(trial["run_dir"])))
 
     def action_close(self) -> None:

@@ -34,9 +34,14 @@ def busy_question(run_name: str, title: str = "Tune while a run trains?", who: s
 def unless_busy(app, then: Callable[[], object], title: str = "Tune while a run trains?",
                 who: str = "The study's trials") -> None:
     """Run ``then``, which starts a training beside the app's (a study, the lr finder's range test), at once, or
-    while the app trains a run once the user says so (they started beside the run without a word)."""
+    while the app trains a run (or the Tune view a study) once the user says so (they started beside it without
+    a word; the lr finder beside a study, walk30 F4)."""
     controller = getattr(app, "controller", None)
-    if controller is not None and controller.active:
+    study = next((s for s in app.screen_stack if isinstance(s, LeaveQuestions) and s.running), None)
+    if study is not None:
+        app.busy_question = busy_question(f"Study {study.study_name()}", title.replace(" a run ", " a study "), who)
+        app.push_screen(app.busy_question, lambda yes: then() if yes else None)
+    elif controller is not None and controller.active:
         name = Path(controller.run_dir).name if controller.run_dir else "A run"
         app.busy_question = busy_question(name, title, who, paused=controller.state.value == "paused")
         app.push_screen(app.busy_question, lambda yes: then() if yes else None)
@@ -81,6 +86,23 @@ class LeaveQuestions:
             self.app.push_screen(self._question, lambda yes: then() if yes else None)
         else:
             then()
+
+    def _leave_once_stopped(self, then: Callable[[], object], said: str) -> None:
+        """Like :meth:`_leave`, but ``then`` waits for the study's end: it needs what the stop saves (enter on the
+        training trial opened its run before its last.pt was written, walk30 F2). ``said``: what comes then."""
+        def stop() -> None:
+            self._when_stopped = then
+            self.action_stop()
+            self.query_one("#tune-status").update(f"stopping: the running trials save and end, then {said}")
+        self._leave(stop)
+
+    def _study_ended(self) -> None:
+        """The study's process has ended: what waited for it (:meth:`_leave_once_stopped`) goes on."""
+        then, self._when_stopped = getattr(self, "_when_stopped", None), None
+        if then is not None:
+            then()
+        else:
+            self._study_ended_under_question()
 
     def _study_ended_under_question(self) -> None:
         """The study ended while "Quit (or Leave) while tuning?" was open: nothing is left to stop, so what the key
