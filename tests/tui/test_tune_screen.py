@@ -204,6 +204,45 @@ async def test_use_best_on_a_study_started_elsewhere_gives_its_fixed_fields_too(
     assert app.best_configs[-1].config == started.replace(lr=3e-3, threads=BASE.threads)
 
 
+async def test_the_study_tune_opens_on_is_read_however_slowly_and_kept_watched(tmp_path, synthetic_root,
+                                                                               monkeypatch):
+    """The fields' first values (Input.Changed as the view mounted) forgot the study it had just attached to: its
+    reader stopped after one read, or before any when the storage was slow to answer, so trials from other
+    machines never came in, and under load the table stayed empty or half drawn (walk30 F3)."""
+    import threading
+
+    from mnist_tui.tui.screens import tune
+
+    go, real = threading.Event(), tune.watch_storage
+
+    def slow_first_read(*args) -> None:
+        go.wait(60)
+        real(*args)
+
+    monkeypatch.setattr(tune, "watch_storage", slow_first_read)
+    storage = one_trial_study(tmp_path, "ui", 3.14159e-3, 0.95)
+    screen = make_screen(tmp_path, synthetic_root, storage=storage, poll_seconds=0.05)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        go.set()
+        await asyncio.to_thread(screen.first_poll_applied.wait, 60)
+        for _ in range(3):
+            await pilot.pause()
+        table = screen.query_one("#tune-table", DataTable)
+        rows = table.row_count, [table.render_line(y).text for y in range(2)]
+        study = optuna.load_study(study_name="ui", storage=storage)  # another machine's trial ends
+        study.add_trial(optuna.trial.create_trial(params={"lr": 1e-2}, value=0.97,
+                                                  distributions=study.trials[0].distributions))
+
+        async def second_trial_shown() -> None:
+            while table.row_count < 2:
+                await pilot.pause()
+        await asyncio.wait_for(second_trial_shown(), 60)
+    assert rows[0] == 1 and rows[1][1].split()[:4] == ["0", "complete", "95.00%", "0.003142"], rows
+
+
 async def test_a_watched_study_whose_storage_goes_away_says_so_and_recovers(tmp_path, synthetic_root):
     """Its counts stayed on screen as if current, with no sign the storage could no longer be read (walk26 F4)."""
     storage = one_trial_study(tmp_path, "ui", 1e-3, 0.91)

@@ -106,6 +106,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self.first_poll_applied, self.last_finished = threading.Event(), None
         self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
         self._quiet = False  # watching the study the view opened on: "waiting for study" is not said
+        self._watched: tuple[str, str] | None = None  # (storage, study) being read; the fields' values then
         self._lost_since: str | None = None  # the watched study's storage could not be read from then (HH:MM:SS)
 
     def compose(self) -> ComposeResult:
@@ -199,12 +200,14 @@ class TuneScreen(LeaveQuestions, Screen):
         else:  # it opened on a blank line: say what comes next
             status.update("" if self.running else f"study {self.study_name()}: ctrl+s starts it, Attach watches it")
         self.query_one("#tune-start", Button).disabled = error is not None or self.running
-        if event is not None and event.input.id in ("tune-study", "tune-storage") and not self.running:
+        if event is not None and event.input.id in ("tune-study", "tune-storage") and not self.running \
+                and self._watched != (self.form.storage_url(), self.study_name()):  # (not the fields' first values)
             self._forget_study()
 
     def _forget_study(self) -> None:
         """The fields name another study: the trials shown were the last one's (Attach or Start shows it)."""
         self._poll_stop.set()
+        self._watched = None
         self.trials.clear()
         self.last_finished = self.study_base = None
         self.query_one(ImportanceBars).show_importances(None, 0)
@@ -265,6 +268,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self._quiet = False
         self._poll_stop.set()  # a previous poller (another study) ends
         self._poll_stop = threading.Event()
+        self._watched = (self.form.storage_url(), self.study_name())  # the fields' first values named it too
         self.poll_worker = self._poll_storage(self.form.storage_url(), self.study_name(), self._poll_stop)
 
     def _set_running(self, running: bool) -> None:
