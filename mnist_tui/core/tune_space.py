@@ -180,6 +180,10 @@ def parse_param(text: str, base: TrainConfig | None = None) -> Param:
             raise SpaceError({name: f"{name} needs at least one choice, got {spec!r}"})
         if len(set(choices)) != len(choices):
             raise SpaceError({name: f"{name} lists a choice twice: {spec!r}"})
+        if len(choices) == 1:  # (it joined the default study as a search of its own)
+            value = spec.strip(" ,")
+            raise SpaceError({name: f"{name} has one value ({value}), which searches nothing: list two or more "
+                                    f"({name}=A,B), or set it with --{name.replace('_', '-')} {value}"})
         for choice in choices:
             _check_value(base, name, choice)
         return Param(name, "categorical", choices=choices)

@@ -246,6 +246,9 @@ def test_ctrl_c_sigterm_or_sighup_stops_the_running_trial_saved_and_exits_128_pl
     ("batch_size=64,lots", "must be a whole number, got 'lots'"),
     ("lr", "--search takes FIELD=SPEC"),
     ("device=cpu,cuda", "is fixed for a whole study"),
+    # one value searches nothing: it joined the default study as a search (walk30 F13)
+    ("optimizer=sgd,", "has one value (sgd), which searches nothing: list two or more (optimizer=A,B), or set it "
+                       "with --optimizer sgd"),
 ])
 def test_invalid_search_exits_2_before_anything_runs(synthetic_root, tmp_path, capsys, spec, message):
     assert main(tune_args(synthetic_root, tmp_path / "runs", "--search", spec)) == 2
