@@ -243,6 +243,26 @@ async def test_the_study_tune_opens_on_is_read_however_slowly_and_kept_watched(t
     assert rows[0] == 1 and rows[1][1].split()[:4] == ["0", "complete", "95.00%", "0.003142"], rows
 
 
+async def test_home_and_end_go_to_the_first_and_last_trial(tmp_path, synthetic_root):
+    """End did nothing in the trials table (walk30 F12): DataTable's scrolls sideways; in Runs it goes to the last."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    for value in (0.91, 0.92, 0.93):
+        study.add_trial(optuna.trial.create_trial(params={"lr": 1e-3}, distributions={"lr": lr}, value=value))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await attach(pilot, screen)
+        table = screen.query_one("#tune-table", DataTable)
+        table.focus()
+        await pilot.press("end")
+        at_end = table.cursor_row
+        await pilot.press("home")
+        at_home = table.cursor_row
+    assert (at_end, at_home) == (2, 0)
+
+
 async def test_a_watched_study_whose_storage_goes_away_says_so_and_recovers(tmp_path, synthetic_root):
     """Its counts stayed on screen as if current, with no sign the storage could no longer be read (walk26 F4)."""
     storage = one_trial_study(tmp_path, "ui", 1e-3, 0.91)

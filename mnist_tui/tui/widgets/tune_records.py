@@ -138,7 +138,18 @@ class TrialTable(DataTable):
     column of ``name=value`` ran past the edge) and lines the values up."""
 
     FIXED = ("#", "state", "val acc")
-    BINDINGS = [Binding("enter", "select_cursor", "Open its run", show=False)]  # (DataTable's read "Select")
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open its run", show=False),  # (DataTable's read "Select")
+        # the first and last trial, as in Runs (DataTable's scroll sideways, which a table this narrow never does)
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=self.row_count - 1)
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
