@@ -263,6 +263,25 @@ async def test_home_and_end_go_to_the_first_and_last_trial(tmp_path, synthetic_r
     assert (at_end, at_home) == (2, 0)
 
 
+@pytest.mark.parametrize("size", [SIZE, (60, 20)], ids=["80x24", "60x20"])
+async def test_the_view_switch_names_the_view_shown(tmp_path, synthetic_root, size):
+    """At 60 columns it read "f8: Trials" on every view: the names after it were cut (walk30 F5)."""
+    screen = make_screen(tmp_path, synthetic_root)
+    app = Host(screen)
+    said = []
+    async with app.run_test(size=size) as pilot:
+        for _ in range(3):
+            await pilot.press("f8")
+            await pilot.pause()
+            said.append(str(screen.query_one("#tune-view", Static).render()).strip())
+    if size == SIZE:
+        # the one shown is padded (and reversed): History, Importance, then Trials again
+        assert said == ["f8: Trials  History  Importance", "f8: Trials History  Importance",
+                        "f8:  Trials  History Importance"], said
+    else:
+        assert said == ["f8:  History", "f8:  Importance", "f8:  Trials"], said
+
+
 async def test_a_watched_study_whose_storage_goes_away_says_so_and_recovers(tmp_path, synthetic_root):
     """Its counts stayed on screen as if current, with no sign the storage could no longer be read (walk26 F4)."""
     storage = one_trial_study(tmp_path, "ui", 1e-3, 0.91)

@@ -34,7 +34,7 @@ from ...core.tune_space import (
 from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions, unless_busy
 from ..widgets.footer import FittingFooter
-from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart
+from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart, ViewSwitch
 from ..widgets.tune_form import STATUS_LINES, STATUS_WIDTH, TuneForm, clip_lines
 from ..widgets.tune_records import (
     Importances, TrialRecords, TrialTable, best_trial, merge_records, outcome_text, params_text, poll_error_text,
@@ -118,7 +118,7 @@ class TuneScreen(LeaveQuestions, Screen):
             yield Button("Attach", id="tune-attach", compact=True,
                          tooltip="watch this study's trials (other machines' too)")
             yield Button("Use best", id="tune-best", disabled=True, compact=True)
-            yield Static("", id="tune-view")
+            yield ViewSwitch(VIEWS, id="tune-view")
         yield Static("", id="tune-status")
         with ContentSwitcher(initial="tune-table", id="tune-lower"):
             yield TrialTable(id="tune-table")
@@ -137,8 +137,7 @@ class TuneScreen(LeaveQuestions, Screen):
     def show_view(self, view: str) -> None:
         """Show the trials table, the history charts or the importances in the lower area."""
         self.query_one(ContentSwitcher).current = view
-        self.query_one("#tune-view", Static).update(
-            "f8: " + " ".join(f"[b reverse] {name} [/]" if key == view else name for key, name in VIEWS.items()))
+        self.query_one(ViewSwitch).show(view)
         if view == "tune-table":
             self.query_one("#tune-table", DataTable).focus()
         self._redraw_charts()

@@ -231,5 +231,29 @@ def importance_text(importances: dict[str, float] | None, complete: int, seconds
     return text
 
 
-__all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "best_steps",
+class ViewSwitch(Static):
+    """Which view the lower area shows, and that f8 cycles them: "f8: Trials [History] Importance"; where that
+    does not fit (60 columns), the one shown alone, "f8: [History]" (the names were cut: it read "f8: Trials" on
+    every view)."""
+
+    def __init__(self, views: dict[str, str], *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.views, self.current = views, next(iter(views))
+
+    def show(self, view: str) -> None:
+        self.current = view
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        names = [Text(f" {name} ", style="b reverse") if key == self.current else Text(name)
+                 for key, name in self.views.items()]
+        full = Text.assemble("f8: ", Text(" ").join(names))
+        fits = not self.size.width or full.cell_len <= self.size.width
+        self.update(full if fits else Text.assemble("f8: ", names[list(self.views).index(self.current)]))
+
+
+__all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "ViewSwitch", "best_steps",
            "importance_text", "nice_ticks"]
