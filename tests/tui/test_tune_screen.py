@@ -110,7 +110,7 @@ async def test_start_shows_the_trials_and_use_best_sends_the_config(tmp_path, sy
         best = screen.best()
         assert best["value"] == max(t["value"] for t in screen.trials.values())
         status = str(screen.query_one("#tune-status", Static).render())  # the best stays said once it ends
-        assert f"2 trials, 0 pruned · best {best['value']:.2%} (#{best['number']})" in status, status
+        assert f"2 trials · 2 complete · best {best['value']:.2%} (#{best['number']})" in status, status
         assert "bold green" in str(table.get_row(str(best["number"]))[0].style)
         assert not screen.query_one("#tune-best", Button).disabled
         await pilot.press("ctrl+b")
@@ -1000,10 +1000,22 @@ async def test_a_refused_start_says_the_whole_message_in_the_views_words(tmp_pat
     assert f"Looked in: {tmp_path / 'nowhere'}" in said
 
 
+def test_a_stopped_study_is_counted_as_it_read_while_it_ran():
+    """After ctrl+t it read "3 trials, 0 pruned · best 99.18% (#1); stopped", leaving out its stopped trial, and a
+    finished study read otherwise than when attached to later (walk30 F11)."""
+    from mnist_tui.tui.widgets.tune_records import outcome_text
+
+    trials = {0: {"number": 0, "state": "complete", "value": 0.98}, 1: {"number": 1, "state": "complete",
+              "value": 0.9918}, 2: {"number": 2, "state": "stopped", "value": 0.5}}
+    assert outcome_text("ui", trials, 130, str) == ("study ui: 3 trials · 2 complete · 1 stopped · best 99.18% (#1); "
+                                                    "stopped", False)
+    assert outcome_text("ui", {}, 0, str) == ("study ui: 0 trials", False)
+
+
 def test_a_tune_refusal_names_the_views_fields_not_flags():
     from mnist_tui.tui.widgets.tune_records import outcome_text
 
-    text, failed = outcome_text("ui", {}, 0, 2, lambda: "study 'ui' tunes another config (--epochs 2 there, 1 "
+    text, failed = outcome_text("ui", {}, 2, lambda: "study 'ui' tunes another config (--epochs 2 there, 1 "
                                 "here): give the same settings, or another --study")
     assert failed and text.endswith("or another study") and "--epochs 2 there" in text
 

@@ -103,7 +103,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self.child: CliChild | None = None  # the study's ``tune`` process, once started
         self.tune_worker = self.poll_worker = None
         self._poll_stop = threading.Event()
-        self.first_poll_applied, self.last_finished = threading.Event(), None
+        self.first_poll_applied = threading.Event()
         self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
         self._quiet = False  # watching the study the view opened on: "waiting for study" is not said
         self._watched: tuple[str, str] | None = None  # (storage, study) being read; the fields' values then
@@ -208,7 +208,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self._poll_stop.set()
         self._watched = None
         self.trials.clear()
-        self.last_finished = self.study_base = None
+        self.study_base = None
         self.query_one(ImportanceBars).show_importances(None, 0)
         self._redraw()
 
@@ -278,9 +278,7 @@ class TuneScreen(LeaveQuestions, Screen):
     @work(thread=True, exclusive=True, group="tune", exit_on_error=False)
     def _read_tune_output(self, child: CliChild) -> int:
         for record in child.records():
-            if record.get("event") == "study_finished":
-                self.post_message(TrialRecords([], "tune", finished=record))
-            elif record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
+            if record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
                 self.post_message(TrialRecords([row_from_event(record)], "tune"))
         code = child.wait()
         self.post_message(TrialRecords([], "tune", finished={"event": "exited", "code": code}))
@@ -295,12 +293,10 @@ class TuneScreen(LeaveQuestions, Screen):
         self.study_base = message.base or self.study_base
         status = self.query_one("#tune-status", Static)
         finished = message.finished or {}
-        if finished.get("event") == "study_finished":
-            self.last_finished = finished
-        elif finished.get("event") == "exited":
+        if finished.get("event") == "exited":
             self._set_running(False)
-            text, failed = outcome_text(self.study_name(), self.last_finished or {}, len(self.trials),
-                                        finished["code"], self.child.message)
+            text, failed = outcome_text(self.study_name(), self.trials, finished["code"], self.child.message,
+                                        status.size.width or None)
             status.set_class(failed, "error", "failed")
             status.update(f"{text} · quitting" if self._quit_when_stopped else text)
             if self._quit_when_stopped:

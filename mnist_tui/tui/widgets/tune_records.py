@@ -32,7 +32,7 @@ FINAL = ("complete", "pruned")  # states a trial never leaves
 
 class TrialRecords(Message):
     """Trial records for the Tune screen, from the ``tune`` child ("tune") or the storage ("poll");
-    ``finished`` carries study_finished, exited (with its code) or poll_error; ``base``, read from the
+    ``finished`` carries exited (with its code) or poll_error; ``base``, read from the
     storage, the config the study's trials lay their values over."""
 
     def __init__(self, records: list[dict[str, Any]], source: str, finished: dict[str, Any] | None = None,
@@ -85,10 +85,10 @@ def progress_text(study: str, trials: dict[int, dict[str, Any]], width: int | No
              if states.count(s)]
     best = best_trial(trials)
     tail = f" · best {best['value']:.2%} (#{best['number']})" if best else ""
-    text = f"study {study}: {_trials(len(states))} · " + " · ".join(f"{n} {s}" for n, s in found) + tail
+    text = f"study {study}: " + " · ".join([_trials(len(states)), *(f"{n} {s}" for n, s in found)]) + tail
     if width is None or len(text) <= width:
         return text
-    short = f": {_trials(len(states))}, " + ", ".join(f"{n} {'done' if s == 'complete' else s}" for n, s in found)
+    short = ": " + ", ".join([_trials(len(states)), *(f"{n} {'done' if s == 'complete' else s}" for n, s in found)])
     short += tail
     if len(study) + len(short) <= width:
         return study + short
@@ -114,20 +114,19 @@ def in_view_words(message: str) -> str:
     return re.sub(r"--(search|trials|pruner|study|storage)\b", r"\1", message)
 
 
-def outcome_text(study: str, summary: dict[str, Any], seen: int, code: int,
-                 stderr_tail: Callable[[], str]) -> tuple[str, bool]:
-    """What the status says once ``tune`` has exited with ``code``, and whether that is a failure.
+def outcome_text(study: str, trials: dict[int, dict[str, Any]], code: int, stderr_tail: Callable[[], str],
+                 width: int | None = None) -> tuple[str, bool]:
+    """What the status says once ``tune`` has exited with ``code``, and whether that is a failure: the study's
+    counts as they read while it ran (the CLI's summary, "3 trials, 0 pruned", left out a stopped trial, and read
+    unlike the same study attached to later, walk30 F11).
 
     Stopped reads as exit 130, or as death by SIGINT itself (before the CLI had taken it over).
     """
-    text = f"study {study}: {_trials(summary.get('trials', seen))}, {summary.get('pruned', 0)} pruned"
-    if isinstance(summary.get("best_value"), (int, float)):  # as the status said while it ran
-        text += f" · best {summary['best_value']:.2%} (#{summary.get('best_trial')})"
     if code in (130, -signal.SIGINT):
-        return text + "; stopped", False
+        return progress_text(study, trials, width and width - len("; stopped")) + "; stopped", False
     if code != 0:
         return f"tune exited with code {code}: {in_view_words(stderr_tail())}", True
-    return text, False
+    return progress_text(study, trials, width), False
 
 
 class TrialTable(DataTable):
