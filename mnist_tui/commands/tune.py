@@ -208,6 +208,7 @@ class TrialTable:
         self.live.update(self._render(), refresh=True)
 
     def _render(self):
+        from rich.constrain import Constrain
         from rich.table import Table
 
         table = Table(title="Trials", expand=False)
@@ -223,7 +224,10 @@ class TrialTable:
             style = "bold green" if number == best else None
             table.add_row(str(number), f"[{STATE_STYLE.get(r['state'], '')}]{r['state']}[/]", value,
                           params_text(r["params"]), minutes, r["epoch"], style=style)
-        return table
+        # room for "^C" after its last line: on a table as wide as the terminal the terminal's echo of Ctrl+C
+        # wrapped the cursor to the next line, and the redraw under the "stopping" message then left the title
+        # line behind (walk30 F6)
+        return Constrain(table, max(self.console.width - len("^C") - 1, 20))
 
     def close(self) -> None:
         if self.started:

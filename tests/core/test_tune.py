@@ -558,6 +558,26 @@ def test_the_trials_show_a_searched_float_as_the_run_trains_it():
     assert "lr=0.01252 batch_size=128" in table.console.export_text()
 
 
+def test_the_live_trials_table_leaves_room_for_the_echo_of_ctrl_c():
+    """On a table as wide as the terminal, the terminal's echo of ^C (after its last line, where the cursor is)
+    wrapped to the next line, and the redraw under the "stopping" message left the title behind (walk30 F6)."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from mnist_tui.commands.tune import TrialTable
+
+    table = TrialTable(["lr", "batch_size", "momentum", "width"])
+    table.console = Console(width=80, record=True, file=open(os.devnull, "w"))
+    table.live.console = table.console
+    table.update(SimpleNamespace(kind="trial_ended", number=0, state="stopped", value=None, minutes=0.7,
+                                 params={"lr": 0.006187, "batch_size": 128, "momentum": 0.6514, "width": 16},
+                                 reason="interrupted (last.pt saved; train --resume continues it)"))
+    table.close()
+    lines = [line for line in table.console.export_text().splitlines() if line.strip()]
+    assert lines[0].strip() == "Trials" and max(map(len, lines)) == 80 - len("^C") - 1, lines
+
+
 def test_a_worker_searching_other_fields_than_its_study_is_told(synthetic_root, tmp_path, capsys):
     """A worker searching batch_size joined a study that had searched lr without a word, its trials at the fixed
     lr mixed with the others (walk26 F12). It still joins (Optuna can mix them), and says so."""
