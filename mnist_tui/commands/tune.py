@@ -123,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         for note in tuner.notes:
             stderr(f"note: {note}")
+            if args.json:  # the Tune view's child: its stderr is read only when it fails (walk30 F7)
+                lines.write({"event": "note", "message": note})
         if args.json:  # from here on Ctrl+C (SIGINT) stops cleanly: a front end may wait for this line to send it
             lines.write({"event": "tune_started", "study": tuner.study_name, "storage": _redacted(tuner)})
         view = None if args.json else TrialTable(space_names=[p.name for p in space])

@@ -585,8 +585,10 @@ def test_a_worker_searching_other_fields_than_its_study_is_told(synthetic_root, 
     assert main(tune_args(synthetic_root, tmp_path, *common, "--search", "lr=1e-3:3e-2:log")) == 0
     assert "note:" not in capsys.readouterr().err
     assert main(tune_args(synthetic_root, tmp_path, *common, "--search", "batch_size=8,16")) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "note: study 'mixed' searched lr; this worker searches batch_size (lr fixed at " in err, err
+    [note] = [record for record in json_lines(out) if record["event"] == "note"]  # for the Tune view (walk30 F7)
+    assert note["message"].startswith("study 'mixed' searched lr; this worker searches batch_size"), note
 
 
 def test_a_reader_that_leaves_stops_the_trial_before_its_epoch_ends(synthetic_root, tmp_path):

@@ -282,6 +282,27 @@ async def test_the_view_switch_names_the_view_shown(tmp_path, synthetic_root, si
         assert said == ["f8:  History", "f8:  Importance", "f8:  Trials"], said
 
 
+async def test_starting_into_a_study_that_searched_other_fields_says_so(tmp_path, synthetic_root):
+    """The CLI's note ("study 'ui' searched lr; this worker searches batch_size") went to the child's stderr, which
+    the view reads only when it fails: it joined without a word, and the earlier trials showed "-" (walk30 F7)."""
+    from mnist_tui.cli import main
+    from mnist_tui.core.tune_space import config_flags
+
+    assert main(["tune", "--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path / "runs"), "--study", "ui",
+                 "--trials", "1", "--search", "lr=1e-3:3e-2:log", "--json", *config_flags(BASE, "seed-mlp")]) == 0
+    screen = make_screen(tmp_path, synthetic_root)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await set_input(pilot, screen, "#tune-search", "batch_size=8,16")
+        await set_input(pilot, screen, "#tune-trials", "1")
+        await pilot.press("ctrl+s")
+        await screen.tune_worker.wait()
+        await pilot.pause()
+        said = [(n.title, n.message) for n in app._notifications]
+    assert any(title == "Joining the study" and message.startswith("study 'ui' searched lr; this worker searches "
+                                                                    "batch_size") for title, message in said), said
+
+
 async def test_a_watched_study_whose_storage_goes_away_says_so_and_recovers(tmp_path, synthetic_root):
     """Its counts stayed on screen as if current, with no sign the storage could no longer be read (walk26 F4)."""
     storage = one_trial_study(tmp_path, "ui", 1e-3, 0.91)

@@ -37,8 +37,8 @@ from ..widgets.footer import FittingFooter
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart, ViewSwitch
 from ..widgets.tune_form import STATUS_LINES, STATUS_WIDTH, TuneForm, clip_lines
 from ..widgets.tune_records import (
-    Importances, TrialRecords, TrialTable, best_trial, merge_records, outcome_text, params_text, poll_error_text,
-    progress_text, row_from_event, watch_storage,
+    Importances, TrialRecords, TrialTable, best_trial, in_view_words, merge_records, outcome_text, params_text,
+    poll_error_text, progress_text, row_from_event, watch_storage,
 )
 
 POLL_SECONDS = 3.0
@@ -278,7 +278,9 @@ class TuneScreen(LeaveQuestions, Screen):
     @work(thread=True, exclusive=True, group="tune", exit_on_error=False)
     def _read_tune_output(self, child: CliChild) -> int:
         for record in child.records():
-            if record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
+            if record.get("event") == "note":  # (joining a study that searched other fields)
+                self.post_message(TrialRecords([], "tune", finished=record))
+            elif record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
                 self.post_message(TrialRecords([row_from_event(record)], "tune"))
         code = child.wait()
         self.post_message(TrialRecords([], "tune", finished={"event": "exited", "code": code}))
@@ -293,7 +295,9 @@ class TuneScreen(LeaveQuestions, Screen):
         self.study_base = message.base or self.study_base
         status = self.query_one("#tune-status", Static)
         finished = message.finished or {}
-        if finished.get("event") == "exited":
+        if finished.get("event") == "note":
+            self.notify(in_view_words(finished["message"]), title="Joining the study", severity="warning", timeout=20)
+        elif finished.get("event") == "exited":
             self._set_running(False)
             text, failed = outcome_text(self.study_name(), self.trials, finished["code"], self.child.message,
                                         status.size.width or None)
