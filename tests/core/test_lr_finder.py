@@ -133,6 +133,14 @@ def test_cli_bad_range_exits_2(synthetic_root, capsys):
     assert "--end must be above --start" in err and "Traceback" not in err
 
 
+def test_cli_a_range_too_wide_for_its_steps_is_refused(synthetic_root, capsys):
+    """--start 1e-300 ran 100 steps a thousandfold apart and then advised "try a higher --end" of an --end already
+    at 1 (walk30 F10): under 2 steps a decade the curve has no fall to find."""
+    assert main(["lr-find", "--data-dir", str(synthetic_root), *TINY, "--start", "1e-300"]) == 2
+    assert capsys.readouterr().err == ("mnist-tui: --start 1e-300 to --end 1 spans 300 decades, too many for 100 steps "
+                                       "(2 a decade at least): raise --start, or --steps to 600\n")
+
+
 @pytest.mark.parametrize("flag, value", [("--end", "nan"), ("--end", "inf"), ("--start", "nan"), ("--start", "inf")])
 def test_cli_a_bad_end_is_named_as_the_end(flag, value, synthetic_root, capsys):
     """--end nan said '--start must be a positive number, got 1e-06'; then '--end must be above --start (1e-06),
