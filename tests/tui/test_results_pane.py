@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from mnist_tui.core.engine import RunControl, Trainer
@@ -134,15 +135,24 @@ async def test_a_narrow_matrix_scrolls_to_the_accuracy_column_and_keeps_the_true
     assert at_nine[1] == 10 and at_nine[0][-2:] == ["→9", "→"] and at_nine[0][1].startswith("→"), at_nine
 
 
-async def test_a_run_being_evaluated_hides_the_matrix_shown_before(make_app, synthetic_data, tiny_config, tmp_path):
+@pytest.mark.parametrize("damage, said", [
+    ("no saved results", "Evaluating second · last.pt on the test set…"),
+    ("damaged saved results", "Reading second's saved results…"),
+])
+async def test_a_run_being_loaded_hides_the_matrix_shown_before(make_app, synthetic_data, tiny_config, tmp_path,
+                                                                damage, said):
     """While a second run was evaluated, the first one's matrix stayed under "Evaluating second…", and the bar
-    counted "0 / 1 test digits" until the first chunk (walk29 F2)."""
+    counted "0 / 1 test digits" until the first chunk (walk29 F2). A finished run's saved results were read, and
+    tested again when they could not be, under the previous run's matrix too."""
     from mnist_tui.tui.panes.results import ResultsPane
 
     runs = tmp_path / "runs"
     for name in ("first", "second"):
         assert list(Trainer(tiny_config, synthetic_data, checkpoints_dir=runs, run_name=name).run())[-1].kind == "finished"
-    (runs / "second" / "misclassified.pt").unlink()  # its figures are worked out again, on the test set
+    if damage == "no saved results":  # its figures are worked out again, on the test set
+        (runs / "second" / "misclassified.pt").unlink()
+    else:  # read first, then its model is tested again
+        (runs / "second" / "misclassified.pt").write_bytes(b"damaged")
 
     app = make_app(checkpoints_dir=runs)
     async with app.run_test(size=SIZE) as pilot:
@@ -151,7 +161,7 @@ async def test_a_run_being_evaluated_hides_the_matrix_shown_before(make_app, syn
         pane.load_run(runs / "first", app.dataset_cache)
         await ready(pilot, app)
         shown_first = pane.query_one("#confusion").display
-        pane.load_run(runs / "second", app.dataset_cache)  # no await: as drawn before the evaluation's first chunk
+        pane.load_run(runs / "second", app.dataset_cache)  # no await: as drawn before its figures come
         during = (pane.query_one("#confusion").display, pane.query_one("#results-help").display,
                   str(pane.query_one("#eval-progress", Static).render()),
                   str(pane.query_one("#results-summary", Static).render()))
@@ -159,32 +169,5 @@ async def test_a_run_being_evaluated_hides_the_matrix_shown_before(make_app, syn
         summary = str(pane.query_one("#results-summary", Static).render())
     assert shown_first
     assert during[:2] == (False, False), during
-    assert "/ 1 test digits" not in during[2] and "Evaluating second · last.pt" in during[3], during
-    assert summary.startswith("second"), summary
-
-
-async def test_a_run_whose_saved_results_are_read_hides_the_matrix_shown_before(make_app, synthetic_data,
-                                                                                 tiny_config, tmp_path):
-    """Loading a finished run read its saved results with the previous run's matrix still up; when they could not
-    be read, its model was tested again under the previous run's matrix."""
-    from mnist_tui.tui.panes.results import ResultsPane
-
-    runs = tmp_path / "runs"
-    for name in ("first", "second"):
-        assert list(Trainer(tiny_config, synthetic_data, checkpoints_dir=runs, run_name=name).run())[-1].kind == "finished"
-    (runs / "second" / "misclassified.pt").write_bytes(b"damaged")  # its model is tested again
-
-    app = make_app(checkpoints_dir=runs)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        pane = app.query_one(ResultsPane)
-        pane.load_run(runs / "first", app.dataset_cache)
-        await ready(pilot, app)
-        shown_first = pane.query_one("#confusion").display
-        pane.load_run(runs / "second", app.dataset_cache)  # no await: as drawn before its saved results are read
-        during = (pane.query_one("#confusion").display, str(pane.query_one("#results-summary", Static).render()))
-        await ready(pilot, app)
-        summary = str(pane.query_one("#results-summary", Static).render())
-    assert shown_first
-    assert during == (False, "Reading second's saved results…"), during
+    assert "/ 1 test digits" not in during[2] and during[3] == said, during
     assert summary.startswith("second · last (epoch"), summary
