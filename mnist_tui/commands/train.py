@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--epochs with --resume is how many more epochs to train: at least 1, got {args.epochs}")
         from ..core.checkpoints import checkpoint_config, load_checkpoint
         from ..core.run_lock import check_writable
-        from ..core.runs import EXPORT_FILES, read_result
+        from ..core.runs import exports_dropped, read_result
 
         path = resume_path(args.resume, Path(args.checkpoints))  # before the data loads
         checkpoint = load_checkpoint(path)
@@ -92,10 +92,8 @@ def run(args: argparse.Namespace) -> int:
                              "train it N more")
         check_device(args.device or saved.device, None if args.device else path.parent.name)
         check_writable(Path(args.checkpoints), path.parent)  # a read-only run: refused before the data loads
-        if exported := [name for name in EXPORT_FILES if (path.parent / name).is_file()]:  # drop_outputs' files
-            one = len(exported) == 1
-            stderr(f"{path.parent.name}'s {' and '.join(exported)} describe{'s' if one else ''} its weights before "
-                   f"this training: {'it is' if one else 'they are'} removed (export again after)")
+        if dropped := exports_dropped(path.parent):  # drop_outputs' files
+            stderr(dropped)
         trainer = Trainer(None, load_mnist(args.data_dir, dataset=saved.dataset), checkpoints_dir=Path(args.checkpoints),
                           resume=path, extra_epochs=args.epochs or 0, device=args.device,
                           threads=args.threads)

@@ -296,6 +296,16 @@ def drop_outputs(run_dir: Path) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
+def exports_dropped(run_dir: str | os.PathLike[str]) -> str | None:
+    """What training ``run_dir`` further removes of `export`'s files (drop_outputs), in words; None if nothing."""
+    exported = [name for name in EXPORT_FILES if (Path(run_dir) / name).is_file()]
+    if not exported:
+        return None
+    one = len(exported) == 1
+    return (f"{Path(run_dir).name}'s {' and '.join(exported)} describe{'s' if one else ''} its weights before this "
+            f"training: {'it is' if one else 'they are'} removed (export again after)")
+
+
 def list_runs(checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> list[RunInfo]:
     """Every run folder in ``checkpoints_dir``, newest first; unreadable ones carry ``error``."""
     checkpoints_dir = Path(checkpoints_dir)

@@ -608,6 +608,23 @@ async def test_train_more_epochs_says_what_this_runs_schedule_does(make_app, syn
         assert said in " ".join(text.split())
 
 
+async def test_train_more_epochs_says_the_exported_files_go(make_app, synthetic_data, tmp_path):
+    """r removed the run's model.onnx (export's, made of the weights it then trained on) without a word; the CLI's
+    train --resume says so (walk31 F2)."""
+    runs = tmp_path / "runs"
+    tiny_run(runs, "done", synthetic_data)
+    (runs / "done" / "model.onnx").write_bytes(b"an exported model")
+    app = make_app(checkpoints_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f4")
+        await settle(pilot, app)
+        await pilot.press("r")
+        await settle(pilot, app)
+        text = " ".join(" ".join(str(s.render()) for s in app.screen.query(Static)).split())
+    assert "done's model.onnx describes its weights before this training: it is removed (export again after)." in text
+
+
 async def test_a_toast_leaves_the_status_line_readable(make_app):
     """A toast covered the right half of the status line (and what the run was doing) for its 5 seconds."""
     from tests.tui.terminal import TerminalMirror

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from ...core.config import TrainConfig, more_epochs_lr
-from ...core.runs import RunInfo, files_of_its_own, list_runs, read_config, steered_factor
+from ...core.runs import RunInfo, exports_dropped, files_of_its_own, list_runs, read_config, steered_factor
 from ..messages import RunsListed
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
 from ..widgets.runs_table import COLUMN_LABELS, COLUMNS, RunsTable, matches, sorted_runs
@@ -263,17 +263,16 @@ class RunsPane(Vertical):
         except NotWritable as exc:
             self.notify(str(exc), title="Cannot resume", severity="error", timeout=10)
             return
+        dropped = exports_dropped(run.path)  # (they went without a word, walk31 F2)
         if not run.finished:
+            if dropped:
+                self.notify(dropped, title="Exported files", severity="warning", timeout=15)
             self.post_message(self.ResumeRequested(run))
             return
-
-        def answered(epochs: int | None) -> None:
-            if epochs:
-                self.post_message(self.ResumeRequested(run, epochs))
-
         self.app.push_screen(NumberScreen(
             "Train more epochs?", f"{run.name} finished its {run.epochs} epoch{'' if run.epochs == 1 else 's'}. Train it this many more "
-            f"({more_epochs_lr(read_config(run.path), steered_factor(run.path))}):", default=run.epochs), answered)
+            f"({more_epochs_lr(read_config(run.path), steered_factor(run.path))}):" + (f"\n{dropped}." if dropped else ""),
+            default=run.epochs), lambda epochs: self.post_message(self.ResumeRequested(run, epochs)) if epochs else None)
 
     def action_compare(self) -> None:
         runs = [run for run in self.marked_runs if not run.error]
