@@ -180,7 +180,13 @@ async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root)
         assert screen.query_one("#tune-table", DataTable).row_count == 2
         assert screen.best()["params"] == {"lr": 3e-3}
         screen.query_one("#tune-table", DataTable).focus()
-        await pilot.press("enter")  # the cursor is on trial 0
+        await pilot.press("enter")  # the cursor is on trial 0, whose run folder is not here
+        await pilot.pause()
+        # it opened empty views under "Evaluation failed: no such checkpoint file" (walk31 F1)
+        assert app.opened == [] and any("run-0.001 is not here: deleted, or trained on another machine" in str(n.message)
+                                        for n in app._notifications)
+        (tmp_path / "run-0.001").mkdir()
+        await pilot.press("enter")
         await pilot.pause()
         assert app.opened == [str(tmp_path / "run-0.001")]
         await pilot.press("ctrl+b")

@@ -28,9 +28,8 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
 from ...core.cli_child import CliChild
 from ...core.config import TrainConfig
-from ...core.tune_space import (
-    DEFAULT_SPACES, MACHINE_FIELDS, apply, config_flags, default_storage, default_study, preset_for,
-)
+from ...core.tune_space import (DEFAULT_SPACES, MACHINE_FIELDS, apply, config_flags, default_storage, default_study,
+                                 preset_for)
 from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions, unless_busy
 from ..widgets.footer import FittingFooter
@@ -378,6 +377,10 @@ class TuneScreen(LeaveQuestions, Screen):
     def _open_trial(self, event: DataTable.RowSelected) -> None:
         trial = self.trials.get(int(event.row_key.value))
         if not (trial and trial.get("run_dir")):
+            return
+        if trial.get("state") != "running" and not Path(trial["run_dir"]).is_dir():  # (empty views, walk31 F1)
+            self.notify(f"{trial['run_dir']} is not here: deleted, or trained on another machine", severity="warning",
+                        title=f"Trial {trial['number']}'s run")
             return
         if self.running and trial.get("state") == "running":  # its run is whole once the study has stopped
             self._leave_once_stopped(lambda: self.post_message(self.OpenRun(trial["run_dir"])),
