@@ -57,7 +57,9 @@ def default_out(run_dir: Path, fmt: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     from ..core.export import ExportError, MissingDependency, OutputUnwritable, check_digits, export_model
 
-    if args.out and (other := _named_for_the_other_format(args.out, args.format)):
+    taken = args.out and Path(args.out).is_file() and Path(args.out).stat().st_size  # (then refused below)
+    if args.out and (other := _named_for_the_other_format(args.out, args.format)) and \
+            not (taken and not _an_export(Path(args.out), other)):  # a checkpoint.pt: --format torchscript won't do
         raise UsageError(f"--out {args.out} names {FORMAT_NAMES[other]} file, but --format is {args.format}: "
                          f"add --format {other}, or name the file {Path(DEFAULT_FILENAMES[args.format]).suffix}")
     if not 0 <= args.tolerance < math.inf:
