@@ -366,7 +366,7 @@ class MnistApp(KeysPanelActions, App):
         """Results and Misclassified for a run folder's test checkpoint."""
         self.action_show_tab("results")
         self.query_one(ResultsPane).load_run(path, self.dataset_cache)
-        self.run_view.run_loaded()
+        self.run_view.run_loaded(path)
 
     def on_runs_pane_config_requested(self, message: Any) -> None:
         """Runs asked to load a run's config into the form (for the next run)."""

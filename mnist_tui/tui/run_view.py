@@ -1,11 +1,10 @@
 """The run as a person drives and watches it: commands in, events shown.
 
-The run controller (core.controller) decides the run's state and what is allowed;
-this is the UI side of it, in one place: starting from the form (or resuming a run),
-steering, the stop and quit confirmations, and each batch of events turned into
-what a person sees: chart points and epochs for the Train view, the progress line,
-the Finished/Stopped/Failed messages, a resumed run's history and config, and what
-to print after the app closes mid-run.
+The run controller (core.controller) decides the run's state and what is allowed; this is the UI side of
+it, in one place: starting from the form (or resuming a run), steering, the stop and quit confirmations, and
+each batch of events turned into what a person sees: chart points and epochs for the Train view, the progress
+line, the Finished/Stopped/Failed messages, a resumed run's history and config, and what to print after the
+app closes mid-run.
 """
 
 from __future__ import annotations
@@ -324,11 +323,13 @@ class RunView:
             self._charted = None  # its curves stayed, under a title that names no run
             self.app.train_pane.clear_charts(None, f"{gone.name} was deleted")
 
-    def run_loaded(self) -> None:
-        """Another run is shown in Results: a "RUN was deleted" status stops standing over it (it stayed for
-        minutes, over another run's digits)."""
+    def run_loaded(self, path: Path) -> None:
+        """``path`` is shown in Results: a status naming another run ("RUN was deleted", or "Finished RUN · f2 Results"
+        whose f2 now shows this one, walk31 F7) stops standing over it (it stayed for minutes)."""
         line = self.app.query_one(ProgressLine).progress
-        if line.state == "idle" and line.message.endswith(" was deleted · f5 start · ctrl+p commands"):
+        other = self._said is not None and Path(self._said).resolve() != Path(path).resolve()
+        if line.state == "idle" and (other or line.message.endswith(" was deleted · f5 start · ctrl+p commands")):
+            self._said = None
             self.app.set_progress(state="idle", message="Ready · f5 start · ctrl+p commands")
 
     def _give_the_form_back(self) -> None:

@@ -561,6 +561,30 @@ async def test_deleting_the_run_the_status_line_names_updates_it_and_the_quit_me
         assert str(app.query_one(ProgressLine).render()).strip().startswith("Ready · f5 start")
 
 
+async def test_loading_another_run_lets_the_finished_runs_status_go(make_app, synthetic_data):
+    """"Finished RUN · test … · f2 Results · f3 Misclassified" stayed over another run loaded from Runs, whose
+    results f2 and f3 then showed (walk31 F7)."""
+    from mnist_tui.tui.widgets.progress import ProgressLine
+    from tests.tui.test_app import a_finished_run, ready
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await a_finished_run(pilot, app)
+        finished = str(app.query_one(ProgressLine).render()).strip()
+        tiny_run(app.checkpoints_dir, "another", synthetic_data)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        await pilot.press("ctrl+r")
+        await ready(pilot, app)
+        pane = app.query_one(RunsPane)
+        app.query_one("#runs-table").move_cursor(row=[run.name for run in pane.runs].index("another"))
+        await pilot.press("l")
+        await ready(pilot, app)
+        said = str(app.query_one(ProgressLine).render()).strip(), str(app.query_one("#results-summary").render())
+    assert finished.startswith("Finished ") and "f2 Results" in finished, finished
+    assert said[1].startswith("another") and said[0].startswith("Ready · f5 start"), said
+
+
 async def test_the_draw_keys_panel_names_what_shift_arrows_do(make_app):
     """The keys panel (?) listed shift+↑ … shift+→ with no words beside them."""
     app = make_app(load_data_on_start=False)
