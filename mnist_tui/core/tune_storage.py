@@ -125,4 +125,5 @@ def study_base(study: Any) -> TrainConfig | None:
         return None
 
 
-__all__ = ["BASE_ATTR", "TuneError", "failure", "study_base", "load_or_create_study", "make_pruner", "open_storage", "redact", "trial_state"]
+__all__ = ["BASE_ATTR", "TuneError", "failure", "load_or_create_study", "make_pruner", "open_storage", "redact",
+           "study_base", "trial_state"]

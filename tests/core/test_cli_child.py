@@ -31,7 +31,8 @@ def test_a_stop_asked_before_tune_takes_ctrl_c_waits_for_it_and_ends_the_study_c
 
 
 def test_kill_ends_a_child_that_saves_nothing(synthetic_root, tmp_path):
-    child = CliChild(["lr-find", "--data-dir", str(synthetic_root), "--model", "mlp", "--val-size", "100", "--steps", "10000",
+    child = CliChild(["lr-find", "--data-dir", str(synthetic_root), "--model", "mlp", "--val-size", "100",
+                      "--steps", "10000",
                       "--start", "1e-7", "--end", "2e-7", "--json"])
     for record in child.records():
         if record.get("event") == "lr_step":

@@ -249,8 +249,8 @@ def test_an_onnx_package_that_is_installed_but_broken_is_one_line(trained_run, m
     assert not target.exists()
 
 
-@pytest.mark.parametrize("name,fmt,content", [("notes", "onnx", b"lr 3e-3 looked best"), ("last.pt", "torchscript", None),
-                                              ("last.pt", "onnx", None)])
+@pytest.mark.parametrize("name,fmt,content", [("notes", "onnx", b"lr 3e-3 looked best"),
+                                              ("last.pt", "torchscript", None), ("last.pt", "onnx", None)])
 def test_an_out_that_holds_another_file_is_not_written_over(name, fmt, content, trained_run, tmp_path, capsys):
     """`--out notes` replaced a text file with the ONNX model, and `--format torchscript --out RUN/last.pt`
     would have replaced the run's checkpoint (walk21 F10); an earlier export is written over. `--out RUN/last.pt`

@@ -183,8 +183,8 @@ async def test_attach_shows_a_study_fed_from_elsewhere(tmp_path, synthetic_root)
         await pilot.press("enter")  # the cursor is on trial 0, whose run folder is not here
         await pilot.pause()
         # it opened empty views under "Evaluation failed: no such checkpoint file" (walk31 F1)
-        assert app.opened == [] and any("run-0.001 is not here: deleted, or trained on another machine" in str(n.message)
-                                        for n in app._notifications)
+        assert app.opened == [] and any("run-0.001 is not here: deleted, or trained on another machine"
+                                        in str(n.message) for n in app._notifications)
         (tmp_path / "run-0.001").mkdir()
         await pilot.press("enter")
         await pilot.pause()
@@ -1034,8 +1034,8 @@ def test_a_stopped_study_is_counted_as_it_read_while_it_ran():
 
     trials = {0: {"number": 0, "state": "complete", "value": 0.98}, 1: {"number": 1, "state": "complete",
               "value": 0.9918}, 2: {"number": 2, "state": "stopped", "value": 0.5}}
-    assert outcome_text("ui", trials, 130, str) == ("study ui: 3 trials · 2 complete · 1 stopped · best 99.18% (#1); "
-                                                    "stopped", False)
+    assert outcome_text("ui", trials, 130, str) == (
+        "study ui: 3 trials · 2 complete · 1 stopped · best 99.18% (#1); stopped", False)
     assert outcome_text("ui", {}, 0, str) == ("study ui: 0 trials", False)
 
 

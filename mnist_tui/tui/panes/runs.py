@@ -269,10 +269,11 @@ class RunsPane(Vertical):
                 self.notify(dropped, title="Exported files", severity="warning", timeout=15)
             self.post_message(self.ResumeRequested(run))
             return
-        self.app.push_screen(NumberScreen(
-            "Train more epochs?", f"{run.name} finished its {run.epochs} epoch{'' if run.epochs == 1 else 's'}. Train it this many more "
-            f"({more_epochs_lr(read_config(run.path), steered_factor(run.path))}):" + (f"\n{dropped}." if dropped else ""),
-            default=run.epochs), lambda epochs: self.post_message(self.ResumeRequested(run, epochs)) if epochs else None)
+        rate = more_epochs_lr(read_config(run.path), steered_factor(run.path))
+        self.app.push_screen(NumberScreen("Train more epochs?", f"{run.name} finished its {run.epochs} epoch"
+                                          f"{'' if run.epochs == 1 else 's'}. Train it this many more ({rate}):"
+                                          + (f"\n{dropped}." if dropped else ""), default=run.epochs),
+                             lambda epochs: self.post_message(self.ResumeRequested(run, epochs)) if epochs else None)
 
     def action_compare(self) -> None:
         runs = [run for run in self.marked_runs if not run.error]

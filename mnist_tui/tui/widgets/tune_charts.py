@@ -255,5 +255,6 @@ class ViewSwitch(Static):
         self.update(full if fits else Text.assemble("f8: ", names[list(self.views).index(self.current)]))
 
 
-__all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "ViewSwitch", "best_steps",
+__all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "ViewSwitch",
+           "best_steps",
            "importance_text", "nice_ticks"]
