@@ -605,14 +605,18 @@ async def test_the_draw_keys_panel_names_what_shift_arrows_do(make_app):
         assert any("0-9 Digit you meant" in line for line in text.splitlines()), text
 
 
-@pytest.mark.parametrize("schedule, steered, said", [
-    ("constant", None, "the learning rate stays 0.003"),
-    ("onecycle", None, "restarts at 0.0003, a tenth of its peak"),
+@pytest.mark.parametrize("schedule, steered, exported, said", [
+    ("constant", None, False, "the learning rate stays 0.003"),
+    ("onecycle", None, False, "restarts at 0.0003, a tenth of its peak"),
     # steered x2 while it trained, it restarted at 0.0006, as the added epochs keep the steering
-    ("onecycle", 2.0, "restarts at 0.0006, a tenth of its peak (×2 as steered), and decays again"),
+    ("onecycle", 2.0, False, "restarts at 0.0006, a tenth of its peak (×2 as steered), and decays again"),
+    # r removed the run's model.onnx (export's, made of the weights it then trained on) without a word; the CLI's
+    # train --resume says so (walk31 F2)
+    ("constant", None, True, "done's model.onnx describes its weights before this training: it is removed (export "
+                             "again after)."),
 ])
 async def test_train_more_epochs_says_what_this_runs_schedule_does(make_app, synthetic_data, tmp_path, schedule,
-                                                                   steered, said):
+                                                                   steered, exported, said):
     """It said the rate restarts at a tenth of its peak for every run: a constant one stays at its rate."""
     from mnist_tui.core import runs as core_runs
 
@@ -620,6 +624,8 @@ async def test_train_more_epochs_says_what_this_runs_schedule_does(make_app, syn
     tiny_run(runs, "done", synthetic_data, schedule=schedule)
     if steered:  # as the engine records a steer
         core_runs.append_event(runs / "done", {"lr_factor": steered, "epoch": 1, "step": 3, "global_step": 3})
+    if exported:
+        (runs / "done" / "model.onnx").write_bytes(b"an exported model")
     app = make_app(checkpoints_dir=runs)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
@@ -630,23 +636,6 @@ async def test_train_more_epochs_says_what_this_runs_schedule_does(make_app, syn
         assert isinstance(app.screen, NumberScreen)
         text = " ".join(str(s.render()) for s in app.screen.query(Static))
         assert said in " ".join(text.split())
-
-
-async def test_train_more_epochs_says_the_exported_files_go(make_app, synthetic_data, tmp_path):
-    """r removed the run's model.onnx (export's, made of the weights it then trained on) without a word; the CLI's
-    train --resume says so (walk31 F2)."""
-    runs = tmp_path / "runs"
-    tiny_run(runs, "done", synthetic_data)
-    (runs / "done" / "model.onnx").write_bytes(b"an exported model")
-    app = make_app(checkpoints_dir=runs)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
-        await pilot.press("f4")
-        await settle(pilot, app)
-        await pilot.press("r")
-        await settle(pilot, app)
-        text = " ".join(" ".join(str(s.render()) for s in app.screen.query(Static)).split())
-    assert "done's model.onnx describes its weights before this training: it is removed (export again after)." in text
 
 
 async def test_a_toast_leaves_the_status_line_readable(make_app):
