@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .commands.common import OutputError, discard_stdout
-from .core.formatting import json_safe, percent, test_cell
+from .core.formatting import json_safe, percent, test_cell, tested
 from .core.events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
     Stopped,
@@ -234,7 +234,7 @@ class RichReporter:
             self.console.print(table)
         if isinstance(last, Finished):
             self.console.print(  # under 80 columns ("after 1 epoch" repeated "epoch 1" and made it 82)
-                f"[bold green]Test accuracy {last.test_accuracy:.2%}[/] (last, epoch {last.epochs}; loss "
+                f"[bold green]Test accuracy {tested(last.test_accuracy, last.tta)}[/] (last, epoch {last.epochs}; loss "
                 f"{last.test_loss:.4f}) after {last.train_seconds:.1f}s of training.", soft_wrap=True)
             self.console.print(f"Saved in {last.run_dir}", soft_wrap=True, crop=False, overflow="ignore")
             if last.study_note:
@@ -298,7 +298,7 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
         # state column so much that every other row's date wrapped
         rows.append(("error", r.model, "", "", "", "", date) if r.error else (
             r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy),
-            test_cell(r.test_accuracy, r.test_checkpoint, r.epochs_done),
+            test_cell(r.test_accuracy, r.test_checkpoint, r.epochs_done, r.test_tta),
             _duration(r.train_seconds), date))
     # the widths the value columns need (the test note and the date may wrap at their spaces) and the one
     # space between columns (two would wrap the date of a default name, fastcnn-20261203-091011, at 80

@@ -17,7 +17,9 @@ def register(sub) -> None:
     add_path_flags(parser, checkpoints="folder run names are looked up in")
     parser.add_argument("--dataset", choices=DATASETS,
                         help="the dataset the checkpoints must have been trained on (default: theirs; another is refused)")
-    parser.add_argument("--tta", action="store_true", help="test-time augmentation: average over 1-pixel shifts")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="test-time augmentation: average over 1-pixel shifts (default: as the checkpoints' runs "
+                             "were tested, on for a config with tta such as the best preset)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
@@ -37,10 +39,12 @@ def run(args: argparse.Namespace) -> int:
         if config.dataset != dataset:
             raise UsageError(f"{path} was trained on {config.dataset}; evaluating it on {dataset} is refused")
     data = load_mnist(args.data_dir, dataset=dataset)
-    result = evaluate(models, data.test_images, data.test_labels, device=device, tta=args.tta)
+    tta = any(config.tta for config in configs) if args.tta is None else args.tta
+    result = evaluate(models, data.test_images, data.test_labels, device=device, tta=tta)
     wrong = misclassified_examples(result)
     summary = {
-        "checkpoints": paths, "checkpoint_labels": labels, "dataset": dataset, "tta": args.tta, "test_accuracy": result.accuracy,
+        "checkpoints": paths, "checkpoint_labels": labels, "dataset": dataset, "tta": tta,
+        "test_accuracy": result.accuracy,
         "test_loss": result.loss, "errors": len(wrong), "test_size": len(result.labels),
         "per_class_accuracy": result.per_class_accuracy, "confusion": result.confusion,
     }

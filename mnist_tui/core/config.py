@@ -97,6 +97,8 @@ class TrainConfig:
                            "augmentation (fits the model to undistorted digits)", low=0, high=1000,
                            applies=lambda c: c.augment)
     ema: float = _f(0.0, "EMA decay", "EMA decay of weights for evaluation (0 = off)", low=0, high=0.99999)
+    tta: bool = _f(False, "test TTA", "test the final model on each digit and its four 1-pixel shifts, averaged "
+                   "(test-time augmentation; the test figure then says \"with TTA\")")
     val_size: int = _f(5000, "val size", "training digits held out for validation", low=0, high=30000)
     seed: int = _f(0, "seed", "random seed (same seed, same run on CPU)", low=0, high=2**31 - 1)
     device: str = _f("auto", "device", "where to train (auto: cuda, then mps, then cpu)", choices=DEVICES)
@@ -243,11 +245,13 @@ PRESETS: dict[str, TrainConfig] = {
     # The long run: three 3-conv CNNs trained side by side and averaged, with per-sample
     # rotation/shift/zoom, label smoothing, dropout and an EMA of the weights, OneCycle over
     # 15 epochs. One width-40 net for 32 epochs cost more and averaged 99.665% (4 seeds).
+    # All 60,000 digits (no validation), dropout 0.1 and a mild elastic distortion, tested with
+    # shift TTA: 99.75% over 4 seeds (99.73% without TTA; see the README's Performance section).
     # bf16 autocast where the CPU does bf16 natively: 1.4x faster a step on an AVX512-BF16 CPU.
     "best": TrainConfig(
         model="deepcnn", width=32, members=3, epochs=15, batch_size=128, optimizer="adamw", lr=4e-3,
-        weight_decay=5e-4, schedule="onecycle", dropout=0.2, label_smoothing=0.05,
-        rotate=10.0, translate=0.1, scale=0.1, ema=0.999, precision="auto",
+        weight_decay=5e-4, schedule="onecycle", dropout=0.1, label_smoothing=0.05,
+        rotate=10.0, translate=0.1, scale=0.1, elastic=12.0, ema=0.999, tta=True, val_size=0, precision="auto",
     ),
 }
 

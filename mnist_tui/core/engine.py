@@ -23,10 +23,8 @@ from . import runs
 from .analysis import EVAL_BATCH_SIZE, evaluate, save_evaluation
 from .config import ConfigError, TrainConfig, checked, continued_lr, data_errors, field_applies
 from .data import MnistData, batch_order, on_device, split, training_batches
-from .events import (
-    CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
-    Stopped,
-)
+from .events import (CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted,
+                     StepMetrics, Stopped)
 from .models import build_model, parameter_count
 from .optim import CosineAnnealing, Optimizer, Schedule
 from .runtime import (
@@ -365,16 +363,17 @@ class Trainer:
         """Test the final model once and save what Results and Misclassified show."""
         config, run_dir = self.config, self.run_dir
         test = evaluate(r.eval_model, r.splits.test_images, r.splits.test_labels, device=r.device,
-                        batch_size=EVAL_BATCH_SIZE)
+                        batch_size=EVAL_BATCH_SIZE, tta=config.tta)  # the config's own test, shifts and all
         save_evaluation(run_dir, test, r.splits.test_images, "last")
         result = {
             "test_accuracy": test.accuracy, "test_loss": test.loss, "per_class_accuracy": test.per_class_accuracy,
             "epochs": config.epochs, "train_seconds": r.train_seconds, "best_val_accuracy": r.best_val,
             "checkpoint": "last", "evaluated": "last epoch", "trained_in": "bf16" if r.autocast else "fp32",
+            "tta": config.tta,
         }
         runs.write_text_atomic(run_dir / "result.json", json.dumps(result, indent=2))
         return with_study_note(Finished(run_dir.name, str(run_dir), config.epochs, r.train_seconds, test.loss,
-                                        test.accuracy, test.per_class_accuracy, r.best_val),
+                                        test.accuracy, test.per_class_accuracy, r.best_val, tta=config.tta),
                                resumed=self.restored is not None)  # a stopped tuning trial counts again
 
     def _diverged(self, epoch: int, step: int, loss: float, optimizer: Optimizer, factor: float) -> Failed:

@@ -77,6 +77,7 @@ def saved_run_evaluation(run_dir: str | os.PathLike[str], dataset: str | None = 
     result = read_result(run_dir)
     name = result.get("checkpoint", "last")
     label = f"{name} (epoch {result['epochs']})" if "epochs" in result else name
+    label += " with TTA" * (result.get("tta") is True)
     if dataset is None:
         try:
             dataset = TrainConfig.from_json((run_dir / "config.json").read_text()).dataset
@@ -92,12 +93,13 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike[str], load_data: Callable[
 
     ``load_data(dataset)`` gives the data (the app passes its cache). Without the dataset,
     the run's saved results are shown if it has them; otherwise DataUnavailable is raised.
+    A config with ``tta`` is tested as its run was, with its shifted copies averaged in.
     """
     path = Path(checkpoint)
     saved = load_checkpoint(path)
     model, config = model_from_checkpoint(saved, "cpu")
     run_dir = path.parent
-    source = f"{run_dir.name} · {checkpoint_label(path, saved['epoch'], saved['step'])}"
+    source = f"{run_dir.name} · {checkpoint_label(path, saved['epoch'], saved['step'])}" + " with TTA" * config.tta
     try:
         data = load_data(config.dataset)
     except DataUnavailable:
@@ -110,7 +112,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike[str], load_data: Callable[
     if progress:
         progress(0, len(labels))
     for start in range(0, len(labels), chunk):
-        parts.append(predict_probabilities(model, images[start:start + chunk], batch_size=chunk))
+        parts.append(predict_probabilities(model, images[start:start + chunk], batch_size=chunk, tta=config.tta))
         if progress:
             progress(min(start + chunk, len(labels)), len(labels))
     probabilities = torch.cat(parts) if parts else torch.zeros(0, 10)

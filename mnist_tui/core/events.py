@@ -131,6 +131,7 @@ class Finished(Event):
     test_accuracy: float
     per_class_accuracy: list[float]
     best_val_accuracy: float | None
+    tta: bool = False  # test_accuracy averaged over shifted copies too (the config's tta)
     # a resumed tuning trial that finished and joined its study again (core.tune_rejoin), in one line
     study_note: str | None = None
 

@@ -28,15 +28,21 @@ def whole_percent(probability: float) -> str:
     return f"{99 if shown == 100 and probability < 1 else shown}%"
 
 
-def test_cell(accuracy: float | None, checkpoint: str | None, epochs_done: int) -> str:
+def tested(accuracy: float | None, tta: bool) -> str:
+    """A test figure, saying when it is the average over shifted copies ("99.75% with TTA")."""
+    return percent(accuracy) + (" with TTA" if tta and accuracy is not None else "")
+
+
+def test_cell(accuracy: float | None, checkpoint: str | None, epochs_done: int, tta: bool = False) -> str:
     """A run's test accuracy for a table: which checkpoint it measured only when not the finished run's
-    last one ("98.12%", "98.40% best·e2")."""
+    last one ("98.12%", "98.40% best·e2"), and "TTA" when shifted copies were averaged in ("99.75% TTA")."""
     if accuracy is None:
         return "-"
+    figure = percent(accuracy) + " TTA" * tta
     if checkpoint in (None, "", f"last (epoch {epochs_done})"):
-        return percent(accuracy)
+        return figure
     kind, _, epoch = checkpoint.partition(" (epoch ")  # "best (epoch 2)" -> "best·e2"
-    return f"{percent(accuracy)} {kind}·e{epoch.rstrip(')')}" if epoch else f"{percent(accuracy)} {kind}"
+    return f"{figure} {kind}·e{epoch.rstrip(')')}" if epoch else f"{figure} {kind}"
 
 
 def schedules_text(schedules: tuple[int, ...]) -> str:
@@ -118,5 +124,5 @@ def params_text(params: dict[str, Any]) -> str:
 
 __all__ = [
     "clip", "json_safe", "param_text", "params_text", "percent", "rate_label", "rate_ticks", "short_percent",
-    "test_cell", "tidy", "whole_percent",
+    "test_cell", "tested", "tidy", "whole_percent",
 ]

@@ -186,6 +186,7 @@ class RunInfo:
     train_seconds: float = 0.0
     test_checkpoint: str | None = None  # e.g. "last (epoch 3)"
     schedules: tuple[int, ...] = ()  # trained more epochs: each schedule's epochs, (3, 2); () for one schedule
+    test_tta: bool = False  # test_accuracy is the average over shifted copies too (the config's tta)
 
     @property
     def config_path(self) -> Path:
@@ -228,7 +229,7 @@ def read_run(run_dir: Path) -> RunInfo:
             best_val_accuracy=max(vals) if vals else None, test_accuracy=_number(result.get("test_accuracy")),
             modified=stamp, finished=finished, state=state, lr=config.lr, batch_size=config.batch_size,
             train_seconds=seconds, test_checkpoint=test_checkpoint, schedules=read_schedules(run_dir),
-        )
+            test_tta=result.get("tta") is True)
     except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
         error = str(exc) or repr(exc)
         if owner is not None:  # between its folder and its config.json: a moment

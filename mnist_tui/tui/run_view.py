@@ -20,7 +20,7 @@ from ..core.controller import RunState
 from ..core.events import (
     EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics, Stopped,
 )
-from ..core.formatting import percent
+from ..core.formatting import percent, tested
 from ..core.runs import read_metrics, read_points
 from .panes.results import ResultsPane
 from .screens.tune_questions import busy_question_answered
@@ -300,12 +300,12 @@ class RunView:
         if self._stopped and Path(self._stopped.run_dir).resolve() == Path(event.run_dir).resolve():
             self._stopped = None  # resumed and finished: nothing left to resume
         rate = app.query_one(ProgressLine).progress.samples_per_s
-        source = f"{event.run_name} · last (epoch {event.epochs})"
-        app.notify(f"test {percent(event.test_accuracy)} ({source}) · f2 Results", title="Finished")
+        source, test = f"{event.run_name} · last (epoch {event.epochs})", tested(event.test_accuracy, event.tta)
+        app.notify(f"test {test} ({source}) · f2 Results", title="Finished")
         if event.study_note:
             app.notify(event.study_note, title="Tuning", timeout=10)
         app.set_progress(state="idle", message=(
-            f"Finished {source} · test {percent(event.test_accuracy)} · best val "
+            f"Finished {source} · test {test} · best val "
             f"{percent(event.best_val_accuracy)} · {format_rate(rate)} · f2 Results · f3 Misclassified"))
         app.query_one(ResultsPane).show_saved(event.run_dir, app.dataset_cache, app.checkpoints_dir)
         self._said = event.run_dir

@@ -57,6 +57,7 @@ class ComparedRun:
     train_seconds: float | None = None
     error: str | None = None
     state: str = "stopped"  # as Runs says it: training (or paused) while a process trains it
+    test_tta: bool = False  # the test figure averages shifted copies too
 
     @property
     def best_val_accuracy(self) -> float | None:
@@ -86,7 +87,7 @@ def compared_run(run_dir: str | Path) -> ComparedRun:
         epochs=[int(r["epoch"]) for r in records],
         val_accuracy=[r.get("val_accuracy") for r in records],
         val_loss=[r.get("val_loss") for r in records],
-        test_accuracy=info.test_accuracy, test_checkpoint=info.test_checkpoint,
+        test_accuracy=info.test_accuracy, test_checkpoint=info.test_checkpoint, test_tta=info.test_tta,
         train_seconds=info.train_seconds if not info.error else None, error=info.error, state=info.state,
     )
 
@@ -152,7 +153,7 @@ def comparison_rows(runs: list[ComparedRun]) -> list[tuple[str, list[str]]]:
         ("best val acc", [percent(r.best_val_accuracy) for r in runs]),
         ("final val acc", [percent(r.last(r.val_accuracy)) for r in runs]),
         ("final val loss", [_number(r.last(r.val_loss)) for r in runs]),
-        ("test acc", [percent(r.test_accuracy) for r in runs]),
+        ("test acc", [percent(r.test_accuracy) + " TTA" * (r.test_tta and r.test_accuracy is not None) for r in runs]),
         ("tested", [r.test_checkpoint or "-" for r in runs]),
         ("epochs done", ["?" if r.config is None else f"{r.epochs[-1] if r.epochs else 0}/{r.config.epochs}"
                          + (f" {r.state}" if r.state in ("training", "paused") else "") for r in runs]),

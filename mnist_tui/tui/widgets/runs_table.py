@@ -54,7 +54,7 @@ def run_cells(run: RunInfo, marked: bool, training: str | None = None) -> tuple[
     date = run.modified[5:16].replace("T", " ")
     if run.error:
         return name_cell(run, marked), Text("unreadable", style="red"), run.model, "", "", "", "", "", "", date
-    test = test_cell(run.test_accuracy, run.test_checkpoint, run.epochs_done)  # as `runs` writes it
+    test = test_cell(run.test_accuracy, run.test_checkpoint, run.epochs_done, run.test_tta)  # as `runs` writes it
     return (name_cell(run, marked), training or run.state, run.model,
             f"{run.epochs_done}/{run.epochs}", percent(run.best_val_accuracy), test, f"{run.lr:g}",
             str(run.batch_size), format_duration(run.train_seconds), date)

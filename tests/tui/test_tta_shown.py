@@ -1,0 +1,28 @@
+"""A run whose config tests with TTA (the best preset's) says so wherever the app shows its test figure."""
+
+from __future__ import annotations
+
+from textual.widgets import Select
+
+from mnist_tui.tui.widgets.progress import ProgressLine
+from mnist_tui.tui.widgets.runs_table import RunsTable
+
+from .test_app import SIZE, a_finished_run, ready, set_field
+
+
+async def test_a_tta_run_says_with_tta_in_the_status_results_and_runs(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await set_field(pilot, app, "epochs", "1")
+        app.query_one("#field-tta", Select).value = "on"
+        await a_finished_run(pilot, app)
+        status = str(app.query_one(ProgressLine).render()).strip()
+        summary = str(app.query_one("#results-summary").render())
+        await pilot.press("f4")
+        await ready(pilot, app)
+        table = app.query_one(RunsTable)
+        row = " ".join(str(cell) for cell in table.get_row_at(0))
+    assert "% with TTA" in status, status
+    assert "with TTA" in summary, summary
+    assert "% TTA" in row, row
