@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def step_seconds(preset_name: str, precision: str, steps: int) -> float:
-    """Seconds per step of ``steps`` steps after 5 warm-up steps, through the engine."""
+def step_seconds(preset_name: str, precision: str, steps: int, **overrides) -> float:
+    """Seconds per step of ``steps`` steps after 5 warm-up steps, through the engine (``overrides``: fields)."""
     import torch
 
     from mnist_tui.core.config import checked, preset
@@ -34,7 +34,7 @@ def step_seconds(preset_name: str, precision: str, steps: int) -> float:
     digits = torch.randint(0, 256, (8000, 28, 28), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 10, (8000,), generator=generator)
     data = MnistData(digits, labels, digits[:500], labels[:500], "synthetic")
-    config = checked(preset(preset_name, precision=precision, epochs=1, val_size=0))
+    config = checked(preset(preset_name, **{"precision": precision, "epochs": 1, "val_size": 0, **overrides}))
     trainer = Trainer(config, data, checkpoints_dir=tempfile.mkdtemp(prefix="precision-"),
                       points_per_epoch=10_000)  # a point every step: the clock is read at each
     start = first = None
