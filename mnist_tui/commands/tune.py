@@ -9,11 +9,12 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from ..core.config import TrainConfig
 from ..core.formatting import params_text
 from ..core.tune_space import PRUNERS  # (Optuna-free: --help stays fast)
 from .common import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, UsageError, add_config_flags, add_path_flags,
-    check_checkpoints_folder, config_from_args, stderr,
+    check_checkpoints_folder, config_from_args, given_config_fields, stderr,
 )
 
 EPILOG = """\
@@ -66,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.study is not None and not args.study.strip():
         raise UsageError("--study must not be empty (leave it out for the default name)")
-    base = config_from_args(args)
+    base, held_out = config_from_args(args), None
+    if base.val_size == 0 and "val_size" not in given_config_fields(args):  # best trains on all 60,000 digits
+        base = base.replace(val_size=TrainConfig().val_size)
+        held_out = (f"the trials hold out {base.val_size:,} training digits for validation (the objective); "
+                    f"the {args.preset} preset trains on all of them")
     args.preset = preset_for(base, args.preset)  # `--model mlp` on the default fast preset: seed-mlp's search and name
     space = parse_space(args.search, base) if args.search else default_space(args.preset)
     if args.storage == default_storage(Path(args.checkpoints)):  # as the app names it: made with the runs' folder
@@ -121,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             tuner.open()  # a study that refuses this worker says so alone, with no tune_started before it
         except TuneError as exc:
             raise UsageError(str(exc)) from None
-        for note in tuner.notes:
+        for note in [held_out] * bool(held_out) + tuner.notes:
             stderr(f"note: {note}")
             if args.json:  # the Tune view's child: its stderr is read only when it fails (walk30 F7)
                 lines.write({"event": "note", "message": note})

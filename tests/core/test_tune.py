@@ -613,3 +613,23 @@ def test_a_reader_that_leaves_stops_the_trial_before_its_epoch_ends(synthetic_ro
     [run] = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert read_metrics(run) == [], "it trained a whole epoch after its reader had gone"
     assert (run / "last.pt").is_file()  # stopped and saved, as on Ctrl+C
+
+
+def test_tuning_the_best_preset_holds_out_validation_digits_and_says_so(tmp_path, capsys):
+    """The best preset trains on all 60,000 digits (val size 0); tuning it was refused for want of a validation
+    split, and the Tune view opened on it could not start. Its trials hold out the usual 5,000 and say so; an
+    explicit --val-size 0 is still refused."""
+    from tests.synthetic import write_synthetic_mnist
+
+    root = write_synthetic_mnist(tmp_path / "data", n_train=5_100, n_test=50)
+    args = ["tune", "--data-dir", str(root), "--checkpoints", str(tmp_path / "runs"), "--preset", "best",
+            "--members", "1", "--width", "4", "--epochs", "1", "--batch-size", "100", "--threads", "1", "--trials",
+            "1", "--search", "lr=1e-3:2e-3:log", "--study", "b"]
+    assert main([*args, "--json"]) == 0
+    out, err = capsys.readouterr()
+    said = "the trials hold out 5,000 training digits for validation (the objective); the best preset trains on all"
+    assert said in err and {"event": "note", "message": said + " of them"} in json_lines(out)
+    [run] = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    assert json.loads((run / "config.json").read_text())["val_size"] == 5_000
+    assert main([*args, "--val-size", "0"]) == 2
+    assert "tuning needs a validation split" in capsys.readouterr().err
