@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.study is not None and not args.study.strip():
         raise UsageError("--study must not be empty (leave it out for the default name)")
-    base, held_out = config_from_args(args), None
+    base = asked = config_from_args(args)  # the study is named after the config asked for (the Tune view's name)
+    held_out = None
     if base.val_size == 0 and "val_size" not in given_config_fields(args):  # best trains on all 60,000 digits
         base = base.replace(val_size=TrainConfig().val_size)
         held_out = (f"the trials hold out {base.val_size:,} training digits for validation (the objective); "
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         tuner = Tuner(base, space, checkpoints_dir=Path(args.checkpoints), data_dir=resolve_data_dir(args.data_dir),
-                      study=args.study or default_study(base, args.preset, tuple(p.name for p in space)),
+                      study=args.study or default_study(asked, args.preset, tuple(p.name for p in space)),
                       storage=args.storage, pruner=args.pruner,
                       trials=args.trials, timeout_s=args.timeout, jobs=args.jobs, sampler_seed=args.sampler_seed)
     except TuneError as exc:

@@ -624,9 +624,15 @@ def test_tuning_the_best_preset_holds_out_validation_digits_and_says_so(tmp_path
     root = write_synthetic_mnist(tmp_path / "data", n_train=5_100, n_test=50)
     args = ["tune", "--data-dir", str(root), "--checkpoints", str(tmp_path / "runs"), "--preset", "best",
             "--members", "1", "--width", "4", "--epochs", "1", "--batch-size", "100", "--threads", "1", "--trials",
-            "1", "--search", "lr=1e-3:2e-3:log", "--study", "b"]
+            "1", "--search", "lr=1e-3:2e-3:log"]
     assert main([*args, "--json"]) == 0
     out, err = capsys.readouterr()
+    from mnist_tui.core.config import preset
+    from mnist_tui.core.tune_space import default_study
+
+    started = next(r for r in json_lines(out) if r["event"] == "tune_started")
+    asked = preset("best", members=1, width=4, epochs=1, batch_size=100, threads=1)
+    assert started["study"] == default_study(asked, "best", ("lr",))  # the Tune view's name for it
     said = "the trials hold out 5,000 training digits for validation (the objective); the best preset trains on all"
     assert said in err and {"event": "note", "message": said + " of them"} in json_lines(out)
     [run] = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
