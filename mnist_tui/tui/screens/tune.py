@@ -2,8 +2,7 @@
 
 The search runs in its own process (``mnist-tui tune ... --json``, a :class:`~mnist_tui.core.cli_child.CliChild`),
 whose trials train in a worker child, so the app stays responsive; a thread worker reads its JSON lines and posts
-them as messages.
-Another polls the storage (Optuna, imported there) so trials from other machines feeding the same study show
+them as messages. Another polls the storage (Optuna, imported there) so trials from other machines feeding the same study show
 too, and computes parameter importances. Nothing here imports torch. f8 (or the palette) switches the lower
 area between the trials table, the history charts and the importances.
 
@@ -35,10 +34,9 @@ from .tune_questions import LeaveQuestions, unless_busy
 from ..widgets.footer import FittingFooter
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart, ViewSwitch
 from ..widgets.tune_form import STATUS_LINES, STATUS_WIDTH, TuneForm, clip_lines
-from ..widgets.tune_records import (
-    Importances, TrialRecords, TrialTable, best_trial, in_view_words, merge_records, outcome_text, params_text,
-    poll_error_text, progress_text, row_from_event, watch_storage,
-)
+from ..widgets.tune_records import (Importances, TrialRecords, TrialTable, best_trial, in_view_words, merge_records,
+                                    outcome_text, params_text, poll_error_text, progress_text, row_from_event,
+                                    watch_storage)
 
 POLL_SECONDS = 3.0
 VIEWS = {"tune-table": "Trials", "tune-history": "History", "tune-importance": "Importance"}
@@ -282,7 +280,7 @@ class TuneScreen(LeaveQuestions, Screen):
             elif record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
                 self.post_message(TrialRecords([row_from_event(record)], "tune"))
         code = child.wait()
-        self.post_message(TrialRecords([], "tune", finished={"event": "exited", "code": code}))
+        self.post_message(TrialRecords([], "tune", finished={"event": "exited", "code": code, "child": child}))
         return code
 
     @work(thread=True, group="poll", exit_on_error=False)
@@ -290,6 +288,8 @@ class TuneScreen(LeaveQuestions, Screen):
         watch_storage(storage, study, stop, self.poll_seconds, self.post_message)
 
     def on_trial_records(self, message: TrialRecords) -> None:
+        if (message.finished or {}).get("child", self.child) is not self.child:
+            return  # a study's end read after Start began another: it ended the new one's state
         merge_records(self.trials, message.records)
         self.study_base = message.base or self.study_base
         status = self.query_one("#tune-status", Static)
