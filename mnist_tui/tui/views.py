@@ -85,7 +85,7 @@ class Views:
         from .screens.tune_questions import unless_busy
 
         unless_busy(self.app, lambda: self.app.push_screen(LrFindScreen(config, data_dir=self.app.data_dir), use),
-                    "Find a learning rate while a run trains?", "The range test")
+                    "Find a learning rate while {what} trains?", "The range test")
 
 
 __all__ = ["Views"]

@@ -31,19 +31,20 @@ def busy_question(run_name: str, title: str = "Tune while a run trains?", who: s
                          no="Wait")
 
 
-def unless_busy(app, then: Callable[[], object], title: str = "Tune while a run trains?",
+def unless_busy(app, then: Callable[[], object], title: str = "Tune while {what} trains?",
                 who: str = "The study's trials") -> None:
     """Run ``then``, which starts a training beside the app's (a study, the lr finder's range test), at once, or
     while the app trains a run (or the Tune view a study) once the user says so (they started beside it without
-    a word; the lr finder beside a study, walk30 F4)."""
+    a word; the lr finder beside a study, walk30 F4). ``title``'s ``{what}`` is "a run" or "a study"."""
     controller = getattr(app, "controller", None)
     study = next((s for s in app.screen_stack if isinstance(s, LeaveQuestions) and s.running), None)
     if study is not None:
-        app.busy_question = busy_question(f"Study {study.study_name()}", title.replace(" a run ", " a study "), who)
+        app.busy_question = busy_question(f"Study {study.study_name()}", title.format(what="a study"), who)
         app.push_screen(app.busy_question, lambda yes: then() if yes else None)
     elif controller is not None and controller.active:
         name = Path(controller.run_dir).name if controller.run_dir else "A run"
-        app.busy_question = busy_question(name, title, who, paused=controller.state.value == "paused")
+        app.busy_question = busy_question(name, title.format(what="a run"), who,
+                                          paused=controller.state.value == "paused")
         app.push_screen(app.busy_question, lambda yes: then() if yes else None)
     else:
         then()
