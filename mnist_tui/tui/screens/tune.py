@@ -2,9 +2,9 @@
 
 The search runs in its own process (``mnist-tui tune ... --json``, a :class:`~mnist_tui.core.cli_child.CliChild`),
 whose trials train in a worker child, so the app stays responsive; a thread worker reads its JSON lines and posts
-them as messages. Another polls the storage (Optuna, imported there) so trials from other machines feeding the same study show
-too, and computes parameter importances. Nothing here imports torch. f8 (or the palette) switches the lower
-area between the trials table, the history charts and the importances.
+them as messages. Another polls the storage (Optuna, imported there) so trials from other machines feeding the
+same study show too, and computes parameter importances. Nothing here imports torch. f8 (or the palette) switches
+the lower area between the trials table, the history charts and the importances.
 
 The app (tui/views.py) opens it and takes :class:`TuneScreen.UseBest` and :class:`TuneScreen.OpenRun`.
 """
