@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from ...core.config import TrainConfig, field_applies, field_label, field_names, format_field
-from ...core.formatting import percent
+from ...core.formatting import percent, test_cell
 from ..keys import QUIT_NOT_SHOWN
 from ..widgets.column_table import ColumnTable
 from ..widgets.footer import FittingFooter
@@ -153,7 +153,7 @@ def comparison_rows(runs: list[ComparedRun]) -> list[tuple[str, list[str]]]:
         ("best val acc", [percent(r.best_val_accuracy) for r in runs]),
         ("final val acc", [percent(r.last(r.val_accuracy)) for r in runs]),
         ("final val loss", [_number(r.last(r.val_loss)) for r in runs]),
-        ("test acc", [percent(r.test_accuracy) + " TTA" * (r.test_tta and r.test_accuracy is not None) for r in runs]),
+        ("test acc", [test_cell(r.test_accuracy, None, 0, r.test_tta) for r in runs]),  # its checkpoint: "tested"
         ("tested", [r.test_checkpoint or "-" for r in runs]),
         ("epochs done", ["?" if r.config is None else f"{r.epochs[-1] if r.epochs else 0}/{r.config.epochs}"
                          + (f" {r.state}" if r.state in ("training", "paused") else "") for r in runs]),
