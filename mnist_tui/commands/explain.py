@@ -25,6 +25,9 @@ def register(sub) -> None:
     # as the app's views open: occlusion's maps point at strokes, IG's are speckled (README, "What they show")
     parser.add_argument("--method", choices=list(METHOD_NAMES), default="occlusion",
                         help="attribution method (default: occlusion, as the app)")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="predict the digit as the average over its 1-pixel shifts (default: as the run was "
+                             "tested, on for a config with tta such as the best preset; off for an IMAGE, as predict)")
     add_path_flags(parser, checkpoints="folder run names are looked up in")
     parser.add_argument("--json", action="store_true", help="print one JSON object holding the 28x28 maps")
     parser.set_defaults(handler=run)
@@ -56,11 +59,12 @@ def run(args: argparse.Namespace) -> int:
         pixels, label = images[args.index], int(labels[args.index])
     from ..core.explain import explain_digit
 
-    explanation = explain_digit(model, pixels, label, args.method)
+    tta = (config.tta and args.image is None) if args.tta is None else args.tta  # as Misclassified lists the digit
+    explanation = explain_digit(model, pixels, label, args.method, tta)
     if args.json:
         print(json.dumps({
             "checkpoint": paths[0], "method": args.method, "index": args.index, "split": args.split if args.image is None else None,
-            "image": args.image, "label": label, "prediction": explanation.prediction,
+            "image": args.image, "label": label, "prediction": explanation.prediction, "tta": tta,
             "probabilities": [rounded(p, 6) for p in explanation.probabilities],
             "maps": [{"class": c, "map": [[rounded(float(v), 6) for v in row] for row in m.tolist()]}
                      for c, m in zip(explanation.classes, explanation.maps)],
@@ -101,7 +105,7 @@ def print_explanation(explanation, pixels, source) -> None:
     probs, prediction = explanation.probabilities, explanation.prediction
     given = "" if explanation.label is None else f" · label {explanation.label}"
     where = f"#{source}" if isinstance(source, int) else str(source)
-    head = f"{where}{given} · predicted {prediction} ({probs[prediction]:.1%})"
+    head = f"{where}{given} · predicted {prediction} ({probs[prediction]:.1%}{' with TTA' * explanation.tta})"
     method = METHOD_NAMES[explanation.method]
     fits = len(head) + 3 + len(method) <= console.width  # else the method on its own line, not cut mid-phrase
     console.print(f"{head} · {method}" if fits else f"{head}\n{method}")

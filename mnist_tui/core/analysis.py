@@ -51,16 +51,24 @@ def predict_probabilities(models: nn.Module | list[nn.Module], images: torch.Ten
     for model in models:
         model.eval()
     dummy = torch.zeros(len(images), dtype=torch.long)
-    shifts = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)] if tta else [(0, 0)]
-    chunks = []
-    for x, _ in eval_batches(images, dummy, batch_size, device):
-        total = torch.zeros(len(x), 10, device=x.device)
-        for model in models:
-            for dy, dx in shifts:
-                shifted = x if (dy, dx) == (0, 0) else _shift(x, dy, dx)
-                total += F.softmax(model(shifted).float(), dim=1)
-        chunks.append((total / (len(models) * len(shifts))).cpu())
+    chunks = [mean_probabilities(models, x, tta).cpu() for x, _ in eval_batches(images, dummy, batch_size, device)]
     return torch.cat(chunks) if chunks else torch.zeros(0, 10)
+
+
+TTA_SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]  # the digit and its four 1-pixel shifts
+
+
+@torch.no_grad()
+def mean_probabilities(models: list[nn.Module], x: torch.Tensor, tta: bool = False) -> torch.Tensor:
+    """Softmax probabilities [B, 10] of normalised x [B, 1, 28, 28], averaged over ``models``
+    (and with ``tta`` over :data:`TTA_SHIFTS` of each digit)."""
+    shifts = TTA_SHIFTS if tta else [(0, 0)]
+    total = torch.zeros(len(x), 10, device=x.device)
+    for model in models:
+        for dy, dx in shifts:
+            shifted = x if (dy, dx) == (0, 0) else _shift(x, dy, dx)
+            total += F.softmax(model(shifted).float(), dim=1)
+    return total / (len(models) * len(shifts))
 
 
 def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .data import normalize
@@ -42,6 +41,7 @@ class Explanation:
     label: int | None  # the given label, when the digit comes from a dataset
     classes: list[int]
     maps: torch.Tensor  # float [len(classes), 28, 28]
+    tta: bool = False  # predicted as a TTA run tests: the digit's 1-pixel shifts averaged
 
 
 def _as_input(image: torch.Tensor) -> torch.Tensor:
@@ -55,10 +55,6 @@ def _as_input(image: torch.Tensor) -> torch.Tensor:
 
 def _blank() -> torch.Tensor:
     return normalize(torch.zeros(1, 28, 28, dtype=torch.uint8))
-
-
-def _log_probs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return F.log_softmax(model(x).float(), dim=1)
 
 
 def _scores(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -118,21 +114,28 @@ def attribution_maps(model: nn.Module, image: torch.Tensor, classes: list[int], 
 
 
 @torch.no_grad()
-def class_probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
+def class_probabilities(model: nn.Module, image: torch.Tensor, tta: bool = False) -> torch.Tensor:
+    """The model's probabilities for one digit; with ``tta``, averaged over its 1-pixel shifts as a TTA run tests."""
+    from .analysis import mean_probabilities
+
     model.eval()
-    return _log_probs(model, _as_input(image))[0].exp()
+    return mean_probabilities([model], _as_input(image), tta)[0]
 
 
-def explain_digit(model: nn.Module, image: torch.Tensor, label: int | None = None, method: str = "ig") -> Explanation:
+def explain_digit(model: nn.Module, image: torch.Tensor, label: int | None = None, method: str = "ig",
+                  tta: bool = False) -> Explanation:
     """Maps for the predicted class and the given label (or, with no label or a right
-    prediction, the runner-up class), predicted first."""
-    probs = class_probabilities(model, image)
+    prediction, the runner-up class), predicted first.
+
+    With ``tta`` the prediction is the one a TTA run's test made (its shifted copies averaged), so the maps are
+    for the class its Misclassified list shows; the maps themselves are of the digit as it is."""
+    probs = class_probabilities(model, image, tta)
     ranked = probs.argsort(descending=True).tolist()
     prediction = ranked[0]
     other = label if label is not None and label != prediction else ranked[1]
     classes = [prediction, other]
     maps = attribution_maps(model, image, classes, method)
-    return Explanation(method, prediction, probs.tolist(), label, classes, maps.detach())
+    return Explanation(method, prediction, probs.tolist(), label, classes, maps.detach(), tta)
 
 
 def explain_pixels(model: nn.Module, pixels: Any, label: int | None = None, method: str = "ig") -> Explanation:

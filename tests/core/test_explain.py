@@ -159,3 +159,34 @@ def test_an_image_explained_at_80_columns_folds_its_header_between_parts(tiny_ru
     lines = capsys.readouterr().out.splitlines()
     assert all(len(line.rstrip()) <= 80 for line in lines), lines
     assert lines[1].startswith("occlusion (") and lines[1].endswith(")"), lines[:2]
+
+
+class CentreSpot(nn.Module):
+    """A real linear classifier: class 3 when the centre pixel is inked, else class 5 (by its bias)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(784, 10)
+        with torch.no_grad():
+            self.linear.weight.zero_()
+            self.linear.bias.zero_()
+            self.linear.weight[3, 14 * 28 + 14] = 10.0
+            self.linear.bias[5] = 3.0
+
+    def forward(self, x):
+        return self.linear(x.flatten(1))
+
+
+def test_a_tta_run_is_explained_as_it_was_tested():
+    """Misclassified lists a TTA run's digits as its shifted copies, averaged, predicted them: Explain
+    predicts them the same way, so its maps are for the class the list shows."""
+    from mnist_tui.core.analysis import predict_probabilities
+
+    model = CentreSpot().eval()
+    image = torch.zeros(28, 28, dtype=torch.uint8)
+    image[14, 14] = 255  # one inked pixel: every 1-pixel shift moves it off the centre
+    tested = predict_probabilities(model, image.unsqueeze(0), tta=True)[0]
+    assert tested.argmax() == 5 and explain_digit(model, image).prediction == 3
+    explanation = explain_digit(model, image, label=3, tta=True)
+    assert explanation.tta and explanation.prediction == 5 and explanation.classes == [5, 3]
+    assert torch.allclose(torch.tensor(explanation.probabilities), tested, atol=1e-6)

@@ -62,3 +62,22 @@ def test_a_tta_run_is_tested_on_shifted_copies_and_says_so(tmp_path, synthetic_r
     tested = evaluate_checkpoint(tmp_path / "shifted" / "last.pt", lambda dataset: synthetic_data)
     assert tested.source.endswith("with TTA") and abs(tested.evaluation.loss - shifted) < 1e-6  # in chunks
     assert "TTA" not in evaluate_checkpoint(tmp_path / "plain" / "last.pt", lambda dataset: synthetic_data).source
+
+
+def test_explain_predicts_a_tta_runs_digit_as_its_test_did(tmp_path, synthetic_root, synthetic_data, capsys):
+    import torch
+
+    from mnist_tui.core.analysis import predict_probabilities
+
+    assert train(tmp_path, synthetic_root, "--epochs", "1", "--run-name", "shifted", "--tta") == 0
+    capsys.readouterr()
+    model = model_from_checkpoint(load_checkpoint(tmp_path / "shifted" / "last.pt"))[0]
+    digit = synthetic_data.test_images[7:8]
+    base = ["explain", "shifted", "--index", "7", "--checkpoints", str(tmp_path), "--data-dir", str(synthetic_root)]
+    for flags, tta in (([], True), (["--no-tta"], False)):
+        assert main([*base, *flags, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        expected = predict_probabilities(model, digit, tta=tta)[0]
+        assert out["tta"] is tta and torch.allclose(torch.tensor(out["probabilities"]), expected, atol=1e-5)
+    assert main(base) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("% with TTA)")  # the method on its own line

@@ -751,3 +751,29 @@ async def test_the_bar_counts_no_wrong_digit_before_an_evaluation():
         await pilot.pause()
         bar = str(pilot.app.query_one("#wrong-bar").render())
         assert "wrong" not in bar and bar.startswith("sort confidence"), bar
+
+
+async def test_a_tta_runs_digit_is_explained_as_its_test_predicted_it(run_and_evaluation, synthetic_data,
+                                                                     synthetic_root, tmp_path):
+    """A run tested with TTA lists its digits as the shifted copies, averaged, predicted them: Why predicts them
+    the same way (it predicted the digit alone, and could show maps for another class than the list's)."""
+    import torch
+
+    from mnist_tui.core.analysis import predict_probabilities
+    from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint
+    from tests.core.tiny_runs import TINY, train_tiny_run
+
+    run = train_tiny_run(synthetic_data, tmp_path, "shifted", dataclasses.replace(TINY, tta=True, epochs=1))
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        pane.checkpoint = str(run / "best.pt")
+        await _select(pilot, pane, flipped)
+        await _press(pilot, "e")
+        panel = pane.query_one(InsightPanel)
+        view = panel.content
+        header = panel.render_lines(panel.region.reset_offset)[0].text.rstrip()
+    model = model_from_checkpoint(load_checkpoint(run / "best.pt"))[0]
+    tested = predict_probabilities(model, synthetic_data.test_images[flipped:flipped + 1], tta=True)[0]
+    assert isinstance(view, ExplainView) and view.tta
+    assert torch.allclose(torch.tensor(view.probabilities), tested, atol=1e-6)
+    assert f"→ {view.prediction} TTA · " in header and header.endswith("· e back"), header

@@ -357,10 +357,11 @@ class MisclassifiedPane(MapLauncher, Vertical):
     def _explain(self, example: Any, pixels: Any) -> ExplainView:
         from ...core.explain import explain_digit
 
-        model, _, _ = self._models.get(self.checkpoint)
-        explanation = explain_digit(model, pixels, example.true_label, self.method)
+        model, config, _ = self._models.get(self.checkpoint)  # predicted as the run's test did, shifts and all
+        explanation = explain_digit(model, pixels, example.true_label, self.method, config.tta)
         return ExplainView(example.index, example.true_label, explanation.prediction, explanation.probabilities,
-                           explanation.method, explanation.classes, explanation.maps.tolist(), pixels.tolist())
+                           explanation.method, explanation.classes, explanation.maps.tolist(), pixels.tolist(),
+                           explanation.tta)
 
     def _training_index(self, model: Any, config: Any, path: Any, progress: Any, cancel: Any) -> Any:
         """(NeighbourIndex, training images) for this checkpoint, built once (the training digits'

@@ -38,6 +38,7 @@ class ExplainView:
     classes: list[int]
     maps: list[Any]  # one 28x28 map per class
     pixels: Any
+    tta: bool = False  # predicted as a TTA run tests (its 1-pixel shifts averaged)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class InsightPanel(Widget):
     def _explain(self, view: ExplainView) -> Text:
         out = Text(no_wrap=True, overflow="crop")
         head = f"predicted {view.prediction}" if view.label is None else f"label {view.label} → {view.prediction}"
+        head += " TTA" * view.tta  # the prediction the run's test made, as the list shows it
         names = (METHOD_TITLES.get(view.method, view.method), SHORT_METHOD_TITLES.get(view.method, view.method))
         headers = [f"#{view.index} {head} · {name} · m method · e back" for name in names]
         out.append(next((h for h in headers if len(h) <= (self.size.width or 58)), headers[-1]) + "\n", "bold")
