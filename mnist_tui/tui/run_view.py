@@ -21,12 +21,12 @@ from ..core.events import (
     EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics, Stopped,
 )
 from ..core.formatting import percent, tested
-from ..core.runs import read_metrics, read_points
+from ..core.runs import read_config, read_metrics, read_points
 from .panes.results import ResultsPane
 from .screens.tune_questions import busy_question_answered
 from .settings import save_form
 from .widgets.dialogs import ConfirmScreen, MessageScreen
-from .widgets.hparam_form import HParamForm
+from .widgets.hparam_form import HParamForm, name_problem
 from .widgets.progress import ProgressLine, format_rate
 
 if TYPE_CHECKING:
@@ -145,6 +145,11 @@ class RunView:
         self._resuming = config is None  # its config covers the form, even from epoch 0 step 0
         if config is None:
             self.form_to_save = None  # a resumed run keeps its own config: the form is not remembered
+            try:  # at once, not from its first event a second or more later (walk31 F11); that one corrects it
+                saved = read_config(resume)
+                self._cover_form(saved.replace(epochs=saved.epochs + extra_epochs), Path(resume).name)
+            except (OSError, ValueError):  # unreadable: the run's process says so
+                pass
         app.train_pane.clear_charts(config.epochs if config else None, "starting…")
         app.set_progress(message="Starting: loading PyTorch and MNIST…" if app.data is None else "Starting…",
                          best_val=None)
@@ -284,11 +289,7 @@ class RunView:
         app.train_pane.run_started(event, read_points(run_dir) if resumed else [], history)
         self._charted = event.run_dir
         if self._resuming:  # the form shows the run's own config while it trains, then the user's again
-            form = app.query_one(HParamForm)
-            if self.form_draft is None:
-                self.form_draft = form.draft()
-                app.notify(f"The form shows {run_dir.name}'s config while it trains; yours comes back when it ends.")
-            form.set_config(TrainConfig.from_dict(event.config), None)
+            self._cover_form(TrainConfig.from_dict(event.config), run_dir.name)
         start_step = event.start_epoch * event.steps_per_epoch + event.start_step
         app.set_progress(state="running", epoch=min(event.start_epoch + 1, event.epochs), epochs=event.epochs,
                          step=event.start_step, steps_per_epoch=event.steps_per_epoch, global_step=start_step,
@@ -332,6 +333,13 @@ class RunView:
             self._said = None
             self.app.set_progress(state="idle", message="Ready · f5 start · ctrl+p commands")
 
+    def _cover_form(self, config: TrainConfig, run_name: str) -> None:
+        form = self.app.query_one(HParamForm)
+        if self.form_draft is None:
+            self.form_draft = form.draft()
+            self.app.notify(f"The form shows {run_name}'s config while it trains; yours comes back when it ends.")
+        form.set_config(config, None)
+
     def _give_the_form_back(self) -> None:
         """The user's form again, where a resumed run's config covered it while it trained."""
         if self.form_draft is not None:
@@ -366,24 +374,6 @@ class RunView:
         self.form_to_save = None
         if self.app.controller.run_dir is None:  # set by the run's RunStarted: a run that began keeps its curves
             self.app.train_pane.clear_charts(None, None)
-
-
-def name_problem(checkpoints_dir: Path, run_name: str) -> str | None:
-    """Why a new run cannot be named ``run_name``, in the app's words (the core's name the CLI's flags); or None."""
-    from ..core.runs import CheckpointError, RunBusy, check_new_run
-
-    path = Path(checkpoints_dir) / run_name
-    try:
-        check_new_run(Path(checkpoints_dir), run_name)
-    except RunBusy:
-        return f"{run_name} is being trained by another process: pick another run name"
-    except CheckpointError as exc:
-        if path.is_dir():
-            return f"{run_name} exists: pick another run name, or resume it in Runs (r)"
-        if path.exists():
-            return f"{run_name} is a file in the checkpoints folder: pick another run name"
-        return str(exc)
-    return None
 
 
 def _where_stopped(event: Stopped) -> str:

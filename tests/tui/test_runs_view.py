@@ -654,6 +654,29 @@ async def test_resuming_a_run_shows_its_config_while_it_trains_then_gives_the_fo
         assert app.query_one("#field-lr", Input).value == "0.0042"
 
 
+async def test_the_form_shows_a_resumed_runs_config_from_the_moment_it_starts(make_app, runs_folder):
+    """After r the locked form showed the user's own values (lr 0.0042) until the child's first event, a second
+    or more later, then switched to the run's (walk31 F11): it shows the run's before the child is asked to start."""
+    from tests.tui.test_app import run_to_completion
+
+    app = make_app(checkpoints_dir=runs_folder)
+    async with app.run_test(size=SIZE) as pilot:
+        seen = []
+        start = app.controller.start
+
+        def look_then_start(*args, **kwargs):
+            seen.append((app.query_one("#field-lr", Input).value, app.query_one("#field-epochs", Input).value))
+            start(*args, **kwargs)
+
+        app.controller.start = look_then_start
+        await resumed_paused_over_an_edited_form(pilot, app)
+        await pilot.press("f6")
+        await run_to_completion(pilot, app)
+        after = app.query_one("#field-lr", Input).value
+    assert seen == [("0.01", "4")], seen  # zeta-mlp's lr, and its 2 epochs plus the 2 more asked for
+    assert after == "0.0042"
+
+
 async def test_a_resumed_run_whose_process_dies_gives_the_form_back_too(make_app, runs_folder):
     """The form came back when a resumed run ended, stopped or failed, but not when its process was killed."""
     app = make_app(checkpoints_dir=runs_folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from textual import events
@@ -259,3 +260,21 @@ class HParamForm(VerticalScroll):
             return
         self.revalidate()
         self._sync_preset_label()
+
+
+def name_problem(checkpoints_dir: Path, run_name: str) -> str | None:
+    """Why a new run cannot be named ``run_name``, in the app's words (the core's name the CLI's flags); or None."""
+    from ...core.runs import CheckpointError, RunBusy, check_new_run
+
+    path = Path(checkpoints_dir) / run_name
+    try:
+        check_new_run(Path(checkpoints_dir), run_name)
+    except RunBusy:
+        return f"{run_name} is being trained by another process: pick another run name"
+    except CheckpointError as exc:
+        if path.is_dir():
+            return f"{run_name} exists: pick another run name, or resume it in Runs (r)"
+        if path.exists():
+            return f"{run_name} is a file in the checkpoints folder: pick another run name"
+        return str(exc)
+    return None
