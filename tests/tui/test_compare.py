@@ -296,3 +296,20 @@ async def test_a_run_that_trains_while_compared_is_read_again_and_marked_trainin
             while table_cells(table)["epochs done"] != ["2/2", "4/4"]:  # no key pressed
                 await pilot.pause(0.1)
         assert screen.runs[1].epochs == [1, 2, 3, 4]
+
+
+async def test_the_last_runs_sit_by_the_labels_when_scrolled_to_the_end():
+    """Scrolled to the end, the table stopped where its width ran out, inside a column: that column, cut by the
+    left edge, was blanked, a hole of 13 columns between the labels and the last two runs (walk31 F6)."""
+    from mnist_tui.tui.widgets.column_table import ColumnTable
+
+    names = [f"fastcnn-20261205-08304{i}" for i in range(5)]
+    async with column_table_app(names, rows=3).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = pilot.app.query_one(ColumnTable)
+        for _ in range(4):
+            await pilot.press("right")
+            await pilot.pause()
+        header = table.render_line(0).text
+    assert header[:17].rstrip().endswith("←") and header[17:].lstrip().startswith(names[3]), header
+    assert header.index(names[3]) <= 19 and names[4] in header, header

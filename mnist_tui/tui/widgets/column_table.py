@@ -25,6 +25,20 @@ class ColumnTable(DataTable):
             return False
         return super().check_action(action, parameters)
 
+    @property
+    def max_scroll_x(self) -> int:
+        """Far enough for a column's start: scrolled to the end, the column cut by the left edge was blanked,
+        a hole between the labels and the last runs (walk31 F6); now the last runs sit by the labels."""
+        end = super().max_scroll_x
+        if end <= 0 or not self.fixed_columns:
+            return end
+        x = 0
+        for column in list(self.columns.values())[self.fixed_columns:]:
+            if x >= end:
+                return x
+            x += column.get_render_width(self)
+        return end
+
     def action_cursor_right(self) -> None:
         self._scroll_columns(+1)
 
