@@ -1239,3 +1239,18 @@ async def test_tune_opens_in_its_search_with_no_study_yet_and_on_the_trials_with
         existing = screen.focused.id if screen.focused else None
     assert fresh == ("tune-search", 0)  # the start of the search shows at 80 columns
     assert existing == "tune-table"
+
+
+async def test_the_stop_key_says_where_an_attached_study_stops(tmp_path, synthetic_root):
+    """ctrl+t while watching a study another process runs did nothing and said nothing (walk30 F9)."""
+    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await attach(pilot, screen)
+        screen.query_one("#tune-table", DataTable).focus()
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+        running = screen.running
+    assert not running and any("stops where it runs" in text for text in said), said

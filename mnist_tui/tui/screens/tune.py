@@ -61,6 +61,8 @@ class TuneScreen(LeaveQuestions, Screen):
         Binding("escape", "close", "Back"),
         Binding("ctrl+s", "start", "Start"),
         Binding("ctrl+t", "stop", "Stop"),  # not ctrl+x: a focused Input takes that for cut
+        Binding("ctrl+t", "app.notify('Stop stops a study started here (ctrl+s); one attached to stops where it runs "
+                "(ctrl+c there)')", show=False),  # with none running here (it said nothing, walk30 F9)
         Binding("ctrl+b", "use_best", "Use best"),
         Binding("f8", "next_view", "View"),
     ]
@@ -87,8 +89,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self.memory = memory  # the fields as last typed, kept by the app between visits
         self.base = base
         self.preset = preset_for(base, preset)  # names the study and its best trial's train command
-        self.checkpoints_dir = Path(checkpoints_dir)
-        self.data_dir = data_dir
+        self.checkpoints_dir, self.data_dir = Path(checkpoints_dir), data_dir
         self.default_storage = default_storage(self.checkpoints_dir)
         self.space = DEFAULT_SPACES[preset_for(base)]  # the search it opens with
         # as the CLI names it for the search shown: the searched fields' values do not count
@@ -99,8 +100,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self.study_base: TrainConfig | None = None  # the config the watched study's trials lay their values over
         self.child: CliChild | None = None  # the study's ``tune`` process, once started
         self.tune_worker = self.poll_worker = None
-        self._poll_stop = threading.Event()
-        self.first_poll_applied = threading.Event()
+        self._poll_stop, self.first_poll_applied = threading.Event(), threading.Event()
         self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
         self._quiet = False  # watching the study the view opened on: "waiting for study" is not said
         self._watched: tuple[str, str] | None = None  # (storage, study) being read; the fields' values then
