@@ -195,6 +195,13 @@ async def test_explain_header_fits_80_columns_after_the_method_switch(run_and_ev
         header = panel.render_lines(panel.region.reset_offset)[0].text.rstrip()
         assert header.startswith("#1901 label 9 → 4 · ") and header.endswith(" · m method · e back")
         assert len(header) <= panel.size.width
+        # a TTA run's: "#9729 label 5 → 6 TTA · int. gradients · m method · e back" ran into the border (walk32 F7)
+        panel.show(dataclasses.replace(panel.content, index=9729, label=5, prediction=6, tta=True))
+        await pilot.pause()
+        tta_header = panel.render_lines(panel.region.reset_offset)[0].text.rstrip()
+        width = panel.size.width
+    assert tta_header == "#9729 5 → 6 TTA · int. gradients · m method · e back", tta_header
+    assert len(tta_header) < width
 
 
 async def test_nearest_training_digits_panel(run_and_evaluation, synthetic_data, synthetic_root):

@@ -96,7 +96,9 @@ class InsightPanel(Widget):
         head += " TTA" * view.tta  # the prediction the run's test made, as the list shows it
         names = (METHOD_TITLES.get(view.method, view.method), SHORT_METHOD_TITLES.get(view.method, view.method))
         headers = [f"#{view.index} {head} · {name} · m method · e back" for name in names]
-        out.append(next((h for h in headers if len(h) <= (self.size.width or 58)), headers[-1]) + "\n", "bold")
+        headers.append(headers[-1].replace(" label ", " ", 1))  # "#9729 5 → 6 TTA", as the list writes it
+        # a space before the panel's edge: it ran into the detail's border (walk32 F7)
+        out.append(next((h for h in headers if len(h) < (self.size.width or 58)), headers[-1]) + "\n", "bold")
         titles = []
         for c in view.classes:
             role = "predicted" if c == view.prediction else ("label" if c == view.label else "runner-up")
