@@ -122,8 +122,9 @@ def outcome_text(study: str, trials: dict[int, dict[str, Any]], code: int, stder
 
     Stopped reads as exit 130, or as death by SIGINT itself (before the CLI had taken it over).
     """
-    if code in (130, -signal.SIGINT):
-        return progress_text(study, trials, width and width - len("; stopped")) + "; stopped", False
+    if code in (130, -signal.SIGINT):  # "; stopped" unless a trial says so ("1 stopped; stopped", walk32 F3)
+        said = "" if any(t.get("state") == "stopped" for t in trials.values()) else "; stopped"
+        return progress_text(study, trials, width and width - len(said)) + said, False
     if code != 0:
         return f"tune exited with code {code}: {in_view_words(stderr_tail())}", True
     return progress_text(study, trials, width), False
