@@ -266,6 +266,14 @@ def print_evaluation(summary: dict[str, Any], console: Console | None = None) ->
         cells = [f"[bold]{v}[/]" if p == t else (str(v) if v else "[dim]·[/]") for p, v in enumerate(row)]
         table.add_row(str(t), *cells, accuracies[t])
     console.print(table)
+    listed = "Most confidently wrong:"
+    for w in summary.get("misclassified") or []:  # as many as fit one line, for `explain --index`
+        item = f" #{w['index']} {w['label']}→{w['predicted']} {w['confidence']:.0%}"
+        if len(listed) + len(item) + 1 > min(console.width, 80):
+            break
+        listed += item + ","
+    if listed.endswith(","):
+        console.print(listed.rstrip(","), highlight=False)
 
 
 def _duration(seconds: float) -> str:

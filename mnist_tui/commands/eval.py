@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..core.config import DATASETS
+from ..core.formatting import rounded
 from .common import EXIT_OK, UsageError, add_path_flags, load_labelled_models
 
 
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         "test_accuracy": result.accuracy,
         "test_loss": result.loss, "errors": len(wrong), "test_size": len(result.labels),
         "per_class_accuracy": result.per_class_accuracy, "confusion": result.confusion,
+        "misclassified": [{"index": m.index, "label": m.true_label, "predicted": m.predicted_label,
+                           "confidence": rounded(m.confidence, 6)} for m in wrong],  # most confidently wrong first
     }
     if args.json:
         print(json.dumps(summary))
@@ -54,4 +57,6 @@ def run(args: argparse.Namespace) -> int:
     from ..reporting import print_evaluation
 
     print_evaluation(summary)
+    if wrong and len(args.checkpoint) == 1:  # (explain draws one network's, or one ensemble run's, maps)
+        print(f"mnist-tui explain {args.checkpoint[0]} --index {wrong[0].index} draws why")
     return EXIT_OK

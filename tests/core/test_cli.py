@@ -104,6 +104,26 @@ def test_unparseable_flag_exits_2(capsys):
     assert info.value.code == 2
 
 
+def test_eval_lists_the_wrong_digits_for_explain(tmp_path, synthetic_root, synthetic_data, capsys):
+    """eval said "76 of 10,000 wrong" and no more: finding a digit for `explain --index` took the app or
+    reading misclassified.pt in Python (walk32 F8)."""
+    assert train(tmp_path, synthetic_root, "--epochs", "1", "--run-name", "r1") == 0
+    capsys.readouterr()
+    args = ["eval", "r1", "--checkpoints", str(tmp_path), "--data-dir", str(synthetic_root)]
+    assert main([*args, "--json"]) == 0
+    evaluation = json.loads(capsys.readouterr().out)
+    wrong = evaluation["misclassified"]
+    assert evaluation["errors"] == len(wrong) > 0
+    assert all(synthetic_data.test_labels[w["index"]] == w["label"] != w["predicted"] for w in wrong)
+    assert [w["confidence"] for w in wrong] == sorted((w["confidence"] for w in wrong), reverse=True)
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    first = wrong[0]
+    listed = next(line for line in lines if line.startswith("Most confidently wrong: "))
+    assert f"#{first['index']} {first['label']}→{first['predicted']} " in listed and len(listed) <= 80, listed
+    assert lines[-1] == f"mnist-tui explain r1 --index {first['index']} draws why", lines[-1]
+
+
 def test_eval_predict_and_runs(tmp_path, synthetic_root, synthetic_data, capsys):
     assert train(tmp_path, synthetic_root, "--epochs", "3", "--run-name", "r1", "--json") == 0
     capsys.readouterr()
