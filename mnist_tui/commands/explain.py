@@ -27,7 +27,8 @@ def register(sub) -> None:
                         help="attribution method (default: occlusion, as the app)")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                         help="predict the digit as the average over its 1-pixel shifts (default: as the run was "
-                             "tested, on for a config with tta such as the best preset; off for an IMAGE, as predict)")
+                             "tested, on for a config with tta such as the best preset; off for an IMAGE, as predict); "
+                             "the maps are of the digit as it is either way")
     add_path_flags(parser, checkpoints="folder run names are looked up in")
     parser.add_argument("--json", action="store_true", help="print one JSON object holding the 28x28 maps")
     parser.set_defaults(handler=run)
