@@ -182,13 +182,13 @@ class MnistApp(KeysPanelActions, App):
             return self.query_one(TabbedContent).active == "train"
         return True
 
-    def show_run_state(self) -> None:
-        """Buttons, bindings and the progress line's state, all from the controller."""
+    def show_run_state(self, progress: bool = True) -> None:
+        """Buttons, bindings and (with ``progress``) the progress line's state, all from the controller."""
         state = self.controller.state
         self.train_pane.show_run_state(state, not self.form_errors)
         self.query_one(RunsPane).show_training(self.controller.run_dir if self.controller.active else None,
                                                "paused" if state == RunState.PAUSED else "training")
-        if state != RunState.IDLE:
+        if state != RunState.IDLE and progress:
             self.set_progress(state=state.value)
         keys = tuple(self.controller.allowed(action) for action in RUN_ACTIONS)
         if keys != self._run_keys_shown:  # the footer rebuilds itself on each refresh: only when a key changed
@@ -243,8 +243,8 @@ class MnistApp(KeysPanelActions, App):
 
     @while_mounted
     def on_hparam_form_validated(self, message: HParamForm.Validated) -> None:
-        self.form_errors = message.errors
-        self.show_run_state()
+        self.form_errors = message.errors  # the buttons: a failed run's line read "starting" again (its form back)
+        self.show_run_state(progress=False)
         self.run_view.form_checked(message.errors)
 
     # -- data -------------------------------------------------------------------------------
