@@ -34,6 +34,7 @@ class EvaluatedModel:
     source: str  # "run-name · last (epoch 3)", with " · saved results" when read from the run folder
     class_names: tuple[str, ...]
     checkpoint: str  # path of the checkpoint file
+    tta: bool = False  # each digit's 1-pixel shifts averaged too, as the run's config tests
 
 
 def run_checkpoint(run_dir: str | os.PathLike[str]) -> Path:
@@ -84,7 +85,7 @@ def saved_run_evaluation(run_dir: str | os.PathLike[str], dataset: str | None = 
         except (OSError, ValueError, TypeError):
             dataset = "mnist"
     return EvaluatedModel(evaluation, images, f"{run_dir.name} · {label} · saved results", CLASS_NAMES[dataset],
-                          str(run_dir / f"{name}.pt"))
+                          str(run_dir / f"{name}.pt"), result.get("tta") is True)
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike[str], load_data: Callable[[str], MnistData],
@@ -116,7 +117,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike[str], load_data: Callable[
         if progress:
             progress(min(start + chunk, len(labels)), len(labels))
     probabilities = torch.cat(parts) if parts else torch.zeros(0, 10)
-    return EvaluatedModel(summarize(probabilities, labels), images, source, CLASS_NAMES[config.dataset], str(path))
+    return EvaluatedModel(summarize(probabilities, labels), images, source, CLASS_NAMES[config.dataset], str(path),
+                          config.tta)
 
 
 def finished_run_evaluation(run_dir: str | os.PathLike[str], data: MnistData | None) -> EvaluatedModel | None:
@@ -130,7 +132,7 @@ def finished_run_evaluation(run_dir: str | os.PathLike[str], data: MnistData | N
     except (OSError, ValueError, TypeError):
         return shown
     return EvaluatedModel(shown.evaluation, data.test_images, shown.source.removesuffix(" · saved results"),
-                          shown.class_names, shown.checkpoint)
+                          shown.class_names, shown.checkpoint, shown.tta)
 
 
 __all__ = [

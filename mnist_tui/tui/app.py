@@ -327,7 +327,7 @@ class MnistApp(KeysPanelActions, App):
         shown = message.evaluated
         self.query_one(MisclassifiedPane).set_checkpoint(shown.checkpoint, self.data_dir)  # for e, n, l and M
         self.evaluation = shown.evaluation
-        self.query_one(MisclassifiedPane).set_evaluation(shown.evaluation, shown.images, shown.class_names)
+        self.query_one(MisclassifiedPane).set_evaluation(shown.evaluation, shown.images, shown.class_names, shown.tta)
 
     def on_evaluation_failed(self, _message: Any) -> None:
         """Results says why; Misclassified had the previous run's digits, which are not this one's."""

@@ -1,9 +1,13 @@
-"""A run whose config tests with TTA (the best preset's) says so wherever the app shows its test figure."""
+"""A run whose config tests with TTA (the best preset's) says so wherever the app shows its test figure
+or a digit's confidence."""
 
 from __future__ import annotations
 
 from textual.widgets import Select
 
+from mnist_tui.core.formatting import short_percent
+from mnist_tui.tui.panes.misclassified import MisclassifiedPane
+from mnist_tui.tui.widgets.digit_grid import DigitDetail
 from mnist_tui.tui.widgets.progress import ProgressLine
 from mnist_tui.tui.widgets.runs_table import RunsTable
 
@@ -19,10 +23,15 @@ async def test_a_tta_run_says_with_tta_in_the_status_results_and_runs(make_app):
         await a_finished_run(pilot, app)
         status = str(app.query_one(ProgressLine).render()).strip()
         summary = str(app.query_one("#results-summary").render())
+        await pilot.press("f3")  # the selected wrong digit's confidence is the shifts' average (walk32 F4)
+        await pilot.pause()
+        detail = str(app.query_one(DigitDetail).render())
+        wrong = app.query_one(MisclassifiedPane).examples
         await pilot.press("f4")
         await ready(pilot, app)
         table = app.query_one(RunsTable)
         row = " ".join(str(cell) for cell in table.get_row_at(0))
     assert "% with TTA" in status, status
     assert "with TTA" in summary, summary
+    assert wrong and f"confidence {short_percent(wrong[0].confidence)} TTA" in detail, detail
     assert "% TTA" in row, row

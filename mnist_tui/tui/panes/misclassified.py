@@ -80,11 +80,9 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self._models = ModelCache()  # the evaluation's model, loaded once per checkpoint version
         self._neighbour_index: tuple[Any, Any] | None = None  # ((path, mtime), (index, train images))
         self._index_lock = threading.Lock()
-        self.evaluation: Any = None
-        self.images: Any = None
+        self.evaluation = self.images = None  # (Any)
         self.sort_by = "confidence"
-        self.true_label: int | None = None
-        self.predicted_label: int | None = None
+        self.true_label = self.predicted_label = None  # (int | None): the filters
         self.total_wrong = 0
         self.examples: list[Any] = []
         self.class_names: tuple[str, ...] | None = None  # None: the digits themselves
@@ -100,9 +98,10 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self.query_one(InsightPanel).display = False
         self.refresh_examples()
 
-    def set_evaluation(self, evaluation: Any, images: Any, class_names: tuple[str, ...] | None = None) -> None:
-        self.evaluation, self.images = evaluation, images
-        self.class_names = class_names
+    def set_evaluation(self, evaluation: Any, images: Any, class_names: tuple[str, ...] | None = None,
+                       tta: bool = False) -> None:
+        self.evaluation, self.images, self.class_names = evaluation, images, class_names
+        self.query_one(DigitDetail).tta = tta  # its confidence is the shifts' average (walk32 F4)
         self.true_label = self.predicted_label = None
         self.label_issues, self.label_errors_only, self.no_test_set = None, False, False  # another model's suspects
         if evaluation is not None:

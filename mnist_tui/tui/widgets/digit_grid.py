@@ -173,6 +173,7 @@ class DigitDetail(Widget):
         self.class_names: tuple[str, ...] | None = None
         self.label_issue: Any | None = None  # a core.label_errors.LabelIssue for this digit, if flagged
         self.keys = GRID_KEYS  # the keys line: the grid's, or the open panel's
+        self.tta = False  # the evaluation averaged each digit's shifts: its confidence says so
 
     def show(self, example: Any | None, pixels: Any = None, class_names: tuple[str, ...] | None = None,
              label_issue: Any | None = None) -> None:
@@ -194,7 +195,7 @@ class DigitDetail(Widget):
         out.append(str(example.true_label), "bold green")
         out.append(" pred ")
         out.append(str(example.predicted_label), "bold red")
-        out.append(f"\nconfidence {short_percent(example.confidence)}\n")
+        out.append(f"\nconfidence {short_percent(example.confidence)}{' TTA' * self.tta}\n")
         out.append(f"{self.keys}\n", "dim")
         names = self.class_names
         named = names is not None and any(name != str(i) for i, name in enumerate(names))
