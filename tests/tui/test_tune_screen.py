@@ -1256,3 +1256,14 @@ async def test_the_stop_key_says_where_an_attached_study_stops(tmp_path, synthet
         said = [str(n.message) for n in app._notifications]
         running = screen.running
     assert not running and any("stops where it runs" in text for text in said), said
+
+
+async def test_a_base_that_trains_on_every_digit_says_its_trials_hold_some_out_before_start(tmp_path, synthetic_root):
+    """The best preset trains on all 60,000 digits; its trials hold 5,000 out, which the view said only once a
+    study had started (walk32 F1)."""
+    screen = TuneScreen(BASE.replace(val_size=0), checkpoints_dir=tmp_path / "runs", data_dir=synthetic_root,
+                        preset="seed-mlp", study="ui")
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        status = str(screen.query_one("#tune-status", Static).render())
+    assert "ctrl+s starts it" in status and "trials hold out 5,000 training digits" in status, status

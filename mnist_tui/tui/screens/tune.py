@@ -36,7 +36,7 @@ from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, Tune
 from ..widgets.tune_form import STATUS_LINES, STATUS_WIDTH, TuneForm, clip_lines
 from ..widgets.tune_records import (Importances, TrialRecords, TrialTable, best_trial, in_view_words, merge_records,
                                     outcome_text, params_text, poll_error_text, progress_text, row_from_event,
-                                    watch_storage)
+                                    start_hint, watch_storage)
 
 POLL_SECONDS = 3.0
 VIEWS = {"tune-table": "Trials", "tune-history": "History", "tune-importance": "Importance"}
@@ -194,7 +194,7 @@ class TuneScreen(LeaveQuestions, Screen):
         elif error is not None:
             status.update(error)
         else:  # it opened on a blank line: say what comes next
-            status.update("" if self.running else f"study {self.study_name()}: ctrl+s starts it, Attach watches it")
+            status.update("" if self.running else start_hint(self.study_name(), self.base))
         self.query_one("#tune-start", Button).disabled = error is not None or self.running
         if event is not None and event.input.id in ("tune-study", "tune-storage") and not self.running \
                 and self._watched != (self.form.storage_url(), self.study_name()):  # (not the fields' first values)

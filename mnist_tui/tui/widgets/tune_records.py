@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ...core.config import TrainConfig
 from ...core.formatting import clip, param_text, params_text
 from .tune_charts import MIN_IMPORTANCE_TRIALS
 
@@ -94,6 +95,13 @@ def progress_text(study: str, trials: dict[int, dict[str, Any]], width: int | No
         return study + short
     room = width - len(short) - 1
     return study[:room] + "…" + short if room >= 3 else (study + short)[:width - 1] + "…"
+
+
+def start_hint(study: str, base: TrainConfig) -> str:
+    """What the status says before a study starts: and, for a base that trains on every digit (the best
+    preset), what its trials hold out, which the view said only once the study had started (walk32 F1)."""
+    held = f". Its trials hold out {TrainConfig().val_size:,} training digits for validation" * (base.val_size == 0)
+    return f"study {study}: ctrl+s starts it, Attach watches it{held}"
 
 
 def poll_error_text(study: str, finished: dict[str, Any], since: str | None = None) -> str:
