@@ -25,7 +25,8 @@ async def test_a_tta_run_says_with_tta_in_the_status_results_and_runs(make_app):
         summary = str(app.query_one("#results-summary").render())
         await pilot.press("f3")  # the selected wrong digit's confidence is the shifts' average (walk32 F4)
         await pilot.pause()
-        detail = str(app.query_one(DigitDetail).render())
+        panel = app.query_one(DigitDetail)
+        detail = [line.text.lstrip("▏").strip() for line in panel.render_lines(panel.region.reset_offset)]  # as shown, wrapped
         wrong = app.query_one(MisclassifiedPane).examples
         await pilot.press("f4")
         await ready(pilot, app)
@@ -33,5 +34,5 @@ async def test_a_tta_run_says_with_tta_in_the_status_results_and_runs(make_app):
         row = " ".join(str(cell) for cell in table.get_row_at(0))
     assert "% with TTA" in status, status
     assert "with TTA" in summary, summary
-    assert wrong and f"confidence {short_percent(wrong[0].confidence)} TTA" in detail, detail
+    assert wrong and f"conf. {short_percent(wrong[0].confidence)} (TTA)" in detail, detail
     assert "% TTA" in row, row

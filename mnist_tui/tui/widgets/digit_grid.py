@@ -195,7 +195,8 @@ class DigitDetail(Widget):
         out.append(str(example.true_label), "bold green")
         out.append(" pred ")
         out.append(str(example.predicted_label), "bold red")
-        out.append(f"\nconfidence {short_percent(example.confidence)}{' TTA' * self.tta}\n")
+        confidence = short_percent(example.confidence)  # (a TTA run's, in the panel's 19 columns: not wrapped)
+        out.append(f"\nconf. {confidence} (TTA)\n" if self.tta else f"\nconfidence {confidence}\n")
         out.append(f"{self.keys}\n", "dim")
         names = self.class_names
         named = names is not None and any(name != str(i) for i, name in enumerate(names))
