@@ -26,7 +26,8 @@ async def test_a_tta_run_says_with_tta_in_the_status_results_and_runs(make_app):
         await pilot.press("f3")  # the selected wrong digit's confidence is the shifts' average (walk32 F4)
         await pilot.pause()
         panel = app.query_one(DigitDetail)
-        detail = [line.text.lstrip("▏").strip() for line in panel.render_lines(panel.region.reset_offset)]  # as shown, wrapped
+        # as shown, wrapped where it does not fit
+        detail = [line.text.lstrip("▏").strip() for line in panel.render_lines(panel.region.reset_offset)]
         wrong = app.query_one(MisclassifiedPane).examples
         await pilot.press("f4")
         await ready(pilot, app)

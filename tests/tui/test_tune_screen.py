@@ -1037,7 +1037,8 @@ def test_a_stopped_study_is_counted_as_it_read_while_it_ran():
     assert outcome_text("ui", trials, 130, str) == (  # "1 stopped; stopped" said it twice (walk32 F3)
         "study ui: 3 trials · 2 complete · 1 stopped · best 99.18% (#1)", False)
     del trials[2]  # stopped between trials: none reads stopped, the study does
-    assert outcome_text("ui", trials, 130, str) == ("study ui: 2 trials · 2 complete · best 99.18% (#1); stopped", False)
+    assert outcome_text("ui", trials, 130, str) == (
+        "study ui: 2 trials · 2 complete · best 99.18% (#1); stopped", False)
     assert outcome_text("ui", {}, 0, str) == ("study ui: 0 trials", False)
 
 
