@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.data import load_mnist, resolve_data_dir
 
     load_mnist(args.data_dir, dataset=base.dataset)  # fail now (exit 2) if the data is missing, not per trial
-    from ..core.tune import StudyFinished, TrialEnded, TrialEpoch, TrialStarted, TuneError, Tuner
+    from ..core.tune import StudyFinished, TrialEnded, TrialEpoch, TrialProgress, TrialStarted, TuneError, Tuner
 
     try:
         tuner = Tuner(base, space, checkpoints_dir=Path(args.checkpoints), data_dir=resolve_data_dir(args.data_dir),
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
                     if isinstance(event, StudyFinished) and event.best_config:
                         record["train_command"] = _best_command(event, base, args.preset, args)
                     lines.write(record)
-                elif isinstance(event, (TrialStarted, TrialEnded, TrialEpoch)):
+                elif isinstance(event, (TrialStarted, TrialEnded, TrialEpoch, TrialProgress)):
                     view.update(event)
         except TuneError as exc:
             raise UsageError(str(exc)) from None
@@ -205,6 +205,8 @@ class TrialTable:
         elif event.kind == "trial_epoch":
             row["epoch"] = f"epoch {event.epoch}/{event.epochs}"
             row["value"] = event.val_accuracy
+        elif event.kind == "trial_progress":
+            row["epoch"] = f"{event.done:.0%} trained"
         else:
             # a stopped or failed trial has no value of its own: its last epoch's accuracy stays in sight
             row.update(state=event.state, value=row["value"] if event.value is None else event.value,

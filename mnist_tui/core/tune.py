@@ -41,7 +41,7 @@ from optuna.trial import TrialState
 
 from .atomic import DISK_FULL
 from .config import TrainConfig, checked, validate
-from .events import EpochEnd, Event, Failed, Finished, RunStarted, Stopped
+from .events import EpochEnd, Event, Failed, Finished, RunStarted, StepMetrics, Stopped
 from .process import TrainingProcessError
 from .runs import write_text_atomic
 from .tune_space import PRUNERS, Param, apply, base_mismatch, default_storage, space_mismatch, tune_problem
@@ -65,6 +65,18 @@ class TrialEpoch(Event):
     epoch: int
     epochs: int
     val_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class TrialProgress(Event):
+    """How far a running trial is, at most every PROGRESS_SECONDS (a 1-epoch trial said nothing until its end)."""
+
+    kind: ClassVar[str] = "trial_progress"
+    number: int
+    done: float  # the fraction of its steps trained, 0-1
+
+
+PROGRESS_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -252,9 +264,15 @@ class Tuner:
         pruned_at: int | None = None
         last_value: float | None = None
         outcome: tuple[TrialState, str, float | None, str] | None = None
+        said_at = time.monotonic()
         try:
             for event in worker.trial(config, self._run_name(trial.number)):
-                if isinstance(event, RunStarted):
+                if isinstance(event, StepMetrics):
+                    if time.monotonic() - said_at >= PROGRESS_SECONDS:  # (walk32 F2: "running" for 2 minutes)
+                        said_at = time.monotonic()
+                        done = event.global_step / (event.steps_per_epoch * config.epochs)
+                        events.put(TrialProgress(trial.number, round(min(done, 1.0), 4)))
+                elif isinstance(event, RunStarted):
                     run_dir = event.run_dir
                     trial.set_user_attr("run_dir", run_dir)
                     self._tag(Path(run_dir), trial.number, params)

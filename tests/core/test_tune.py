@@ -639,3 +639,32 @@ def test_tuning_the_best_preset_holds_out_validation_digits_and_says_so(tmp_path
     assert json.loads((run / "config.json").read_text())["val_size"] == 5_000
     assert main([*args, "--val-size", "0"]) == 2
     assert "tuning needs a validation split" in capsys.readouterr().err
+
+
+def test_a_running_trial_says_how_far_it_has_trained(synthetic_root, tmp_path, monkeypatch, capsys):
+    """A 1-epoch trial said only "running" until it ended: for over 2 minutes on a loaded machine (walk32 F2)."""
+    from types import SimpleNamespace as Event
+
+    from rich.console import Console
+
+    from mnist_tui.commands.tune import TrialTable
+    from mnist_tui.core import tune
+    from mnist_tui.core.config import preset
+
+    monkeypatch.setattr(tune, "PROGRESS_SECONDS", 0.0)  # every point of the run (else at most one each 2 s)
+    base = preset("seed-mlp", hidden=(16,), epochs=2, val_size=100)
+    tuner = tune.Tuner(base, parse_space(["lr=1e-3:1e-2:log"]), checkpoints_dir=tmp_path, data_dir=synthetic_root,
+                       study="progress", trials=1)
+    events = list(tuner.run())
+    done = [e.done for e in events if e.kind == "trial_progress"]
+    assert done and done == sorted(done) and 0 < done[0] and done[-1] == 1.0, done
+    assert events.index(next(e for e in events if e.kind == "trial_progress")) < \
+        events.index(next(e for e in events if e.kind == "trial_ended"))
+
+    table = TrialTable(["lr"])  # and the CLI's live table says it
+    table.console = Console(width=80, record=True, file=open(os.devnull, "w"))
+    table.live.console = table.console
+    table.update(Event(kind="trial_started", number=0, params={"lr": 0.01}))
+    table.update(Event(kind="trial_progress", number=0, done=0.4))
+    table.close()
+    assert any("40% trained" in line for line in table.console.export_text().splitlines())

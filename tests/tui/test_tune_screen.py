@@ -1268,3 +1268,18 @@ async def test_a_base_that_trains_on_every_digit_says_its_trials_hold_some_out_b
         await pilot.pause()
         status = str(screen.query_one("#tune-status", Static).render())
     assert "ctrl+s starts it" in status and "trials hold out 5,000 training digits" in status, status
+
+
+async def test_a_running_trial_shows_how_far_it_has_trained(tmp_path, synthetic_root):
+    """A 1-epoch trial read "0  running  -" until it ended, for over 2 minutes on a loaded machine (walk32 F2)."""
+    from mnist_tui.tui.widgets.tune_records import TrialRecords, row_from_event
+
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        started = {"event": "trial_started", "number": 0, "params": {"lr": 0.01}, "run_dir": str(tmp_path / "r")}
+        progress = {"event": "trial_progress", "number": 0, "done": 0.4}
+        screen.post_message(TrialRecords([row_from_event(started), row_from_event(progress)], "tune"))
+        await pilot.pause()
+        row = [str(cell) for cell in screen.query_one("#tune-table", DataTable).get_row_at(0)]
+    assert row[:3] == ["0", "run 40%", "-"], row

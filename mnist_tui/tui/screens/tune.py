@@ -277,7 +277,7 @@ class TuneScreen(LeaveQuestions, Screen):
         for record in child.records():
             if record.get("event") == "note":  # (joining a study that searched other fields)
                 self.post_message(TrialRecords([], "tune", finished=record))
-            elif record.get("event") in ("trial_started", "trial_epoch", "trial_ended"):
+            elif record.get("event") in ("trial_started", "trial_epoch", "trial_progress", "trial_ended"):
                 self.post_message(TrialRecords([row_from_event(record)], "tune"))
         code = child.wait()
         self.post_message(TrialRecords([], "tune", finished={"event": "exited", "code": code, "child": child}))

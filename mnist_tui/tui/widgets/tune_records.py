@@ -183,7 +183,8 @@ class TrialTable(DataTable):
             t = trials[number]
             style = "bold green" if t is best else ""
             value = "-" if t.get("value") is None else f"{t['value']:.2%}"
-            state = Text(t.get("state", "?"), style=style or STATE_STYLE.get(t.get("state", ""), ""))
+            shown = f"run {t['done']:.0%}" if t.get("state") == "running" and t.get("done") is not None else None
+            state = Text(shown or t.get("state", "?"), style=style or STATE_STYLE.get(t.get("state", ""), ""))
             params = t.get("params") or {}
             cells = [Text(param_text(params[name]) if name in params else "-", style=style) for name in names]
             note = [Text(_resumed(t).strip(" ()"), style=style)] if resumed else []
@@ -198,13 +199,15 @@ def _resumed(trial: dict[str, Any]) -> str:
 
 
 def row_from_event(record: dict[str, Any]) -> dict[str, Any]:
-    """A table row from one ``tune --json`` event (trial_started, trial_epoch, trial_ended)."""
+    """A table row from one ``tune --json`` event (trial_started, trial_epoch, trial_progress, trial_ended)."""
     kind = record["event"]
     row: dict[str, Any] = {"number": record["number"]}
     if kind == "trial_started":
         row.update(state="running", params=record["params"], run_dir=record["run_dir"])
     elif kind == "trial_epoch":
         row.update(state="running", value=record["val_accuracy"], curve={record["epoch"]: record["val_accuracy"]})
+    elif kind == "trial_progress":  # how far it has trained (a 1-epoch trial read "running" to its end, walk32 F2)
+        row.update(state="running", done=record["done"])
     else:
         row.update(state=record["state"], value=record["value"], params=record["params"], run_dir=record["run_dir"])
     return row
