@@ -57,6 +57,4 @@ def run(args: argparse.Namespace) -> int:
     from ..reporting import print_evaluation
 
     print_evaluation(summary)
-    if wrong and len(args.checkpoint) == 1:  # (explain draws one network's, or one ensemble run's, maps)
-        print(f"mnist-tui explain {args.checkpoint[0]} --index {wrong[0].index} draws why")
     return EXIT_OK
