@@ -1283,3 +1283,27 @@ async def test_a_running_trial_shows_how_far_it_has_trained(tmp_path, synthetic_
         await pilot.pause()
         row = [str(cell) for cell in screen.query_one("#tune-table", DataTable).get_row_at(0)]
     assert row[:3] == ["0", "run 40%", "-"], row
+
+
+async def test_another_study_attached_to_after_one_ran_here_shows_its_counts(tmp_path, synthetic_root):
+    """Once a study had run in the view, attaching to another left the status at "ctrl+s starts it" while its
+    trials filled the table: the counts were shown only in a view that had never started a study (walk33 F1)."""
+    storage = one_trial_study(tmp_path, "other", 3e-3, 0.95)
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await set_input(pilot, screen, "#tune-search", "lr=1e-3:3e-2:log")
+        await set_input(pilot, screen, "#tune-trials", "1")
+        await pilot.click("#tune-start")
+        await screen.tune_worker.wait()
+        while screen.running:
+            await pilot.pause()
+        ours = str(screen.query_one("#tune-status", Static).render())
+        await set_input(pilot, screen, "#tune-study", "other")
+        await set_input(pilot, screen, "#tune-storage", storage)
+        await attach(pilot, screen)
+        while [t.get("value") for t in screen.trials.values()] != [0.95]:  # the other study's trial, read
+            await pilot.pause()
+        await pilot.pause()
+        other = str(screen.query_one("#tune-status", Static).render())
+    assert "study ui: 1 trial · 1 complete" in ours, ours
+    assert other.startswith("study other: 1 trial · 1 complete · best 95.00% (#0)"), other

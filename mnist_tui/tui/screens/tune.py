@@ -94,8 +94,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self.space = DEFAULT_SPACES[preset_for(base)]  # the search it opens with
         # as the CLI names it for the search shown: the searched fields' values do not count
         self.initial_study = study or (lambda searched: default_study(base, self.preset, searched))
-        self.initial_storage = storage or ""
-        self.poll_seconds = poll_seconds
+        self.initial_storage, self.poll_seconds = storage or "", poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}
         self.study_base: TrainConfig | None = None  # the config the watched study's trials lay their values over
         self.child: CliChild | None = None  # the study's ``tune`` process, once started
@@ -103,7 +102,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self._poll_stop, self.first_poll_applied = threading.Event(), threading.Event()
         self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
         self._quiet = False  # watching the study the view opened on: "waiting for study" is not said
-        self._watched: tuple[str, str] | None = None  # (storage, study) being read; the fields' values then
+        self._watched = self._outcome_of = None  # (storage, study) read (the fields' values then); whose end is said
         self._lost_since: str | None = None  # the watched study's storage could not be read from then (HH:MM:SS)
 
     def compose(self) -> ComposeResult:
@@ -298,6 +297,7 @@ class TuneScreen(LeaveQuestions, Screen):
             self.notify(in_view_words(finished["message"]), title="Joining the study", severity="warning", timeout=20)
         elif finished.get("event") == "exited":
             self._set_running(False)
+            self._outcome_of = self._watched  # said over its counts; another study attached to shows its own
             text, failed = outcome_text(self.study_name(), self.trials, finished["code"], self.child.message,
                                         status.size.width or None)
             status.set_class(failed, "error", "failed")
@@ -317,8 +317,8 @@ class TuneScreen(LeaveQuestions, Screen):
                 and not status.has_class("error"):  # (tune's own failure, said once it exited, stays)
             status.set_class(finished.get("fatal", False), "error")
             status.update(poll_error_text(self.study_name(), finished))
-        elif not finished and self.trials and (self.running or self.child is None) and not self._stopping \
-                and not status.has_class("failed"):  # counts while it runs (or while attached); then the outcome
+        elif not finished and self.trials and (self.running or self._watched != self._outcome_of) \
+                and not self._stopping and not status.has_class("failed"):  # counts while it runs (or attached)
             self._show_progress(status, self.form.validation_error())
         if message.source == "poll" and not finished:
             self.first_poll_applied.set()
