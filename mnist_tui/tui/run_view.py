@@ -325,11 +325,14 @@ class RunView:
             self.app.train_pane.clear_charts(None, f"{gone.name} was deleted")
 
     def run_loaded(self, path: Path) -> None:
-        """``path`` is shown in Results: a status naming another run ("RUN was deleted", or "Finished RUN · f2 Results"
-        whose f2 now shows this one, walk31 F7) stops standing over it (it stayed for minutes)."""
+        """``path`` is shown in Results: a status naming another run ("RUN was deleted", "Finished RUN · f2 Results"
+        whose f2 now shows this one, walk31 F7, or another run's failure) stops standing over it (it stayed for
+        minutes)."""
         line = self.app.query_one(ProgressLine).progress
         other = self._said is not None and Path(self._said).resolve() != Path(path).resolve()
-        if line.state == "idle" and (other or line.message.endswith(" was deleted · f5 start · ctrl+p commands")):
+        deleted = line.message.endswith(" was deleted · f5 start · ctrl+p commands")
+        failed = line.state == "failed" and (other or self._said is None)  # a failure that named no run (walk33 F4)
+        if failed or line.state == "idle" and (other or deleted):
             self._said = None
             self.app.set_progress(state="idle", message="Ready · f5 start · ctrl+p commands")
 

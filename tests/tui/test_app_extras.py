@@ -354,7 +354,8 @@ async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthet
     from mnist_tui.tui.widgets.progress import ProgressLine
 
     runs = tmp_path / "a-checkpoints-folder-somewhere-deep-in-the-tree"
-    tiny_run(runs, "broken", synthetic_data)
+    tiny_run(runs, "good", synthetic_data)
+    tiny_run(runs, "broken", synthetic_data)  # the newer: the first row
     (runs / "broken" / "best.pt").unlink()
     with zipfile.ZipFile(runs / "broken" / "last.pt", "w") as damaged:  # whole as a zip (listed), no checkpoint
         damaged.writestr("archive/data.pkl", b"not a checkpoint any more")
@@ -371,6 +372,10 @@ async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthet
                 break
         shown = line.render_lines(line.region.reset_offset)[0].text.rstrip()
         assert shown.strip() == "Failed: broken/last.pt is not a usable checkpoint: corrupt or truncated", shown
+        await pilot.press("f4", "down", "l")  # another run loaded: the failure stayed over it for minutes (walk33 F4)
+        await settle(pilot, app)
+        after = line.render_lines(line.region.reset_offset)[0].text.strip()
+    assert after == "Ready · f5 start · ctrl+p commands", after
 
 
 async def shown_failure(pilot, app) -> str:
