@@ -116,6 +116,9 @@ async def test_explain_panel_shows_both_maps_and_switches_method(run_and_evaluat
         assert view.classes == [view.prediction, view.label]
         text = str(panel.render())
         assert "predicted" in text and "towards the class" in text
+        lines = [line.text.rstrip() for line in panel.render_lines(panel.region.reset_offset)]
+        legend = next(line for line in lines if "towards the class" in line)  # it ran into the border (walk33 F5)
+        assert len(legend) < panel.size.width, (legend, panel.size.width)
         from mnist_tui.core.formatting import short_percent  # one rounding with the detail's ">99.9%" (walk22 F8)
         assert f"predicted {view.prediction} ({short_percent(view.probabilities[view.prediction])})" in text
         await _press(pilot, "m")

@@ -22,8 +22,8 @@ WEAK, STRONG = 0.15, 0.45  # fractions of the largest |attribution| shown
 FOR_STRONG, FOR_WEAK = "#ff3030", "#a00000"
 AGAINST_STRONG, AGAINST_WEAK = "#40a0ff", "#0050b0"
 BLACK = "#000000"
-LEGEND_MARKUP = (f"[{FOR_STRONG}]■[/] towards the class  [{AGAINST_STRONG}]■[/] against it  "
-                 f"[{GREYS[1]}]■[/] ink (bright = strong)")
+LEGEND_MARKUP = (f"[{FOR_STRONG}]■[/] towards the class [{AGAINST_STRONG}]■[/] against it "  # (58 wide, it ran
+                 f"[{GREYS[1]}]■[/] ink (bright = strong)")  # into the Why panel's border at 80 columns, walk33 F5)
 LEGEND_SHORT_MARKUP = f"[{FOR_STRONG}]■[/] towards  [{AGAINST_STRONG}]■[/] against  [{GREYS[1]}]■[/] ink"
 LEGEND_PLAIN = "+ towards the class   - against it   . ink   (# and = strong)"
 
