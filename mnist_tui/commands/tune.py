@@ -9,7 +9,6 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from ..core.config import TrainConfig
 from ..core.formatting import params_text
 from ..core.tune_space import PRUNERS  # (Optuna-free: --help stays fast)
 from .common import (
@@ -62,15 +61,16 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.tune_space import default_space, default_storage, default_study, parse_space, preset_for, storage_problem
+    from ..core.tune_space import (default_space, default_storage, default_study, held_out_for_tuning, parse_space,
+                                   preset_for, storage_problem)
     from ..reporting import JsonLines
 
     if args.study is not None and not args.study.strip():
         raise UsageError("--study must not be empty (leave it out for the default name)")
     base = asked = config_from_args(args)  # the study is named after the config asked for (the Tune view's name)
     held_out = None
-    if base.val_size == 0 and "val_size" not in given_config_fields(args):  # best trains on all 60,000 digits
-        base = base.replace(val_size=TrainConfig().val_size)
+    if (held := held_out_for_tuning(base)) is not None and "val_size" not in given_config_fields(args):
+        base = base.replace(val_size=held)  # best trains on all 60,000 digits
         held_out = (f"the trials hold out {base.val_size:,} training digits for validation (the objective); "
                     f"the {args.preset} preset trains on all of them")
     args.preset = preset_for(base, args.preset)  # `--model mlp` on the default fast preset: seed-mlp's search and name

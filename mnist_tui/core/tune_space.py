@@ -263,6 +263,12 @@ def default_space(preset_name: str) -> list[Param]:
     return parse_space(DEFAULT_SPACES[preset_name], PRESETS[preset_name])
 
 
+def held_out_for_tuning(base: TrainConfig) -> int | None:
+    """The digits a study's trials hold out for validation (its objective) when ``base`` holds none (the best
+    preset trains on all of them): the default split; None when the base has its own."""
+    return TrainConfig().val_size if base.val_size == 0 else None
+
+
 def apply(base: TrainConfig, values: dict[str, Any]) -> TrainConfig:
     """``base`` with the searched values laid over it (hidden sizes as a tuple, floats tidied: Optuna keeps a
     trial's float whole, and its run trained the tidied one)."""

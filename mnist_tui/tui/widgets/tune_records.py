@@ -23,6 +23,7 @@ from textual.widgets import DataTable
 
 from ...core.config import TrainConfig
 from ...core.formatting import clip, param_text, params_text
+from ...core.tune_space import held_out_for_tuning
 from .tune_charts import MIN_IMPORTANCE_TRIALS
 
 STATE_STYLE = {"running": "yellow", "complete": "green", "pruned": "dim", "stopped": "yellow", "failed": "red",
@@ -100,8 +101,9 @@ def progress_text(study: str, trials: dict[int, dict[str, Any]], width: int | No
 def start_hint(study: str, base: TrainConfig) -> str:
     """What the status says before a study starts: and, for a base that trains on every digit (the best
     preset), what its trials hold out, which the view said only once the study had started (walk32 F1)."""
-    held = f". Its trials hold out {TrainConfig().val_size:,} training digits for validation" * (base.val_size == 0)
-    return f"study {study}: ctrl+s starts it, Attach watches it{held}"
+    held = held_out_for_tuning(base)
+    said = "" if held is None else f". Its trials hold out {held:,} training digits for validation"
+    return f"study {study}: ctrl+s starts it, Attach watches it{said}"
 
 
 def poll_error_text(study: str, finished: dict[str, Any], since: str | None = None) -> str:
