@@ -779,3 +779,25 @@ async def test_a_run_that_ended_here_does_not_read_paused_from_a_listing_made_wh
         pane.show_training(None, "training")  # it resumed and ended before the folder was read again
         ended = str(table.get_row_at(names(app).index(run.name))[1])
     assert paused == "paused" and ended == "training", (paused, ended)
+
+
+async def test_the_header_stays_one_line_with_a_long_folder_marks_and_unreadable_runs(make_app, runs_folder):
+    """It wrapped into a second line that began "· 5 marked (c compares)", pushing the table down (walk33 F7):
+    the order hint, then the folder give way; the counts and marks stay."""
+    deep = runs_folder.parent / ("a-long-folder-name-" * 3) / "checkpoints"
+    deep.parent.mkdir()
+    runs_folder.rename(deep)
+    (deep / "broken").mkdir()
+    app = make_app(checkpoints_dir=deep)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app, rows=len(RUNS) + 1)
+        await pilot.press("m", "down", "m")
+        await pilot.pause()
+        narrow, height = status(app), app.query_one("#runs-status", Static).region.height
+        await pilot.resize_terminal(250, 24)
+        await pilot.pause()
+        wide = status(app)
+    assert height == 1 and table is not None
+    assert narrow.startswith("4 runs") and "1 unreadable (l on it says why)" in narrow
+    assert "2 marked (c compares)" in narrow
+    assert f"4 runs in {deep} · newest first (s) · 1 unreadable" in wide

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Input, Static
 from ...core.config import TrainConfig, more_epochs_lr
 from ...core.runs import RunInfo, exports_dropped, files_of_its_own, list_runs, read_config, steered_factor
 from ..messages import RunsListed
+from ..widgets.fit import Part, fit_parts
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
 from ..widgets.runs_table import COLUMN_LABELS, COLUMNS, RunsTable, matches, sorted_runs
 
@@ -87,7 +88,7 @@ class RunsPane(Vertical):
         self.training_word = "training"  # its state cell: "paused" while it is
         self.sort_column, self.sort_descending = "date", True
         self.filter_text = ""
-        self._status = ""
+        self._parts: list[Part] = [("", "Reading the checkpoints folder…", 9)]
         self._listed_stamp: tuple[tuple[str, int], ...] | None = None  # _folder_stamp() at the last listing
 
     def compose(self) -> ComposeResult:
@@ -171,27 +172,37 @@ class RunsPane(Vertical):
         self.runs = runs
         table.show_runs(runs, self.sort_column, self.sort_descending, self.marked, self.training, self.training_word)
         bad = [r for r in runs if r.error]
-        total, folder = len(self.all_runs), escape(self.folder)
-        status = f"{total} run{'s' if total != 1 else ''} in {folder}" if total else f"No runs in {folder} yet."
+        total = len(self.all_runs)
+        # one line at any width (it wrapped, a line starting "·"): the folder is cut, then the order, the folder go
+        parts: list[Part] = [("", f"{total} run{'s' if total != 1 else ''}", 9), (" in ", self.folder, 2)] if total \
+            else [("", f"No runs in {escape(self.folder)} yet.", 9)]
         if self.filter_text:
-            status = f"[b]{len(runs)} of {total}[/b] runs hold [b]“{escape(self.filter_text)}”[/b] (esc clears)"
+            parts = [("", f"[b]{len(runs)} of {total}[/b] runs hold [b]“{escape(self.filter_text)}”[/b]", 9),
+                     (" ", "(esc clears)", 3)]
         order = "newest first" if self.sort_column == "date" and self.sort_descending else \
             f"by {COLUMN_LABELS[self.sort_column]} {'▼' if self.sort_descending else '▲'}"
-        status += f" · {order} (s)"
+        parts.append((" · ", f"{order} (s)", 1))
         if bad:  # one line: the reasons, each a path long, took 9 of 24 lines for 10 stray folders
-            status += f" · [red]{len(bad)} unreadable[/] (l on " + ("it" if len(bad) == 1 else "one") + " says why)"
-        self._status = status
+            which = "it" if len(bad) == 1 else "one"
+            parts.append((" · ", f"[red]{len(bad)} unreadable[/] (l on {which} says why)", 5))
+        self._parts = parts
         self._show_status()
         if select is not None and select in (paths := [r.path for r in runs]):
             table.move_cursor(row=paths.index(select))
 
     def _show_status(self) -> None:
-        status = self._status
+        parts = list(self._parts)
         if self.marked:  # c compares every marked run: the header says when the filter hides some
             hidden = len(self.marked - {run.path for run in self.runs})
-            status += f" · [b]{len(self.marked)} marked[/b]" + (
-                f", {hidden} hidden by the filter (c compares all {len(self.marked)})" if hidden else " (c compares)")
-        self.query_one("#runs-status", Static).update(status)
+            compares = f", {hidden} hidden by the filter (c compares all {len(self.marked)})" if hidden \
+                else " (c compares)"
+            parts.append((" · ", f"[b]{len(self.marked)} marked[/b]{compares}", 7))
+        status = self.query_one("#runs-status", Static)
+        folder = 1 if len(parts) > 1 and parts[1][0] == " in " else None  # the folder's path, cut in its middle
+        status.update(fit_parts(parts, status.size.width or self.size.width or 1000, elide=folder))
+
+    def on_resize(self) -> None:
+        self._show_status()
 
     @property
     def marked_runs(self) -> list[RunInfo]:
@@ -227,19 +238,15 @@ class RunsPane(Vertical):
         self.query_one(RunsTable).show_mark(run, run.path in self.marked)
         self._show_status()
 
-    def action_first(self) -> None:
+    def action_first(self, last: bool = False) -> None:
         field = self.query_one("#runs-filter", Input)
-        if field.has_focus:  # in the filter's text, home is the text's start
-            field.action_home()
+        if field.has_focus:  # in the filter's text, home and end move in the text
+            field.action_end() if last else field.action_home()
         else:
-            self.query_one(DataTable).move_cursor(row=0)
+            self.query_one(DataTable).move_cursor(row=max(len(self.runs) - 1, 0) if last else 0)
 
     def action_last(self) -> None:
-        field = self.query_one("#runs-filter", Input)
-        if field.has_focus:
-            field.action_end()
-        else:
-            self.query_one(DataTable).move_cursor(row=max(len(self.runs) - 1, 0))
+        self.action_first(last=True)
 
     def action_refresh(self) -> None:
         self.refresh_runs()
