@@ -313,3 +313,31 @@ async def test_the_last_runs_sit_by_the_labels_when_scrolled_to_the_end():
         header = table.render_line(0).text
     assert header[:17].rstrip().endswith("←") and header[17:].lstrip().startswith(names[3]), header
     assert header.index(names[3]) <= 19 and names[4] in header, header
+
+
+async def test_the_table_ends_above_the_footer_when_many_fields_differ(synthetic_data, tmp_path):
+    """Five runs with long names, a field of their own each: the table's scrollbar ran into the footer row
+    (walk33 F6): title, charts at their least, legend and the table at half the screen overflowed 24 lines."""
+    from textual.widgets import Footer
+
+    from mnist_tui.core.engine import Trainer
+
+    base = TrainConfig(model="mlp", hidden=(16,), epochs=1, batch_size=64, optimizer="adam", lr=3e-3,
+                       schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, seed=1, threads=1)
+    changes = ({}, {"lr": 1e-2, "batch_size": 32}, {"weight_decay": 1e-4, "dropout": 0.1}, {"seed": 2, "hidden": (24,)},
+               {"optimizer": "sgd", "momentum": 0.5, "label_smoothing": 0.1, "schedule": "cosine"})
+    paths = []
+    for i, change in enumerate(changes):
+        name = f"a-rather-long-run-name-number-{i}"
+        assert list(Trainer(base.replace(**change), synthetic_data, checkpoints_dir=tmp_path,
+                            run_name=name).run())[-1].kind == "finished"
+        paths.append(tmp_path / name)
+    screen = CompareScreen(paths)
+    async with CompareApp(screen).run_test(size=SIZE) as pilot:
+        await workers_done(pilot.app)
+        await pilot.pause()
+        table, footer = screen.query_one(DataTable), screen.query_one(Footer)
+        rows, table_region, footer_y = table.row_count, table.region, footer.region.y
+        charts = screen.query_one("#compare-charts").region.height
+    assert rows > 10  # more than the room: it scrolls
+    assert table_region.bottom <= footer_y and charts >= 8

@@ -252,6 +252,8 @@ class CompareLegend(Static):
             line = line + Text("   ") + entry if line else entry.copy()
         return Text("\n").join([*lines, line])
 
+CHARTS_MIN_HEIGHT = 9
+
 
 class CompareScreen(Screen):
     """Validation curves of two or more runs overlaid, and the config fields that differ."""
@@ -259,10 +261,10 @@ class CompareScreen(Screen):
     DEFAULT_CSS = """
     CompareScreen { layout: vertical; }
     #compare-title { height: 1; padding: 0 1; background: $boost; }
-    #compare-charts { height: 1fr; min-height: 9; }
+    #compare-charts { height: 1fr; min-height: %d; }
     #compare-legend { height: auto; padding: 0 1; }
-    #compare-table { height: auto; max-height: 50%; }
-    """
+    #compare-table { height: auto; max-height: 50%%; }
+    """ % CHARTS_MIN_HEIGHT
     BINDINGS = [
         QUIT_NOT_SHOWN,
         Binding("escape", "close", "Back"),
@@ -329,6 +331,17 @@ class CompareScreen(Screen):
             entries.append(entry)
         self.query_one(CompareLegend).show(entries)
         self._fill_table()
+        self.call_after_refresh(self._fit_table)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_table)
+
+    def _fit_table(self) -> None:
+        """Half the screen at most, and not the charts' least nor the footer's row: its scrollbar ran into the
+        footer when the legend took three lines (walk33 F6)."""
+        legend = self.query_one(CompareLegend).outer_size.height
+        room = self.size.height - 1 - CHARTS_MIN_HEIGHT - legend - 1  # the title and the footer a line each
+        self.query_one(DataTable).styles.max_height = max(3, min(self.size.height // 2, room))
 
     def _fill_table(self) -> None:
         table = self.query_one(DataTable)
