@@ -1307,3 +1307,39 @@ async def test_another_study_attached_to_after_one_ran_here_shows_its_counts(tmp
         other = str(screen.query_one("#tune-status", Static).render())
     assert "study ui: 1 trial · 1 complete" in ours, ours
     assert other.startswith("study other: 1 trial · 1 complete · best 95.00% (#0)"), other
+
+
+async def test_a_study_of_another_config_turns_start_off_and_says_why(tmp_path, synthetic_root):
+    """Attached to a study the CLI started with 2 epochs, the form holding 1: the view invited "ctrl+s runs 20
+    more trials in it", and Start then failed with `tune`'s refusal (walk33 F2)."""
+    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)
+    optuna.load_study(study_name="ui", storage=storage).set_user_attr("base_config",
+                                                                       BASE.replace(epochs=2).to_dict())
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await attach(pilot, screen)
+        status = str(screen.query_one("#tune-status", Static).render())
+        disabled = screen.query_one("#tune-start", Button).disabled
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        started = screen.child
+    lines = status.splitlines()
+    assert lines[0] == "study ui: 1 trial · 1 complete · best 95.00% (#0)" and "ctrl+s runs" not in status
+    assert " ".join(lines[1:]).startswith("study ui tunes another config (--epochs 2 there, 1 here)"), status
+    assert disabled and started is None
+
+
+async def test_a_base_holding_no_digits_out_tunes_with_the_default_split_and_joins_its_study(tmp_path, synthetic_root):
+    """Val size 0 in the form (best's, or set on another preset): the view ran `tune --val-size 0`, which tune
+    refuses; its trials hold 5,000 out, as the view says, and a study started so is not another config."""
+    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)
+    optuna.load_study(study_name="ui", storage=storage).set_user_attr("base_config",
+                                                                       BASE.replace(val_size=5000).to_dict())
+    screen = TuneScreen(BASE.replace(val_size=0), checkpoints_dir=tmp_path / "runs", data_dir=synthetic_root,
+                        preset="seed-mlp", study="ui", storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await attach(pilot, screen)
+        status = str(screen.query_one("#tune-status", Static).render())
+        args = screen.args()
+    assert status.endswith("\nctrl+s runs 20 more trials in it"), status
+    assert "--val-size" not in args  # the preset's own 5,000 (best's preset sets 0: there it says 5000)

@@ -96,7 +96,6 @@ class TuneScreen(LeaveQuestions, Screen):
         self.initial_study = study or (lambda searched: default_study(base, self.preset, searched))
         self.initial_storage, self.poll_seconds = storage or "", poll_seconds
         self.trials: dict[int, dict[str, Any]] = {}
-        self.study_base: TrainConfig | None = None  # the config the watched study's trials lay their values over
         self.child: CliChild | None = None  # the study's ``tune`` process, once started
         self.tune_worker = self.poll_worker = None
         self._poll_stop, self.first_poll_applied = threading.Event(), threading.Event()
@@ -204,7 +203,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self._poll_stop.set()
         self._watched = None
         self.trials.clear()
-        self.study_base = None
+        self.form.study_base = None
         self.query_one(ImportanceBars).show_importances(None, 0)
         self._redraw()
 
@@ -228,7 +227,7 @@ class TuneScreen(LeaveQuestions, Screen):
         """The ``mnist-tui tune ... --json`` arguments the Start button runs."""
         data = ["--data-dir", str(self.data_dir)] if self.data_dir else []
         return ["tune", "--json", "--checkpoints", str(self.checkpoints_dir), *data,
-                *config_flags(self.base, self.preset), *self.form.tune_flags()]
+                *config_flags(self.form.tuned, self.preset), *self.form.tune_flags()]
 
     @on(Button.Pressed, "#tune-start")
     def action_start(self) -> None:
@@ -290,7 +289,9 @@ class TuneScreen(LeaveQuestions, Screen):
         if (message.finished or {}).get("child", self.child) is not self.child:
             return  # a study's end read after Start began another: it ended the new one's state
         merge_records(self.trials, message.records)
-        self.study_base = message.base or self.study_base
+        if message.base is not None and message.base != self.form.study_base:  # Start refuses another config's
+            self.form.study_base = message.base
+            self._set_running(self.running)  # (Start and Stop as they are, Start off for another config)
         status = self.query_one("#tune-status", Static)
         finished = message.finished or {}
         if finished.get("event") == "note":
@@ -363,7 +364,7 @@ class TuneScreen(LeaveQuestions, Screen):
             self.notify("No finished trial yet: Use best needs a complete trial.", severity="warning")
             return
         # over the fields the study fixed (the form's may differ: walk30 F1), on this machine's device and threads
-        base = self.base if self.study_base is None else self.study_base.replace(
+        base = self.base if self.form.study_base is None else self.form.study_base.replace(
             **{name: getattr(self.base, name) for name in MACHINE_FIELDS})
         config = apply(base, best.get("params") or {})
 

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select
 
 from ...core.config import TrainConfig
-from ...core.tune_space import PRUNERS, SpaceError, parse_space, storage_file
+from ...core.tune_space import PRUNERS, SpaceError, base_mismatch, held_out_for_tuning, parse_space, storage_file
 from .tune_records import in_view_words
 
 STATUS_LINES, STATUS_WIDTH = 5, 78  # the Tune status line's most lines, and its width at 80 columns
@@ -55,7 +55,11 @@ class TuneForm(Vertical):
         searched fields' values do not count), which follows the search field while no name is typed."""
         super().__init__(id=id)
         self.base, self.space, self.study_for = base, space, study
+        held = held_out_for_tuning(base)  # the config the trials are laid over: a base holding no digits out
+        # (best, or the form's val size 0 on any preset: `tune` refused --val-size 0) holds 5,000 out for them
+        self.tuned = base if held is None else base.replace(val_size=held)
         self.initial_storage, self.default_storage = storage, default_storage
+        self.study_base: TrainConfig | None = None  # the config the study named here lays its trials over, once read
         # what was typed the last time Tune was open (the app keeps it while it runs); the search only
         # for the same model family, whose default space it replaced; the study only for the same config
         # and search (another config's study refuses this one: its fixed values differ)
@@ -176,7 +180,7 @@ class TuneForm(Vertical):
     def validation_error(self) -> str | None:
         """The search spec's problems (the core's messages), or None when it can run."""
         try:
-            if not parse_space(self.space_specs(), self.base):
+            if not (space := parse_space(self.space_specs(), self.base)):
                 return "give at least one FIELD=SPEC to search"
         except SpaceError as exc:  # each whole, one a line, while they fit the status (5 lines); else the rest named
             messages = [in_view_words(message) for message in exc.errors.values()]  # "search", not "--search"
@@ -188,6 +192,10 @@ class TuneForm(Vertical):
         trials = self.trials()
         if not trials.isdigit() or int(trials) < 1:
             return "trials must be a whole number, 1 or more"
+        if self.study_base is not None and (  # Start failed there, after inviting it (walk33 F2)
+                problem := base_mismatch(self.study_base.to_dict(), self.tuned, {param.name for param in space})):
+            return (f"study {self.study_name()} tunes another config ({problem}): Start needs the Train form's "
+                    "config to be its own; name another study to tune this one")
         return None
 
 
