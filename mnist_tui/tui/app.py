@@ -171,9 +171,9 @@ class MnistApp(KeysPanelActions, App):
         """Hide bindings that do nothing now (the controller's table decides)."""
         if action == "hide_help_panel":
             return bool(self.screen.query("HelpPanel"))
-        if len(self.screen_stack) > 1 and action in ("start", "next_chart", "draw", "tune", "find_lr") \
+        if len(self.screen_stack) > 1 and action in ("start", "next_chart", "draw", "tune", "find_lr", "show_tab") \
                 and not (action == "find_lr" and type(self.screen).__name__ == "TuneScreen"):  # as its palette has it
-            return False  # Draw, Compare and dialogs cover the form and the charts
+            return False  # Draw, Compare and dialogs cover the tabs (f3 over Draw switched the one under it)
         if action in ("start", "pause", "resume", "stop"):
             if not self.controller.allowed(action):
                 return False

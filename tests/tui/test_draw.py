@@ -550,3 +550,24 @@ async def test_below_80_columns_the_model_input_gives_way_to_the_reading(trained
     assert not narrow[0] and narrow[1] >= 18 and narrow[2] <= 60, narrow
     assert said[-1:] == ["The model input shows from 80 columns wide (60 here)."], said
     assert wide_again
+
+
+async def test_the_tab_keys_leave_the_tab_under_draw_alone(make_app):
+    """f3 over Draw switched the tab hidden under it: esc then left for Misclassified, not the Train view Draw
+    was opened from (walk34 F1). Over Draw, as over Tune and Compare, f1-f4 do nothing, as f5 and f10 do."""
+    from textual.widgets import TabbedContent
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await workers_done(app)
+        await pilot.pause()
+        await pilot.press("f9")
+        await settle(pilot, app)
+        drawing = isinstance(app.screen, DrawScreen)
+        await pilot.press("f3", "f4")
+        await pilot.pause()
+        still = isinstance(app.screen, DrawScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        tab = app.query_one(TabbedContent).active
+    assert drawing and still and tab == "train"
