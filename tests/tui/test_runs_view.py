@@ -801,3 +801,41 @@ async def test_the_header_stays_one_line_with_a_long_folder_marks_and_unreadable
     assert narrow.startswith("4 runs") and "1 unreadable (l on it says why)" in narrow
     assert "2 marked (c compares)" in narrow
     assert f"4 runs in {deep} · newest first (s) · 1 unreadable" in wide
+
+
+async def test_a_run_that_diverged_before_its_first_save_is_not_loaded_drawn_or_resumed(make_app, runs_folder):
+    """l on it replaced the results shown with "Evaluation failed: …last.pt: no such checkpoint file"; r said it
+    trained, then failed; w opened Draw with no model (walk34 F3, F4). Each says why, and nothing changes."""
+    import shutil
+
+    from mnist_tui.core.runs import mark_failed
+
+    diverged = runs_folder / "diverged"
+    diverged.mkdir()
+    for name in ("config.json", "metrics.jsonl"):
+        shutil.copy(runs_folder / "small-cnn" / name, diverged / name)
+    (diverged / "metrics.jsonl").write_text("")
+    mark_failed(diverged, "training diverged at epoch 1, step 3: loss is nan", 1)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app, rows=len(RUNS) + 1)
+        table.move_cursor(row=names(app).index("alpha-mlp"))
+        await pilot.press("l")
+        await ready(pilot, app)
+        shown = str(app.query_one("#results-summary", Static).render())
+        await pilot.press("f4")
+        await ready(pilot, app)
+        row = names(app).index("diverged")
+        state = app.query_one(RunsPane).runs[row].state
+        table.move_cursor(row=row)
+        for key in ("l", "r", "w"):
+            await pilot.press(key)
+            await ready(pilot, app)
+        said = [str(n.message) for n in app._notifications]
+        where, screens = app.query_one(TabbedContent).active, len(app.screen_stack)
+        after = str(app.query_one("#results-summary", Static).render())
+        running = app.controller.active
+    assert state == "failed" and "alpha-mlp" in shown and after == shown
+    assert said == ["diverged: it diverged before its first save, so there is no model to load, draw or resume "
+                    "(f puts its config in the form)"]  # once for the three keys
+    assert where == "runs" and screens == 1 and not running

@@ -11,7 +11,6 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,11 +19,12 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from ...core.config import TrainConfig, more_epochs_lr
-from ...core.runs import RunInfo, exports_dropped, files_of_its_own, list_runs, read_config, steered_factor
+from ...core.runs import (CHECKPOINT_FILES, RunInfo, exports_dropped, files_of_its_own, list_runs, no_checkpoint_why,
+                          read_config, steered_factor)
 from ..messages import RunsListed
 from ..widgets.fit import Part, fit_parts
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
-from ..widgets.runs_table import COLUMN_LABELS, COLUMNS, RunsTable, matches, sorted_runs
+from ..widgets.runs_table import COLUMNS, RunsTable, header_parts, matches, sorted_runs
 
 OTHERS_POLL_S = 2.0  # how often the list is read again while another process trains one of its runs
 
@@ -113,8 +113,7 @@ class RunsPane(Vertical):
                 self._fill()
 
     def _folder_stamp(self) -> tuple[tuple[str, int], ...] | None:
-        """The run folders and their mtimes: one made or removed, or a file saved in one (a run another
-        process trains, a stopped run trained again), changes it."""
+        """The run folders and their mtimes: a run made, removed or saved (trained elsewhere) changes it."""
         try:
             with os.scandir(self.checkpoints_dir) as entries:
                 return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in entries if e.is_dir()))
@@ -122,9 +121,8 @@ class RunsPane(Vertical):
             return None
 
     def _relist_if_the_folder_changed(self) -> None:
-        """A run that another process (`mnist-tui train`, a second app) starts, or trains again, shows while
-        this view is up; it stayed unlisted (or unreadable) until ctrl+r. A stat of each run folder every
-        2 s, in a thread, and only while the view is shown."""
+        """A run another process starts or trains again shows while this view is up (it stayed unlisted until
+        ctrl+r): a stat of each run folder every 2 s, in a thread, only while the view is shown."""
         if self.is_on_screen:
             self._check_the_folder()
 
@@ -157,8 +155,7 @@ class RunsPane(Vertical):
             self.set_timer(OTHERS_POLL_S, self._relist_while_shown)
 
     def _relist_while_shown(self) -> None:
-        """Another process (a second app, `mnist-tui train`) trains a listed run: its row follows it while
-        this view is up (it said "training" until ctrl+r once that run had ended)."""
+        """Another process trains a listed run: its row follows it while shown (it read "training" until ctrl+r)."""
         if self.is_on_screen:
             self.refresh_runs()
 
@@ -171,21 +168,8 @@ class RunsPane(Vertical):
                            self.sort_descending)
         self.runs = runs
         table.show_runs(runs, self.sort_column, self.sort_descending, self.marked, self.training, self.training_word)
-        bad = [r for r in runs if r.error]
-        total = len(self.all_runs)
-        # one line at any width (it wrapped, a line starting "·"): the folder is cut, then the order, the folder go
-        parts: list[Part] = [("", f"{total} run{'s' if total != 1 else ''}", 9), (" in ", self.folder, 2)] if total \
-            else [("", f"No runs in {escape(self.folder)} yet.", 9)]
-        if self.filter_text:
-            parts = [("", f"[b]{len(runs)} of {total}[/b] runs hold [b]“{escape(self.filter_text)}”[/b]", 9),
-                     (" ", "(esc clears)", 3)]
-        order = "newest first" if self.sort_column == "date" and self.sort_descending else \
-            f"by {COLUMN_LABELS[self.sort_column]} {'▼' if self.sort_descending else '▲'}"
-        parts.append((" · ", f"{order} (s)", 1))
-        if bad:  # one line: the reasons, each a path long, took 9 of 24 lines for 10 stray folders
-            which = "it" if len(bad) == 1 else "one"
-            parts.append((" · ", f"[red]{len(bad)} unreadable[/] (l on {which} says why)", 5))
-        self._parts = parts
+        self._parts = header_parts(len(self.all_runs), runs, self.folder, self.filter_text, self.sort_column,
+                                   self.sort_descending)
         self._show_status()
         if select is not None and select in (paths := [r.path for r in runs]):
             table.move_cursor(row=paths.index(select))
@@ -228,6 +212,17 @@ class RunsPane(Vertical):
             return None
         return run
 
+    def _saved(self) -> RunInfo | None:
+        """The selected run if it holds a model: one that diverged before its first save has none, and l, w and
+        r led to dead ends (l wiped the results shown, r said "training" then failed: walk34 F3, F4)."""
+        run = self._usable()
+        if run is not None and not any((Path(run.path) / name).is_file() for name in CHECKPOINT_FILES) \
+                and run.state not in ("training", "paused"):  # (a live run's first save may be to come)
+            self.app.notify_in_place("unreadable", f"{run.name}: {no_checkpoint_why(Path(run.path))}, so there is no "
+                                     "model to load, draw or resume (f puts its config in the form)", "warning")
+            return None
+        return run
+
     # -- keys ---------------------------------------------------------------------------------
 
     def action_toggle_mark(self) -> None:
@@ -252,17 +247,17 @@ class RunsPane(Vertical):
         self.refresh_runs()
 
     def action_load(self) -> None:
-        if (run := self._usable()) is not None:
+        if (run := self._saved()) is not None:
             self.post_message(self.LoadRequested(run))
 
     def action_draw(self) -> None:
-        if (run := self._usable()) is not None:
+        if (run := self._saved()) is not None:
             self.post_message(self.DrawRequested(run))
 
     def action_resume_run(self) -> None:
         from ...core.run_lock import NotWritable, check_writable
 
-        run = self._usable()
+        run = self._saved()
         if run is None:
             return
         try:  # before "Train more epochs?" is asked for nothing

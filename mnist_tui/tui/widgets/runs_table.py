@@ -6,12 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.cells import cell_len
+from rich.markup import escape
 from rich.text import Text
 from textual.binding import Binding
 
 from ...core.formatting import test_cell
 from ...core.runs import RunInfo
 from .column_table import ColumnTable
+from .fit import Part
 from .progress import format_duration, percent
 
 # (column key, label, sort key, newest/largest first by default); None sorts last either way
@@ -88,3 +90,22 @@ class RunsTable(ColumnTable):
 
     def show_mark(self, run: RunInfo, marked: bool) -> None:
         self.update_cell(run.path, "name", name_cell(run, marked))
+
+
+def header_parts(total: int, runs: list[RunInfo], folder: str, filter_text: str, sort_column: str,
+                 descending: bool) -> list[Part]:
+    """The Runs header's parts, of ``total`` runs listed in ``folder``, ``runs`` shown: one line at any width
+    (it wrapped, a line starting "·"): the folder (plain text, the second part) is cut, then the order hint
+    and the folder go."""
+    parts: list[Part] = [("", f"{total} run{'s' if total != 1 else ''}", 9), (" in ", folder, 2)] if total \
+        else [("", f"No runs in {escape(folder)} yet.", 9)]
+    if filter_text:
+        parts = [("", f"[b]{len(runs)} of {total}[/b] runs hold [b]“{escape(filter_text)}”[/b]", 9),
+                 (" ", "(esc clears)", 3)]
+    order = "newest first" if sort_column == "date" and descending else \
+        f"by {COLUMN_LABELS[sort_column]} {'▼' if descending else '▲'}"
+    parts.append((" · ", f"{order} (s)", 1))
+    if bad := [r for r in runs if r.error]:  # one line: the reasons, each a path long, took 9 of 24 lines
+        which = "it" if len(bad) == 1 else "one"
+        parts.append((" · ", f"[red]{len(bad)} unreadable[/] (l on {which} says why)", 5))
+    return parts
