@@ -373,10 +373,10 @@ class RunView:
         return reason
 
     def _not_started(self) -> None:
-        """A run that failed before it started: its form is not remembered, the charts stop saying "starting…"."""
+        """A run that failed before it started: its form is not remembered, the charts show what they showed."""
         self.form_to_save = None
         if self.app.controller.run_dir is None:  # set by the run's RunStarted: a run that began keeps its curves
-            self.app.train_pane.clear_charts(None, None)
+            self.app.train_pane.restore_charts()
 
 
 def _where_stopped(event: Stopped) -> str:

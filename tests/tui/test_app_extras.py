@@ -712,3 +712,29 @@ async def test_misclassifieds_sort_and_filter_keys_show_once_there_are_digits(ma
         loaded = terminal.lines()[-1]
     assert "Sort" not in empty and "Clear" not in empty and "Quit" in empty, empty
     assert "s Sort" in loaded and "t True" in loaded and "c Clear" in loaded, loaded
+
+
+async def test_a_start_that_never_began_leaves_the_last_runs_curves(make_app):
+    """f5 with a missing dataset: the charts of the run just trained said "no run yet: f5 starts one" (walk34 F2)."""
+    from textual.widgets import Select
+
+    from mnist_tui.tui.widgets.dialogs import MessageScreen
+    from tests.tui.test_app import a_finished_run
+
+    app = make_app()  # the synthetic data folder holds MNIST only
+    async with app.run_test(size=SIZE) as pilot:
+        await a_finished_run(pilot, app)
+        before = [(list(chart.train.ys), list(chart.val.ys)) for chart in app.train_pane.charts]
+        app.query_one("#field-dataset", Select).value = "fashion-mnist"
+        await pilot.pause()
+        await pilot.press("f5")
+        for _ in range(200):
+            await settle(pilot, app)
+            if isinstance(app.screen, MessageScreen):
+                break
+        await pilot.press("enter")
+        await settle(pilot, app)
+        after = [(list(chart.train.ys), list(chart.val.ys)) for chart in app.train_pane.charts]
+        waiting = [chart.waiting for chart in app.train_pane.charts]
+    assert before[0][0] and after == before
+    assert "starting…" not in waiting

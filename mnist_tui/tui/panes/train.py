@@ -154,6 +154,12 @@ class TrainPane(Vertical):
             chart.reset(epochs, message)
         self.redraw()
 
+    def restore_charts(self) -> None:
+        """The curves clear_charts took away, back: the run it was for never began."""
+        for chart in self.charts:
+            chart.undo_reset()
+        self.redraw()
+
     def run_started(self, event: RunStarted, points: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
         """Axes for the run; a resumed run's history (its step points and epochs) drawn first."""
         loss, acc, lr = self.charts

@@ -149,13 +149,20 @@ class TrainingChart(PlotextPlot):
         self.dirty = True
         self.epochs: int | None = None
         self.waiting: str | None = None  # what an empty chart says (None: no run yet)
+        self.cleared = (self.train, self.val, self.epochs, self.waiting)
         self.drawn: dict[str, tuple[list[float], list[float]]] = {}  # what the last replot plotted
 
     def reset(self, epochs: int | None = None, waiting: str = "waiting for the first batches…") -> None:
+        self.cleared = (self.train, self.val, self.epochs, self.waiting)  # for a start that never began: undo_reset
+        self.train, self.val = BoundedSeries(self.train.max_points), BoundedSeries(self.val.max_points)
         self.waiting = waiting
-        self.train.clear()
-        self.val.clear()
         self.epochs = epochs
+        self.dirty = True
+
+    def undo_reset(self) -> None:
+        """The curves the last reset cleared, back: a start that failed before its run began (the dataset
+        missing) left "no run yet" over the run just trained (walk34 F2)."""
+        self.train, self.val, self.epochs, self.waiting = self.cleared
         self.dirty = True
 
     def add_train(self, x: float, y: float) -> None:
