@@ -27,7 +27,7 @@ from .screens.tune_questions import busy_question_answered
 from .settings import save_form
 from .widgets.dialogs import ConfirmScreen, MessageScreen
 from .widgets.hparam_form import HParamForm, name_problem
-from .widgets.progress import ProgressLine, format_rate
+from .widgets.progress import ProgressLine, format_rate, phase_after
 
 if TYPE_CHECKING:
     from .app import MnistApp
@@ -224,8 +224,10 @@ class RunView:
         app = self.app
         points = [event for event in events if isinstance(event, StepMetrics)]
         pending: list[StepMetrics] = []  # the points before an event are drawn before it: an epoch's end
+        phase = app.query_one(ProgressLine).progress.phase
         for event in events:  # redrew the chart, then its last half second of points came, after the redraw
             app.controller.handle(event)
+            phase = phase_after(event, app.controller.config, phase)
             if isinstance(event, StepMetrics):
                 pending.append(event)
                 continue
@@ -239,6 +241,7 @@ class RunView:
             last = points[-1]
             app.set_progress(epoch=last.epoch, step=last.step, global_step=last.global_step,
                              samples_per_s=last.samples_per_s, elapsed_s=last.elapsed_s)
+        app.set_progress(phase=phase)
 
     def _show_event(self, event: Event) -> None:
         app = self.app

@@ -113,3 +113,38 @@ def test_the_rate_shown_is_steadier_than_each_windows():
     progress.update(start_step=0, samples_per_s=0.0)  # a new run starts from nothing
     progress.update(samples_per_s=500)
     assert progress.samples_per_s == 500
+
+
+async def test_the_line_says_when_the_run_validates_and_tests_between_batches(make_app):
+    """After an epoch's last batch the line stood at "215/215 … +0:00" for 7 s while the run validated and
+    tested, still "▶" as if training (walk34 F5; about 30 s of TTA testing for best)."""
+    from mnist_tui.core.config import TrainConfig
+    from mnist_tui.core.events import EpochEnd, StepMetrics
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        line = app.query_one(ProgressLine)
+        app.controller.config = TrainConfig(epochs=2, tta=True)
+        line.update_progress(state="running", epoch=1, epochs=2, step=0, steps_per_epoch=10, global_step=0,
+                             start_step=0, elapsed_s=0.0, best_val=None)
+
+        async def after(*events) -> str:
+            app.run_view.show(list(events))
+            await pilot.pause()
+            return str(line.render())
+
+        def step(epoch: int, at: int) -> StepMetrics:
+            return StepMetrics(epoch, at, 10, (epoch - 1) * 10 + at, 0.5, 0.9, 1e-3, 1000.0, float(at))
+
+        def end(epoch: int) -> EpochEnd:
+            return EpochEnd(epoch, 2, 0.5, 0.9, 0.4, 0.95, 0.95, 1e-3, 10.0)
+
+        mid = await after(step(1, 5))
+        validating = await after(step(1, 10))
+        next_epoch = await after(end(1), step(2, 1))
+        testing = await after(step(2, 10), end(2))
+    assert "k/s" in mid and "validating" not in mid
+    assert "10/10 │ validating… │" in validating, validating
+    assert "validating" not in next_epoch and "testing" not in next_epoch
+    assert "│ testing with TTA… │" in testing, testing

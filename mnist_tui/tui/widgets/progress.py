@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
+from ...core.config import TrainConfig
+from ...core.events import EpochEnd, Event, Failed, Finished, RunStarted, StepMetrics, Stopped
 from ...core.formatting import percent
 
 
@@ -52,6 +54,7 @@ class RunProgress:
     elapsed_s: float = 0.0  # the run's training time, a resumed run's earlier sessions included
     best_val: float | None = None
     lr_factor: float = 1.0  # steering on top of the schedule (shown as lr×0.5 while not 1)
+    phase: str = ""  # between batches: "validating…", "testing…" (the line stood still for 7 s, walk34 F5)
     # (global step, elapsed) of this session's first point: a resumed run's earlier time is not this
     # session's, so the rate of the steps still to come is measured from here
     session_start: tuple[int, float] | None = None
@@ -159,6 +162,17 @@ def fit_message(message: str, width: int) -> str:
     return " · ".join(parts)
 
 
+def phase_after(event: Event, config: TrainConfig | None, phase: str) -> str:
+    """What the run does once ``event`` is in, where no event comes for a while: its epoch's last batch is
+    followed by validation, its last epoch's end by the test (about 30 s for best's, with TTA)."""
+    if isinstance(event, StepMetrics):
+        return "" if event.step < event.steps_per_epoch else \
+            "validating…" if config is None or config.val_size else "saving…"
+    if isinstance(event, EpochEnd):
+        return "" if event.epoch < event.epochs else "testing with TTA…" if config and config.tta else "testing…"
+    return "" if isinstance(event, (RunStarted, Stopped, Finished, Failed)) else phase
+
+
 class ProgressLine(Widget):
     """``▶ E1/3 ██████░░░░ 412/844 │ 12k/s │ 0:12 +0:20 │ best val 97.8%`` or a status message.
 
@@ -182,7 +196,7 @@ class ProgressLine(Widget):
         p = self.progress
         fraction = p.step / p.steps_per_epoch if p.steps_per_epoch else 0.0
         state = {"paused": (" │ PAUSED f6", "bold yellow"), "stopping": (" │ stopping…", "bold red")}.get(p.state)
-        rate = f" │ {format_rate(p.samples_per_s)}"
+        rate = f" │ {p.phase}" if p.phase and p.state == "running" else f" │ {format_rate(p.samples_per_s)}"
         best = " │ best val " + percent(p.best_val)
         # (bar width, rate, best val) from the fullest to the barest
         for bar, with_rate, with_best in ((10, True, True), (10, False, True), (6, False, True), (6, False, False),
