@@ -63,7 +63,9 @@ def run_app(args: argparse.Namespace) -> int:
     from .tui.app import MnistApp
 
     # the form remembers the last values used; only an explicit --preset overrides them
-    MnistApp(data_dir=args.data_dir, checkpoints_dir=Path(args.checkpoints), preset=args.preset).run()
+    said = MnistApp(data_dir=args.data_dir, checkpoints_dir=Path(args.checkpoints), preset=args.preset).run()
+    if isinstance(said, str):  # how to resume a run stopped in it: print, as Rich would wrap the command
+        print(said)
     return EXIT_OK
 
 

@@ -318,7 +318,7 @@ class MnistApp(KeysPanelActions, App):
         if self.run_view.ended(message.serial) and self.run_view.quit_when_stopped:
             # once the training worker has returned, so nothing is cancelled
             await self.workers.wait_for_complete([w for w in self.workers if w.group == "training"])
-            self.exit(message=self.run_view.quit_message)
+            self.exit(result=self.run_view.quit_message)  # printed by run_app, unwrapped
 
     # -- evaluation (the Results pane fetches; Misclassified shows the same) ---------------------
 
@@ -393,7 +393,7 @@ class MnistApp(KeysPanelActions, App):
         elif sweep is not None:  # asks, like training: yes stops the study cleanly, then quits
             sweep.ask_quit()
         else:
-            self.exit(message=self.run_view.quit_message)
+            self.exit(result=self.run_view.quit_message)  # printed by run_app, unwrapped
 
 
 __all__ = ["MnistApp", "TABS"]

@@ -10,6 +10,7 @@ app closes mid-run.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,13 +57,15 @@ class RunView:
 
     @property
     def quit_message(self) -> str | None:
-        """Printed after the app closes: where the last stopped run was saved and how to resume it."""
+        """Printed after the app closes: where the last stopped run was saved and how to resume it, a command on
+        one line (Rich wrapped it at the terminal's width, --data-dir on a line of its own: walk34 F6)."""
         if self._stopped is None:
             return None
         data_dir = self.app.data_dir
-        data = f" --data-dir {Path(data_dir).resolve()}" if data_dir else ""
-        return (f"{_where_stopped(self._stopped)}\nResume with: mnist-tui train --resume "
-                f"{Path(self._stopped.run_dir).resolve()}{data}")
+        data = f" --data-dir {shlex.quote(str(Path(data_dir).resolve()))}" if data_dir else ""
+        where = _where_stopped(self._stopped).removesuffix(" · resume from Runs (r)")  # (the app has gone)
+        run = shlex.quote(str(Path(self._stopped.run_dir).resolve()))
+        return f"{where}\nResume with: mnist-tui train --resume {run}{data}"
 
     # -- commands --------------------------------------------------------------------------
 

@@ -738,3 +738,18 @@ async def test_a_start_that_never_began_leaves_the_last_runs_curves(make_app):
         waiting = [chart.waiting for chart in app.train_pane.charts]
     assert before[0][0] and after == before
     assert "starting…" not in waiting
+
+
+def test_what_the_app_says_as_it_closes_is_printed_on_lines_of_its_own(monkeypatch, capsys, tmp_path):
+    """Textual's exit message went through Rich, which wrapped the resume command at 80 columns: a copied first
+    line lost its --data-dir (walk34 F6). The launcher prints it as it is."""
+    from mnist_tui import cli
+    from mnist_tui.tui.app import MnistApp
+
+    said = ("Stopped fastcnn-20261206-175838 in epoch 1 after step 28 · saved " + "/a/long/folder" * 4 + "/last.pt\n"
+            "Resume with: mnist-tui train --resume " + "/a/long/folder" * 4 + " --data-dir /work/shared/data")
+    monkeypatch.setenv("TEXTUAL_DRIVER", "textual.drivers.headless_driver:HeadlessDriver")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(MnistApp, "run", lambda self, *args, **kwargs: said)
+    assert cli.main(["--checkpoints", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == said + "\n"
