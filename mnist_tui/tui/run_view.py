@@ -57,8 +57,7 @@ class RunView:
 
     @property
     def quit_message(self) -> str | None:
-        """Printed after the app closes: where the last stopped run was saved and how to resume it, a command on
-        one line (Rich wrapped it at the terminal's width, --data-dir on a line of its own: walk34 F6)."""
+        """Printed after the app closes (by run_app: Rich wrapped it, walk34 F6): how to resume a stopped run."""
         if self._stopped is None:
             return None
         data_dir = self.app.data_dir
@@ -169,8 +168,10 @@ class RunView:
         before = app.controller.lr_factor
         total = app.controller.steer(factor)
         app.set_progress(lr_factor=total)  # at once: a paused run takes it only once resumed
-        if total == before:  # at a limit: x1e-4, or the lr at the form's 10
-            app.notify_in_place("steer", f"The learning rate is at its limit: x{total:g} the schedule.", "warning")
+        if total == before:  # at a limit: x1e-4, or the lr at the form's 10 (it read "x666.667 the schedule")
+            config = app.controller.config
+            limit = f"lr {config.lr * total:.3g} at most, x{total:.4g}" if total > 1 and config else f"x{total:g}"
+            app.notify_in_place("steer", f"The learning rate is at its limit: {limit} the schedule.", "warning")
         else:  # one toast, replaced by the next key's: the status line keeps the factor too
             app.notify_in_place("steer", f"Learning rate x{total:g} the schedule from the next batch "
                                          f"(x{total / before:.3g} by this key).")

@@ -30,13 +30,16 @@ class ToastRepainter:
     def replace(self, key: str, message: str, severity: str, timeout: float) -> None:
         """A toast in place of the last one of ``key`` if it is still up: each steering key stacked its own,
         and twenty presses hid the LR chart for ten seconds. (Textual has no public way to withdraw one.)"""
-        from textual.notifications import Notification, Notify
+        from textual.notifications import Notification
 
         old = self.keyed.get(key)
         if old is not None and old in self.app._notifications:
-            self.app._unnotify(old)
+            self.app._unnotify(old, refresh=False)
         self.keyed[key] = notification = Notification(message, "", severity, timeout)
-        self.app.post_message(Notify(notification))
+        # added now, not by a Notify message: keys pressed in a burst came before it was handled, so the next
+        # found no old toast to take away and they stacked (x8, x16, then the limit's, walk34 F7)
+        self.app._notifications.add(notification)
+        self.app._refresh_notifications()
         self.watch(timeout)
 
     def watch(self, timeout: float) -> None:
