@@ -22,8 +22,12 @@ def test_long_messages_keep_their_key_hints_and_drop_the_least_important_parts()
     stopped = fit_message(STOPPED, 78)
     assert len(stopped) <= 78 and stopped.endswith("resume from Runs (r)") and "step 412" in stopped
     assert fit_message(STOPPED, 200) == STOPPED  # room enough: unchanged
-    narrow = fit_message(FINISHED, 50)
-    assert len(narrow) <= 50 and narrow.endswith("f2 Results · f3 Misclassified") and "…" in narrow
+    narrow = fit_message(FINISHED, 50)  # the result stays over a second hint (it went at 60 columns: walk34 F8)
+    assert narrow == "Finished mlp-202…016 · test 91.00% · f2 Results", narrow
+    walk = "Finished fastcnn-20261206-174751 · test 99.04% · f2 Results · f3 Misclassified"
+    assert fit_message(walk, 58) == "Finished fastcnn…751 · test 99.04% · f2 Results", fit_message(walk, 58)
+    assert fit_message(walk, 78) == walk
+    assert fit_message(walk, 30) == "Finis…51 · f2 Results", fit_message(walk, 30)  # the first hint stays
     failure = "Failed: cannot read /data/MNIST/raw/train-images-idx3-ubyte: permission denied " * 2
     assert fit_message(failure, 78) == failure  # no hint to keep: the end is cut by the widget
 

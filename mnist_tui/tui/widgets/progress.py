@@ -101,6 +101,7 @@ _DROPPABLE = (
     re.compile(r"^(best|last) \(epoch \d+\)$"),  # the checkpoint a figure comes from (the toast names it too)
 )
 _HINT = re.compile(r"^(f\d+|ctrl\+|\^|esc\b|enter\b)|\([a-z]\)$")  # a key to press: kept to the last
+_FIGURE = re.compile(r"^test \d")  # a finished run's result: it went at 60 columns, "f3 Misclassified" stayed
 
 
 def _file_names(part: str) -> str:
@@ -154,11 +155,14 @@ def fit_message(message: str, width: int) -> str:
     for shortest in (20, 8):
         if length() > width:  # the headline (a run's name...) is cut before the figures go
             parts[0] = _cut_middle(parts[0], max(shortest, len(parts[0]) - (length() - width)))
-        while length() > width:
-            middle = [i for i, part in enumerate(parts) if i > 0 and not _HINT.search(part)]
-            if not middle or shortest == 20 and len(parts[0]) > 20:
+        while length() > width:  # the other parts, then the hints after the first, then (last) the test figure
+            middle = [i for i, part in enumerate(parts) if i > 0 and not _HINT.search(part) and not _FIGURE.search(part)]
+            hints = [i for i, part in enumerate(parts) if i > 0 and _HINT.search(part)][1:]
+            figures = [i for i, part in enumerate(parts) if i > 0 and _FIGURE.search(part)] if shortest == 8 else []
+            gone = middle or hints or figures
+            if not gone or shortest == 20 and len(parts[0]) > 20:
                 break
-            del parts[middle[-1]]
+            del parts[gone[-1]]
     return " · ".join(parts)
 
 
