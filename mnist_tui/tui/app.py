@@ -165,7 +165,8 @@ class MnistApp(KeysPanelActions, App):
         if own is not None:  # on equal scores the palette keeps the first
             yield from own()
         yield from app_commands(self)
-        yield from super().get_system_commands(screen)
+        # (Textual's "Keys" shows the panel "Help: keys of this view (?)" does: the palette listed both)
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide bindings that do nothing now (the controller's table decides)."""

@@ -401,6 +401,8 @@ async def test_command_palette_lists_every_action_and_starts_training(make_app):
         for title in ("Start training", "Pause training", "Resume training", "Stop training", "Show misclassified",
                       "Show results", "Show runs", "Load checkpoint", "Resume run", "Delete run"):
             assert title in titles
+        # the keys panel once: Textual's own "Keys" entry showed the same panel (walk34 F9)
+        assert "Help: keys of this view (?)" in titles and "Keys" not in titles
         await palette(pilot, "Start training")
         await run_to_completion(pilot, app)
         assert "finished" in app.events_seen
