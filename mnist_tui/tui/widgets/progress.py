@@ -156,7 +156,8 @@ def fit_message(message: str, width: int) -> str:
         if length() > width:  # the headline (a run's name...) is cut before the figures go
             parts[0] = _cut_middle(parts[0], max(shortest, len(parts[0]) - (length() - width)))
         while length() > width:  # the other parts, then the hints after the first, then (last) the test figure
-            middle = [i for i, part in enumerate(parts) if i > 0 and not _HINT.search(part) and not _FIGURE.search(part)]
+            middle = [i for i, part in enumerate(parts)
+                      if i > 0 and not _HINT.search(part) and not _FIGURE.search(part)]
             hints = [i for i, part in enumerate(parts) if i > 0 and _HINT.search(part)][1:]
             figures = [i for i, part in enumerate(parts) if i > 0 and _FIGURE.search(part)] if shortest == 8 else []
             gone = middle or hints or figures
