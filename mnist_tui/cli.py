@@ -178,6 +178,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         if isinstance(exc, (UsageError, CheckpointError, DataUnavailable, ImageError)):
             stderr(str(exc))
             return EXIT_USAGE
+        if isinstance(exc, PermissionError):  # a run or folder of another user's: it was a traceback (walk35 F1)
+            stderr(f"cannot read {exc.filename}: permission denied" if exc.filename else str(exc))
+            return EXIT_USAGE
         if _caused_by_interrupt(exc):  # torch.onnx's exporter turns Ctrl+C into its own error
             stderr("interrupted")
             return EXIT_INTERRUPTED

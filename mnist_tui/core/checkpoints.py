@@ -68,6 +68,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
                               "run folder or its last.pt or best.pt")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except PermissionError:  # an intact file: "corrupt or truncated" invited deleting it (walk35 F2)
+        raise CheckpointError(f"cannot read {path}: permission denied") from None
     except Exception as exc:  # noqa: BLE001 - unpickling, zip and EOF errors all mean "not a checkpoint"
         text = str(exc)
         if "GLOBAL" in text or "Unsupported global" in text:

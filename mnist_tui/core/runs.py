@@ -258,10 +258,17 @@ def read_schedules(run_dir: Path) -> tuple[int, ...]:
 
 
 def _truncated(path: Path) -> bool:
-    """A checkpoint (a zip file) cut short: its central directory, at the end, is gone. Read without torch."""
+    """A checkpoint (a zip file) cut short: its central directory, at the end, is gone. Read without torch.
+    One that cannot be read raises (is_zipfile called it cut short: walk35 F2)."""
     import zipfile
 
-    return path.is_file() and not zipfile.is_zipfile(path)
+    if not path.is_file():
+        return False
+    try:
+        open(path, "rb").close()
+    except PermissionError:
+        raise CheckpointError(f"cannot read {path}: permission denied") from None
+    return not zipfile.is_zipfile(path)
 
 
 def _pruned_after(run_dir: Path) -> int | None:
