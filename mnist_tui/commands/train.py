@@ -156,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
             stderr(f"run failed: {outcome.reason}")
         if isinstance(trainer.error, DiskFull) and trainer.saved_epoch is not None:
             hint = resume_command(args).format(run_dir=shlex.quote(str(trainer.run_dir.resolve())))
+            if trainer.unsaved_resume and trainer.extra_epochs:  # the run is as it was: its epochs are still to add
+                hint += f" --epochs {trainer.extra_epochs}"  # (without, resume re-tested it: walk35 F3)
             stderr(f"free some space, then resume with: {hint}")
         # a busy, damaged or full run folder is the user's to fix (exit 2); a crash is ours (exit 1)
         return EXIT_USAGE if isinstance(trainer.error, CheckpointError) else 1

@@ -21,16 +21,16 @@ from torch import nn
 from . import checkpoints as ckpt
 from . import runs
 from .analysis import EVAL_BATCH_SIZE, evaluate, save_evaluation
-from .config import ConfigError, TrainConfig, checked, continued_lr, data_errors, field_applies
+from .config import ConfigError, TrainConfig, checked, continued_lr, data_errors
 from .data import MnistData, batch_order, on_device, split, training_batches
 from .events import (CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted,
                      StepMetrics, Stopped)
 from .models import build_model, parameter_count
 from .optim import CosineAnnealing, Optimizer, Schedule
 from .runtime import (
-    RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, clean_epoch, ema_decay,
-    DeviceUnavailable, ema_update, epoch_augmentation, forward_precision, keep_freed_memory, random_state,
-    restore_random_state, training_loss,
+    RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, diverging, ema_decay,
+    DeviceUnavailable, ema_update, epoch_augmentation, forward_precision, keep_freed_memory, member_views,
+    random_state, restore_random_state, training_loss,
 )
 from .tune_rejoin import with_study_note
 
@@ -81,6 +81,7 @@ class Trainer:
         self.lock: runs.RunLock | None = None  # this process's hold on the run folder while run() trains
         self.error: Exception | None = None  # what made the run fail, if it failed
         self.saved_epoch: int | None = None  # the epoch of the last good last.pt
+        self.unsaved_resume = False  # resumed, and nothing saved yet: the folder is as it was
         if resume is not None:
             path = ckpt.resolve_checkpoint(resume, self.checkpoints_dir, prefer="last.pt")
             self.restored = ckpt.load_checkpoint(path)
@@ -191,8 +192,7 @@ class Trainer:
         r.train_seconds = float(sum(h.get("seconds", 0.0) for h in r.history)) + r.epoch_seconds
         r.best_val = max((h["val_accuracy"] for h in r.history if h.get("val_accuracy") is not None), default=None)
         self.best_path = str(self.run_dir / "best.pt") if (self.run_dir / "best.pt").is_file() else None
-        runs.write_resumed_config(self.run_dir, config, self.extra_epochs)
-        runs.drop_outputs(self.run_dir)  # the weights are about to change
+        self.unsaved_resume = True  # its records change with its first save (_records_follow)
         return r
 
     def _continue_schedule(self, r: _Run) -> None:
@@ -219,7 +219,17 @@ class Trainer:
                              scheduler_state=r.scheduler.state_dict() if r.scheduler else None, extra=extra)
         if name == "last.pt":
             self.saved_epoch = epoch
+        self._records_follow()
         return str(self.run_dir / name)
+
+    def _records_follow(self) -> None:
+        """A resumed run's config, schedules and outputs change with its first save or result: when they
+        changed as it started, a full disk deleted a finished run's result.json and left records of an
+        epoch no checkpoint held (walk35 F3)."""
+        if self.unsaved_resume:
+            runs.write_resumed_config(self.run_dir, self.config, self.extra_epochs)
+            runs.drop_outputs(self.run_dir)
+            self.unsaved_resume = False
 
     def _train_epoch(self, r: _Run, epoch: int, control: RunControl) -> Generator[Event, None, bool]:
         """One pass over the training split; True when the run ended inside it (stopped or diverged)."""
@@ -237,7 +247,7 @@ class Trainer:
         else:
             torch.manual_seed(config.seed * 1000 + epoch)
         r.model.train()
-        views = _member_views(config, epoch)
+        views = member_views(config, epoch)
         window = RunningSums(r.device)
         points: list[dict[str, Any]] = []
         window_start = time.perf_counter()
@@ -277,7 +287,7 @@ class Trainer:
             if step % r.points_every == 0 or step == r.steps_per_epoch:
                 now = time.perf_counter()
                 mean_loss, accuracy = window.means()
-                if _diverging(mean_loss):
+                if diverging(mean_loss):
                     yield self._diverged(epoch, step, mean_loss, r.optimizer, r.lr_factor)
                     return True
                 active_s += now - window_start
@@ -342,18 +352,19 @@ class Trainer:
             "val_loss": val.loss if val else None, "val_accuracy": val.accuracy if val else None,
             "lr": r.optimizer.param_groups[0]["lr"] * r.lr_factor, "seconds": seconds,
         }
-        if _diverging(train_loss) or (val is not None and _diverging(val.loss)):
+        if diverging(train_loss) or (val is not None and diverging(val.loss)):
             yield self._diverged(epoch, r.steps_per_epoch, train_loss, r.optimizer, r.lr_factor)
             return True
         r.history.append(record)
-        runs.append_metrics(self.run_dir, record)
         r.epoch_sums, r.epoch_seconds, r.start_step = None, 0.0, 0
         improved = val is not None and (r.best_val is None or val.accuracy > r.best_val)
         if improved:
             r.best_val = val.accuracy
         yield EpochEnd(epoch, config.epochs, train_loss, train_accuracy, record["val_loss"], record["val_accuracy"],
                        r.best_val, record["lr"], seconds)
-        yield CheckpointSaved(self._save(r, "last.pt", epoch, 0), epoch, "last")
+        last = self._save(r, "last.pt", epoch, 0)
+        runs.append_metrics(self.run_dir, record)  # after the checkpoint holding the epoch, not ahead of it
+        yield CheckpointSaved(last, epoch, "last")
         if improved or (val is None and epoch == config.epochs):
             self.best_path = self._save(r, "best.pt", epoch, 0)
             yield CheckpointSaved(self.best_path, epoch, "best")
@@ -362,6 +373,7 @@ class Trainer:
     def _finish(self, r: _Run) -> Finished:
         """Test the final model once and save what Results and Misclassified show."""
         config, run_dir = self.config, self.run_dir
+        self._records_follow()
         test = evaluate(r.eval_model, r.splits.test_images, r.splits.test_labels, device=r.device,
                         batch_size=EVAL_BATCH_SIZE, tta=config.tta)  # the config's own test, shifts and all
         save_evaluation(run_dir, test, r.splits.test_images, "last")
@@ -384,16 +396,3 @@ class Trainer:
                   f"({how}); try a lower learning rate{' or less steering' if factor > 1 else ''}{kept}")
         runs.mark_failed(self.run_dir, reason, epoch)  # `runs` says failed, not stopped
         return Failed(reason, epoch, str(self.run_dir), self.best_path)
-
-
-def _member_views(config: TrainConfig, epoch: int) -> bool:
-    """Each ensemble member gets its own augmented view of the batch (not in a clean epoch)."""
-    return config.member_views and field_applies("member_views", config) and not clean_epoch(config, epoch)
-
-
-# cross-entropy starts near ln(10) = 2.3; a loss this large only comes from exploding weights
-DIVERGED_LOSS = 1e4
-
-
-def _diverging(loss: float) -> bool:
-    return not math.isfinite(loss) or loss > DIVERGED_LOSS

@@ -212,7 +212,8 @@ def read_run(run_dir: Path) -> RunInfo:
             raise DamagedFile(f"{run_dir / cut} is not a usable checkpoint: corrupt or truncated")  # as its readers say
         epochs_done = max((m["epoch"] for m in metrics), default=0)
         finished = bool(result)
-        state = "finished" if finished else ("failed" if (run_dir / "failed.json").is_file() else "stopped")
+        # failed first: more epochs for a finished run that diverged before a save leave its result.json
+        state = "failed" if (run_dir / "failed.json").is_file() else "finished" if finished else "stopped"
         if state == "stopped" and _pruned_after(run_dir) == epochs_done:  # not since trained on and stopped
             state = "pruned"
         state = ("paused" if run_lock.paused(run_dir) else "training") if owner is not None else state

@@ -9,7 +9,7 @@ import threading
 import torch
 from torch import nn
 
-from .config import TrainConfig
+from .config import TrainConfig, field_applies
 from .optim import SGD, Adam, AdamW, CosineAnnealing, OneCycle, Optimizer, Schedule, StepDecay
 
 
@@ -126,6 +126,19 @@ def forward_precision(device: torch.device, dtype: torch.dtype | None) -> contex
 def clean_epoch(config: TrainConfig, epoch: int) -> bool:
     """One of the last ``clean_epochs`` epochs, trained without augmentation."""
     return epoch > config.epochs - config.clean_epochs
+
+
+def member_views(config: TrainConfig, epoch: int) -> bool:
+    """Each ensemble member gets its own augmented view of the batch (not in a clean epoch)."""
+    return config.member_views and field_applies("member_views", config) and not clean_epoch(config, epoch)
+
+
+# cross-entropy starts near ln(10) = 2.3; a loss this large only comes from exploding weights
+DIVERGED_LOSS = 1e4
+
+
+def diverging(loss: float) -> bool:
+    return not math.isfinite(loss) or loss > DIVERGED_LOSS
 
 
 def epoch_augmentation(config: TrainConfig, epoch: int) -> dict[str, float]:

@@ -248,6 +248,29 @@ def test_full_disk_keeps_the_last_good_checkpoint_and_the_resume_hint(tmp_path, 
     assert not list((tmp_path / "r").glob(".*.tmp"))
 
 
+def test_more_epochs_that_find_the_disk_full_leave_the_finished_run_as_it_was(tmp_path, base, synthetic_root):
+    """Its result.json was deleted, config.json, schedule.json and metrics.jsonl claimed an epoch no checkpoint
+    held, and the hint, without --epochs, only tested the run again (walk35 F3)."""
+    from mnist_tui.core.runs import read_run
+
+    shutil.copytree(base[0], tmp_path / "r")
+    files = {path.name: path.read_bytes() for path in (tmp_path / "r").iterdir() if path.is_file()}
+    code, out, err = finish(cli("train", "--resume", "r", "--epochs", "2", "--checkpoints", str(tmp_path),
+                                "--data-dir", str(synthetic_root), limit=LIMIT))
+    assert code == 2 and "the last good checkpoint is kept" in err
+    hint = err.splitlines()[-1].removeprefix("mnist-tui: free some space, then resume with: ")
+    assert hint.startswith("mnist-tui train --resume ") and hint.endswith(" --epochs 2"), err
+    after = {path.name: path.read_bytes() for path in (tmp_path / "r").iterdir() if path.is_file()}
+    changed = sorted(name for name in files.keys() | after.keys() if files.get(name) != after.get(name)
+                     and name != ".lock")  # (the lock file the run held stays, as after any run)
+    assert changed in ([], ["points.jsonl"]), changed  # (the epoch's curve, cut at the next resume)
+    run = read_run(tmp_path / "r")
+    assert run.state == "finished" and (run.epochs_done, run.epochs) == (1, 1) and run.test_accuracy is not None
+    code, out, err = finish(cli(*hint.split()[1:]))  # the hint, once there is room, trains the 2 epochs
+    assert code == 0, err
+    assert (read_run(tmp_path / "r").epochs_done, read_run(tmp_path / "r").schedules) == (3, (1, 2))
+
+
 def test_ctrl_c_on_a_full_disk_keeps_the_resume_hint(tmp_path, base, synthetic_root):
     shutil.copytree(base[0], tmp_path / "r")
     process = cli("train", "--resume", "r", "--epochs", "500", "--checkpoints", str(tmp_path), "--data-dir",
