@@ -189,7 +189,8 @@ class RichReporter:
                     self.console.print(
                         f"[bold]{event.run_name}[/]: {event.config['model']} with {event.param_count:,} parameters "
                         f"on {event.device}; {event.train_size:,} train / {event.val_size:,} validation / "
-                        f"{event.test_size:,} test digits; saving to {event.run_dir}"
+                        f"{event.test_size:,} test digits; saving to {event.run_dir}",
+                        soft_wrap=True,  # piped, Rich cut the path in the middle of the run's name (walk35 F12)
                     )
                     task = progress.add_task(f"epoch {min(event.start_epoch + 1, event.epochs)}/{event.epochs}",
                                              total=event.epochs * event.steps_per_epoch,

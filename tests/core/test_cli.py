@@ -621,3 +621,12 @@ def test_an_empty_value_for_a_flag_is_refused_not_taken_as_its_default(argv, tmp
     flag = argv[argv.index("") - 1]
     assert f"{flag} must not be empty" in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []  # nothing trained, written or made
+
+
+def test_piped_train_output_keeps_the_run_folder_whole_on_its_line(tmp_path, synthetic_root, capsys):
+    """Into a file, the "saving to" path was wrapped at 80 columns in the middle of the run's name (walk35 F12)."""
+    folder = tmp_path / ("a_rather_long_checkpoints_folder_name" * 2)
+    name = "a-very-long-run-name-that-goes-on-and-on-for-testing-1234567890"
+    assert train(folder, synthetic_root, "--epochs", "1", "--run-name", name) == 0
+    out = capsys.readouterr().out
+    assert any(line.endswith(f"saving to {folder / name}") for line in out.splitlines()), out
