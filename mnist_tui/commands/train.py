@@ -120,10 +120,13 @@ def run(args: argparse.Namespace) -> int:
             return
         stopped_by.append((signum, time.monotonic()))
         control.stop()
-        if signum == signal.SIGINT:
+        if signum == signal.SIGINT and trainer.saved_epoch == trainer.config.epochs:  # its test: no batch to stop at
+            stderr("the run has trained and is saved; its test ends, then it exits (Ctrl+C again quits now)")
+        elif signum == signal.SIGINT:
             stderr("stopping at the next batch and saving; Ctrl+C again quits unsaved")
 
-    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    # a signal ignored when this started (nohup's SIGHUP, a script's `cmd &` SIGINT) stays ignored (walk35 F11)
+    stop_signals = [s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if signal.getsignal(s) != signal.SIG_IGN]
     previous = {signum: signal.signal(signum, on_stop_signal) for signum in stop_signals}
     try:
         from ..reporting import JsonReporter, RichReporter

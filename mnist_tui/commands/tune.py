@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         lines.watch_reader()
     previous = {signum: signal.signal(signum, on_stop_signal) for signum in (signal.SIGINT, signal.SIGTERM,
-                                                                             signal.SIGHUP)}
+                                                                             signal.SIGHUP)
+                if signal.getsignal(signum) != signal.SIG_IGN}  # nohup's SIGHUP stays ignored
     try:
         try:
             tuner.open()  # a study that refuses this worker says so alone, with no tune_started before it

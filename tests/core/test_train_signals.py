@@ -17,10 +17,12 @@ TINY = ["--model", "mlp", "--hidden", "16", "--batch-size", "32", "--val-size", 
         "--epochs", "1000"]  # far more than it gets to: the signal comes after the first step
 
 
-def train_until_first_step(args: list[str], signum: int) -> tuple[int, list[dict], str]:
-    """Start `mnist-tui train --json ...`, send ``signum`` after its first step event; (exit code, events, stderr)."""
+def train_until_first_step(args: list[str], signum: int, ignored: int | None = None) -> tuple[int, list[dict], str]:
+    """Start `mnist-tui train --json ...` (with ``ignored`` ignored from its start, as nohup ignores SIGHUP), send
+    ``signum`` after its first step event; (exit code, events, stderr)."""
     process = subprocess.Popen([sys.executable, "-m", "mnist_tui.cli", "train", "--json", "--every-point", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                               preexec_fn=None if ignored is None else lambda: signal.signal(ignored, signal.SIG_IGN))
     events = []
     try:
         for line in process.stdout:
@@ -78,3 +80,12 @@ def test_a_burst_of_ctrl_c_still_saves_and_says_how_to_resume(tmp_path, syntheti
     assert code == 130 and events[-1]["event"] == "stopped", err
     assert "Traceback" not in err and "Ctrl+C again" in err and "resume with:" in err, err
     assert load_checkpoint(tmp_path / "r" / "last.pt")["config"]["epochs"] == 1000
+
+
+def test_a_signal_ignored_from_the_start_stays_ignored(tmp_path, synthetic_root):
+    """Under nohup (SIGHUP ignored) the closed SSH session's SIGHUP stopped the run all the same: train's own
+    handler replaced the ignore once it started (walk35 F11)."""
+    args = ["--data-dir", str(synthetic_root), "--checkpoints", str(tmp_path), *TINY[:-2], "--epochs", "2"]
+    code, events, err = train_until_first_step(args, signal.SIGHUP, ignored=signal.SIGHUP)
+    assert code == 0, err
+    assert events[-1]["event"] == "finished" and not any(e["event"] == "stopped" for e in events)
