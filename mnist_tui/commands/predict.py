@@ -73,25 +73,28 @@ def run(args: argparse.Namespace) -> int:
 
     model, paths = _model_and_images(args.inputs, Path(args.checkpoints))
     models, _, _ = load_models([model], Path(args.checkpoints), "cpu")
-    images, failed = [], 0
+    images, errors = [], {}  # (path, digit) of the readable images; path: why, of the others
     for path in paths:
         try:
             images.append((path, prepare_digit(load_image(path), require_ink=True)))
         except NoDigit:
-            stderr(f"no digit found in {path}")
-            failed += 1
+            errors[path] = f"no digit found in {path}"
         except ImageError as exc:
-            stderr(str(exc))
-            failed += 1
+            errors[path] = str(exc)
+        if path in errors:
+            stderr(errors[path])
     probs = predict_probabilities(models, torch.stack([digit for _, digit in images])) if images else []
+    predicted = {path: p for (path, _), p in zip(images, probs)}
     width = shutil.get_terminal_size().columns  # the probabilities go on a line of their own past it
-    for (path, _), p in zip(images, probs):
-        label = int(p.argmax())
-        if args.json:
-            print(json.dumps({"image": path, "label": label, "confidence": float(p[label]),
-                              "probabilities": [round(float(v), 6) for v in p]}))
-        else:
+    for path in paths:
+        if args.json:  # a line for each image, in order: one that failed says why (it was on stderr alone, walk35 F5)
+            p = predicted.get(path)
+            print(json.dumps({"image": path, "error": errors[path]} if p is None else {
+                "image": path, "label": int(p.argmax()), "confidence": float(p.max()),
+                "probabilities": [round(float(v), 6) for v in p]}))
+        elif (p := predicted.get(path)) is not None:
+            label = int(p.argmax())
             bars = "  ".join(f"{d}:{float(v):.2f}" for d, v in enumerate(p))
             head = f"{path}: {label} ({float(p[label]):.1%})"
             print(f"{head}   {bars}" if len(head) + 3 + len(bars) <= width else f"{head}\n  {bars}")
-    return EXIT_USAGE if failed else EXIT_OK
+    return EXIT_USAGE if errors else EXIT_OK

@@ -149,6 +149,14 @@ def test_eval_predict_and_runs(tmp_path, synthetic_root, synthetic_data, capsys)
     prediction = json.loads(capsys.readouterr().out)
     assert prediction["label"] in range(10) and len(prediction["probabilities"]) == 10
     assert abs(sum(prediction["probabilities"]) - 1) < 1e-3
+    # a line for each image, in order: one that cannot be read says why (only stderr did: walk35 F5)
+    digit_png, missing = str(tmp_path / "digit.png"), str(tmp_path / "missing.png")
+    assert main(["predict", str(tmp_path / "r1"), digit_png, missing, digit_png, "--json"]) == 2
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["image"] for line in lines] == [digit_png, missing, digit_png]
+    assert lines[0] == lines[2] and lines[0]["label"] == prediction["label"]
+    assert lines[1] == {"image": missing, "error": err.strip().removeprefix("mnist-tui: ")}
 
     assert main(["runs", "--checkpoints", str(tmp_path), "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)
