@@ -48,7 +48,7 @@ class Deployable(nn.Module):
 
     def __init__(self, model: nn.Module):
         super().__init__()
-        self.model = model.eval()
+        self.model = model.eval().requires_grad_(False)  # its outputs need no grad (numpy() warned without)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = (pixels.unsqueeze(1).float() / 255.0 - MEAN) / STD

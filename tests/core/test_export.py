@@ -81,6 +81,8 @@ def test_torchscript_file_loads_with_torch_jit(trained_run, synthetic_data, tmp_
     expected = predict_probabilities(_torch_model(trained_run), digits)
     assert torch.allclose(probabilities, expected, atol=1e-6)
     assert probabilities.argmax(1).tolist() == expected.argmax(1).tolist()
+    # outside no_grad too, no "tensor with requires_grad=True" to convert (its weights were trainable: walk35 F15)
+    assert not loaded(digits).requires_grad
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
