@@ -130,7 +130,7 @@ def cached_embeddings(model: nn.Module, checkpoint: str | os.PathLike[str], imag
                       labels: torch.Tensor, split: str, *, progress: Progress | None = None,
                       cancel: Callable[[], bool] | None = None) -> Embeddings:
     """The split's embeddings from the cache beside ``checkpoint``, computing (and saving) them if stale."""
-    from .runs import write_atomic
+    from .runs import DiskFull, write_atomic
 
     checkpoint = Path(checkpoint)
     path, key = cache_path(checkpoint, split), _cache_key(checkpoint, images, labels)
@@ -144,8 +144,8 @@ def cached_embeddings(model: nn.Module, checkpoint: str | os.PathLike[str], imag
                "labels": embeddings.labels}
     try:
         write_atomic(path, lambda tmp: torch.save(payload, tmp))
-    except OSError:
-        pass  # a read-only run folder: the embeddings still serve this session
+    except (OSError, DiskFull):
+        pass  # a read-only run folder or a full disk (map failed there, walk35 F6): they still serve this session
     return embeddings
 
 

@@ -429,3 +429,13 @@ def test_runs_calls_a_run_with_a_truncated_checkpoint_unreadable(tmp_path, base,
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["state"] == "unreadable"
     assert listed["error"] == f"{path} is not a usable checkpoint: corrupt or truncated"
+
+
+def test_map_on_a_full_disk_skips_its_cache_and_still_prints(tmp_path, base, synthetic_root):
+    """The cache beside the checkpoint is only a speed-up: a full disk failed `map --json` (walk35 F6), where a
+    read-only folder did not."""
+    shutil.copytree(base[0], tmp_path / "r")
+    code, out, err = finish(cli("map", str(tmp_path / "r"), "--json", "--data-dir", str(synthetic_root),
+                                limit=1000))
+    assert code == 0, err
+    assert len(json.loads(out)["points"]) > 0 and not list((tmp_path / "r").glob("embeddings-*"))
