@@ -1,9 +1,10 @@
 """``mnist-tui``: the terminal app, and the headless commands in ``mnist_tui.commands``.
 
 torch is imported only inside the commands that need it, so ``--help`` is instant.
-Exit codes: 0 success, 1 stdout not writable (a full disk) or an export that failed its check,
-2 bad arguments/config/data/checkpoint, 128 + the signal when stopped by one (130 Ctrl+C, 143 SIGTERM,
-129 SIGHUP), 141 stdout closed early (`| head`; train then stops and saves as on Ctrl+C).
+Exit codes: 0 success, 1 stdout not writable (a full disk), an export that failed its check or a run that
+diverged, 2 bad arguments/config/data/checkpoint or a run folder to fix (busy, damaged, its disk full),
+128 + the signal when stopped by one (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP), 141 stdout closed early
+(`| head`; train then stops and saves as on Ctrl+C).
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, watch and inspect PyTorch MNIST classifiers in the terminal. "
         "With no command, opens the terminal app.",
         epilog="Data: --data-dir, else $MNIST_TUI_DATA, else a per-user cache folder "
-        "(downloaded there when missing). Exit codes: 0 ok, 1 stdout not writable (a full disk) or an export that "
-        "failed its check, 2 bad input (an --out file that cannot be written too), 130 interrupted (143 SIGTERM, "
-        "129 SIGHUP), 141 output closed early (| head).",
+        "(downloaded there when missing). Exit codes: 0 ok, 1 stdout not writable (a full disk), an export that "
+        "failed its check or a run that diverged, 2 bad input (an --out file that cannot be written, a run folder "
+        "on a full disk too), 130 interrupted (143 SIGTERM, 129 SIGHUP), 141 output closed early (| head).",
     )
     parser.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (torchvision's layout)")

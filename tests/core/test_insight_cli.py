@@ -232,8 +232,8 @@ def test_help_gives_the_exit_code_an_unwritable_out_file_gets(tiny_run, tmp_path
     with pytest.raises(SystemExit):
         main(["--help"])
     epilog = " ".join(capsys.readouterr().out.split())
-    assert ("1 stdout not writable (a full disk) or an export that failed its check, 2 bad input (an --out file "
-            "that cannot be written too)") in epilog
+    assert ("1 stdout not writable (a full disk), an export that failed its check or a run that diverged, 2 bad "
+            "input (an --out file that cannot be written, a run folder on a full disk too)") in epilog
     assert main(["map", str(tiny_run), "--out", str(tmp_path / "nowhere" / "m.csv")]) == 2
 
 
