@@ -54,6 +54,8 @@ def app_commands(app: MnistApp) -> Iterable[SystemCommand]:
     yield SystemCommand("Draw a digit", "Draw with mouse or keys; a model reads it live (f9)", app.action_draw)
     yield SystemCommand("Draw with the selected run", "Draw, read by the run selected in Runs (w)",
                         lambda: in_tab("runs", runs.action_draw))
+    yield SystemCommand("Draw with the shipped model", "Draw, read by the model mnist-tui ships, whatever run is "
+                        "loaded (the drawing stays from one model to the next)", lambda: draw_shipped(app))
     yield SystemCommand("Compare runs", "Curves and config of the runs marked in Runs (m marks, c compares)",
                         lambda: in_tab("runs", runs.action_compare))
     yield SystemCommand("Load checkpoint", "Its test results in Results (l in Runs)",
@@ -112,3 +114,19 @@ def _filter(app: MnistApp, pane, which: str, label: int) -> None:
     true, predicted = pane.true_label, pane.predicted_label
     app.action_show_tab("misclassified")
     pane.set_filter(label if which == "true" else true, label if which == "predicted" else predicted)
+
+
+def draw_shipped(app: MnistApp) -> None:
+    """Draw with the shipped model: once a run was loaded, nothing but a restart went back to it (walk34 F11)."""
+    from ..core.runs import default_model_candidates, find_default_model
+
+    from .screens.draw import DrawScreen
+
+    shipped = find_default_model(app.checkpoints_dir)
+    if shipped is not None and isinstance(app.screen, DrawScreen):  # read by another model: Draw again, with it
+        app.pop_screen()
+    if shipped is None:
+        where = ", ".join(str(path) for path in default_model_candidates(app.checkpoints_dir))
+        app.notify(f"No shipped model here (looked in {where}).", severity="warning")
+    else:
+        app.action_draw(str(shipped))

@@ -23,6 +23,7 @@ class Views:
     def __init__(self, app: MnistApp) -> None:
         self.app = app
         self.tune_memory: dict[str, str] = {}  # Tune's fields as last typed, for the next time it opens
+        self.drawing: dict[str, Any] = {}  # Draw's canvas as last drawn, for the next time it opens
 
     @property
     def form(self) -> HParamForm:
@@ -36,7 +37,7 @@ class Views:
 
         if not isinstance(self.app.screen, DrawScreen):
             model = model or self.app.query_one(MisclassifiedPane).checkpoint
-            self.app.push_screen(DrawScreen(model, checkpoints_dir=self.app.checkpoints_dir))
+            self.app.push_screen(DrawScreen(model, checkpoints_dir=self.app.checkpoints_dir, kept=self.drawing))
 
     def tune(self) -> None:
         """Tune (Optuna sweeps), its base config the form's values."""

@@ -571,3 +571,41 @@ async def test_the_tab_keys_leave_the_tab_under_draw_alone(make_app):
         await pilot.pause()
         tab = app.query_one(TabbedContent).active
     assert drawing and still and tab == "train"
+
+
+async def test_the_drawing_stays_and_the_shipped_model_reads_it_again(make_app, tmp_path):
+    """Once a run was loaded, only a restart took Draw back to the shipped model, and each opening cleared the
+    canvas: one digit could not be read by two models (walk34 F11)."""
+    import torch
+
+    from mnist_tui.core.checkpoints import save_checkpoint
+    from mnist_tui.core.config import TrainConfig
+    from mnist_tui.core.models import build_model
+    from mnist_tui.core.runs import DEFAULT_MODEL_RUN
+    from tests.tui.test_app import palette
+
+    config = TrainConfig(model="mlp", hidden=(16,))
+    torch.manual_seed(0)
+    shipped = tmp_path / "runs" / DEFAULT_MODEL_RUN / "best.pt"
+    save_checkpoint(shipped, model_state=build_model(config).state_dict(), config=config, epoch=1)
+    drawing = np.eye(28, dtype=np.uint8) * INK
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await workers_done(app)
+        await pilot.pause()
+        await pilot.press("f9")
+        await settle(pilot, app)
+        app.screen.canvas.set_pixels(drawing)
+        await settle(pilot, app)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("f9")
+        await settle(pilot, app)
+        kept = app.screen.canvas.pixels.copy()
+        await palette(pilot, "Draw with the shipped model")  # from Draw itself: Draw again, read by it
+        await settle(pilot, app)
+        screen = app.screen
+        again = screen.canvas.pixels.copy()
+        model = screen.model_path
+    assert isinstance(screen, DrawScreen) and model == shipped
+    assert np.array_equal(kept, drawing) and np.array_equal(again, drawing)

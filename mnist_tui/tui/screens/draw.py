@@ -73,8 +73,11 @@ class DrawScreen(Screen):
     ]
 
     def __init__(self, model: str | Path | None = None, *, checkpoints_dir: str | Path = "checkpoints",
-                 save_dir: str | Path = "drawings") -> None:
+                 save_dir: str | Path = "drawings", kept: dict[str, np.ndarray] | None = None) -> None:
+        """``kept``: holds the drawing as it changes, and gives it back the next time Draw opens (it was gone,
+        so one digit could not be read by two models: walk34 F11)."""
         super().__init__()
+        self.kept = kept if kept is not None else {}
         self.model_spec = model
         self.checkpoints_dir = Path(checkpoints_dir)
         self.save_dir = Path(save_dir)
@@ -112,6 +115,8 @@ class DrawScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(Canvas).focus()
+        if (drawing := self.kept.get("pixels")) is not None:
+            self.canvas.set_pixels(drawing)
         self.watch(self.canvas, "brush", self._brush_changed)
         self._show_model_input()
         self.load_model_in_background()
@@ -175,6 +180,7 @@ class DrawScreen(Screen):
     # -- predicting -----------------------------------------------------------------------------
 
     def on_canvas_changed(self, message: Canvas.Changed) -> None:
+        self.kept["pixels"] = message.pixels
         if not np.array_equal(message.pixels, self._saved_pixels):  # a stroke's message after a quick s: still it
             self._clear_saved()  # "Saved …" names the drawing as it was
         self._predict(message.pixels)
