@@ -187,6 +187,7 @@ class RunInfo:
     test_checkpoint: str | None = None  # e.g. "last (epoch 3)"
     schedules: tuple[int, ...] = ()  # trained more epochs: each schedule's epochs, (3, 2); () for one schedule
     test_tta: bool = False  # test_accuracy is the average over shifted copies too (the config's tta)
+    steered: float = 1.0  # the factor its learning rate was steered to, as it ended (1: never, or back to 1)
 
     @property
     def config_path(self) -> Path:
@@ -230,7 +231,7 @@ def read_run(run_dir: Path) -> RunInfo:
             best_val_accuracy=max(vals) if vals else None, test_accuracy=_number(result.get("test_accuracy")),
             modified=stamp, finished=finished, state=state, lr=config.lr, batch_size=config.batch_size,
             train_seconds=seconds, test_checkpoint=test_checkpoint, schedules=read_schedules(run_dir),
-            test_tta=result.get("tta") is True)
+            test_tta=result.get("tta") is True, steered=steered_factor(run_dir))
     except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
         error = str(exc) or repr(exc)
         if owner is not None:  # between its folder and its config.json: a moment

@@ -839,3 +839,20 @@ async def test_a_run_that_diverged_before_its_first_save_is_not_loaded_drawn_or_
     assert said == ["diverged: it diverged before its first save, so there is no model to load, draw or resume "
                     "(f puts its config in the form)"]  # once for the three keys
     assert where == "runs" and screens == 1 and not running
+
+
+async def test_a_steered_runs_lr_cell_says_its_steering(make_app, runs_folder, synthetic_data):
+    """A run steered to x0.25 for most of its epoch read as the form's rate alone (walk34 F15)."""
+    from mnist_tui.core.engine import RunControl, Trainer
+
+    control = RunControl()
+    control.set_lr_factor(0.25)
+    events = list(Trainer(BASE.replace(seed=3), synthetic_data, checkpoints_dir=runs_folder, run_name="steered")
+                  .run(control))
+    assert events[-1].kind == "finished"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app, rows=len(RUNS) + 1)
+        lr = [c.key.value for c in table.ordered_columns].index("lr")
+        cells = {name: str(table.get_row_at(row)[lr]) for row, name in enumerate(shown_names(table))}
+    assert cells["steered"] == "0.003 ×0.25" and cells["alpha-mlp"] == "0.003"

@@ -58,8 +58,13 @@ def run_cells(run: RunInfo, marked: bool, training: str | None = None) -> tuple[
         return name_cell(run, marked), Text("unreadable", style="red"), run.model, "", "", "", "", "", "", date
     test = test_cell(run.test_accuracy, run.test_checkpoint, run.epochs_done, run.test_tta)  # as `runs` writes it
     return (name_cell(run, marked), training or run.state, run.model,
-            f"{run.epochs_done}/{run.epochs}", percent(run.best_val_accuracy), test, f"{run.lr:g}",
+            f"{run.epochs_done}/{run.epochs}", percent(run.best_val_accuracy), test, lr_cell(run),
             str(run.batch_size), format_duration(run.train_seconds), date)
+
+
+def lr_cell(run: RunInfo) -> str:
+    """The config's rate, and the steering it ended with: a run steered x0.25 read as the form's 0.015 (walk34 F15)."""
+    return f"{run.lr:g}" + (f" ×{run.steered:g}" if run.steered != 1 else "")
 
 
 class RunsTable(ColumnTable):
