@@ -251,7 +251,9 @@ def test_bad_images_get_a_line_each_and_the_good_one_is_still_predicted(tmp_path
     out, err = capsys.readouterr()
     expected = f"no digit found in {bad}" if kind in NO_DIGIT else UNREADABLE[kind]
     assert code == 2 and err.count("\n") == 1 and expected in err and str(bad) in err and "Traceback" not in err
-    assert [json.loads(line)["image"] for line in out.splitlines()] == [str(good)]
+    lines = [json.loads(line) for line in out.splitlines()]  # a line each, in order: the bad one says why
+    assert [line["image"] for line in lines] == [str(bad), str(good)] and "label" in lines[1]
+    assert lines[0]["error"] == err.strip().removeprefix("mnist-tui: ")
     assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
 
 
