@@ -189,6 +189,10 @@ class Trainer:
         # drop what was recorded after the checkpoint, so nothing is counted twice
         r.history = runs.read_metrics(self.run_dir)[:r.start_epoch]
         runs.rewrite_after(self.run_dir, r.start_epoch, r.global_step)
+        record = restored.get("metrics") or {}
+        if len(r.history) == r.start_epoch - 1 and record.get("epoch") == r.start_epoch:  # killed between last.pt
+            runs.append_metrics(self.run_dir, record)  # and its epoch's line (_end_epoch): the line it holds
+            r.history.append(record)
         r.train_seconds = float(sum(h.get("seconds", 0.0) for h in r.history)) + r.epoch_seconds
         r.best_val = max((h["val_accuracy"] for h in r.history if h.get("val_accuracy") is not None), default=None)
         self.best_path = str(self.run_dir / "best.pt") if (self.run_dir / "best.pt").is_file() else None
@@ -223,9 +227,8 @@ class Trainer:
         return str(self.run_dir / name)
 
     def _records_follow(self) -> None:
-        """A resumed run's config, schedules and outputs change with its first save or result: when they
-        changed as it started, a full disk deleted a finished run's result.json and left records of an
-        epoch no checkpoint held (walk35 F3)."""
+        """A resumed run's config, schedules and outputs change with its first save or result (as it started, a
+        full disk deleted a finished run's result.json, and records told of an epoch no checkpoint held)."""
         if self.unsaved_resume:
             runs.write_resumed_config(self.run_dir, self.config, self.extra_epochs)
             runs.drop_outputs(self.run_dir)

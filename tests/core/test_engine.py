@@ -374,3 +374,20 @@ def test_a_run_that_diverged_before_its_first_save_says_so(synthetic_data, tiny_
 
     with pytest.raises(UsageError, match="has no checkpoint .it diverged before its first save., so there is nothing"):
         resume_path("boom", tmp_path)
+
+
+def test_a_run_killed_between_its_checkpoint_and_its_epochs_line_gets_the_line_back(synthetic_data, tiny_config,
+                                                                                   tmp_path):
+    """An epoch's metrics line now follows its last.pt (a full disk left a line no checkpoint held): a kill
+    between the two leaves the checkpoint ahead, and the resume writes the line the checkpoint carries."""
+    config = tiny_config.replace(epochs=2)
+    assert isinstance(run_all(Trainer(config, synthetic_data, checkpoints_dir=tmp_path, run_name="k"))[-1], Finished)
+    metrics = tmp_path / "k" / "metrics.jsonl"
+    lines = metrics.read_text().splitlines()
+    whole = read_metrics(tmp_path / "k")
+    metrics.write_text("".join(line + "\n" for line in lines if json.loads(line).get("epoch") != 2))
+    (tmp_path / "k" / "result.json").unlink()  # as if killed before the test
+    assert [m["epoch"] for m in read_metrics(tmp_path / "k")] == [1]
+    again = run_all(Trainer(None, synthetic_data, checkpoints_dir=tmp_path, resume=tmp_path / "k"))[-1]
+    assert isinstance(again, Finished) and again.best_val_accuracy == max(m["val_accuracy"] for m in whole)
+    assert read_metrics(tmp_path / "k") == whole
