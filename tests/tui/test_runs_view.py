@@ -620,7 +620,8 @@ async def resumed_paused_over_an_edited_form(pilot, app, lr: str = "0.0042", run
     keys were handled, a resumed run of the tiny set could end first)."""
     from tests.tui.test_app import set_field
 
-    await ready(pilot, app)
+    app.NOTIFICATION_TIMEOUT = 3600  # what r said stays to be read: on a loaded machine the child took longer
+    await ready(pilot, app)  # to start than a toast stays, and the tests found none (the full suite, load 4)
     await set_field(pilot, app, "lr", lr)
     table = await open_runs(pilot, app, rows=rows)
     table.move_cursor(row=names(app).index(run))
