@@ -170,11 +170,11 @@ class RunView:
         app.set_progress(lr_factor=total)  # at once: a paused run takes it only once resumed
         if total == before:  # at a limit: x1e-4, or the lr at the form's 10 (it read "x666.667 the schedule")
             config = app.controller.config
-            limit = f"lr {config.lr * total:.3g} at most, x{total:.4g}" if total > 1 and config else f"x{total:g}"
+            limit = f"lr {config.lr * total:.3g} at most, ×{total:.4g}" if total > 1 and config else f"×{total:.4g}"
             app.notify_in_place("steer", f"The learning rate is at its limit: {limit} the schedule.", "warning")
         else:  # one toast, replaced by the next key's: the status line keeps the factor too
-            app.notify_in_place("steer", f"Learning rate x{total:g} the schedule from the next batch "
-                                         f"(x{total / before:.3g} by this key).")
+            app.notify_in_place("steer", f"Learning rate ×{total:.4g} the schedule from the next batch "
+                                         f"(×{total / before:.3g} by this key).")
 
     def ask_stop(self, quitting: bool = False) -> None:
         """Confirm, then stop the run at the next batch (and quit once it has, if ``quitting``)."""
@@ -258,7 +258,7 @@ class RunView:
             app.set_progress(best_val=event.best_val_accuracy)
         elif isinstance(event, LrChanged):
             app.set_progress(lr_factor=event.factor,
-                             message=f"learning rate x{event.factor:g} from step {event.global_step}")
+                             message=f"learning rate ×{event.factor:.4g} from step {event.global_step}")
         elif isinstance(event, Stopped):
             self._stopped, self._said = event, event.run_dir
             app.set_progress(state="idle", message=_where_stopped(event))

@@ -152,3 +152,16 @@ async def test_the_line_says_when_the_run_validates_and_tests_between_batches(ma
     assert "10/10 │ validating… │" in validating, validating
     assert "validating" not in next_epoch and "testing" not in next_epoch
     assert "│ testing with TTA… │" in testing, testing
+
+
+def test_a_phase_outlasts_best_val_beside_a_long_steering_factor():
+    """At the cap the factor read lr×666.667, and "testing…" was the first part to go: the line stood still for
+    the test again (walk36 F1). The factor reads ×666.7, and best val goes before the phase."""
+    progress = RunProgress()
+    progress.update(state="running", epoch=1, epochs=1, step=215, steps_per_epoch=215, global_step=215,
+                    start_step=0, samples_per_s=4800.0, elapsed_s=15.0, best_val=0.1102, lr_factor=2000 / 3,
+                    phase="testing…")
+    line = ProgressLine()
+    line.progress = progress
+    text = str(line._run_line(78))
+    assert "│ testing… │" in text and "lr×666.7" in text and len(text) <= 78, text

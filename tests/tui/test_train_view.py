@@ -140,7 +140,7 @@ async def test_steering_keys_halve_the_running_lr_and_it_shows_in_the_chart_and_
         assert {"minus", "plus"} <= offered  # in the footer while the run can be steered
         await pilot.press("minus")
         await pilot.pause()
-        assert any("x0.5" in text for text in notifications(app)), notifications(app)
+        assert any("×0.5" in text for text in notifications(app)), notifications(app)
         await pilot.press("f6")  # the engine takes the new factor before its next batch
         await app.wait_for_event("lr_changed")
         await run_to_completion(pilot, app)
@@ -171,19 +171,19 @@ async def test_steering_up_stops_at_the_forms_lr_limit_and_says_so_in_one_toast(
         await start_paused(pilot, app)
         await pilot.press("plus")
         await pilot.pause()
-        assert notifications(app) == ["Learning rate x2 the schedule from the next batch (x2 by this key)."]
+        assert notifications(app) == ["Learning rate ×2 the schedule from the next batch (×2 by this key)."]
         await pilot.press("plus", "plus")  # x2 each: lr 4, 8, then 10 (x5), not 16
         await pilot.pause()
         assert app.controller.lr_factor == 5.0
-        assert notifications(app) == ["Learning rate x5 the schedule from the next batch (x1.25 by this key)."]
+        assert notifications(app) == ["Learning rate ×5 the schedule from the next batch (×1.25 by this key)."]
         await pilot.press("plus")
         await pilot.pause()
         # the limit as a rate: it read "x666.667 the schedule" for fast's 0.015 (walk34 F7)
-        assert notifications(app) == ["The learning rate is at its limit: lr 10 at most, x5 the schedule."]
+        assert notifications(app) == ["The learning rate is at its limit: lr 10 at most, ×5 the schedule."]
         for factor in (0.5, 2.0, 2.0):  # keys in a burst, handled before their toasts were: they stacked
             app.run_view.steer(factor)
         await pilot.pause()
-        assert notifications(app) == ["The learning rate is at its limit: lr 10 at most, x5 the schedule."]
+        assert notifications(app) == ["The learning rate is at its limit: lr 10 at most, ×5 the schedule."]
         await pilot.press("f7")
         await pilot.pause()
         await pilot.press("y")
@@ -303,7 +303,7 @@ async def test_a_resumed_run_is_steered_on_from_the_factor_it_stopped_with(make_
         await pilot.press("minus")
         await pilot.pause()
         said = notifications(app)
-        assert any("x1 the schedule from the next batch (x0.5 by this key)" in text for text in said), said
+        assert any("×1 the schedule from the next batch (×0.5 by this key)" in text for text in said), said
         await pilot.press("f6")
         await app.wait_for_event("finished")
         await run_to_completion(pilot, app)

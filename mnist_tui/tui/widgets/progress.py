@@ -201,11 +201,14 @@ class ProgressLine(Widget):
         p = self.progress
         fraction = p.step / p.steps_per_epoch if p.steps_per_epoch else 0.0
         state = {"paused": (" │ PAUSED f6", "bold yellow"), "stopping": (" │ stopping…", "bold red")}.get(p.state)
-        rate = f" │ {p.phase}" if p.phase and p.state == "running" else f" │ {format_rate(p.samples_per_s)}"
+        phase = bool(p.phase) and p.state == "running"
+        rate = f" │ {p.phase}" if phase else f" │ {format_rate(p.samples_per_s)}"
         best = " │ best val " + percent(p.best_val)
-        # (bar width, rate, best val) from the fullest to the barest
-        for bar, with_rate, with_best in ((10, True, True), (10, False, True), (6, False, True), (6, False, False),
-                                          (0, False, False)):
+        # (bar width, rate, best val) from the fullest to the barest; a phase stays longer than best val (a long
+        # steering factor pushed "testing…" off first, and the line stood still again: walk36 F1)
+        for bar, with_rate, with_best in ((10, True, True), (6, True, True), (6, True, False), (0, True, False),
+                                          (0, False, False)) if phase else (
+                (10, True, True), (10, False, True), (6, False, True), (6, False, False), (0, False, False)):
             out = Text(no_wrap=True, overflow="ellipsis")
             out.append(f"{self.ICONS[p.state]} ", "bold")
             out.append(f"E{p.epoch}/{p.epochs} ", "bold")
@@ -217,7 +220,7 @@ class ProgressLine(Widget):
                 out.append(rate)
             out.append(f" │ {format_duration(p.elapsed_s)} +{format_duration(p.remaining_s())}")
             if p.lr_factor != 1.0:
-                out.append(f" │ lr×{p.lr_factor:g}", "bold")
+                out.append(f" │ lr×{p.lr_factor:.4g}", "bold")  # ×666.7, as the toasts say it
             if with_best:
                 out.append(best)
             if state:
