@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from .common import EXIT_OK, EXIT_USAGE, UsageError, add_path_flags, load_models, stderr
@@ -81,12 +82,13 @@ def run(args: argparse.Namespace) -> int:
             errors[path] = f"no digit found in {path}"
         except ImageError as exc:
             errors[path] = str(exc)
-        if path in errors:
-            stderr(errors[path])
     probs = predict_probabilities(models, torch.stack([digit for _, digit in images])) if images else []
     predicted = {path: p for (path, _), p in zip(images, probs)}
     width = shutil.get_terminal_size().columns  # the probabilities go on a line of their own past it
-    for path in paths:
+    for path in paths:  # in the order given: a failure's line came before the first image's result (walk36 F10)
+        if path in errors:
+            sys.stdout.flush()
+            stderr(errors[path])
         if args.json:  # a line for each image, in order: one that failed says why (it was on stderr alone, walk35 F5)
             p = predicted.get(path)
             print(json.dumps({"image": path, "error": errors[path]} if p is None else {

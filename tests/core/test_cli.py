@@ -157,6 +157,11 @@ def test_eval_predict_and_runs(tmp_path, synthetic_root, synthetic_data, capsys)
     assert [line["image"] for line in lines] == [digit_png, missing, digit_png]
     assert lines[0] == lines[2] and lines[0]["label"] == prediction["label"]
     assert lines[1] == {"image": missing, "error": err.strip().removeprefix("mnist-tui: ")}
+    # and on a terminal (both streams in one) too, a line each in the order given (walk36 F10)
+    together = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "predict", str(tmp_path / "r1"), digit_png,
+                               missing], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
+    heads = [line.split(":")[0] for line in together.splitlines() if not line.startswith("  ")]  # (not the bars)
+    assert heads == [digit_png, "mnist-tui"], together
 
     assert main(["runs", "--checkpoints", str(tmp_path), "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)
