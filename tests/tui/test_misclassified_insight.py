@@ -787,3 +787,16 @@ async def test_a_tta_runs_digit_is_explained_as_its_test_predicted_it(run_and_ev
     assert isinstance(view, ExplainView) and view.tta
     assert torch.allclose(torch.tensor(view.probabilities), tested, atol=1e-6)
     assert f"→ {view.prediction} TTA · " in header and header.endswith("· e back"), header
+
+
+async def test_the_bar_is_fitted_again_when_the_terminal_narrows(run_and_evaluation, synthetic_data, synthetic_root):
+    """Narrowed to 60 columns, the bar kept its 80-column fit and was cut after a separator (walk36 F9)."""
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        bar = pane.query_one("#wrong-bar")
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        await pilot.pause()
+        shown = bar.render_lines(bar.region.reset_offset)[0].text.rstrip()
+        whole = str(bar.render())
+    assert shown == whole and not shown.endswith("·") and len(shown) <= 60, (shown, whole)

@@ -218,6 +218,9 @@ class MisclassifiedPane(MapLauncher, Vertical):
         bar = self.query_one("#wrong-bar", Static)
         bar.update(fit_parts(self.bar_parts(), bar.content_size.width or 78))
 
+    def on_resize(self) -> None:  # fitted again: narrowed, it was cut after a separator (walk36 F9)
+        self.call_after_refresh(self._update_bar)
+
     def on_digit_grid_highlighted(self, event: DigitGrid.Highlighted) -> None:
         example = event.example
         pixels = self.images[example.index] if example is not None and self.images is not None else None
