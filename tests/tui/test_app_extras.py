@@ -493,25 +493,33 @@ async def test_a_device_this_machine_lacks_is_said_without_the_exception_name(ma
         assert await shown_failure(pilot, app) == "Failed: device cuda was asked for but torch sees no CUDA GPU"
 
 
+async def start_on_a_missing_dataset(pilot, app) -> None:
+    """fashion-mnist (the synthetic data folder holds MNIST only), f5, and enter on the message that says so."""
+    from textual.widgets import Select
+
+    from mnist_tui.tui.widgets.dialogs import MessageScreen
+
+    app.query_one("#field-dataset", Select).value = "fashion-mnist"
+    await pilot.pause()
+    await pilot.press("f5")
+    for _ in range(200):
+        await settle(pilot, app)
+        if isinstance(app.screen, MessageScreen):
+            break
+    await pilot.press("enter")
+
+
 async def test_a_missing_datasets_failure_goes_once_the_form_changes(make_app):
     """It stayed on the line after picking mnist again, and came back each time a form error was fixed."""
     from textual.widgets import Input, Select
 
-    from mnist_tui.tui.widgets.dialogs import MessageScreen
     from mnist_tui.tui.widgets.progress import ProgressLine
 
     app = make_app()  # the synthetic data folder holds MNIST only
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         line = app.query_one(ProgressLine)
-        app.query_one("#field-dataset", Select).value = "fashion-mnist"
-        await pilot.pause()
-        await pilot.press("f5")
-        for _ in range(200):
-            await settle(pilot, app)
-            if isinstance(app.screen, MessageScreen):
-                break
-        await pilot.press("enter")
+        await start_on_a_missing_dataset(pilot, app)
         await pilot.pause()
         assert "the dataset is missing" in line.progress.message
         # the field the message points at has the keys (it was Start: enter opened the same message again)
@@ -716,23 +724,13 @@ async def test_misclassifieds_sort_and_filter_keys_show_once_there_are_digits(ma
 
 async def test_a_start_that_never_began_leaves_the_last_runs_curves(make_app):
     """f5 with a missing dataset: the charts of the run just trained said "no run yet: f5 starts one" (walk34 F2)."""
-    from textual.widgets import Select
-
-    from mnist_tui.tui.widgets.dialogs import MessageScreen
     from tests.tui.test_app import a_finished_run
 
     app = make_app()  # the synthetic data folder holds MNIST only
     async with app.run_test(size=SIZE) as pilot:
         await a_finished_run(pilot, app)
         before = [(list(chart.train.ys), list(chart.val.ys)) for chart in app.train_pane.charts]
-        app.query_one("#field-dataset", Select).value = "fashion-mnist"
-        await pilot.pause()
-        await pilot.press("f5")
-        for _ in range(200):
-            await settle(pilot, app)
-            if isinstance(app.screen, MessageScreen):
-                break
-        await pilot.press("enter")
+        await start_on_a_missing_dataset(pilot, app)
         await settle(pilot, app)
         after = [(list(chart.train.ys), list(chart.val.ys)) for chart in app.train_pane.charts]
         waiting = [chart.waiting for chart in app.train_pane.charts]

@@ -176,18 +176,23 @@ async def test_a_one_epoch_run_beside_a_deleted_one_keeps_its_axis_within_100_pe
         assert positions[-1] - positions[0] <= 10  # the point is not squashed into one line of the chart
 
 
-async def test_the_table_keeps_its_row_labels_while_the_runs_scroll(synthetic_data, tmp_path):
-    # at 80 columns the third run's column was cut, and → scrolled the labels away with everything else
+def long_named_runs(configs: list[TrainConfig], synthetic_data, folder: Path) -> list[Path]:
+    """A finished run of each config, named a-rather-long-run-name-number-N."""
     from mnist_tui.core.engine import Trainer
 
+    paths = []
+    for i, config in enumerate(configs):
+        name = f"a-rather-long-run-name-number-{i}"
+        assert list(Trainer(config, synthetic_data, checkpoints_dir=folder, run_name=name).run())[-1].kind == "finished"
+        paths.append(folder / name)
+    return paths
+
+
+async def test_the_table_keeps_its_row_labels_while_the_runs_scroll(synthetic_data, tmp_path):
+    # at 80 columns the third run's column was cut, and → scrolled the labels away with everything else
     base = TrainConfig(model="mlp", hidden=(16,), epochs=1, batch_size=64, optimizer="adam", lr=3e-3,
                        schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, seed=1, threads=1)
-    paths = []
-    for i, lr in enumerate((1e-3, 3e-3, 1e-2)):
-        name = f"a-rather-long-run-name-number-{i}"
-        assert list(Trainer(base.replace(lr=lr), synthetic_data, checkpoints_dir=tmp_path,
-                            run_name=name).run())[-1].kind == "finished"
-        paths.append(tmp_path / name)
+    paths = long_named_runs([base.replace(lr=lr) for lr in (1e-3, 3e-3, 1e-2)], synthetic_data, tmp_path)
     screen = CompareScreen(paths)
     async with CompareApp(screen).run_test(size=SIZE) as pilot:
         await workers_done(pilot.app)
@@ -320,18 +325,11 @@ async def test_the_table_ends_above_the_footer_when_many_fields_differ(synthetic
     (walk33 F6): title, charts at their least, legend and the table at half the screen overflowed 24 lines."""
     from textual.widgets import Footer
 
-    from mnist_tui.core.engine import Trainer
-
     base = TrainConfig(model="mlp", hidden=(16,), epochs=1, batch_size=64, optimizer="adam", lr=3e-3,
                        schedule="constant", weight_decay=0.0, dropout=0.0, val_size=100, seed=1, threads=1)
     changes = ({}, {"lr": 1e-2, "batch_size": 32}, {"weight_decay": 1e-4, "dropout": 0.1}, {"seed": 2, "hidden": (24,)},
                {"optimizer": "sgd", "momentum": 0.5, "label_smoothing": 0.1, "schedule": "cosine"})
-    paths = []
-    for i, change in enumerate(changes):
-        name = f"a-rather-long-run-name-number-{i}"
-        assert list(Trainer(base.replace(**change), synthetic_data, checkpoints_dir=tmp_path,
-                            run_name=name).run())[-1].kind == "finished"
-        paths.append(tmp_path / name)
+    paths = long_named_runs([base.replace(**change) for change in changes], synthetic_data, tmp_path)
     screen = CompareScreen(paths)
     async with CompareApp(screen).run_test(size=SIZE) as pilot:
         await workers_done(pilot.app)
