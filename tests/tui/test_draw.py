@@ -458,14 +458,19 @@ async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(trai
     assert json.loads(capsys.readouterr().out)["label"] == 1
 
 
+async def open_draw(pilot, app) -> None:
+    """f9 on the app once its start-up work is done, and Draw settled."""
+    await workers_done(app)
+    await pilot.pause()
+    await pilot.press("f9")
+    await settle(pilot, app)
+
+
 async def test_draw_actions_are_in_the_command_palette(make_app, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # Save PNG writes ./drawings
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await workers_done(app)
-        await pilot.pause()
-        await pilot.press("f9")
-        await settle(pilot, app)
+        await open_draw(pilot, app)
         screen = app.screen
         assert isinstance(screen, DrawScreen)
 
@@ -559,10 +564,7 @@ async def test_the_tab_keys_leave_the_tab_under_draw_alone(make_app):
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await workers_done(app)
-        await pilot.pause()
-        await pilot.press("f9")
-        await settle(pilot, app)
+        await open_draw(pilot, app)
         drawing = isinstance(app.screen, DrawScreen)
         await pilot.press("f3", "f4")
         await pilot.pause()
@@ -591,10 +593,7 @@ async def test_the_drawing_stays_and_the_shipped_model_reads_it_again(make_app, 
     drawing = np.eye(28, dtype=np.uint8) * INK
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await workers_done(app)
-        await pilot.pause()
-        await pilot.press("f9")
-        await settle(pilot, app)
+        await open_draw(pilot, app)
         app.screen.canvas.set_pixels(drawing)
         await settle(pilot, app)
         await pilot.press("escape")
