@@ -1,7 +1,9 @@
-"""One checkpoint's model kept loaded while its file is unchanged (importing this module loads no torch)."""
+"""One checkpoint's model, and its training digits' neighbour index, kept while its file is unchanged (importing
+this module loads no torch)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +24,30 @@ class ModelCache:
             self._loaded = (key, model_from_checkpoint(load_checkpoint(path)))
         model, config = self._loaded[1]
         return model, config, path
+
+
+class TrainingNeighbours:
+    """``get(...)`` gives (NeighbourIndex, training images) for one checkpoint, built once per version of its file
+    (the training digits' features are cached beside it), and once whichever threads ask at the same time (the
+    Nearest panel and the Map); None when the training set is not on disk."""
+
+    def __init__(self) -> None:
+        self._built: tuple[tuple[str, int], tuple[Any, Any]] | None = None  # ((path, mtime), (index, images))
+        self._lock = threading.Lock()
+
+    def get(self, model: Any, path: Path, dataset: str, data_dir: str | None, progress: Any = None,
+            cancel: Any = None) -> tuple[Any, Any] | None:
+        from .data import DataUnavailable, load_mnist
+        from .embeddings import NeighbourIndex, cached_embeddings
+
+        key = (str(path), Path(path).stat().st_mtime_ns)
+        with self._lock:
+            if self._built is None or self._built[0] != key:
+                try:
+                    data = load_mnist(data_dir, download=False, dataset=dataset)
+                except DataUnavailable:
+                    return None
+                train = cached_embeddings(model, path, data.train_images, data.train_labels, "train",
+                                          progress=progress, cancel=cancel)
+                self._built = (key, (NeighbourIndex(train), data.train_images))
+            return self._built[1]

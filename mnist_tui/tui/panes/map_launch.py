@@ -49,7 +49,8 @@ class MapLauncher:
             if self._map_layouts is None or self._map_layouts[0] != key:
                 self._map_layouts = (key, {})
             result: Any = test_set_map(model, config.dataset, path, data_dir, self._map_layouts[1], lambda progress,
-                                       cancel: self._training_index(model, config, path, progress, cancel))
+                                       cancel: self._training_neighbours.get(model, path, config.dataset, data_dir,
+                                                                             progress, cancel))
         except DataUnavailable:
             result = "The map needs the test set, which is not on disk: start the app with --data-dir."
         except Exception as exc:  # noqa: BLE001 - shown, never a crash

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from textual import work
@@ -13,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from ...core.model_cache import ModelCache
+from ...core.model_cache import ModelCache, TrainingNeighbours
 from ..widgets.digit_grid import GRID_KEYS, PANEL_KEYS, DigitDetail, DigitGrid
 from ..widgets.fit import class_label, fit_parts
 from ..widgets.insight_panel import METHOD_TITLES, NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
@@ -78,8 +77,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
         self._insight_index: int | None = None  # the test digit the open panel is for
         self.method = "occlusion"  # legible at this resolution; per-pixel IG maps of a CNN are speckled
         self._models = ModelCache()  # the evaluation's model, loaded once per checkpoint version
-        self._neighbour_index: tuple[Any, Any] | None = None  # ((path, mtime), (index, train images))
-        self._index_lock = threading.Lock()
+        self._training_neighbours = TrainingNeighbours()  # the n panel's and the Map's, built once per checkpoint
         self.evaluation = self.images = None  # (Any)
         self.sort_by = "confidence"
         self.true_label = self.predicted_label = None  # (int | None): the filters
@@ -365,24 +363,6 @@ class MisclassifiedPane(MapLauncher, Vertical):
                            explanation.method, explanation.classes, explanation.maps.tolist(), pixels.tolist(),
                            explanation.tta)
 
-    def _training_index(self, model: Any, config: Any, path: Any, progress: Any, cancel: Any) -> Any:
-        """(NeighbourIndex, training images) for this checkpoint, built once (the training digits'
-        features are cached beside the checkpoint); None when the training set is not on disk."""
-        from ...core.data import DataUnavailable, load_mnist
-        from ...core.embeddings import NeighbourIndex, cached_embeddings
-
-        key = (str(path), path.stat().st_mtime_ns)
-        with self._index_lock:  # the n panel and the Map may both ask at once: build it once
-            if self._neighbour_index is None or self._neighbour_index[0] != key:
-                try:
-                    data = load_mnist(self.data_dir, download=False, dataset=config.dataset)
-                except DataUnavailable:
-                    return None
-                train = cached_embeddings(model, path, data.train_images, data.train_labels, "train",
-                                          progress=progress, cancel=cancel)
-                self._neighbour_index = (key, (NeighbourIndex(train), data.train_images))
-            return self._neighbour_index[1]
-
     def _neighbours(self, example: Any, pixels: Any, worker: Any) -> NeighboursView | str:
         from ...core.embeddings import embed_digit
 
@@ -394,7 +374,8 @@ class MisclassifiedPane(MapLauncher, Vertical):
                     f"Embedding the training digits for this checkpoint: {done:,} of {total:,} "
                     "(once; cached beside the checkpoint)"))
 
-        built = self._training_index(model, config, path, progress, lambda: worker.is_cancelled)
+        built = self._training_neighbours.get(model, path, config.dataset, self.data_dir, progress,
+                                              lambda: worker.is_cancelled)
         if built is None:
             return NO_TRAINING_SET
         index, train_images = built
