@@ -54,12 +54,18 @@ def _epoch(value: Any) -> bool:
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """The per-epoch records of a run; a figure that is not a finite number reads as None, seconds as 0."""
-    records = []
-    for r in _records(Path(run_dir) / "metrics.jsonl"):
-        if _epoch(r.get("epoch")) and "lr_factor" not in r:
-            records.append({**r, **{k: _number(r.get(k)) for k in METRIC_FIGURES},
-                            "seconds": _number(r.get("seconds")) or 0.0})
-    return records
+    return _epochs_in(_records(Path(run_dir) / "metrics.jsonl"))
+
+
+def read_metrics_and_steering(run_dir: Path) -> tuple[list[dict[str, Any]], float]:
+    """read_metrics and steered_factor from one read of the file (a listing reads every run's)."""
+    records = _records(Path(run_dir) / "metrics.jsonl")
+    return _epochs_in(records), _last_factor(records)
+
+
+def _epochs_in(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, **{k: _number(r.get(k)) for k in METRIC_FIGURES}, "seconds": _number(r.get("seconds")) or 0.0}
+            for r in records if _epoch(r.get("epoch")) and "lr_factor" not in r]
 
 
 def read_lr_changes(run_dir: Path) -> list[dict[str, Any]]:
@@ -69,7 +75,11 @@ def read_lr_changes(run_dir: Path) -> list[dict[str, Any]]:
 
 def steered_factor(run_dir: Path) -> float:
     """The steering a run ended with (its last record; 1 unsteered), which epochs added to it keep."""
-    changes = read_lr_changes(run_dir)
+    return _last_factor(_records(Path(run_dir) / "metrics.jsonl"))
+
+
+def _last_factor(records: list[dict[str, Any]]) -> float:
+    changes = [r for r in records if isinstance(r.get("lr_factor"), (int, float))]
     return float(changes[-1]["lr_factor"]) if changes else 1.0
 
 

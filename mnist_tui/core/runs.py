@@ -23,8 +23,8 @@ from .atomic import (  # noqa: F401 - re-exported: callers import these from run
 from .config import TrainConfig, validate
 from .names import check_run_name
 from .records import (  # noqa: F401 - re-exported: callers read and append a run's records through runs
-    _epoch, _number, append_event, append_metrics, append_points, read_lr_changes, read_metrics, read_points,
-    read_result, rewrite_after, steered_factor,
+    _epoch, _number, append_event, append_metrics, append_points, read_lr_changes, read_metrics,
+    read_metrics_and_steering, read_points, read_result, rewrite_after, steered_factor,
 )
 from .run_lock import RunBusy, RunLock
 
@@ -202,7 +202,7 @@ def read_run(run_dir: Path) -> RunInfo:
     config = None
     try:
         config = read_config(run_dir)
-        metrics = read_metrics(run_dir)
+        metrics, steered = read_metrics_and_steering(run_dir)
         result = read_result(run_dir) if owner is None else {}
         vals = [v for v in (m["val_accuracy"] for m in metrics) if v is not None]
         if owner is None and not any((run_dir / n).is_file() for n in CHECKPOINT_FILES) \
@@ -231,7 +231,7 @@ def read_run(run_dir: Path) -> RunInfo:
             best_val_accuracy=max(vals) if vals else None, test_accuracy=_number(result.get("test_accuracy")),
             modified=stamp, finished=finished, state=state, lr=config.lr, batch_size=config.batch_size,
             train_seconds=seconds, test_checkpoint=test_checkpoint, schedules=read_schedules(run_dir),
-            test_tta=result.get("tta") is True, steered=steered_factor(run_dir))
+            test_tta=result.get("tta") is True, steered=steered)
     except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
         error = str(exc) or repr(exc)
         if owner is not None:  # between its folder and its config.json: a moment
