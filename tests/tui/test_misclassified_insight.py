@@ -800,3 +800,29 @@ async def test_the_bar_is_fitted_again_when_the_terminal_narrows(run_and_evaluat
         shown = bar.render_lines(bar.region.reset_offset)[0].text.rstrip()
         whole = str(bar.render())
     assert shown == whole and not shown.endswith("·") and len(shown) <= 60, (shown, whole)
+
+
+async def test_a_thousand_wrong_digits_read_with_a_separator(synthetic_data):
+    """A collapsed model's "8865 wrong" in Misclassified and the Map, beside Results' "8,865" (walk36 F5)."""
+    import torch
+
+    from mnist_tui.core.analysis import summarize
+    from mnist_tui.tui.screens.map import MapData, MapScreen
+
+    count = 1_200
+    labels = torch.arange(count) % 10
+    probabilities = torch.full((count, 10), 0.02).index_fill_(1, torch.tensor([1]), 0.82)  # every digit read "1"
+    images = synthetic_data.test_images[torch.arange(count) % len(synthetic_data.test_images)]
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane = pilot.app.query_one(MisclassifiedPane)
+        pane.set_evaluation(summarize(probabilities, labels), images)
+        await pilot.pause()
+        assert "1,080 wrong" in str(pane.query_one("#wrong-bar").render())
+        pane.set_filter(3, None)
+        await pilot.pause()
+        assert "120 of 1,080 wrong" in str(pane.query_one("#wrong-bar").render())
+        screen = MapScreen(MapData([(float(i % 40), float(i // 40)) for i in range(count)], labels.tolist(),
+                                   [1] * count, images, (0.2, 0.1), "collapsed"))
+        await pilot.app.push_screen(screen)
+        await pilot.pause()
+        assert screen.query_one("#map-title").render_line(0).text.startswith("Map of 1,200 test digits (1,080 wrong)")

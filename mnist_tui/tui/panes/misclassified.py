@@ -203,10 +203,10 @@ class MisclassifiedPane(MapLauncher, Vertical):
             ("", f"sort [b]{self.sort_by}[/]", 9),
             (" · ", f"true [b]{class_label(self.true_label, self.class_names)}[/]", 9),
             (" · ", f"pred [b]{class_label(self.predicted_label, self.class_names)}[/]", 9),
-            (" · ", "" if self.evaluation is None else f"[b]{shown}[/] wrong" if shown == self.total_wrong else
-             f"[b]{shown}[/] of {self.total_wrong} wrong", 8),  # "0 wrong" before any evaluation read as perfect
-            (" · ", f"at {self.query_one(DigitGrid).selected + 1}", 0) if self.examples else None,
-            (" · ", f"⚑ {len(self.label_issues or ())}{only}", 9) if flags
+            (" · ", "" if self.evaluation is None else f"[b]{shown:,}[/] wrong" if shown == self.total_wrong else
+             f"[b]{shown:,}[/] of {self.total_wrong:,} wrong", 8),  # "0 wrong" before any evaluation read as perfect
+            (" · ", f"at {self.query_one(DigitGrid).selected + 1:,}", 0) if self.examples else None,
+            (" · ", f"⚑ {len(self.label_issues or ()):,}{only}", 9) if flags
             else (" ", "[b]label errors only[/]" if only else "", 9),
             (" ", "(l)", 1) if flags else None,  # the key to the filter
         ]

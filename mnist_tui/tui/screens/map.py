@@ -168,9 +168,9 @@ class MapScreen(Screen[int | None]):
         title = self.query_one("#map-title", Static)
         if self.superseded:  # which model this map is of matters more than its method now
             parts = [("", f"[b]Map[/] of {escape(self.data.source)}", 9),
-                     (" · ", f"[yellow]{escape(self.superseded)}[/]", 8), (" ", f"({wrong} wrong here)", 4)]
+                     (" · ", f"[yellow]{escape(self.superseded)}[/]", 8), (" ", f"({wrong:,} wrong here)", 4)]
         else:
-            parts = [("", f"[b]Map[/] of {len(self.data.labels):,} test digits", 9), (" ", f"({wrong} wrong)", 4),
+            parts = [("", f"[b]Map[/] of {len(self.data.labels):,} test digits", 9), (" ", f"({wrong:,} wrong)", 4),
                      (" · ", escape(self.data.source), 1), (" · ", how, 3), *busy]
         title.update(fit_parts(parts, title.size.width or self.size.width or 80))
 
