@@ -826,3 +826,34 @@ async def test_a_thousand_wrong_digits_read_with_a_separator(synthetic_data):
         await pilot.app.push_screen(screen)
         await pilot.pause()
         assert screen.query_one("#map-title").render_line(0).text.startswith("Map of 1,200 test digits (1,080 wrong)")
+
+
+async def test_a_digit_opened_from_the_map_keeps_a_filter_that_holds_it(run_and_evaluation, synthetic_data,
+                                                                         synthetic_root):
+    """Enter on a 7→2 from the map, opened over "true 7 · pred 2", cleared the filter (walk36 F7)."""
+    from mnist_tui.tui.screens.map import MapScreen
+    from mnist_tui.tui.widgets.digit_map import DigitMap
+
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        await _press(pilot, "M")
+        digit_map = pilot.app.screen.query_one(DigitMap)
+        wrong = {m.index: m for m in pane.examples}
+        shown = []  # wrong digits that enter can reach: each one the digit its cell shows
+        for index in wrong:
+            digit_map.cursor = digit_map._to_cell(*digit_map.xy[index])
+            if digit_map.selected == index:
+                shown.append(index)
+        chosen = shown[0]
+        pair = (wrong[chosen].true_label, wrong[chosen].predicted_label)
+        other = next(i for i in shown if (wrong[i].true_label, wrong[i].predicted_label) != pair)
+        await _press(pilot, "escape")
+        pane.set_filter(*pair)
+        for index, kept in ((chosen, pair), (other, (None, None))):  # a digit the filter leaves out clears it
+            await _press(pilot, "M")
+            digit_map = pilot.app.screen.query_one(DigitMap)
+            digit_map.cursor = digit_map._to_cell(*digit_map.xy[index])
+            await _press(pilot, "enter")
+            assert not isinstance(pilot.app.screen, MapScreen)
+            assert (pane.true_label, pane.predicted_label) == kept
+            assert pane.query_one(DigitGrid).current.index == index

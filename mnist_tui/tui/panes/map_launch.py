@@ -82,7 +82,8 @@ class MapLauncher:
             maps[-1].supersede(f"{now} is loaded now")
 
     def _open_from_map(self, index: int | None) -> None:
-        """Show the digit chosen on the map in the grid (clearing filters), if it is a wrong one."""
+        """Show the digit chosen on the map in the grid, if it is a wrong one; the filters go only when they leave it
+        out (they went each time, walk36 F7)."""
         if index is None:
             return
         from ...core.analysis import misclassified_examples
@@ -91,5 +92,6 @@ class MapLauncher:
             self.notify(f"Test digit #{index} is read right, so it is not in this list.")
             return  # the filters stay as they were
         self.action_close_insight()
-        self.set_filter(None, None)
+        if all(m.index != index for m in self.examples):
+            self.set_filter(None, None)
         self.query_one(DigitGrid).selected = next(k for k, m in enumerate(self.examples) if m.index == index)
