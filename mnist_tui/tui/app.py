@@ -80,8 +80,7 @@ class MnistApp(KeysPanelActions, App):
         self.data_dir = data_dir
         self.checkpoints_dir = Path(checkpoints_dir)
         self.settings_path = Path(settings_path) if settings_path else default_settings_path()
-        self.load_data_on_start = load_data_on_start
-        self.download = download
+        self.load_data_on_start, self.download = load_data_on_start, download
         self.initial_preset, self.initial_config = initial_form(preset, self.settings_path)
         self.controller = RunController(lambda events: self.post_message(EngineEvents(events)),
                                         lambda reason, unavailable: self.post_message(
@@ -275,7 +274,8 @@ class MnistApp(KeysPanelActions, App):
     def on_data_failed(self, message: DataFailed) -> None:
         self.data_failed = message.dataset
         self.run_view.data_loaded(False)
-        self.set_progress(state="failed", message="The dataset is not available: see the message.")
+        title = DATASET_TITLES[message.dataset]  # "see the message" outlived the message (walk36 F4)
+        self.set_progress(state="failed", message=f"{title} could not be loaded · pick another dataset, or --data-dir")
         self.push_screen(MessageScreen("The dataset could not be loaded", message.message))
         if self.evaluation is None:
             self.query_one(ResultsPane).show_saved(None, self.dataset_cache, self.checkpoints_dir)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Input
 
-from ..core.config import TrainConfig
+from ..core.config import DATASET_TITLES, TrainConfig
 from ..core.controller import RunState
 from ..core.events import (
     EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics, Stopped,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .app import MnistApp
 
 
-MISSING_DATA = "Cannot train: the dataset is missing (see the message)."
+MISSING_DATA = "Cannot train: {} could not be loaded · pick another dataset"  # "(see the message)" outlived it
 
 
 class RunView:
@@ -122,7 +122,7 @@ class RunView:
         """A "Cannot start" message follows the form: it says the first error left, and goes once none is.
         A missing dataset's failure goes at the form's first change (another dataset, most likely)."""
         line = self.app.query_one(ProgressLine).progress
-        if line.message == MISSING_DATA:
+        if line.message in {MISSING_DATA.format(title) for title in DATASET_TITLES.values()}:
             self.app.set_progress(state="idle", message="Ready · f5 start · ctrl+p commands")
             line = self.app.query_one(ProgressLine).progress
         if errors and self._refusal is None and line.state == "idle" and line.message.startswith("Ready"):
@@ -362,7 +362,8 @@ class RunView:
         self._give_the_form_back()
         self._not_started()
         if data_unavailable:
-            app.set_progress(state="failed", message=MISSING_DATA)
+            title = DATASET_TITLES[getattr(app.controller.config, "dataset", "mnist")]
+            app.set_progress(state="failed", message=MISSING_DATA.format(title))
             app.push_screen(MessageScreen("The dataset could not be loaded",
                                           f"{reason}\n\nOr pick another dataset in the form's \"dataset\" field."),
                             lambda _: app.query_one("#field-dataset").focus())  # where the message points
@@ -387,8 +388,7 @@ class RunView:
 
 
 def _where_stopped(event: Stopped) -> str:
-    return (f"Stopped {Path(event.run_dir).name} {event.place} · saved "
-            f"{event.checkpoint} · resume from Runs (r)")
+    return f"Stopped {Path(event.run_dir).name} {event.place} · saved {event.checkpoint} · resume from Runs (r)"
 
 
 def _best_val(history: list[dict]) -> float | None:
