@@ -780,7 +780,7 @@ async def test_a_new_study_opens_quietly_and_makes_no_storage_file(tmp_path, syn
         await pilot.pause()
         # no "waiting for study…"; and not a blank line either, where a new user looked for what comes next
         said = str(screen.query_one("#tune-status", Static).render())
-        assert screen.poll_worker is None and said == "study ui: ctrl+s starts it, Attach watches it"
+        assert screen.poll_worker is None and said == "study ui: ctrl+s starts or joins it, Attach watches it"
     assert not (tmp_path / "runs").exists()
 
 
@@ -1267,7 +1267,7 @@ async def test_a_base_that_trains_on_every_digit_says_its_trials_hold_some_out_b
     async with Host(screen).run_test(size=SIZE) as pilot:
         await pilot.pause()
         status = str(screen.query_one("#tune-status", Static).render())
-    assert "ctrl+s starts it" in status and "trials hold out 5,000 training digits" in status, status
+    assert "ctrl+s starts or joins it" in status and "trials hold out 5,000 training digits" in status, status
 
 
 async def test_a_running_trial_shows_how_far_it_has_trained(tmp_path, synthetic_root):

@@ -103,7 +103,7 @@ def start_hint(study: str, base: TrainConfig) -> str:
     preset), what its trials hold out, which the view said only once the study had started (walk32 F1)."""
     held = held_out_for_tuning(base)
     said = "" if held is None else f". Its trials hold out {held:,} training digits for validation"
-    return f"study {study}: ctrl+s starts it, Attach watches it{said}"
+    return f"study {study}: ctrl+s starts or joins it, Attach watches it{said}"
 
 
 def poll_error_text(study: str, finished: dict[str, Any], since: str | None = None) -> str:
