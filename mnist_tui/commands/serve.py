@@ -12,18 +12,31 @@ from pathlib import Path
 from .common import EXIT_OK, UsageError, add_path_flags, check_checkpoints_folder
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DESCRIPTION = """\
+Serve the terminal app over HTTP; every browser tab runs its own app process.
+Binds to 127.0.0.1 (this machine only) unless --host says otherwise."""
+EPILOG = """\
+The page's address, printed at start, carries a secret (?token=...): without
+it no page opens. Anyone who has the whole address and can reach the port can
+train, evaluate and delete runs in the checkpoints folder: give --host another
+address only on a network you trust, or keep the default and use ssh -L.
+
+Each tab's form starts from the preset given before the command:
+  mnist-tui --preset fast serve
+
+Exit codes: 0 ok, 2 bad input or a port that cannot be bound, 130 Ctrl+C
+(128 + the number of the signal that stopped it)."""
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("serve", help="serve the app to web browsers (textual-serve)",
-                            description="Serve the terminal app over HTTP; every browser tab runs its own app "
-                            "process. Binds to 127.0.0.1 (this machine only) unless --host says otherwise.")
+    parser = sub.add_parser("serve", help="serve the app to web browsers (textual-serve)", description=DESCRIPTION,
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, local only)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on, 1-65535 (default: 8000)")
     parser.add_argument("--public-url", help="URL browsers use to reach it, if not http://HOST:PORT "
                         "(e.g. http://localhost:9000 behind ssh -L 9000:localhost:8000)")
     parser.add_argument("--max-sessions", type=int, default=4, metavar="N",
-                        help="browser tabs (app processes) served at once; the next is turned away (default: 4)")
+                        help="browser tabs (app processes) served at once, 1-64; the next is turned away (default: 4)")
     add_path_flags(parser)
     parser.set_defaults(handler=run)
 

@@ -202,3 +202,14 @@ def test_ctrl_c_ends_serve_with_130_as_its_help_says(tmp_path):
     with serving(tmp_path, "--port", str(free_port())) as (server, printed):
         assert "Press Ctrl+C to quit." in printed[-1]
     assert server.returncode == 130
+
+
+def test_serve_help_says_what_a_user_needs_before_exposing_it(capsys):
+    """The token in the page's URL, who can do what with it off the loopback, the ranges and --preset were only in
+    the banner or the errors (walk36 F12)."""
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "?token=" in text and "train, evaluate and delete runs" in text
+    assert "1-65535" in text and "1-64" in text
+    assert "mnist-tui --preset fast serve" in text
