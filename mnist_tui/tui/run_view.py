@@ -9,7 +9,6 @@ app closes mid-run.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +27,7 @@ from .screens.tune_questions import busy_question_answered
 from .settings import save_form
 from .widgets.dialogs import ConfirmScreen, MessageScreen
 from .widgets.hparam_form import HParamForm, name_problem
-from .widgets.progress import ProgressLine, format_rate, phase_after
+from .widgets.progress import ProgressLine, format_rate, phase_after, within_folder
 
 if TYPE_CHECKING:
     from .app import MnistApp
@@ -41,17 +40,15 @@ class RunView:
     """Gives the controller the person's commands and shows its events; owned by the app."""
 
     def __init__(self, app: MnistApp) -> None:
-        self.app = app
+        self.app, self.quit_when_stopped = app, False
         self.form_to_save: tuple[str | None, TrainConfig] | None = None  # remembered once the run has started
         self.form_draft: tuple[TrainConfig, str | None, dict[str, str]] | None = None  # what a resumed run covers
         self._resuming = False
         self._stopped: Stopped | None = None  # the last run stopped and not since finished (see quit_message)
         self._said: str | None = None  # the run folder the idle status line names (finished, stopped, failed)
         self._charted: str | None = None  # the run folder whose curves Train's charts show
-        self.quit_when_stopped = False
         self.stop_question: ConfirmScreen | None = None  # "Stop training?" while it waits for an answer
-        # the "Cannot start" message on the progress line and the (state, message) it replaced
-        self._refusal: tuple[str, tuple[str, str]] | None = None
+        self._refusal: tuple[str, tuple[str, str]] | None = None  # "Cannot start…" and the (state, message) before
         self._refused = "start"  # what was refused: "start", "tune", "find a learning rate"
         self._start_once_loaded: tuple[str | None, TrainConfig, str | None] | None = None  # f5 on missing data
 
@@ -87,10 +84,12 @@ class RunView:
             app.action_show_tab("train")
             form.query_one("#field-run_name").focus()
             return
-        if app.data_failed == config.dataset:  # looked for again here, where it is quick: a run's process
-            # said "Form locked while the run trains" (and offered pause and stop) until it failed the same way
-            self._start_once_loaded = (form.preset, config, form.run_name)
-            app.set_progress(state="idle", message="Looking for the dataset again…")
+        loaded = app.dataset_cache.current
+        if app.data_failed == config.dataset or loaded is None or loaded.dataset != config.dataset:
+            # read (downloaded where missing, as by ctrl+l: walk36 F11) here first: a run's process said "Form
+            # locked while the run trains" (and offered pause and stop) until it failed (walk29 F6)
+            self._start_once_loaded, again = (form.preset, config, form.run_name), app.data_failed == config.dataset
+            app.set_progress(state="idle", message=f"Looking for {DATASET_TITLES[config.dataset]}{' again' * again}…")
             app.load_data_in_background(config.dataset)
             return
         self.form_to_save = (form.preset, config)  # remembered once it has started: a bad dataset is not
@@ -269,7 +268,7 @@ class RunView:
         elif isinstance(event, Failed):
             self._not_started()
             app.notify(event.reason, title="Training failed", severity="error", timeout=10)
-            app.set_progress(state="failed", message=f"Failed: {self._in_checkpoints(event.reason)}")
+            app.set_progress(state="failed", message=f"Failed: {within_folder(event.reason, app.checkpoints_dir)}")
             if event.run_dir:
                 app.query_one(ResultsPane).note_training(Path(event.run_dir).name, ended="failed")
             self._said = event.run_dir
@@ -369,16 +368,7 @@ class RunView:
                             lambda _: app.query_one("#field-dataset").focus())  # where the message points
             return
         app.notify(reason, title="Training failed", severity="error", timeout=10)
-        app.set_progress(state="failed", message=f"Failed: {self._in_checkpoints(reason)}")
-
-    def _in_checkpoints(self, reason: str) -> str:
-        """Paths in the checkpoints folder written from it (runs/x/last.pt as x/last.pt), and the folder itself
-        left out where it heads the reason ("runs: cannot write in the checkpoints folder"): the line is 80 wide."""
-        folder = Path(self.app.checkpoints_dir)
-        for prefix in sorted({str(folder.resolve()), str(folder.absolute()), str(folder)}, key=len, reverse=True):
-            prefix = prefix.rstrip(os.sep)
-            reason = reason.removeprefix(prefix + ": ").replace(prefix + os.sep, "")
-        return reason
+        app.set_progress(state="failed", message=f"Failed: {within_folder(reason, app.checkpoints_dir)}")
 
     def _not_started(self) -> None:
         """A run that failed before it started: its form is not remembered, the charts show what they showed."""

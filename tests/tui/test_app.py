@@ -375,7 +375,7 @@ async def test_missing_data_is_shown_in_a_dialog_and_the_app_stays_up(make_app, 
         assert app.run_state == "idle" and app.is_running
         assert app.controller.serial == 0, said_at_once  # no run was started
     assert said_at_once[0] == "idle" and said_at_once[1] in (
-        "Looking for the dataset again…", "MNIST could not be loaded · pick another dataset, or --data-dir")
+        "Looking for MNIST again…", "MNIST could not be loaded · pick another dataset, or --data-dir")
 
 
 async def test_a_dataset_put_in_place_after_it_was_missing_trains_at_the_first_f5(make_app, tmp_path, synthetic_root):
@@ -391,6 +391,33 @@ async def test_a_dataset_put_in_place_after_it_was_missing_trains_at_the_first_f
         await app.wait_for_event("finished")
         await run_to_completion(pilot, app)
     assert app.controller.serial == 1 and (the_run(app) / "result.json").is_file()
+
+
+async def test_f5_on_a_dataset_not_on_disk_downloads_it_as_the_lr_finder_does(make_app, tmp_path, synthetic_root,
+                                                                               monkeypatch):
+    """f5 said "FashionMNIST is not on disk" without trying to download it; ctrl+l downloaded (walk36 F11). The
+    download here copies the synthetic files into place, the way torchvision's would write them."""
+    import torchvision.datasets
+
+    folder = tmp_path / "data"
+    shutil.copytree(synthetic_root, folder)
+
+    def download(root, train, download):
+        shutil.copytree(Path(root) / "MNIST", Path(root) / "FashionMNIST")
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", download)
+    app = make_app(data_dir=folder, download=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app.query_one("#field-dataset", Select).value = "fashion-mnist"
+        await pilot.pause()
+        await pilot.press("f5")
+        await ready(pilot, app)  # the download, then the run
+        assert not isinstance(app.screen, MessageScreen), app.screen.message  # "FashionMNIST is not on disk."
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+    assert json.loads((the_run(app) / "config.json").read_text())["dataset"] == "fashion-mnist"
+    assert (the_run(app) / "result.json").is_file()
 
 
 async def test_command_palette_lists_every_action_and_starts_training(make_app):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.text import Text
 from textual.widget import Widget
@@ -131,6 +133,17 @@ def _one_line(text: Text, width: int) -> Text:
     if width > 0 and text.cell_len > width:
         text.truncate(width, overflow="ellipsis")
     return text
+
+
+def within_folder(reason: str, folder: str | os.PathLike[str]) -> str:
+    """Paths in ``folder`` (the checkpoints folder) written from it (runs/x/last.pt as x/last.pt), and the folder
+    itself left out where it heads the reason ("runs: cannot write in the checkpoints folder"): the line is 80
+    wide."""
+    folder = Path(folder)
+    for prefix in sorted({str(folder.resolve()), str(folder.absolute()), str(folder)}, key=len, reverse=True):
+        prefix = prefix.rstrip(os.sep)
+        reason = reason.removeprefix(prefix + ": ").replace(prefix + os.sep, "")
+    return reason
 
 
 def fit_message(message: str, width: int) -> str:
