@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .commands.common import OutputError, discard_stdout
-from .core.formatting import json_safe, percent, test_cell, tested
+from .core.formatting import COLLAPSED, collapsed, json_safe, percent, test_cell, tested
 from .core.events import (
     CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics,
     Stopped,
@@ -238,6 +238,8 @@ class RichReporter:
                 f"[bold green]Test accuracy {tested(last.test_accuracy, last.tta)}[/] (last, epoch {last.epochs}; loss "
                 f"{last.test_loss:.4f}) after {last.train_seconds:.1f}s of training.", soft_wrap=True)
             self.console.print(f"Saved in {last.run_dir}", soft_wrap=True, crop=False, overflow="ignore")
+            if collapsed(last.test_accuracy):
+                self.console.print(f"[yellow]{COLLAPSED}[/]")
             if last.study_note:
                 self.console.print(f"Tuning: {last.study_note}", soft_wrap=True, markup=False)
         elif isinstance(last, Stopped):

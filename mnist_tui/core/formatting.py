@@ -33,6 +33,16 @@ def tested(accuracy: float | None, tta: bool) -> str:
     return percent(accuracy) + (" with TTA" if tta and accuracy is not None else "")
 
 
+# A test figure under twice chance (10 classes): the network learned nothing it kept, most likely with a learning rate
+# steered or set far too high (or too low); such a run read as a plain "Finished" (walk36 F3)
+COLLAPSED = ("It reads the test digits no better than guessing: the network learned nothing it kept (a learning "
+             "rate far too high, or too low, does this). Train again with another lr.")
+
+
+def collapsed(accuracy: float | None) -> bool:
+    return isinstance(accuracy, (int, float)) and accuracy < 0.2
+
+
 def test_cell(accuracy: float | None, checkpoint: str | None, epochs_done: int, tta: bool = False) -> str:
     """A run's test accuracy for a table: which checkpoint it measured only when not the finished run's
     last one ("98.12%", "98.40% best·e2"), and "TTA" when shifted copies were averaged in ("99.75% TTA")."""
@@ -123,6 +133,6 @@ def params_text(params: dict[str, Any]) -> str:
 
 
 __all__ = [
-    "clip", "json_safe", "param_text", "params_text", "percent", "rate_label", "rate_ticks", "short_percent",
+    "COLLAPSED", "clip", "collapsed", "json_safe", "param_text", "params_text", "percent", "rate_label", "rate_ticks", "short_percent",
     "test_cell", "tested", "tidy", "whole_percent",
 ]

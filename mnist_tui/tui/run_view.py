@@ -20,7 +20,7 @@ from ..core.controller import RunState
 from ..core.events import (
     EpochEnd, Event, Failed, Finished, LrChanged, Paused, Resumed, RunStarted, StepMetrics, Stopped,
 )
-from ..core.formatting import percent, tested
+from ..core.formatting import COLLAPSED, collapsed, percent, tested
 from ..core.runs import read_config, read_metrics, read_points
 from .panes.results import ResultsPane
 from .screens.tune_questions import busy_question_answered
@@ -308,11 +308,13 @@ class RunView:
             self._stopped = None  # resumed and finished: nothing left to resume
         rate = app.query_one(ProgressLine).progress.samples_per_s
         source, test = f"{event.run_name} · last (epoch {event.epochs})", tested(event.test_accuracy, event.tta)
-        app.notify(f"test {test} ({source}) · f2 Results", title="Finished")
+        bad = collapsed(event.test_accuracy)  # a collapsed network read as a plain "Finished" (walk36 F3)
+        app.notify(f"test {test} ({source}) · " + (COLLAPSED if bad else "f2 Results"), title="Finished",
+                   severity="warning" if bad else "information", timeout=15 if bad else app.NOTIFICATION_TIMEOUT)
         if event.study_note:
             app.notify(event.study_note, title="Tuning", timeout=10)
         app.set_progress(state="idle", message=(
-            f"Finished {source} · test {test} · best val "
+            f"Finished {source} · test {test}{', chance level' * bad} · best val "
             f"{percent(event.best_val_accuracy)} · {format_rate(rate)} · f2 Results · f3 Misclassified"))
         app.query_one(ResultsPane).show_saved(event.run_dir, app.dataset_cache, app.checkpoints_dir)
         self._said = event.run_dir

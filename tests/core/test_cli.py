@@ -32,6 +32,15 @@ def test_train_json_ends_with_the_finished_event(tmp_path, synthetic_root, capsy
     assert (tmp_path / "r1" / "best.pt").is_file()
 
 
+def test_train_says_when_the_network_ended_no_better_than_guessing(tmp_path, synthetic_root, capsys):
+    """A collapsed run (every digit read "1", 11.35%) read like any other (walk36 F3)."""
+    assert train(tmp_path, synthetic_root, "--epochs", "1", "--lr", "1e-9") == 0  # too low to move the weights
+    out = " ".join(capsys.readouterr().out.split())
+    assert "no better than guessing" in out and "Train again with another lr." in out
+    assert train(tmp_path, synthetic_root, "--epochs", "1") == 0
+    assert "guessing" not in capsys.readouterr().out
+
+
 def test_train_with_progress_bar_prints_a_summary(tmp_path, synthetic_root, capsys):
     assert train(tmp_path, synthetic_root, "--epochs", "1") == 0
     out = capsys.readouterr().out

@@ -752,3 +752,23 @@ def test_what_the_app_says_as_it_closes_is_printed_on_lines_of_its_own(monkeypat
     monkeypatch.setattr(MnistApp, "run", lambda self, *args, **kwargs: said)
     assert cli.main(["--checkpoints", str(tmp_path)]) == 0
     assert capsys.readouterr().out == said + "\n"
+
+
+async def test_a_run_that_ends_at_chance_says_the_network_collapsed(make_app, settings_path):
+    """A run steered to a learning rate too high ended at 11.35%, every digit read "1", under a plain "Finished"
+    (walk36 F3). Here a learning rate too low to move the weights leaves the network as guessing."""
+    from mnist_tui.core.config import PRESETS
+    from mnist_tui.tui.settings import save_form
+    from mnist_tui.tui.widgets.progress import ProgressLine
+
+    save_form(settings_path, None, PRESETS["seed-mlp"].replace(val_size=100, threads=1, lr=1e-9))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f5")
+        await settle(pilot, app)
+        message = app.query_one(ProgressLine).progress.message
+        toasts = [(n.title, n.severity, n.message) for n in app._notifications]
+    assert message.startswith("Finished") and ", chance level ·" in message, message
+    assert any(title == "Finished" and severity == "warning" and "no better than guessing" in text
+               for title, severity, text in toasts), toasts
