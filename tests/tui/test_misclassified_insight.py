@@ -76,6 +76,7 @@ async def test_badge_filter_and_suggested_label(run_and_evaluation, synthetic_da
         assert f"⚑ {len(pane.label_issues)} only (l)" in str(bar.render())
         assert bar.render_lines(bar.region.reset_offset)[0].text.rstrip().endswith("only (l)")  # fits 80 columns
         await _select(pilot, pane, flipped)
+        await pilot.press("z")  # large cards, whose flag says "label?"
         assert "⚑label?" in str(pane.query_one(DigitGrid).render())
         detail = str(pane.query_one(DigitDetail).render())
         true_label = int(synthetic_data.test_labels[flipped])
@@ -634,24 +635,34 @@ async def test_a_map_left_open_when_another_run_is_loaded_says_so(run_and_evalua
         assert said[-1] == "This map is of another run (newer is loaded now): esc, then M maps that one.", said
 
 
-async def test_z_shows_small_digits_three_times_as_many_to_a_page(run_and_evaluation, synthetic_data, synthetic_root):
-    """At 80x24 a page held two digits (28x14 each) over a half-empty pane: 80 wrong digits were 40 pages."""
+async def test_small_digits_where_large_ones_fit_one_row_and_z_switches(run_and_evaluation, synthetic_data,
+                                                                       synthetic_root):
+    """At 80x24 a page held two digits (28x14 each) over a half-empty pane, 80 wrong digits 40 pages, until z; and
+    large was still the default there, one row over eight blank lines (walk36 F8). A taller terminal keeps them."""
     async with PaneApp().run_test(size=SIZE) as pilot:
         pane, flipped = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
         grid = pane.query_one(DigitGrid)
         grid.focus()
         await pilot.pause()
-        large = grid.layout_counts()
-        await pilot.press("z")
         small = grid.layout_counts()
-        assert small[0] * small[1] >= 3 * large[0] * large[1], (large, small)
         shown = [line.text for line in grid.render_lines(grid.region.reset_offset)]
         captions = [m.group() for line in shown for m in re.finditer(r"#\d+ \d→\d", line)]
         assert len(captions) == min(small[0] * small[1], len(pane.examples)), shown  # (the tiny run has 2)
-        await pilot.press("pagedown")  # a page is the small page now
+        assert small[1] >= 2 and "⚑label?" not in "".join(shown)  # small cards: the flag alone
+        await pilot.press("pagedown")  # a page is the small page
         assert grid.selected == min(small[0] * small[1], len(pane.examples) - 1)
         await pilot.press("z")
-        assert grid.layout_counts() == large
+        large = grid.layout_counts()
+        assert small[0] * small[1] >= 3 * large[0] * large[1], (large, small)
+        await pilot.resize_terminal(80, 40)  # z chose large: it stays, at any height
+        await pilot.pause()
+        assert grid.layout_counts()[1] == 2 and not grid.is_small
+    async with PaneApp().run_test(size=(80, 40)) as pilot:
+        pane, _ = await _open(pilot, run_and_evaluation, synthetic_data, synthetic_root)
+        grid = pane.query_one(DigitGrid)
+        assert grid.layout_counts()[1] == 2 and not grid.is_small  # two rows of large digits fit
+        await pilot.press("z")
+        assert grid.is_small
 
 
 async def test_the_place_in_a_long_list_stays_in_the_bar(run_and_evaluation, synthetic_data, synthetic_root):

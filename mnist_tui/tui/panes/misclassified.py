@@ -304,7 +304,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
 
     def action_toggle_small(self) -> None:
         grid = self.query_one(DigitGrid)
-        grid.small = not grid.small
+        grid.small = not grid.is_small
 
     def action_toggle_method(self) -> None:
         self.method = "occlusion" if self.method == "ig" else "ig"

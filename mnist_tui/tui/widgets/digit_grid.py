@@ -39,7 +39,9 @@ class DigitGrid(Widget, can_focus=True):
     ]
 
     selected: reactive[int] = reactive(0)
-    small: reactive[bool] = reactive(False)  # half-size cards: more digits a page, less detail
+    # half-size cards (more digits a page, less detail); None: those where a page holds a single row of large ones
+    # (at 80x24 one row of two digits stood over eight blank lines, walk36 F8), z sets it either way
+    small: reactive[bool | None] = reactive(None)
 
     class Highlighted(Message):
         """The selection moved to ``example`` (None when the grid is empty)."""
@@ -75,7 +77,11 @@ class DigitGrid(Widget, can_focus=True):
     @property
     def card(self) -> tuple[int, int]:
         """(width, height) of a card: its caption and its art."""
-        return SMALL_CARD if self.small else (CARD_WIDTH, CARD_HEIGHT)
+        return SMALL_CARD if self.is_small else (CARD_WIDTH, CARD_HEIGHT)
+
+    @property
+    def is_small(self) -> bool:
+        return self.small if self.small is not None else 0 < self.size.height < 2 * CARD_HEIGHT + GAP
 
     def layout_counts(self) -> tuple[int, int]:
         """(columns, rows) of cards that fit the widget's size."""
@@ -108,11 +114,11 @@ class DigitGrid(Widget, can_focus=True):
         self.selected = self._clamp(index if index >= 0 else len(self.examples) - 1)
 
     def _art(self, index: int) -> list[Text]:
-        key = -1 - index if self.small else index
+        key = -1 - index if self.is_small else index
         if key not in self._art_cache:
             if len(self._art_cache) > 256:
                 self._art_cache.clear()
-            self._art_cache[key] = digit_text(half_size(self.images[index]) if self.small else self.images[index])
+            self._art_cache[key] = digit_text(half_size(self.images[index]) if self.is_small else self.images[index])
         return self._art_cache[key]
 
     def render(self) -> Text:
