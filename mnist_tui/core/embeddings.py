@@ -161,6 +161,9 @@ class NeighbourIndex:
         self.features = train.features.float()
         self.squared_norms = self.features.pow(2).sum(dim=1)
         self.labels = train.labels
+        # every digit the same to the network (a collapsed one): its "nearest" were ties, ranked by index, at d0.0
+        spread = self.features.amax(dim=0) - self.features.amin(dim=0) if len(self.features) else None
+        self.alike = spread is not None and float(spread.max()) <= 1e-6
 
     def nearest(self, query: torch.Tensor, k: int = 8, exclude: int | None = None) -> list[Neighbour]:
         """The ``k`` training digits closest (Euclidean) to feature vector ``query``, nearest first."""

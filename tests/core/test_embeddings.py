@@ -93,3 +93,16 @@ def test_a_cache_for_other_data_is_not_used(model, run_dir, synthetic_data):
     fewer = cached_embeddings(model, run_dir / "best.pt", synthetic_data.train_images[:100],
                               synthetic_data.train_labels[:100], "train")
     assert fewer.features.shape == (100, 32)
+
+
+def test_a_network_that_gives_every_digit_the_same_features_has_no_nearest_digits(model, synthetic_data):
+    """A collapsed network's "nearest" were ties at d0.0, ranked by training index (walk36 F6)."""
+    import copy
+
+    collapsed = copy.deepcopy(model)
+    first = next(m for m in collapsed.modules() if isinstance(m, torch.nn.Linear))
+    torch.nn.init.zeros_(first.weight)
+    torch.nn.init.zeros_(first.bias)  # the hidden layer's ReLU then gives 0 for every digit
+    images, labels = synthetic_data.train_images, synthetic_data.train_labels
+    assert NeighbourIndex(compute_embeddings(collapsed, images, labels)).alike
+    assert not NeighbourIndex(compute_embeddings(model, images, labels)).alike

@@ -868,3 +868,29 @@ async def test_a_digit_opened_from_the_map_keeps_a_filter_that_holds_it(run_and_
             assert not isinstance(pilot.app.screen, MapScreen)
             assert (pane.true_label, pane.predicted_label) == kept
             assert pane.query_one(DigitGrid).current.index == index
+
+
+async def test_nearest_and_the_map_of_a_collapsed_network_say_so(run_and_evaluation, synthetic_data, synthetic_root,
+                                                                 tmp_path):
+    """A network that gives every digit the same features ranked "nearest" digits by index at d0.0, and its map
+    put every digit in one cell titled "PCA 0%+0%" (walk36 F6)."""
+    import torch
+
+    from mnist_tui.core.checkpoints import load_checkpoint
+    from mnist_tui.tui.widgets.insight_panel import ALIKE
+
+    run, evaluation, _ = run_and_evaluation
+    checkpoint = load_checkpoint(run / "best.pt")
+    state = checkpoint["model_state"]
+    weight = next(key for key, value in state.items() if value.dim() == 2)  # the first layer's
+    state[weight].zero_()
+    state[weight.replace("weight", "bias")].zero_()
+    (tmp_path / "collapsed").mkdir()
+    torch.save(checkpoint, tmp_path / "collapsed" / "best.pt")
+    async with PaneApp().run_test(size=SIZE) as pilot:
+        pane, _ = await _open(pilot, (tmp_path / "collapsed", evaluation, None), synthetic_data, synthetic_root)
+        await _press(pilot, "n")
+        assert pane.query_one(InsightPanel).content == ALIKE
+        await _press(pilot, "escape", "M")
+        title = pilot.app.screen.query_one("#map-title").render_line(0).text
+        assert "every digit alike to this network" in title and "PCA" not in title, title

@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 from ...core.model_cache import ModelCache, TrainingNeighbours
 from ..widgets.digit_grid import GRID_KEYS, PANEL_KEYS, DigitDetail, DigitGrid
 from ..widgets.fit import class_label, fit_parts
-from ..widgets.insight_panel import METHOD_TITLES, NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
+from ..widgets.insight_panel import ALIKE, METHOD_TITLES, NO_TRAINING_SET, ExplainView, InsightPanel, NeighboursView
 from .map_launch import MapLauncher
 
 NO_TEST_SET = ("Suspected label errors need the whole test set, which is not on disk: start the app with "
@@ -379,6 +379,8 @@ class MisclassifiedPane(MapLauncher, Vertical):
         if built is None:
             return NO_TRAINING_SET
         index, train_images = built
+        if index.alike:
+            return ALIKE
         found = index.nearest(embed_digit(model, pixels), k=8)
         return NeighboursView(example.index, example.true_label, example.predicted_label, pixels.tolist(),
                               [(n.index, n.label, n.distance, train_images[n.index].tolist()) for n in found])

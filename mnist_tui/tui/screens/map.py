@@ -31,7 +31,7 @@ from ..widgets.digit_art import digit_text, half_size
 from ..widgets.digit_map import CLASS_COLOURS, DigitMap
 from ..widgets.fit import fit_parts
 from ..widgets.footer import FittingFooter
-from ..widgets.insight_panel import NO_TRAINING_SET, SMALL
+from ..widgets.insight_panel import ALIKE, NO_TRAINING_SET, SMALL
 
 # (progress(done, total), cancelled()) -> None when the training digits' index is ready, else why not
 PrepareNeighbours = Callable[[Callable[[int, int], None], Callable[[], bool]], "str | None"]
@@ -76,7 +76,7 @@ def test_set_map(model: Any, dataset: str, checkpoint: Any, data_dir: str | None
 
     def prepare(progress: Callable[[int, int], None], cancel: Callable[[], bool]) -> str | None:
         built["index"] = training_index(progress, cancel)
-        return None if built["index"] else NO_TRAINING_SET
+        return NO_TRAINING_SET if not built["index"] else ALIKE if built["index"][0].alike else None
 
     def nearest(i: int) -> list[tuple[int, int, float, Any]]:
         index, train_images = built["index"]
@@ -163,6 +163,8 @@ class MapScreen(Screen[int | None]):
         wrong = sum(1 for t, p in zip(self.data.labels, self.data.predictions) if t != p)
         how = (f"PCA {self.data.explained[0]:.0%}+{self.data.explained[1]:.0%}" if self.method == "pca"
                else METHOD_TITLES[self.method])
+        if self.data.explained == (0.0, 0.0):  # no variance: one cell, titled "PCA 0%+0%" (walk36 F6)
+            how = "every digit alike to this network"
         busy = [(" · ", f"working out {METHOD_TITLES[self.placing]}…", 5)] if self.placing else []
         # at 80 columns a run's name cut the method and its share of the variance: the name goes first
         title = self.query_one("#map-title", Static)
@@ -171,7 +173,7 @@ class MapScreen(Screen[int | None]):
                      (" · ", f"[yellow]{escape(self.superseded)}[/]", 8), (" ", f"({wrong:,} wrong here)", 4)]
         else:
             parts = [("", f"[b]Map[/] of {len(self.data.labels):,} test digits", 9), (" ", f"({wrong:,} wrong)", 4),
-                     (" · ", escape(self.data.source), 1), (" · ", how, 3), *busy]
+                     (" · ", escape(self.data.source), 1), (" · ", how, 9 if "alike" in how else 3), *busy]
         title.update(fit_parts(parts, title.size.width or self.size.width or 80))
 
     def supersede(self, why: str) -> None:

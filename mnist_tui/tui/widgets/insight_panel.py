@@ -24,6 +24,8 @@ METHOD_TITLES = {"ig": "integrated gradients", "occlusion": "occlusion"}
 SHORT_METHOD_TITLES = {"ig": "int. gradients"}  # where the whole header does not fit (58 columns at 80)
 
 
+ALIKE = ("This network gives every training digit the same features (it learned nothing it kept): no digit is "
+         "nearer than another, so there are no nearest digits to show.")
 NO_TRAINING_SET = ("The nearest training digits need the training set, which is not on disk: "
                    "start the app with --data-dir (or MNIST_TUI_DATA) pointing at it.")
 
