@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "checkpoint": paths[0], "method": args.method, "index": args.index, "split": args.split if args.image is None else None,
-            "image": args.image, "label": label, "prediction": explanation.prediction, "tta": tta,
+            "image": args.image, "label": label, "predicted": explanation.prediction, "tta": tta,
             "probabilities": [rounded(p, 6) for p in explanation.probabilities],
             "maps": [{"class": c, "map": [[rounded(float(v), 6) for v in row] for row in m.tolist()]}
                      for c, m in zip(explanation.classes, explanation.maps)],

@@ -14,14 +14,16 @@ from .common import EXIT_OK, UsageError, add_path_flags, load_models, output_fil
 from .dataset_split import add_split_flag, load_split
 
 
-COLUMNS = ("index", "x", "y", "label", "prediction")
+# "predicted", as in eval and predict: "prediction" here, "label" (for the prediction) in predict (walk35 F4)
+COLUMNS = ("index", "x", "y", "label", "predicted")
+EARLIER = b"index,x,y,label,prediction"  # a map written before, which --out may still write over
 
 
 def _a_map(path: Path) -> bool:
     """Whether ``path`` is a file ``map`` may write over: an earlier map's CSV (not a checkpoint, not notes)."""
     try:
         with path.open("rb") as fh:
-            return fh.readline().rstrip(b"\r\n") == ",".join(COLUMNS).encode()
+            return fh.readline().rstrip(b"\r\n") in (",".join(COLUMNS).encode(), EARLIER)
     except OSError:
         return False
 
@@ -36,7 +38,7 @@ def register(sub) -> None:
                         "tens of seconds for 10,000 digits")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", metavar="FILE.csv",
-                     help="write a CSV file: index,x,y,label,prediction (- for the standard output)")
+                     help="write a CSV file: index,x,y,label,predicted (- for the standard output)")
     out.add_argument("--json", action="store_true", help="print one JSON object instead")
     add_split_flag(parser, "digits to map (default: test)")
     add_path_flags(parser, checkpoints="folder run names are looked up in")

@@ -27,7 +27,8 @@ def register(sub) -> None:
                         help="a checkpoint file, run folder or run name (default: the shipped model), then PNG or "
                         "JPEG files")
     add_path_flags(parser, data=False, checkpoints="folder run names are looked up in")
-    parser.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    parser.add_argument("--json", action="store_true", help="a JSON line per image, in order: image, predicted, confidence and "
+                        "probabilities, or image and error")
     parser.set_defaults(handler=run)
 
 
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:  # a line for each image, in order: one that failed says why (it was on stderr alone, walk35 F5)
             p = predicted.get(path)
             print(json.dumps({"image": path, "error": errors[path]} if p is None else {
-                "image": path, "label": int(p.argmax()), "confidence": float(p.max()),
+                "image": path, "predicted": int(p.argmax()), "confidence": round(float(p.max()), 6),
                 "probabilities": [round(float(v), 6) for v in p]}))
         elif (p := predicted.get(path)) is not None:
             label = int(p.argmax())

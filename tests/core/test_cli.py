@@ -156,7 +156,9 @@ def test_eval_predict_and_runs(tmp_path, synthetic_root, synthetic_data, capsys)
     picture.save(tmp_path / "digit.png")
     assert main(["predict", str(tmp_path / "r1"), str(tmp_path / "digit.png"), "--json"]) == 0
     prediction = json.loads(capsys.readouterr().out)
-    assert prediction["label"] in range(10) and len(prediction["probabilities"]) == 10
+    assert prediction["predicted"] in range(10) and len(prediction["probabilities"]) == 10
+    assert "label" not in prediction  # "label" is the true label in eval, explain and map (walk35 F4)
+    assert prediction["confidence"] == max(prediction["probabilities"])  # rounded alike
     assert abs(sum(prediction["probabilities"]) - 1) < 1e-3
     # a line for each image, in order: one that cannot be read says why (only stderr did: walk35 F5)
     digit_png, missing = str(tmp_path / "digit.png"), str(tmp_path / "missing.png")
@@ -164,7 +166,7 @@ def test_eval_predict_and_runs(tmp_path, synthetic_root, synthetic_data, capsys)
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["image"] for line in lines] == [digit_png, missing, digit_png]
-    assert lines[0] == lines[2] and lines[0]["label"] == prediction["label"]
+    assert lines[0] == lines[2] and lines[0]["predicted"] == prediction["predicted"]
     assert lines[1] == {"image": missing, "error": err.strip().removeprefix("mnist-tui: ")}
     # and on a terminal (both streams in one) too, a line each in the order given (walk36 F10)
     together = subprocess.run([sys.executable, "-m", "mnist_tui.cli", "predict", str(tmp_path / "r1"), digit_png,

@@ -78,7 +78,7 @@ def test_explain_json_and_art(tiny_run, synthetic_root, capsys):
     assert main([*base, "--json", "--method", "occlusion"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["method"] == "occlusion" and out["index"] == 3 and 0 <= out["label"] <= 9
-    assert out["maps"][0]["class"] == out["prediction"]
+    assert out["maps"][0]["class"] == out["predicted"]
     assert len(out["maps"][0]["map"]) == 28 and all(len(row) == 28 for row in out["maps"][0]["map"])
     assert main([*base, "--method", "ig"]) == 0
     art = capsys.readouterr().out.splitlines()

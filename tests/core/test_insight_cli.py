@@ -81,7 +81,7 @@ def test_map_writes_csv_and_json(tiny_run, synthetic_root, tmp_path, capsys, mon
     said = capsys.readouterr().out.splitlines()  # in two lines: one was 104 columns
     assert said[0].startswith("wrote 200 points") and said[1].startswith("PCA axes explain"), said
     rows = list(csv.DictReader(out.open()))
-    assert len(rows) == 200 and set(rows[0]) == {"index", "x", "y", "label", "prediction"}
+    assert len(rows) == 200 and set(rows[0]) == {"index", "x", "y", "label", "predicted"}
     assert main(["map", str(tiny_run), "--json", "--data-dir", str(synthetic_root)]) == 0
     points = json.loads(capsys.readouterr().out)["points"]
     assert [p["index"] for p in points] == list(range(200))
@@ -98,13 +98,16 @@ def test_map_writes_over_an_earlier_map_only(tiny_run, synthetic_root, tmp_path,
     out = tmp_path / "map.csv"
     assert main(["map", str(tiny_run), "--out", str(out), "--data-dir", str(synthetic_root)]) == 0
     assert main(["map", str(tiny_run), "--out", str(out), "--data-dir", str(synthetic_root)]) == 0  # a map: again
+    out.write_text("index,x,y,label,prediction\n0,1.0,2.0,7,7\n")  # one written before "prediction" was renamed
+    assert main(["map", str(tiny_run), "--out", str(out), "--data-dir", str(synthetic_root)]) == 0
+    assert out.read_text().startswith("index,x,y,label,predicted\n")
     capsys.readouterr()
     weights = (tiny_run / "last.pt").read_bytes()
     for name in ("last.pt", "config.json"):
         before = (tiny_run / name).read_bytes()
         assert main(["map", str(tiny_run), "--out", str(tiny_run / name), "--data-dir", str(synthetic_root)]) == 2
         err = capsys.readouterr().err
-        assert err == f"mnist-tui: --out {tiny_run / name} exists and is not a map (index,x,y,label,prediction): " \
+        assert err == f"mnist-tui: --out {tiny_run / name} exists and is not a map (index,x,y,label,predicted): " \
                       "give another name, or delete it first\n", err
         assert (tiny_run / name).read_bytes() == before
     assert (tiny_run / "last.pt").read_bytes() == weights

@@ -244,7 +244,7 @@ async def test_saved_png_is_read_by_predict_with_the_same_answer(trained_run, tm
     capsys.readouterr()
     assert main(["predict", str(trained_run), str(saved), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["label"] == 1 == predicted
+    assert result["predicted"] == 1 == predicted
     assert np.allclose(result["probabilities"], live, atol=1e-5)
 
 
@@ -455,7 +455,7 @@ async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(trai
     assert command[:3] == ["mnist-tui", "predict", "shapes"]
     capsys.readouterr()
     assert main([*command[1:], "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["label"] == 1
+    assert json.loads(capsys.readouterr().out)["predicted"] == 1
 
 
 async def open_draw(pilot, app) -> None:
