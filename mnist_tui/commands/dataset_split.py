@@ -18,7 +18,7 @@ def load_split(args: argparse.Namespace, dataset: str, split: str, purpose: str)
     from ..core.data import DataUnavailable, load_mnist
 
     try:
-        data = load_mnist(getattr(args, "data_dir", None), dataset=dataset)
+        data = load_mnist(getattr(args, "data_dir", None), dataset=dataset, only=split)
     except DataUnavailable as exc:
         first, *rest = str(exc).strip().splitlines()
         looked = next((f"; looked in {line.removeprefix('Looked in: ')}" for line in rest

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     for path, config in zip(paths, configs):
         if config.dataset != dataset:
             raise UsageError(f"{path} was trained on {config.dataset}; evaluating it on {dataset} is refused")
-    data = load_mnist(args.data_dir, dataset=dataset)
+    data = load_mnist(args.data_dir, dataset=dataset, only="test")
     tta = any(config.tta for config in configs) if args.tta is None else args.tta
     result = evaluate(models, data.test_images, data.test_labels, device=device, tta=tta)
     wrong = misclassified_examples(result)

@@ -81,7 +81,7 @@ def check_digits(run_dir: str | os.PathLike[str] | None, data_dir: str | os.Path
     from .data import DataUnavailable, load_mnist
 
     try:
-        data = load_mnist(data_dir, download=False, dataset=dataset)
+        data = load_mnist(data_dir, download=False, dataset=dataset, only="test")
         images = data.test_images[:count]
         return CheckDigits(images, f"{len(images):,} test digits from {data.source}", test_set=True)
     except DataUnavailable:

@@ -44,7 +44,7 @@ class TrainingNeighbours:
         with self._lock:
             if self._built is None or self._built[0] != key:
                 try:
-                    data = load_mnist(data_dir, download=False, dataset=dataset)
+                    data = load_mnist(data_dir, download=False, dataset=dataset, only="train")
                 except DataUnavailable:
                     return None
                 train = cached_embeddings(model, path, data.train_images, data.train_labels, "train",

@@ -124,6 +124,21 @@ def test_a_damaged_file_gets_a_fix_that_works(copied_root, synthetic_root, monke
     assert len(load_mnist(copied_root, download=True).train_labels) == 600
 
 
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_one_split_reads_its_own_two_files_only(copied_root, synthetic_data, damage):
+    """eval, explain, map and export's check read the four files: a damaged or missing training file stopped them,
+    saying the test set was missing (walk35 F7)."""
+    path = copied_root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:1000]) if damage == "truncate" else path.unlink()
+    test = load_mnist(copied_root, download=False, only="test")
+    assert torch.equal(test.test_images, synthetic_data.test_images)
+    assert torch.equal(test.test_labels, synthetic_data.test_labels)
+    assert test.train_images.shape == (0, 28, 28) and len(test.train_labels) == 0
+    with pytest.raises(DataUnavailable) as info:  # the training split still says what is wrong with it
+        load_mnist(copied_root, download=False, only="train")
+    assert "train-images-idx3-ubyte" in str(info.value) and "t10k" not in str(info.value)
+
+
 def test_wrong_magic_number_is_refused(copied_root):
     path = copied_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
     raw = bytearray(path.read_bytes())

@@ -282,3 +282,21 @@ def test_explain_index_without_the_data_uses_the_wrong_digits_saved_with_the_run
     err = capsys.readouterr().err
     assert f"only the {len(wrong)} misclassified digits saved with the run can be explained" in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_test_set_commands_need_only_the_test_files(tiny_run, synthetic_root, tmp_path, capsys):
+    """A truncated training file stopped eval, explain --index and map, which said the test set was missing; export
+    then checked itself on the run's few saved digits instead of the test set (walk35 F7)."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_root, data)
+    damaged = data / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    damaged.write_bytes(damaged.read_bytes()[:1000])
+    for argv in (["eval", str(tiny_run)], ["explain", str(tiny_run), "--index", "3"], ["map", str(tiny_run), "--json"],
+                 ["export", str(tiny_run), "--out", str(tmp_path / "tiny.pt"), "--format", "torchscript"]):
+        assert main([*argv, "--data-dir", str(data)]) == 0, (argv, capsys.readouterr().err)
+        out, err = capsys.readouterr()
+        assert "truncated" not in err and "misclassified test digits saved" not in out + err, (argv, err)
+    assert main(["explain", str(tiny_run), "--index", "3", "--split", "train", "--data-dir", str(data)]) == 2
+    assert "train-images-idx3-ubyte is truncated" in capsys.readouterr().err

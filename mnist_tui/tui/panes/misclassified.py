@@ -134,7 +134,7 @@ class MisclassifiedPane(MapLauncher, Vertical):
         worker = get_current_worker()
         try:
             model, config, path = self._models.get(checkpoint)
-            data = load_mnist(data_dir, download=False, dataset=config.dataset)
+            data = load_mnist(data_dir, download=False, dataset=config.dataset, only="test")
             test = cached_embeddings(model, path, data.test_images, data.test_labels, "test",
                                      cancel=lambda: worker.is_cancelled)
         except DataUnavailable:  # no test set here: no badges (the bar shows no label count), l says why

@@ -69,7 +69,7 @@ def test_set_map(model: Any, dataset: str, checkpoint: Any, data_dir: str | None
     from ...core.embeddings import cache_path, cached_embeddings
     from ...core.projection import pca_2d
 
-    data = load_mnist(data_dir, download=False, dataset=dataset)
+    data = load_mnist(data_dir, download=False, dataset=dataset, only="test")
     test = cached_embeddings(model, checkpoint, data.test_images, data.test_labels, "test")
     projection = pca_2d(test.features)
     built: dict[str, Any] = {}  # the training digits' index, once the map's worker has it
