@@ -38,7 +38,6 @@ from .settings import default_settings_path, initial_form
 from .toasts import ToastRepainter
 from .views import Views
 from .widgets.confusion import ConfusionTable
-from .widgets.dialogs import MessageScreen
 from .widgets.footer import FittingFooter
 from .widgets.hparam_form import HParamForm
 from .widgets.progress import ProgressLine
@@ -274,9 +273,7 @@ class MnistApp(KeysPanelActions, App):
     def on_data_failed(self, message: DataFailed) -> None:
         self.data_failed = message.dataset
         self.run_view.data_loaded(False)
-        title = DATASET_TITLES[message.dataset]  # "see the message" outlived the message (walk36 F4)
-        self.set_progress(state="failed", message=f"{title} could not be loaded · pick another dataset, or --data-dir")
-        self.push_screen(MessageScreen("The dataset could not be loaded", message.message))
+        self.run_view.data_missing(message.dataset, message.message)  # as a run's process says it (walk37 F3)
         if self.evaluation is None:
             self.query_one(ResultsPane).show_saved(None, self.dataset_cache, self.checkpoints_dir)
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .app import MnistApp
 
 
-MISSING_DATA = "Cannot train: {} could not be loaded · pick another dataset"  # "(see the message)" outlived it
+MISSING_DATA = "{} could not be loaded · pick another dataset, or --data-dir"  # "(see the message)" outlived it
 
 
 class RunView:
@@ -101,6 +101,15 @@ class RunView:
         if asked is not None and loaded:
             self.form_to_save = asked[:2]
             self.start(asked[1], run_name=asked[2])
+
+    def data_missing(self, dataset: str, reason: str) -> None:
+        """``dataset`` could not be loaded (at start-up, for f5, or in a run's process): said the same way each
+        time, and the form's dataset field gets the keys (where the message points)."""
+        app = self.app
+        app.set_progress(state="failed", message=MISSING_DATA.format(DATASET_TITLES[dataset]))
+        app.push_screen(MessageScreen("The dataset could not be loaded",
+                                      f"{reason}\n\nOr pick another dataset in the form's \"dataset\" field."),
+                        lambda _: app.query_one("#field-dataset").focus())
 
     def refuse(self, errors: dict[str, str], what: str = "start") -> None:
         """Say on the progress line why the form cannot ``what`` (f5, f10, the finder); it follows the form."""
@@ -363,11 +372,7 @@ class RunView:
         self._give_the_form_back()
         self._not_started()
         if data_unavailable:
-            title = DATASET_TITLES[getattr(app.controller.config, "dataset", "mnist")]
-            app.set_progress(state="failed", message=MISSING_DATA.format(title))
-            app.push_screen(MessageScreen("The dataset could not be loaded",
-                                          f"{reason}\n\nOr pick another dataset in the form's \"dataset\" field."),
-                            lambda _: app.query_one("#field-dataset").focus())  # where the message points
+            self.data_missing(getattr(app.controller.config, "dataset", "mnist"), reason)
             return
         app.notify(reason, title="Training failed", severity="error", timeout=10)
         app.set_progress(state="failed", message=f"Failed: {within_folder(reason, app.checkpoints_dir)}")

@@ -522,7 +522,7 @@ async def test_a_missing_datasets_failure_goes_once_the_form_changes(make_app):
         await start_on_a_missing_dataset(pilot, app)
         await pilot.pause()
         # which dataset, and what to do: "(see the message)" stayed after the message was gone (walk36 F4)
-        assert line.progress.message == "Cannot train: Fashion-MNIST could not be loaded · pick another dataset"
+        assert line.progress.message == "Fashion-MNIST could not be loaded · pick another dataset, or --data-dir"
         # the field the message points at has the keys (it was Start: enter opened the same message again)
         assert app.focused is app.query_one("#field-dataset", Select)
         app.query_one("#field-dataset", Select).value = "mnist"
