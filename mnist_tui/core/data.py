@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .config import DATASET_TITLES
 from .formatting import clip
 
 # torchvision's MNIST statistics, used for every model.
@@ -261,14 +262,14 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
             _remove_empty_folders(made)  # a failed download leaves no MNIST/raw/ behind (runs would list it)
             reason = " ".join(str(exc).split()).rstrip(":;,. ") or type(exc).__name__  # torchvision's is multi-line
             offline = "Name or service not known" in reason or "Temporary failure in name resolution" in reason
-            raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk and could not "
+            raise DataUnavailable(_help(root, dataset, f"{DATASET_TITLES[dataset]} is not on disk and could not "
                                         "be downloaded" + (" (no network)." if offline else "."),
                                         f"The download said: {clip(reason)}", files=files)) from exc
         raw, problem = _find_raw_dir(root, dataset, files)
         if problem:
             raise DataUnavailable(_help(root, dataset, problem, files=files))
     if raw is None:
-        raise DataUnavailable(_help(root, dataset, f"{TORCHVISION_FOLDER[dataset]} is not on disk.", files=files))
+        raise DataUnavailable(_help(root, dataset, f"{DATASET_TITLES[dataset]} is not on disk.", files=files))
     try:
         train_x, train_y, test_x, test_y = _read_raw(raw, files)
     except DamagedData as exc:

@@ -212,6 +212,11 @@ def test_other_mnist_format_datasets_use_their_own_folder(synthetic_root, tmp_pa
     assert data.dataset == "fashion-mnist" and len(data.train_labels) == 600
     # MNIST's files are never taken for Fashion-MNIST's
     with pytest.raises(DataUnavailable) as info:
+        load_mnist(tmp_path / "none", download=False, dataset="fashion-mnist")
+    assert str(tmp_path / "none" / "FashionMNIST" / "raw") in str(info.value)  # where the files go
+    # named as the form and the status line name it: the dialog said "FashionMNIST" (walk37 F9)
+    assert str(info.value).startswith("Fashion-MNIST is not on disk.")
+    with pytest.raises(DataUnavailable) as info:
         load_mnist(synthetic_root, download=False, dataset="kmnist")
     assert str(synthetic_root / "KMNIST" / "raw") in str(info.value)
 

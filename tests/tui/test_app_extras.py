@@ -772,3 +772,28 @@ async def test_a_run_that_ends_at_chance_says_the_network_collapsed(make_app, se
     assert message.startswith("Finished") and ", chance level ·" in message, message
     assert any(title == "Finished" and severity == "warning" and "no better than guessing" in text
                for title, severity, text in toasts), toasts
+
+
+def test_every_key_the_keys_panel_lists_says_what_it_does():
+    """Tune's panel listed a bare "^t" (its second ctrl+t, the one that says where an attached study stops, had no
+    words, walk37 F2). A key without words is only right in a family whose first key has them (Draw's 0-9)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.binding import Binding
+    from textual.dom import DOMNode
+
+    import mnist_tui.tui
+    from mnist_tui.tui.widgets.keys_panel import in_words, moves_only
+
+    bare = []
+    for module in pkgutil.walk_packages(mnist_tui.tui.__path__, "mnist_tui.tui."):
+        for _, cls in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
+            bindings = [b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)] \
+                if issubclass(cls, DOMNode) and cls.__module__ == module.name else []
+            for k, binding in enumerate(bindings):
+                family = {b.action.partition("(")[0] for b in bindings[:k] if in_words(b)}
+                if not (moves_only(binding) or in_words(binding) or binding.action.partition("(")[0] in family):
+                    bare.append((cls.__name__, binding.key, binding.action))
+    assert not bare, bare

@@ -1230,18 +1230,19 @@ def test_a_clipped_error_ends_with_its_ellipsis_within_the_width():
 
 async def test_tune_opens_in_its_search_with_no_study_yet_and_on_the_trials_with_one(tmp_path, synthetic_root):
     """With no study, the keys were on the empty trials table: nothing showed them, enter did nothing, and the search
-    was a tab away (walk29 F8). A study that is there opens on its trials, to read them."""
-    screen = make_screen(tmp_path, synthetic_root)
-    async with Host(screen).run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        fresh = screen.focused.id if screen.focused else None, screen.query_one("#tune-search", Input).cursor_position
-    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)
-    screen = make_screen(tmp_path, synthetic_root, storage=storage)
-    async with Host(screen).run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        existing = screen.focused.id if screen.focused else None
-    assert fresh == ("tune-search", 0)  # the start of the search shows at 80 columns
-    assert existing == "tune-table"
+    was a tab away (walk29 F8); so too in a storage that held other studies only (walk37 F1). A study that is there
+    opens on its trials, to read them."""
+    focused = {}
+    for case, study in (("no storage", None), ("another study", "other"), ("this study", "ui")):
+        kwargs = {"storage": one_trial_study(tmp_path, study, 3e-3, 0.95)} if study else {}
+        screen = make_screen(tmp_path, synthetic_root, **kwargs)
+        async with Host(screen).run_test(size=SIZE) as pilot:
+            await asyncio.to_thread(screen.first_look.wait, 60)
+            await pilot.pause()
+            focused[case] = screen.focused.id if screen.focused else None
+            if case == "no storage":
+                assert screen.query_one("#tune-search", Input).cursor_position == 0  # its start shows at 80 columns
+    assert focused == {"no storage": "tune-search", "another study": "tune-search", "this study": "tune-table"}
 
 
 async def test_the_stop_key_says_where_an_attached_study_stops(tmp_path, synthetic_root):

@@ -20,7 +20,6 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
@@ -33,10 +32,10 @@ from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions, unless_busy
 from ..widgets.footer import FittingFooter
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart, ViewSwitch
-from ..widgets.tune_form import STATUS_LINES, STATUS_WIDTH, TuneForm, clip_lines
+from ..widgets.tune_form import TuneForm, progress_status
 from ..widgets.tune_records import (Importances, TrialRecords, TrialTable, best_trial, in_view_words, merge_records,
-                                    outcome_text, params_text, poll_error_text, progress_text, row_from_event,
-                                    start_hint, watch_storage)
+                                    outcome_text, params_text, poll_error_text, row_from_event, start_hint,
+                                    watch_storage)
 
 POLL_SECONDS = 3.0
 VIEWS = {"tune-table": "Trials", "tune-history": "History", "tune-importance": "Importance"}
@@ -62,7 +61,7 @@ class TuneScreen(LeaveQuestions, Screen):
         Binding("ctrl+s", "start", "Start"),
         Binding("ctrl+t", "stop", "Stop"),  # not ctrl+x: a focused Input takes that for cut
         Binding("ctrl+t", "app.notify('Stop stops a study started here (ctrl+s); one attached to stops where it runs "
-                "(ctrl+c there)')", show=False),  # with none running here (it said nothing, walk30 F9)
+                "(ctrl+c there)')", "Stop", show=False),  # none running here (said nothing, walk30 F9; walk37 F2)
         Binding("ctrl+b", "use_best", "Use best"),
         Binding("f8", "next_view", "View"),
     ]
@@ -86,8 +85,7 @@ class TuneScreen(LeaveQuestions, Screen):
                  poll_seconds: float = POLL_SECONDS, memory: dict[str, str] | None = None,
                  name: str | None = None) -> None:
         super().__init__(name=name)
-        self.memory = memory  # the fields as last typed, kept by the app between visits
-        self.base = base
+        self.memory, self.base = memory, base  # memory: the fields as last typed, kept by the app between visits
         self.preset = preset_for(base, preset)  # names the study and its best trial's train command
         self.checkpoints_dir, self.data_dir = Path(checkpoints_dir), data_dir
         self.default_storage = default_storage(self.checkpoints_dir)
@@ -99,6 +97,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self.child: CliChild | None = None  # the study's ``tune`` process, once started
         self.tune_worker = self.poll_worker = None
         self._poll_stop, self.first_poll_applied = threading.Event(), threading.Event()
+        self.first_look = threading.Event()  # the study the view opened on was read: the keys went where it says
         self._quit_when_stopped = False  # ctrl+q answered yes: the app quits once the study has ended
         self._quiet = False  # watching the study the view opened on: "waiting for study" is not said
         self._watched = self._outcome_of = None  # (storage, study) read (the fields' values then); whose end is said
@@ -171,15 +170,18 @@ class TuneScreen(LeaveQuestions, Screen):
         return self.form.study_name()
 
     def on_mount(self) -> None:
-        self.query_one("#tune-search", Input).cursor_position = 0  # the start of the spec shows at 80 columns
+        search = self.query_one("#tune-search", Input)
+        search.cursor_position = 0  # the start of the spec shows at 80 columns
         self._revalidate()
         self.show_view("tune-table")
         self.query_one(ImportanceBars).show_importances(None, 0)
+        search.focus()  # then the trials, once read, if any (walk29 F8, walk37 F1); typed in meanwhile, it stays
+        self._opened_search = search.value
         if self.form.storage_exists():  # the study in the fields comes back as it was left (or as others fed it)
             self.action_attach()
             self._quiet = True
-        else:  # no trials to read: the keys go to the search (on the empty table, nothing showed where they were)
-            self.query_one("#tune-search", Input).focus()
+        else:
+            self.first_look.set()
 
     @on(Input.Changed)
     def _revalidate(self, event: Input.Changed | None = None) -> None:
@@ -213,8 +215,7 @@ class TuneScreen(LeaveQuestions, Screen):
 
     @property
     def _stopping(self) -> bool:
-        """Stop was pressed and the study has not ended yet."""
-        return self.running and self.child.interrupted
+        return self.running and self.child.interrupted  # Stop was pressed and the study has not ended yet
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":
@@ -294,6 +295,11 @@ class TuneScreen(LeaveQuestions, Screen):
             self._set_running(self.running)  # (Start and Stop as they are, Start off for another config)
         status = self.query_one("#tune-status", Static)
         finished = message.finished or {}
+        if message.source == "poll" and not self.first_look.is_set():
+            search = self.query_one("#tune-search", Input)
+            if self.trials and self.focused is search and search.value == self._opened_search:
+                self.query_one("#tune-table", DataTable).focus()
+            self.first_look.set()
         if finished.get("event") == "note":
             self.notify(in_view_words(finished["message"]), title="Joining the study", severity="warning", timeout=20)
         elif finished.get("event") == "exited":
@@ -327,16 +333,9 @@ class TuneScreen(LeaveQuestions, Screen):
         self._redraw()
 
     def _show_progress(self, status: Static, error: str | None) -> None:
-        """The study's counts; under them, while the form is invalid (``error``), why Start is off (the error
-        alone hid a study just attached to, walk26 F11), else while it is not running what Start adds to it."""
-        text = progress_text(self.study_name(), self.trials, status.size.width or None)
         status.set_class(False, "error")
-        if error is not None:  # in the lines the counts leave
-            error = clip_lines(error, status.content_size.width or STATUS_WIDTH, STATUS_LINES - 1)
-        more = self.form.trials()
-        note = None if self.running else f"ctrl+s runs {more} more trial{'' if more == '1' else 's'} in it"
-        under = (error, "$text-error") if error is not None else (note, "$text-muted") if note else None
-        status.update(text if under is None else Content.assemble(text, "\n", under))
+        status.update(progress_status(self.study_name(), self.trials, (status.size.width or None,
+                                      status.content_size.width), error, self.form.trials(), self.running))
 
     # -- the table and the best trial ------------------------------------------------------
 

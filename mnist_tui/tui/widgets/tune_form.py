@@ -9,14 +9,16 @@ from __future__ import annotations
 import shlex
 import textwrap
 from collections.abc import Callable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Input, Label, Select
 
 from ...core.config import TrainConfig
 from ...core.tune_space import PRUNERS, SpaceError, base_mismatch, held_out_for_tuning, parse_space, storage_file
-from .tune_records import in_view_words
+from .tune_records import in_view_words, progress_text
 
 STATUS_LINES, STATUS_WIDTH = 5, 78  # the Tune status line's most lines, and its width at 80 columns
 
@@ -199,4 +201,17 @@ class TuneForm(Vertical):
         return None
 
 
-__all__ = ["PRUNERS", "TuneForm", "clip_lines"]
+def progress_status(study: str, trials: dict[int, dict[str, Any]], widths: tuple[int | None, int], error: str | None,
+                    more: str, running: bool) -> str | Content:
+    """The study's counts (``widths``: the status's and its content's); under them, while the form is invalid
+    (``error``), why Start is off (the error alone hid a study just attached to, walk26 F11), else while it is not
+    running what Start adds to it (``more`` trials)."""
+    text = progress_text(study, trials, widths[0])
+    if error is not None:  # in the lines the counts leave
+        error = clip_lines(error, widths[1] or STATUS_WIDTH, STATUS_LINES - 1)
+    note = None if running else f"ctrl+s runs {more} more trial{'' if more == '1' else 's'} in it"
+    under = (error, "$text-error") if error is not None else (note, "$text-muted") if note else None
+    return text if under is None else Content.assemble(text, "\n", under)
+
+
+__all__ = ["PRUNERS", "TuneForm", "clip_lines", "progress_status"]
