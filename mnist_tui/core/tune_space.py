@@ -21,40 +21,13 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .config import PRESETS, ConfigError, TrainConfig, field_applies, field_types, unused_because, validate
 from .formatting import tidy
+from .storage_url import default_storage, storage_file, storage_problem  # (imported from here too)
 
 PRUNERS = ("median", "hyperband", "none")  # Optuna's pruners the tune commands offer
-
-
-def default_storage(checkpoints_dir: str | Path) -> str:
-    """Where a study lives unless told: ``tune.db`` beside the runs."""
-    return f"sqlite:///{Path(checkpoints_dir).resolve() / 'tune.db'}"
-
-
-def storage_problem(url: str) -> str | None:
-    """Why ``url`` is not a storage (an Optuna RDB URL or ``journal:PATH`` whose file's folder exists), or None."""
-    if url == "journal:":
-        return "journal storage needs a path: journal:/shared/folder/tune.log"
-    if not url.startswith("journal:") and "://" not in url:
-        return (f"--storage takes an Optuna URL (sqlite:///tune.db, postgresql://user@host/db) "
-                f"or journal:PATH, got {url!r}")
-    folder = path.parent if (path := storage_file(url)) is not None else None
-    if folder is not None and not folder.is_dir():  # a typo is refused, not made into folders
-        kind = "is not a folder" if folder.exists() else "does not exist"
-        return f"cannot open {url}: its folder {folder} {kind}"
-    return None
-
-
-def storage_file(url: str) -> Path | None:
-    """The local file an SQLite or journal storage keeps its studies in; None for a server or SQLite in memory."""
-    if url.startswith("journal:"):
-        return Path(url[len("journal:"):]).expanduser()
-    db = url.split(":///", 1)[1] if url.startswith("sqlite") and ":///" in url else ""
-    return Path(db).expanduser() if db and db != ":memory:" else None
 
 
 # fields a search must not vary: they decide where or what it trains, not how well

@@ -288,10 +288,27 @@ def test_a_damaged_study_file_or_a_folder_as_journal_is_one_line_not_a_traceback
         extra, said = [], "file is not a database"
     else:
         (tmp_path / "folder").mkdir()
-        extra, said = ["--storage", f"journal:{tmp_path / 'folder'}"], "Is a directory"
+        extra, said = ["--storage", f"journal:{tmp_path / 'folder'}"], "is a directory"
     assert main(tune_args(synthetic_root, checkpoints, "--search", "lr=1e-3:3e-2:log", *extra)) == 2
     err = capsys.readouterr().err
-    assert err.startswith("mnist-tui: could not create or load study ") and said in err and err.count("\n") == 1
+    assert err.startswith("mnist-tui: c") and said in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("case", ["notes", "an SQLite file", "sqlite:///", "sqlite:///:memory:"])
+def test_a_storage_that_cannot_keep_a_study_is_refused_before_it_is_written(case, synthetic_root, tmp_path, capsys):
+    """journal: at a user's notes appended an Optuna line to them, then gave a traceback; at an SQLite file, another
+    traceback (walk38 F1). SQLite in memory, or with no file, failed after a trial with "no such table" (F6)."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my precious notes\n")
+    db = tmp_path / "tune.db"
+    optuna.create_study(study_name="x", storage=f"sqlite:///{db}")
+    url = {"notes": f"journal:{notes}", "an SQLite file": f"journal:{db}"}.get(case, case)
+    before = notes.read_bytes(), db.read_bytes()
+    assert main(tune_args(synthetic_root, tmp_path, "--storage", url, "--search", "lr=1e-3:3e-2:log")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("is not an Optuna journal" in err if url.startswith("journal:") else
+                                      f"cannot keep a study in {url}: give a file" in err), err
+    assert (notes.read_bytes(), db.read_bytes()) == before and not (tmp_path / "runs").exists()
 
 
 def test_specs_parse_to_ranges_and_choices():
