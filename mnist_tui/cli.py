@@ -10,6 +10,7 @@ diverged, 2 bad arguments/config/data/checkpoint or a run folder to fix (busy, d
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import os
 import sys
@@ -181,6 +182,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         if isinstance(exc, PermissionError):  # a run or folder of another user's: it was a traceback (walk35 F1)
             stderr(f"cannot read {exc.filename}: permission denied" if exc.filename else str(exc))
+            return EXIT_USAGE
+        if isinstance(exc, OSError) and exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):  # a path no file can have
+            # (a name over 255 bytes, a link loop): tracebacks in nine commands (walk38 F2, F5)
+            stderr(f"{exc.filename}: {exc.strerror.lower()}" if exc.filename else str(exc))
             return EXIT_USAGE
         if _caused_by_interrupt(exc):  # torch.onnx's exporter turns Ctrl+C into its own error
             stderr("interrupted")

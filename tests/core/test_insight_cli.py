@@ -300,3 +300,24 @@ def test_test_set_commands_need_only_the_test_files(tiny_run, synthetic_root, tm
         assert "truncated" not in err and "misclassified test digits saved" not in out + err, (argv, err)
     assert main(["explain", str(tiny_run), "--index", "3", "--split", "train", "--data-dir", str(data)]) == 2
     assert "train-images-idx3-ubyte is truncated" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "LONG"], ["predict", "LONG", "IMAGE"], ["explain", "LONG", "--index", "1"], ["map", "LONG", "--json"],
+    ["label-errors", "LONG"], ["export", "LONG"], ["train", "--resume", "LONG"], ["map", "RUN", "--out", "LONG.csv"],
+    ["export", "RUN", "--out", "LONG.onnx"], ["eval", "FOLDER/LONG/last.pt"],
+])
+def test_a_name_longer_than_a_file_can_have_is_one_line_and_exit_2(argv, tiny_run, synthetic_root, tmp_path, capsys):
+    """A path part over 255 bytes gave "OSError: [Errno 36] File name too long" tracebacks, exit 1 (walk38 F2)."""
+    from PIL import Image
+
+    Image.new("L", (28, 28)).save(tmp_path / "digit.png")
+    names = {"LONG": "n" * 256, "RUN": str(tiny_run), "IMAGE": str(tmp_path / "digit.png"), "FOLDER": str(tmp_path)}
+    argv = [part.replace("LONG", names["LONG"]) if "LONG" in part and part != "LONG" else names.get(part, part)
+            for part in argv]
+    argv = [part.replace("FOLDER", str(tmp_path)) for part in argv]
+    data = [] if argv[0] == "predict" else ["--data-dir", str(synthetic_root)]
+    code = main([*argv, "--checkpoints", str(tiny_run.parent), *data])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "nnnn" in err and ("too long" in err or "no such" in err), err
