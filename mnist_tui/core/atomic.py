@@ -50,8 +50,10 @@ def _old_size(path: Path) -> int:
 def _is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in FULL_DISK_ERRNOS
-    # torch.save's own file writer reports a short write as "unexpected pos" or "file write failed"
-    return isinstance(exc, RuntimeError) and ("unexpected pos" in str(exc) or "file write failed" in str(exc))
+    # torch.save's own file writer reports a short write as "unexpected pos" or "file write failed", and one that
+    # fails at its very end as its stream's "basic_ios::clear: iostream error" (a run ended on that, walk38 F3)
+    return isinstance(exc, RuntimeError) and any(said in str(exc) for said in (
+        "unexpected pos", "file write failed", "basic_ios::clear"))
 
 
 def file_mode() -> int:

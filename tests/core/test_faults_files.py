@@ -307,6 +307,25 @@ def test_a_real_full_disk(tiny_disk, synthetic_root):
     assert not list((tiny_disk / "t").glob(".*.tmp"))
 
 
+def test_a_checkpoint_that_almost_fits_a_full_disk_is_said_as_a_full_disk(tiny_disk):
+    """A save that failed at its very end gave torch's "RuntimeError: basic_ios::clear: iostream error", and a run
+    ended "run failed: RuntimeError ...", exit 1 (walk38 F3): every size around the free space is DiskFull, or fits."""
+    from mnist_tui.core.atomic import DiskFull, write_atomic
+
+    free = os.statvfs(tiny_disk).f_bavail * os.statvfs(tiny_disk).f_frsize
+    outcomes = set()
+    for size in range(free - 8192, free + 1024, 256):
+        payload = {"images": torch.zeros(size, dtype=torch.uint8), "labels": [1]}
+        try:
+            write_atomic(tiny_disk / "misclassified.pt", lambda tmp: torch.save(payload, tmp))
+            outcomes.add("fits")
+        except DiskFull:
+            outcomes.add("full")
+        (tiny_disk / "misclassified.pt").unlink(missing_ok=True)
+        assert not list(tiny_disk.glob(".*.tmp"))
+    assert outcomes == {"fits", "full"}
+
+
 # --- kill -9 at random moments ----------------------------------------------------------------------------
 
 KILLS = 8
