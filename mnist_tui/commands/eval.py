@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..core.config import DATASETS
-from ..core.formatting import rounded
+from ..core.formatting import json_safe, rounded
 from .common import EXIT_OK, UsageError, add_path_flags, load_labelled_models
 
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                            "confidence": rounded(m.confidence, 6)} for m in wrong],  # most confidently wrong first
     }
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(json_safe(summary), allow_nan=False))
         return EXIT_OK
     from ..reporting import print_evaluation
 

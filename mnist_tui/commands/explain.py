@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..core.formatting import rounded
+from ..core.formatting import json_safe, rounded
 from .common import EXIT_OK, UsageError, add_path_flags, load_models, stderr
 from .predict import IMAGE_SUFFIXES  # a picture named where the run goes
 from .dataset_split import add_split_flag, load_split
@@ -63,13 +63,13 @@ def run(args: argparse.Namespace) -> int:
     tta = (config.tta and args.image is None) if args.tta is None else args.tta  # as Misclassified lists the digit
     explanation = explain_digit(model, pixels, label, args.method, tta)
     if args.json:
-        print(json.dumps({
+        print(json.dumps(json_safe({
             "checkpoint": paths[0], "method": args.method, "index": args.index, "split": args.split if args.image is None else None,
             "image": args.image, "label": label, "predicted": explanation.prediction, "tta": tta,
             "probabilities": [rounded(p, 6) for p in explanation.probabilities],
             "maps": [{"class": c, "map": [[rounded(float(v), 6) for v in row] for row in m.tolist()]}
                      for c, m in zip(explanation.classes, explanation.maps)],
-        }))
+        }), allow_nan=False))
         return EXIT_OK
     source = args.image if args.image is not None else \
         (args.index if args.split == "test" else f"train #{args.index}")  # a training digit says so

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..core.formatting import rounded
+from ..core.formatting import json_safe, rounded
 from .common import EXIT_OK, UsageError, add_path_flags, load_models, output_file
 from .dataset_split import add_split_flag, load_split
 
@@ -64,10 +64,10 @@ def run(args: argparse.Namespace) -> int:
     xy, predictions = projection.coordinates.tolist(), embeddings.predictions.tolist()
     rows = [(i, rounded(x, 5), rounded(y, 5), int(labels[i]), predictions[i]) for i, (x, y) in enumerate(xy)]
     if args.json:
-        print(json.dumps({"checkpoint": paths[0], "split": args.split, "method": args.method,
+        print(json.dumps(json_safe({"checkpoint": paths[0], "split": args.split, "method": args.method,
                           **({"explained_variance": [round(v, 5) for v in projection.explained]}
                              if args.method == "pca" else {}),
-                          "points": [dict(zip(COLUMNS, row)) for row in rows]}))
+                          "points": [dict(zip(COLUMNS, row)) for row in rows]}), allow_nan=False))
         return EXIT_OK
     from ..core.runs import write_text_atomic
 

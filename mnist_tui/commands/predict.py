@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ..core.formatting import json_safe
 from .common import EXIT_OK, EXIT_USAGE, UsageError, add_path_flags, load_models, stderr
 
 
@@ -92,9 +93,9 @@ def run(args: argparse.Namespace) -> int:
             stderr(errors[path])
         if args.json:  # a line for each image, in order: one that failed says why (it was on stderr alone, walk35 F5)
             p = predicted.get(path)
-            print(json.dumps({"image": path, "error": errors[path]} if p is None else {
+            print(json.dumps(json_safe({"image": path, "error": errors[path]} if p is None else {
                 "image": path, "predicted": int(p.argmax()), "confidence": round(float(p.max()), 6),
-                "probabilities": [round(float(v), 6) for v in p]}))
+                "probabilities": [round(float(v), 6) for v in p]}), allow_nan=False))
         elif (p := predicted.get(path)) is not None:
             label = int(p.argmax())
             bars = "  ".join(f"{d}:{float(v):.2f}" for d, v in enumerate(p))

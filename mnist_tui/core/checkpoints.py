@@ -194,6 +194,10 @@ def model_from_checkpoint(checkpoint: dict[str, Any], device: str | torch.device
     config = checkpoint_config(checkpoint)
     model = build_model(config)
     load_state(model, checkpoint.get("ema_state") or checkpoint["model_state"], f"a {config.model} model")
+    if not all(bool(torch.isfinite(v).all()) for v in model.state_dict().values() if v.is_floating_point()):
+        # every prediction NaN, and eval, predict, explain and map wrote NaN in their JSON, exit 0 (walk38 F4)
+        raise DamagedFile("the checkpoint's weights are not all numbers (NaN or infinite): a run that diverged "
+                          "as it saved, or a changed file")
     return model.to(device).eval(), config
 
 

@@ -321,3 +321,22 @@ def test_a_name_longer_than_a_file_can_have_is_one_line_and_exit_2(argv, tiny_ru
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert "nnnn" in err and ("too long" in err or "no such" in err), err
+
+
+@pytest.mark.parametrize("command", ["eval", "predict", "explain", "map"])
+def test_a_checkpoint_whose_weights_are_not_numbers_is_refused(command, tiny_run, synthetic_root, tmp_path, capsys):
+    """NaN weights made every prediction NaN: --json wrote bare NaN (not JSON), exit 0, and text said "nan%"
+    (walk38 F4)."""
+    import torch
+    from PIL import Image
+
+    checkpoint = torch.load(tiny_run / "last.pt", weights_only=True)
+    weight = next(key for key, value in checkpoint["model_state"].items() if value.dim() == 2)
+    checkpoint["model_state"][weight][0, 0] = float("nan")
+    torch.save(checkpoint, tmp_path / "nan.pt")
+    Image.new("L", (28, 28)).save(tmp_path / "digit.png")
+    extra = {"eval": [], "predict": [str(tmp_path / "digit.png")], "explain": ["--index", "1"], "map": []}[command]
+    data = [] if command == "predict" else ["--data-dir", str(synthetic_root)]
+    assert main([command, str(tmp_path / "nan.pt"), *extra, "--json", *data]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "weights are not all numbers" in err, err
