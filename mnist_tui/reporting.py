@@ -187,9 +187,9 @@ class RichReporter:
                 if isinstance(event, RunStarted):
                     self._epochs, self._train_size = event.epochs, event.train_size
                     self.console.print(
-                        f"[bold]{event.run_name}[/]: {event.config['model']} with {event.param_count:,} parameters "
+                        f"[bold]{escape(event.run_name)}[/]: {event.config['model']} with {event.param_count:,} parameters "
                         f"on {event.device}; {event.train_size:,} train / {event.val_size:,} validation / "
-                        f"{event.test_size:,} test digits; saving to {event.run_dir}",
+                        f"{event.test_size:,} test digits; saving to {escape(event.run_dir)}",
                         soft_wrap=True,  # piped, Rich cut the path in the middle of the run's name (walk35 F12)
                     )
                     task = progress.add_task(f"epoch {min(event.start_epoch + 1, event.epochs)}/{event.epochs}",
@@ -215,7 +215,7 @@ class RichReporter:
                 elif isinstance(event, Resumed):
                     progress.console.print("resumed")
                 elif isinstance(event, CheckpointSaved) and event.reason == "stopped":
-                    progress.console.print(f"saved {event.path}")
+                    progress.console.print(f"saved {escape(str(event.path))}")
                 elif isinstance(event, LrChanged):
                     progress.console.print(f"learning rate x{event.factor:g} from epoch {event.epoch}, "
                                            f"step {event.step}")
@@ -237,15 +237,16 @@ class RichReporter:
             self.console.print(  # under 80 columns ("after 1 epoch" repeated "epoch 1" and made it 82)
                 f"[bold green]Test accuracy {tested(last.test_accuracy, last.tta)}[/] (last, epoch {last.epochs}; loss "
                 f"{last.test_loss:.4f}) after {last.train_seconds:.1f}s of training.", soft_wrap=True)
-            self.console.print(f"Saved in {last.run_dir}", soft_wrap=True, crop=False, overflow="ignore")
+            self.console.print(f"Saved in {escape(last.run_dir)}", soft_wrap=True, crop=False, overflow="ignore")
             if collapsed(last.test_accuracy):
                 self.console.print(f"[yellow]{COLLAPSED}[/]")
             if last.study_note:
                 self.console.print(f"Tuning: {last.study_note}", soft_wrap=True, markup=False)
         elif isinstance(last, Stopped):
             self.console.print(
-                f"[yellow]Stopped[/] {last.place}; saved {last.checkpoint}.\n"
-                f"Resume with: {self.resume_command.format(run_dir=shlex.quote(str(Path(last.run_dir).resolve())))}", soft_wrap=True,
+                f"[yellow]Stopped[/] {last.place}; saved {escape(last.checkpoint)}.\nResume with: "
+                f"{escape(self.resume_command.format(run_dir=shlex.quote(str(Path(last.run_dir).resolve()))))}",
+                soft_wrap=True,
             )
         elif isinstance(last, Failed):
             print(f"mnist-tui: run failed: {last.reason}", file=sys.stderr)
@@ -254,7 +255,7 @@ class RichReporter:
 def print_evaluation(summary: dict[str, Any], console: Console | None = None) -> None:
     console = console or OutputConsole()
     names = ", ".join(summary.get("checkpoint_labels") or summary["checkpoints"])
-    console.print(f"[bold]{names}[/]{' with TTA' if summary['tta'] else ''}")
+    console.print(f"[bold]{escape(names)}[/]{' with TTA' if summary['tta'] else ''}")  # a run "[red]x" (walk38 F10)
     console.print(f"Test accuracy [bold]{summary['test_accuracy']:.2%}[/], loss {summary['test_loss']:.4f}, "
                   f"{summary['errors']:,} of {summary['test_size']:,} wrong")
     # no outer edge: 12 columns of counts up to 1,135 and "100.00%" fit in 80 columns, nothing cut
@@ -300,7 +301,7 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
     a test note) wrap instead; unreadable runs' reasons follow it."""
     console = console or OutputConsole()
     if not runs:
-        console.print(f"No runs in {folder}")
+        console.print(f"No runs in {escape(str(folder))}")
         return
     rows = []  # every cell but the name: (state, model, epochs, best val, test, time, date)
     for r in runs:
@@ -335,7 +336,7 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
     table.add_column("time", no_wrap=True, min_width=widths[5], justify="right")
     table.add_column("date", min_width=widths[6])  # MM-DD HH:MM, on two lines when narrow
     for r, row in zip(runs, rows):
-        name = "\n".join(fold_name(r.name, room))
+        name = Text("\n".join(fold_name(r.name, room)))  # as it is: "[red]secret" was listed as "secret"
         test = Text(row[4], justify="right") if row[4] == "-" else row[4]  # under the figures' ends, like val's
         table.add_row(name, "[red]error[/]" if r.error else row[0], *row[1:4], test, *row[5:])
     console.print(table)

@@ -16,6 +16,7 @@ from ..core.config import (
     FIELD_SPECS, FIELD_TYPES, ConfigError, PRESETS, TrainConfig, checked, field_applies, field_flag, field_label, parse_field,
     unused_because,
 )
+from ..core.formatting import visible
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE: what a shell shows for `yes | head`, the writer whose reader left
@@ -29,7 +30,7 @@ class UsageError(Exception):
 def stderr(message: str) -> None:
     """``mnist-tui: message`` on stderr; on a terminal each line is wrapped at its width between words
     (the missing-data advice ran to 219 columns), a path or URL longer than that kept whole."""
-    text = f"mnist-tui: {message}"
+    text = f"mnist-tui: {visible(message)}"
     if getattr(sys.stderr, "isatty", lambda: False)():
         width = shutil.get_terminal_size().columns
         text = "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False) or line

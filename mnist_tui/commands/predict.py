@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..core.formatting import json_safe
+from ..core.formatting import json_safe, visible
 from .common import EXIT_OK, EXIT_USAGE, UsageError, add_path_flags, load_models, stderr
 
 
@@ -99,6 +99,6 @@ def run(args: argparse.Namespace) -> int:
         elif (p := predicted.get(path)) is not None:
             label = int(p.argmax())
             bars = "  ".join(f"{d}:{float(v):.2f}" for d, v in enumerate(p))
-            head = f"{path}: {label} ({float(p[label]):.1%})"
+            head = f"{visible(path)}: {label} ({float(p[label]):.1%})"
             print(f"{head}   {bars}" if len(head) + 3 + len(bars) <= width else f"{head}\n  {bars}")
     return EXIT_USAGE if errors else EXIT_OK

@@ -61,6 +61,12 @@ def schedules_text(schedules: tuple[int, ...]) -> str:
     return f"{first} epoch{'' if first == 1 else 's'}, then {' + '.join(map(str, more))} more"
 
 
+def visible(text: str) -> str:
+    """``text`` with its control characters but newlines written as escapes: a file named with ESC in it sent
+    escape sequences to the terminal (walk38 F10)."""
+    return "".join(c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode() for c in text)
+
+
 def clip(text: str, limit: int = 200) -> str:
     """``text`` within ``limit`` characters, cut after a whole word and ended with "…" when it was longer."""
     if len(text) <= limit:
@@ -134,5 +140,5 @@ def params_text(params: dict[str, Any]) -> str:
 
 __all__ = [
     "COLLAPSED", "clip", "collapsed", "json_safe", "param_text", "params_text", "percent", "rate_label", "rate_ticks", "short_percent",
-    "test_cell", "tested", "tidy", "whole_percent",
+    "test_cell", "tested", "tidy", "visible", "whole_percent",
 ]

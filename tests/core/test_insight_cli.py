@@ -340,3 +340,24 @@ def test_a_checkpoint_whose_weights_are_not_numbers_is_refused(command, tiny_run
     assert main([command, str(tmp_path / "nan.pt"), *extra, "--json", *data]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "weights are not all numbers" in err, err
+
+
+def test_names_are_printed_as_they_are(tiny_run, synthetic_root, tmp_path, capsys):
+    """A run folder "[red]secret" was listed as "secret" (Rich markup), a name no command then found; a picture
+    named with ESC in it sent escape sequences to the terminal (walk38 F10)."""
+    import shutil
+
+    from PIL import Image
+
+    shutil.copytree(tiny_run, tmp_path / "[red]secret")
+    assert main(["runs", "--checkpoints", str(tmp_path)]) == 0
+    assert "[red]secret" in capsys.readouterr().out
+    assert main(["eval", "[red]secret", "--checkpoints", str(tmp_path), "--data-dir", str(synthetic_root)]) == 0
+    assert capsys.readouterr().out.startswith("[red]secret · last")
+    image = tmp_path / "e\x1b[31mred.png"
+    Image.new("L", (28, 28)).save(image, format="PNG")  # no ink: the error names it
+    seven = tmp_path / "s\x1b[31m7.png"
+    Image.fromarray(__import__("numpy").eye(28, dtype="uint8") * 255).save(seven, format="PNG")
+    assert main(["predict", str(tiny_run), str(image), str(seven)]) == 2
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "e\\x1b[31mred.png" in err and "s\\x1b[31m7.png: " in out, (out, err)
