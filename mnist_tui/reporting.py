@@ -187,8 +187,8 @@ class RichReporter:
                 if isinstance(event, RunStarted):
                     self._epochs, self._train_size = event.epochs, event.train_size
                     self.console.print(
-                        f"[bold]{escape(event.run_name)}[/]: {event.config['model']} with {event.param_count:,} parameters "
-                        f"on {event.device}; {event.train_size:,} train / {event.val_size:,} validation / "
+                        f"[bold]{escape(event.run_name)}[/]: {event.config['model']} with {event.param_count:,} "
+                        f"parameters on {event.device}; {event.train_size:,} train / {event.val_size:,} validation / "
                         f"{event.test_size:,} test digits; saving to {escape(event.run_dir)}",
                         soft_wrap=True,  # piped, Rich cut the path in the middle of the run's name (walk35 F12)
                     )
