@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..core.config import ConfigError, data_errors
+from ..core.config import FIELD_SPECS, ConfigError, data_errors
 from .common import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, EXIT_USAGE, UsageError, add_config_flags, add_path_flags,
     check_checkpoints_folder, check_device, config_from_args,
@@ -90,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
         if args.epochs is None and finished:
             raise UsageError(f"{path.parent.name} already finished its {saved.epochs} epoch{'' if saved.epochs == 1 else 's'}; add --epochs N to "
                              "train it N more")
+        most = FIELD_SPECS["epochs"].high
+        if args.epochs is not None and saved.epochs + args.epochs > most:  # "got 1001" for --epochs 1000 (walk38 F7)
+            raise UsageError(f"{path.parent.name} has trained {saved.epochs} epoch{'' if saved.epochs == 1 else 's'}: "
+                             f"{args.epochs} more make {saved.epochs + args.epochs}, over the {most} a run may have "
+                             f"(--epochs {most - saved.epochs} at most)")
         check_device(args.device or saved.device, None if args.device else path.parent.name)
         check_writable(Path(args.checkpoints), path.parent)  # a read-only run: refused before the data loads
         if dropped := exports_dropped(path.parent):  # drop_outputs' files

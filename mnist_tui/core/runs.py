@@ -313,7 +313,7 @@ def exports_dropped(run_dir: str | os.PathLike[str]) -> str | None:
         return None
     one = len(exported) == 1
     return (f"{Path(run_dir).name}'s {' and '.join(exported)} describe{'s' if one else ''} its weights before this "
-            f"training: {'it is' if one else 'they are'} removed (export again after)")
+            f"training: {'it goes' if one else 'they go'} once it saves (export again after)")  # (not when refused)
 
 
 def list_runs(checkpoints_dir: Path = DEFAULT_CHECKPOINTS) -> list[RunInfo]:

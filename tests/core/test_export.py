@@ -228,9 +228,15 @@ def test_train_resume_says_it_removes_the_runs_exported_files(synthetic_data, sy
     list(Trainer(TINY.replace(epochs=1), synthetic_data, checkpoints_dir=tmp_path, run_name="r").run())
     assert export(str(tmp_path / "r"), "--format", "torchscript", "--data-dir", str(synthetic_root)) == 0
     capsys.readouterr()
+    # refused, it said the file "is removed", and left it; and "got 1001" for --epochs 1000 (walk38 F7)
+    assert main(["train", "--resume", "r", "--epochs", "1000", "--checkpoints", str(tmp_path),
+                 "--data-dir", str(synthetic_root)]) == 2
+    assert capsys.readouterr().err == ("mnist-tui: r has trained 1 epoch: 1000 more make 1001, over the 1000 a run may "
+                                       "have (--epochs 999 at most)\n")
+    assert (tmp_path / "r" / "model.torchscript.pt").exists()
     assert main(["train", "--resume", "r", "--epochs", "1", "--checkpoints", str(tmp_path), "--json",
                  "--data-dir", str(synthetic_root)]) == 0
-    assert ("mnist-tui: r's model.torchscript.pt describes its weights before this training: it is removed "
+    assert ("mnist-tui: r's model.torchscript.pt describes its weights before this training: it goes once it saves "
             "(export again after)\n") in capsys.readouterr().err
     assert not (tmp_path / "r" / "model.torchscript.pt").exists()
 

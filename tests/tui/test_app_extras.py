@@ -626,8 +626,8 @@ async def test_the_draw_keys_panel_names_what_shift_arrows_do(make_app):
     ("onecycle", 2.0, False, "restarts at 0.0006, a tenth of its peak (×2 as steered), and decays again"),
     # r removed the run's model.onnx (export's, made of the weights it then trained on) without a word; the CLI's
     # train --resume says so (walk31 F2)
-    ("constant", None, True, "done's model.onnx describes its weights before this training: it is removed (export "
-                             "again after)."),
+    ("constant", None, True, "done's model.onnx describes its weights before this training: it goes once it saves "
+                             "(export again after)."),
 ])
 async def test_train_more_epochs_says_what_this_runs_schedule_does(make_app, synthetic_data, tmp_path, schedule,
                                                                    steered, exported, said):
