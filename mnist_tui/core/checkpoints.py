@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -67,13 +68,17 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         raise CheckpointError(f"{path} is {export} (what `mnist-tui export` writes), not a checkpoint: give the "
                               "run folder or its last.pt or best.pt")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's warning about a foreign pickle's protocol, with its source line
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except PermissionError:  # an intact file: "corrupt or truncated" invited deleting it (walk35 F2)
         raise CheckpointError(f"cannot read {path}: permission denied") from None
     except Exception as exc:  # noqa: BLE001 - unpickling, zip and EOF errors all mean "not a checkpoint"
         text = str(exc)
         if "GLOBAL" in text or "Unsupported global" in text:
             first = "it contains pickled code or objects, which are never loaded"
+        elif "Unsupported operand" in text and _whole_pickle(path):  # it read as "corrupt" (walk38 F12)
+            first = "a pickle of another kind, not one torch.save wrote"
         elif path.suffix.lower() not in (".pt", ".pth"):  # config.json, metrics.jsonl: read as a damaged checkpoint
             raise CheckpointError(f"{path} is not a checkpoint (a .pt file): give the run folder or its last.pt "
                                   "or best.pt") from None
@@ -91,6 +96,19 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     if problem:
         raise DamagedFile(f"{path} is not a usable checkpoint: {problem}")
     return checkpoint
+
+
+def _whole_pickle(path: Path) -> bool:
+    """Whether the file parses, opcode by opcode (nothing is run), as one whole pickle (random bytes do not)."""
+    import pickletools
+
+    try:
+        with path.open("rb") as fh:
+            for _ in pickletools.genops(fh):
+                pass
+        return True
+    except Exception:  # noqa: BLE001 - any parse error: not a whole pickle
+        return False
 
 
 def export_kind(path: Path) -> str | None:

@@ -152,3 +152,17 @@ def test_delete_run_removes_a_run_and_refuses_other_folders(tmp_path):
         delete_run(tmp_path / "runs" / "r", checkpoints_dir=tmp_path / "elsewhere")
     delete_run(tmp_path / "runs" / "r", checkpoints_dir=tmp_path / "runs")
     assert not (tmp_path / "runs" / "r").exists() and (tmp_path / "precious").exists()
+
+
+def test_a_pickle_of_another_kind_is_said_so_without_torchs_warning(tmp_path, capsys):
+    """A plain pickle of {'a': 1} printed torch's two-line UserWarning, then "corrupt or truncated" (walk38 F12)."""
+    import pickle
+    import warnings
+
+    path = tmp_path / "dict.pt"
+    path.write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(path)
+    assert str(info.value) == f"{path} is not a usable checkpoint: a pickle of another kind, not one torch.save wrote"
