@@ -269,7 +269,7 @@ def print_evaluation(summary: dict[str, Any], console: Console | None = None) ->
     for t, row in enumerate(summary["confusion"]):
         cells = [f"[bold]{v}[/]" if p == t else (str(v) if v else "[dim]·[/]") for p, v in enumerate(row)]
         table.add_row(str(t), *cells, accuracies[t])
-    console.print(table)
+    console.print(table, crop=False)  # wider than the terminal: lines run on, never cut (884 read as 88, walk38 F11)
     listed = "Most confidently wrong:"
     for w in summary.get("misclassified") or []:  # as many as fit one line, for `explain --index`
         item = f" #{w['index']} {w['label']}→{w['predicted']} {w['confidence']:.0%}"

@@ -216,3 +216,15 @@ def test_runs_in_a_narrow_terminal_keeps_every_date_whole(runs_folder, width):
     for run in runs:
         assert run.modified[5:10] in cells and run.modified[11:16] in cells, text
     assert "".join(line.split()[0] for line in text.splitlines()[4:] if line.strip()).count(LONG_NAME) == 1, text
+
+
+def test_a_confusion_matrix_wider_than_the_terminal_is_never_cut_into_other_numbers():
+    """At 40 columns the matrix was cut at the edge: 884 read as 88, and columns 5-9 went with no sign (walk38
+    F11). Its lines run past the edge instead, for the terminal to wrap, every number whole."""
+    confusion = [[884 if p == t else 3 for p in range(10)] for t in range(10)]
+    summary = {"checkpoints": ["a.pt"], "tta": False, "test_accuracy": 0.97, "test_loss": 0.1, "errors": 270,
+               "test_size": 9110, "per_class_accuracy": [884 / 911] * 10, "confusion": confusion}
+    console = Console(width=40, record=True, file=io.StringIO())
+    print_evaluation(summary, console)
+    rows = [line.split() for line in console.export_text().splitlines() if re.match(r"\s*\d │", line)]
+    assert len(rows) == 10 and all(row.count("884") == 1 and row[-1] == "97.04%" for row in rows), rows
