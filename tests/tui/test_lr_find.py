@@ -62,7 +62,7 @@ async def test_the_first_frame_reads_as_rates_over_the_whole_range():
         await pilot.pause()
         lines = [line.text for line in curve.render_lines(curve.region.reset_offset)]
         assert lines[-2].split() == ["1e-6", "1e-4", "0.01", "1"], lines
-        assert "waiting for the first batches" in lines[0], lines
+        assert "reading the digits, then the first batches" in lines[0], lines
         curve.add_point(1e-6, 2.3)
         curve.replot()
         await pilot.pause()

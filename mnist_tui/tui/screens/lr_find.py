@@ -27,7 +27,7 @@ from textual.widgets import Button, Static
 from textual_plotext import PlotextPlot
 
 from ...core.cli_child import CliChild
-from ...core.config import TrainConfig
+from ...core.config import DATASET_TITLES, TrainConfig
 from ...core.formatting import rate_label, rate_ticks
 from ...core.tune_space import config_flags
 from ..keys import QUIT_NOT_SHOWN
@@ -70,7 +70,7 @@ class LrCurve(PlotextPlot):
         plt.xlabel("learning rate (log scale)")
         low, high = math.log10(self.span[0]), math.log10(self.span[1])  # one point alone drew raw exponents
         if not self.lrs:  # the axis and its ticks from the first frame: plotext draws ticks only for data
-            plt.title("waiting for the first batches…")
+            plt.title("reading the digits, then the first batches…")  # (a missing dataset is looked for first)
             plt.scatter([low, high], [0, 0], marker=" ")
             plt.yticks([])
         else:
@@ -159,7 +159,8 @@ class LrFindScreen(Screen["float | None"]):
 
     def compose(self) -> ComposeResult:
         c = self.config
-        yield Static(f"[b]Find a learning rate[/] · {c.model} · {c.optimizer} · batch {c.batch_size} · "
+        dataset = "" if c.dataset == "mnist" else f"{DATASET_TITLES[c.dataset]} · "  # (walk37 F9)
+        yield Static(f"[b]Find a learning rate[/] · {dataset}{c.model} · {c.optimizer} · batch {c.batch_size} · "
                      "on a copy, saves nothing", id="lr-title")
         yield Static(f"starting: the lr grows from {rate_label(self.lr_range[0])} to {rate_label(self.lr_range[1])} "
                      "(or until the loss blows up)", id="lr-progress")
