@@ -79,9 +79,14 @@ def _gray_pixels(image: Image.Image) -> np.ndarray:
             return pixels if low >= 0 and high <= 255 else (pixels - low) * (255.0 / max(high - low, 1e-12))
         return pixels * (255.0 / top)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # transparent areas count as background: flatten onto white
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image.convert("RGBA"))
+        # transparent areas count as background: flatten onto white, or onto black under light ink (a white digit
+        # on a transparent picture was flattened onto white: "no digit found", walk38 F12)
+        image = image.convert("RGBA")
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32)
+        gray = np.asarray(ImageOps.grayscale(image.convert("RGB")), dtype=np.float32)
+        light = float((gray * alpha).sum()) > 127 * float(alpha.sum())
+        image = Image.alpha_composite(Image.new("RGBA", image.size, (0, 0, 0, 255) if light else (255, 255, 255, 255)),
+                                      image)
     return np.asarray(ImageOps.grayscale(image), dtype=np.float32)
 
 

@@ -252,7 +252,7 @@ def test_bad_images_get_a_line_each_and_the_good_one_is_still_predicted(tmp_path
     expected = f"no digit found in {bad}" if kind in NO_DIGIT else UNREADABLE[kind]
     assert code == 2 and err.count("\n") == 1 and expected in err and str(bad) in err and "Traceback" not in err
     lines = [json.loads(line) for line in out.splitlines()]  # a line each, in order: the bad one says why
-    assert [line["image"] for line in lines] == [str(bad), str(good)] and "label" in lines[1]
+    assert [line["image"] for line in lines] == [str(bad), str(good)] and "predicted" in lines[1]
     assert lines[0]["error"] == err.strip().removeprefix("mnist-tui: ")
     assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
 
@@ -334,3 +334,20 @@ def test_serve_refuses_foreign_origins_and_bad_tokens_and_caps_sessions(tmp_path
         return tried
 
     assert asyncio.run(asyncio.wait_for(check(), 60)) == len(FOREIGN_ORIGINS) + len(BAD_TOKENS) + 3
+
+
+@pytest.mark.parametrize("ink", [0, 255])
+def test_a_digit_on_a_transparent_picture_is_read_whatever_its_colour(tmp_path, ink):
+    """A white 7 on a transparent PNG was flattened onto white: "no digit found" (walk38 F12); a black one read."""
+    import torch
+
+    from mnist_tui.core.preprocess import load_image, prepare_digit
+
+    shape = _seven(64, dark_on_light=False) > 0
+    rgba = np.zeros((64, 64, 4), dtype=np.uint8)
+    rgba[shape] = (ink, ink, ink, 255)  # the 7 opaque, in black or white; all else transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "seven.png")
+    Image.fromarray(_seven(64)).save(tmp_path / "plain.png")  # the same 7, dark on an opaque white page
+    digit = prepare_digit(load_image(tmp_path / "seven.png"), require_ink=True)
+    plain = prepare_digit(load_image(tmp_path / "plain.png"), require_ink=True)
+    assert torch.equal(digit, plain)
