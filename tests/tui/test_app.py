@@ -335,10 +335,12 @@ async def test_load_a_run_from_runs_and_unreadable_runs_are_reported(make_app, t
         table.move_cursor(row=0)
         (checkpoints / "good" / "model.onnx").write_bytes(b"an export")  # the dialog names what goes with it
         (checkpoints / "good" / "notes.txt").write_text("lr 3e-3 looked best")
+        (checkpoints / "good" / "tune.json").write_text(json.dumps({"study": "wide", "trial": 3}))  # a trial's
         await pilot.press("d")
         await pilot.pause()
-        asked = " ".join(str(w.render()) for w in app.screen.query(Static))
-        assert "It also holds model.onnx, notes.txt, deleted with it." in " ".join(asked.split()), asked
+        asked = " ".join(" ".join(str(w.render()) for w in app.screen.query(Static)).split())
+        assert "It also holds model.onnx, notes.txt, deleted with it." in asked, asked
+        assert "It is trial 3 of study wide, which keeps the trial's record." in asked, asked  # (walk37 F7)
         await pilot.press("y")
         await ready(pilot, app)
         assert not (checkpoints / "good").exists() and app.evaluation is None

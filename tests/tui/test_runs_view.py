@@ -176,7 +176,7 @@ async def test_f_on_a_run_trained_more_epochs_gives_the_form_its_first_schedule(
         said = [str(n.message) for n in app._notifications]
     assert title == "zeta-mlp: config (2 epochs, then 1 more)"
     assert epochs == "2"
-    assert any("zeta-mlp's config with its first 2 epochs (it then trained 1 more: r in Runs does that)" in text
+    assert any("zeta-mlp's config with its first 2 epochs (1 more was added to it: r in Runs does that)" in text
                for text in said), said
 
 

@@ -18,10 +18,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from ...core.config import TrainConfig, more_epochs_lr
-from ...core.runs import (CHECKPOINT_FILES, RunInfo, exports_dropped, files_of_its_own, list_runs, no_checkpoint_why,
-                          read_config, steered_factor)
+from ...core.config import TrainConfig
+from ...core.runs import CHECKPOINT_FILES, RunInfo, exports_dropped, list_runs, no_checkpoint_why, read_config
 from ..messages import RunsListed
+from .run_questions import delete_question, form_note, more_epochs_question
 from ..widgets.fit import Part, fit_parts
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
 from ..widgets.runs_table import COLUMNS, RunsTable, header_parts, matches, sorted_runs
@@ -271,10 +271,7 @@ class RunsPane(Vertical):
                 self.notify(dropped, title="Exported files", severity="warning", timeout=15)
             self.post_message(self.ResumeRequested(run))
             return
-        rate = more_epochs_lr(read_config(run.path), steered_factor(run.path))
-        self.app.push_screen(NumberScreen("Train more epochs?", f"{run.name} finished its {run.epochs} epoch"
-                                          f"{'' if run.epochs == 1 else 's'}. Train it this many more ({rate}):"
-                                          + (f"\n{dropped}." if dropped else ""), default=run.epochs),
+        self.app.push_screen(NumberScreen("Train more epochs?", more_epochs_question(run, dropped), default=run.epochs),
                              lambda epochs: self.post_message(self.ResumeRequested(run, epochs)) if epochs else None)
 
     def action_compare(self) -> None:
@@ -314,13 +311,7 @@ class RunsPane(Vertical):
                 self.post_message(self.Deleted(run))
             self.refresh_runs()
 
-        try:
-            own = files_of_its_own(run.path)
-        except OSError:
-            own = []
-        also = f" It also holds {', '.join(own[:4])}{', ...' if len(own) > 4 else ''}, deleted with it." if own else ""
-        self.app.push_screen(ConfirmScreen("Delete run?", f"Delete {run.path} and every checkpoint in it?{also} "
-                                           "This cannot be undone.", yes="Delete", no="Keep"), answered)
+        self.app.push_screen(ConfirmScreen("Delete run?", delete_question(run), yes="Delete", no="Keep"), answered)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -396,7 +387,5 @@ class RunsPane(Vertical):
         if self.training is not None:
             self.notify("A run is training: the form keeps its config until it ends.", severity="warning")
             return
-        first = run.schedules[0] if len(run.schedules) > 1 else None  # its epochs are the total (walk29 F15)
-        note = "" if first is None else (f" with its first {first} epoch{'s' * (first != 1)} (it then trained "
-                                         f"{sum(run.schedules[1:])} more: r in Runs does that)")
+        first, note = form_note(run)
         self.post_message(self.ConfigRequested(config.replace(epochs=first or config.epochs), run.name, note))
