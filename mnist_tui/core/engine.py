@@ -27,11 +27,9 @@ from .events import (CheckpointSaved, EpochEnd, Event, Failed, Finished, LrChang
                      StepMetrics, Stopped)
 from .models import build_model, parameter_count
 from .optim import CosineAnnealing, Optimizer, Schedule
-from .runtime import (
-    RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler, choose_device, diverging, ema_decay,
-    DeviceUnavailable, ema_update, epoch_augmentation, forward_precision, keep_freed_memory, member_views,
-    random_state, restore_random_state, training_loss,
-)
+from .runtime import (DeviceUnavailable, RunControl, RunningSums, autocast_dtype, build_optimizer, build_scheduler,
+                      choose_device, diverging, ema_decay, ema_update, epoch_augmentation, forward_precision,
+                      keep_freed_memory, member_views, random_state, restore_random_state, training_loss)
 from .tune_rejoin import with_study_note
 
 
