@@ -111,7 +111,7 @@ async def test_the_form_is_disabled_during_a_run_and_focus_goes_to_the_buttons(m
         await start_paused(pilot, app)
         assert form.disabled  # the running run keeps the config it started with
         note = app.query_one("#form-locked", Static)
-        assert note.display and "locked" in str(note.render())
+        assert note.display and str(note.render()) == "Form locked until the run ends."  # paused: not "trains"
         assert not any(w.focusable for w in form.query("Input, Select"))
         assert app.focused is app.query_one("#pause-button", Button)  # visible, and useful now
         await pilot.press("tab")

@@ -57,7 +57,7 @@ class TrainPane(Vertical):
         with Horizontal(id="train-body"):
             with Vertical(id="form-column"):
                 yield HParamForm(self._config, self._preset, id="form")
-                yield Static("Form locked while the run trains.", id="form-locked")
+                yield Static("Form locked until the run ends.", id="form-locked")  # "trains" while paused
                 with Horizontal(id="run-buttons"):
                     yield Button("Start", id="start-button", variant="success", compact=True)
                     yield Button("Pause", id="pause-button", compact=True, disabled=True)
