@@ -1344,3 +1344,25 @@ async def test_a_base_holding_no_digits_out_tunes_with_the_default_split_and_joi
         args = screen.args()
     assert status.endswith("\nctrl+s runs 20 more trials in it"), status
     assert "--val-size" not in args  # the preset's own 5,000 (best's preset sets 0: there it says 5000)
+
+
+async def test_a_field_a_trial_did_not_search_shows_the_value_it_trained_with(tmp_path, synthetic_root):
+    """Joined with a wider search, the earlier trials read "-" for batch_size, though they trained with the study's
+    64 (walk37 F6): the study's value, dim."""
+    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)  # trial 0 searched lr only
+    study = optuna.load_study(study_name="ui", storage=storage)
+    study.set_user_attr("base_config", BASE.to_dict())
+    distributions = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
+                     "batch_size": optuna.distributions.CategoricalDistribution([32, 128])}
+    study.add_trial(optuna.trial.create_trial(params={"lr": 1e-2, "batch_size": 128}, distributions=distributions,
+                                              value=0.9))
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await attach(pilot, screen)
+        table = screen.query_one("#tune-table", DataTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        columns = [str(column.label) for column in table.ordered_columns]
+        first_batch = table.get_row_at(0)[columns.index("batch_size")]
+    assert columns[3:5] == ["lr", "batch_size"], columns
+    assert rows[0][4] == "64" and rows[1][4] == "128", rows
+    assert first_batch.style == "dim"

@@ -344,7 +344,7 @@ class TuneScreen(LeaveQuestions, Screen):
 
     def _redraw(self) -> None:
         best = self.best()
-        self.query_one(TrialTable).show_trials(self.trials, best)
+        self.query_one(TrialTable).show_trials(self.trials, best, self.form.study_base)
         self.query_one("#tune-best", Button).disabled = best is None
         self.refresh_bindings()
         epochs = max([self.base.epochs, *(int(e) for t in self.trials.values() for e in t.get("curve") or {})])

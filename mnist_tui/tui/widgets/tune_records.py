@@ -174,7 +174,10 @@ class TrialTable(DataTable):
                 self.add_column(name, key=name)
             self._columns = columns
 
-    def show_trials(self, trials: dict[int, dict[str, Any]], best: dict[str, Any] | None) -> None:
+    def show_trials(self, trials: dict[int, dict[str, Any]], best: dict[str, Any] | None,
+                    base: TrainConfig | None = None) -> None:
+        """``base``: the study's config, whose value (dim) a trial that did not search a field trained with; the
+        cell read "-" (walk37 F6)."""
         row = self.cursor_row
         # the searched fields in the order first seen (trials from elsewhere may have searched others)
         names = tuple(dict.fromkeys(name for n in sorted(trials) for name in trials[n].get("params") or {}))
@@ -188,7 +191,9 @@ class TrialTable(DataTable):
             shown = f"run {t['done']:.0%}" if t.get("state") == "running" and t.get("done") is not None else None
             state = Text(shown or t.get("state", "?"), style=style or STATE_STYLE.get(t.get("state", ""), ""))
             params = t.get("params") or {}
-            cells = [Text(param_text(params[name]) if name in params else "-", style=style) for name in names]
+            cells = [Text(param_text(params[name]), style=style) if name in params else
+                     Text(param_text(getattr(base, name)), style="dim") if hasattr(base, name) else Text("-")
+                     for name in names]
             note = [Text(_resumed(t).strip(" ()"), style=style)] if resumed else []
             self.add_row(Text(str(number), style=style), state, Text(value, style=style), *cells, *note, key=str(number))
         if trials:
