@@ -344,3 +344,6 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
         if r.error:
             # whole lines (a long path is not cut into pieces); "[Errno 13]" is not markup
             console.print(f"[red]{escape(r.name)}[/]: {escape(r.error)}", highlight=False, soft_wrap=True)
+        elif r.state not in ("finished", "training", "paused") and (Path(r.path) / "result.json").is_file():  # F12
+            console.print(f"[yellow]{escape(r.name)}[/]: its result.json cannot be read, so its test figure is "
+                          f"lost: mnist-tui eval {escape(shlex.quote(r.name))} measures it again", highlight=False)

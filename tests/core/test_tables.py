@@ -228,3 +228,14 @@ def test_a_confusion_matrix_wider_than_the_terminal_is_never_cut_into_other_numb
     print_evaluation(summary, console)
     rows = [line.split() for line in console.export_text().splitlines() if re.match(r"\s*\d │", line)]
     assert len(rows) == 10 and all(row.count("884") == 1 and row[-1] == "97.04%" for row in rows), rows
+
+
+def test_a_run_whose_result_cannot_be_read_says_so_under_the_table(synthetic_data, tmp_path):
+    """A finished run whose result.json was damaged read as "stopped 1/1", no word why (walk38 F12)."""
+    train_tiny_run(synthetic_data, tmp_path, "damaged")
+    train_tiny_run(synthetic_data, tmp_path, "fine")
+    (tmp_path / "damaged" / "result.json").write_text("garbage")
+    out = cli_at_80_columns("runs", "--checkpoints", str(tmp_path))
+    text = " ".join(out.split())
+    assert ("damaged: its result.json cannot be read, so its test figure is lost: mnist-tui eval damaged measures it "
+            "again") in text and "fine:" not in text, out
