@@ -18,6 +18,7 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.segment import Segment
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -185,7 +186,7 @@ class RichReporter:
             for event in events:
                 last = event
                 if isinstance(event, RunStarted):
-                    self._epochs, self._train_size = event.epochs, event.train_size
+                    self._epochs, self._train_size, self._steps = event.epochs, event.train_size, event.steps_per_epoch
                     self.console.print(
                         f"[bold]{escape(event.run_name)}[/]: {event.config['model']} with {event.param_count:,} "
                         f"parameters on {event.device}; {event.train_size:,} train / {event.val_size:,} validation / "
@@ -214,6 +215,10 @@ class RichReporter:
                     progress.console.print("paused")
                 elif isinstance(event, Resumed):
                     progress.console.print("resumed")
+                elif isinstance(event, Stopped) and task is not None:  # the bar ends where the run did: it read
+                    # 15/1075 (its last point) over "Stopped in epoch 1 after step 16" (walk35 F13)
+                    progress.update(task, completed=(event.epoch - 1) * self._steps + event.step,
+                                    description=f"epoch {event.epoch}/{self._epochs}")
                 elif isinstance(event, CheckpointSaved) and event.reason == "stopped":
                     progress.console.print(f"saved {escape(str(event.path))}")
                 elif isinstance(event, LrChanged):
@@ -269,7 +274,9 @@ def print_evaluation(summary: dict[str, Any], console: Console | None = None) ->
     for t, row in enumerate(summary["confusion"]):
         cells = [f"[bold]{v}[/]" if p == t else (str(v) if v else "[dim]·[/]") for p, v in enumerate(row)]
         table.add_row(str(t), *cells, accuracies[t])
-    console.print(table, crop=False)  # wider than the terminal: lines run on, never cut (884 read as 88, walk38 F11)
+    # wider than the terminal (more than its right pad): its lines run on, never cut (884 read as 88, walk38 F11)
+    widest = max(map(Segment.get_line_length, Segment.split_lines(console.render(table))), default=0)
+    console.print(table, crop=widest <= console.width + 1)
     listed = "Most confidently wrong:"
     for w in summary.get("misclassified") or []:  # as many as fit one line, for `explain --index`
         item = f" #{w['index']} {w['label']}→{w['predicted']} {w['confidence']:.0%}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from mnist_tui.reporting import print_evaluation
+from mnist_tui.reporting import RichReporter, print_evaluation
 from tests.core.tiny_runs import TINY, train_tiny_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -239,3 +239,18 @@ def test_a_run_whose_result_cannot_be_read_says_so_under_the_table(synthetic_dat
     text = " ".join(out.split())
     assert ("damaged: its result.json cannot be read, so its test figure is lost: mnist-tui eval damaged measures it "
             "again") in text and "fine:" not in text, out
+
+
+def test_a_stopped_runs_bar_ends_at_the_step_it_stopped_after(synthetic_data, tiny_config, tmp_path):
+    """The bar's last count was its last chart point's, 15/1075, over "Stopped in epoch 1 after step 16" (walk35
+    F13): a stop asked for mid-batch (Ctrl+C) lands between two points."""
+    from mnist_tui.core.engine import Trainer
+    from mnist_tui.core.events import Stopped
+
+    trainer = Trainer(tiny_config.replace(epochs=3), synthetic_data, checkpoints_dir=tmp_path, points_per_epoch=4)
+    started, point = [e for e in trainer.run() if e.kind in ("started", "step")][:2]  # a real run's first point
+    stopped = Stopped(epoch=1, step=point.step + 2, checkpoint=str(tmp_path / "last.pt"), run_dir=str(tmp_path))
+    console = Console(width=120, record=True, file=io.StringIO())
+    RichReporter(console).consume([started, point, stopped])
+    bar = next(line for line in console.export_text().splitlines() if line.startswith("epoch "))
+    assert f" {point.step + 2}/{3 * started.steps_per_epoch} " in bar, bar
