@@ -28,8 +28,9 @@ def register(sub) -> None:
                         help="a checkpoint file, run folder or run name (default: the shipped model), then PNG or "
                         "JPEG files")
     add_path_flags(parser, data=False, checkpoints="folder run names are looked up in")
-    parser.add_argument("--json", action="store_true", help="a JSON line per image, in order: image, predicted, confidence and "
-                        "probabilities, or image and error")
+    parser.add_argument("--json", action="store_true",
+                        help="a JSON line per image, in order: image, predicted, confidence and probabilities, or "
+                        "image and error")
     parser.set_defaults(handler=run)
 
 

@@ -61,8 +61,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.tune_space import (default_space, default_storage, default_study, held_out_for_tuning, parse_space,
-                                   preset_for, storage_problem)
+    from ..core.storage_url import default_storage, storage_problem
+    from ..core.tune_space import default_space, default_study, held_out_for_tuning, parse_space, preset_for
     from ..reporting import JsonLines
 
     if args.study is not None and not args.study.strip():

@@ -139,6 +139,6 @@ def params_text(params: dict[str, Any]) -> str:
 
 
 __all__ = [
-    "COLLAPSED", "clip", "collapsed", "json_safe", "param_text", "params_text", "percent", "rate_label", "rate_ticks", "short_percent",
-    "test_cell", "tested", "tidy", "visible", "whole_percent",
+    "COLLAPSED", "clip", "collapsed", "json_safe", "param_text", "params_text", "percent", "rate_label", "rate_ticks",
+    "short_percent", "test_cell", "tested", "tidy", "visible", "whole_percent",
 ]

@@ -44,7 +44,8 @@ from .config import TrainConfig, checked, validate
 from .events import EpochEnd, Event, Failed, Finished, RunStarted, StepMetrics, Stopped
 from .process import TrainingProcessError
 from .runs import write_text_atomic
-from .tune_space import PRUNERS, Param, apply, base_mismatch, default_storage, space_mismatch, tune_problem
+from .storage_url import default_storage
+from .tune_space import PRUNERS, Param, apply, base_mismatch, space_mismatch, tune_problem
 from .tune_storage import (BASE_ATTR, TuneError, failure, load_or_create_study, make_pruner, open_storage, redact,
                            trial_state)
 from .tune_worker import TrialWorker

@@ -25,7 +25,6 @@ from typing import Any
 
 from .config import PRESETS, ConfigError, TrainConfig, field_applies, field_types, unused_because, validate
 from .formatting import tidy
-from .storage_url import default_storage, storage_file, storage_problem  # (imported from here too)
 
 PRUNERS = ("median", "hyperband", "none")  # Optuna's pruners the tune commands offer
 
@@ -364,7 +363,7 @@ def unused_search(base: TrainConfig, space: list[Param]) -> str | None:
 
 __all__ = [
     "DEFAULT_SPACES", "FIXED_FIELDS", "MACHINE_FIELDS", "PRESET_FOR_MODEL", "PRUNERS", "Param", "SpaceError", "apply", "base_mismatch",
-    "config_flags", "default_space", "default_storage", "default_study", "parse_param", "parse_space", "preset_for",
-    "space_mismatch", "storage_file", "storage_problem", "tidy", "to_storable", "train_command", "tune_problem",
+    "config_flags", "default_space", "default_study", "parse_param", "parse_space", "preset_for",
+    "space_mismatch", "tidy", "to_storable", "train_command", "tune_problem",
     "unused_search",
 ]

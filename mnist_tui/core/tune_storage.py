@@ -11,7 +11,8 @@ from typing import Any
 import optuna
 
 from .config import TrainConfig
-from .tune_space import PRUNERS, storage_file, storage_problem
+from .storage_url import storage_file, storage_problem
+from .tune_space import PRUNERS
 
 BASE_ATTR = "base_config"  # the study's user attribute: the config its trials lay their values over
 

@@ -26,7 +26,8 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
 from ...core.cli_child import CliChild
 from ...core.config import TrainConfig
-from ...core.tune_space import (DEFAULT_SPACES, MACHINE_FIELDS, apply, config_flags, default_storage, default_study,
+from ...core.storage_url import default_storage
+from ...core.tune_space import (DEFAULT_SPACES, MACHINE_FIELDS, apply, config_flags, default_study,
                                  preset_for)
 from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions, unless_busy

@@ -17,7 +17,8 @@ from textual.content import Content
 from textual.widgets import Input, Label, Select
 
 from ...core.config import TrainConfig
-from ...core.tune_space import PRUNERS, SpaceError, base_mismatch, held_out_for_tuning, parse_space, storage_file
+from ...core.storage_url import storage_file
+from ...core.tune_space import PRUNERS, SpaceError, base_mismatch, held_out_for_tuning, parse_space
 from .tune_records import in_view_words, progress_text
 
 STATUS_LINES, STATUS_WIDTH = 5, 78  # the Tune status line's most lines, and its width at 80 columns

@@ -223,7 +223,7 @@ def row_from_event(record: dict[str, Any]) -> dict[str, Any]:
 def poll_trials(storage: str, study: str) -> tuple[list[dict[str, Any]], Any]:
     """Every trial of ``study`` in ``storage`` as table rows, and the loaded study (Optuna imported here,
     in the caller's thread). KeyError when there is no such study, its text the studies there are."""
-    from ...core.tune_space import storage_file, storage_problem
+    from ...core.storage_url import storage_file, storage_problem
     from ...core.tune_storage import TuneError, open_storage, trial_state
 
     import optuna
