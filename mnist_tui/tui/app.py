@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import TabbedContent, TabPane, Tabs
 
 from ..core.config import DATASET_TITLES
-from ..core.controller import ALLOWED, RunController, RunState
+from ..core.controller import RunController, RunState
 from ..core.data_cache import DatasetCache
 from .keys import KeysPanelActions
 from .main_screen import MainScreen
@@ -43,7 +43,6 @@ from .widgets.hparam_form import HParamForm
 from .widgets.progress import ProgressLine
 
 TABS = ("train", "results", "misclassified", "runs")
-RUN_ACTIONS = tuple(ALLOWED)  # the run's keys: which of them the footer offers follows the controller
 
 
 class MnistApp(KeysPanelActions, App):
@@ -94,7 +93,6 @@ class MnistApp(KeysPanelActions, App):
         self.views = Views(self)
         self.form_errors: dict[str, str] = {}
         self.evaluation: Any = None
-        self._run_keys_shown: tuple[bool, ...] | None = None
         self._toasts = ToastRepainter(self)
 
     @property
@@ -189,10 +187,7 @@ class MnistApp(KeysPanelActions, App):
                                                "paused" if state == RunState.PAUSED else "training")
         if state != RunState.IDLE and progress:
             self.set_progress(state=state.value)
-        keys = tuple(self.controller.allowed(action) for action in RUN_ACTIONS)
-        if keys != self._run_keys_shown:  # the footer rebuilds itself on each refresh: only when a key changed
-            self._run_keys_shown = keys
-            self.refresh_bindings()
+        self.refresh_bindings()  # (the footer rebuilds itself only when a key changed)
 
     # -- navigation -------------------------------------------------------------------------
 

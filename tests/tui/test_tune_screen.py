@@ -11,6 +11,7 @@ import pytest
 from textual.app import App
 from textual.widgets import Button, DataTable, Input, Label, Static
 from textual.worker import WorkerCancelled
+from textual.widgets._footer import FooterKey
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.tune_space import tidy
@@ -887,10 +888,17 @@ async def test_naming_another_study_lets_the_last_ones_trials_go(tmp_path, synth
 
 
 async def test_leaving_during_a_sweep_asks_first(make_app):
-    """escape (and enter on a trial, Use best) stopped the running study without a word."""
+    """escape (and enter on a trial, Use best) stopped the running study without a word.
+    Each trial record rebuilt every key of the footer: the app's loop spent a core on it and a key took a second."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await a_trial_training(pilot, app)
+        keys = list(screen.query(FooterKey))
+        epochs = len(screen.trials[0].get("curve") or {})
+        while len(screen.trials[0].get("curve") or {}) < epochs + 3:  # three more records
+            await pilot.pause()
+        await pilot.pause()
+        assert keys and list(screen.query(FooterKey)) == keys  # the same widgets: not rebuilt
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)

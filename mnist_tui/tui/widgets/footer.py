@@ -16,7 +16,23 @@ RUN_KEYS = ("pause", "resume", "stop")
 
 
 class FittingFooter(Footer):
+    _shown: tuple | None = None
+
+    def keys_shown(self) -> tuple:
+        """What compose would draw: a refresh that changes none of it leaves the keys as they are."""
+        active = self.screen.active_bindings.values() if self._bindings_ready else ()
+        return (self.compact, self.show_command_palette,
+                *((b.key, b.description, b.action, b.group, b.show, enabled, tip) for _, b, enabled, tip in active))
+
     async def recompose(self) -> None:
+        # Textual rebuilds every key on each refresh_bindings: while a study trained, each trial's record did,
+        # and the app's loop spent a core on it (Tune, a key press took a second)
+        if not self.is_attached or self._pruning:  # (its screen gone: as Textual's own recompose does)
+            return
+        shown = self.keys_shown()
+        if shown == self._shown and self.children:
+            return
+        self._shown = shown
         await super().recompose()
         self.call_after_refresh(self.fit_keys)
 
