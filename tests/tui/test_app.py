@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+from textual import events
+from textual.command import CommandPalette
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from mnist_tui.tui.app import MnistApp
@@ -37,10 +39,13 @@ async def ready(pilot, app: MnistApp) -> None:
 
 
 async def palette(pilot, command: str) -> None:
-    """Open the command palette, type ``command`` and run the first match."""
+    """Open the command palette, paste ``command`` (as a terminal sends a paste: one event, one search; typed,
+    each key searched and a test spent seconds on it) and run the first match."""
     await pilot.press("ctrl+p")
     await pilot.pause()
-    await pilot.press(*command)
+    pilot.app._driver.send_message(events.Paste(command))
+    await pilot.pause()
+    await workers_done(pilot.app, [w for w in pilot.app.workers if isinstance(w.node, CommandPalette)])
     await pilot.pause()
     await pilot.press("enter")
     await pilot.pause()

@@ -24,6 +24,7 @@ from mnist_tui.tui.widgets.probability_bars import ProbabilityBars
 from mnist_tui.tui.widgets.canvas import BRUSH_RADII, INK, Canvas
 from mnist_tui.tui.widgets.footer import FittingFooter
 from tests.tui.workers import workers_done
+from tests.tui.test_app import palette as palette_command
 
 SIZE = (80, 24)
 
@@ -475,12 +476,7 @@ async def test_draw_actions_are_in_the_command_palette(make_app, tmp_path, monke
         assert isinstance(screen, DrawScreen)
 
         async def palette(words: str) -> None:
-            await pilot.press("ctrl+p")
-            await pilot.pause()
-            await pilot.press(*words)
-            await workers_done(app)  # the palette searches in a worker
-            await pilot.pause()
-            await pilot.press("enter")
+            await palette_command(pilot, words)
             await settle(pilot, app)
 
         await palette("brush bigger")
