@@ -167,7 +167,7 @@ class MnistApp(KeysPanelActions, App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide bindings that do nothing now (the controller's table decides)."""
         if action == "hide_help_panel":
-            return bool(self.screen.query("HelpPanel"))
+            return bool(self.screen.query_children("HelpPanel"))  # (mounted on the screen; a whole query was slow)
         if len(self.screen_stack) > 1 and action in ("start", "next_chart", "draw", "tune", "find_lr", "show_tab") \
                 and not (action == "find_lr" and type(self.screen).__name__ == "TuneScreen"):  # as its palette has it
             return False  # Draw, Compare and dialogs cover the tabs (f3 over Draw switched the one under it)
