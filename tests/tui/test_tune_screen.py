@@ -888,7 +888,7 @@ async def test_naming_another_study_lets_the_last_ones_trials_go(tmp_path, synth
 
 
 async def test_leaving_during_a_sweep_asks_first(make_app):
-    """escape (and enter on a trial, Use best) stopped the running study without a word.
+    """escape (and enter on a trial, Use best) stopped the running study without a word; ctrl+l asks too.
     Each trial record rebuilt every key of the footer: the app's loop spent a core on it and a key took a second."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -899,6 +899,19 @@ async def test_leaving_during_a_sweep_asks_first(make_app):
             await pilot.pause()
         await pilot.pause()
         assert keys and list(screen.query(FooterKey)) == keys  # the same widgets: not rebuilt
+        # ctrl+l started the range test beside the trial without a word: three trainings shared two cores
+        # (walk30 F4). The Train view asks the same while a run trains.
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        title = str(app.screen.query_one(".dialog-title", Static).render())
+        assert "Find a learning rate while a study trains?" in title, title
+        body = app.screen.message
+        assert body.startswith("Study ") and "is training. The range test would share the CPU with it" in body, body
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is screen and screen.running
+        assert not any(type(s).__name__ == "LrFindScreen" for s in app.screen_stack)
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -936,28 +949,6 @@ async def test_enter_on_the_training_trial_opens_its_run_once_the_study_has_stop
         summary = str(app.query_one("#results-summary", Static).render())
     assert waiting == (True, "stopping: the running trials save and end, then trial 0's run opens"), waiting
     assert summary.startswith(Path(screen.trials[0]["run_dir"]).name), summary
-
-
-async def test_the_lr_finder_asks_first_while_a_study_trains(make_app):
-    """ctrl+l in Tune with a trial training started the range test beside it without a word: three trainings
-    shared two cores (walk30 F4). The Train view asks the same while a run trains."""
-    from mnist_tui.tui.screens.lr_find import LrFindScreen
-
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await a_trial_training(pilot, app)
-        await pilot.press("ctrl+l")
-        await pilot.pause()
-        asked = isinstance(app.screen, ConfirmScreen) and str(app.screen.query_one(".dialog-title", Static).render())
-        body = app.screen.message if asked else ""
-        await pilot.press("n")
-        await pilot.pause()
-        after = app.screen is screen and screen.running
-        screen.action_stop()
-        await asyncio.to_thread(screen.child.wait, 60)
-    assert asked == "Find a learning rate while a study trains?", asked
-    assert body.startswith("Study ") and "is training. The range test would share the CPU with it" in body, body
-    assert after and not any(isinstance(s, LrFindScreen) for s in app.screen_stack)
 
 
 async def test_starting_a_study_while_a_run_trains_asks_first(make_app):
