@@ -228,7 +228,8 @@ class HParamForm(VerticalScroll):
             if note:
                 message = f"{bad[name]} (unused now: {format_field(name, getattr(shown, name))} stands in)"
             error = self.query_one(f"#error-{name}", Static)
-            error.update(message)
+            if str(error.content) != message:  # (an update lays the whole screen out again: typing was slow)
+                error.update(message)
             error.set_class(note, "-note")
             error.set_class(bool(message), "-shown")
             field = self.query_one(f"#field-{name}")
