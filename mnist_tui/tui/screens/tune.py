@@ -138,8 +138,7 @@ class TuneScreen(LeaveQuestions, Screen):
         self._redraw_charts()
 
     def action_next_view(self) -> None:
-        views = list(VIEWS)
-        self.show_view(views[(views.index(self.view) + 1) % len(views)])
+        self.show_view((views := list(VIEWS))[(views.index(self.view) + 1) % len(views)])
 
     def system_commands(self):
         """The view's palette entries (the app adds them while this screen is on top)."""
