@@ -135,7 +135,7 @@ class MnistApp(KeysPanelActions, App):
         yield FittingFooter(compact=True)
 
     def get_default_screen(self) -> Screen:
-        return MainScreen(id="_default")
+        return MainScreen(self.size.width, self.HORIZONTAL_BREAKPOINTS, id="_default")
 
     def on_mount(self) -> None:
         # f1-f4 switch tabs: a focused tab bar only took the keys from the view below it (^y, ^t, - and +)
