@@ -239,3 +239,26 @@ async def test_a_number_pasted_with_spaces_around_it_goes_in_without_them(make_a
         await pilot.pause()
         refused = field.value
     assert pasted == "0.01" and refused == "0.5"
+
+
+async def test_the_form_is_checked_once_at_start_and_once_for_each_change(make_app, monkeypatch):
+    """Each field reported its first value as a change as it mounted, and each report checked the whole form
+    again: 33 checks at every start, each setting every field's classes (0.1 s of the start here)."""
+    checks: list[str] = []
+    revalidate = HParamForm.revalidate
+
+    def counting(form):
+        checks.append(form.query_one("#field-lr", Input).value)
+        return revalidate(form)
+
+    monkeypatch.setattr(HParamForm, "revalidate", counting)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        at_start = len(checks)
+        await set_field(pilot, app, "lr", "0.5")  # end (no change), ctrl+u, then 0 . 5: four changes
+        typed = checks[at_start:]
+        error = str(app.query_one("#error-lr", Static).render())
+    assert at_start <= 2, checks
+    assert typed == ["", "0", "0.", "0.5"], typed
+    assert error == ""
