@@ -89,8 +89,8 @@ class HParamForm(VerticalScroll):
             yield Select([(name, name) for name in PRESETS], value=self._preset if matches else Select.NULL,
                          prompt="(custom)",
                          compact=True, id="preset", allow_blank=True)
-        for name, spec in FIELD_SPECS.items():
-            with Horizontal(classes="field-row"):
+        for name, spec in FIELD_SPECS.items():  # (dimmed from the start: dimmed at mount, each row was restyled)
+            with Horizontal(classes="field-row" + ("" if field_applies(name, self._initial) else " -unused")):
                 yield Label(spec.label)
                 value = format_field(name, getattr(self._initial, name), exact=True)
                 if _options(name):
