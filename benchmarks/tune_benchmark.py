@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mnist_tui.core.config import PRESETS  # noqa: E402
-from mnist_tui.core.data import resolve_data_dir  # noqa: E402
+from mnist_tui.core.data_files import resolve_data_dir  # noqa: E402
 from mnist_tui.core.events import Finished  # noqa: E402
 from mnist_tui.core.process import TrainingProcess  # noqa: E402
 from mnist_tui.core.tune import Tuner  # noqa: E402

@@ -173,11 +173,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         discard_stdout()
         return EXIT_OUTPUT_CLOSED
     except Exception as exc:  # noqa: BLE001 - known user-facing errors become exit 2, the rest re-raise
+        from .core.data_files import DataUnavailable
         from .core.runs import CheckpointError
-        from .core.data import DataUnavailable
-        from .core.preprocess import ImageError
 
-        if isinstance(exc, (UsageError, CheckpointError, DataUnavailable, ImageError)):
+        known: tuple[type[Exception], ...] = (UsageError, CheckpointError, DataUnavailable)
+        if preprocess := sys.modules.get("mnist_tui.core.preprocess"):  # (its import imports torch: 3 s, for nothing)
+            known += (preprocess.ImageError,)
+        if isinstance(exc, known):
             stderr(str(exc))
             return EXIT_USAGE
         if isinstance(exc, PermissionError):  # a run or folder of another user's: it was a traceback (walk35 F1)

@@ -40,6 +40,17 @@ def _no_real_data_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def python_exits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file that each Python process started from here on touches if it ends through Python's own exit (its
+    atexit hooks), not os._exit: for the children that end at once, once their files are written."""
+    site, marker = tmp_path / "exit-hook", tmp_path / "python-exit-ran"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(f"import atexit\natexit.register(lambda: open({str(marker)!r}, 'a').close())\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    return marker
+
+
+@pytest.fixture
 def read_only(monkeypatch: pytest.MonkeyPatch):
     """``read_only(folder)``: in this process, making or writing a file or folder under ``folder`` fails with
     EROFS, as on a read-only mount (tests run as root, whom chmod does not stop, and may not mount)."""

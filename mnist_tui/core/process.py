@@ -219,8 +219,21 @@ def _child_main(events: Connection, commands: Connection) -> None:
     send(("done", None))
 
 
+def exit_at_once() -> None:
+    """A child's end once its work is written and closed (checkpoints fsynced, the run lock let go): the OS frees
+    torch's objects at once, where Python's own exit freed them one by one, 0.7-0.9 s that the parent waited for
+    (the app's run read as over that much later; a study's worker, closing, held the study's end)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
+
+
 __all__ = ["TrainingProcess", "TrainingProcessError"]
 
 
 if __name__ == "__main__":
     _child_main(Connection(int(sys.argv[1]), readable=False), Connection(int(sys.argv[2]), writable=False))
+    exit_at_once()

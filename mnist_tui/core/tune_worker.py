@@ -28,7 +28,7 @@ from typing import Any
 
 from .config import TrainConfig
 from .events import EpochEnd, Event
-from .process import TrainingProcessError, stderr_lines
+from .process import TrainingProcessError, exit_at_once, stderr_lines
 
 VERDICT_POLL_S = 0.1
 
@@ -223,3 +223,4 @@ __all__ = ["TrialWorker"]
 
 if __name__ == "__main__":
     _child_main(Connection(int(sys.argv[1]), readable=False), Connection(int(sys.argv[2]), writable=False))
+    exit_at_once()

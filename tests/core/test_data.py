@@ -4,10 +4,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_tui.core import data as data_module
-from mnist_tui.core.data import (
-    DataUnavailable, batch_order, load_mnist, random_affine, resolve_data_dir, split, training_batches,
-)
+from mnist_tui.core import data_files as data_module
+from mnist_tui.core.data import DataUnavailable, batch_order, load_mnist, random_affine, split, training_batches
+from mnist_tui.core.data_files import resolve_data_dir
 from tests.synthetic import write_synthetic_mnist
 
 

@@ -35,9 +35,17 @@ def study(synthetic_root, tmp_path_factory):
     checkpoints = tmp_path_factory.mktemp("tune")
     args = tune_args(synthetic_root, checkpoints, "--epochs", "2", "--search", "lr=1e-3:3e-2:log",
                      "--search", "batch_size=32,64", "--trials", "3", "--study", "s1", "--json")
-    code = subprocess.run([sys.executable, "-m", "mnist_tui.cli", *args], capture_output=True, text=True,
-                          timeout=300)
+    # -X importtime: what the study's own process imported (its trials' workers are other processes)
+    code = subprocess.run([sys.executable, "-X", "importtime", "-m", "mnist_tui.cli", *args], capture_output=True,
+                          text=True, timeout=300)
     return checkpoints, code
+
+
+def test_the_study_process_leaves_torch_to_its_trials(study):
+    """It imported torch to check the data, 2-4 s before its first trial's worker imported it again."""
+    _, done = study
+    imported = [line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time")]
+    assert "optuna" in imported and "torch" not in imported
 
 
 def test_three_trial_study_leaves_tagged_runs_and_a_best_config(study, synthetic_root):
