@@ -75,6 +75,8 @@ class MnistApp(KeysPanelActions, App):
                  preset: str | None = None, *, settings_path: str | Path | None = None,
                  load_data_on_start: bool = True, download: bool = True) -> None:
         super().__init__()
+        if not os.environ.get("TEXTUAL_ANIMATIONS"):  # the tab underline slid over 0.3 s, the screen drawn
+            self.animation_level = "none"  # again at each step (over SSH, each a frame sent): 0.3 s of CPU a switch
         self.data_dir = data_dir
         self.checkpoints_dir = Path(checkpoints_dir)
         self.settings_path = Path(settings_path) if settings_path else default_settings_path()

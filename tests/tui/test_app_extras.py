@@ -797,3 +797,22 @@ def test_every_key_the_keys_panel_lists_says_what_it_does():
                 if not (moves_only(binding) or in_words(binding) or binding.action.partition("(")[0] in family):
                     bare.append((cls.__name__, binding.key, binding.action))
     assert not bare, bare
+
+
+async def test_f4_moves_the_tab_underline_at_once(make_app, monkeypatch):
+    """The underline slid to the new tab over 0.3 s, the screen drawn again for each step (over SSH, each a
+    frame sent): a tab switch cost 0.3 s of CPU here. Animations are off unless TEXTUAL_ANIMATIONS asks."""
+    from textual.widgets._tabs import Underline
+
+    monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        underline = app.query_one(Underline)
+        starts: list[float] = []
+        app.watch(underline, "highlight_start", lambda start: starts.append(start), init=False)
+        await pilot.press("f4")
+        await settle(pilot, app)
+        under_runs = app.screen.get_widget_at(underline.region.x + int(underline.highlight_start), 0)[0]
+    assert len(starts) == 1, starts  # one step
+    assert "Runs" in str(under_runs.render()), under_runs
