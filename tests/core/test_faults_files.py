@@ -140,10 +140,12 @@ def test_crafted_checkpoints_get_one_line_and_exit_2_from_every_reader(tmp_path,
         out, err = capsys.readouterr()
         assert code == 2 and one_clear_line(err) and expected in err, (command, err)
     assert not (tmp_path / "m.onnx").exists()
-    # and once through a real process, each case with another command
-    command = COMMANDS[list(CHECKPOINTS).index(case) % len(COMMANDS)]
-    code, out, err = finish(cli(*_args(command, run, base[1], synthetic_root, tmp_path)))
-    assert code == 2 and one_clear_line(err) and expected in err, (command, err)
+    # and through a real process, each command once (the first cases): the same words and exit code as above,
+    # through the console script's own exit (each process imports torch: 4 s a case, for what one shows)
+    index = list(CHECKPOINTS).index(case)
+    if index < len(COMMANDS):
+        code, out, err = finish(cli(*_args(COMMANDS[index], run, base[1], synthetic_root, tmp_path)))
+        assert code == 2 and one_clear_line(err) and expected in err, (COMMANDS[index], err)
 
 
 # --- damaged run files -------------------------------------------------------------------------------------
