@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
                     f"the {args.preset} preset trains on all of them")
     args.preset = preset_for(base, args.preset)  # `--model mlp` on the default fast preset: seed-mlp's search and name
     space = parse_space(args.search, base) if args.search else default_space(args.preset)
+    # its trials' runs go there; checked before default_storage resolves it (a symlink loop was a traceback)
+    check_checkpoints_folder(Path(args.checkpoints), writable=True)
     if args.storage == default_storage(Path(args.checkpoints)):  # as the app names it: made with the runs' folder
         args.storage = None
     if args.storage is not None and (problem := storage_problem(args.storage)) is not None:
@@ -84,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
     if problem := tune_problem(base, space, trials=args.trials, jobs=args.jobs, timeout_s=args.timeout,
                                pruner=args.pruner, sampler_seed=args.sampler_seed):
         raise UsageError(problem)  # before the data is looked for (and perhaps downloaded)
-    check_checkpoints_folder(Path(args.checkpoints), writable=True)  # its trials' runs go there
     from ..core.data_files import find_data, resolve_data_dir
 
     # fail now (exit 2) if the data is missing or damaged, not per trial; torch is the trials' (importing it here

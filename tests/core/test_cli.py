@@ -250,11 +250,20 @@ def test_eval_refuses_another_dataset(tmp_path, synthetic_root, capsys):
     assert "was trained on mnist; evaluating it on fashion-mnist is refused" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kind", ["file", "under-a-file", "read-only"])
+@pytest.mark.parametrize("kind", ["file", "under-a-file", "read-only", "symlink-loop", "dangling-symlink"])
 def test_train_refuses_an_unwritable_checkpoints_folder_before_the_data_loads(tmp_path, capsys, kind):
+    """A symlink loop or a symlink to nowhere got "run failed: FileExistsError" and exit 1 (walk38 F5)."""
     a_file = tmp_path / "some_file.png"
     a_file.write_bytes(b"not a folder")
-    if kind == "file":
+    if kind == "symlink-loop":
+        (tmp_path / "b").symlink_to("a")
+        (tmp_path / "a").symlink_to("b")
+        folder, why = tmp_path / "a", f"{tmp_path / 'a'}: cannot be a checkpoints folder: it is a symlink loop"
+    elif kind == "dangling-symlink":
+        (tmp_path / "runs").symlink_to(tmp_path / "gone" / "runs")
+        folder, why = tmp_path / "runs", (f"{tmp_path / 'runs'}: cannot be a checkpoints folder: it is a symlink to "
+                                          f"{tmp_path / 'gone' / 'runs'}, which does not exist")
+    elif kind == "file":
         folder, why = a_file, f"{a_file} is a file, not a checkpoints folder"  # "no such ... (it is a file)"
     elif kind == "under-a-file":
         folder, why = a_file / "runs", f"{a_file / 'runs'}: cannot be a checkpoints folder ({a_file} is a file)"
@@ -268,6 +277,11 @@ def test_train_refuses_an_unwritable_checkpoints_folder_before_the_data_loads(tm
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith(f"mnist-tui: {why}"), err
     assert not folder.exists() or folder.is_file() or not any(folder.iterdir())
+    if kind.endswith("symlink") or kind.endswith("loop"):  # and the other commands say the same (tune with its own
+        # storage: resolving the folder for the default one raised "Symlink loop" as a traceback)
+        for args in (["runs"], ["tune", "--storage", f"sqlite:///{tmp_path / 's.db'}", "--trials", "1"]):
+            assert main([*args, "--checkpoints", str(folder)]) == 2, args
+            assert capsys.readouterr().err == f"mnist-tui: {why}\n"
 
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
