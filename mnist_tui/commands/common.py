@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import os
 import shutil
 import sys
@@ -17,6 +16,7 @@ from ..core.config import (
     FIELD_SPECS, FIELD_TYPES, ConfigError, PRESETS, TrainConfig, checked, field_applies, field_flag, field_label, parse_field,
     unused_because,
 )
+from ..core.data_files import broken_symlink
 from ..core.formatting import visible
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
@@ -162,10 +162,9 @@ def check_checkpoints_folder(folder: Path, *, writable: bool = False, missing_ok
         existing = next(p for p in (folder, *folder.parents) if p.exists() or p.is_symlink())
     except OSError as exc:  # a parent that may not be looked into
         raise UsageError(f"{folder}: cannot use the checkpoints folder: {exc.strerror}") from None
-    if existing.is_symlink() and not existing.exists():  # it was "run failed: FileExistsError", exit 1 (walk38 F5)
-        what = (f"{existing} is" if existing != folder else "it is") + (
-            " a symlink loop" if _loops(existing) else f" a symlink to {os.readlink(existing)}, which does not exist")
-        raise UsageError(f"{folder}: cannot be a checkpoints folder: {what}")
+    if problem := broken_symlink(existing):  # it was "run failed: FileExistsError", exit 1 (walk38 F5)
+        which = "it" if existing == folder else existing
+        raise UsageError(f"{folder}: cannot be a checkpoints folder: {which} {problem}")
     if not existing.is_dir():
         raise UsageError(f"{folder} is a file, not a checkpoints folder" if existing == folder else
                          f"{folder}: cannot be a checkpoints folder ({existing} is a file)")
@@ -179,14 +178,6 @@ def check_checkpoints_folder(folder: Path, *, writable: bool = False, missing_ok
         check_writable(folder)
     except NotWritable as exc:
         raise UsageError(str(exc)) from None
-
-
-def _loops(link: Path) -> bool:
-    try:
-        link.stat()
-    except OSError as exc:
-        return exc.errno == errno.ELOOP
-    return False
 
 
 def given_config_fields(args: argparse.Namespace) -> list[str]:

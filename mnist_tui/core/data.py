@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .data_files import RAW_FILES, SPLIT_FILES, DataUnavailable, _help, find_data  # (where the files lie: no torch)
+from .data_files import RAW_FILES, SPLIT_FILES, DataUnavailable, find_data, help_text  # (no torch there)
 
 # torchvision's MNIST statistics, used for every model.
 MEAN = 0.1307
@@ -69,7 +69,7 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
         train_x, train_y, test_x, test_y = (_read_idx(raw / name, magic, counts[name]) if name in counts
                                             else empty[magic] for name, magic in RAW_FILES)
     except Exception as exc:  # noqa: BLE001 - a read failure after the check (the file changed under us)
-        raise DataUnavailable(_help(root, dataset, f"Could not read the files in {raw}: {exc!r}",
+        raise DataUnavailable(help_text(root, dataset, f"Could not read the files in {raw}: {exc!r}",
                                     files=SPLIT_FILES[only])) from exc
     return MnistData(train_x.contiguous(), train_y.long(), test_x.contiguous(), test_y.long(), str(raw), dataset)
 

@@ -8,6 +8,7 @@ data this way before its trials start, and importing torch for it held the first
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import struct
@@ -26,7 +27,6 @@ RAW_FILES = (
 SPLIT_FILES = {None: RAW_FILES, "train": RAW_FILES[:2], "test": RAW_FILES[2:]}  # what load_mnist(only=) reads
 # torchvision keeps each dataset under <root>/<ClassName>/raw, with MNIST's four file names
 TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
-
 
 
 class DataUnavailable(RuntimeError):
@@ -53,7 +53,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return default_data_dir()
 
 
-def _help(root: Path, dataset: str, problem: str, detail: str = "", damaged: Path | None = None,
+def help_text(root: Path, dataset: str, problem: str, detail: str = "", damaged: Path | None = None,
           files: tuple[tuple[str, int], ...] = RAW_FILES) -> str:
     """What is wrong, then the fix, then where we looked (a dialog at 80x24 shows the fix without scrolling);
     ``damaged``: the folder holding a damaged file (nothing downloads over it)."""
@@ -94,12 +94,9 @@ def _data_file_problem(path: Path) -> str | None:
     except OSError as exc:
         return f"cannot look at {path}: {exc.strerror or exc}"
     if stat.S_ISLNK(info.st_mode):
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            return f"{path} is a symlink to {os.readlink(path)}, which does not exist"
-        except OSError as exc:
-            return f"{path} is a symlink that cannot be followed: {exc.strerror or exc}"
+        if problem := broken_symlink(path):
+            return f"{path} {problem}"
+        info = path.stat()
     if stat.S_ISDIR(info.st_mode):
         return f"{path} is a folder, not a data file"
     for is_kind, kind in FILE_KINDS:
@@ -107,6 +104,22 @@ def _data_file_problem(path: Path) -> str | None:
             return f"{path} is a {kind}, not a regular file"
     if not os.access(path, os.R_OK):
         return f"cannot read {path}: permission denied"
+    return None
+
+
+def broken_symlink(path: Path) -> str | None:
+    """Why ``path``, a symlink, leads nowhere ("is a symlink loop", "is a symlink to X, which does not exist"); None
+    when it is no symlink or leads somewhere. For the data's files and the checkpoints folder alike."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return f"is a symlink to {os.readlink(path)}, which does not exist"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symlink loop"
+        return f"is a symlink that cannot be followed: {exc.strerror}"
     return None
 
 
@@ -203,10 +216,10 @@ def find_data(data_dir: str | os.PathLike[str] | None = None, *, download: bool 
     files = SPLIT_FILES[only]
     root = resolve_data_dir(data_dir)
     if problem := _folder_problem(root):
-        raise DataUnavailable(_help(root, dataset, problem, files=files))
+        raise DataUnavailable(help_text(root, dataset, problem, files=files))
     raw, problem = _find_raw_dir(root, dataset, files)
     if problem:  # something is there but unusable: say so rather than download over it
-        raise DataUnavailable(_help(root, dataset, problem, files=files))
+        raise DataUnavailable(help_text(root, dataset, problem, files=files))
     if raw is None and download:
         import torchvision.datasets
 
@@ -219,19 +232,20 @@ def find_data(data_dir: str | os.PathLike[str] | None = None, *, download: bool 
             _remove_empty_folders(made)  # a failed download leaves no MNIST/raw/ behind (runs would list it)
             reason = " ".join(str(exc).split()).rstrip(":;,. ") or type(exc).__name__  # torchvision's is multi-line
             offline = "Name or service not known" in reason or "Temporary failure in name resolution" in reason
-            raise DataUnavailable(_help(root, dataset, f"{DATASET_TITLES[dataset]} is not on disk and could not "
+            raise DataUnavailable(help_text(root, dataset, f"{DATASET_TITLES[dataset]} is not on disk and could not "
                                         "be downloaded" + (" (no network)." if offline else "."),
                                         f"The download said: {clip(reason)}", files=files)) from exc
         raw, problem = _find_raw_dir(root, dataset, files)
         if problem:
-            raise DataUnavailable(_help(root, dataset, problem, files=files))
+            raise DataUnavailable(help_text(root, dataset, problem, files=files))
     if raw is None:
-        raise DataUnavailable(_help(root, dataset, f"{DATASET_TITLES[dataset]} is not on disk.", files=files))
+        raise DataUnavailable(help_text(root, dataset, f"{DATASET_TITLES[dataset]} is not on disk.", files=files))
     try:
         return root, raw, _check_files(raw, files)
     except DamagedData as exc:
-        raise DataUnavailable(_help(root, dataset, str(exc), damaged=raw, files=files)) from exc
+        raise DataUnavailable(help_text(root, dataset, str(exc), damaged=raw, files=files)) from exc
     except DataUnavailable as exc:
-        raise DataUnavailable(_help(root, dataset, str(exc), files=files)) from exc
+        raise DataUnavailable(help_text(root, dataset, str(exc), files=files)) from exc
     except Exception as exc:  # noqa: BLE001 - any other read failure
-        raise DataUnavailable(_help(root, dataset, f"Could not read the files in {raw}: {exc!r}", files=files)) from exc
+        raise DataUnavailable(help_text(root, dataset, f"Could not read the files in {raw}: {exc!r}",
+                                        files=files)) from exc
