@@ -97,6 +97,22 @@ def write_atomic(path: Path, write: Callable[[str], Any], size: int | None = Non
         if _is_disk_full(exc):
             raise DiskFull(path.parent, size or max(written, _old_size(path))) from None
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the names in ``folder`` durable: a file's fsync keeps its bytes but not a rename or a new entry, which
+    a power cut can undo (leaving the old file, or none). A filesystem that cannot sync a folder is let be."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # EINVAL on some filesystems: the rename itself stands
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -127,5 +143,5 @@ def append_text(path: Path, text: str, sync: bool = False) -> None:
 
 __all__ = [
     "DISK_FULL", "FULL_DISK_ERRNOS", "CheckpointError", "DamagedFile", "DiskFull", "append_text", "file_mode",
-    "write_atomic", "write_bytes_atomic", "write_text_atomic",
+    "sync_folder", "write_atomic", "write_bytes_atomic", "write_text_atomic",
 ]

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .atomic import FULL_DISK_ERRNOS, DiskFull, file_mode
+from .atomic import FULL_DISK_ERRNOS, DiskFull, file_mode, sync_folder
 from .data import MEAN, STD
 from .runs import EXPORT_FILES
 
@@ -169,6 +169,8 @@ def _write(tmp: str, data: bytes, folder: Path) -> None:
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
     except OSError as exc:
         if exc.errno in FULL_DISK_ERRNOS:
             raise DiskFull(folder, len(data)) from None
@@ -217,4 +219,5 @@ def export_model(model: nn.Module, out: str | os.PathLike[str], fmt: str, digits
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    sync_folder(out.parent)
     return ExportResult(out, fmt, difference, agreeing, len(expected), digits.source, opset)

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import run_lock
 from .atomic import (  # noqa: F401 - re-exported: callers import these from runs
-    CheckpointError, DamagedFile, DiskFull, file_mode, write_atomic, write_bytes_atomic, write_text_atomic,
+    CheckpointError, DamagedFile, DiskFull, file_mode, sync_folder, write_atomic, write_bytes_atomic, write_text_atomic,
 )
 from .config import TrainConfig, validate
 from .names import check_run_name
@@ -109,6 +109,7 @@ def take_run_dir(checkpoints_dir: Path, run_name: str | None, model: str) -> tup
                 path.mkdir()
             except FileExistsError:
                 continue
+            sync_folder(checkpoints_dir)
             return path, run_lock.acquire(path), False
         raise CheckpointError(f"could not create a run folder in {checkpoints_dir}")
     if problem := check_run_name(run_name):
@@ -117,6 +118,7 @@ def take_run_dir(checkpoints_dir: Path, run_name: str | None, model: str) -> tup
     try:
         path.mkdir()
         created = True
+        sync_folder(checkpoints_dir)
     except FileExistsError:
         created = False
     if not path.is_dir():

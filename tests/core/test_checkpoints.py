@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mnist_tui.core.checkpoints import load_checkpoint, model_from_checkpoint, resolve_checkpoint, save_checkpoint
-from mnist_tui.core.runs import CheckpointError, list_runs, write_atomic
+from mnist_tui.core.runs import CheckpointError, list_runs, take_run_dir, write_atomic, write_text_atomic
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.models import build_model
 
@@ -95,6 +95,27 @@ def test_a_crash_mid_write_leaves_the_old_file_and_no_debris(tmp_path):
         write_atomic(path, crash)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_new_names_are_synced_so_a_power_cut_keeps_them(tmp_path, monkeypatch):
+    """A file's fsync keeps its bytes, not its name: the folder holding a renamed file or a new run is synced too,
+    after the rename (what the folder holds at its sync is what a power cut keeps)."""
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        info = os.fstat(fd)
+        if os.path.stat.S_ISDIR(info.st_mode):
+            synced.append((info.st_ino, sorted(os.listdir(fd))))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    checkpoints = tmp_path / "checkpoints"
+    run_dir, lock, _ = take_run_dir(checkpoints, "r1", "cnn")
+    lock.release()
+    assert (checkpoints.stat().st_ino, ["r1"]) in synced
+    write_text_atomic(run_dir / "result.json", "{}")
+    assert synced[-1][0] == run_dir.stat().st_ino
+    assert "result.json" in synced[-1][1] and not any(n.endswith(".tmp") for n in synced[-1][1])
 
 
 def test_a_full_disk_names_the_size_it_needed_never_0_kb(tmp_path):

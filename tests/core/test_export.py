@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -83,6 +84,23 @@ def test_torchscript_file_loads_with_torch_jit(trained_run, synthetic_data, tmp_
     assert probabilities.argmax(1).tolist() == expected.argmax(1).tolist()
     # outside no_grad too, no "tensor with requires_grad=True" to convert (its weights were trainable: walk35 F15)
     assert not loaded(digits).requires_grad
+
+
+def test_the_exported_file_and_its_name_are_synced_before_it_is_said_written(trained_run, tmp_path, monkeypatch):
+    """A power cut after export said "wrote" keeps the whole file under its name (it was renamed unsynced)."""
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        info = os.fstat(fd)
+        synced.append(sorted(os.listdir(fd)) if stat.S_ISDIR(info.st_mode) else info.st_size)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    target = tmp_path / "digits.pt"
+    assert export(str(trained_run), "--format", "torchscript", "--out", str(target),
+                  "--data-dir", str(tmp_path / "no-data")) == 0
+    assert target.stat().st_size in synced  # its bytes, before the rename
+    assert synced[-1] == ["digits.pt"]  # then its name, in its folder
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
