@@ -35,15 +35,19 @@ def step_seconds(preset_name: str, precision: str, steps: int, **overrides) -> f
     labels = torch.randint(0, 10, (8000,), generator=generator)
     data = MnistData(digits, labels, digits[:500], labels[:500], "synthetic")
     config = checked(preset(preset_name, **{"precision": precision, "epochs": 1, "val_size": 0, **overrides}))
-    trainer = Trainer(config, data, checkpoints_dir=tempfile.mkdtemp(prefix="precision-"),
-                      points_per_epoch=10_000)  # a point every step: the clock is read at each
-    start = first = None
-    for event in trainer.run():
-        if isinstance(event, StepMetrics):
-            if event.step == 5:
-                start, first = time.perf_counter(), event.step
-            elif start is not None and event.step == first + steps:
-                return (time.perf_counter() - start) / steps
+    with tempfile.TemporaryDirectory(prefix="precision-") as folder:  # its run goes with it
+        trainer = Trainer(config, data, checkpoints_dir=folder, points_per_epoch=10_000)  # the clock read each step
+        events = trainer.run()
+        start = first = None
+        try:
+            for event in events:
+                if isinstance(event, StepMetrics):
+                    if event.step == 5:
+                        start, first = time.perf_counter(), event.step
+                    elif start is not None and event.step == first + steps:
+                        return (time.perf_counter() - start) / steps
+        finally:
+            events.close()
     raise SystemExit(f"the preset has fewer than {steps + 5} steps in 8,000 digits")
 
 
