@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from mnist_tui.core.config import TrainConfig, field_label
 from mnist_tui.tui.panes.runs import RunsPane
+from mnist_tui.tui.widgets.runs_table import COLUMN_LABELS
 from mnist_tui.tui.screens.run_config import UNUSED, RunConfigScreen
 from tests.tui.test_app import SIZE, palette, ready
 from tests.tui.workers import workers_done
@@ -421,6 +422,27 @@ async def test_sorting_keeps_the_columns_scrolled_to(make_app, runs_folder):
         await ready(pilot, app)
         after = [word for word in table_lines(table)[0].split() if word not in "▲▼"][:3]  # sorted by run name
     assert before == after == ["run", "←", "model"], (before, after)
+
+
+async def test_the_sorted_column_is_brought_into_view(make_app, runs_folder):
+    """At 80 columns the last columns lie past the right edge: s sorted by one of them, and the arrow that says
+    so, unseen (walk37 F5). Each sort now scrolls, as little as it must, to show its column whole."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        seen = []
+        for _ in range(10):  # date -> run, state, ..., time, date: every column once
+            await pilot.press("s")
+            await ready(pilot, app)
+            header = table_lines(table)[0]
+            label = COLUMN_LABELS[app.query_one(RunsPane).sort_column]
+            seen.append(label)
+            assert re.search(rf"(^| ){label} [▲▼]", header), (label, header)
+        assert seen[-1] == "date" and len(set(seen)) == 10
+        await pilot.press("S")  # reversing keeps it in view, and the name column stays at the left
+        await ready(pilot, app)
+        header = table_lines(table)[0]
+        assert "date ▲" in header and header.split()[0] == "run", header
 
 
 async def test_a_run_another_process_starts_appears_without_ctrl_r(make_app, runs_folder, synthetic_data):

@@ -325,10 +325,12 @@ class RunsPane(Vertical):
         self.sort_column = keys[(keys.index(self.sort_column) + 1) % len(keys)]
         self.sort_descending = next(desc for key, _, _, desc in COLUMNS if key == self.sort_column)
         self._fill()
+        self.query_one(RunsTable).reveal_column(self.sort_column)  # its arrow says the order: in view (walk37 F5)
 
     def action_reverse_sort(self) -> None:
         self.sort_descending = not self.sort_descending
         self._fill()
+        self.query_one(RunsTable).reveal_column(self.sort_column)
 
     def action_filter(self) -> None:
         field = self.query_one("#runs-filter", Input)

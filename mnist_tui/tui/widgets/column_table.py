@@ -54,15 +54,17 @@ class ColumnTable(DataTable):
         if ahead:
             self.scroll_to(x=min(ahead) if direction > 0 else max(ahead), animate=False)
 
-    def whole_columns(self) -> tuple[int, int, int, int]:
-        """(fixed, left, right, hidden): the fixed columns' width, the cells from ``left`` to ``right`` that hold
+    def whole_columns(self, scroll: int | None = None) -> tuple[int, int, int, int]:
+        """(fixed, left, right, hidden), scrolled to ``scroll`` (where it is now by default): the fixed columns'
+        width, the cells from ``left`` to ``right`` that hold
         whole columns, and how many columns lie past the right edge. A column cut by either edge (the right
         one, or the left once scrolled to the end) lies outside; with columns hidden, the last one shown
         also goes where the header would have no room left for its " →" (a default run name at 80 columns
         left none, and nothing said that time and date were there)."""
         columns = list(self.columns.values())
         fixed = sum(column.get_render_width(self) for column in columns[:self.fixed_columns])
-        room, x, scroll = self.scrollable_content_region.width - fixed, 0, round(self.scroll_x)
+        room, x = self.scrollable_content_region.width - fixed, 0
+        scroll = round(self.scroll_x) if scroll is None else scroll
         left, ends = 0, [0]  # where each whole column shown ends
         hidden = 0
         for column in columns[self.fixed_columns:]:
@@ -80,6 +82,24 @@ class ColumnTable(DataTable):
             hidden += 1
         # the first column after the scroll offset stays, cut, if it alone is wider than the room
         return fixed, fixed + left, fixed + (ends[-1] or room), hidden
+
+    def reveal_column(self, key: str) -> None:
+        """Scroll sideways, as little as it takes, to show column ``key`` whole (a fixed one always shows)."""
+        columns = list(self.columns.values())[self.fixed_columns:]
+        starts = [sum(c.get_render_width(self) for c in columns[:i]) for i in range(len(columns))]
+        index = next((i for i, column in enumerate(columns) if column.key.value == key), None)
+        if index is None:
+            return
+        start, end = starts[index], starts[index] + columns[index].get_render_width(self)
+
+        def shows(scroll: int) -> bool:
+            fixed, left, right, _ = self.whole_columns(scroll)
+            return fixed + start - scroll >= left and fixed + end - scroll <= right
+
+        scroll = round(self.scroll_x)
+        if not shows(scroll):
+            target = start if start < scroll else next((s for s in starts if s > scroll and shows(s)), start)
+            self.scroll_to(x=target, animate=False, immediate=True)
 
     def _hints(self, hidden: int) -> tuple[str, ...]:
         """" → 2 more runs", shorter where that does not fit."""
