@@ -25,14 +25,18 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.data import load_mnist
-    from ..core.lr_finder import LrFinderError, LrFound, check_range, find_lr
+    from ..core.data_files import find_data
+    from ..core.lr_range import LrFinderError, check_range
 
     try:
         check_range(args.start, args.end, args.steps)
     except LrFinderError as exc:
         raise UsageError(str(exc)) from None
     config = config_from_args(args)
+    find_data(args.data_dir, dataset=config.dataset)  # missing or damaged: said before torch loads
+    from ..core.data import load_mnist
+    from ..core.lr_finder import LrFound, find_lr
+
     data = load_mnist(args.data_dir, dataset=config.dataset)
     started = time.perf_counter()
     events = find_lr(config, data, start=args.start, end=args.end, steps=args.steps)

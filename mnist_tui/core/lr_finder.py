@@ -27,6 +27,7 @@ from .config import ConfigError, TrainConfig, checked, data_errors
 from .data import MnistData, batch_order, split, training_batches
 from .engine import build_optimizer, choose_device
 from .events import Event
+from .lr_range import LrFinderError, check_range  # (torch-free, for lr-find's early check)
 from .models import build_model
 from .runtime import autocast_dtype, forward_precision
 
@@ -62,33 +63,6 @@ class LrFound(Event):
     steps: int  # steps taken
     stop_reason: str  # "diverged", "range end" or "stopped"
     why_none: str = ""  # why there is no suggestion, in words ("" when there is one)
-
-
-class LrFinderError(ValueError):
-    """Bad finder settings (a range that does not grow, too few steps)."""
-
-
-MIN_STEPS_PER_DECADE = 2  # fewer, and a thousandfold between steps hides the fall the suggestion looks for
-
-
-def check_range(start: float, end: float, steps: int) -> None:
-    """Raise LrFinderError with a readable message when the range is unusable."""
-    for flag, value in (("--start", start), ("--end", end)):
-        if not math.isfinite(value):
-            raise LrFinderError(f"{flag} must be a finite number, got {value:g}")
-    if start <= 0:
-        raise LrFinderError(f"--start must be a positive number, got {start:g}")
-    if end <= start:
-        raise LrFinderError(f"--end must be above --start ({start:g}), got {end:g}")
-    if end > 10:
-        raise LrFinderError(f"--end must be <= 10, got {end:g}")
-    if not 10 <= steps <= 10_000:
-        raise LrFinderError(f"--steps must be between 10 and 10000, got {steps}")
-    decades = math.log10(end / start)
-    if steps < MIN_STEPS_PER_DECADE * decades:  # (its advice was then "try a higher --end")
-        raise LrFinderError(f"--start {start:g} to --end {end:g} spans {decades:.0f} decades, too many for {steps} "
-                            f"steps ({MIN_STEPS_PER_DECADE} a decade at least): raise --start, or --steps to "
-                            f"{math.ceil(MIN_STEPS_PER_DECADE * decades)}")
 
 
 def lr_at(step: int, steps: int, start: float, end: float) -> float:

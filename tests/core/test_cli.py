@@ -668,3 +668,22 @@ def test_piped_train_output_keeps_the_run_folder_whole_on_its_line(tmp_path, syn
     assert train(folder, synthetic_root, "--epochs", "1", "--run-name", name) == 0
     out = capsys.readouterr().out
     assert any(line.endswith(f"saving to {folder / name}") for line in out.splitlines()), out
+
+
+@pytest.mark.parametrize("command", [["train", "--preset", "fast", "--checkpoints", "runs"], ["lr-find"],
+                                     ["lr-find", "--end", "0"]])
+def test_a_data_folder_that_cannot_serve_is_said_before_torch_loads(command, synthetic_root, tmp_path):
+    """A damaged label file: train and lr-find imported torch (about 2 s) before they looked at the data. A bad
+    range is lr-find's own usage error, said as early."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_root, data)
+    labels = data / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:-5])  # truncated
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mnist_tui.cli", *command,
+                           "--data-dir", str(data)], capture_output=True, text=True, cwd=tmp_path)
+    said = [line for line in done.stderr.splitlines() if not line.startswith("import time")]
+    imported = [line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time")]
+    assert done.returncode == 2 and said[0].startswith("mnist-tui: "), done.stderr[-2000:]
+    assert ("--end must be above --start" if "--end" in command else "train-labels-idx1-ubyte") in said[0], said
+    assert "torch" not in imported
+    assert not (tmp_path / "runs").exists()
