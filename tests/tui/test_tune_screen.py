@@ -609,7 +609,7 @@ async def test_the_status_line_fits_one_line_at_80_columns(tmp_path, synthetic_r
         status = screen.query_one("#tune-status", Static)
         lines = ["".join(s.text for s in status.render_line(y)).strip() for y in range(status.size.height)]
         assert lines[0].startswith("walkstudy") and lines[0].endswith("best 97.00% (#1)")
-        assert lines[1] == "ctrl+s runs 20 more trials in it"  # not the counts' remainder
+        assert lines[1].startswith("ctrl+s runs 20 more trials in it, searching ")  # not the counts' remainder
         assert "1 running" in lines[0] and "1 pruned" in lines[0] and "1 failed" in lines[0]
 
 
@@ -1208,8 +1208,9 @@ async def test_editing_the_search_keeps_the_studys_counts_and_says_what_start_ad
         edited = str(screen.query_one("#tune-status", Static).render())
         await set_input(pilot, screen, "#tune-trials", "1")
         one = str(screen.query_one("#tune-status", Static).render())
-    assert attached.splitlines() == ["study ui: 1 trial · 1 complete · best 95.00% (#0)",
-                                     "ctrl+s runs 20 more trials in it"]
+    assert attached.splitlines() == ["study ui: 1 trial · 1 complete · best 95.00% (#0)",  # (the default search)
+                                     "ctrl+s runs 20 more trials in it, searching lr, batch_size, dropout, hidden; "
+                                     "it searched lr"]
     assert edited.splitlines() == ["study ui: 1 trial · 1 complete · best 95.00% (#0)",
                                    "ctrl+s runs 2 more trials in it"]
     assert one.endswith("\nctrl+s runs 1 more trial in it"), one
@@ -1341,8 +1342,27 @@ async def test_a_base_holding_no_digits_out_tunes_with_the_default_split_and_joi
         await attach(pilot, screen)
         status = str(screen.query_one("#tune-status", Static).render())
         args = screen.args()
-    assert status.endswith("\nctrl+s runs 20 more trials in it"), status
+    assert status.splitlines()[1].startswith("ctrl+s runs 20 more trials in it"), status
     assert "--val-size" not in args  # the preset's own 5,000 (best's preset sets 0: there it says 5000)
+
+
+async def test_attached_to_a_study_that_searched_other_fields_the_view_says_so_before_start(tmp_path,
+                                                                                          synthetic_root):
+    """Attached to a study that searched lr, with batch_size in the search field, the view offered "ctrl+s runs 20
+    more trials in it"; that those would search another space than the study's was said only after ctrl+s
+    (walk37 F6). Now under the counts, before Start; with the study's own search in the field, as before."""
+    storage = one_trial_study(tmp_path, "ui", 3e-3, 0.95)  # trial 0 searched lr only
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await set_input(pilot, screen, "#tune-search", "batch_size=8,16")
+        await attach(pilot, screen)
+        other = str(screen.query_one("#tune-status", Static).render())
+        await set_input(pilot, screen, "#tune-search", "lr=1e-3:3e-2:log")
+        same = str(screen.query_one("#tune-status", Static).render())
+    assert other.splitlines()[0].startswith("study ui: 1 trial"), other
+    assert " ".join(other.splitlines()[1:]) == ("ctrl+s runs 20 more trials in it, searching batch_size; "
+                                                "it searched lr"), other
+    assert same.endswith("\nctrl+s runs 20 more trials in it"), same
 
 
 async def test_a_field_a_trial_did_not_search_shows_the_value_it_trained_with(tmp_path, synthetic_root):

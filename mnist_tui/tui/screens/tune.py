@@ -110,8 +110,7 @@ class TuneScreen(LeaveQuestions, Screen):
         with Horizontal(id="tune-buttons"):
             yield Button("Start", id="tune-start", variant="primary", compact=True)
             yield Button("Stop", id="tune-stop", disabled=True, compact=True)
-            yield Button("Attach", id="tune-attach", compact=True,
-                         tooltip="watch this study's trials (other machines' too)")
+            yield Button("Attach", id="tune-attach", compact=True, tooltip="watch the study's trials, other machines' too")
             yield Button("Use best", id="tune-best", disabled=True, compact=True)
             yield ViewSwitch(VIEWS, id="tune-view")
         yield Static("", id="tune-status")
@@ -335,7 +334,8 @@ class TuneScreen(LeaveQuestions, Screen):
     def _show_progress(self, status: Static, error: str | None) -> None:
         status.set_class(False, "error")
         status.update(progress_status(self.study_name(), self.trials, (status.size.width or None,
-                                      status.content_size.width), error, self.form.trials(), self.running))
+                                      status.content_size.width), error, self.form.trials(), self.running,
+                                      self.form.space_specs()))
 
     # -- the table and the best trial ------------------------------------------------------
 

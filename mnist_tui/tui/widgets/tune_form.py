@@ -203,14 +203,19 @@ class TuneForm(Vertical):
 
 
 def progress_status(study: str, trials: dict[int, dict[str, Any]], widths: tuple[int | None, int], error: str | None,
-                    more: str, running: bool) -> str | Content:
+                    more: str, running: bool, specs: list[str] = ()) -> str | Content:
     """The study's counts (``widths``: the status's and its content's); under them, while the form is invalid
     (``error``), why Start is off (the error alone hid a study just attached to, walk26 F11), else while it is not
-    running what Start adds to it (``more`` trials)."""
+    running what Start adds to it (``more`` trials, searching the FIELD=SPEC ``specs``: which fields, when the
+    study's trials searched others, as joining it says; it was said only after Start, walk37 F6)."""
     text = progress_text(study, trials, widths[0])
     if error is not None:  # in the lines the counts leave
         error = clip_lines(error, widths[1] or STATUS_WIDTH, STATUS_LINES - 1)
     note = None if running else f"ctrl+s runs {more} more trial{'' if more == '1' else 's'} in it"
+    searched = list(dict.fromkeys(name for trial in trials.values() for name in trial.get("params") or {}))
+    searching = [spec.partition("=")[0] for spec in specs]
+    if note and searching and searched and set(searched) != set(searching):
+        note += f", searching {', '.join(searching)}; it searched {', '.join(searched)}"
     under = (error, "$text-error") if error is not None else (note, "$text-muted") if note else None
     return text if under is None else Content.assemble(text, "\n", under)
 
