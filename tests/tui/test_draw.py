@@ -421,15 +421,18 @@ async def test_explaining_is_rate_bounded_while_the_drawing_changes(trained_run,
         assert screen.explainer.runs == 1 and screen.explainer.explanation is first
 
 
-async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(trained_run, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("name", ["shapes", "my shapes"])
+async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(name, trained_run, tmp_path, monkeypatch,
+                                                                           capsys):
+    """Pasted into a shell, the command reads the drawing: a run named with a space was not quoted (walk39 F2)."""
     import shlex
     import shutil
 
     from mnist_tui.cli import main
 
-    shutil.copytree(trained_run, tmp_path / "checkpoints" / "shapes")
+    shutil.copytree(trained_run, tmp_path / "checkpoints" / name)
     monkeypatch.chdir(tmp_path)
-    screen = DrawScreen("checkpoints/shapes")  # the app's defaults: ./checkpoints, ./drawings
+    screen = DrawScreen(f"checkpoints/{name}")  # the app's defaults: ./checkpoints, ./drawings
     app = DrawApp(screen)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
@@ -453,7 +456,7 @@ async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(trai
         help_text = screen.query_one("#draw-help", Static)
         shown = [line.text for line in help_text.render_lines(help_text.region.reset_offset)]
         assert not status.display and any(f"brush {brush + 1} ([ smaller ] bigger)" in line for line in shown), shown
-    assert command[:3] == ["mnist-tui", "predict", "shapes"]
+    assert command[:3] == ["mnist-tui", "predict", name]
     capsys.readouterr()
     assert main([*command[1:], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["predicted"] == 1

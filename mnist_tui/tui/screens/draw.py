@@ -11,6 +11,7 @@ The model loads, predicts and explains in thread workers: torch never runs on th
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -362,13 +363,15 @@ def shown_path(path: Path) -> str:
 
 def predict_command(model_path: Path | None, picture: str) -> str:
     """The ``mnist-tui predict`` line for a saved drawing, broken with ``\\`` to fit 78 columns:
-    the run by name when ``mnist-tui`` would find it (./checkpoints), else by its path."""
+    the run by name when ``mnist-tui`` would find it (./checkpoints), else by its path; each quoted for a shell
+    (a run named "my run" was two arguments, walk39 F2)."""
     if model_path is None:
         run = "RUN"
     elif model_path.parent.parent.resolve() == Path("checkpoints").resolve():
         run = model_path.parent.name
     else:
         run = shown_path(model_path.parent)
+    run, picture = shlex.quote(run), shlex.quote(picture)
     if len(run) + len(picture) + 19 <= 78:
         return f"mnist-tui predict {run} {picture}"
     if len(run) + 20 <= 78:
