@@ -7,7 +7,9 @@ its centre of mass is at the centre.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import warnings
 
 import numpy as np
@@ -37,6 +39,10 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open a picture, decoded small enough to prepare (see MAX_PIXELS); ImageError saying why not."""
     if not os.fspath(path):  # said ": no such file"
         raise ImageError("an empty path names no picture")
+    with contextlib.suppress(OSError):  # (a missing file is said below)
+        if stat.S_ISFIFO(mode := os.stat(path).st_mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode):
+            kind = "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+            raise ImageError(f"{path} is not a regular file ({kind}), not an image")  # a pipe was waited on for ever
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked below
@@ -59,7 +65,7 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageError(f"{path} is too large to decode safely; predict reads pictures up to "
                          f"{MAX_PIXELS // 1_000_000} megapixels (JPEGs up to {MAX_JPEG_PIXELS // 1_000_000})") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for unreadable files
-        if os.path.isfile(path) and os.path.getsize(path) == 0:
+        if os.path.isfile(path) and os.path.getsize(path) == 0 and _holds_nothing(path):  # (/proc's read 0 too)
             raise ImageError(f"{path} is an empty file, not an image") from None
         raise ImageError(f"{path} is not a readable image: {exc}") from None
     if max(image.size) > WORK_SIDE:
@@ -67,6 +73,14 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
             image = image.convert("RGBA" if "transparency" in image.info else "L")
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)  # averages: a thin stroke stays, lighter
     return image
+
+
+def _holds_nothing(path: str | os.PathLike[str]) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return not fh.read(1)
+    except OSError:
+        return False
 
 
 def _gray_pixels(image: Image.Image) -> np.ndarray:

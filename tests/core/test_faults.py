@@ -225,6 +225,8 @@ def _make(kind: str, folder: Path) -> Path:
         path = folder / "missing.png"
     elif kind == "folder":
         (path := folder / "folder.png").mkdir()
+    elif kind == "proc file":  # its size reads 0, yet it holds text: not "an empty file" (walk39 F10)
+        path = Path("/proc/self/status")
     else:
         raise ValueError(kind)
     return path
@@ -237,7 +239,7 @@ UNREADABLE = {"huge png": "is 13300x13300 pixels; predict reads pictures up to 4
                            "to 178)",
               "truncated png": "is not a readable image", "text": "is not a readable image",
               "missing": "no such file", "folder": "is a folder, not an image",
-              "empty": "is an empty file, not an image"}
+              "empty": "is an empty file, not an image", "proc file": "is not a readable image"}
 
 
 @pytest.mark.parametrize("kind", NO_DIGIT + list(UNREADABLE))
@@ -255,6 +257,16 @@ def test_bad_images_get_a_line_each_and_the_good_one_is_still_predicted(tmp_path
     assert [line["image"] for line in lines] == [str(bad), str(good)] and "predicted" in lines[1]
     assert lines[0]["error"] == err.strip().removeprefix("mnist-tui: ")
     assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+@pytest.mark.parametrize("command", ["predict", "explain"])
+def test_a_named_pipe_is_refused_not_waited_on(command, tmp_path, tiny_run):
+    """`predict RUN fifo.png` blocked with no output until killed, waiting for a writer (walk39 F8)."""
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", command, str(tiny_run), str(fifo)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr == f"mnist-tui: {fifo} is not a regular file (a pipe), not an image\n"
 
 
 def test_an_empty_image_path_is_named_as_such(tiny_run, capsys):
