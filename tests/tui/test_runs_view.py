@@ -879,3 +879,34 @@ async def test_a_steered_runs_lr_cell_says_its_steering(make_app, runs_folder, s
         lr = [c.key.value for c in table.ordered_columns].index("lr")
         cells = {name: str(table.get_row_at(row)[lr]) for row, name in enumerate(shown_names(table))}
     assert cells["steered"] == "0.003 ×0.25" and cells["alpha-mlp"] == "0.003"
+
+
+async def test_l_and_r_on_the_run_this_app_has_paused_say_what_to_do(make_app):
+    """Before its first save, l on it read "Evaluation failed: .../last.pt: no such checkpoint file" (walk39 F3),
+    and r "Stop the current run before resuming another." though it was that run (walk39 F6)."""
+    import asyncio
+
+    from tests.tui.test_app import run_to_completion, start_paused, the_run
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await start_paused(pilot, app)
+        await pilot.press("f4")
+        async with asyncio.timeout(30):  # (its training worker runs on: ready() would wait for it)
+            while not names(app):
+                await pilot.pause(0.05)
+        run = the_run(app).name
+        assert names(app) == [run] and app.query_one("#runs-table", DataTable).cursor_row == 0
+        await pilot.press("l")
+        await pilot.pause()
+        loaded = [str(n.message) for n in app._notifications]
+        await pilot.press("r")
+        await pilot.pause()
+        resumed = [str(n.message) for n in app._notifications]
+        assert app.run_state == "paused"
+        await pilot.press("f6")  # as it says
+        await app.wait_for_event("resumed")
+        await run_to_completion(pilot, app)
+    assert loaded == [f"{run} has no checkpoint yet: it saves one at the end of its first epoch"], loaded
+    assert resumed[-1] == "That run is paused in this app: f6 resumes it.", resumed

@@ -214,14 +214,16 @@ class RunsPane(Vertical):
 
     def _saved(self) -> RunInfo | None:
         """The selected run if it holds a model: one that diverged before its first save has none, and l, w and
-        r led to dead ends (l wiped the results shown, r said "training" then failed: walk34 F3, F4)."""
+        r led to dead ends (l wiped the results shown, r said "training" then failed: walk34 F3, F4); nor has a
+        live run before its first save (l said "Evaluation failed: .../last.pt: no such checkpoint file")."""
         run = self._usable()
-        if run is not None and not any((Path(run.path) / name).is_file() for name in CHECKPOINT_FILES) \
-                and run.state not in ("training", "paused"):  # (a live run's first save may be to come)
-            self.app.notify_in_place("unreadable", f"{run.name}: {no_checkpoint_why(Path(run.path))}, so there is no "
-                                     "model to load, draw or resume (f puts its config in the form)", "warning")
-            return None
-        return run
+        if run is None or any((Path(run.path) / name).is_file() for name in CHECKPOINT_FILES):
+            return run
+        live = run.state in ("training", "paused")  # its first save is to come (walk39 F3)
+        self.app.notify_in_place("unreadable", f"{run.name} has no checkpoint yet: it saves one at the end of its "
+                                 "first epoch" if live else f"{run.name}: {no_checkpoint_why(Path(run.path))}, so "
+                                 "there is no model to load, draw or resume (f puts its config in the form)", "warning")
+        return None
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -257,6 +259,10 @@ class RunsPane(Vertical):
     def action_resume_run(self) -> None:
         from ...core.run_lock import NotWritable, check_writable
 
+        if self.training and (run := self.selected) is not None and Path(run.path) == Path(self.training):
+            self.notify(f"That run is {self.training_word} in this app" + (": f6 resumes it." if self.training_word ==
+                        "paused" else "."), severity="warning")  # it said "... before resuming another" (walk39 F6)
+            return
         run = self._saved()
         if run is None:
             return
