@@ -910,3 +910,24 @@ async def test_l_and_r_on_the_run_this_app_has_paused_say_what_to_do(make_app):
         await run_to_completion(pilot, app)
     assert loaded == [f"{run} has no checkpoint yet: it saves one at the end of its first epoch"], loaded
     assert resumed[-1] == "That run is paused in this app: f6 resumes it.", resumed
+
+
+async def test_a_long_run_name_is_cut_in_its_middle_and_leaves_the_other_columns_room(make_app, runs_folder):
+    """A 68-character name took 70 of 80 columns: "state" was cut to "stopp" and every other column needed
+    a → each (walk39 F1). The name column now takes at most two fifths of the width; the rest shows whole."""
+    import shutil
+
+    long = "zz-a-very-long-run-name-that-goes-on-and-on-for-quite-a-while-indeed"
+    shutil.copytree(runs_folder / "alpha-mlp", runs_folder / long)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app, rows=len(RUNS) + 1)
+        lines = table_lines(table)
+        row = next(line for line in lines if line.strip(" ●").startswith("zz-a-very"))
+        await pilot.press("m")  # marked: the cut name keeps its mark
+        await pilot.pause()
+        marked = table_lines(table)
+    assert lines[0].split()[:7] == ["run", "state", "model", "epochs", "best", "val", "test"], lines[0]
+    assert "…" in row and row.split()[0].endswith("indeed") and row.split()[1] == "finished", row
+    assert len(row.split()[0]) <= 32
+    assert marked[1].startswith(" ● ") and len(marked[1].split()[1]) <= 32, marked  # (the first row, marked)

@@ -112,7 +112,7 @@ def _file_names(part: str) -> str:
                     for word in part.split(" "))
 
 
-def _cut_middle(text: str, length: int) -> str:
+def cut_middle(text: str, length: int) -> str:
     """``text`` in ``length`` characters, cut inside its longest word (a run's name) while that holds the cut:
     "in e…h 1" read as a typo; else in its middle."""
     if len(text) <= length:
@@ -167,7 +167,7 @@ def fit_message(message: str, width: int) -> str:
         parts = [part for index, part in enumerate(parts) if index == 0 or not pattern.search(part)]
     for shortest in (20, 8):
         if length() > width:  # the headline (a run's name...) is cut before the figures go
-            parts[0] = _cut_middle(parts[0], max(shortest, len(parts[0]) - (length() - width)))
+            parts[0] = cut_middle(parts[0], max(shortest, len(parts[0]) - (length() - width)))
         while length() > width:  # the other parts, then the hints after the first, then (last) the test figure
             middle = [i for i, part in enumerate(parts)
                       if i > 0 and not _HINT.search(part) and not _FIGURE.search(part)]
