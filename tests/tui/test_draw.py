@@ -462,6 +462,26 @@ async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(name
     assert json.loads(capsys.readouterr().out)["predicted"] == 1
 
 
+async def test_a_long_run_name_is_cut_in_the_title_not_the_model_it_names(trained_run, tmp_path):
+    """A 68-character run name wrapped the one-line title, which then read only "Draw ·" (walk39 F4)."""
+    import shutil
+
+    long = "zz-a-very-long-run-name-that-goes-on-and-on-for-quite-a-while-indeed"
+    shutil.copytree(trained_run, tmp_path / long)
+    screen = make_screen(tmp_path, tmp_path / long)
+    app = DrawApp(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        title = screen.query_one("#draw-title", Static)
+        line = title.render_line(0).text.strip()
+        await pilot.resize_terminal(140, 30)  # with room, the whole name
+        await settle(pilot, app)
+        wide = title.render_line(0).text.strip()
+    assert line.startswith("Draw · zz-a-very") and "…" in line, line
+    assert line.endswith("-indeed/last.pt · mlp on mnist") and len(line) <= 78, line
+    assert wide == f"Draw · {long}/last.pt · mlp on mnist", wide
+
+
 async def open_draw(pilot, app) -> None:
     """f9 on the app once its start-up work is done, and Draw settled."""
     await workers_done(app)

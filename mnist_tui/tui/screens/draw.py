@@ -36,6 +36,7 @@ from ..widgets.digit_art import digit_text
 from ..widgets.drawing_explainer import DrawingExplainer
 from ..widgets.footer import FittingFooter
 from ..widgets.probability_bars import ProbabilityBars
+from ..widgets.progress import cut_middle
 
 
 class DrawScreen(Screen):
@@ -80,6 +81,7 @@ class DrawScreen(Screen):
         super().__init__()
         self.kept = kept if kept is not None else {}
         self.model_spec = model
+        self._title: tuple[str, str] | None = None  # the model's run, and what follows it in the title
         self.checkpoints_dir = Path(checkpoints_dir)
         self.save_dir = Path(save_dir)
         self.model: Any = None
@@ -167,12 +169,24 @@ class DrawScreen(Screen):
         self.query_one(ProbabilityBars).show(None, self.class_names)
         self.explainer.model = message.model
         self.explainer.names = None if self.class_names == CLASS_NAMES["mnist"] else self.class_names
-        self.query_one("#draw-title", Static).update(
-            f"Draw · {message.path.parent.name}/{message.path.name} · {message.config.model} on "
-            f"{message.config.dataset}")
+        self._title = (message.path.parent.name, f"/{message.path.name} · {message.config.model} on "
+                       f"{message.config.dataset}")
+        self._show_title()
         self._predict(self.canvas.pixels)
 
+    def on_resize(self) -> None:
+        self._show_title()
+
+    def _show_title(self) -> None:
+        """"Draw · RUN/last.pt · MODEL on DATASET" on its one line: a long RUN is cut in its middle (it wrapped,
+        and the line read only "Draw ·", walk39 F4)."""
+        if self._title is not None:
+            run, rest = self._title
+            room = (self.size.width or self.app.size.width) - 2 - len("Draw · ") - len(rest)
+            self.query_one("#draw-title", Static).update(f"Draw · {cut_middle(run, max(room, 12))}{rest}")
+
     def on_draw_model_failed(self, message: DrawModelFailed) -> None:
+        self._title = None
         self.query_one("#draw-title", Static).update("Draw · no model loaded")
         self._status(message.reason)
         self.explainer.show(f"Nothing to explain without a model. {message.reason}")
