@@ -303,6 +303,19 @@ async def test_a_run_that_trains_while_compared_is_read_again_and_marked_trainin
         assert screen.runs[1].epochs == [1, 2, 3, 4]
 
 
+async def test_a_run_wider_than_the_room_is_shown_cut_and_not_counted_as_more():
+    """A run whose name alone is wider than the room is shown, cut; the header still counted it: "→ 4 more runs"
+    with it on screen, where one → showed the other three (walk39 F5)."""
+    from mnist_tui.tui.widgets.column_table import ColumnTable
+
+    names = ["zz-a-very-long-run-name-that-goes-on-and-on-for-quite-a-while-indeed", "h1", "h2", "fastcnn-052035"]
+    async with column_table_app(names, rows=3).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = pilot.app.query_one(ColumnTable)
+        header = table.render_line(0).text
+    assert "zz-a-very-long" in header and "3 more runs" in header and "4 more" not in header, header
+
+
 async def test_the_last_runs_sit_by_the_labels_when_scrolled_to_the_end():
     """Scrolled to the end, the table stopped where its width ran out, inside a column: that column, cut by the
     left edge, was blanked, a hole of 13 columns between the labels and the last two runs (walk31 F6)."""

@@ -75,6 +75,8 @@ class ColumnTable(DataTable):
                 hidden += 1
             else:
                 ends.append(x - scroll)
+        if len(ends) == 1 and hidden:  # the first column, wider than the room alone: shown cut, not "more" (walk39 F5)
+            hidden -= 1
         if not hidden:
             return fixed, fixed + left, self.scrollable_content_region.width, 0
         if self.show_header and room - ends[-1] < len(" →") and len(ends) > 2 and not self._hints_in_head(hidden):
