@@ -9,8 +9,9 @@ from .common import UsageError
 SPLITS = ("test", "train")
 
 
-def add_split_flag(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("--split", choices=SPLITS, default="test", help=help_text)
+def add_split_flag(parser: argparse.ArgumentParser, help_text: str, default: str | None = "test") -> None:
+    """``--split``; ``default`` None tells a flag given from one left out (its value then "test")."""
+    parser.add_argument("--split", choices=SPLITS, default=default, help=help_text)
 
 
 def load_split(args: argparse.Namespace, dataset: str, split: str, purpose: str):

@@ -21,7 +21,7 @@ def register(sub) -> None:
     parser.add_argument("checkpoint", metavar="RUN", help="checkpoint file, run folder or run name")
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="a PNG or JPEG of a digit (instead of --index)")
     parser.add_argument("--index", type=int, help="position of the digit in the dataset split")
-    add_split_flag(parser, "split --index refers to (default: test)")
+    add_split_flag(parser, "split --index refers to (default: test)", default=None)
     # as the app's views open: occlusion's maps point at strokes, IG's are speckled (README, "What they show")
     parser.add_argument("--method", choices=list(METHOD_NAMES), default="occlusion",
                         help="attribution method (default: occlusion, as the app)")
@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
                          "(the shipped model: strong-pretrained)")
     if (args.index is None) == (args.image is None):
         raise UsageError("explain needs exactly one digit: --index N (from the dataset) or an IMAGE file")
+    if args.image is not None and args.split is not None:
+        stderr("note: --split ignored: it names the set --index counts in, and a picture is read as it is")
+    args.split = args.split or "test"
     models, configs, paths = load_models([args.checkpoint], Path(args.checkpoints), "cpu")
     model, config = models[0], configs[0]
     label = None
