@@ -56,11 +56,10 @@ class ColumnTable(DataTable):
 
     def whole_columns(self, scroll: int | None = None) -> tuple[int, int, int, int]:
         """(fixed, left, right, hidden), scrolled to ``scroll`` (where it is now by default): the fixed columns'
-        width, the cells from ``left`` to ``right`` that hold
-        whole columns, and how many columns lie past the right edge. A column cut by either edge (the right
-        one, or the left once scrolled to the end) lies outside; with columns hidden, the last one shown
-        also goes where the header would have no room left for its " →" (a default run name at 80 columns
-        left none, and nothing said that time and date were there)."""
+        width, the cells from ``left`` to ``right`` that hold whole columns, and how many columns lie past the
+        right edge. A column cut by either edge (the right one, or the left once scrolled to the end) lies
+        outside; with columns hidden, the last one shown also goes where the header would have no room left for
+        its " →" (a default run name at 80 columns left none, and nothing said that time and date were there)."""
         columns = list(self.columns.values())
         fixed = sum(column.get_render_width(self) for column in columns[:self.fixed_columns])
         room, x = self.scrollable_content_region.width - fixed, 0

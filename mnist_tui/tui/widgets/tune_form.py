@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from textual.app import ComposeResult
@@ -203,7 +203,7 @@ class TuneForm(Vertical):
 
 
 def progress_status(study: str, trials: dict[int, dict[str, Any]], widths: tuple[int | None, int], error: str | None,
-                    more: str, running: bool, specs: list[str] = ()) -> str | Content:
+                    more: str, running: bool, specs: Sequence[str] = ()) -> str | Content:
     """The study's counts (``widths``: the status's and its content's); under them, while the form is invalid
     (``error``), why Start is off (the error alone hid a study just attached to, walk26 F11), else while it is not
     running what Start adds to it (``more`` trials, searching the FIELD=SPEC ``specs``: which fields, when the
