@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import warnings
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+from .data_files import FILE_KINDS  # (the kinds of file that are no file of bytes)
 
 
 class ImageError(ValueError):
@@ -40,9 +41,10 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     if not os.fspath(path):  # said ": no such file"
         raise ImageError("an empty path names no picture")
     with contextlib.suppress(OSError):  # (a missing file is said below)
-        if stat.S_ISFIFO(mode := os.stat(path).st_mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode):
-            kind = "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
-            raise ImageError(f"{path} is not a regular file ({kind}), not an image")  # a pipe was waited on for ever
+        mode = os.stat(path).st_mode
+        for is_kind, kind in FILE_KINDS:  # as a data file is checked: a pipe was waited on for ever (walk39 F8)
+            if is_kind(mode):
+                raise ImageError(f"{path} is a {kind}, not an image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked below

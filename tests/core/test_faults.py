@@ -266,7 +266,7 @@ def test_a_named_pipe_is_refused_not_waited_on(command, tmp_path, tiny_run):
     os.mkfifo(fifo)
     done = subprocess.run([sys.executable, "-m", "mnist_tui.cli", command, str(tiny_run), str(fifo)],
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and done.stderr == f"mnist-tui: {fifo} is not a regular file (a pipe), not an image\n"
+    assert done.returncode == 2 and done.stderr == f"mnist-tui: {fifo} is a FIFO (named pipe), not an image\n"
 
 
 def test_an_empty_image_path_is_named_as_such(tiny_run, capsys):
