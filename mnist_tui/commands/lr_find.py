@@ -33,11 +33,11 @@ def run(args: argparse.Namespace) -> int:
     except LrFinderError as exc:
         raise UsageError(str(exc)) from None
     config = config_from_args(args)
-    find_data(args.data_dir, dataset=config.dataset)  # missing or damaged: said before torch loads
+    found = find_data(args.data_dir, dataset=config.dataset)  # missing or damaged: said before torch loads
     from ..core.data import load_mnist
     from ..core.lr_finder import LrFound, find_lr
 
-    data = load_mnist(args.data_dir, dataset=config.dataset)
+    data = load_mnist(args.data_dir, dataset=config.dataset, found=found)
     started = time.perf_counter()
     events = find_lr(config, data, start=args.start, end=args.end, steps=args.steps)
     if args.json:

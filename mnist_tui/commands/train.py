@@ -98,11 +98,12 @@ def run(args: argparse.Namespace) -> int:
         check_writable(Path(args.checkpoints), path.parent)  # a read-only run: refused before the data loads
         if dropped := exports_dropped(path.parent):  # drop_outputs' files
             stderr(dropped)
-        find_data(args.data_dir, dataset=saved.dataset)  # missing or damaged: said before torch loads
+        found = find_data(args.data_dir, dataset=saved.dataset)  # missing or damaged: said before torch loads
         from ..core.data import load_mnist
         from ..core.engine import Trainer
 
-        trainer = Trainer(None, load_mnist(args.data_dir, dataset=saved.dataset), checkpoints_dir=Path(args.checkpoints),
+        data = load_mnist(args.data_dir, dataset=saved.dataset, found=found)
+        trainer = Trainer(None, data, checkpoints_dir=Path(args.checkpoints),
                           resume=path, extra_epochs=args.epochs or 0, device=args.device,
                           threads=args.threads)
     else:
@@ -110,11 +111,11 @@ def run(args: argparse.Namespace) -> int:
         check_checkpoints_folder(Path(args.checkpoints), writable=True)  # before the data loads
         if args.run_name is not None and (notice := check_new_run(Path(args.checkpoints), args.run_name)):
             stderr(notice)  # checked before the data loads: a bad, taken or busy name is refused here
-        find_data(args.data_dir, dataset=config.dataset)  # missing or damaged: said before torch loads (2 s)
+        found = find_data(args.data_dir, dataset=config.dataset)  # missing or damaged: said before torch (2 s)
         from ..core.data import load_mnist
         from ..core.engine import Trainer
 
-        data = load_mnist(args.data_dir, dataset=config.dataset)
+        data = load_mnist(args.data_dir, dataset=config.dataset, found=found)
         if problems := data_errors(config, len(data.train_labels)):  # a batch must fit the training set
             raise ConfigError(problems)
         trainer = Trainer(config, data, checkpoints_dir=Path(args.checkpoints), run_name=args.run_name)

@@ -56,14 +56,16 @@ def _read_idx(path: Path, magic: int, count: int) -> torch.Tensor:
 
 
 def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True,
-               dataset: str = "mnist", only: str | None = None) -> MnistData:
+               dataset: str = "mnist", only: str | None = None,
+               found: tuple[Path, Path, dict[str, int]] | None = None) -> MnistData:
     """Read MNIST from ``data_dir`` (see :func:`resolve_data_dir`), downloading if missing; ``only`` "test" or
     "train" reads that split's two files alone (the other split is empty): a damaged or missing training file
     stopped eval, explain, map and export's check, and they said the test set was missing (walk35 F7).
 
-    Raises DataUnavailable with the folder, the expected files and the fix (:func:`.data_files.find_data`).
+    Raises DataUnavailable with the folder, the expected files and the fix (:func:`.data_files.find_data`);
+    ``found``: what that already returned for these arguments (a command that looked before importing torch).
     """
-    root, raw, counts = find_data(data_dir, download=download, dataset=dataset, only=only)
+    root, raw, counts = found or find_data(data_dir, download=download, dataset=dataset, only=only)
     empty = {0x0803: torch.empty(0, 28, 28, dtype=torch.uint8), 0x0801: torch.empty(0, dtype=torch.uint8)}
     try:
         train_x, train_y, test_x, test_y = (_read_idx(raw / name, magic, counts[name]) if name in counts
