@@ -15,19 +15,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import TabbedContent, TabPane, Tabs
 
-from ..core.config import DATASET_TITLES
 from ..core.controller import RunController, RunState
 from ..core.data_cache import DatasetCache
+from .data_status import DataLoading
 from .keys import KeysPanelActions
 from .main_screen import MainScreen
 from .messages import (
-    DataFailed, DataReady, EngineEvents, EvaluationReady, RunEnded, TrainingCrashed, while_mounted,
+    EngineEvents, EvaluationReady, RunEnded, TrainingCrashed, while_mounted,
 )
 from .panes.misclassified import MisclassifiedPane
 from .panes.results import ResultsPane
@@ -45,7 +44,7 @@ from .widgets.progress import ProgressLine
 TABS = ("train", "results", "misclassified", "runs")
 
 
-class MnistApp(KeysPanelActions, App):
+class MnistApp(DataLoading, KeysPanelActions, App):
     """Train, watch and inspect MNIST classifiers. See the README's "The app" section for keys."""
 
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses (the tests') live elsewhere
@@ -242,37 +241,7 @@ class MnistApp(KeysPanelActions, App):
         self.form_errors = message.errors  # the buttons: a failed run's line read "starting" again (its form back)
         self.show_run_state(progress=False)
         self.run_view.form_checked(message.errors)
-
-    # -- data -------------------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="data", name="load data")
-    def load_data_in_background(self, dataset: str | None = None) -> None:
-        dataset = dataset or self.initial_config.dataset
-        try:
-            self.post_message(DataReady(self.dataset_cache.get(dataset)))
-        except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
-            self.post_message(DataFailed(str(exc), dataset))
-
-    @while_mounted
-    def on_data_ready(self, message: DataReady) -> None:
-        data = message.data
-        form = self.query_one(HParamForm)
-        form.train_digits[data.dataset] = len(data.train_labels)
-        form.revalidate()
-        if self.query_one(ProgressLine).progress.state in ("loading", "failed"):
-            self.set_progress(state="idle", message=(
-                f"Ready · {DATASET_TITLES[data.dataset]} {len(data.train_labels):,} train / "
-                f"{len(data.test_labels):,} test · f5 start · ctrl+p commands"))
-        self.data_failed = None
-        self.run_view.data_loaded()
-
-    @while_mounted
-    def on_data_failed(self, message: DataFailed) -> None:
-        self.data_failed = message.dataset
-        self.run_view.data_loaded(False)
-        self.run_view.data_missing(message.dataset, message.message)  # as a run's process says it (walk37 F3)
-        if self.evaluation is None:
-            self.query_one(ResultsPane).show_saved(None, self.dataset_cache, self.checkpoints_dir)
+        self.say_ready()
 
     # -- training ---------------------------------------------------------------------------
 

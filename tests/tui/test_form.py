@@ -262,3 +262,26 @@ async def test_the_form_is_checked_once_at_start_and_once_for_each_change(make_a
     assert at_start <= 2, checks
     assert typed == ["", "0", "0.", "0.5"], typed
     assert error == ""
+
+
+async def test_the_ready_line_names_the_dataset_the_form_has_chosen(make_app):
+    """It said "MNIST 600 train / 200 test" after the dataset field said Fashion-MNIST, until f5 (walk34 F13)."""
+    from mnist_tui.tui.widgets.progress import ProgressLine
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        line = app.query_one(ProgressLine)
+
+        def shown() -> str:
+            return line.render_lines(line.region.reset_offset)[0].text.strip()
+
+        assert shown().startswith("Ready · MNIST 600 train / "), shown()
+        app.query_one("#field-dataset", Select).focus()
+        await pilot.press("enter", "down", "enter")  # the next dataset in the list
+        await pilot.pause()
+        assert app.query_one("#field-dataset", Select).value == "fashion-mnist"
+        assert shown() == "Ready · Fashion-MNIST: read when f5 starts a run · ctrl+p commands", shown()
+        await pilot.press("enter", "up", "enter")  # back: the digits read before are still in memory
+        await pilot.pause()
+        assert shown().startswith("Ready · MNIST 600 train / "), shown()

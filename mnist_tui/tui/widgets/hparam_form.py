@@ -120,6 +120,10 @@ class HParamForm(VerticalScroll):
         return widget.value
 
     @property
+    def dataset(self) -> str:
+        return self._text("dataset") or "mnist"
+
+    @property
     def preset(self) -> str | None:
         """The preset the values started from (kept when fields are edited after it)."""
         return self._preset

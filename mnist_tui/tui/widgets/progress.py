@@ -180,6 +180,13 @@ def fit_message(message: str, width: int) -> str:
     return " · ".join(parts)
 
 
+def ready_message(title: str, counts: tuple[int, int] | None) -> str:
+    """The idle line for the form's dataset: its digits once read, else when it will be (walk34 F13)."""
+    if counts is None:
+        return f"Ready · {title}: read when f5 starts a run · ctrl+p commands"
+    return f"Ready · {title} {counts[0]:,} train / {counts[1]:,} test · f5 start · ctrl+p commands"
+
+
 def phase_after(event: Event, config: TrainConfig | None, phase: str) -> str:
     """What the run does once ``event`` is in, where no event comes for a while: its epoch's last batch is
     followed by validation, its last epoch's end by the test (about 30 s for best's, with TTA)."""
