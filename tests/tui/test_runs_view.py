@@ -931,3 +931,23 @@ async def test_a_long_run_name_is_cut_in_its_middle_and_leaves_the_other_columns
     assert "…" in row and row.split()[0].endswith("indeed") and row.split()[1] == "finished", row
     assert len(row.split()[0]) <= 32
     assert marked[1].startswith(" ● ") and len(marked[1].split()[1]) <= 32, marked  # (the first row, marked)
+
+
+async def test_a_cut_run_name_is_cut_again_for_the_new_width_when_the_terminal_is_resized(make_app, runs_folder):
+    """Cut for 80 columns, a long name stayed cut at 200 (and one cut for 200 overflowed at 80) until ctrl+r."""
+    import shutil
+
+    long = "zz-a-very-long-run-name-that-goes-on-and-on-for-quite-a-while-indeed"
+    shutil.copytree(runs_folder / "alpha-mlp", runs_folder / long)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app, rows=len(RUNS) + 1)
+        await pilot.press("down")  # the cursor stays on its run through the refill
+        before = table.cursor_row
+        await pilot.resize_terminal(200, 24)
+        await pilot.pause()
+        await pilot.pause()
+        wide = next(line for line in table_lines(table) if "zz-a-very" in line)
+        after = table.cursor_row
+    assert wide.split()[0] == long, wide
+    assert after == before

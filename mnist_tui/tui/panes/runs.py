@@ -186,7 +186,8 @@ class RunsPane(Vertical):
         status.update(fit_parts(parts, status.size.width or self.size.width or 1000, elide=folder))
 
     def on_resize(self) -> None:
-        self._show_status()
+        table = self.query_one(RunsTable)  # the names are cut again for a new width (they kept the old one)
+        self._fill() if table.name_width not in (None, table.name_room()) else self._show_status()
 
     @property
     def marked_runs(self) -> list[RunInfo]:

@@ -86,7 +86,7 @@ class RunsTable(ColumnTable):
     def show_runs(self, runs: list[RunInfo], sort_column: str, descending: bool, marked: set[str],
                   training: str | None, training_word: str = "training") -> None:
         """Fill the table with ``runs`` in their order; the sorted column's header carries an arrow."""
-        self.name_width = max(24, (self.size.width or self.app.size.width) * 2 // 5)
+        self.name_width = self.name_room()
         rows = [run_cells(run, run.path in marked, training_word if run.path == training else None, self.name_width)
                 for run in runs]
         scrolled = self.scroll_x  # a sort keeps the columns scrolled to (they jumped back to the first)
@@ -100,6 +100,10 @@ class RunsTable(ColumnTable):
             self.add_row(*cells, key=run.path)
         if scrolled:
             self.scroll_to(x=scrolled, animate=False, immediate=True)
+
+    def name_room(self) -> int:
+        """The name column's most at this width: two fifths of it (a name is cut in its middle to fit)."""
+        return max(24, (self.size.width or self.app.size.width) * 2 // 5)
 
     def show_mark(self, run: RunInfo, marked: bool) -> None:
         self.update_cell(run.path, "name", name_cell(run, marked, self.name_width))
