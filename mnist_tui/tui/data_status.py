@@ -45,9 +45,11 @@ class DataLoading:
             self.query_one(ResultsPane).show_saved(None, self.dataset_cache, self.checkpoints_dir)
 
     def say_ready(self) -> None:
-        """The idle Ready line names the form's dataset, with its digits where they are in memory."""
+        """The idle Ready line names the form's dataset, with its digits where they are in memory (once another
+        was missing, it read "Ready · f5 start" for the session: walk40 F6)."""
         line, dataset = self.query_one(ProgressLine).progress, self.query_one(HParamForm).dataset
-        if line.state != "idle" or not line.message.startswith(tuple(f"Ready · {t}" for t in DATASET_TITLES.values())):
+        ready = ("Ready · f5 start ·", *(f"Ready · {title}" for title in DATASET_TITLES.values()))
+        if line.state != "idle" or not line.message.startswith(ready):
             return
         data = self.dataset_cache.current
         counts = (len(data.train_labels), len(data.test_labels)) if data and data.dataset == dataset else None

@@ -352,6 +352,7 @@ class RunView:
         if failed or line.state == "idle" and (other or deleted):
             self._said = None
             self.app.set_progress(state="idle", message="Ready · f5 start · ctrl+p commands")
+            self.app.say_ready()
 
     def _cover_form(self, config: TrainConfig, run_name: str) -> None:
         form = self.app.query_one(HParamForm)

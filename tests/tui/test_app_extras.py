@@ -375,7 +375,7 @@ async def test_a_failed_resume_names_the_run_within_80_columns(make_app, synthet
         await pilot.press("f4", "down", "l")  # another run loaded: the failure stayed over it for minutes (walk33 F4)
         await settle(pilot, app)
         after = line.render_lines(line.region.reset_offset)[0].text.strip()
-    assert after == "Ready · f5 start · ctrl+p commands", after
+    assert after == "Ready · MNIST 600 train / 200 test · f5 start · ctrl+p commands", after
 
 
 async def shown_failure(pilot, app) -> str:
@@ -527,7 +527,8 @@ async def test_a_missing_datasets_failure_goes_once_the_form_changes(make_app):
         assert app.focused is app.query_one("#field-dataset", Select)
         app.query_one("#field-dataset", Select).value = "mnist"
         await pilot.pause()
-        assert "could not be loaded" not in line.progress.message and line.progress.state == "idle"
+        # and the digits in memory are said again ("Ready · f5 start" stayed for the session: walk40 F6)
+        assert line.progress.message == "Ready · MNIST 600 train / 200 test · f5 start · ctrl+p commands"
         hidden = app.query_one("#field-hidden", Input)
         hidden.value = "12,x"
         await pilot.pause()
@@ -572,7 +573,8 @@ async def test_deleting_the_run_the_status_line_names_updates_it_and_the_quit_me
         for key in ("ctrl+r", "l"):
             await pilot.press(key)
             await ready(pilot, app)
-        assert str(app.query_one(ProgressLine).render()).strip().startswith("Ready · f5 start")
+        said = str(app.query_one(ProgressLine).render()).strip()
+        assert said.startswith("Ready · MNIST 600 train / 200 test · f5 start"), said
 
 
 async def test_loading_another_run_lets_the_finished_runs_status_go(make_app, synthetic_data):
@@ -596,7 +598,7 @@ async def test_loading_another_run_lets_the_finished_runs_status_go(make_app, sy
         await ready(pilot, app)
         said = str(app.query_one(ProgressLine).render()).strip(), str(app.query_one("#results-summary").render())
     assert finished.startswith("Finished ") and "f2 Results" in finished, finished
-    assert said[1].startswith("another") and said[0].startswith("Ready · f5 start"), said
+    assert said[1].startswith("another") and said[0].startswith("Ready · MNIST 600 train / 200 test · f5 start"), said
 
 
 async def test_the_draw_keys_panel_names_what_shift_arrows_do(make_app):
