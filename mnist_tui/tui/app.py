@@ -207,8 +207,8 @@ class MnistApp(DataLoading, KeysPanelActions, App):
         if widget is not None:
             if widget.display:
                 widget.focus()
-        elif not any(self.query_one(HParamForm).query("*:focus")):
-            self.query_one(HParamForm).query_one("Select, Input").focus()
+        elif tab == "train":
+            self.train_pane.keep_focus_here()
         self.refresh_bindings()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -12,7 +12,7 @@ class MainScreen(Screen):
     Textual focuses the first focusable widget in the DOM when a screen comes back with nothing focused, hidden
     tabs' widgets included, and the tabs follow the focus: Stop pressed on its button (disabled, so blurred,
     under the "Stop the run?" dialog) showed Results, its table focused. The app opens on the form's first field;
-    after a run the Train view gives the keys back to the field that had them (``TrainPane._keep_focus_here``).
+    after a run the Train view gives the keys back to the field that had them (``TrainPane.keep_focus_here``).
     """
 
     AUTO_FOCUS = ""

@@ -285,3 +285,25 @@ async def test_the_ready_line_names_the_dataset_the_form_has_chosen(make_app):
         await pilot.press("enter", "up", "enter")  # back: the digits read before are still in memory
         await pilot.pause()
         assert shown().startswith("Ready · MNIST 600 train / "), shown()
+
+
+async def test_coming_back_to_train_gives_the_keys_to_the_field_left_and_shows_it(make_app):
+    """After f2, f1 the keys went to the preset picker, scrolled out of view: enter opened it and one more key
+    reset the whole form (walk40 F1)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        for _ in range(11):
+            await pilot.press("tab")
+        left = app.focused
+        assert left.id == "field-lr", left.id  # (far enough down that the form has scrolled)
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        await pilot.pause()
+        back = app.focused
+        form = app.query_one(HParamForm)
+        shown = back is not None and form.region.contains_region(back.region)
+    assert back is left, back
+    assert shown

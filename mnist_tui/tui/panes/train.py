@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -51,7 +52,7 @@ class TrainPane(Vertical):
         self._last_redraw = 0.0
         self._form_locked = False
         self.shown_state: RunState | None = None  # the run state the buttons and form show now
-        self._focus_before_run: Widget | None = None  # the form field to give the keys back to
+        self._last_field: Widget | None = None  # the form field to give the keys back to (after a run, or f1)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-body"):
@@ -119,7 +120,7 @@ class TrainPane(Vertical):
         for chart in self.charts:
             chart.dirty = True
         self.redraw()
-        self.call_after_refresh(self._keep_focus_here)
+        self.call_after_refresh(self.keep_focus_here)
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -217,18 +218,21 @@ class TrainPane(Vertical):
             return
         self._form_locked = locked
         form = self.query_one(HParamForm)
-        focused = self.app.focused
-        if locked:
-            self._focus_before_run = focused if focused is not None and form in focused.ancestors else None
         form.disabled = locked  # blurs a focused field
         self.query_one("#form-locked").display = locked
         self.query_one("#run-buttons").set_class(locked, "-locked")
         if not locked and isinstance(self.app.focused, Button) and self in self.app.focused.ancestors:
             self.app.set_focus(None)  # the keys go back to the field that had them before the run
-        self._keep_focus_here()
+        self.keep_focus_here()
 
-    def _keep_focus_here(self) -> None:
-        """Give the keys to something visible in this view when what had them went away (disabled or hidden)."""
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id == "preset" or (event.widget.id or "").startswith("field-"):  # (not a picker's list)
+            self._last_field = event.widget
+
+    def keep_focus_here(self) -> None:
+        """Give the keys to something visible in this view when what had them went away (disabled or hidden):
+        the form field that had them last (f2, f1 gave them to the preset picker, scrolled out of view, where enter
+        opened it: walk40 F1)."""
         if not self.is_mounted or not self.parent or not getattr(self.parent, "display", True):
             return
         focused = self.app.focused
@@ -239,7 +243,7 @@ class TrainPane(Vertical):
         if self._form_locked:
             target = next((b for b in self.query("#run-buttons Button") if not b.disabled), None)
         else:
-            remembered = self._focus_before_run
+            remembered = self._last_field
             target = remembered if remembered is not None and remembered.focusable else \
                 self.query_one(HParamForm).query("Select, Input").first()
         if target is not None:
