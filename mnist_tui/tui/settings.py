@@ -52,5 +52,8 @@ def save_form(path: Path, preset: str | None, config: TrainConfig) -> str | None
         write_text_atomic(path, json.dumps({"preset": preset, "config": config.to_dict()}, indent=2))
     except (OSError, CheckpointError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if path.is_dir():
+            return f"The form's values were not kept for next time: {path} is a folder; {ENV_VAR} names the " \
+                   "settings file itself"
         return f"The form's values were not kept for next time: {path}: {reason}"
     return None

@@ -196,7 +196,9 @@ async def test_a_form_that_cannot_be_kept_says_so_and_leaves_no_temporary_file(m
         await pilot.press("f5")
         await run_to_completion(pilot, app)
         said = [str(n.message) for n in app._notifications]
-        assert any(m.startswith(f"The form's values were not kept for next time: {settings_path}: ") for m in said), said
+        # and why, in words a person can act on ("Is a directory" left them to guess: walk40 F7)
+        reason = f"{settings_path} is a folder; MNIST_TUI_SETTINGS names the settings file itself"
+        assert f"The form's values were not kept for next time: {reason}" in said, said
     assert sorted(p.name for p in settings_path.parent.iterdir()) == ["last-form.json"]
 
 
