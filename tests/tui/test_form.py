@@ -16,9 +16,12 @@ async def test_every_config_field_has_a_row_with_its_label(make_app):
         await ready(pilot, app)
         form = app.query_one(HParamForm)
         labels = [str(label.render()) for label in form.query(Label)]
+        # each label whole on its one line ("threads (0=auto)" wrapped and read "threads": walk40 F4)
+        drawn = [label.render_lines(label.region.reset_offset)[0].text.strip() for label in form.query(Label)]
         for name in FIELD_SPECS:
             assert form.query_one(f"#field-{name}") is not None
             assert field_label(name) in labels
+            assert field_label(name) in drawn, (field_label(name), drawn)
         assert "run name" in labels
         # the fields the form used to lack: beta2 and batchnorm, read into the config
         app.query_one("#field-batchnorm", Select).value = "off"

@@ -53,7 +53,7 @@ class HParamForm(VerticalScroll):
     DEFAULT_CSS = """
     HParamForm { height: 1fr; }
     HParamForm .field-row { height: 1; margin-bottom: 0; }
-    HParamForm .field-row Label { width: 15; color: $text-muted; }
+    HParamForm .field-row Label { width: 17; color: $text-muted; }  /* "threads (0=auto)" and a space */
     HParamForm .field-row Input, HParamForm .field-row Select { width: 1fr; }
     HParamForm .field-error { color: $error; display: none; padding-left: 1; }
     HParamForm .field-error.-shown { display: block; }
