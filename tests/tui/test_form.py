@@ -312,3 +312,23 @@ async def test_coming_back_to_train_gives_the_keys_to_the_field_left_and_shows_i
         shown = back is not None and form.region.contains_region(back.region)
     assert back is left, back
     assert shown
+
+
+async def test_a_run_name_that_exists_is_said_under_its_field_as_it_is_typed(make_app):
+    """Every other field is checked as it is typed; a taken run name only at f5 (walk40 F3)."""
+    app = make_app()
+    (app.checkpoints_dir / "taken").mkdir(parents=True)
+    (app.checkpoints_dir / "taken" / "last.pt").write_bytes(b"")  # (a folder with no checkpoint is reused)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app.query_one("#field-run_name", Input).focus()
+        await pilot.press(*"taken")
+        await pilot.pause()
+        said = str(app.query_one("#error-run_name", Static).render())
+        start_dimmed = app.query_one("#start-button").disabled
+        await pilot.press("2")
+        await pilot.pause()
+        after = str(app.query_one("#error-run_name", Static).render())
+    assert said == "taken exists: pick another run name, or resume it in Runs (r)", said
+    assert start_dimmed
+    assert after == "", after

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input, Select
+from textual.widgets import Input, Select, Static
 
 from mnist_tui.tui.widgets.charts import LossChart
 from mnist_tui.tui.widgets.progress import ProgressLine
@@ -57,7 +57,8 @@ async def test_a_taken_run_name_is_refused_in_the_apps_words_and_kept_and_failed
         await ready(pilot, app)
         wanted = "int1 exists: pick another run name, or resume it in Runs (r)"
         assert f"Cannot start: {wanted}" in status_line(app)
-        assert [str(n.message) for n in app._notifications] == [wanted]  # no CLI flags, no path
+        # under the field, as it was typed (walk40 F3), as any field's error: no CLI flags, no path
+        assert str(app.query_one("#error-run_name", Static).render()) == wanted
         assert app.query_one("#field-run_name", Input).value == "int1"  # the typed name is kept
         assert app.focused is app.query_one("#field-run_name", Input)
         assert app.run_state == "idle" and chart.waiting is None  # the charts never said "starting…"

@@ -174,7 +174,9 @@ class HParamForm(VerticalScroll):
         errors = {**problems, **{name: error for name, error in unparsed.items() if name not in stand_in}}
         if not errors and config.dataset in self.train_digits:
             errors = data_errors(config, self.train_digits[config.dataset])
-        if self.run_name is not None and (problem := check_run_name(self.run_name)):
+        folder = getattr(self.app, "checkpoints_dir", None)  # a name taken is said as it is typed (walk40 F3)
+        if self.run_name is not None and (problem := check_run_name(self.run_name) or (
+                folder is not None and name_problem(folder, self.run_name))):
             errors["run_name"] = problem
         return (None if errors else config), errors
 
