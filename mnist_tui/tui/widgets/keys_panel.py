@@ -8,6 +8,7 @@ edge. Moving about (arrows, Home/End, PgUp/PgDn, tab) needs no panel; what is le
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from itertools import groupby
 from operator import itemgetter
 
@@ -71,9 +72,13 @@ class ViewBindingsTable(BindingsTable):
                     "bindings-table--header"), end=""))
             for bindings in by_action.values():
                 keys = " ".join(dict.fromkeys(self.app.get_key_display(b) for b in bindings))
+                # the other keys of "m,space" (one key_display, for the footer's room: the panel listed m alone)
+                also = [self.app.get_key_display(replace(b, key_display=None)) for b in bindings[1:]
+                        if b.key_display and b.key_display == bindings[0].key_display]
                 if len(bindings) > 2 and keys.replace(" ", "") == "0123456789"[:len(bindings)]:
                     keys = f"0-{len(bindings) - 1}"  # Draw's ten digit keys took two lines of the key column
-                description = Text.from_markup(in_words(bindings[0]), end="", style=description_style)
+                description = Text.from_markup(in_words(bindings[0]) + (f" (or {', '.join(also)})" if also else ""),
+                                               end="", style=description_style)
                 table.add_row(Text(keys, style=key_style), description)
             table.add_section()
         return table
