@@ -818,3 +818,15 @@ async def test_f4_moves_the_tab_underline_at_once(make_app, monkeypatch):
         under_runs = app.screen.get_widget_at(underline.region.x + int(underline.highlight_start), 0)[0]
     assert len(starts) == 1, starts  # one step
     assert "Runs" in str(under_runs.render()), under_runs
+
+
+async def test_why_with_no_run_loaded_says_to_load_one(make_app):
+    """e in Misclassified before any run said "Select a misclassified digit first.", with nothing to select
+    (walk40 F11)."""
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f3", "e")
+        await settle(pilot, app)
+        said = [str(n.message) for n in app._notifications]
+    assert said == ["No run loaded: finish a run, or load one from Runs (f4)."], said

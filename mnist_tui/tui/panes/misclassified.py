@@ -278,7 +278,8 @@ class MisclassifiedPane(MapLauncher, Vertical):
         example = self.query_one(DigitGrid).current
         if example is None or self.images is None:
             self.notify("No digit matches this filter: c clears it." if self.total_wrong else
-                        "Select a misclassified digit first.", severity="warning")
+                        "No run loaded: finish a run, or load one from Runs (f4)." if self.evaluation is None else
+                        "No digit is misclassified.", severity="warning")
             return
         if self.checkpoint is None:
             self.notify("Explaining needs the run's checkpoint: load the run from Runs (f4).", severity="warning")
