@@ -951,3 +951,15 @@ async def test_a_cut_run_name_is_cut_again_for_the_new_width_when_the_terminal_i
         after = table.cursor_row
     assert wide.split()[0] == long, wide
     assert after == before
+
+
+async def test_an_empty_runs_folder_says_so_in_one_plain_sentence(make_app, tmp_path):
+    """It read "No runs in FOLDER yet. · newest first (s)": a full stop, then an order of nothing (walk40 F11)."""
+    app = make_app(checkpoints_dir=tmp_path / "empty", load_data_on_start=False)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.pause()
+        status = app.query_one("#runs-status", Static)
+        shown = status.render_lines(status.region.reset_offset)[0].text.strip()
+    assert shown == f"No runs in {tmp_path / 'empty'} yet: f5 trains one", shown

@@ -114,8 +114,9 @@ def header_parts(total: int, runs: list[RunInfo], folder: str, filter_text: str,
     """The Runs header's parts, of ``total`` runs listed in ``folder``, ``runs`` shown: one line at any width
     (it wrapped, a line starting "·"): the folder (plain text, the second part) is cut, then the order hint
     and the folder go."""
-    parts: list[Part] = [("", f"{total} run{'s' if total != 1 else ''}", 9), (" in ", folder, 2)] if total \
-        else [("", f"No runs in {escape(folder)} yet.", 9)]
+    if not total:  # (no order of nothing: "yet. · newest first (s)", walk40 F11)
+        return [("", f"No runs in {escape(folder)} yet: f5 trains one", 9)]
+    parts: list[Part] = [("", f"{total} run{'s' if total != 1 else ''}", 9), (" in ", folder, 2)]
     if filter_text:
         parts = [("", f"[b]{len(runs)} of {total}[/b] runs hold [b]“{escape(filter_text)}”[/b]", 9),
                  (" ", "(esc clears)", 3)]
