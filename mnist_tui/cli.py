@@ -137,10 +137,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _refuse_empty_values(reporter: argparse.ArgumentParser, parsers: list, args: argparse.Namespace) -> None:
     """A flag given an empty value (`--resume ""`, `--out ""`, a variable that was never set) is an error:
-    taken as left out, `train --resume ""` trained a whole new run, and `export --out ""` wrote the default file."""
+    taken as left out, `train --resume ""` trained a whole new run, and `export --out ""` wrote the default file.
+    Said by the parser that has the flag: the command's, else mnist-tui's own (`--data-dir "" runs` pointed to
+    `runs --help`, which has no --data-dir)."""
     for action in (a for p in parsers if p is not None for a in p._actions if a.option_strings):
         if getattr(args, action.dest, None) == "":
-            reporter.error(f"{action.option_strings[0]} must not be empty: give a value, or leave the flag out")
+            owner = reporter if any(a.dest == action.dest for a in reporter._actions) else parsers[0]
+            owner.error(f"{action.option_strings[0]} must not be empty: give a value, or leave the flag out")
 
 
 def _before_command(flag: str, argv: list[str], command: str) -> bool:

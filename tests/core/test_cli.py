@@ -658,6 +658,8 @@ def test_an_empty_value_for_a_flag_is_refused_not_taken_as_its_default(argv, tmp
     assert done.value.code == 2
     flag = argv[argv.index("") - 1]
     assert f"{flag} must not be empty" in err and err.count("\n") == 1, err
+    # the help named is the one that has the flag ("see mnist-tui runs --help" for mnist-tui's own: walk40 F11)
+    assert err.endswith(f"(see mnist-tui {argv[0] + ' ' if argv[0] != '--data-dir' else ''}--help)\n"), err
     assert list(tmp_path.iterdir()) == []  # nothing trained, written or made
 
 
