@@ -62,7 +62,9 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.storage_url import default_storage, storage_problem
-    from ..core.tune_space import default_space, default_study, held_out_for_tuning, parse_space, preset_for
+    from ..core.tune_space import (
+        SpaceError, default_space, default_study, held_out_for_tuning, parse_space, preset_for,
+    )
     from ..reporting import JsonLines
 
     if args.study is not None and not args.study.strip():
@@ -74,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
         held_out = (f"the trials hold out {base.val_size:,} training digits for validation (the objective); "
                     f"the {args.preset} preset trains on all of them")
     args.preset = preset_for(base, args.preset)  # `--model mlp` on the default fast preset: seed-mlp's search and name
-    space = parse_space(args.search, base) if args.search else default_space(args.preset)
+    try:
+        space = parse_space(args.search, base) if args.search else default_space(args.preset)
+    except SpaceError as exc:  # which flag: "lr must be a number, got 'abc'" did not say (walk40 F11)
+        specs = {spec.partition("=")[0].strip(): spec for spec in args.search}
+        raise UsageError("\n".join(message if message.startswith("--search") else f"--search {specs.get(name, name)}: "
+                                    f"{message}" for name, message in exc.errors.items())) from None
     # its trials' runs go there; checked before default_storage resolves it (a symlink loop was a traceback)
     check_checkpoints_folder(Path(args.checkpoints), writable=True)
     if args.storage == default_storage(Path(args.checkpoints)):  # as the app names it: made with the runs' folder

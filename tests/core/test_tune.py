@@ -262,6 +262,8 @@ def test_invalid_search_exits_2_before_anything_runs(synthetic_root, tmp_path, c
     assert main(tune_args(synthetic_root, tmp_path / "runs", "--search", spec)) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+    # which flag said it: "mnist-tui: lr must be a number, got 'abc'" did not (walk40 F11)
+    assert err.startswith(f"mnist-tui: --search {spec}: ") or spec == "lr", err
     assert not (tmp_path / "runs").exists()
 
 
