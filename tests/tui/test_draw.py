@@ -429,11 +429,13 @@ async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(name
     import shutil
 
     from mnist_tui.cli import main
+    from tests.tui.terminal import TerminalMirror
 
     shutil.copytree(trained_run, tmp_path / "checkpoints" / name)
     monkeypatch.chdir(tmp_path)
     screen = DrawScreen(f"checkpoints/{name}")  # the app's defaults: ./checkpoints, ./drawings
     app = DrawApp(screen)
+    terminal = TerminalMirror(app, SIZE)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         await pilot.press(*["up"] * 8, *["shift+down"] * 16, "i", "s")  # beside the model input too
@@ -456,6 +458,10 @@ async def test_saved_note_fits_80_columns_and_its_command_reads_the_picture(name
         help_text = screen.query_one("#draw-help", Static)
         shown = [line.text for line in help_text.render_lines(help_text.region.reset_offset)]
         assert not status.display and any(f"brush {brush + 1} ([ smaller ] bigger)" in line for line in shown), shown
+        await pilot.press("s", "e")  # saved again, then why: the note took the rows of the panel's keys (walk40 F9)
+        await settle(pilot, app)
+        explained = terminal.text()
+    assert "0-9: the digit you meant" in explained and "Saved drawings" not in explained
     assert command[:3] == ["mnist-tui", "predict", name]
     capsys.readouterr()
     assert main([*command[1:], "--json"]) == 0

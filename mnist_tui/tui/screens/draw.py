@@ -282,6 +282,8 @@ class DrawScreen(Screen):
         self.set_class(not self.explaining, "explaining")
         box.set_class(not self.explaining and self._input_covered, "shown")
         self.explainer.set_active(self.explaining)
+        if self.explaining:  # the "Saved …" note took the rows of the panel's keys at 80x24 (walk40 F9)
+            self._clear_saved()
 
     def action_toggle_method(self) -> None:
         if self.explaining:
