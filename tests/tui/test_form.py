@@ -332,3 +332,33 @@ async def test_a_run_name_that_exists_is_said_under_its_field_as_it_is_typed(mak
     assert said == "taken exists: pick another run name, or resume it in Runs (r)", said
     assert start_dimmed
     assert after == "", after
+
+
+async def test_up_and_down_go_from_field_to_field_and_enter_opens_a_picker(make_app):
+    """Down on a number field scrolled the form (the focus went out of view); on a picker it opened the list
+    (walk40 F10). Now up and down go to the field above or below; enter or space opens a picker."""
+    from textual.widgets._select import SelectOverlay
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app.query_one("#field-epochs", Input).focus()
+        await pilot.press("down")
+        below = app.focused.id
+        await pilot.press("up", "up")
+        above = app.focused.id  # the member views picker
+        await pilot.press("down")
+        await pilot.pause()
+        opened_by_down = app.query_one("#field-member_views", Select).expanded
+        await pilot.press("up", "enter")
+        await pilot.pause()
+        opened = app.query_one("#field-member_views", Select).expanded and isinstance(app.focused, SelectOverlay)
+        await pilot.press("escape")
+        form = app.query_one(HParamForm)
+        for _ in range(40):
+            await pilot.press("down")
+        last = app.focused
+        shown = form.region.contains_region(last.region)
+    assert (below, above) == ("field-batch_size", "field-member_views")
+    assert not opened_by_down and opened
+    assert last.id == "field-run_name" and shown

@@ -7,6 +7,7 @@ from typing import Any
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
@@ -44,11 +45,21 @@ def parse_value(name: str, text: str) -> tuple[Any, str | None]:
         return None, str(exc)
 
 
+class FormSelect(Select, inherit_bindings=False):
+    """A picker of the form: enter or space opens it; up and down go to the field above or below, as on every
+    other field (down opened the list, and on a number field it scrolled the form: walk40 F10)."""
+
+    BINDINGS = [Binding("enter,space", "show_overlay", "Show menu", show=False)]
+
+
 class HParamForm(VerticalScroll):
     """Preset picker, every TrainConfig field (rows made from its FieldSpecs) and an optional run name.
 
     Posts :class:`HParamForm.Validated` after each change.
     """
+
+    BINDINGS = [Binding("up", "step_field(-1)", "Field above", show=False),
+                Binding("down", "step_field(1)", "Field below", show=False)]
 
     DEFAULT_CSS = """
     HParamForm { height: 1fr; }
@@ -61,6 +72,7 @@ class HParamForm(VerticalScroll):
     HParamForm #preset-row { margin-bottom: 1; }
     HParamForm .field-row.-unused Label, HParamForm .field-row.-unused Input,
     HParamForm .field-row.-unused SelectCurrent Static#label { text-opacity: 0.5; }
+    HParamForm .field-row.-unused:focus-within Label { text-opacity: 1; }  /* the focus, readable there too */
     """
 
     class Validated(Message):
@@ -86,7 +98,7 @@ class HParamForm(VerticalScroll):
             # must not re-apply the preset over remembered values)
             matches = self._matches(self._initial, self._preset)
             self._applied_preset = self._preset if matches else None
-            yield Select([(name, name) for name in PRESETS], value=self._preset if matches else Select.NULL,
+            yield FormSelect([(name, name) for name in PRESETS], value=self._preset if matches else Select.NULL,
                          prompt="(custom)",
                          compact=True, id="preset", allow_blank=True)
         for name, spec in FIELD_SPECS.items():  # (dimmed from the start: dimmed at mount, each row was restyled)
@@ -94,7 +106,7 @@ class HParamForm(VerticalScroll):
                 yield Label(spec.label)
                 value = format_field(name, getattr(self._initial, name), exact=True)
                 if _options(name):
-                    yield Select([(o, o) for o in _options(name)], value=value, allow_blank=False, compact=True,
+                    yield FormSelect([(o, o) for o in _options(name)], value=value, allow_blank=False, compact=True,
                                  id=f"field-{name}", tooltip=spec.help)
                 else:
                     restrict = NUMBER_KEYS.get(FIELD_TYPES[name])  # None: a text field (hidden sizes)
@@ -110,6 +122,11 @@ class HParamForm(VerticalScroll):
 
     def on_mount(self) -> None:
         self.revalidate()
+
+    def action_step_field(self, step: int) -> None:
+        fields = [field for field in self.query("Select, Input") if field.focusable]
+        if self.app.focused in fields:
+            fields[max(0, min(len(fields) - 1, fields.index(self.app.focused) + step))].focus()
 
     # -- reading and writing -------------------------------------------------------------
 
