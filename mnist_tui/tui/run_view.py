@@ -318,7 +318,7 @@ class RunView:
         rate = app.query_one(ProgressLine).progress.samples_per_s
         source, test = f"{event.run_name} · last (epoch {event.epochs})", tested(event.test_accuracy, event.tta)
         bad = collapsed(event.test_accuracy)  # a collapsed network read as a plain "Finished" (walk36 F3)
-        app.notify(f"test {test} ({source}) · " + (COLLAPSED if bad else "f2 Results"), title="Finished",
+        app.notify(f"{source}: test {test} · " + (COLLAPSED if bad else "f2 Results"), title="Finished",
                    severity="warning" if bad else "information", timeout=15 if bad else app.NOTIFICATION_TIMEOUT)
         if event.study_note:
             app.notify(event.study_note, title="Tuning", timeout=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 from textual.widgets import Button, Input, Static
 
@@ -267,12 +268,16 @@ async def test_the_finished_toast_leaves_nothing_behind_on_the_terminal_when_it_
         await pilot.press("f5")
         await app.wait_for_event("finished")
         await run_to_completion(pilot, app)
-        assert any("(epoch 1))" in frame for frame in terminal.frames)  # the toast: "test ..% (RUN · last (epoch 1)) · f2 Results"
+        # the toast: "RUN · last (epoch 1): test ..% · f2 Results" (it nested brackets, "(RUN · last (epoch 1))",
+        # walk40 F11)
+        said = [str(n.message) for n in app._notifications]
+        assert any(re.fullmatch(r"\S+ · last \(epoch 1\): test \d+\.\d\d% · f2 Results", m) for m in said), said
+        assert any("· last (epoch" in frame for frame in terminal.frames), terminal.frames[-1]
         while app.screen.query("Toast"):
             await pilot.pause(0.1)
         await pilot.pause()
         await pilot.pause(0.6)
-        assert "(epoch 1))" not in terminal.text(), terminal.text()
+        assert "· last (epoch" not in terminal.text(), terminal.text()
         assert "▌" not in terminal.text(), terminal.text()  # nor the toast's left edge
 
 
