@@ -100,7 +100,8 @@ class TrainConfig:
     tta: bool = _f(False, "test TTA", "test the final model on each digit and its four 1-pixel shifts, averaged "
                    "(test-time augmentation; the test figure then says \"with TTA\")")
     val_size: int = _f(5000, "val size", "training digits held out for validation", low=0, high=30000)
-    seed: int = _f(0, "seed", "random seed (on the CPU, the same seed and threads make the same run)", low=0, high=2**31 - 1)
+    seed: int = _f(0, "seed", "random seed (on the CPU, the same seed and threads make the same run)",
+                   low=0, high=2**31 - 1)
     device: str = _f("auto", "device", "where to train (auto: cuda, then mps, then cpu)", choices=DEVICES)
     precision: str = _f("fp32", "precision", "bf16: train with convolutions and matmuls in bfloat16 (weights and "
                         "evaluation stay fp32); auto: bf16 where the hardware does it natively (a CPU with AVX512-BF16 "
