@@ -148,7 +148,9 @@ def test_config_rows_use_the_form_labels_and_hide_what_does_not_apply():
                                  ComparedRun("b", "b", cnn, [1, 2], [0.6, 0.7], [0.9, 0.8])]))
     assert full["best val acc"] == ["50.00%", "70.00%"] and full["final val loss"] == ["1.0000", "0.8000"]
     assert full["test acc"] == ["48.00%", "-"] and full["tested"] == ["last (epoch 1)", "-"]
-    assert full["train time"] == ["3s", "-"]
+    assert full["train time"] == ["0:03", "-"]  # as Runs has it (it read "3s", an 11-minute run "672s": walk40 F8)
+    long = dict(comparison_rows([ComparedRun("a", "a", mlp, [1], [0.5], [1.0], 0.48, "last (epoch 1)", 672.0)]))
+    assert long["train time"] == ["11:12"]
     shifted = ComparedRun("a", "a", mlp, [1], [0.5], [1.0], 0.48, "last (epoch 1)", test_tta=True)
     tested = dict(comparison_rows([shifted, ComparedRun("b", "b", cnn, test_tta=True)]))["test acc"]
     assert tested == ["48.00% TTA", "-"]  # a run not tested says nothing of TTA

@@ -25,6 +25,7 @@ from ...core.formatting import percent, test_cell
 from ..keys import QUIT_NOT_SHOWN
 from ..widgets.column_table import ColumnTable
 from ..widgets.footer import FittingFooter
+from ..widgets.progress import format_duration
 from ..widgets.ticks import linear_ticks
 
 # distinct in dark and light themes; plotext takes the RGB tuple, Rich the hex
@@ -157,7 +158,7 @@ def comparison_rows(runs: list[ComparedRun]) -> list[tuple[str, list[str]]]:
         ("tested", [r.test_checkpoint or "-" for r in runs]),
         ("epochs done", ["?" if r.config is None else f"{r.epochs[-1] if r.epochs else 0}/{r.config.epochs}"
                          + (f" {r.state}" if r.state in ("training", "paused") else "") for r in runs]),
-        ("train time", ["-" if r.train_seconds is None else f"{r.train_seconds:.0f}s" for r in runs]),
+        ("train time", ["-" if r.train_seconds is None else format_duration(r.train_seconds) for r in runs]),
     ]
     fields = config_cells(runs)
     rows += fields
