@@ -186,7 +186,8 @@ def test_config_requested_carries_the_config_and_the_name():
     assert message.config is BASE and message.name == "alpha-mlp"
 
 
-async def test_home_end_move_the_cursor_and_a_new_run_gets_it(make_app, runs_folder, synthetic_data):
+async def test_home_end_move_the_cursor_and_a_run_another_process_adds_leaves_it(make_app, runs_folder,
+                                                                                 synthetic_data):
     from mnist_tui.core.engine import Trainer
 
     app = make_app()
@@ -202,11 +203,14 @@ async def test_home_end_move_the_cursor_and_a_new_run_gets_it(make_app, runs_fol
         field = app.query_one("#runs-filter", Input)
         assert field.cursor_position == 0 and field.value == "mlp"
         await pilot.press("escape")
-        # a run trained meanwhile (as by f5) is where the cursor goes when the list is read again
+        before = pane.selected.name
+        # a run another process trains meanwhile (the CLI, a Tune worker) is listed, and the cursor stays on the
+        # run it was on: it went to the new one, where d, r or w then acted on a run not picked (walk41 F3)
         list(Trainer(BASE.replace(seed=2), synthetic_data, checkpoints_dir=runs_folder, run_name="newest").run())
         await pilot.press("ctrl+r")
         await ready(pilot, app)
-        assert pane.selected.name == "newest" and table.cursor_row == names(app).index("newest")
+        assert "newest" in names(app) and pane.selected.name == before, (before, pane.selected.name)
+        assert table.cursor_row == names(app).index(before)
 
 
 async def test_f_names_the_preset_a_runs_config_equals_whatever_preset_the_form_had(make_app, runs_folder):
@@ -963,3 +967,20 @@ async def test_an_empty_runs_folder_says_so_in_one_plain_sentence(make_app, tmp_
         status = app.query_one("#runs-status", Static)
         shown = status.render_lines(status.region.reset_offset)[0].text.strip()
     assert shown == f"No runs in {tmp_path / 'empty'} yet: f5 trains one", shown
+
+
+async def test_the_run_this_app_trains_gets_the_cursor_when_it_first_shows(make_app, runs_folder):
+    """(Another process's run leaves the cursor where it is: above.) The one f5 trained is the one looked for."""
+    from tests.tui.test_app import run_to_completion
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_runs(pilot, app)
+        await pilot.press("end")  # the cursor on the oldest run
+        await pilot.press("f1", "f5")
+        await app.wait_for_event("finished")
+        await run_to_completion(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        selected = app.query_one(RunsPane).selected
+    assert table.row_count == len(RUNS) + 1 and selected.path == str(app.controller.run_dir), selected

@@ -24,7 +24,7 @@ from ..messages import RunsListed
 from .run_questions import delete_question, form_note, more_epochs_question
 from ..widgets.fit import Part, fit_parts
 from ..widgets.dialogs import ConfirmScreen, NumberScreen
-from ..widgets.runs_table import COLUMNS, RunsTable, header_parts, matches, sorted_runs
+from ..widgets.runs_table import COLUMNS, RunsTable, header_parts, marked_part, matches, sorted_runs
 
 OTHERS_POLL_S = 2.0  # how often the list is read again while another process trains one of its runs
 
@@ -86,6 +86,7 @@ class RunsPane(Vertical):
         self.folder = ""
         self.training: str | None = None  # the path of the run being trained here, if any
         self.training_word = "training"  # its state cell: "paused" while it is
+        self._own: set[str | None] = set()  # the runs this app has trained
         self.sort_column, self.sort_descending = "date", True
         self.filter_text = ""
         self._parts: list[Part] = [("", "Reading the checkpoints folder…", 9)]
@@ -105,6 +106,7 @@ class RunsPane(Vertical):
     def show_training(self, path: str | None, word: str) -> None:
         """The run this app trains (None: none) and its state cell, "training" or "paused" (it read "training"
         while paused). Until the next listing, a run that ended here reads "training", not "paused" as listed."""
+        self._own.add(path)  # (its row gets the cursor when it first shows)
         if (path, word) != (self.training, self.training_word):
             self.all_runs = [replace(r, state="training") if r.path == self.training != path and r.state == "paused"
                              else r for r in self.all_runs]
@@ -146,10 +148,11 @@ class RunsPane(Vertical):
 
     def set_runs(self, runs: list[RunInfo], folder: str) -> None:
         known = {run.path for run in self.all_runs}
-        fresh = [run for run in runs if run.path not in known]
+        # a run this app trained that appeared since the last listing gets the cursor; one another process made
+        # (the CLI, a Tune worker) took it too, off the run picked (walk41 F3)
+        fresh = [run for run in runs if run.path not in known and run.path in self._own]
         self.all_runs, self.folder = list(runs), folder
         self.marked &= {run.path for run in runs}
-        # a run that appeared since the last listing (the one just trained) gets the cursor
         self._fill(max(fresh, key=lambda r: r.modified).path if fresh and known else None)
         if any(run.state in ("training", "paused") and run.path != self.training for run in runs):
             self.set_timer(OTHERS_POLL_S, self._relist_while_shown)
@@ -175,12 +178,7 @@ class RunsPane(Vertical):
             table.move_cursor(row=paths.index(select))
 
     def _show_status(self) -> None:
-        parts = list(self._parts)
-        if self.marked:  # c compares every marked run: the header says when the filter hides some
-            hidden = len(self.marked - {run.path for run in self.runs})
-            compares = f", {hidden} hidden by the filter (c compares all {len(self.marked)})" if hidden \
-                else " (c compares)"
-            parts.append((" · ", f"[b]{len(self.marked)} marked[/b]{compares}", 7))
+        parts = [*self._parts, *marked_part(self.marked, self.runs)]
         status = self.query_one("#runs-status", Static)
         folder = 1 if len(parts) > 1 and parts[1][0] == " in " else None  # the folder's path, cut in its middle
         status.update(fit_parts(parts, status.size.width or self.size.width or 1000, elide=folder))

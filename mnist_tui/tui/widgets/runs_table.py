@@ -109,6 +109,16 @@ class RunsTable(ColumnTable):
         self.update_cell(run.path, "name", name_cell(run, marked, self.name_width))
 
 
+def marked_part(marked: set[str], runs: list[RunInfo]) -> list[Part]:
+    """The header's "N marked" part, if any are: c compares every marked run, and it says when the filter hides
+    some."""
+    if not marked:
+        return []
+    hidden = len(marked - {run.path for run in runs})
+    compares = f", {hidden} hidden by the filter (c compares all {len(marked)})" if hidden else " (c compares)"
+    return [(" · ", f"[b]{len(marked)} marked[/b]{compares}", 7)]
+
+
 def header_parts(total: int, runs: list[RunInfo], folder: str, filter_text: str, sort_column: str,
                  descending: bool) -> list[Part]:
     """The Runs header's parts, of ``total`` runs listed in ``folder``, ``runs`` shown: one line at any width
