@@ -362,3 +362,21 @@ async def test_up_and_down_go_from_field_to_field_and_enter_opens_a_picker(make_
     assert (below, above) == ("field-batch_size", "field-member_views")
     assert not opened_by_down and opened
     assert last.id == "field-run_name" and shown
+
+
+async def test_a_resized_terminal_keeps_the_focused_field_in_view(make_app):
+    """At 60x20 the focused run name was below the form's visible rows: what was typed went unseen (walk41 F5)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        field = app.query_one("#field-run_name", Input)
+        field.focus()
+        await pilot.pause()
+        form = app.query_one(HParamForm)
+        shown = []
+        for size in ((60, 20), (100, 30), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            await pilot.pause()
+            shown.append(form.scrollable_content_region.contains_region(field.region))
+    assert shown == [True, True, True], shown

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.app import App
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.worker import WorkerCancelled
 from textual.widgets._footer import FooterKey
 
@@ -1400,3 +1400,21 @@ async def test_a_field_a_trial_did_not_search_shows_the_value_it_trained_with(tm
     assert columns[3:5] == ["lr", "batch_size"], columns
     assert rows[0][4] == "64" and rows[1][4] == "128", rows
     assert first_batch.style == "dim"
+
+
+async def test_up_and_down_go_from_field_to_field_in_tunes_form_too(make_app):
+    """Only tab moved between Tune's fields; up and down do on the Train form (walk41 F4)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await workers_done(app)
+        await pilot.press("f10")
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#tune-search", Input).focus()
+        seen = []
+        for key in ("down", "down", "down", "down", "down", "up"):
+            await pilot.press(key)
+            seen.append(app.focused.id)
+        opened = screen.query_one("#tune-pruner", Select).expanded
+    assert seen == ["tune-trials", "tune-pruner", "tune-study", "tune-storage", "tune-storage", "tune-study"], seen
+    assert not opened  # down went past the pruner's picker, not into its list

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
 from ...core.config import (
@@ -52,14 +53,25 @@ class FormSelect(Select, inherit_bindings=False):
     BINDINGS = [Binding("enter,space", "show_overlay", "Show menu", show=False)]
 
 
+# up and down go to the field above or below, on the Train form and Tune's (tab and shift+tab do too)
+FIELD_STEP_KEYS = [Binding("up", "step_field(-1)", "Field above", show=False),
+                   Binding("down", "step_field(1)", "Field below", show=False)]
+
+
+def step_field(form: Widget, step: int) -> None:
+    """The keys to the field ``step`` fields on from the focused one in ``form`` (none past either end)."""
+    fields = [field for field in form.query("Select, Input") if field.focusable]
+    if form.app.focused in fields:
+        fields[max(0, min(len(fields) - 1, fields.index(form.app.focused) + step))].focus()
+
+
 class HParamForm(VerticalScroll):
     """Preset picker, every TrainConfig field (rows made from its FieldSpecs) and an optional run name.
 
     Posts :class:`HParamForm.Validated` after each change.
     """
 
-    BINDINGS = [Binding("up", "step_field(-1)", "Field above", show=False),
-                Binding("down", "step_field(1)", "Field below", show=False)]
+    BINDINGS = FIELD_STEP_KEYS
 
     DEFAULT_CSS = """
     HParamForm { height: 1fr; }
@@ -124,9 +136,11 @@ class HParamForm(VerticalScroll):
         self.revalidate()
 
     def action_step_field(self, step: int) -> None:
-        fields = [field for field in self.query("Select, Input") if field.focusable]
-        if self.app.focused in fields:
-            fields[max(0, min(len(fields) - 1, fields.index(self.app.focused) + step))].focus()
+        step_field(self, step)
+
+    def on_resize(self) -> None:  # the focused field stays in view (at 60x20 it was below it: walk41 F5)
+        if self.app.focused is not None and self in self.app.focused.ancestors:
+            self.call_after_refresh(self.app.focused.scroll_visible, animate=False)
 
     # -- reading and writing -------------------------------------------------------------
 

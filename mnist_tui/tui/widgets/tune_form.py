@@ -19,6 +19,7 @@ from textual.widgets import Input, Label, Select
 from ...core.config import TrainConfig
 from ...core.storage_url import storage_file
 from ...core.tune_space import PRUNERS, SpaceError, base_mismatch, held_out_for_tuning, parse_space
+from .hparam_form import FIELD_STEP_KEYS, FormSelect, step_field
 from .tune_records import in_view_words, progress_text
 
 STATUS_LINES, STATUS_WIDTH = 5, 78  # the Tune status line's most lines, and its width at 80 columns
@@ -50,6 +51,10 @@ class TuneForm(Vertical):
     TuneForm Input:focus, TuneForm Select:focus > SelectCurrent { background: $primary 55%; }
     TuneForm Select:focus > SelectCurrent Static#label { color: $text; text-style: bold; }
     """
+    BINDINGS = FIELD_STEP_KEYS  # as on the Train form (only tab moved here: walk41 F4)
+
+    def action_step_field(self, step: int) -> None:
+        step_field(self, step)
 
     def __init__(self, base: TrainConfig, space: list[str], study: str | Callable[[tuple[str, ...]], str],
                  storage: str, default_storage: str, *, memory: dict[str, str] | None = None,
@@ -133,7 +138,7 @@ class TuneForm(Vertical):
                             compact=True, tooltip="trials")
             with Horizontal(classes="tune-field"):
                 yield Label("pruner")
-                yield Select([(p, p) for p in PRUNERS], value=self._remembered("tune-pruner"),
+                yield FormSelect([(p, p) for p in PRUNERS], value=self._remembered("tune-pruner"),
                              allow_blank=False, id="tune-pruner",
                              compact=True)
             with Horizontal(classes="tune-field", id="study-field"):  # (digest names are up to 27 columns)
