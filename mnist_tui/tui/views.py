@@ -81,7 +81,16 @@ class Views:
             if lr is not None:
                 form.set_config(config.replace(lr=lr), None)
                 when = "" if self.app.controller.allowed("start") else " once this run ends"  # the form is locked
-                self.app.notify(f"learning rate {lr:.3g} in the form: f5 trains with it{when}.")
+                tune = self.app.screen if type(self.app.screen).__name__ == "TuneScreen" else None
+                if tune is None:
+                    self.app.notify(f"learning rate {lr:.3g} in the form: f5 trains with it{when}.")
+                    return
+                # from Tune: f5 does nothing there, and a study searching lr goes on doing so (walk41 F7)
+                lr_spec = next((spec for spec in tune.query_one("#tune-search").value.split()
+                                if spec.startswith("lr=")), None)
+                searched = f" The study searches its own lr ({lr_spec})." if lr_spec else ""
+                self.app.notify(f"learning rate {lr:.3g} in the Train form: esc, then f5 trains with it{when}."
+                                f"{searched}")
 
         from .screens.tune_questions import unless_busy
 

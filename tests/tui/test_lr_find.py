@@ -375,3 +375,25 @@ async def test_the_footer_names_what_enter_does_on_the_focused_button(make_app):
         await pilot.press("tab")
         on_close = await footer_settles(pilot, screen, ["Close"])
     assert on_use == ["Use it"] and on_close == ["Close"]
+
+
+async def test_a_rate_used_from_tune_says_it_went_to_the_train_form_and_what_the_study_searches(make_app):
+    """From Tune, "Use it" said "f5 trains with it", where f5 does nothing, and the study's lr= range was as it
+    was (walk41 F7)."""
+    from mnist_tui.tui.screens.tune import TuneScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await workers_done(app)
+        await pilot.press("f10")
+        await pilot.pause()
+        app.screen.query_one("#tune-search", Input).value = "lr=1e-4:1e-2:log"
+        screen = await open_finder(pilot, app)
+        await pilot.press("enter")
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+        back_in_tune = isinstance(app.screen, TuneScreen)
+    rate = f"{screen.suggested:.3g}"
+    assert back_in_tune
+    assert said[-1] == (f"learning rate {rate} in the Train form: esc, then f5 trains with it. The study searches "
+                        "its own lr (lr=1e-4:1e-2:log)."), said
