@@ -112,6 +112,8 @@ async def test_start_shows_the_trials_and_use_best_sends_the_config(tmp_path, sy
         assert best["value"] == max(t["value"] for t in screen.trials.values())
         status = str(screen.query_one("#tune-status", Static).render())  # the best stays said once it ends
         assert f"2 trials · 2 complete · best {best['value']:.2%} (#{best['number']})" in status, status
+        # and what Start adds to it now: the line was blank until the view was opened again (walk41 F8)
+        assert status.splitlines()[-1] == "ctrl+s runs 2 more trials in it", status
         assert "bold green" in str(table.get_row(str(best["number"]))[0].style)
         assert not screen.query_one("#tune-best", Button).disabled
         await pilot.press("ctrl+b")

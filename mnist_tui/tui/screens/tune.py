@@ -27,13 +27,12 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 from ...core.cli_child import CliChild
 from ...core.config import TrainConfig
 from ...core.storage_url import default_storage
-from ...core.tune_space import (DEFAULT_SPACES, MACHINE_FIELDS, apply, config_flags, default_study,
-                                 preset_for)
+from ...core.tune_space import DEFAULT_SPACES, MACHINE_FIELDS, apply, config_flags, default_study, preset_for
 from ..keys import QUIT_NOT_SHOWN
 from .tune_questions import LeaveQuestions, unless_busy
 from ..widgets.footer import FittingFooter
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart, ViewSwitch
-from ..widgets.tune_form import TuneForm, progress_status
+from ..widgets.tune_form import TuneForm, progress_status, with_start_note
 from ..widgets.tune_records import (Importances, TrialRecords, TrialTable, best_trial, in_view_words, merge_records,
                                     outcome_text, params_text, poll_error_text, row_from_event, start_hint,
                                     watch_storage)
@@ -307,7 +306,8 @@ class TuneScreen(LeaveQuestions, Screen):
             text, failed = outcome_text(self.study_name(), self.trials, finished["code"], self.child.message,
                                         status.size.width or None)
             status.set_class(failed, "error", "failed")
-            status.update(f"{text} · quitting" if self._quit_when_stopped else text)
+            status.update(f"{text} · quitting" if self._quit_when_stopped else text if failed else with_start_note(
+                text, self.trials, status.content_size.width, None, self.form.trials(), False, self.form.space_specs()))
             if self._quit_when_stopped:
                 self._poll_stop.set()  # the app's exit waits for its thread
                 self.app.exit(message=text)

@@ -213,9 +213,15 @@ def progress_status(study: str, trials: dict[int, dict[str, Any]], widths: tuple
     (``error``), why Start is off (the error alone hid a study just attached to, walk26 F11), else while it is not
     running what Start adds to it (``more`` trials, searching the FIELD=SPEC ``specs``: which fields, when the
     study's trials searched others, as joining it says; it was said only after Start, walk37 F6)."""
-    text = progress_text(study, trials, widths[0])
+    return with_start_note(progress_text(study, trials, widths[0]), trials, widths[1], error, more, running, specs)
+
+
+def with_start_note(text: str, trials: dict[int, dict[str, Any]], width: int, error: str | None, more: str,
+                    running: bool, specs: Sequence[str] = ()) -> str | Content:
+    """``text`` (the study's counts, or how it ended), and under it why Start is off or what it adds: after a
+    study ended in the view the line was blank until the view was opened again (walk41 F8)."""
     if error is not None:  # in the lines the counts leave
-        error = clip_lines(error, widths[1] or STATUS_WIDTH, STATUS_LINES - 1)
+        error = clip_lines(error, width or STATUS_WIDTH, STATUS_LINES - 1)
     note = None if running else f"ctrl+s runs {more} more trial{'' if more == '1' else 's'} in it"
     searched = list(dict.fromkeys(name for trial in trials.values() for name in trial.get("params") or {}))
     searching = [spec.partition("=")[0] for spec in specs]
@@ -225,4 +231,4 @@ def progress_status(study: str, trials: dict[int, dict[str, Any]], widths: tuple
     return text if under is None else Content.assemble(text, "\n", under)
 
 
-__all__ = ["PRUNERS", "TuneForm", "clip_lines", "progress_status"]
+__all__ = ["PRUNERS", "TuneForm", "clip_lines", "progress_status", "with_start_note"]
