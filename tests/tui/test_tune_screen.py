@@ -1420,3 +1420,27 @@ async def test_up_and_down_go_from_field_to_field_in_tunes_form_too(make_app):
         opened = screen.query_one("#tune-pruner", Select).expanded
     assert seen == ["tune-trials", "tune-pruner", "tune-study", "tune-storage", "tune-storage", "tune-study"], seen
     assert not opened  # down went past the pruner's picker, not into its list
+
+
+async def test_naming_another_study_says_so_at_the_first_key(tmp_path, synthetic_root):
+    """The first key typed in the study field showed the last study's counts (and its refusal) under the new name,
+    over an empty table; the second key said it right (walk41 F2)."""
+    import optuna
+
+    (tmp_path / "runs").mkdir()
+    study = optuna.create_study(study_name="ui", storage=f"sqlite:///{tmp_path / 'runs' / 'tune.db'}",
+                                direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 3e-3}, distributions={"lr": lr}, value=0.95))
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        assert await asyncio.to_thread(screen.first_poll_applied.wait, 30)
+        await pilot.pause()
+        field = screen.query_one("#tune-study", Input)
+        field.focus()
+        field.cursor_position = len(field.value)
+        await pilot.press("x")
+        await pilot.pause()
+        said = str(screen.query_one("#tune-status", Static).render())
+        rows = screen.query_one("#tune-table", DataTable).row_count
+    assert (said, rows) == ("study uix: ctrl+s starts or joins it, Attach watches it", 0), said

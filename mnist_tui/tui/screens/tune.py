@@ -183,6 +183,9 @@ class TuneScreen(LeaveQuestions, Screen):
 
     @on(Input.Changed)
     def _revalidate(self, event: Input.Changed | None = None) -> None:
+        if event is not None and event.input.id in ("tune-study", "tune-storage") and not self.running \
+                and self._watched != (self.form.storage_url(), self.study_name()):  # (not the fields' first values)
+            self._forget_study()  # first: the new name's first key said the last study's counts (walk41 F2)
         error = self.form.validation_error()
         status = self.query_one("#tune-status", Static)
         status.set_class(error is not None and not self.trials, "error")
@@ -194,9 +197,6 @@ class TuneScreen(LeaveQuestions, Screen):
         else:  # it opened on a blank line: say what comes next
             status.update("" if self.running else start_hint(self.study_name(), self.base))
         self.query_one("#tune-start", Button).disabled = error is not None or self.running
-        if event is not None and event.input.id in ("tune-study", "tune-storage") and not self.running \
-                and self._watched != (self.form.storage_url(), self.study_name()):  # (not the fields' first values)
-            self._forget_study()
 
     def _forget_study(self) -> None:
         """The fields name another study: the trials shown were the last one's (Attach or Start shows it)."""
