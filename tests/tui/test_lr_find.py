@@ -93,6 +93,8 @@ async def test_ctrl_l_finds_a_rate_and_enter_puts_it_in_the_form(make_app):
         assert 1e-6 <= suggested <= 1 and suggested == float(f"{screen.found['suggested_lr']:.3g}")
         result = str(screen.query_one("#lr-result", Static).render())
         assert f"Suggested lr {suggested:g}" in result
+        # as true with Close focused, where enter closes ("enter: use it in the form" was not: walk41 F10)
+        assert result.endswith(" · enter on Use it puts it in the form, escape: close"), result
         assert f"lowest loss at lr {rate_label(screen.found['min_loss_lr'])}" in result  # "at 0.248" read as a loss
         curve = screen.query_one(LrCurve)
         assert curve.suggested[0] == screen.found["suggested_lr"] and len(curve.lrs) == screen.found["steps"]

@@ -231,7 +231,7 @@ class LrFindScreen(Screen["float | None"]):
             result.update(Text.assemble(("No suggestion: ", "bold"), f"{found.get('why_none', '')} · escape: close"))
             return
         result.update(f"[b]Suggested lr {self.suggested:g}[/] (steepest fall of the loss; lowest loss at "
-                      f"lr {rate_label(found['min_loss_lr'])}) · enter: use it in the form, escape: close")
+                      f"lr {rate_label(found['min_loss_lr'])}) · enter on Use it puts it in the form, escape: close")
         for button in self.query(Button):  # Tab goes between them, enter presses the one focused
             button.can_focus = True
         self.query_one("#lr-use", Button).disabled = False
