@@ -1164,6 +1164,7 @@ async def test_a_question_about_stopping_the_study_goes_when_the_study_ends_unde
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await a_trial_training(pilot, app)
+        study = screen.study_name()
         await pilot.press(key)
         await pilot.pause()
         assert title in str(app.screen.query_one(".dialog-title", Static).render())
@@ -1176,6 +1177,9 @@ async def test_a_question_about_stopping_the_study_goes_when_the_study_ends_unde
             pass
         if key == "escape":
             assert app.is_running and not isinstance(app.screen, (TuneScreen, ConfirmScreen))
+            said = [str(n.message) for n in app._notifications]  # and says so (it went without a word: walk41 F6)
+            assert any(m.startswith(f"The study ended while you were asked, so Tune closed: study {study}")
+                       for m in said), said
         else:
             assert app.return_code == 0  # it quit
 
