@@ -626,7 +626,8 @@ async def test_the_status_line_fits_one_line_at_80_columns(tmp_path, synthetic_r
         status = screen.query_one("#tune-status", Static)
         lines = ["".join(s.text for s in status.render_line(y)).strip() for y in range(status.size.height)]
         assert lines[0].startswith("walkstudy") and lines[0].endswith("best 97.00% (#1)")
-        assert lines[1].startswith("ctrl+s runs 20 more trials in it, searching ")  # not the counts' remainder
+        # not the counts' remainder (a trial runs, in another process: watched)
+        assert lines[1].startswith("watching: another process trains it; ctrl+s adds a worker, 20 more trials")
         assert "1 running" in lines[0] and "1 pruned" in lines[0] and "1 failed" in lines[0]
 
 
@@ -1448,3 +1449,20 @@ async def test_naming_another_study_says_so_at_the_first_key(tmp_path, synthetic
         said = str(screen.query_one("#tune-status", Static).render())
         rows = screen.query_one("#tune-table", DataTable).row_count
     assert (said, rows) == ("study uix: ctrl+s starts or joins it, Attach watches it", 0), said
+
+
+async def test_a_study_another_process_runs_is_said_to_be_watched(tmp_path, synthetic_root):
+    """Attached to a study another process trains, the line invited "ctrl+s runs 20 more trials in it", as if none
+    ran: a second worker beside the first on two cores (walk41 F9)."""
+    import optuna
+
+    (tmp_path / "runs").mkdir()
+    study = optuna.create_study(study_name="ui", storage=f"sqlite:///{tmp_path / 'runs' / 'tune.db'}",
+                                direction="maximize")
+    study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)})  # a trial still running
+    screen = make_screen(tmp_path, synthetic_root)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        assert await asyncio.to_thread(screen.first_poll_applied.wait, 30)
+        await pilot.pause()
+        said = str(screen.query_one("#tune-status", Static).render()).splitlines()
+    assert said[-1].startswith("watching: another process trains it; ctrl+s adds a worker, "), said

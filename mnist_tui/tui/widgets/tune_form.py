@@ -223,6 +223,8 @@ def with_start_note(text: str, trials: dict[int, dict[str, Any]], width: int, er
     if error is not None:  # in the lines the counts leave
         error = clip_lines(error, width or STATUS_WIDTH, STATUS_LINES - 1)
     note = None if running else f"ctrl+s runs {more} more trial{'' if more == '1' else 's'} in it"
+    if note and any(trial.get("state") == "running" for trial in trials.values()):  # (not this view's: watched)
+        note = f"watching: another process trains it; ctrl+s adds a worker, {more} more trial{'s' * (more != '1')}"
     searched = list(dict.fromkeys(name for trial in trials.values() for name in trial.get("params") or {}))
     searching = [spec.partition("=")[0] for spec in specs]
     if note and searching and searched and set(searched) != set(searching):
