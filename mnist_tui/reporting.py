@@ -287,7 +287,8 @@ def print_evaluation(summary: dict[str, Any], console: Console | None = None) ->
         console.print(listed.rstrip(","), highlight=False)
 
 
-def _duration(seconds: float) -> str:
+def run_time(seconds: float) -> str:
+    """A run's training time in the CLI's tables: 2s, 95s, 11m."""
     return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
 
 
@@ -318,7 +319,7 @@ def print_runs(runs, folder: str, console: Console | None = None) -> None:
         rows.append(("error", r.model, "", "", "", "", date) if r.error else (
             r.state, r.model, f"{r.epochs_done}/{r.epochs}", _pct(r.best_val_accuracy),
             test_cell(r.test_accuracy, r.test_checkpoint, r.epochs_done, r.test_tta),
-            _duration(r.train_seconds), date))
+            run_time(r.train_seconds), date))
     # the widths the value columns need (the test note and the date may wrap at their spaces) and the one
     # space between columns (two would wrap the date of a default name, fastcnn-20261203-091011, at 80
     # columns): the rest is the name's, and a longer name folds (Rich, left to fold it, pushed the date off

@@ -52,7 +52,8 @@ def register(sub) -> None:
     parser.add_argument("--storage", metavar="URL", help="Optuna storage URL or journal:PATH "
                         "(default: sqlite:///<checkpoints>/tune.db)")
     parser.add_argument("--pruner", choices=PRUNERS, default="median", help="default: median")
-    parser.add_argument("--jobs", type=int, default=1, help="trials at once on this machine (default: 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="trials at once on this machine, at most one per CPU (default: 1)")
     parser.add_argument("--sampler-seed", type=int, help="seed of the TPE sampler (default: random)")
     parser.add_argument("--json", action="store_true", help="one JSON object per trial event; the last is "
                         "study_finished")
@@ -232,16 +233,19 @@ class TrialTable:
         from rich.constrain import Constrain
         from rich.table import Table
 
+        from ..reporting import run_time
+
         table = Table(title="Trials", expand=False)
         for name, justify in (("#", "right"), ("state", "left"), ("val acc", "right"), ("params", "left"),
-                              ("min", "right"), ("note", "left")):
+                              ("time", "right"), ("note", "left")):
             table.add_column(name, justify=justify, overflow="fold")
         complete = [(r["value"], n) for n, r in self.rows.items() if r["state"] == "complete" and r["value"] is not None]
         best = max(complete)[1] if complete else None
         for number in sorted(self.rows):
             r = self.rows[number]
             value = "-" if r["value"] is None else f"{r['value']:.2%}"
-            minutes = "-" if r["minutes"] is None else f"{r['minutes']:.1f}"
+            # as `runs` says it: a 2 s trial read "0.0" in a "min" column (walk41 F15)
+            minutes = "-" if r["minutes"] is None else run_time(r["minutes"] * 60)
             style = "bold green" if number == best else None
             table.add_row(str(number), f"[{STATE_STYLE.get(r['state'], '')}]{r['state']}[/]", value,
                           params_text(r["params"]), minutes, r["epoch"], style=style)

@@ -106,7 +106,8 @@ class TrainConfig:
     precision: str = _f("fp32", "precision", "bf16: train with convolutions and matmuls in bfloat16 (weights and "
                         "evaluation stay fp32); auto: bf16 where the hardware does it natively (a CPU with AVX512-BF16 "
                         "or AMX, a recent GPU), else fp32", choices=PRECISIONS)
-    threads: int = _f(0, "threads (0=auto)", "torch CPU threads (0 = default)", low=0, high=256)
+    threads: int = _f(0, "threads (0=auto)", "torch CPU threads (0=auto: torch's default, one per core)",
+                      low=0, high=256)
 
     @property
     def augment(self) -> bool:

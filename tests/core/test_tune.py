@@ -582,7 +582,11 @@ def test_the_trials_show_a_searched_float_as_the_run_trains_it():
     table.update(SimpleNamespace(kind="trial_ended", number=0, state="complete", value=0.99, params=params, minutes=0.2,
                                  reason=""))
     table.close()
-    assert "lr=0.01252 batch_size=128" in table.console.export_text()
+    shown = table.console.export_text()
+    assert "lr=0.01252 batch_size=128" in shown
+    # its time as `runs` says it: 12s, not "0.2" (or "0.0" for a 2 s trial) in a "min" column (walk41 F15)
+    row = next(line for line in shown.splitlines() if "lr=0.01252" in line)
+    assert "│  12s │" in row and "┃ time ┃" in shown, row
 
 
 def test_the_live_trials_table_leaves_room_for_the_echo_of_ctrl_c():
