@@ -110,7 +110,7 @@ class LeaveQuestions:
         asked for is done (the question stayed up, saying the study would stop)."""
         dialog, self._question = getattr(self, "_question", None), None
         if dialog is not None and self.app.screen is dialog:
-            if not self._quit_when_stopped:  # leaving: say how it ended (the view went without a word, walk41 F6)
+            if dialog.title_text.startswith("Leave"):  # say how it ended (the view went without a word, walk41 F6)
                 outcome = str(self.query_one("#tune-status").render()).splitlines()[0]
                 self.app.notify(f"The study ended while you were asked, so Tune closed: {outcome}", timeout=10)
             dialog.dismiss(True)
