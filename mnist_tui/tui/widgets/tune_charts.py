@@ -248,11 +248,12 @@ class ViewSwitch(Static):
         self._draw()
 
     def _draw(self) -> None:
-        names = [Text(f" {name} ", style="b reverse") if key == self.current else Text(name)
+        # every name padded alike, the one shown reversed: the names stay put as f8 moves (they shifted: walk41 F20)
+        names = [Text(f" {name} ", style="b reverse" if key == self.current else "")
                  for key, name in self.views.items()]
-        full = Text.assemble("f8: ", Text(" ").join(names))
+        full = Text.assemble("f8:", *names)
         fits = not self.size.width or full.cell_len <= self.size.width
-        self.update(full if fits else Text.assemble("f8: ", names[list(self.views).index(self.current)]))
+        self.update(full if fits else Text.assemble("f8:", names[list(self.views).index(self.current)]))
 
 
 __all__ = ["MIN_IMPORTANCE_TRIALS", "EpochChart", "HistoryChart", "ImportanceBars", "TuneChart", "ViewSwitch",
