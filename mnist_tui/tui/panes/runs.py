@@ -86,7 +86,7 @@ class RunsPane(Vertical):
         self.folder = ""
         self.training: str | None = None  # the path of the run being trained here, if any
         self.training_word = "training"  # its state cell: "paused" while it is
-        self._own: set[str | None] = set()  # the runs this app has trained
+        self._own: set[str] = set()  # the runs this app has trained
         self.sort_column, self.sort_descending = "date", True
         self.filter_text = ""
         self._parts: list[Part] = [("", "Reading the checkpoints folder…", 9)]
@@ -106,7 +106,7 @@ class RunsPane(Vertical):
     def show_training(self, path: str | None, word: str) -> None:
         """The run this app trains (None: none) and its state cell, "training" or "paused" (it read "training"
         while paused). Until the next listing, a run that ended here reads "training", not "paused" as listed."""
-        self._own.add(path)  # (its row gets the cursor when it first shows)
+        self._own |= {path} - {None}  # (its row gets the cursor when it first shows)
         if (path, word) != (self.training, self.training_word):
             self.all_runs = [replace(r, state="training") if r.path == self.training != path and r.state == "paused"
                              else r for r in self.all_runs]
