@@ -317,6 +317,18 @@ async def test_the_keys_panel_says_in_words_what_the_footers_abbreviations_do(ma
         assert "Del" not in rows and not any(row.startswith("command palette") for row in rows), rows
 
 
+async def test_the_runs_keys_panel_lists_load_once(make_app):
+    """It listed "⏎ Load" at the top and "l Load" below it (walk41 F19), where Mark reads "m Mark (or space)"."""
+    from tests.tui.terminal import TerminalMirror
+
+    app = make_app(load_data_on_start=False)
+    terminal = TerminalMirror(app, SIZE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        rows = [line.strip("▏ ▇") for line in await keys_panel_lines(pilot, app, terminal, "f4")]
+        assert [row for row in rows if "Load" in row] == ["l Load the run (or ⏎)"], rows
+
+
 async def test_the_keys_panel_offers_the_views_escape_and_what_enter_does_there(make_app, synthetic_data, tmp_path):
     """Compare's panel said "⏎ Select" (enter does nothing there) and no view's panel said "esc Back": the app's
     escape, which closes the panel, stood in for it."""
@@ -330,7 +342,7 @@ async def test_the_keys_panel_offers_the_views_escape_and_what_enter_does_there(
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         rows = [line.strip("▏ ▇") for line in await keys_panel_lines(pilot, app, terminal, "f4")]
-        assert "⏎ Load" in rows and "⏎ Select" not in rows, rows  # the Runs table: enter loads, as l does
+        assert "l Load the run (or ⏎)" in rows and "⏎ Select" not in rows, rows  # the Runs table: enter loads too
         await pilot.press("question_mark")
         for key in ("m", "down", "m", "c"):
             await pilot.press(key)

@@ -31,7 +31,7 @@ OTHERS_POLL_S = 2.0  # how often the list is read again while another process tr
 
 class RunsPane(Vertical):
     BINDINGS = [
-        Binding("l", "load", "Load"),
+        Binding("l", "load", "Load", tooltip="Load the run (or ⏎)"),
         Binding("r", "resume_run", "Resume"),  # (named as the app's f6 resume, the footer showed one of the two)
         Binding("d", "delete", "Del", tooltip="Delete the run"),
         Binding("m,space", "toggle_mark", "Mark", key_display="m"),

@@ -80,7 +80,8 @@ class RunsTable(ColumnTable):
     drawing (the columns collapsed after a filter change until ctrl+r).
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Load", show=False)]  # (DataTable's read "Select")
+    # (DataTable's read "Select"; the keys panel says it on Runs' own l row, "Load the run (or ⏎)")
+    BINDINGS = [Binding("enter", "select_cursor", "Load", show=False, system=True)]
     name_width: int | None = None  # the name column's most, set at each fill
 
     def show_runs(self, runs: list[RunInfo], sort_column: str, descending: bool, marked: set[str],
