@@ -12,12 +12,13 @@ EXIT_CHECK_FAILED = 1
 FORMATS = ("onnx", "torchscript")  # core.export.FORMATS, repeated so --help needs no torch
 DEFAULT_FILENAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 FORMAT_NAMES = {"onnx": "an ONNX", "torchscript": "a TorchScript"}
+SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth")}  # the names each format's files go by
 
 
 def _named_for_the_other_format(out: str, fmt: str) -> str | None:
     """The format ``out``'s extension says when it is not ``fmt`` (m.pt with the default onnx)."""
     suffix = Path(out).suffix.lower()
-    other = "onnx" if suffix == ".onnx" else "torchscript" if suffix in (".pt", ".pth") else None
+    other = next((name for name, suffixes in SUFFIXES.items() if suffix in suffixes), None)
     return other if other not in (None, fmt) else None
 
 
@@ -80,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     except ExportError as exc:
         stderr(str(exc))
         return EXIT_CHECK_FAILED
+    if result.path.suffix.lower() not in SUFFIXES[args.format]:  # x.txt: written as asked, and said
+        stderr(f"note: {result.path} holds {FORMAT_NAMES[args.format]} model, though its name does not end in "
+               f"{SUFFIXES[args.format][0]}")
     size_kb = result.path.stat().st_size / 1024
     opset = f", opset {result.opset}" if result.opset else ""
     # a line a fact, the paths on lines of their own: it reads at 80 columns (the lines were 105-160 long)

@@ -191,6 +191,16 @@ def test_an_out_named_for_the_other_format_is_refused(name, flags, said, trained
     assert not (tmp_path / name).exists()
 
 
+def test_an_out_with_a_name_of_neither_format_is_written_and_said(trained_run, tmp_path, capsys):
+    """`--out x.txt` wrote a model into a .txt without a word (walk41 F18)."""
+    target = tmp_path / "x.txt"
+    assert export(str(trained_run), "--format", "torchscript", "--out", str(target),
+                  "--data-dir", str(tmp_path / "no-data")) == 0
+    assert torch.jit.load(str(target))  # written as asked
+    err = capsys.readouterr().err
+    assert f"note: {target} holds a TorchScript model, though its name does not end in .pt\n" in err, err
+
+
 def test_a_run_with_damaged_saved_digits_is_checked_on_random_images(trained_run, tmp_path, capsys):
     import shutil
 
