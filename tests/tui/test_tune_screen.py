@@ -629,6 +629,8 @@ async def test_the_status_line_fits_one_line_at_80_columns(tmp_path, synthetic_r
         # not the counts' remainder (a trial runs, in another process: watched)
         assert lines[1].startswith("watching: another process trains it; ctrl+s adds a worker, 20 more trials")
         assert "1 running" in lines[0] and "1 pruned" in lines[0] and "1 failed" in lines[0]
+        # the words and marks of the longer form (it said "2 done", with commas: walk41 F14)
+        assert lines[0] == "walkstudy: 1 running · 2 complete · 1 pruned · 1 failed · best 97.00% (#1)", lines[0]
 
 
 async def test_use_best_before_any_trial_has_finished_says_so(tmp_path, synthetic_root):

@@ -81,17 +81,19 @@ def _trials(count: int) -> str:
 
 def progress_text(study: str, trials: dict[int, dict[str, Any]], width: int | None = None) -> str:
     """``study S: 5 trials · 1 running · 3 complete · 1 pruned · best 99.12% (#2)``; within ``width``
-    (one line at 80 columns) it drops "study", says "done" and then shortens the name, so the best stays."""
+    (one line at 80 columns) it drops "study", then the total, then shortens the name, so the best stays
+    (it said "done" for "complete", and commas, when it was long: walk41 F14)."""
     states = [t.get("state") for t in trials.values()]
-    found = [(states.count(s), s) for s in ("running", "complete", "pruned", "stopped", "failed")
+    found = [f"{states.count(s)} {s}" for s in ("running", "complete", "pruned", "stopped", "failed")
              if states.count(s)]
     best = best_trial(trials)
     tail = f" · best {best['value']:.2%} (#{best['number']})" if best else ""
-    text = f"study {study}: " + " · ".join([_trials(len(states)), *(f"{n} {s}" for n, s in found)]) + tail
+    text = f"study {study}: " + " · ".join([_trials(len(states)), *found]) + tail
     if width is None or len(text) <= width:
         return text
-    short = ": " + ", ".join([_trials(len(states)), *(f"{n} {'done' if s == 'complete' else s}" for n, s in found)])
-    short += tail
+    short = ": " + " · ".join([_trials(len(states)), *found]) + tail
+    if len(study) + len(short) > width and len(found) > 1:  # the total is the sum of the counts shown
+        short = ": " + " · ".join(found) + tail
     if len(study) + len(short) <= width:
         return study + short
     room = width - len(short) - 1
