@@ -8,9 +8,26 @@ from textual.binding import Binding
 # for the view's keys and the run's (f6 Pause, f7 Stop while a run trains): "esc Back" is the way out shown
 QUIT_NOT_SHOWN = Binding("ctrl+q", "app.quit", "Quit", show=False, priority=True)
 
+# the main view's keys, which do nothing while a view covers it: said, where they were silent (walk41 F17)
+MAIN_VIEW_KEYS = {"f1": "Train", "f2": "Results", "f3": "Misclassified", "f4": "Runs", "f5": "Start",
+                  "f9": "Draw", "f10": "Tune", "ctrl+l": "Find lr"}
+
+
+def main_view_keys(*own: str) -> list[Binding]:
+    """Bindings for a pushed view that say "esc first" for the main view's keys, less the view's ``own``."""
+    return [Binding(key, f"app.main_view_key('{key}')", show=False, system=True)
+            for key in MAIN_VIEW_KEYS if key not in own]
+
+
+def main_view_key_words(key: str) -> str:
+    return f"{key} ({MAIN_VIEW_KEYS[key]}) is the main view's key: esc goes back to it first"
+
 
 class KeysPanelActions:
     """The app's ``?``: the keys panel of the view shown, or away again (a mixin before ``App``)."""
+
+    def action_main_view_key(self, key: str) -> None:
+        self.notify(main_view_key_words(key), timeout=4)
 
     def action_toggle_keys(self) -> None:
         if self.screen.query("HelpPanel"):

@@ -842,3 +842,24 @@ async def test_why_with_no_run_loaded_says_to_load_one(make_app):
         await settle(pilot, app)
         said = [str(n.message) for n in app._notifications]
     assert said == ["No run loaded: finish a run, or load one from Runs (f4)."], said
+
+
+async def test_the_main_views_keys_in_a_view_above_it_say_esc_first(make_app, tmp_path):
+    """f1-f4, f5, f9, f10 and ctrl+l did nothing, without a word, in Draw, Tune and Compare (walk41 F17)."""
+    app = make_app(load_data_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        for opens, view, keys in (("f9", "DrawScreen", ("f4", "f10", "ctrl+l")), ("f10", "TuneScreen", ("f1", "f9"))):
+            await pilot.press(opens)
+            await settle(pilot, app)
+            assert type(app.screen).__name__ == view
+            for key in keys:
+                app.clear_notifications()
+                await pilot.press(key)
+                await settle(pilot, app)
+                said = [str(n.message) for n in app._notifications]
+                assert type(app.screen).__name__ == view and len(said) == 1 and "esc" in said[0], (key, said)
+            await pilot.press("escape")
+            await settle(pilot, app)
+        assert str(list(app._notifications)[-1].message).startswith("f9 (Draw) is the main view's key"), \
+            list(app._notifications)

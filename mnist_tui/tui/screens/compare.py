@@ -22,7 +22,7 @@ from textual_plotext import PlotextPlot
 
 from ...core.config import TrainConfig, field_applies, field_label, field_names, format_field
 from ...core.formatting import percent, test_cell
-from ..keys import QUIT_NOT_SHOWN
+from ..keys import QUIT_NOT_SHOWN, main_view_keys
 from ..widgets.column_table import ColumnTable
 from ..widgets.footer import FittingFooter
 from ..widgets.progress import format_duration
@@ -268,6 +268,7 @@ class CompareScreen(Screen):
     """ % CHARTS_MIN_HEIGHT
     BINDINGS = [
         QUIT_NOT_SHOWN,
+        *main_view_keys(),
         Binding("escape", "close", "Back"),
         Binding("ctrl+r", "reload", "Reload"),
     ]

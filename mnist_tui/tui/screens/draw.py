@@ -29,7 +29,7 @@ from textual.widgets import Digits, Static
 from ...core.config import CLASS_NAMES
 from ...core.formatting import short_percent
 from ...core.runs import default_model_candidates, find_default_model
-from ..keys import QUIT_NOT_SHOWN
+from ..keys import QUIT_NOT_SHOWN, main_view_keys
 from ..messages import DrawModelFailed, DrawModelLoaded, DrawPredicted
 from ..widgets.canvas import Canvas
 from ..widgets.digit_art import digit_text
@@ -65,6 +65,7 @@ class DrawScreen(Screen):
     """
     BINDINGS = [
         QUIT_NOT_SHOWN,
+        *main_view_keys("f9"),
         Binding("escape", "close", "Back"),
         Binding("i", "toggle_input", "Model input"),
         Binding("e", "explain", "Explain"),

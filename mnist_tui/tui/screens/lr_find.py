@@ -30,7 +30,7 @@ from ...core.cli_child import CliChild
 from ...core.config import DATASET_TITLES, TrainConfig
 from ...core.formatting import rate_label, rate_ticks
 from ...core.tune_space import config_flags
-from ..keys import QUIT_NOT_SHOWN
+from ..keys import QUIT_NOT_SHOWN, main_view_keys
 from ..widgets.footer import FittingFooter
 
 REDRAW_SECONDS = 0.25
@@ -113,6 +113,7 @@ class LrFindScreen(Screen["float | None"]):
 
     BINDINGS = [
         QUIT_NOT_SHOWN,
+        *main_view_keys("ctrl+l"),
         Binding("enter", "use", "Use it"),
         Binding("escape", "close", "Close"),
     ]

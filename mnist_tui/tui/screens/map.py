@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from ..keys import QUIT_NOT_SHOWN
+from ..keys import QUIT_NOT_SHOWN, main_view_keys
 from ..widgets.digit_art import digit_text, half_size
 from ..widgets.digit_map import CLASS_COLOURS, DigitMap
 from ..widgets.fit import fit_parts
@@ -108,6 +108,7 @@ class MapScreen(Screen[int | None]):
     """
     BINDINGS = [
         QUIT_NOT_SHOWN,
+        *main_view_keys(),
         Binding("escape", "dismiss_map", "Back"),
         Binding("m", "next_method", "PCA/UMAP/t-SNE"),
     ]

@@ -28,7 +28,7 @@ from ...core.cli_child import CliChild
 from ...core.config import TrainConfig
 from ...core.storage_url import default_storage
 from ...core.tune_space import DEFAULT_SPACES, MACHINE_FIELDS, apply, config_flags, default_study, preset_for
-from ..keys import QUIT_NOT_SHOWN
+from ..keys import QUIT_NOT_SHOWN, main_view_keys
 from .tune_questions import LeaveQuestions, unless_busy
 from ..widgets.footer import FittingFooter
 from ..widgets.tune_charts import EpochChart, HistoryChart, ImportanceBars, TuneChart, ViewSwitch
@@ -56,7 +56,7 @@ class TuneScreen(LeaveQuestions, Screen):
     """
 
     BINDINGS = [
-        QUIT_NOT_SHOWN,
+        QUIT_NOT_SHOWN, *main_view_keys("f10", "ctrl+l"),
         Binding("escape", "close", "Back"),
         Binding("ctrl+s", "start", "Start"),
         Binding("ctrl+t", "stop", "Stop"),  # not ctrl+x: a focused Input takes that for cut
