@@ -15,7 +15,7 @@ MAIN_VIEW_KEYS = {"f1": "Train", "f2": "Results", "f3": "Misclassified", "f4": "
 
 def main_view_keys(*own: str) -> list[Binding]:
     """Bindings for a pushed view that say "esc first" for the main view's keys, less the view's ``own``."""
-    return [Binding(key, f"app.main_view_key('{key}')", show=False, system=True)
+    return [Binding(key, f"app.main_view_key('{key}')", MAIN_VIEW_KEYS[key], show=False, system=True)
             for key in MAIN_VIEW_KEYS if key not in own]
 
 
