@@ -633,3 +633,31 @@ async def test_the_drawing_stays_and_the_shipped_model_reads_it_again(make_app, 
         model = screen.model_path
     assert isinstance(screen, DrawScreen) and model == shipped
     assert np.array_equal(kept, drawing) and np.array_equal(again, drawing)
+
+
+async def test_saving_while_the_maps_show_keeps_their_legend_and_says_it_in_a_toast(trained_run, tmp_path,
+                                                                                    monkeypatch):
+    """e, then s: the "Saved …" note took the rows of the maps' legend and of "0-9: the digit you meant" while the
+    maps stayed up (walk41 F11, the reverse of walk40 F9)."""
+    import shutil
+
+    from tests.tui.terminal import TerminalMirror
+
+    shutil.copytree(trained_run, tmp_path / "checkpoints" / "shapes")
+    monkeypatch.chdir(tmp_path)
+    screen = DrawScreen("checkpoints/shapes")
+    app = DrawApp(screen)
+    terminal = TerminalMirror(app, SIZE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*["up"] * 8, *["shift+down"] * 16, "e")
+        await settle(pilot, app)
+        before = terminal.text()
+        await pilot.press("s")
+        await settle(pilot, app)
+        after = terminal.text()
+        said = [str(n.message) for n in app._notifications]
+    assert "0-9: the digit you meant" in before and "towards" in before
+    assert "0-9: the digit you meant" in after and "towards" in after, after
+    assert screen.last_saved is not None and screen.last_saved.is_file()
+    assert len(said) == 1 and said[0].startswith(f"Saved drawings/{screen.last_saved.name} · read it again with:"), said

@@ -1,12 +1,11 @@
 """The Draw view: draw a digit, and a trained model reads it as you draw.
 
-The drawing goes through ``prepare_digit`` exactly as ``mnist-tui predict`` does
-(crop to the ink, fit 20x20, centre of mass at the centre), so an off-centre or
-oversized digit still reads; ``i`` shows the 28x28 picture the model is given.
-``e`` shows why: attribution maps over that picture for the predicted class and for
-the digit the user says they meant (a digit key) or else the runner-up, redrawn as the
-drawing changes but at most one computation at a time and a few a second.
-The model loads, predicts and explains in thread workers: torch never runs on the UI thread.
+The drawing goes through ``prepare_digit`` exactly as ``mnist-tui predict`` does (crop to the ink, fit
+20x20, centre of mass at the centre), so an off-centre or oversized digit still reads; ``i`` shows the
+28x28 picture the model is given. ``e`` shows why: attribution maps over that picture for the predicted
+class and for the digit the user says they meant (a digit key) or else the runner-up, redrawn as the
+drawing changes but at most one at a time and a few a second. The model loads, predicts and explains in
+thread workers: torch never runs on the UI thread.
 """
 
 from __future__ import annotations
@@ -64,8 +63,7 @@ class DrawScreen(Screen):
     DrawScreen.explaining #bars { display: none; }
     """
     BINDINGS = [
-        QUIT_NOT_SHOWN,
-        *main_view_keys("f9"),
+        QUIT_NOT_SHOWN, *main_view_keys("f9"),
         Binding("escape", "close", "Back"),
         Binding("i", "toggle_input", "Model input"),
         Binding("e", "explain", "Explain"),
@@ -333,19 +331,21 @@ class DrawScreen(Screen):
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         try:
             self.save_dir.mkdir(parents=True, exist_ok=True)
-            path = self.save_dir / f"drawing-{stamp}.png"
-            n = 1
+            path, n = self.save_dir / f"drawing-{stamp}.png", 1
             while path.exists():
-                path = self.save_dir / f"drawing-{stamp}-{n}.png"
-                n += 1
+                path, n = self.save_dir / f"drawing-{stamp}-{n}.png", n + 1
             Image.fromarray(self.canvas.pixels).save(path)  # uint8 2-D: mode L
         except OSError as exc:
             self.notify(f"Could not save the drawing: {exc}", severity="error")
             return
         self.last_saved = path
         shown = shown_path(path)
-        self._status(f"Saved {shown} · read it again with:\n{predict_command(self.model_path, shown)}")
-        self._saved_pixels = self.canvas.pixels.copy()  # no toast as well: it covered the command's end
+        said = f"Saved {shown} · read it again with:\n{predict_command(self.model_path, shown)}"
+        if self.explaining:  # the note took the rows of the maps' legend and keys (walk41 F11): a toast then
+            self.notify(said, timeout=10)
+        else:
+            self._status(said)  # no toast as well: it covered the command's end
+        self._saved_pixels = self.canvas.pixels.copy()
 
     def system_commands(self) -> Iterable[SystemCommand]:
         """Draw's own actions in the command palette while the view is open."""
