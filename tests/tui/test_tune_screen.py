@@ -609,6 +609,28 @@ async def test_the_epoch_chart_counts_running_trials_as_the_status_does(tmp_path
         assert "Val acc % by epoch (1 running)" in screen.query_one(EpochChart).render().plain
 
 
+@pytest.mark.parametrize("finished", [False, True], ids=["none-finished", "finished"])
+async def test_both_history_titles_show_at_60x20(finished, tmp_path, synthetic_root):
+    """At 60x20 a chart's title wider than the chart was dropped: "History: no finished trial yet" and "Val acc % by
+    epoch (1 running)" did not show (walk41 F12)."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="ui", storage=storage, direction="maximize")
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    if finished:
+        study.add_trial(optuna.trial.create_trial(params={"lr": 1e-3}, distributions={"lr": lr}, value=0.9906,
+                                                  intermediate_values={1: 0.98, 2: 0.9906}))
+    study.ask({"lr": lr})
+    screen = make_screen(tmp_path, synthetic_root, storage=storage)
+    async with Host(screen).run_test(size=(60, 20)) as pilot:
+        await attach(pilot, screen)
+        await pilot.press("f8")
+        await pilot.pause()
+        history = screen.query_one(HistoryChart).render().plain
+        epochs = screen.query_one(EpochChart).render().plain
+    assert ("History: best 99.06%" if finished else "History: none yet") in history, history
+    assert "Val acc % (1 running)" in epochs, epochs
+
+
 async def test_the_status_line_fits_one_line_at_80_columns(tmp_path, synthetic_root):
     """Running, complete, pruned and failed trials: the counts and the best trial fit the status's first line."""
     storage = f"sqlite:///{tmp_path / 'shared.db'}"

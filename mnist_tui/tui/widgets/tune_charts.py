@@ -111,6 +111,8 @@ class TuneChart(PlotextPlot):
 
     def on_resize(self) -> None:
         self.dirty = True
+        if self.size.width:  # shown (f8), or resized: drawn for its size (its titles were picked at width 0)
+            self.replot()
 
     def replot(self) -> None:
         if not self.dirty:
@@ -125,6 +127,12 @@ class TuneChart(PlotextPlot):
     def draw(self, plt: Any) -> None:
         raise NotImplementedError
 
+    def title(self, plt: Any, *choices: str) -> None:
+        """The first of ``choices`` that fits: plotext drops a title that does not fit centred over the plot,
+        beside the y ticks (at 60x20, "Val acc % by epoch (1 running)" was not shown: walk41 F12)."""
+        room = self.size.width - 8 if self.size.width else 1_000  # the y ticks and the frame, at most
+        plt.title(next((choice for choice in choices if len(choice) <= room), choices[-1]))
+
 
 class HistoryChart(TuneChart):
     """Each finished trial's value by trial number (complete: green o, pruned: grey x at its last
@@ -135,7 +143,7 @@ class HistoryChart(TuneChart):
                     if t.get("state") in ("complete", "pruned") and t.get("value") is not None]
         plt.xlabel("trial (o done, x pruned)")
         if not finished:
-            plt.title("History: no finished trial yet")
+            self.title(plt, "History: no finished trial yet", "History: none yet")
             plt.ylim(0, 100)
             return
         values = [100 * t["value"] for _, t in finished]
@@ -153,14 +161,14 @@ class HistoryChart(TuneChart):
 
         scatter("pruned", "x", "gray")
         complete = [(n, 100 * t["value"]) for n, t in finished if t["state"] == "complete"]
-        title = "History: none complete yet"
+        titles = ("History: none complete yet", "History: none yet")
         if complete:
             xs, best = best_steps(complete, last=finished[-1][0])
             self.best_line = (xs, [max(v, floor) for v in best])
             plt.plot(*self.best_line, color="yellow", marker="braille")
-            title = f"History: best {best[-1]:.2f}%"  # short: plotext drops a title wider than the chart
+            titles = (f"History: best {best[-1]:.2f}%", f"best {best[-1]:.2f}%")
         scatter("complete", "o", "green")
-        plt.title(title)
+        self.title(plt, *titles)
         _axes(plt, finished[0][0], finished[-1][0], values, floor)
 
 
@@ -173,7 +181,7 @@ class EpochChart(TuneChart):
         plt.xlabel("epoch")
         # every running trial, as the status line counts them: one still in its first epoch has no curve yet
         running = sum(1 for t in self.trials.values() if t.get("state") == "running")
-        plt.title(f"Val acc % by epoch ({running} running)")
+        self.title(plt, f"Val acc % by epoch ({running} running)", f"Val acc % ({running} running)", "Val acc %")
         if not curves:
             plt.ylim(0, 100)
             plt.xlim(1, max(self.epochs, 2))
