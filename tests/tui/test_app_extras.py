@@ -863,3 +863,20 @@ async def test_the_main_views_keys_in_a_view_above_it_say_esc_first(make_app, tm
             await settle(pilot, app)
         assert str(list(app._notifications)[-1].message).startswith("f9 (Draw) is the main view's key"), \
             list(app._notifications)
+
+
+async def test_compares_chart_titles_show_beside_the_keys_panel(make_app, synthetic_data, tmp_path):
+    """With ? open at 80x24 (here at 70 columns, as these runs' ticks are short) the left chart's title, "Validation accuracy %", was dropped: too wide for the chart
+    (walk41 F12)."""
+    runs = tmp_path / "runs"
+    for name, lr in (("a", 3e-3), ("b", 1e-2)):
+        tiny_run(runs, name, synthetic_data, lr=lr)
+    app = make_app(checkpoints_dir=runs, load_data_on_start=False)
+    async with app.run_test(size=(70, 24)) as pilot:
+        await settle(pilot, app)
+        for key in ("f4", "m", "down", "m", "c", "question_mark"):
+            await pilot.press(key)
+            await settle(pilot, app)
+        accuracy, loss = (app.screen.query_one(f"#compare-{name}").render().plain for name in ("accuracy", "loss"))
+    assert any(title in accuracy for title in ("Validation accuracy %", "Val accuracy %", "Val acc %")), accuracy
+    assert any(title in loss for title in ("Validation loss", "Val loss")), loss

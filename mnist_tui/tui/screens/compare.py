@@ -176,10 +176,10 @@ class CompareChart(PlotextPlot):
     CompareChart { width: 1fr; height: 1fr; min-height: 8; }
     """
 
-    def __init__(self, metric: str, title: str, *, percent: bool = False, id: str | None = None) -> None:
+    def __init__(self, metric: str, *titles: str, percent: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.metric = metric
-        self.title = title
+        self.titles = titles  # the longest first: the first that fits is drawn
         self.percent = percent
         self.runs: list[ComparedRun] = []
         self.lines: list[tuple[str, tuple[int, int, int], list[int], list[float]]] = []  # what was last drawn
@@ -206,7 +206,6 @@ class CompareChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self.title)
         plt.xlabel("epoch")
         longest = 1
         self.lines = []
@@ -229,6 +228,10 @@ class CompareChart(PlotextPlot):
             plt.ylim(low, high)
             plt.yticks(positions, labels)
             self.y_ticks = (positions, labels)
+        # plotext drops a title that does not fit centred over the plot, beside the y ticks: with ? open it read
+        # only "Validation loss" (walk41 F12)
+        room = self.size.width - max((len(label) for label in self.y_ticks[1]), default=3) - 4
+        plt.title(next((title for title in self.titles if len(title) <= room), self.titles[-1]))
         self.refresh()
 
 
@@ -286,8 +289,9 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(f"Compare {len(self.run_dirs)} runs · reading…", id="compare-title")
         with Horizontal(id="compare-charts"):
-            yield CompareChart("val_accuracy", "Validation accuracy %", percent=True, id="compare-accuracy")
-            yield CompareChart("val_loss", "Validation loss", id="compare-loss")
+            yield CompareChart("val_accuracy", "Validation accuracy %", "Val accuracy %", "Val acc %", percent=True,
+                               id="compare-accuracy")
+            yield CompareChart("val_loss", "Validation loss", "Val loss", id="compare-loss")
         yield CompareLegend(id="compare-legend")
         # the row labels stay put while the runs' columns scroll sideways
         table = ColumnTable(id="compare-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
