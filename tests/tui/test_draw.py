@@ -661,3 +661,26 @@ async def test_saving_while_the_maps_show_keeps_their_legend_and_says_it_in_a_to
     assert "0-9: the digit you meant" in after and "towards" in after, after
     assert screen.last_saved is not None and screen.last_saved.is_file()
     assert len(said) == 1 and said[0].startswith(f"Saved drawings/{screen.last_saved.name} · read it again with:"), said
+
+
+async def test_saving_on_a_small_terminal_keeps_the_canvas_whole_and_says_it_in_a_toast(trained_run, tmp_path,
+                                                                                       monkeypatch):
+    """At 60x20 the four-line "Saved …" note took the canvas's bottom rows and border, and its command was cut
+    after the first "\\" (walk41 F12)."""
+    import shutil
+
+    from tests.tui.terminal import TerminalMirror
+
+    shutil.copytree(trained_run, tmp_path / "checkpoints" / "shapes")
+    monkeypatch.chdir(tmp_path)
+    screen = DrawScreen("checkpoints/shapes")
+    app = DrawApp(screen)
+    terminal = TerminalMirror(app, (60, 20))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*["up"] * 8, *["shift+down"] * 6, "s")
+        await settle(pilot, app)
+        lines = terminal.lines()
+        said = [str(n.message) for n in app._notifications]
+    assert any(line.lstrip().startswith("╰") for line in lines), "\n".join(lines)  # the canvas's bottom edge
+    assert len(said) == 1 and said[0].startswith(f"Saved drawings/{screen.last_saved.name} · read it again with:"), said

@@ -341,7 +341,8 @@ class DrawScreen(Screen):
         self.last_saved = path
         shown = shown_path(path)
         said = f"Saved {shown} · read it again with:\n{predict_command(self.model_path, shown)}"
-        if self.explaining:  # the note took the rows of the maps' legend and keys (walk41 F11): a toast then
+        # a toast where the note would take the rows of the maps' legend and keys (walk41 F11), or of the canvas
+        if self.explaining or self.size.width < 80 or self.size.height < 24:  # (at 60x20, and cut: walk41 F12)
             self.notify(said, timeout=10)
         else:
             self._status(said)  # no toast as well: it covered the command's end
