@@ -171,3 +171,22 @@ async def test_a_run_being_loaded_hides_the_matrix_shown_before(make_app, synthe
     assert during[:2] == (False, False), during
     assert "/ 1 test digits" not in during[2] and during[3] == said, during
     assert summary.startswith("second · last (epoch"), summary
+
+
+async def test_the_matrix_hint_is_whole_at_60x20(make_app, synthetic_data, tiny_config, tmp_path):
+    """"rows: true class, columns: predicted · enter: see those digits" wrapped at 60 columns, and its second line,
+    "digits", lay below the screen's edge (walk41 F12)."""
+    from tests.tui.terminal import TerminalMirror
+
+    runs = tmp_path / "runs"
+    list(Trainer(tiny_config.replace(epochs=1), synthetic_data, checkpoints_dir=runs, run_name="r").run())
+    app = make_app(checkpoints_dir=runs)
+    terminal = TerminalMirror(app, (60, 20))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f4")
+        await ready(pilot, app)
+        await pilot.press("l")
+        await ready(pilot, app)
+        hint = [line.strip() for line in terminal.lines() if line.strip().startswith("rows: true class")]
+    assert len(hint) == 1 and hint[0].endswith("enter: see them"), terminal.text()

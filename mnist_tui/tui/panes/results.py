@@ -21,6 +21,12 @@ from ..widgets.confusion import ConfusionTable
 from ..widgets.progress import text_bar
 
 
+# the matrix's hint, and where that does not fit one line (60 columns: its wrapped "digits" lay below the edge,
+# walk41 F12)
+HINTS = ("rows: true class, columns: predicted · enter: see those digits",
+         "rows: true class, columns: predicted · enter: see them")
+
+
 class ResultsPane(Vertical):
     """Shows an evaluation; ``evaluate`` and ``show_saved`` fetch one in the background."""
 
@@ -33,8 +39,11 @@ class ResultsPane(Vertical):
         # and every wake-up of the UI thread competes with training for the GIL
         yield Static(id="eval-progress")
         yield ConfusionTable(id="confusion")
-        yield Static("rows: true class, columns: predicted · enter: see those digits",
-                     id="results-help")
+        yield Static(HINTS[0], id="results-help")
+
+    def on_resize(self) -> None:
+        room = self.query_one("#results-help", Static).content_region.width or self.size.width
+        self.query_one("#results-help", Static).update(next((h for h in HINTS if len(h) <= room), HINTS[-1]))
 
     def on_mount(self) -> None:
         self.query_one("#eval-progress").display = False
