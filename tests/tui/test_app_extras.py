@@ -866,8 +866,8 @@ async def test_the_main_views_keys_in_a_view_above_it_say_esc_first(make_app, tm
 
 
 async def test_compares_chart_titles_show_beside_the_keys_panel(make_app, synthetic_data, tmp_path):
-    """With ? open at 80x24 (here at 70 columns, as these runs' ticks are short) the left chart's title, "Validation accuracy %", was dropped: too wide for the chart
-    (walk41 F12)."""
+    """With ? open at 80x24 (here at 70 columns, as these runs' ticks are short) the left chart's title,
+    "Validation accuracy %", was dropped: too wide for the chart (walk41 F12)."""
     runs = tmp_path / "runs"
     for name, lr in (("a", 3e-3), ("b", 1e-2)):
         tiny_run(runs, name, synthetic_data, lr=lr)

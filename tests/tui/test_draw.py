@@ -660,7 +660,8 @@ async def test_saving_while_the_maps_show_keeps_their_legend_and_says_it_in_a_to
     assert "0-9: the digit you meant" in before and "towards" in before
     assert "0-9: the digit you meant" in after and "towards" in after, after
     assert screen.last_saved is not None and screen.last_saved.is_file()
-    assert len(said) == 1 and said[0].startswith(f"Saved drawings/{screen.last_saved.name} · read it again with:"), said
+    saved = f"Saved drawings/{screen.last_saved.name} · read it again with:"
+    assert len(said) == 1 and said[0].startswith(saved), said
 
 
 async def test_saving_on_a_small_terminal_keeps_the_canvas_whole_and_says_it_in_a_toast(trained_run, tmp_path,
@@ -683,4 +684,5 @@ async def test_saving_on_a_small_terminal_keeps_the_canvas_whole_and_says_it_in_
         lines = terminal.lines()
         said = [str(n.message) for n in app._notifications]
     assert any(line.lstrip().startswith("╰") for line in lines), "\n".join(lines)  # the canvas's bottom edge
-    assert len(said) == 1 and said[0].startswith(f"Saved drawings/{screen.last_saved.name} · read it again with:"), said
+    saved = f"Saved drawings/{screen.last_saved.name} · read it again with:"
+    assert len(said) == 1 and said[0].startswith(saved), said
