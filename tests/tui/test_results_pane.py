@@ -190,3 +190,20 @@ async def test_the_matrix_hint_is_whole_at_60x20(make_app, synthetic_data, tiny_
         await ready(pilot, app)
         hint = [line.strip() for line in terminal.lines() if line.strip().startswith("rows: true class")]
     assert len(hint) == 1 and hint[0].endswith("enter: see them"), terminal.text()
+
+
+async def test_the_matrix_says_its_figures_as_eval_does_and_fits_80_columns():
+    """Results said 99.5% and "0" where `mnist-tui eval` says 99.49% and "·" (walk40 F8)."""
+    from tests.tui.one_widget import OneWidget
+    from mnist_tui.tui.widgets.confusion import ConfusionTable
+
+    confusion = [[1135 if p == t else (3 if p == (t + 1) % 10 else 0) for p in range(10)] for t in range(10)]
+    app = OneWidget(lambda: ConfusionTable(id="confusion"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(ConfusionTable)
+        table.set_confusion(confusion, [1135 / 1138] * 9 + [1.0])
+        await pilot.pause()
+        first, last = ([str(cell) for cell in table.get_row_at(row)] for row in (0, 9))
+        assert first[1:4] == ["1135", "3", "·"] and first[-1] == "99.74%", first
+        assert last[-1] == "100.00%", last
+        assert table.max_scroll_x == 0  # every column on screen at 80 columns
