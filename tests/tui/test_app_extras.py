@@ -880,3 +880,22 @@ async def test_compares_chart_titles_show_beside_the_keys_panel(make_app, synthe
         accuracy, loss = (app.screen.query_one(f"#compare-{name}").render().plain for name in ("accuracy", "loss"))
     assert any(title in accuracy for title in ("Validation accuracy %", "Val accuracy %", "Val acc %")), accuracy
     assert any(title in loss for title in ("Validation loss", "Val loss")), loss
+
+
+async def test_a_question_shows_its_own_keys_in_the_footer(make_app, synthetic_data, tmp_path):
+    """Under "Delete run?" the footer still listed the Runs view's keys (l Load, r Resume...), which do nothing
+    while the question is up (walk39 F9)."""
+    from tests.tui.terminal import TerminalMirror
+
+    runs = tmp_path / "runs"
+    tiny_run(runs, "a", synthetic_data)
+    app = make_app(checkpoints_dir=runs, load_data_on_start=False)
+    terminal = TerminalMirror(app, SIZE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        for key in ("f4", "d"):
+            await pilot.press(key)
+            await settle(pilot, app)
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        footer = terminal.lines()[-1]
+    assert "y Yes" in footer and "n No" in footer and "Load" not in footer and "Resume" not in footer, footer

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from .footer import FittingFooter
+
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
@@ -41,6 +43,8 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal():
                 yield Button(f"{self.yes} (y)", variant="error", id="yes", compact=True)
                 yield Button(f"{self.no} (n)", variant="primary", id="no", compact=True)
+        # over the view's footer, whose keys do nothing under the question (they were listed: walk39 F9)
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -69,6 +73,7 @@ class MessageScreen(ModalScreen[None]):
                 yield Static(self.message, markup=False)
             with Horizontal():
                 yield Button("OK (enter)", variant="primary", id="ok", compact=True)
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()  # arrows scroll a long message; enter still closes
@@ -101,6 +106,7 @@ class NumberScreen(ModalScreen["int | None"]):
             with Horizontal():
                 yield Button("OK (enter)", variant="primary", id="ok", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#number").focus()
