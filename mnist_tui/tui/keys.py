@@ -20,7 +20,8 @@ def main_view_keys(*own: str) -> list[Binding]:
 
 
 def main_view_key_words(key: str) -> str:
-    return f"{key} ({MAIN_VIEW_KEYS[key]}) is the main view's key: esc goes back to it first"
+    # ("esc goes back to it first" read as going back to the view the key names: walk42 D3)
+    return f"{key} ({MAIN_VIEW_KEYS[key]}) works in the main view: esc first, then {key}"
 
 
 class KeysPanelActions:
