@@ -660,8 +660,10 @@ async def test_saving_while_the_maps_show_keeps_their_legend_and_says_it_in_a_to
     assert "0-9: the digit you meant" in before and "towards" in before
     assert "0-9: the digit you meant" in after and "towards" in after, after
     assert screen.last_saved is not None and screen.last_saved.is_file()
-    saved = f"Saved drawings/{screen.last_saved.name} · read it again with:"
-    assert len(said) == 1 and said[0].startswith(saved), said
+    lines = said[0].splitlines() if len(said) == 1 else said
+    assert lines[:2] == [f"drawings/{screen.last_saved.name}", "read it again with:"], said
+    # each line within the toast's text at 80 columns (it broke the path and the command mid-word: walk42 D1)
+    assert lines[2].startswith("mnist-tui predict") and all(len(line) <= 37 for line in lines), lines
 
 
 async def test_saving_on_a_small_terminal_keeps_the_canvas_whole_and_says_it_in_a_toast(trained_run, tmp_path,
@@ -684,5 +686,6 @@ async def test_saving_on_a_small_terminal_keeps_the_canvas_whole_and_says_it_in_
         lines = terminal.lines()
         said = [str(n.message) for n in app._notifications]
     assert any(line.lstrip().startswith("╰") for line in lines), "\n".join(lines)  # the canvas's bottom edge
-    saved = f"Saved drawings/{screen.last_saved.name} · read it again with:"
-    assert len(said) == 1 and said[0].startswith(saved), said
+    lines = said[0].splitlines() if len(said) == 1 else said
+    assert lines[:2] == [f"drawings/{screen.last_saved.name}", "read it again with:"], said
+    assert lines[2] == "mnist-tui predict shapes \\", lines  # the path alone is wider than a toast at 60 columns

@@ -340,12 +340,13 @@ class DrawScreen(Screen):
             return
         self.last_saved = path
         shown = shown_path(path)
-        said = f"Saved {shown} · read it again with:\n{predict_command(self.model_path, shown)}"
         # a toast where the note would take the rows of the maps' legend and keys (walk41 F11), or of the canvas
         if self.explaining or self.size.width < 80 or self.size.height < 24:  # (at 60x20, and cut: walk41 F12)
-            self.notify(said, timeout=10)
-        else:
-            self._status(said)  # no toast as well: it covered the command's end
+            room = min(60, self.size.width // 2) - 3  # a toast's text (it broke the command mid-word: walk42 D1)
+            self.notify(f"{shown}\nread it again with:\n{predict_command(self.model_path, shown, room)}",
+                        title="Drawing saved", timeout=10)
+        else:  # no toast as well: it covered the command's end
+            self._status(f"Saved {shown} · read it again with:\n{predict_command(self.model_path, shown)}")
         self._saved_pixels = self.canvas.pixels.copy()
 
     def system_commands(self) -> Iterable[SystemCommand]:
@@ -379,22 +380,18 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def predict_command(model_path: Path | None, picture: str) -> str:
-    """The ``mnist-tui predict`` line for a saved drawing, broken with ``\\`` to fit 78 columns:
-    the run by name when ``mnist-tui`` would find it (./checkpoints), else by its path; each quoted for a shell
-    (a run named "my run" was two arguments, walk39 F2)."""
-    if model_path is None:
-        run = "RUN"
-    elif model_path.parent.parent.resolve() == Path("checkpoints").resolve():
-        run = model_path.parent.name
-    else:
-        run = shown_path(model_path.parent)
+def predict_command(model_path: Path | None, picture: str, width: int = 78) -> str:
+    """The ``mnist-tui predict`` line for a saved drawing, broken with ``\\`` to fit ``width`` columns: the run by
+    name when ``mnist-tui`` would find it (./checkpoints), else by its path; quoted (walk39 F2: "my run")."""
+    run = "RUN" if model_path is None else model_path.parent.name \
+        if model_path.parent.parent.resolve() == Path("checkpoints").resolve() else shown_path(model_path.parent)
     run, picture = shlex.quote(run), shlex.quote(picture)
-    if len(run) + len(picture) + 19 <= 78:
+    if len(run) + len(picture) + 19 <= width:
         return f"mnist-tui predict {run} {picture}"
-    if len(run) + 20 <= 78:
-        return f"mnist-tui predict {run} \\\n  {picture}"
-    return f"mnist-tui predict \\\n  {run} \\\n  {picture}"
+    indent = "  " if len(picture) + 2 <= width else ""  # (a toast's 37 columns: the path fills them)
+    if len(run) + 20 <= width:
+        return f"mnist-tui predict {run} \\\n{indent}{picture}"
+    return f"mnist-tui predict \\\n{indent}{run} \\\n{indent}{picture}"
 
 
 __all__ = ["DrawScreen", "ProbabilityBars", "default_model_candidates", "find_default_model", "predict_command"]
