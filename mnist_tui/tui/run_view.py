@@ -269,6 +269,7 @@ class RunView:
                              message=f"learning rate ×{event.factor:.4g} from step {event.global_step}")
         elif isinstance(event, Stopped):
             self._stopped, self._said = event, event.run_dir
+            app.train_pane.redraw()  # (as for a pause: its last second of points)
             app.set_progress(state="idle", message=_where_stopped(event))
             self._say_over_screens(_where_stopped(event))
             app.query_one(ResultsPane).note_stopped(Path(event.run_dir).name)
@@ -282,6 +283,7 @@ class RunView:
                 app.query_one(ResultsPane).note_training(Path(event.run_dir).name, ended="failed")
             self._said = event.run_dir
         elif isinstance(event, (Paused, Resumed)):
+            app.train_pane.redraw()  # the points of the second before a pause: none come to draw them (walk42 D6)
             self._say_over_screens(f"{Path(app.controller.run_dir or '').name} is "
                                    + ("paused · f6 resumes" if isinstance(event, Paused) else "training again"))
 

@@ -899,3 +899,30 @@ async def test_a_question_shows_its_own_keys_in_the_footer(make_app, synthetic_d
         assert type(app.screen).__name__ == "ConfirmScreen"
         footer = terminal.lines()[-1]
     assert "y Yes" in footer and "n No" in footer and "Load" not in footer and "Resume" not in footer, footer
+
+
+async def test_a_pause_draws_the_points_that_came_since_the_last_redraw(make_app, monkeypatch):
+    """Charts redraw at most once a second as points arrive: the points of the last second before a pause were
+    drawn only when the run went on, and a run paused early still read "waiting for the first batches…" (walk42
+    D6)."""
+    from mnist_tui.core.events import Paused, StepMetrics
+    from mnist_tui.tui.panes import train
+    from tests.tui.test_app import ready, start_paused
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await start_paused(pilot, app)  # a real run, paused before its first batch
+        monkeypatch.setattr(train, "CHART_REFRESH_S", 1e9)  # no redraw as points arrive: what the last second saw
+        points = [StepMetrics(1, step, 10, step, 2.0 / step, 0.1 * step, 1e-3, 1000.0, 0.1 * step)
+                  for step in (1, 2, 3)]
+        app.run_view.show(points)
+        await pilot.pause()
+        loss = app.train_pane.charts[0]
+        assert loss.dirty  # the points are in, not drawn
+        app.run_view.show([Paused(1, 3)])  # as the paused run would say it again
+        await pilot.pause()
+        drawn = not loss.dirty
+        app.controller.stop()
+        await app.wait_for_event("stopped")
+    assert drawn, "the pause drew the points"
