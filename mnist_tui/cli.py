@@ -41,10 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, opens the terminal app.",
         epilog="Data: --data-dir, else $MNIST_TUI_DATA, else a per-user cache folder "
         "(downloaded there when missing). The app's form keeps its last values in $MNIST_TUI_SETTINGS (a file's "
-        "path), else last-form.json in the user config folder. Exit codes: 0 ok, 1 stdout not writable (a full "
-        "disk), an export that "
-        "failed its check or a run that diverged, 2 bad input (an --out file that cannot be written, a run folder "
-        "on a full disk too), 130 interrupted (143 SIGTERM, 129 SIGHUP), 141 output closed early (| head).",
+        "path), else last-form.json in the user config folder. Exit codes: 0: ok; 1: stdout not writable (a full "
+        "disk), an export that failed its check, or a run that diverged; 2: bad input, an --out file that cannot be "
+        "written, or a run folder on a full disk; 130: interrupted (143: SIGTERM; 129: SIGHUP); 141: output closed "
+        "early (| head).",
     )
     parser.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (torchvision's layout)")

@@ -235,8 +235,9 @@ def test_help_gives_the_exit_code_an_unwritable_out_file_gets(tiny_run, tmp_path
     with pytest.raises(SystemExit):
         main(["--help"])
     epilog = " ".join(capsys.readouterr().out.split())
-    assert ("1 stdout not writable (a full disk), an export that failed its check or a run that diverged, 2 bad "
-            "input (an --out file that cannot be written, a run folder on a full disk too)") in epilog
+    # one clause a code ("1 ..., an export ..., 2 bad input (...)" was hard to parse: walk42 D5)
+    assert ("1: stdout not writable (a full disk), an export that failed its check, or a run that diverged; 2: bad "
+            "input, an --out file that cannot be written, or a run folder on a full disk;") in epilog
     assert main(["map", str(tiny_run), "--out", str(tmp_path / "nowhere" / "m.csv")]) == 2
 
 
