@@ -655,6 +655,19 @@ async def test_the_status_line_fits_one_line_at_80_columns(tmp_path, synthetic_r
         assert lines[0] == "walkstudy: 1 running · 2 complete · 1 pruned · 1 failed · best 97.00% (#1)", lines[0]
 
 
+def test_a_long_status_counts_a_waiting_trial():
+    """The total goes first when the line is long, as the sum of the counts: a waiting trial (enqueued) was not
+    counted, so it went missing from the line."""
+    from mnist_tui.tui.widgets.tune_records import progress_text
+
+    states = ("complete", "complete", "pruned", "running", "waiting")
+    trials = {n: {"number": n, "state": state, "value": 0.95 if state == "complete" else None}
+              for n, state in enumerate(states)}
+    text = progress_text("walkstudy-with-a-long-name", trials, 78)
+    assert text.endswith(": 1 running · 1 waiting · 2 complete · 1 pruned · best 95.00% (#0)"), text
+    assert len(text) <= 78
+
+
 async def test_use_best_before_any_trial_has_finished_says_so(tmp_path, synthetic_root):
     """ctrl+b with no complete trial tells you why nothing happened (it did nothing)."""
     screen = make_screen(tmp_path, synthetic_root)

@@ -84,15 +84,17 @@ def progress_text(study: str, trials: dict[int, dict[str, Any]], width: int | No
     (one line at 80 columns) it drops "study", then the total, then shortens the name, so the best stays
     (it said "done" for "complete", and commas, when it was long: walk41 F14)."""
     states = [t.get("state") for t in trials.values()]
-    found = [f"{states.count(s)} {s}" for s in ("running", "complete", "pruned", "stopped", "failed")
-             if states.count(s)]
+    counted = [(states.count(s), s) for s in ("running", "waiting", "complete", "pruned", "stopped", "failed")
+               if states.count(s)]
+    found = [f"{n} {s}" for n, s in counted]
     best = best_trial(trials)
     tail = f" · best {best['value']:.2%} (#{best['number']})" if best else ""
     text = f"study {study}: " + " · ".join([_trials(len(states)), *found]) + tail
     if width is None or len(text) <= width:
         return text
     short = ": " + " · ".join([_trials(len(states)), *found]) + tail
-    if len(study) + len(short) > width and len(found) > 1:  # the total is the sum of the counts shown
+    if len(study) + len(short) > width and len(found) > 1 and sum(n for n, _ in counted) == len(states):
+        # the total is the sum of the counts shown
         short = ": " + " · ".join(found) + tail
     if len(study) + len(short) <= width:
         return study + short
