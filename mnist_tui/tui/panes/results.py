@@ -18,6 +18,7 @@ from textual.widgets import Static
 from ...core.data_cache import DatasetCache
 from ..messages import EvaluationFailed, EvaluationProgress, EvaluationReady
 from ..widgets.confusion import ConfusionTable
+from ..widgets.fit import first_fitting
 from ..widgets.progress import text_bar
 
 
@@ -42,8 +43,8 @@ class ResultsPane(Vertical):
         yield Static(HINTS[0], id="results-help")
 
     def on_resize(self) -> None:
-        room = self.query_one("#results-help", Static).content_region.width or self.size.width
-        self.query_one("#results-help", Static).update(next((h for h in HINTS if len(h) <= room), HINTS[-1]))
+        hint = self.query_one("#results-help", Static)
+        hint.update(first_fitting(HINTS, hint.content_region.width or self.size.width))
 
     def on_mount(self) -> None:
         self.query_one("#eval-progress").display = False

@@ -24,6 +24,7 @@ from ...core.config import TrainConfig, field_applies, field_label, field_names,
 from ...core.formatting import percent, test_cell
 from ..keys import QUIT_NOT_SHOWN, main_view_keys
 from ..widgets.column_table import ColumnTable
+from ..widgets.fit import first_fitting
 from ..widgets.footer import FittingFooter
 from ..widgets.progress import format_duration
 from ..widgets.ticks import linear_ticks
@@ -231,7 +232,7 @@ class CompareChart(PlotextPlot):
         # plotext drops a title that does not fit centred over the plot, beside the y ticks: with ? open it read
         # only "Validation loss" (walk41 F12)
         room = self.size.width - max((len(label) for label in self.y_ticks[1]), default=3) - 4
-        plt.title(next((title for title in self.titles if len(title) <= room), self.titles[-1]))
+        plt.title(first_fitting(self.titles, room))
         self.refresh()
 
 

@@ -8,6 +8,11 @@ from rich.text import Text
 Part = tuple[str, str, int]  # (separator before it, Rich markup, rank: the lowest goes first when too long)
 
 
+def first_fitting(choices: tuple[str, ...], room: int) -> str:
+    """The first of ``choices`` (longest first) no longer than ``room``, else the last."""
+    return next((choice for choice in choices if len(choice) <= room), choices[-1])
+
+
 def fit_parts(parts: list[Part], width: int, elide: int | None = None) -> str:
     """The parts joined, leaving out the lowest-ranked ones (never the first) until the line fits ``width``.
 

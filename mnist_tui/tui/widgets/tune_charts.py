@@ -17,6 +17,8 @@ from rich.text import Text
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from .fit import first_fitting
+
 MIN_IMPORTANCE_TRIALS = 4  # importances are noise over fewer complete trials
 FLOOR_POINTS = 5.0  # the y axis reaches this many points below the best value, no further
 STATE_COLOUR = {"running": "yellow", "complete": "green", "pruned": "gray", "stopped": "yellow", "failed": "red",
@@ -131,7 +133,7 @@ class TuneChart(PlotextPlot):
         """The first of ``choices`` that fits: plotext drops a title that does not fit centred over the plot,
         beside the y ticks (at 60x20, "Val acc % by epoch (1 running)" was not shown: walk41 F12)."""
         room = self.size.width - 8 if self.size.width else 1_000  # the y ticks and the frame, at most
-        plt.title(next((choice for choice in choices if len(choice) <= room), choices[-1]))
+        plt.title(first_fitting(choices, room))
 
 
 class HistoryChart(TuneChart):
